@@ -1,0 +1,74 @@
+/*
+ * db.h — one PostgreSQL connection per worker thread, prepared statements
+ * declared next to the code that uses them, a transaction helper that
+ * retries serialization failures, and SQLSTATE mapped to em_err in one place.
+ */
+#ifndef EFFMON_DB_H
+#define EFFMON_DB_H
+
+#include <libpq-fe.h>
+
+#include "effmon/config.h"
+#include "effmon/effmon.h"
+
+/* A statement; modules declare them static const, prepared lazily per connection. */
+struct db_stmt {
+	const char *name;
+	const char *sql;
+	int nparams;
+};
+
+struct db_conn;
+
+/* Process-wide set-up before workers start; copies what it needs from cfg. */
+enum em_err db_init(const struct em_config *cfg);
+void db_shutdown(void);
+
+/* This thread's connection; created on first use. Never NULL after db_init. */
+struct db_conn *db_thread_conn(void);
+
+/* Marks the connection busy for metrics; call around a request's DB use. */
+void db_request_begin(struct db_conn *c);
+void db_request_end(struct db_conn *c);
+
+/*
+ * Runs a prepared statement. On EM_OK *out is a result the caller PQclear()s.
+ * On failure *out is untouched and the error is mapped (connection lost ->
+ * EM_EUNAVAILABLE, 40001/40P01 -> EM_ERETRY, 23505 -> EM_ECONFLICT, ...).
+ */
+enum em_err db_exec(struct db_conn *c, const struct db_stmt *st, const char *const *params,
+		    PGresult **out);
+
+/* Runs fn inside BEGIN ... COMMIT, retrying the whole of it on EM_ERETRY. */
+typedef enum em_err (*db_tx_fn)(struct db_conn *c, void *ctx);
+enum em_err db_tx(struct db_conn *c, db_tx_fn fn, void *ctx);
+
+/* The constraint and SQLSTATE of the last failed statement ("" if none). */
+const char *db_last_constraint(const struct db_conn *c);
+const char *db_last_sqlstate(const struct db_conn *c);
+
+/* Ensures the connection is up; EM_EUNAVAILABLE if it is not. */
+enum em_err db_ensure(struct db_conn *c);
+
+/* Maps a SQLSTATE to an error. */
+enum em_err db_map_sqlstate(const char *sqlstate);
+
+/* Pool figures for /metrics. */
+struct db_pool_stats {
+	long in_use, idle, broken;
+	long errors;
+};
+void db_pool_stats(struct db_pool_stats *out);
+
+/* A standalone connection (migrate, CLI commands). */
+enum em_err db_connect_once(const struct em_config *cfg, PGconn **out, char *err, size_t errlen);
+
+/* Helpers for result rows. NULL-aware. */
+static inline const char *db_str(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+int64_t db_int64(const PGresult *r, int row, int col); /* 0 for NULL */
+bool db_bool(const PGresult *r, int row, int col);
+
+#endif

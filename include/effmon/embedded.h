@@ -1,0 +1,22 @@
+/*
+ * embedded.h — files compiled into the binary by tools/embed.py: the
+ * migrations in order, and the OpenAPI document served at run time.
+ */
+#ifndef EFFMON_EMBEDDED_H
+#define EFFMON_EMBEDDED_H
+
+#include <stddef.h>
+
+struct em_migration {
+	int version;
+	const char *name;
+	const char *sql;
+	size_t len;
+};
+
+extern const struct em_migration EM_MIGRATIONS[];
+extern const size_t EM_NMIGRATIONS;
+extern const char EM_OPENAPI[];
+extern const size_t EM_OPENAPI_LEN;
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * validate.h — declarative validation of JSON request bodies: a table of
+ * fields per resource; unknown fields are rejected and every error is
+ * reported at once, each naming its field.
+ */
+#ifndef EFFMON_VALIDATE_H
+#define EFFMON_VALIDATE_H
+
+#include <jansson.h>
+
+#include "effmon/http.h"
+
+enum field_type {
+	F_STRING,  /* min/max: length in characters */
+	F_INT,     /* min/max: value */
+	F_NUMBER,  /* min/max: value */
+	F_BOOL,
+	F_ENUM,    /* choices: NULL-terminated list */
+	F_DATE,    /* YYYY-MM-DD, a real calendar date */
+	F_ID,      /* positive 64-bit integer */
+};
+
+struct field {
+	const char *name;
+	enum field_type type;
+	bool required;
+	bool nullable;
+	long long min, max;
+	const char *const *choices;
+};
+
+/* True when body is valid; otherwise the errors are in reply->errors. */
+bool validate_object(const json_t *body, const struct field *fields, size_t nfields,
+		     struct em_reply *reply);
+
+/* Counts UTF-8 characters (body text is valid UTF-8: jansson checked it). */
+size_t utf8_length(const char *s);
+
+#endif

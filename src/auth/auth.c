@@ -1,0 +1,277 @@
+/*
+ * auth.c — who is calling: the bearer check against the user row (cached
+ * per worker thread for 30 s, so a deactivated user's tokens stop working
+ * within a minute without a query per request), login with per-login
+ * throttling, and GET /auth/me.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "effmon/auth.h"
+#include "effmon/db.h"
+#include "effmon/log.h"
+#include "effmon/validate.h"
+
+#define USER_CACHE_SLOTS 256
+#define USER_CACHE_TTL_S 30
+
+static const char *const ROLE_NAMES[] = {"admin", "regional_operator", "municipal_operator",
+					 "head", "expert", "portal"};
+
+const char *em_role_name(enum em_role role)
+{
+	for (int i = 0; i < 6; i++)
+		if (role == (enum em_role)(1 << i))
+			return ROLE_NAMES[i];
+	return "none";
+}
+
+enum em_role em_role_parse(const char *name)
+{
+	for (int i = 0; name && i < 6; i++)
+		if (strcmp(name, ROLE_NAMES[i]) == 0)
+			return (enum em_role)(1 << i);
+	return EM_ROLE_NONE;
+}
+
+#define USER_COLUMNS                                                                    \
+	"id, login, role, coalesce(region_id, 0), coalesce(municipality_id, 0), "      \
+	"coalesce(organization_id, 0), coalesce(manager_id, 0), active"
+
+static const struct db_stmt USER_BY_ID = {
+	"users_by_id", "SELECT " USER_COLUMNS " FROM users WHERE id = $1::bigint", 1};
+static const struct db_stmt USER_BY_LOGIN = {
+	"users_by_login",
+	"SELECT " USER_COLUMNS ", password_hash FROM users WHERE lower(login) = lower($1)", 1};
+static const struct db_stmt THROTTLE_GET = {
+	"login_throttle_get",
+	"SELECT ceil(extract(epoch FROM locked_until - now()))::int FROM login_throttle "
+	"WHERE login = lower($1) AND locked_until > now()",
+	1};
+/* $2 failures allowed within $3 seconds; the one that reaches $2 locks for $3 s. */
+static const struct db_stmt THROTTLE_FAIL = {
+	"login_throttle_fail",
+	"INSERT INTO login_throttle AS t (login, failures, window_start, locked_until) "
+	"VALUES (lower($1), 1, now(), CASE WHEN $2::int <= 1 THEN now() + make_interval(secs => "
+	"$3::int) END) "
+	"ON CONFLICT (login) DO UPDATE SET "
+	" failures = CASE WHEN t.window_start < now() - make_interval(secs => $3::int) "
+	"  THEN 1 ELSE t.failures + 1 END,"
+	" window_start = CASE WHEN t.window_start < now() - make_interval(secs => $3::int) "
+	"  THEN now() ELSE t.window_start END,"
+	" locked_until = CASE WHEN (CASE WHEN t.window_start < now() - make_interval(secs => "
+	"$3::int) THEN 1 ELSE t.failures + 1 END) >= $2::int "
+	"  THEN now() + make_interval(secs => $3::int) END",
+	3};
+static const struct db_stmt THROTTLE_CLEAR = {
+	"login_throttle_clear", "DELETE FROM login_throttle WHERE login = lower($1)", 1};
+
+static void user_from_row(const PGresult *r, struct auth_user *u)
+{
+	u->id = db_int64(r, 0, 0);
+	snprintf(u->login, sizeof(u->login), "%s", PQgetvalue(r, 0, 1));
+	u->role = em_role_parse(PQgetvalue(r, 0, 2));
+	u->region_id = db_int64(r, 0, 3);
+	u->municipality_id = db_int64(r, 0, 4);
+	u->organization_id = db_int64(r, 0, 5);
+	u->manager_id = db_int64(r, 0, 6);
+	u->active = db_bool(r, 0, 7);
+}
+
+enum em_err users_by_id(struct db_conn *db, int64_t id, struct auth_user *out)
+{
+	char idbuf[24];
+	const char *params[1] = {idbuf};
+	PGresult *r;
+	enum em_err rc;
+
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
+	if ((rc = db_exec(db, &USER_BY_ID, params, &r)) != EM_OK)
+		return rc;
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		return EM_ENOTFOUND;
+	}
+	user_from_row(r, out);
+	PQclear(r);
+	return EM_OK;
+}
+
+static json_t *id_or_null(int64_t v)
+{
+	return v ? json_integer(v) : json_null();
+}
+
+json_t *users_to_json(const struct auth_user *u)
+{
+	return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "id", (json_int_t)u->id,
+			 "login", u->login, "role", em_role_name(u->role), "region_id",
+			 id_or_null(u->region_id), "municipality_id", id_or_null(u->municipality_id),
+			 "organization_id", id_or_null(u->organization_id), "manager_id",
+			 id_or_null(u->manager_id), "active", u->active);
+}
+
+/* Per-thread cache of user rows, direct-mapped by id. */
+struct user_slot {
+	struct auth_user user;
+	int64_t fetched_at;
+};
+static _Thread_local struct user_slot user_cache[USER_CACHE_SLOTS];
+
+static enum em_err cached_user(struct db_conn *db, int64_t id, int64_t now, struct auth_user *out)
+{
+	struct user_slot *slot = &user_cache[(uint64_t)id % USER_CACHE_SLOTS];
+	enum em_err rc;
+
+	if (slot->user.id == id && now - slot->fetched_at < USER_CACHE_TTL_S) {
+		*out = slot->user;
+		return EM_OK;
+	}
+	if ((rc = users_by_id(db, id, out)) != EM_OK)
+		return rc;
+	slot->user = *out;
+	slot->fetched_at = now;
+	return EM_OK;
+}
+
+enum em_err auth_authenticate(struct em_req *req, const char *authorization, const char **why)
+{
+	struct auth_claims claims;
+	struct auth_user user;
+	int64_t now = (int64_t)time(NULL);
+	enum em_err rc;
+
+	if (!authorization) {
+		*why = "no bearer token";
+		return EM_EUNAUTH;
+	}
+	if (strncasecmp(authorization, "Bearer ", 7) != 0) {
+		*why = "not a bearer token";
+		return EM_EUNAUTH;
+	}
+	authorization += 7;
+	while (*authorization == ' ')
+		authorization++;
+	if ((rc = token_verify(authorization, now, &claims, why)) != EM_OK)
+		return rc;
+	rc = cached_user(req->db, claims.user_id, now, &user);
+	if (rc == EM_ENOTFOUND) {
+		*why = "no such user";
+		return EM_EUNAUTH;
+	}
+	if (rc != EM_OK)
+		return rc;
+	if (!user.active) {
+		*why = "user deactivated";
+		return EM_EUNAUTH;
+	}
+	if (user.role != claims.role || user.region_id != claims.region_id ||
+	    user.municipality_id != claims.municipality_id ||
+	    user.organization_id != claims.organization_id) {
+		*why = "role or scope claims do not match the user";
+		return EM_EUNAUTH;
+	}
+	req->caller.user_id = user.id;
+	req->caller.role = user.role;
+	req->caller.region_id = user.region_id;
+	req->caller.municipality_id = user.municipality_id;
+	req->caller.organization_id = user.organization_id;
+	req->caller.manager_id = user.manager_id;
+	return EM_OK;
+}
+
+static const struct field TOKEN_FIELDS[] = {
+	{"login", F_STRING, true, false, 1, 64, NULL},
+	{"password", F_STRING, true, false, 1, 1024, NULL},
+};
+
+static enum em_err record_failure(struct em_req *req, const char *login)
+{
+	char max[16], window[16];
+	const char *params[3] = {login, max, window};
+	PGresult *r;
+	enum em_err rc;
+
+	snprintf(max, sizeof(max), "%ld", req->cfg->login_max_failures);
+	snprintf(window, sizeof(window), "%ld", req->cfg->login_lock_seconds);
+	if ((rc = db_exec(req->db, &THROTTLE_FAIL, params, &r)) != EM_OK)
+		return rc;
+	PQclear(r);
+	return EM_OK;
+}
+
+enum em_err auth_token_handler(struct em_req *req, const struct em_args *args, json_t *body,
+			       struct em_reply *reply)
+{
+	const char *login, *password;
+	const char *params[1];
+	PGresult *r = NULL;
+	struct auth_user user = {0};
+	bool ok = false;
+	char *token = NULL;
+	enum em_err rc;
+
+	(void)args;
+	if (!validate_object(body, TOKEN_FIELDS, 2, reply))
+		return reply_fail(reply, EM_EINVAL, "login and password are required strings");
+	login = json_string_value(json_object_get(body, "login"));
+	password = json_string_value(json_object_get(body, "password"));
+	params[0] = login;
+
+	if ((rc = db_exec(req->db, &THROTTLE_GET, params, &r)) != EM_OK)
+		return rc;
+	if (PQntuples(r) > 0) {
+		reply->retry_after = db_int64(r, 0, 0) > 0 ? db_int64(r, 0, 0) : 1;
+		PQclear(r);
+		return reply_fail(reply, EM_ERATELIMIT,
+				  "too many failed logins: try again in %ld seconds",
+				  reply->retry_after);
+	}
+	PQclear(r);
+
+	if ((rc = db_exec(req->db, &USER_BY_LOGIN, params, &r)) != EM_OK)
+		return rc;
+	if (PQntuples(r) == 1) {
+		user_from_row(r, &user);
+		ok = password_verify(PQgetvalue(r, 0, 8), password) && user.active;
+	} else {
+		password_burn(password);
+	}
+	PQclear(r);
+
+	if (!ok) {
+		if ((rc = record_failure(req, login)) != EM_OK)
+			return rc;
+		log_msg(EM_LOG_INFO, req->request_id, "login failed");
+		return reply_fail(reply, EM_EUNAUTH, "invalid login or password");
+	}
+	if ((rc = db_exec(req->db, &THROTTLE_CLEAR, params, &r)) != EM_OK)
+		return rc;
+	PQclear(r);
+	if ((rc = token_issue(&user, req->cfg->token_ttl, &token)) != EM_OK)
+		return rc;
+	reply_json(reply, 200,
+		   json_pack("{s:s, s:s, s:i}", "access_token", token, "token_type", "Bearer",
+			     "expires_in", (int)req->cfg->token_ttl));
+	reply_header(reply, "Cache-Control", "no-store");
+	free(token);
+	return EM_OK;
+}
+
+enum em_err auth_me_handler(struct em_req *req, const struct em_args *args, json_t *body,
+			    struct em_reply *reply)
+{
+	struct auth_user user;
+	enum em_err rc;
+
+	(void)args;
+	(void)body;
+	rc = users_by_id(req->db, req->caller.user_id, &user);
+	if (rc == EM_ENOTFOUND)
+		return reply_fail(reply, EM_EUNAUTH, "the user no longer exists");
+	if (rc != EM_OK)
+		return rc;
+	reply_json(reply, 200, users_to_json(&user));
+	return EM_OK;
+}

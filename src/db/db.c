@@ -1,0 +1,335 @@
+/*
+ * db.c — the connection pool: one PGconn per worker thread (MHD's thread
+ * pool pins a connection's requests to one thread, so no locking is needed
+ * on the hot path). A lost connection is retried with backoff up to 1 s
+ * while requests get 503, so the daemon recovers without a restart.
+ */
+#include "effmon/db.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "effmon/log.h"
+
+#define MAX_PREPARED 256
+#define MAX_CONNS 512
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000
+#define TX_ATTEMPTS 5
+
+struct db_conn {
+	PGconn *pg;
+	const struct db_stmt *prepared[MAX_PREPARED];
+	int nprepared;
+	atomic_bool connected;
+	atomic_bool busy;
+	long backoff_ms;
+	struct timespec next_attempt;
+	char sqlstate[6];
+	char constraint[64];
+};
+
+static struct {
+	char *url;
+	char connect_timeout[16];
+	char options[128];
+	pthread_mutex_t lock;
+	struct db_conn *conns[MAX_CONNS];
+	int nconns;
+	atomic_long errors;
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static _Thread_local struct db_conn *tls_conn;
+
+enum em_err db_init(const struct em_config *cfg)
+{
+	if (!cfg->database_url)
+		return EM_EINVAL;
+	pool.url = strdup(cfg->database_url);
+	snprintf(pool.connect_timeout, sizeof(pool.connect_timeout), "%ld", cfg->connect_timeout_s);
+	snprintf(pool.options, sizeof(pool.options),
+		 "-c statement_timeout=%ld -c idle_in_transaction_session_timeout=%ld "
+		 "-c TimeZone=UTC",
+		 cfg->statement_timeout_ms, cfg->statement_timeout_ms * 2);
+	return pool.url ? EM_OK : EM_EINTERNAL;
+}
+
+void db_shutdown(void)
+{
+	pthread_mutex_lock(&pool.lock);
+	for (int i = 0; i < pool.nconns; i++) {
+		if (pool.conns[i]->pg)
+			PQfinish(pool.conns[i]->pg);
+		free(pool.conns[i]);
+	}
+	pool.nconns = 0;
+	pthread_mutex_unlock(&pool.lock);
+	free(pool.url);
+	pool.url = NULL;
+}
+
+struct db_conn *db_thread_conn(void)
+{
+	struct db_conn *c = tls_conn;
+
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	pthread_mutex_lock(&pool.lock);
+	if (pool.nconns < MAX_CONNS)
+		pool.conns[pool.nconns++] = c;
+	pthread_mutex_unlock(&pool.lock);
+	tls_conn = c;
+	return c;
+}
+
+static PGconn *connect_pg(const char *url, const char *connect_timeout, const char *options)
+{
+	/* Entries before dbname may be overridden by the URL; options may not. */
+	const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
+			      "keepalives_interval", "keepalives_count", "application_name",
+			      "client_encoding", "dbname", "options", NULL};
+	const char *vals[] = {connect_timeout, "1", "30", "10", "3", "effmond", "UTF8", url,
+			      options, NULL};
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+static long ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void mark_down(struct db_conn *c)
+{
+	struct timespec now;
+
+	if (c->pg) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	c->nprepared = 0;
+	atomic_store(&c->connected, false);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	now.tv_nsec += c->backoff_ms * 1000000L;
+	now.tv_sec += now.tv_nsec / 1000000000L;
+	now.tv_nsec %= 1000000000L;
+	c->next_attempt = now;
+	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
+enum em_err db_ensure(struct db_conn *c)
+{
+	if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
+		return EM_OK;
+	if (c->pg)
+		mark_down(c);
+	if (ms_until(&c->next_attempt) > 0)
+		return EM_EUNAVAILABLE;
+	c->pg = connect_pg(pool.url, pool.connect_timeout, pool.options);
+	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+		/* The message names host and port, never the password. */
+		const char *msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
+		char first[200];
+		snprintf(first, sizeof(first), "%s", msg);
+		first[strcspn(first, "\n")] = '\0';
+		log_warning("database connection failed (retry in %ld ms): %s", c->backoff_ms,
+			    first);
+		atomic_fetch_add(&pool.errors, 1);
+		mark_down(c);
+		return EM_EUNAVAILABLE;
+	}
+	c->backoff_ms = BACKOFF_MIN_MS;
+	c->nprepared = 0;
+	atomic_store(&c->connected, true);
+	return EM_OK;
+}
+
+void db_request_begin(struct db_conn *c)
+{
+	atomic_store(&c->busy, true);
+}
+
+void db_request_end(struct db_conn *c)
+{
+	atomic_store(&c->busy, false);
+}
+
+enum em_err db_map_sqlstate(const char *s)
+{
+	if (!s || strlen(s) != 5)
+		return EM_EDB;
+	if (!strcmp(s, "23505"))
+		return EM_ECONFLICT;
+	if (!strcmp(s, "40001") || !strcmp(s, "40P01"))
+		return EM_ERETRY;
+	if (!strncmp(s, "23", 2) || !strncmp(s, "22", 2))
+		return EM_EINVAL; /* 23503, 23502, 23514, 22P02, 22001, ... */
+	if (!strcmp(s, "57014") || !strcmp(s, "55P03") || !strncmp(s, "53", 2) ||
+	    !strncmp(s, "57P", 3) || !strncmp(s, "08", 2))
+		return EM_EUNAVAILABLE;
+	return EM_EDB;
+}
+
+/* Records and maps the failure of res (may be NULL); clears res. */
+static enum em_err fail(struct db_conn *c, PGresult *res, const char *what)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	enum em_err err;
+
+	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "");
+	snprintf(c->constraint, sizeof(c->constraint), "%s", cons ? cons : "");
+	atomic_fetch_add(&pool.errors, 1);
+	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+		log_warning("database connection lost during %s", what);
+		mark_down(c);
+		err = EM_EUNAVAILABLE;
+	} else {
+		err = db_map_sqlstate(state);
+		if (err == EM_EDB || err == EM_EUNAVAILABLE) {
+			char msg[240];
+			snprintf(msg, sizeof(msg), "%s",
+				 res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
+			msg[strcspn(msg, "\n")] = '\0';
+			log_warning("%s failed: SQLSTATE %s: %s", what, c->sqlstate, msg);
+		}
+	}
+	PQclear(res);
+	return err;
+}
+
+static enum em_err prepare(struct db_conn *c, const struct db_stmt *st)
+{
+	PGresult *res;
+
+	for (int i = 0; i < c->nprepared; i++)
+		if (c->prepared[i] == st)
+			return EM_OK;
+	res = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return fail(c, res, st->name);
+	PQclear(res);
+	if (c->nprepared < MAX_PREPARED)
+		c->prepared[c->nprepared++] = st;
+	return EM_OK;
+}
+
+enum em_err db_exec(struct db_conn *c, const struct db_stmt *st, const char *const *params,
+		    PGresult **out)
+{
+	enum em_err rc;
+	PGresult *res;
+	ExecStatusType status;
+
+	if ((rc = db_ensure(c)) != EM_OK)
+		return rc;
+	if ((rc = prepare(c, st)) != EM_OK)
+		return rc;
+	res = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);
+	status = PQresultStatus(res);
+	if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+		return fail(c, res, st->name);
+	*out = res;
+	return EM_OK;
+}
+
+static enum em_err simple(struct db_conn *c, const char *sql)
+{
+	PGresult *res = PQexec(c->pg, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return fail(c, res, sql);
+	PQclear(res);
+	return EM_OK;
+}
+
+enum em_err db_tx(struct db_conn *c, db_tx_fn fn, void *ctx)
+{
+	enum em_err rc = EM_EUNAVAILABLE;
+
+	for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+		if ((rc = db_ensure(c)) != EM_OK)
+			return rc;
+		if ((rc = simple(c, "BEGIN")) != EM_OK)
+			return rc;
+		rc = fn(c, ctx);
+		if (rc == EM_OK) {
+			rc = simple(c, "COMMIT");
+		} else if (c->pg && PQstatus(c->pg) == CONNECTION_OK) {
+			PGresult *res = PQexec(c->pg, "ROLLBACK");
+			PQclear(res);
+		}
+		if (rc != EM_ERETRY)
+			return rc;
+		struct timespec pause = {0, (long)(1 + attempt * 3 + rand() % 5) * 1000000L};
+		nanosleep(&pause, NULL);
+	}
+	return EM_EUNAVAILABLE;
+}
+
+const char *db_last_constraint(const struct db_conn *c)
+{
+	return c->constraint;
+}
+
+const char *db_last_sqlstate(const struct db_conn *c)
+{
+	return c->sqlstate;
+}
+
+void db_pool_stats(struct db_pool_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&pool.lock);
+	for (int i = 0; i < pool.nconns; i++) {
+		struct db_conn *c = pool.conns[i];
+		if (!atomic_load(&c->connected))
+			out->broken++;
+		else if (atomic_load(&c->busy))
+			out->in_use++;
+		else
+			out->idle++;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	out->errors = atomic_load(&pool.errors);
+}
+
+enum em_err db_connect_once(const struct em_config *cfg, PGconn **out, char *err, size_t errlen)
+{
+	char timeout[16];
+	PGconn *pg;
+
+	if (!cfg->database_url) {
+		snprintf(err, errlen, "EFFMON_DATABASE_URL is required");
+		return EM_EINVAL;
+	}
+	snprintf(timeout, sizeof(timeout), "%ld", cfg->connect_timeout_s);
+	pg = connect_pg(cfg->database_url, timeout, "-c TimeZone=UTC");
+	if (!pg || PQstatus(pg) != CONNECTION_OK) {
+		snprintf(err, errlen, "cannot connect to the database: %s",
+			 pg ? PQerrorMessage(pg) : "out of memory");
+		err[strcspn(err, "\n")] = '\0';
+		PQfinish(pg);
+		return EM_EUNAVAILABLE;
+	}
+	*out = pg;
+	return EM_OK;
+}
+
+int64_t db_int64(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+bool db_bool(const PGresult *r, int row, int col)
+{
+	return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}

@@ -1,0 +1,79 @@
+/*
+ * ops.c — /healthz (the process answers), /readyz (the database answers and
+ * every embedded migration is applied), /metrics, and the OpenAPI document
+ * compiled into the binary.
+ */
+#include "effmon/ops.h"
+
+#include <stdlib.h>
+
+#include "effmon/db.h"
+#include "effmon/embedded.h"
+#include "effmon/metrics.h"
+#include "effmon/migrate.h"
+
+enum em_err ops_healthz(struct em_req *req, const struct em_args *args, json_t *body,
+			struct em_reply *reply)
+{
+	(void)req;
+	(void)args;
+	(void)body;
+	reply_json(reply, 200, json_pack("{s:s}", "status", "ok"));
+	reply_header(reply, "Cache-Control", "no-store");
+	return EM_OK;
+}
+
+enum em_err ops_readyz(struct em_req *req, const struct em_args *args, json_t *body,
+		       struct em_reply *reply)
+{
+	int applied = 0;
+	enum em_err rc;
+
+	(void)args;
+	(void)body;
+	reply_header(reply, "Cache-Control", "no-store");
+	rc = migrate_check(req->db, &applied);
+	if (rc == EM_OK) {
+		reply_json(reply, 200,
+			   json_pack("{s:s, s:i}", "status", "ready", "schema_version", applied));
+		return EM_OK;
+	}
+	reply->retry_after = 1;
+	if (rc == EM_EUNAVAILABLE && applied == 0)
+		return reply_fail(reply, EM_EUNAVAILABLE, "the database is unreachable");
+	return reply_fail(reply, EM_EUNAVAILABLE,
+			  "the schema is not current (applied %d of %d migrations): run "
+			  "effmond migrate",
+			  applied, migrate_latest());
+}
+
+enum em_err ops_metrics(struct em_req *req, const struct em_args *args, json_t *body,
+			struct em_reply *reply)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	(void)req;
+	(void)args;
+	(void)body;
+	if (metrics_render(&text, &len) != 0) {
+		free(text);
+		return EM_EINTERNAL;
+	}
+	reply->status = 200;
+	reply->text = text;
+	reply->text_len = len;
+	reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	reply_header(reply, "Cache-Control", "no-store");
+	return EM_OK;
+}
+
+enum em_err ops_openapi(struct em_req *req, const struct em_args *args, json_t *body,
+			struct em_reply *reply)
+{
+	(void)req;
+	(void)args;
+	(void)body;
+	reply_text(reply, 200, "application/yaml; charset=utf-8", EM_OPENAPI, EM_OPENAPI_LEN);
+	return EM_OK;
+}
