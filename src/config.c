@@ -199,29 +199,23 @@ static const struct opt *find_flag(const char *name, size_t len)
 enum em_err config_parse(struct em_config *cfg, int argc, char **argv, int first, int *rest,
 			 int *nrest, char *err, size_t errlen)
 {
+	/* The winning text of each option and where it came from; checked once. */
+	const char *raw[NOPTIONS];
+	char origin[NOPTIONS][48];
 	enum em_err rc;
-	char origin[96];
 
 	memset(cfg, 0, sizeof(*cfg));
 	*nrest = 0;
 	for (size_t i = 0; i < NOPTIONS; i++) {
-		const struct opt *o = &OPTIONS[i];
-		const char *env = getenv(o->env);
-		if (o->def) {
-			snprintf(origin, sizeof(origin), "default of %s", o->env);
-			if ((rc = opt_set(cfg, o, o->def, origin, err, errlen)) != EM_OK)
-				return rc;
-		}
-		if (env) {
-			if ((rc = opt_set(cfg, o, env, o->env, err, errlen)) != EM_OK)
-				return rc;
-		}
+		const char *env = getenv(OPTIONS[i].env);
+		raw[i] = env ? env : OPTIONS[i].def;
+		snprintf(origin[i], sizeof(origin[i]), "%s%s", env ? "" : "default of ",
+			 OPTIONS[i].env);
 	}
 	for (int i = first; i < argc; i++) {
 		const char *a = argv[i];
 		const char *eq;
 		const struct opt *o;
-		const char *value;
 
 		if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
 			rest[(*nrest)++] = i;
@@ -233,18 +227,20 @@ enum em_err config_parse(struct em_config *cfg, int argc, char **argv, int first
 			rest[(*nrest)++] = i;
 			continue;
 		}
+		size_t k = (size_t)(o - OPTIONS);
 		if (eq) {
-			value = eq + 1;
+			raw[k] = eq + 1;
 		} else if (i + 1 < argc) {
-			value = argv[++i];
+			raw[k] = argv[++i];
 		} else {
 			snprintf(err, errlen, "--%s needs a value", o->flag);
 			return EM_EINVAL;
 		}
-		snprintf(origin, sizeof(origin), "--%s", o->flag);
-		if ((rc = opt_set(cfg, o, value, origin, err, errlen)) != EM_OK)
-			return rc;
+		snprintf(origin[k], sizeof(origin[k]), "--%s", o->flag);
 	}
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if (raw[i] && (rc = opt_set(cfg, &OPTIONS[i], raw[i], origin[i], err, errlen)) != EM_OK)
+			return rc;
 
 	cfg->log_format = strcmp(cfg->log_format_name, "json") == 0 ? EM_LOG_JSON : EM_LOG_TEXT;
 	if (cfg->threads == 0) {
@@ -324,8 +320,8 @@ enum em_err config_load_secrets(struct em_config *cfg, char *err, size_t errlen)
 		return EM_EINVAL;
 	}
 	if (len < 32) {
-		snprintf(err, errlen, "EFFMON_JWT_SECRET: %zu bytes is too short, at least 32 are "
-				      "required", len);
+		snprintf(err, errlen, "%s: %zu bytes is too short, at least 32 are required",
+			 cfg->jwt_secret_file ? "EFFMON_JWT_SECRET_FILE" : "EFFMON_JWT_SECRET", len);
 		free(s);
 		return EM_EINVAL;
 	}

@@ -92,6 +92,20 @@ START_TEST(bad_values_name_the_variable)
 }
 END_TEST
 
+START_TEST(flag_overrides_bad_env)
+{
+	struct em_config cfg;
+	char err[256];
+	char *argv[] = {"effmond", "--log-format", "json"};
+	clean_env();
+	setenv("EFFMON_LOG_FORMAT", "xml", 1);
+	ck_assert_int_eq(parse(&cfg, 3, argv, err), EM_OK);
+	ck_assert_int_eq(cfg.log_format, EM_LOG_JSON);
+	config_free(&cfg);
+	clean_env();
+}
+END_TEST
+
 START_TEST(listen_ipv6)
 {
 	struct em_config cfg;
@@ -171,6 +185,7 @@ int main(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, env_then_flags);
 	tcase_add_test(tc, bad_values_name_the_variable);
+	tcase_add_test(tc, flag_overrides_bad_env);
 	tcase_add_test(tc, listen_ipv6);
 	tcase_add_test(tc, secret_checks);
 	tcase_add_test(tc, help_lists_every_variable);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# deps.sh — installs the Debian 12 packages effmon needs to build, run and
+# test, and only those that are missing. Runs as root, or through sudo.
+set -euo pipefail
+
+packages=(
+  gcc pkg-config meson ninja-build
+  libmicrohttpd-dev libjansson-dev libpq-dev libjwt-dev libsodium-dev check
+  postgresql-15 postgresql-client-15
+  python3 python3-jwt python3-cryptography
+  curl acl util-linux
+)
+# The OpenAPI linter runs on Node; any npm on the machine will do.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
