@@ -42,6 +42,7 @@ start() {
   grant_traversal
   if [ ! -f "$data/PG_VERSION" ]; then
     mkdir -p "$data" "$run"
+    chmod 700 "$run"
     [ "$(id -u)" -eq 0 ] && chown -R postgres: "$pgdir"
     as_pg "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
       -E UTF8 --locale=C.UTF-8 >"$pgdir/initdb.log"
