@@ -6,7 +6,12 @@
  */
 #include "effmon/auth.h"
 #include "effmon/ops.h"
+#include "effmon/registry.h"
 #include "effmon/router.h"
+
+/* Who keeps the registry. */
+#define ADMIN_REGIONAL (EM_ROLE_ADMIN | EM_ROLE_REGIONAL)
+#define OPERATORS (EM_ROLE_ADMIN | EM_ROLE_REGIONAL | EM_ROLE_MUNICIPAL)
 
 const struct em_route ROUTES[] = {
 	{"GET", "/healthz", EM_ROLES_PUBLIC, ops_healthz, ROUTE_NO_DB},
@@ -15,6 +20,25 @@ const struct em_route ROUTES[] = {
 	{"GET", "/api/v1/openapi.yaml", EM_ROLES_PUBLIC, ops_openapi, ROUTE_NO_DB},
 	{"POST", "/api/v1/auth/token", EM_ROLES_PUBLIC, auth_token_handler, ROUTE_JSON_BODY},
 	{"GET", "/api/v1/auth/me", EM_ROLES_ALL, auth_me_handler, 0},
+
+	{"GET", "/api/v1/regions", EM_ROLES_ALL, resource_list, 0, &REGIONS},
+	{"POST", "/api/v1/regions", EM_ROLE_ADMIN, resource_create, ROUTE_JSON_BODY, &REGIONS},
+	{"GET", "/api/v1/regions/{id}", EM_ROLES_ALL, resource_get, 0, &REGIONS},
+	{"PATCH", "/api/v1/regions/{id}", EM_ROLE_ADMIN, resource_update, ROUTE_JSON_BODY, &REGIONS},
+
+	{"GET", "/api/v1/municipalities", EM_ROLES_ALL, resource_list, 0, &MUNICIPALITIES},
+	{"POST", "/api/v1/municipalities", ADMIN_REGIONAL, resource_create, ROUTE_JSON_BODY,
+	 &MUNICIPALITIES},
+	{"GET", "/api/v1/municipalities/{id}", EM_ROLES_ALL, resource_get, 0, &MUNICIPALITIES},
+	{"PATCH", "/api/v1/municipalities/{id}", ADMIN_REGIONAL, resource_update, ROUTE_JSON_BODY,
+	 &MUNICIPALITIES},
+
+	{"GET", "/api/v1/organizations", EM_ROLES_ALL, resource_list, 0, &ORGANIZATIONS},
+	{"POST", "/api/v1/organizations", OPERATORS, resource_create, ROUTE_JSON_BODY,
+	 &ORGANIZATIONS},
+	{"GET", "/api/v1/organizations/{id}", EM_ROLES_ALL, resource_get, 0, &ORGANIZATIONS},
+	{"PATCH", "/api/v1/organizations/{id}", OPERATORS, resource_update, ROUTE_JSON_BODY,
+	 &ORGANIZATIONS},
 };
 
 const size_t NROUTES = sizeof(ROUTES) / sizeof(ROUTES[0]);

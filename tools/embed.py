@@ -10,12 +10,22 @@ import re
 import sys
 
 
-def c_bytes(data: bytes) -> str:
-    out = []
-    for i in range(0, len(data), 20):
-        out.append("".join("0x%02x," % b for b in data[i:i + 20]))
-    out.append("0x00")
-    return "\n".join(out)
+def c_string(data: bytes) -> str:
+    """A C string literal, one source line per input line, bytes outside
+    printable ASCII as octal escapes."""
+    lines = []
+    for line in data.splitlines(keepends=True):
+        out = []
+        for b in line:
+            c = chr(b)
+            if c in '"\\':
+                out.append("\\" + c)
+            elif 0x20 <= b < 0x7f and c != "?":
+                out.append(c)
+            else:
+                out.append("\\%03o" % b)
+        lines.append('"' + "".join(out) + '"')
+    return "\n".join(lines) if lines else '""'
 
 
 def main(argv):
@@ -37,7 +47,7 @@ def main(argv):
         seen.add(version)
         with open(path, "rb") as f:
             data = f.read()
-        parts.append(f"static const char m{version}[] = {{\n{c_bytes(data)}}};")
+        parts.append(f"static const char m{version}[] =\n{c_string(data)};")
         entries.append(f'\t{{{version}, "{m.group(2)}", m{version}, {len(data)}}},')
     parts.append("const struct em_migration EM_MIGRATIONS[] = {")
     parts.extend(entries)
@@ -45,7 +55,7 @@ def main(argv):
     parts.append(f"const size_t EM_NMIGRATIONS = {len(entries)};")
     with open(openapi, "rb") as f:
         doc = f.read()
-    parts.append(f"const char EM_OPENAPI[] = {{\n{c_bytes(doc)}}};")
+    parts.append(f"const char EM_OPENAPI[] =\n{c_string(doc)};")
     parts.append(f"const size_t EM_OPENAPI_LEN = {len(doc)};")
     with open(out_path, "w") as f:
         f.write("\n".join(parts) + "\n")

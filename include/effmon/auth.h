@@ -26,6 +26,9 @@ struct auth_user {
 	enum em_role role;
 	int64_t region_id, municipality_id, organization_id, manager_id;
 	bool active;
+	/* The scope the role implies: a municipal operator's region, a head's
+	 * municipality and region. */
+	int64_t scope_region_id, scope_municipality_id;
 };
 
 /* Keeps the keys and expected claims; call once at start (serve). */

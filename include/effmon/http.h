@@ -16,7 +16,8 @@ struct db_conn;
 #define EM_MAX_ARGS 4
 #define EM_MAX_REPLY_HEADERS 8
 
-/* The authenticated caller; role EM_ROLE_NONE for a public route. */
+/* The authenticated caller; role EM_ROLE_NONE for a public route. The scope
+ * is the effective one: a head's municipality and region are filled in. */
 struct em_caller {
 	int64_t user_id;
 	enum em_role role;

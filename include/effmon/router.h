@@ -20,6 +20,7 @@ struct em_route {
 	unsigned roles;      /* enum em_role bits; 0 = public */
 	em_handler handler;
 	unsigned flags;
+	const void *data;    /* handed to the handler: a resource descriptor, say */
 };
 
 extern const struct em_route ROUTES[];

@@ -35,15 +35,21 @@ enum em_role em_role_parse(const char *name)
 	return EM_ROLE_NONE;
 }
 
-#define USER_COLUMNS                                                                    \
-	"id, login, role, coalesce(region_id, 0), coalesce(municipality_id, 0), "      \
-	"coalesce(organization_id, 0), coalesce(manager_id, 0), active"
+/* The user's own scope columns, then the scope it implies (a municipal
+ * operator's region, a head's municipality and region). */
+#define USER_SELECT                                                                     \
+	"SELECT u.id, u.login, u.role, coalesce(u.region_id, 0), "                      \
+	"coalesce(u.municipality_id, 0), coalesce(u.organization_id, 0), "               \
+	"coalesce(u.manager_id, 0), u.active, "                                          \
+	"coalesce(u.region_id, m.region_id, o.region_id, 0), "                           \
+	"coalesce(u.municipality_id, o.municipality_id, 0), u.password_hash "            \
+	"FROM users u LEFT JOIN municipalities m ON m.id = u.municipality_id "           \
+	"LEFT JOIN organizations o ON o.id = u.organization_id "
 
-static const struct db_stmt USER_BY_ID = {
-	"users_by_id", "SELECT " USER_COLUMNS " FROM users WHERE id = $1::bigint", 1};
+static const struct db_stmt USER_BY_ID = {"users_by_id", USER_SELECT "WHERE u.id = $1::bigint",
+					  1};
 static const struct db_stmt USER_BY_LOGIN = {
-	"users_by_login",
-	"SELECT " USER_COLUMNS ", password_hash FROM users WHERE lower(login) = lower($1)", 1};
+	"users_by_login", USER_SELECT "WHERE lower(u.login) = lower($1)", 1};
 static const struct db_stmt THROTTLE_GET = {
 	"login_throttle_get",
 	"SELECT ceil(extract(epoch FROM locked_until - now()))::int FROM login_throttle "
@@ -77,6 +83,8 @@ static void user_from_row(const PGresult *r, struct auth_user *u)
 	u->organization_id = db_int64(r, 0, 5);
 	u->manager_id = db_int64(r, 0, 6);
 	u->active = db_bool(r, 0, 7);
+	u->scope_region_id = db_int64(r, 0, 8);
+	u->scope_municipality_id = db_int64(r, 0, 9);
 }
 
 enum em_err users_by_id(struct db_conn *db, int64_t id, struct auth_user *out)
@@ -174,8 +182,8 @@ enum em_err auth_authenticate(struct em_req *req, const char *authorization, con
 	}
 	req->caller.user_id = user.id;
 	req->caller.role = user.role;
-	req->caller.region_id = user.region_id;
-	req->caller.municipality_id = user.municipality_id;
+	req->caller.region_id = user.scope_region_id;
+	req->caller.municipality_id = user.scope_municipality_id;
 	req->caller.organization_id = user.organization_id;
 	req->caller.manager_id = user.manager_id;
 	return EM_OK;
@@ -234,7 +242,7 @@ enum em_err auth_token_handler(struct em_req *req, const struct em_args *args, j
 		return rc;
 	if (PQntuples(r) == 1) {
 		user_from_row(r, &user);
-		ok = password_verify(PQgetvalue(r, 0, 8), password) && user.active;
+		ok = password_verify(PQgetvalue(r, 0, 10), password) && user.active;
 	} else {
 		password_burn(password);
 	}

@@ -207,14 +207,26 @@ static enum em_err fail(struct db_conn *c, PGresult *res, const char *what)
 	return err;
 }
 
+#define MAX_PARAMS 32
+#define TEXTOID 25
+
 static enum em_err prepare(struct db_conn *c, const struct db_stmt *st)
 {
+	/* Every parameter is text: statements cast what they use, and may leave
+	 * some of a shared layout unused. */
+	static const Oid TYPES[MAX_PARAMS] = {
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	PGresult *res;
 
 	for (int i = 0; i < c->nprepared; i++)
 		if (c->prepared[i] == st)
 			return EM_OK;
-	res = PQprepare(c->pg, st->name, st->sql, st->nparams, NULL);
+	if (st->nparams > MAX_PARAMS)
+		return EM_EINTERNAL;
+	res = PQprepare(c->pg, st->name, st->sql, st->nparams, TYPES);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return fail(c, res, st->name);
 	PQclear(res);

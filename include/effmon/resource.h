@@ -1,0 +1,129 @@
+/*
+ * resource.h — the generic read/create/update/list of a registry resource,
+ * driven by a descriptor: field tables, prepared statements with a fixed
+ * parameter layout, filters, sort keys and constraint-to-field mapping. The
+ * statements do the scope check and write the audit row themselves, so a
+ * handler is a descriptor plus the SQL next to it.
+ *
+ * Parameter layout of every statement: $1 caller role, $2 region, $3
+ * municipality, $4 organization (the caller's effective scope), then:
+ *   get     $5 id                                   -> json, version
+ *   list    $5 limit+1, $6 after id, $7 after key, $8 sort, $9 q, $10.. filters
+ *                                                   -> json, id, sort key
+ *   create  $5 body jsonb, $6 actor user id, $7 request id
+ *                                                   -> json, id, version
+ *   update  $5 id, $6 body jsonb, $7 expected version, $8 actor, $9 request id
+ *                                                   -> json, version
+ * A create that returns no row means the parent named by scope_field is
+ * missing or outside the caller's scope; an update that returns no row is
+ * told apart (404 or 412) by running get.
+ */
+#ifndef EFFMON_RESOURCE_H
+#define EFFMON_RESOURCE_H
+
+#include "effmon/db.h"
+#include "effmon/http.h"
+#include "effmon/validate.h"
+
+#define LIST_DEFAULT_LIMIT 50
+#define LIST_MAX_LIMIT 500
+#define LIST_MAX_FILTERS 6
+
+/* Keyset pagination over (sort key, id) for the two sorts every list has. */
+#define SQL_LIST_KEYSET(key, id)                                                         \
+	" AND ($6::bigint IS NULL OR ($8 = 'name' AND (" key " COLLATE \"ru-x-icu\", " id   \
+	") > ($7 COLLATE \"ru-x-icu\", $6::bigint)) OR ($8 <> 'name' AND " id " > $6::bigint))"
+#define SQL_LIST_ORDER(key, id)                                                         \
+	" ORDER BY CASE WHEN $8 = 'name' THEN " key " END COLLATE \"ru-x-icu\", " id        \
+	" LIMIT $5::int"
+#define SQL_SEARCH(key) " AND ($9::text IS NULL OR lower(" key " COLLATE \"ru-x-icu\") LIKE " \
+	"'%' || lower($9 COLLATE \"ru-x-icu\") || '%')"
+#define SQL_SCOPE(region, muni, org) " em_in_scope($1, $2::bigint, $3::bigint, $4::bigint, " \
+	region ", " muni ", " org ")"
+
+enum filter_type { FILTER_ID, FILTER_ENUM, FILTER_BOOL, FILTER_TEXT };
+
+struct list_filter {
+	const char *name;
+	enum filter_type type;
+	const char *const *choices; /* FILTER_ENUM */
+};
+
+/* A constraint named in an error, and what to tell the client. */
+struct constraint_map {
+	const char *constraint;
+	const char *field;
+	const char *message;
+	enum em_err err;
+};
+
+struct em_resource {
+	const char *entity;     /* "organization": audit entity and messages */
+	const char *path;       /* "/api/v1/organizations": Location of created rows */
+	const struct field *create_fields;
+	size_t ncreate;
+	const struct field *update_fields;
+	size_t nupdate;
+	/* Checks beyond the field table (checksums, cross-field rules); may be NULL. */
+	void (*check)(const json_t *body, bool creating, struct em_reply *reply);
+	const char *scope_field; /* the parent a create must find in scope */
+	const struct db_stmt *get, *list, *create, *update;
+	const struct list_filter *filters;
+	size_t nfilters;
+	const struct constraint_map *constraints; /* ends with {NULL} */
+};
+
+/* Generic handlers: route rows pass the descriptor as their data. */
+enum em_err resource_get(struct em_req *req, const struct em_args *args, json_t *body,
+			 struct em_reply *reply);
+enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t *body,
+			  struct em_reply *reply);
+enum em_err resource_create(struct em_req *req, const struct em_args *args, json_t *body,
+			    struct em_reply *reply);
+enum em_err resource_update(struct em_req *req, const struct em_args *args, json_t *body,
+			    struct em_reply *reply);
+
+/* Building blocks for resource-specific handlers. */
+
+/* The caller's scope as the four text parameters $1..$4; bufs holds the digits. */
+void scope_params(const struct em_req *req, char bufs[3][24], const char *out[4]);
+
+/* Runs a get statement; EM_ENOTFOUND when no row is visible. */
+enum em_err resource_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
+			   PGresult **out);
+
+/* Sends a JSON text row with its ETag; answers 304 to a matching If-None-Match. */
+void reply_row(struct em_req *req, struct em_reply *reply, unsigned status, const char *json,
+	       const char *version);
+
+/* If-Match for writes: EM_EPRECONDREQ if absent, EM_EPRECOND if malformed. */
+enum em_err require_if_match(struct em_req *req, struct em_reply *reply, long *version);
+
+/* Maps a failed statement's constraint to a field error, if the table knows it. */
+enum em_err map_constraint(const struct em_req *req, const struct constraint_map *map,
+			   enum em_err err, struct em_reply *reply);
+
+/* Idempotency-Key handling around a create, inside its transaction. */
+struct idem {
+	const char *key;  /* NULL: no header */
+	char hash[65];
+	bool replayed;
+};
+enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem,
+		       struct em_reply *reply);
+enum em_err idem_finish(struct em_req *req, const struct idem *idem, unsigned status,
+			const char *body, const char *location);
+
+/* Parses limit and cursor; *after_id 0 when starting. */
+struct list_page {
+	long limit;
+	const char *sort; /* "id" or "name" */
+	int64_t after_id;
+	char after_key[512];
+	bool has_key;
+};
+enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page);
+/* Replies {"items": [...], "next": cursor|null} from rows of (json, id, key). */
+void list_reply(struct em_reply *reply, PGresult *res, const struct list_page *page);
+
+#endif

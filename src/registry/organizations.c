@@ -1,0 +1,138 @@
+/*
+ * organizations.c — educational organizations: INN with its checksum, kind,
+ * settlement, number of students, status (archived, never deleted). Kept by
+ * the admin, the region's operators and the municipality's operators; read
+ * by everyone in scope (a head sees its own).
+ */
+#include <string.h>
+
+#include "effmon/registry.h"
+
+static const char *const KINDS[] = {"school", "preschool", "additional", "vocational", "special",
+				    NULL};
+static const char *const SETTLEMENTS[] = {"urban", "rural", NULL};
+static const char *const STATUSES[] = {"active", "archived", NULL};
+
+bool inn_valid(const char *inn)
+{
+	static const int W[9] = {2, 4, 10, 3, 5, 9, 4, 6, 8};
+	int sum = 0;
+
+	if (strlen(inn) != 10)
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (inn[i] < '0' || inn[i] > '9')
+			return false;
+	for (int i = 0; i < 9; i++)
+		sum += W[i] * (inn[i] - '0');
+	return (sum % 11) % 10 == inn[9] - '0';
+}
+
+static const struct field ORG_CREATE[] = {
+	{"municipality_id", F_ID, true, false, 0, 0, NULL},
+	{"full_name", F_STRING, true, false, 1, 500, NULL},
+	{"short_name", F_STRING, true, false, 1, 200, NULL},
+	{"inn", F_STRING, true, false, 10, 10, NULL},
+	{"kind", F_ENUM, true, false, 0, 0, KINDS},
+	{"settlement", F_ENUM, true, false, 0, 0, SETTLEMENTS},
+	{"students", F_INT, false, false, 0, 100000, NULL},
+};
+static const struct field ORG_UPDATE[] = {
+	{"full_name", F_STRING, false, false, 1, 500, NULL},
+	{"short_name", F_STRING, false, false, 1, 200, NULL},
+	{"inn", F_STRING, false, false, 10, 10, NULL},
+	{"kind", F_ENUM, false, false, 0, 0, KINDS},
+	{"settlement", F_ENUM, false, false, 0, 0, SETTLEMENTS},
+	{"students", F_INT, false, false, 0, 100000, NULL},
+	{"status", F_ENUM, false, false, 0, 0, STATUSES},
+};
+
+static void org_check(const json_t *body, bool creating, struct em_reply *reply)
+{
+	const char *inn = json_string_value(json_object_get(body, "inn"));
+	(void)creating;
+	if (inn && strlen(inn) == 10 && !inn_valid(inn))
+		reply_field_error(reply, "inn", "is not a valid INN: the check digit does not match");
+}
+
+#define ORG_JSON(o)                                                                     \
+	"jsonb_build_object('id', " o ".id, 'municipality_id', " o ".municipality_id, "    \
+	"'region_id', " o ".region_id, 'full_name', " o ".full_name, 'short_name', " o     \
+	".short_name, 'inn', " o ".inn, 'kind', " o ".kind, 'settlement', " o              \
+	".settlement, 'students', " o ".students, 'status', " o ".status, 'created_at', " o \
+	".created_at, 'updated_at', " o ".updated_at, 'version', " o ".version)"
+
+static const struct db_stmt ORG_GET = {
+	"organizations_get",
+	"SELECT " ORG_JSON("o") ", o.version FROM organizations o WHERE o.id = $5::bigint AND"
+	SQL_SCOPE("o.region_id", "o.municipality_id", "o.id"),
+	5};
+static const struct db_stmt ORG_LIST = {
+	"organizations_list",
+	"SELECT " ORG_JSON("o") ", o.id, o.short_name FROM organizations o WHERE"
+	SQL_SCOPE("o.region_id", "o.municipality_id", "o.id") SQL_SEARCH("o.short_name")
+	" AND ($10::bigint IS NULL OR o.region_id = $10::bigint)"
+	" AND ($11::bigint IS NULL OR o.municipality_id = $11::bigint)"
+	" AND ($12::text IS NULL OR o.kind = $12)"
+	" AND ($13::text IS NULL OR o.settlement = $13)"
+	" AND ($14::text IS NULL OR o.status = $14)"
+	" AND ($15::text IS NULL OR o.inn = $15)"
+	SQL_LIST_KEYSET("o.short_name", "o.id") SQL_LIST_ORDER("o.short_name", "o.id"),
+	15};
+static const struct db_stmt ORG_CREATE_SQL = {
+	"organizations_create",
+	"WITH ins AS (INSERT INTO organizations (municipality_id, region_id, full_name, "
+	" short_name, inn, kind, settlement, students) "
+	" SELECT m.id, m.region_id, b->>'full_name', b->>'short_name', b->>'inn', b->>'kind', "
+	"  b->>'settlement', coalesce((b->>'students')::int, 0) "
+	" FROM (SELECT $5::jsonb AS b) x JOIN municipalities m "
+	"  ON m.id = (b->>'municipality_id')::bigint WHERE"
+	SQL_SCOPE("m.region_id", "m.id", "NULL::bigint") " RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'organization', id, 'create', NULL, "
+	" to_jsonb(ins), $7, region_id, municipality_id, id FROM ins) "
+	"SELECT " ORG_JSON("ins") ", ins.id, ins.version FROM ins",
+	7};
+static const struct db_stmt ORG_UPDATE_SQL = {
+	"organizations_update",
+	"WITH old AS (SELECT * FROM organizations WHERE id = $5::bigint AND"
+	SQL_SCOPE("region_id", "municipality_id", "id") " FOR UPDATE),"
+	" upd AS (UPDATE organizations o SET (full_name, short_name, inn, kind, settlement, "
+	"  students, status) = (SELECT p.full_name, p.short_name, p.inn, p.kind, p.settlement, "
+	"  p.students, p.status FROM jsonb_populate_record(o, $6::jsonb) p),"
+	"  version = o.version + 1, updated_at = now() "
+	"  FROM old WHERE o.id = old.id AND o.version = $7::int RETURNING o.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'organization', upd.id, 'update', "
+	" to_jsonb(old), to_jsonb(upd), $9, upd.region_id, upd.municipality_id, upd.id "
+	" FROM upd JOIN old USING (id)) "
+	"SELECT " ORG_JSON("upd") ", upd.version FROM upd",
+	9};
+
+static const struct constraint_map ORG_CONSTRAINTS[] = {
+	{"organizations_inn_key", "inn", "an organization with this INN exists", EM_ECONFLICT},
+	{"organizations_inn_valid", "inn", "is not a valid INN", EM_EINVAL},
+	{NULL, NULL, NULL, EM_OK},
+};
+
+static const struct list_filter ORG_FILTERS[] = {
+	{"region_id", FILTER_ID, NULL},      {"municipality_id", FILTER_ID, NULL},
+	{"kind", FILTER_ENUM, KINDS},        {"settlement", FILTER_ENUM, SETTLEMENTS},
+	{"status", FILTER_ENUM, STATUSES},   {"inn", FILTER_TEXT, NULL},
+};
+
+const struct em_resource ORGANIZATIONS = {
+	.entity = "organization",
+	.path = "/api/v1/organizations",
+	.create_fields = ORG_CREATE,
+	.ncreate = sizeof(ORG_CREATE) / sizeof(ORG_CREATE[0]),
+	.update_fields = ORG_UPDATE,
+	.nupdate = sizeof(ORG_UPDATE) / sizeof(ORG_UPDATE[0]),
+	.check = org_check,
+	.scope_field = "municipality_id",
+	.get = &ORG_GET,
+	.list = &ORG_LIST,
+	.create = &ORG_CREATE_SQL,
+	.update = &ORG_UPDATE_SQL,
+	.filters = ORG_FILTERS,
+	.nfilters = sizeof(ORG_FILTERS) / sizeof(ORG_FILTERS[0]),
+	.constraints = ORG_CONSTRAINTS,
+};

@@ -1,0 +1,564 @@
+/*
+ * resource.c — generic get, list, create and update over a resource
+ * descriptor (include/effmon/resource.h), and the pieces resource-specific
+ * handlers share: scope parameters, ETag and If-Match, Idempotency-Key,
+ * keyset pagination, and constraint names turned into field errors.
+ */
+#include "effmon/resource.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/log.h"
+#include "effmon/router.h"
+
+#define IDEM_KEY_MAX 200
+
+void scope_params(const struct em_req *req, char bufs[3][24], const char *out[4])
+{
+	const int64_t ids[3] = {req->caller.region_id, req->caller.municipality_id,
+				req->caller.organization_id};
+
+	out[0] = em_role_name(req->caller.role);
+	for (int i = 0; i < 3; i++) {
+		snprintf(bufs[i], 24, "%lld", (long long)ids[i]);
+		out[i + 1] = ids[i] ? bufs[i] : NULL;
+	}
+}
+
+static const struct em_resource *descriptor(const struct em_req *req)
+{
+	return req->route->data;
+}
+
+enum em_err resource_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
+			   PGresult **out)
+{
+	char bufs[3][24], idbuf[24];
+	const char *params[5];
+	PGresult *res;
+	enum em_err rc;
+
+	scope_params(req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
+	params[4] = idbuf;
+	if ((rc = db_exec(req->db, get, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return EM_ENOTFOUND;
+	}
+	*out = res;
+	return EM_OK;
+}
+
+void reply_row(struct em_req *req, struct em_reply *reply, unsigned status, const char *json,
+	       const char *version)
+{
+	char etag[40];
+	const char *inm = req_header(req, "If-None-Match");
+
+	snprintf(etag, sizeof(etag), "\"%s\"", version);
+	reply_header(reply, "ETag", etag);
+	reply_header(reply, "Cache-Control", "private, no-cache");
+	if (status == 200 && inm && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0 ||
+				     (strncmp(inm, "W/", 2) == 0 && strcmp(inm + 2, etag) == 0))) {
+		reply->status = 304;
+		return;
+	}
+	reply->status = status;
+	reply->text = strdup(json);
+	reply->text_len = reply->text ? strlen(reply->text) : 0;
+	reply->content_type = "application/json";
+}
+
+enum em_err require_if_match(struct em_req *req, struct em_reply *reply, long *version)
+{
+	const char *im = req_header(req, "If-Match");
+	char *end;
+	long v;
+
+	if (!im)
+		return reply_fail(reply, EM_EPRECONDREQ,
+				  "send If-Match with the ETag of the object you read");
+	if (strncmp(im, "W/", 2) == 0)
+		im += 2;
+	errno = 0;
+	if (im[0] != '"' || (v = strtol(im + 1, &end, 10)) <= 0 || errno || end[0] != '"' ||
+	    end[1] != '\0')
+		return reply_fail(reply, EM_EPRECOND, "If-Match %s is not an ETag of this API", im);
+	*version = v;
+	return EM_OK;
+}
+
+enum em_err map_constraint(const struct em_req *req, const struct constraint_map *map,
+			   enum em_err err, struct em_reply *reply)
+{
+	const char *name = db_last_constraint(req->db);
+
+	for (; map && map->constraint; map++)
+		if (strcmp(map->constraint, name) == 0) {
+			reply_field_error(reply, map->field, "%s", map->message);
+			return reply_fail(reply, map->err, "%s: %s", map->field, map->message);
+		}
+	if (err == EM_ECONFLICT)
+		return reply_fail(reply, err, "conflicts with an existing object (%s)", name);
+	if (err == EM_EINVAL)
+		return reply_fail(reply, err, "the database refused a value (%s)",
+				  name[0] ? name : db_last_sqlstate(req->db));
+	return err;
+}
+
+/* --- Idempotency-Key ------------------------------------------------------------- */
+
+static const struct db_stmt IDEM_CLAIM = {
+	"idem_claim",
+	"INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1::bigint, $2, $3) "
+	"ON CONFLICT DO NOTHING",
+	3};
+static const struct db_stmt IDEM_GET = {
+	"idem_get",
+	"SELECT request_hash, status, body, location FROM idempotency_keys "
+	"WHERE user_id = $1::bigint AND key = $2",
+	2};
+static const struct db_stmt IDEM_SAVE = {
+	"idem_save",
+	"UPDATE idempotency_keys SET status = $3::int, body = $4, location = $5 "
+	"WHERE user_id = $1::bigint AND key = $2",
+	5};
+static const struct db_stmt IDEM_PURGE = {
+	"idem_purge", "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
+	0};
+
+static bool idem_key_ok(const char *k)
+{
+	size_t n = strlen(k);
+	if (n == 0 || n > IDEM_KEY_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (k[i] < 0x21 || k[i] > 0x7e)
+			return false;
+	return true;
+}
+
+enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem,
+		       struct em_reply *reply)
+{
+	char user[24];
+	const char *params[3] = {user, NULL, idem->hash};
+	unsigned char h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state st;
+	PGresult *res;
+	enum em_err rc;
+	char *canon;
+
+	idem->replayed = false;
+	idem->key = req_header(req, "Idempotency-Key");
+	if (!idem->key)
+		return EM_OK;
+	if (!idem_key_ok(idem->key))
+		return reply_fail(reply, EM_EBADREQ,
+				  "Idempotency-Key must be 1-200 visible ASCII characters");
+	canon = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : strdup("");
+	if (!canon)
+		return EM_EINTERNAL;
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)req->method, strlen(req->method) + 1);
+	crypto_hash_sha256_update(&st, (const unsigned char *)req->path, strlen(req->path) + 1);
+	crypto_hash_sha256_update(&st, (const unsigned char *)canon, strlen(canon));
+	crypto_hash_sha256_final(&st, h);
+	free(canon);
+	sodium_bin2hex(idem->hash, sizeof(idem->hash), h, sizeof(h));
+
+	snprintf(user, sizeof(user), "%lld", (long long)req->caller.user_id);
+	params[1] = idem->key;
+	if ((rc = db_exec(req->db, &IDEM_CLAIM, params, &res)) != EM_OK)
+		return rc;
+	bool claimed = strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	if (claimed) {
+		if (randombytes_uniform(100) == 0 && db_exec(req->db, &IDEM_PURGE, NULL, &res) == EM_OK)
+			PQclear(res);
+		return EM_OK;
+	}
+	if ((rc = db_exec(req->db, &IDEM_GET, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
+		PQclear(res);
+		return reply_fail(reply, EM_ECONFLICT,
+				  "a request with this Idempotency-Key is still in progress");
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), idem->hash) != 0) {
+		PQclear(res);
+		return reply_fail(reply, EM_EUNPROCESSABLE,
+				  "this Idempotency-Key was used with a different request");
+	}
+	reply->status = (unsigned)atoi(PQgetvalue(res, 0, 1));
+	reply->text = strdup(PQgetvalue(res, 0, 2));
+	reply->text_len = strlen(reply->text ? reply->text : "");
+	reply->content_type = "application/json";
+	if (!PQgetisnull(res, 0, 3))
+		reply_header(reply, "Location", PQgetvalue(res, 0, 3));
+	reply_header(reply, "Idempotent-Replayed", "true");
+	PQclear(res);
+	idem->replayed = true;
+	return EM_OK;
+}
+
+enum em_err idem_finish(struct em_req *req, const struct idem *idem, unsigned status,
+			const char *body, const char *location)
+{
+	char user[24], st[8];
+	const char *params[5] = {user, idem->key, st, body, location};
+	PGresult *res;
+	enum em_err rc;
+
+	if (!idem->key || idem->replayed)
+		return EM_OK;
+	snprintf(user, sizeof(user), "%lld", (long long)req->caller.user_id);
+	snprintf(st, sizeof(st), "%u", status);
+	if ((rc = db_exec(req->db, &IDEM_SAVE, params, &res)) != EM_OK)
+		return rc;
+	PQclear(res);
+	return EM_OK;
+}
+
+/* --- Pagination ------------------------------------------------------------------- */
+
+enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page)
+{
+	const char *limit = req_query(req, "limit");
+	const char *cursor = req_query(req, "cursor");
+	const char *sort = req_query(req, "sort");
+	char *end;
+	unsigned char raw[600];
+	size_t n;
+
+	memset(page, 0, sizeof(*page));
+	page->limit = LIST_DEFAULT_LIMIT;
+	page->sort = "id";
+	if (limit) {
+		errno = 0;
+		page->limit = strtol(limit, &end, 10);
+		if (errno || end == limit || *end || page->limit < 1 || page->limit > LIST_MAX_LIMIT)
+			reply_field_error(reply, "limit", "must be an integer from 1 to %d",
+					  LIST_MAX_LIMIT);
+	}
+	if (sort) {
+		if (strcmp(sort, "id") == 0 || strcmp(sort, "name") == 0)
+			page->sort = strcmp(sort, "id") == 0 ? "id" : "name";
+		else
+			reply_field_error(reply, "sort", "must be one of: id, name");
+	}
+	if (cursor) {
+		/* A cursor is base64url("sort\nid\nkey"). */
+		char *text, *nl1, *nl2;
+		if (sodium_base642bin(raw, sizeof(raw) - 1, cursor, strlen(cursor), NULL, &n, NULL,
+				      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+			goto bad_cursor;
+		raw[n] = '\0';
+		text = (char *)raw;
+		if (strlen(text) != n || !(nl1 = strchr(text, '\n')) || !(nl2 = strchr(nl1 + 1, '\n')))
+			goto bad_cursor;
+		*nl1 = *nl2 = '\0';
+		if (strcmp(text, page->sort) != 0 ||
+		    !router_parse_id(nl1 + 1, strlen(nl1 + 1), &page->after_id))
+			goto bad_cursor;
+		snprintf(page->after_key, sizeof(page->after_key), "%s", nl2 + 1);
+		page->has_key = strcmp(page->sort, "name") == 0;
+	}
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
+	return EM_OK;
+bad_cursor:
+	reply_field_error(reply, "cursor", "is not a cursor of this list and sort");
+	return reply_fail(reply, EM_EINVAL, "invalid list parameters");
+}
+
+/* A growable text buffer for list bodies. */
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->failed = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void list_reply(struct em_reply *reply, PGresult *res, const struct list_page *page)
+{
+	int rows = PQntuples(res);
+	int shown = rows > page->limit ? (int)page->limit : rows;
+	struct buf b = {0};
+	char tail[1400];
+
+	buf_str(&b, "{\"items\":[");
+	for (int i = 0; i < shown; i++) {
+		if (i)
+			buf_str(&b, ",");
+		buf_str(&b, PQgetvalue(res, i, 0));
+	}
+	buf_str(&b, "],\"next\":");
+	if (rows > page->limit) {
+		char plain[700], enc[1000];
+		int n = snprintf(plain, sizeof(plain), "%s\n%s\n%s", page->sort,
+				 PQgetvalue(res, shown - 1, 1),
+				 PQnfields(res) > 2 ? PQgetvalue(res, shown - 1, 2) : "");
+		if (n < 0 || (size_t)n >= sizeof(plain))
+			n = (int)sizeof(plain) - 1;
+		sodium_bin2base64(enc, sizeof(enc), (const unsigned char *)plain, (size_t)n,
+				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		snprintf(tail, sizeof(tail), "\"%s\",\"limit\":%ld}", enc, page->limit);
+	} else {
+		snprintf(tail, sizeof(tail), "null,\"limit\":%ld}", page->limit);
+	}
+	buf_str(&b, tail);
+	if (b.failed) {
+		free(b.p);
+		reply->status = 500;
+		return;
+	}
+	reply->status = 200;
+	reply->text = b.p;
+	reply->text_len = b.len;
+	reply->content_type = "application/json";
+}
+
+/* --- The generic handlers ---------------------------------------------------------- */
+
+enum em_err resource_get(struct em_req *req, const struct em_args *args, json_t *body,
+			 struct em_reply *reply)
+{
+	const struct em_resource *r = descriptor(req);
+	PGresult *res;
+	enum em_err rc;
+
+	(void)body;
+	rc = resource_fetch(req, r->get, args->id[args->n - 1], &res);
+	if (rc == EM_ENOTFOUND)
+		return reply_fail(reply, rc, "no %s %lld", r->entity,
+				  (long long)args->id[args->n - 1]);
+	if (rc != EM_OK)
+		return rc;
+	reply_row(req, reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return EM_OK;
+}
+
+enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t *body,
+			  struct em_reply *reply)
+{
+	const struct em_resource *r = descriptor(req);
+	struct list_page page;
+	char bufs[3][24], limit[24], after[24];
+	const char *params[9 + LIST_MAX_FILTERS];
+	const char *q = req_query(req, "q");
+	PGresult *res;
+	enum em_err rc;
+
+	(void)args;
+	(void)body;
+	if ((rc = list_page_parse(req, reply, &page)) != EM_OK)
+		return rc;
+	if (q && (utf8_length(q) < 1 || utf8_length(q) > 100))
+		reply_field_error(reply, "q", "must be 1 to 100 characters");
+	scope_params(req, bufs, params);
+	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
+	params[4] = limit;
+	params[5] = page.after_id ? after : NULL;
+	params[6] = page.has_key ? page.after_key : NULL;
+	params[7] = page.sort;
+	params[8] = q;
+	for (size_t i = 0; i < r->nfilters && i < LIST_MAX_FILTERS; i++) {
+		const struct list_filter *f = &r->filters[i];
+		const char *v = req_query(req, f->name);
+		int64_t id;
+		params[9 + i] = v;
+		if (!v)
+			continue;
+		if (f->type == FILTER_ID && !router_parse_id(v, strlen(v), &id)) {
+			reply_field_error(reply, f->name, "must be a positive integer id");
+		} else if (f->type == FILTER_BOOL && strcmp(v, "true") && strcmp(v, "false")) {
+			reply_field_error(reply, f->name, "must be true or false");
+		} else if (f->type == FILTER_TEXT && (utf8_length(v) < 1 || utf8_length(v) > 200)) {
+			reply_field_error(reply, f->name, "must be 1 to 200 characters");
+		} else if (f->type == FILTER_ENUM) {
+			bool ok = false;
+			for (const char *const *c = f->choices; *c && !ok; c++)
+				ok = strcmp(*c, v) == 0;
+			if (!ok)
+				reply_field_error(reply, f->name, "is not an allowed value");
+		}
+	}
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
+	if ((rc = db_exec(req->db, r->list, params, &res)) != EM_OK)
+		return rc;
+	list_reply(reply, res, &page);
+	PQclear(res);
+	return reply->status == 500 ? EM_EINTERNAL : EM_OK;
+}
+
+struct create_ctx {
+	struct em_req *req;
+	const struct em_resource *r;
+	json_t *body;
+	const char *body_text;
+	struct em_reply *reply;
+};
+
+static enum em_err create_tx(struct db_conn *db, void *arg)
+{
+	struct create_ctx *c = arg;
+	struct em_req *req = c->req;
+	struct idem idem;
+	char bufs[3][24], actor[24], location[160];
+	const char *params[7];
+	PGresult *res;
+	enum em_err rc;
+
+	(void)db;
+	reply_clear(c->reply);
+	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
+		return rc;
+	scope_params(req, bufs, params);
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	params[4] = c->body_text;
+	params[5] = actor;
+	params[6] = req->request_id;
+	if ((rc = db_exec(req->db, c->r->create, params, &res)) != EM_OK)
+		return map_constraint(req, c->r->constraints, rc, c->reply);
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		reply_field_error(c->reply, c->r->scope_field, "no such object in your scope");
+		return reply_fail(c->reply, EM_EINVAL, "%s: no such object in your scope",
+				  c->r->scope_field);
+	}
+	snprintf(location, sizeof(location), "%s/%s", c->r->path, PQgetvalue(res, 0, 1));
+	reply_row(req, c->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
+	reply_header(c->reply, "Location", location);
+	rc = idem_finish(req, &idem, 201, PQgetvalue(res, 0, 0), location);
+	PQclear(res);
+	return rc;
+}
+
+enum em_err resource_create(struct em_req *req, const struct em_args *args, json_t *body,
+			    struct em_reply *reply)
+{
+	const struct em_resource *r = descriptor(req);
+	struct create_ctx c = {req, r, body, NULL, reply};
+	enum em_err rc;
+	char *text;
+
+	(void)args;
+	validate_object(body, r->create_fields, r->ncreate, reply);
+	if (r->check)
+		r->check(body, true, reply);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "the %s is not valid", r->entity);
+	if (!(text = json_dumps(body, JSON_COMPACT)))
+		return EM_EINTERNAL;
+	c.body_text = text;
+	rc = db_tx(req->db, create_tx, &c);
+	free(text);
+	return rc;
+}
+
+struct update_ctx {
+	struct em_req *req;
+	const struct em_resource *r;
+	int64_t id;
+	const char *body_text;
+	long version;
+	struct em_reply *reply;
+};
+
+static enum em_err update_tx(struct db_conn *db, void *arg)
+{
+	struct update_ctx *c = arg;
+	struct em_req *req = c->req;
+	char bufs[3][24], idbuf[24], ver[16], actor[24];
+	const char *params[9];
+	PGresult *res;
+	enum em_err rc;
+
+	(void)db;
+	scope_params(req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)c->id);
+	snprintf(ver, sizeof(ver), "%ld", c->version);
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	params[4] = idbuf;
+	params[5] = c->body_text;
+	params[6] = ver;
+	params[7] = actor;
+	params[8] = req->request_id;
+	if ((rc = db_exec(req->db, c->r->update, params, &res)) != EM_OK)
+		return map_constraint(req, c->r->constraints, rc, c->reply);
+	if (PQntuples(res) == 1) {
+		reply_row(req, c->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+		PQclear(res);
+		return EM_OK;
+	}
+	PQclear(res);
+	rc = resource_fetch(req, c->r->get, c->id, &res);
+	if (rc == EM_ENOTFOUND)
+		return reply_fail(c->reply, rc, "no %s %lld", c->r->entity, (long long)c->id);
+	if (rc != EM_OK)
+		return rc;
+	reply_fail(c->reply, EM_EPRECOND, "the %s has changed: its ETag is now \"%s\"",
+		   c->r->entity, PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return EM_EPRECOND;
+}
+
+enum em_err resource_update(struct em_req *req, const struct em_args *args, json_t *body,
+			    struct em_reply *reply)
+{
+	const struct em_resource *r = descriptor(req);
+	struct update_ctx c = {req, r, args->id[args->n - 1], NULL, 0, reply};
+	enum em_err rc;
+	char *text;
+
+	if ((rc = require_if_match(req, reply, &c.version)) != EM_OK)
+		return rc;
+	validate_object(body, r->update_fields, r->nupdate, reply);
+	if (r->check)
+		r->check(body, false, reply);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "the change to the %s is not valid", r->entity);
+	if (json_object_size(body) == 0)
+		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
+	if (!(text = json_dumps(body, JSON_COMPACT)))
+		return EM_EINTERNAL;
+	c.body_text = text;
+	rc = db_tx(req->db, update_tx, &c);
+	free(text);
+	return rc;
+}
