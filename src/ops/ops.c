@@ -32,14 +32,17 @@ enum em_err ops_readyz(struct em_req *req, const struct em_args *args, json_t *b
 	(void)args;
 	(void)body;
 	reply_header(reply, "Cache-Control", "no-store");
+	reply->retry_after = 1;
+	if (db_ensure(req->db) != EM_OK)
+		return reply_fail(reply, EM_EUNAVAILABLE, "the database is unreachable");
 	rc = migrate_check(req->db, &applied);
 	if (rc == EM_OK) {
+		reply->retry_after = 0;
 		reply_json(reply, 200,
 			   json_pack("{s:s, s:i}", "status", "ready", "schema_version", applied));
 		return EM_OK;
 	}
-	reply->retry_after = 1;
-	if (rc == EM_EUNAVAILABLE && applied == 0)
+	if (rc == EM_EUNAVAILABLE && applied == 0 && db_ensure(req->db) != EM_OK)
 		return reply_fail(reply, EM_EUNAVAILABLE, "the database is unreachable");
 	return reply_fail(reply, EM_EUNAVAILABLE,
 			  "the schema is not current (applied %d of %d migrations): run "
