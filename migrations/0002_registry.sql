@@ -143,6 +143,8 @@ CREATE TABLE reserve_candidates (
 );
 CREATE INDEX reserve_municipality_idx ON reserve_candidates (municipality_id, id);
 CREATE INDEX reserve_region_idx ON reserve_candidates (region_id, id);
+CREATE INDEX reserve_name_trgm ON reserve_candidates
+    USING gin (lower(full_name COLLATE "ru-x-icu") gin_trgm_ops);
 
 CREATE TABLE reserve_transitions (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

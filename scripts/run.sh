@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.sh — what `make run` does after the build: a private database unless
 # EFFMON_DATABASE_URL is set, migrations, a JWT secret kept in var/, a demo
-# admin created once, then the daemon in the foreground.
+# admin and the demo data (with one user per role) created once, then the
+# daemon in the foreground.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +30,19 @@ if [ ! -f "$var/admin-password" ]; then
   (umask 077; echo "$pw" >"$var/admin-password")
 fi
 
+# The demo region and its users, once. load-demo is idempotent by itself; the
+# marker only saves the call. It prints the passwords of the users it created
+# once: they are kept in var/demo-users.txt (mode 600), nowhere else.
+if [ ! -f "$var/demo-loaded" ]; then
+  demo=$("$effmond" load-demo)
+  if printf '%s\n' "$demo" | grep -q '^Demo users'; then
+    (umask 077; printf '%s\n' "$demo" >"$var/demo-users.txt"; chmod 600 "$var/demo-users.txt")
+  else
+    printf '%s\n' "$demo"
+  fi
+  touch "$var/demo-loaded"
+fi
+
 listen=${EFFMON_LISTEN:-127.0.0.1:8080}
 cat <<MSG
 
@@ -41,4 +55,9 @@ effmon is starting on http://$listen
   stop: Ctrl-C (the database keeps running; 'make stop-db' stops it)
 
 MSG
+if [ -f "$var/demo-users.txt" ]; then
+  echo "demo data and users (from var/demo-users.txt; they log in like the admin above):"
+  sed 's/^/  /' "$var/demo-users.txt"
+  echo
+fi
 exec "$effmond" serve

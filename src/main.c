@@ -16,6 +16,7 @@
 #include "effmon/auth.h"
 #include "effmon/config.h"
 #include "effmon/db.h"
+#include "effmon/demo.h"
 #include "effmon/embedded.h"
 #include "effmon/log.h"
 #include "effmon/migrate.h"
@@ -33,6 +34,9 @@ static void usage(FILE *out)
 		"  create-user  --login L --role R [--region ID | --municipality ID |\n"
 		"               --organization ID] [--manager ID] [--password-stdin]\n"
 		"               create a user; the password is read from standard input\n"
+		"  load-demo    load the fictional demo region (municipalities, organizations,\n"
+		"               heads, reserve) and one user per role, printing their\n"
+		"               passwords; once: a second run changes nothing\n"
 		"  routes       print the route table: METHOD PATTERN ROLES\n"
 		"  version      print the version\n"
 		"  help         print this help\n"
@@ -100,6 +104,19 @@ static int cmd_migrate(struct em_config *cfg)
 		return fail(err);
 	log_info("schema is at version %d", migrate_latest());
 	return 0;
+}
+
+static int cmd_load_demo(struct em_config *cfg)
+{
+	char err[512];
+	PGconn *pg = NULL;
+	enum em_err rc;
+
+	if (db_connect_once(cfg, &pg, err, sizeof(err)) != EM_OK)
+		return fail(err);
+	rc = demo_load(pg, stdout, err, sizeof(err));
+	PQfinish(pg);
+	return rc == EM_OK ? 0 : fail(err);
 }
 
 static int cmd_routes(void)
@@ -217,9 +234,17 @@ static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const i
 		else if (state && strcmp(state, "23514") == 0)
 			fprintf(stderr, "effmond: the login must be 3-64 characters of A-Z a-z 0-9 "
 					"._@-\n");
-		else
-			fprintf(stderr, "effmond: cannot create the user: %s",
-				PQresultErrorMessage(res));
+		else if (state && strcmp(state, "23503") == 0)
+			fprintf(stderr, "effmond: the %s given does not exist\n",
+				strstr(PQresultErrorMessage(res), "manager") || !scope_flag
+					? "manager"
+					: scope_flag);
+		else {
+			char msg[300];
+			snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
+			msg[strcspn(msg, "\n")] = '\0';
+			fprintf(stderr, "effmond: cannot create the user: %s\n", msg);
+		}
 	} else {
 		printf("%s\n", PQgetvalue(res, 0, 0));
 		rc = 0;
@@ -266,6 +291,8 @@ int main(int argc, char **argv)
 		rc = cmd_serve(&cfg);
 	} else if (!strcmp(cmd, "migrate")) {
 		rc = cmd_migrate(&cfg);
+	} else if (!strcmp(cmd, "load-demo")) {
+		rc = cmd_load_demo(&cfg);
 	} else if (!strcmp(cmd, "routes")) {
 		rc = cmd_routes();
 	} else {

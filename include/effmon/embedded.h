@@ -1,6 +1,7 @@
 /*
  * embedded.h — files compiled into the binary by tools/embed.py: the
- * migrations in order, and the OpenAPI document served at run time.
+ * migrations in order, the OpenAPI document served at run time, and the
+ * demo data of `effmond load-demo`.
  */
 #ifndef EFFMON_EMBEDDED_H
 #define EFFMON_EMBEDDED_H
@@ -18,5 +19,7 @@ extern const struct em_migration EM_MIGRATIONS[];
 extern const size_t EM_NMIGRATIONS;
 extern const char EM_OPENAPI[];
 extern const size_t EM_OPENAPI_LEN;
+/* demo/registry.sql: statements run in one transaction by load-demo. */
+extern const char EM_DEMO_REGISTRY_SQL[];
 
 #endif

@@ -20,6 +20,9 @@ extern const struct em_resource REGIONS, MUNICIPALITIES, ORGANIZATIONS, DIRECTIO
 /* INN checksum (ФНС): 10 digits, the last a weighted sum mod 11 mod 10. */
 bool inn_valid(const char *inn);
 
+/* E-mail as the CHECKs managers_email_format / reserve_email_format accept it. */
+bool email_valid(const char *s);
+
 enum em_err managers_appointments_list(struct em_req *req, const struct em_args *args,
 				       json_t *body, struct em_reply *reply);
 enum em_err managers_appoint(struct em_req *req, const struct em_args *args, json_t *body,
@@ -28,6 +31,8 @@ enum em_err managers_dismiss(struct em_req *req, const struct em_args *args, jso
 			     struct em_reply *reply);
 enum em_err reserve_transition(struct em_req *req, const struct em_args *args, json_t *body,
 			       struct em_reply *reply);
+enum em_err reserve_transitions_list(struct em_req *req, const struct em_args *args,
+				     json_t *body, struct em_reply *reply);
 enum em_err users_create(struct em_req *req, const struct em_args *args, json_t *body,
 			 struct em_reply *reply);
 enum em_err users_update(struct em_req *req, const struct em_args *args, json_t *body,

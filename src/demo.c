@@ -1,0 +1,332 @@
+/*
+ * demo.c — `effmond load-demo`: runs the embedded demo/registry.sql and
+ * creates one user per role (admin excepted) with a random password, all in
+ * one transaction under an advisory lock, and only once: the demo region's
+ * code says it is done. Passwords are printed once and kept only as hashes.
+ */
+#include "effmon/demo.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/auth.h"
+#include "effmon/embedded.h"
+#include "effmon/migrate.h"
+
+/* Any constant other than the migration lock's: "demo" in ASCII. */
+#define DEMO_LOCK_KEY "1684368751"
+#define DEMO_PASSWORD_LEN 16
+
+enum demo_scope { DEMO_SCOPE_REGION, DEMO_SCOPE_MUNICIPALITY, DEMO_SCOPE_ORGANIZATION };
+
+/* One user per role; the admin is make run's. The head heads a school of the
+ * first municipality, whose operator is demo-municipal. */
+static const struct {
+	const char *login;
+	const char *role;
+	enum demo_scope scope;
+} DEMO_USERS[] = {
+	{"demo-regional", "regional_operator", DEMO_SCOPE_REGION},
+	{"demo-municipal", "municipal_operator", DEMO_SCOPE_MUNICIPALITY},
+	{"demo-head", "head", DEMO_SCOPE_ORGANIZATION},
+	{"demo-expert", "expert", DEMO_SCOPE_REGION},
+	{"demo-portal", "portal", DEMO_SCOPE_REGION},
+};
+#define DEMO_NUSERS (sizeof(DEMO_USERS) / sizeof(DEMO_USERS[0]))
+
+/* What became of each user, for the report. */
+struct demo_user_result {
+	char id[24];
+	char password[DEMO_PASSWORD_LEN + 1];
+	bool existed;
+};
+
+/* Columns of DEMO_TARGETS. */
+enum { T_REGION, T_REGION_NAME, T_MUNI, T_MUNI_NAME, T_ORG, T_ORG_NAME, T_MANAGER,
+       T_MANAGER_NAME };
+
+static const char DEMO_TARGETS[] =
+	"SELECT r.id, r.name, m.id, m.name, h.org_id, h.short_name, h.manager_id, h.full_name "
+	"FROM regions r "
+	"JOIN LATERAL (SELECT id, name FROM municipalities WHERE region_id = r.id "
+	" ORDER BY id LIMIT 1) m ON true "
+	"LEFT JOIN LATERAL (SELECT o.id AS org_id, o.short_name, g.id AS manager_id, g.full_name "
+	" FROM organizations o JOIN managers g ON g.organization_id = o.id AND g.status = 'active' "
+	" WHERE o.municipality_id = m.id AND o.kind = 'school' AND o.status = 'active' "
+	" ORDER BY o.id LIMIT 1) h ON true "
+	"WHERE r.code = $1";
+
+/* The user and its audit event; nothing when the login appeared meanwhile. */
+static const char DEMO_USER_INSERT[] =
+	"WITH u AS (INSERT INTO users (login, password_hash, role, region_id, municipality_id, "
+	" organization_id, manager_id) VALUES ($1, $2, $3, $4::bigint, $5::bigint, $6::bigint, "
+	" $7::bigint) ON CONFLICT DO NOTHING RETURNING *), "
+	"a AS (INSERT INTO audit_events (actor_role, entity, entity_id, action, after, region_id, "
+	" municipality_id, organization_id) "
+	" SELECT 'cli', 'user', u.id, 'load-demo', jsonb_build_object('id', u.id, 'login', "
+	"  u.login, 'role', u.role, 'region_id', u.region_id, 'municipality_id', "
+	"  u.municipality_id, 'organization_id', u.organization_id, 'manager_id', u.manager_id, "
+	"  'active', u.active), coalesce(u.region_id, m.region_id, o.region_id), "
+	"  coalesce(u.municipality_id, o.municipality_id), u.organization_id "
+	" FROM u LEFT JOIN municipalities m ON m.id = u.municipality_id "
+	" LEFT JOIN organizations o ON o.id = u.organization_id) "
+	"SELECT id FROM u";
+
+static const char DEMO_COUNTS[] =
+	"SELECT (SELECT count(*) FROM municipalities WHERE region_id = $1::bigint), "
+	" (SELECT count(*) FROM organizations WHERE region_id = $1::bigint), "
+	" (SELECT count(*) FROM managers WHERE region_id = $1::bigint), "
+	" (SELECT count(*) FROM appointments a JOIN organizations o ON o.id = a.organization_id "
+	"  WHERE o.region_id = $1::bigint), "
+	" (SELECT count(*) FROM reserve_candidates WHERE region_id = $1::bigint), "
+	" (SELECT count(*) FROM reserve_transitions t JOIN reserve_candidates c "
+	"  ON c.id = t.candidate_id WHERE c.region_id = $1::bigint), "
+	" (SELECT count(*) FROM audit_events WHERE action = 'load-demo' "
+	"  AND region_id = $1::bigint)";
+
+/* Runs sql; on failure err gets "what: the server's message (detail)". */
+static bool demo_exec(PGconn *pg, const char *what, const char *sql, int nparams,
+		      const char *const *params, PGresult **out, char *err, size_t errlen)
+{
+	PGresult *res = nparams ? PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0)
+				: PQexec(pg, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		if (out)
+			*out = res;
+		else
+			PQclear(res);
+		return true;
+	}
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	if (!msg)
+		msg = res ? PQresultErrorMessage(res) : PQerrorMessage(pg);
+	snprintf(err, errlen, "%s: %s%s%s%s", what, msg, detail ? " (" : "",
+		 detail ? detail : "", detail ? ")" : "");
+	for (char *p = err; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	PQclear(res);
+	return false;
+}
+
+/* Every migration this binary has must be applied. */
+static enum em_err demo_schema_ready(PGconn *pg, char *err, size_t errlen)
+{
+	char latest[16];
+	const char *params[1] = {latest};
+	PGresult *res = NULL;
+	long applied;
+
+	if (!demo_exec(pg, "cannot read the schema version",
+		       "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL, &res, err,
+		       errlen))
+		return EM_EDB;
+	bool exists = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (!exists) {
+		snprintf(err, errlen, "the database is not migrated: run effmond migrate first");
+		return EM_EUNAVAILABLE;
+	}
+	snprintf(latest, sizeof(latest), "%d", migrate_latest());
+	if (!demo_exec(pg, "cannot read the schema version",
+		       "SELECT count(*) FROM schema_migrations WHERE version <= $1::int", 1, params,
+		       &res, err, errlen))
+		return EM_EDB;
+	applied = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	if (applied != (long)EM_NMIGRATIONS) {
+		snprintf(err, errlen,
+			 "the database has %ld of this binary's %zu migrations: run effmond "
+			 "migrate first",
+			 applied, EM_NMIGRATIONS);
+		return EM_EUNAVAILABLE;
+	}
+	return EM_OK;
+}
+
+/* 16 characters of [A-Za-z0-9_-]: 96 random bits, safe in URLs and shells' quotes. */
+static void demo_password(char out[DEMO_PASSWORD_LEN + 1])
+{
+	static const char ALPHABET[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char raw[DEMO_PASSWORD_LEN];
+
+	_Static_assert(sizeof(ALPHABET) - 1 == 64, "six bits per character");
+	randombytes_buf(raw, sizeof(raw));
+	for (size_t i = 0; i < sizeof(raw); i++)
+		out[i] = ALPHABET[raw[i] & 63];
+	out[DEMO_PASSWORD_LEN] = '\0';
+	sodium_memzero(raw, sizeof(raw));
+}
+
+/* Creates user k unless its login is taken; the result says which. */
+static enum em_err demo_user(PGconn *pg, size_t k, const PGresult *targets,
+			     struct demo_user_result *made, char *err, size_t errlen)
+{
+	const char *login = DEMO_USERS[k].login;
+	const char *lookup[1] = {login};
+	char hash[128];
+	PGresult *res = NULL;
+
+	if (!demo_exec(pg, "cannot look up the demo users",
+		       "SELECT id FROM users WHERE lower(login) = lower($1)", 1, lookup, &res, err,
+		       errlen))
+		return EM_EDB;
+	if (PQntuples(res) > 0) {
+		snprintf(made->id, sizeof(made->id), "%s", PQgetvalue(res, 0, 0));
+		made->existed = true;
+		PQclear(res);
+		return EM_OK;
+	}
+	PQclear(res);
+
+	demo_password(made->password);
+	if (password_hash(made->password, hash) != EM_OK) {
+		snprintf(err, errlen, "cannot hash the password of %s", login);
+		return EM_EINTERNAL;
+	}
+	enum demo_scope scope = DEMO_USERS[k].scope;
+	const char *params[7] = {
+		login,
+		hash,
+		DEMO_USERS[k].role,
+		scope == DEMO_SCOPE_REGION ? PQgetvalue(targets, 0, T_REGION) : NULL,
+		scope == DEMO_SCOPE_MUNICIPALITY ? PQgetvalue(targets, 0, T_MUNI) : NULL,
+		scope == DEMO_SCOPE_ORGANIZATION ? PQgetvalue(targets, 0, T_ORG) : NULL,
+		scope == DEMO_SCOPE_ORGANIZATION ? PQgetvalue(targets, 0, T_MANAGER) : NULL,
+	};
+	bool ok = demo_exec(pg, "cannot create the demo users", DEMO_USER_INSERT, 7, params, &res,
+			    err, errlen);
+	sodium_memzero(hash, sizeof(hash));
+	if (!ok)
+		return EM_EDB;
+	if (PQntuples(res) == 0) { /* created by someone else since the look-up */
+		made->existed = true;
+		sodium_memzero(made->password, sizeof(made->password));
+	} else {
+		snprintf(made->id, sizeof(made->id), "%s", PQgetvalue(res, 0, 0));
+	}
+	PQclear(res);
+	return EM_OK;
+}
+
+static void demo_report(FILE *out, const PGresult *t, const PGresult *counts,
+			const struct demo_user_result *made)
+{
+	size_t created = 0;
+
+	fprintf(out,
+		"Demo data loaded: region %s «%s» (id %s) with %s municipalities, %s "
+		"organizations, %s managers (%s appointments), %s reserve candidates (%s "
+		"transitions); %s audit events.\n",
+		DEMO_REGION_CODE, PQgetvalue(t, 0, T_REGION_NAME), PQgetvalue(t, 0, T_REGION),
+		PQgetvalue(counts, 0, 0), PQgetvalue(counts, 0, 1), PQgetvalue(counts, 0, 2),
+		PQgetvalue(counts, 0, 3), PQgetvalue(counts, 0, 4), PQgetvalue(counts, 0, 5),
+		PQgetvalue(counts, 0, 6));
+	for (size_t k = 0; k < DEMO_NUSERS; k++)
+		created += !made[k].existed;
+	fprintf(out, "\nDemo users (%zu created; their passwords are shown only here):\n", created);
+	fprintf(out, "  %-16s %-20s %-20s %s\n", "login", "role", "password", "scope");
+	for (size_t k = 0; k < DEMO_NUSERS; k++) {
+		fprintf(out, "  %-16s %-20s %-20s ", DEMO_USERS[k].login, DEMO_USERS[k].role,
+			made[k].existed ? "(exists: unchanged)" : made[k].password);
+		switch (DEMO_USERS[k].scope) {
+		case DEMO_SCOPE_REGION:
+			fprintf(out, "region %s «%s»\n", PQgetvalue(t, 0, T_REGION),
+				PQgetvalue(t, 0, T_REGION_NAME));
+			break;
+		case DEMO_SCOPE_MUNICIPALITY:
+			fprintf(out, "municipality %s «%s»\n", PQgetvalue(t, 0, T_MUNI),
+				PQgetvalue(t, 0, T_MUNI_NAME));
+			break;
+		case DEMO_SCOPE_ORGANIZATION:
+			fprintf(out, "organization %s %s, manager %s %s\n", PQgetvalue(t, 0, T_ORG),
+				PQgetvalue(t, 0, T_ORG_NAME), PQgetvalue(t, 0, T_MANAGER),
+				PQgetvalue(t, 0, T_MANAGER_NAME));
+			break;
+		}
+	}
+	fflush(out);
+}
+
+enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
+{
+	struct demo_user_result made[DEMO_NUSERS];
+	const char *code[1] = {DEMO_REGION_CODE}, *region[1];
+	PGresult *res = NULL, *targets = NULL, *counts = NULL;
+	enum em_err rc = EM_EDB;
+	bool in_tx = false;
+
+	memset(made, 0, sizeof(made));
+	if (!demo_exec(pg, "cannot configure the session", "SET client_min_messages TO warning",
+		       0, NULL, NULL, err, errlen))
+		goto out;
+	if ((rc = demo_schema_ready(pg, err, errlen)) != EM_OK)
+		goto out;
+	rc = EM_EDB;
+	if (!demo_exec(pg, "cannot begin", "BEGIN", 0, NULL, NULL, err, errlen))
+		goto out;
+	in_tx = true;
+	/* Two loaders at once: the second waits here, then finds the region. */
+	if (!demo_exec(pg, "cannot take the demo lock",
+		       "SELECT pg_advisory_xact_lock(" DEMO_LOCK_KEY ")", 0, NULL, NULL, err, errlen))
+		goto out;
+	if (!demo_exec(pg, "cannot look for the demo region",
+		       "SELECT id, name FROM regions WHERE code = $1", 1, code, &res, err, errlen))
+		goto out;
+	if (PQntuples(res) > 0) {
+		if (strcmp(PQgetvalue(res, 0, 1), DEMO_REGION_NAME) != 0) {
+			snprintf(err, errlen,
+				 "region code %s belongs to «%s», not to the demo region; nothing "
+				 "loaded",
+				 DEMO_REGION_CODE, PQgetvalue(res, 0, 1));
+			rc = EM_ECONFLICT;
+			goto out;
+		}
+		fprintf(out,
+			"Demo data already loaded: region %s «%s» (id %s) exists; nothing "
+			"changed.\n",
+			DEMO_REGION_CODE, DEMO_REGION_NAME, PQgetvalue(res, 0, 0));
+		fflush(out);
+		rc = EM_OK;
+		goto out;
+	}
+
+	if (!demo_exec(pg, "cannot load demo/registry.sql", EM_DEMO_REGISTRY_SQL, 0, NULL, NULL,
+		       err, errlen))
+		goto out;
+	if (!demo_exec(pg, "cannot find the demo users' scope", DEMO_TARGETS, 1, code, &targets,
+		       err, errlen))
+		goto out;
+	if (PQntuples(targets) != 1 || PQgetisnull(targets, 0, T_ORG)) {
+		snprintf(err, errlen, "the demo data has no school with a head in its first "
+				      "municipality, for demo-head");
+		rc = EM_EINTERNAL;
+		goto out;
+	}
+	for (size_t k = 0; k < DEMO_NUSERS; k++)
+		if ((rc = demo_user(pg, k, targets, &made[k], err, errlen)) != EM_OK)
+			goto out;
+	rc = EM_EDB;
+	region[0] = PQgetvalue(targets, 0, T_REGION);
+	if (!demo_exec(pg, "cannot count the demo data", DEMO_COUNTS, 1, region, &counts, err,
+		       errlen))
+		goto out;
+	in_tx = false; /* COMMIT ends the transaction, whether it succeeds or not */
+	if (!demo_exec(pg, "cannot commit the demo data", "COMMIT", 0, NULL, NULL, err, errlen))
+		goto out;
+	demo_report(out, targets, counts, made);
+	rc = EM_OK;
+out:
+	if (in_tx)
+		PQclear(PQexec(pg, "ROLLBACK"));
+	sodium_memzero(made, sizeof(made));
+	PQclear(res);
+	PQclear(targets);
+	PQclear(counts);
+	return rc;
+}

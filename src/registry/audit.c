@@ -1,0 +1,79 @@
+/*
+ * audit.c — GET /api/v1/audit: the audit trail, newest first, for the admin
+ * (everything) and regional operators (rows whose scope lies in their
+ * region). Rows are written by each write's own statement; this file only
+ * reads them, with a keyset on the id going down.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "effmon/registry.h"
+#include "effmon/router.h"
+
+#define AUDIT_JSON(a)                                                                   \
+	"jsonb_build_object('id', " a ".id, 'occurred_at', " a ".occurred_at, "            \
+	"'actor_user_id', " a ".actor_user_id, 'actor_role', " a ".actor_role, "           \
+	"'entity', " a ".entity, 'entity_id', " a ".entity_id, 'action', " a ".action, "   \
+	"'before', " a ".before, 'after', " a ".after, 'request_id', " a ".request_id)"
+
+/*
+ * $1..$4 the caller's scope, $5 limit+1, $6 the last id seen (rows below it
+ * follow), $7 entity, $8 entity id, $9 actor. Served by the primary key, by
+ * (entity, entity_id, id) and by (region_id, id), all walked backwards.
+ */
+static const struct db_stmt AUDIT_LIST = {
+	"audit_list",
+	"SELECT " AUDIT_JSON("a") ", a.id FROM audit_events a WHERE"
+	SQL_SCOPE("a.region_id", "a.municipality_id", "a.organization_id")
+	" AND ($6::bigint IS NULL OR a.id < $6::bigint)"
+	" AND ($7::text IS NULL OR a.entity = $7)"
+	" AND ($8::bigint IS NULL OR a.entity_id = $8::bigint)"
+	" AND ($9::bigint IS NULL OR a.actor_user_id = $9::bigint)"
+	" ORDER BY a.id DESC LIMIT $5::int",
+	9};
+
+static const char *const ID_FILTERS[] = {"entity_id", "actor_user_id"};
+
+enum em_err audit_list(struct em_req *req, const struct em_args *args, json_t *body,
+		       struct em_reply *reply)
+{
+	struct list_page page;
+	char bufs[3][24], limit[24], after[24];
+	const char *params[9];
+	const char *sort = req_query(req, "sort");
+	const char *entity = req_query(req, "entity");
+	PGresult *res;
+	enum em_err rc;
+
+	(void)args;
+	(void)body;
+	/* One order only: newest first. The cursor is the shared one, sort "id". */
+	if (sort && strcmp(sort, "id") != 0) {
+		reply_field_error(reply, "sort", "must be id (the audit is listed newest first)");
+		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
+	}
+	/* Its errors stay in reply->errors, reported with the filters' below. */
+	list_page_parse(req, reply, &page);
+	if (entity && (utf8_length(entity) < 1 || utf8_length(entity) > 100))
+		reply_field_error(reply, "entity", "must be 1 to 100 characters");
+	scope_params(req, bufs, params);
+	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
+	params[4] = limit;
+	params[5] = page.after_id ? after : NULL;
+	params[6] = entity;
+	for (int i = 0; i < 2; i++) {
+		const char *v = req_query(req, ID_FILTERS[i]);
+		int64_t id;
+		params[7 + i] = v;
+		if (v && !router_parse_id(v, strlen(v), &id))
+			reply_field_error(reply, ID_FILTERS[i], "must be a positive integer id");
+	}
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
+	if ((rc = db_exec(req->db, &AUDIT_LIST, params, &res)) != EM_OK)
+		return rc;
+	list_reply(reply, res, &page);
+	PQclear(res);
+	return reply->status == 500 ? EM_EINTERNAL : EM_OK;
+}

@@ -1,0 +1,148 @@
+/*
+ * catalog.c — the global catalogs that are not scoped to a territory: the ten
+ * directions of the regional document (seeded by migration 0002, read-only)
+ * and the competency catalog of attestation (kept by the admin). Everyone
+ * signed in reads both; the scope parameters $1..$4 are accepted and unused.
+ */
+#include <string.h>
+
+#include "effmon/registry.h"
+
+/* --- Directions -------------------------------------------------------------------- */
+
+#define DIR_JSON(d)                                                                     \
+	"jsonb_build_object('id', " d ".id, 'code', " d ".code, 'name', " d ".name, "     \
+	"'position', " d ".position)"
+
+/* Directions have no version column and never change: their ETag is "1". */
+static const struct db_stmt DIR_GET = {
+	"directions_get",
+	"SELECT " DIR_JSON("d") ", '1' FROM directions d WHERE d.id = $5::bigint",
+	5};
+/*
+ * The document's order is position: sort=id (the default) lists by position
+ * (the seed gives ids in that order), sort=name by name. The position of the
+ * cursor's row is looked up, since rows never change.
+ */
+static const struct db_stmt DIR_LIST = {
+	"directions_list",
+	"SELECT " DIR_JSON("d") ", d.id, d.name FROM directions d WHERE true"
+	SQL_SEARCH("d.name")
+	" AND ($10::text IS NULL OR d.code = $10)"
+	" AND ($6::bigint IS NULL"
+	"  OR ($8 = 'name' AND (d.name COLLATE \"ru-x-icu\", d.id) >"
+	"   ($7 COLLATE \"ru-x-icu\", $6::bigint))"
+	"  OR ($8 <> 'name' AND d.position >"
+	"   (SELECT p.position FROM directions p WHERE p.id = $6::bigint)))"
+	" ORDER BY CASE WHEN $8 = 'name' THEN d.name END COLLATE \"ru-x-icu\","
+	"  CASE WHEN $8 = 'name' THEN d.id END, d.position LIMIT $5::int",
+	10};
+
+static const struct list_filter CODE_FILTER[] = {{"code", FILTER_TEXT, NULL}};
+
+const struct em_resource DIRECTIONS = {
+	.entity = "direction",
+	.path = "/api/v1/directions",
+	.get = &DIR_GET,
+	.list = &DIR_LIST,
+	.filters = CODE_FILTER,
+	.nfilters = 1,
+};
+
+/* --- Competencies ------------------------------------------------------------------ */
+
+static const struct field COMP_CREATE[] = {
+	{"code", F_STRING, true, false, 2, 64, NULL},
+	{"name", F_STRING, true, false, 1, 300, NULL},
+	{"description", F_STRING, false, true, 0, 2000, NULL},
+	{"max_score", F_INT, true, false, 1, 1000, NULL},
+};
+static const struct field COMP_UPDATE[] = {
+	{"code", F_STRING, false, false, 2, 64, NULL},
+	{"name", F_STRING, false, false, 1, 300, NULL},
+	{"description", F_STRING, false, true, 0, 2000, NULL},
+	{"max_score", F_INT, false, false, 1, 1000, NULL},
+};
+
+/* code: ^[a-z][a-z0-9_]{1,63}$, as the table's CHECK says. */
+static void comp_check(const json_t *body, bool creating, struct em_reply *reply)
+{
+	const char *code = json_string_value(json_object_get(body, "code"));
+	size_t n;
+
+	(void)creating;
+	if (!code || (n = strlen(code)) < 2 || n > 64)
+		return; /* absent, or the field table already said why */
+	bool ok = code[0] >= 'a' && code[0] <= 'z';
+	for (size_t i = 1; ok && i < n; i++)
+		ok = (code[i] >= 'a' && code[i] <= 'z') || (code[i] >= '0' && code[i] <= '9') ||
+		     code[i] == '_';
+	if (!ok)
+		reply_field_error(reply, "code",
+				  "must start with a lowercase Latin letter and contain only a-z, "
+				  "0-9 and _");
+}
+
+#define COMP_JSON(c)                                                                    \
+	"jsonb_build_object('id', " c ".id, 'code', " c ".code, 'name', " c ".name, "     \
+	"'description', " c ".description, 'max_score', " c ".max_score, 'created_at', " c \
+	".created_at, 'updated_at', " c ".updated_at, 'version', " c ".version)"
+
+static const struct db_stmt COMP_GET = {
+	"competencies_get",
+	"SELECT " COMP_JSON("c") ", c.version FROM competencies c WHERE c.id = $5::bigint",
+	5};
+static const struct db_stmt COMP_LIST = {
+	"competencies_list",
+	"SELECT " COMP_JSON("c") ", c.id, c.name FROM competencies c WHERE true"
+	SQL_SEARCH("c.name")
+	" AND ($10::text IS NULL OR c.code = $10)"
+	SQL_LIST_KEYSET("c.name", "c.id") SQL_LIST_ORDER("c.name", "c.id"),
+	10};
+/* Global: the audit row carries no region, so only the admin's /audit shows it. */
+static const struct db_stmt COMP_CREATE_SQL = {
+	"competencies_create",
+	"WITH ins AS (INSERT INTO competencies (code, name, description, max_score) "
+	" SELECT b->>'code', b->>'name', b->>'description', (b->>'max_score')::int "
+	" FROM (SELECT $5::jsonb AS b) x RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'competency', id, 'create', NULL, "
+	" to_jsonb(ins), $7, NULL, NULL, NULL FROM ins) "
+	"SELECT " COMP_JSON("ins") ", ins.id, ins.version FROM ins",
+	7};
+static const struct db_stmt COMP_UPDATE_SQL = {
+	"competencies_update",
+	"WITH old AS (SELECT * FROM competencies WHERE id = $5::bigint FOR UPDATE),"
+	" upd AS (UPDATE competencies c SET (code, name, description, max_score) = "
+	"  (SELECT p.code, p.name, p.description, p.max_score "
+	"   FROM jsonb_populate_record(c, $6::jsonb) p),"
+	"  version = c.version + 1, updated_at = now() "
+	"  FROM old WHERE c.id = old.id AND c.version = $7::int RETURNING c.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'competency', upd.id, 'update', "
+	" to_jsonb(old), to_jsonb(upd), $9, NULL, NULL, NULL FROM upd JOIN old USING (id)) "
+	"SELECT " COMP_JSON("upd") ", upd.version FROM upd",
+	9};
+
+static const struct constraint_map COMP_CONSTRAINTS[] = {
+	{"competencies_code_key", "code", "a competency with this code exists", EM_ECONFLICT},
+	{"competencies_code_format", "code", "must match ^[a-z][a-z0-9_]{1,63}$", EM_EINVAL},
+	{"competencies_name_check", "name", "length must be 1 to 300 characters", EM_EINVAL},
+	{"competencies_max_score_range", "max_score", "must be between 1 and 1000", EM_EINVAL},
+	{NULL, NULL, NULL, EM_OK},
+};
+
+const struct em_resource COMPETENCIES = {
+	.entity = "competency",
+	.path = "/api/v1/competencies",
+	.create_fields = COMP_CREATE,
+	.ncreate = sizeof(COMP_CREATE) / sizeof(COMP_CREATE[0]),
+	.update_fields = COMP_UPDATE,
+	.nupdate = sizeof(COMP_UPDATE) / sizeof(COMP_UPDATE[0]),
+	.check = comp_check,
+	.get = &COMP_GET,
+	.list = &COMP_LIST,
+	.create = &COMP_CREATE_SQL,
+	.update = &COMP_UPDATE_SQL,
+	.filters = CODE_FILTER,
+	.nfilters = 1,
+	.constraints = COMP_CONSTRAINTS,
+};

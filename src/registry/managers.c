@@ -1,0 +1,490 @@
+/*
+ * managers.c — heads of organizations (руководители): personal data, the
+ * appointment history (appointing closes the previous post; the database's
+ * appointments_one_head index keeps one current head per organization) and
+ * dismissal. A head sees only the manager of its own organization.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/registry.h"
+
+static const char *const POSITIONS[] = {"director", "acting_director", NULL};
+static const char *const STATUSES[] = {"active", "dismissed", NULL};
+
+static const struct field MGR_CREATE[] = {
+	{"full_name", F_STRING, true, false, 1, 300, NULL},
+	{"position", F_ENUM, false, false, 0, 0, POSITIONS},
+	{"email", F_STRING, false, true, 3, 254, NULL},
+	{"phone", F_STRING, false, true, 5, 21, NULL},
+	{"municipality_id", F_ID, true, false, 0, 0, NULL},
+	{"qualification_date", F_DATE, false, true, 0, 0, NULL},
+};
+static const struct field MGR_UPDATE[] = {
+	{"full_name", F_STRING, false, false, 1, 300, NULL},
+	{"position", F_ENUM, false, false, 0, 0, POSITIONS},
+	{"email", F_STRING, false, true, 3, 254, NULL},
+	{"phone", F_STRING, false, true, 5, 21, NULL},
+	{"qualification_date", F_DATE, false, true, 0, 0, NULL},
+};
+
+/* The CHECKs managers_email_format and reserve_email_format, in C:
+ * local@domain with a dot inside the domain, no '@' twice, no white space. */
+bool email_valid(const char *s)
+{
+	const char *at = strchr(s, '@');
+	size_t dlen;
+
+	if (!at || at == s || strchr(at + 1, '@'))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (*p == ' ' || (*p >= '\t' && *p <= '\r'))
+			return false;
+	dlen = strlen(at + 1);
+	for (size_t i = 1; i + 1 < dlen; i++)
+		if (at[1 + i] == '.')
+			return true;
+	return false;
+}
+
+/* The same rule as the CHECK managers_phone_format: +? then 5-20 of digits, space, ()-. */
+static bool phone_valid(const char *s)
+{
+	size_t n;
+
+	if (*s == '+')
+		s++;
+	n = strlen(s);
+	if (n < 5 || n > 20)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || *s == ' ' || *s == '(' || *s == ')' || *s == '-'))
+			return false;
+	return true;
+}
+
+static void mgr_check(const json_t *body, bool creating, struct em_reply *reply)
+{
+	const char *email = json_string_value(json_object_get(body, "email"));
+	const char *phone = json_string_value(json_object_get(body, "phone"));
+
+	/* Lengths out of bounds are already reported by the field table. */
+	(void)creating;
+	if (email && utf8_length(email) >= 3 && utf8_length(email) <= 254 && !email_valid(email))
+		reply_field_error(reply, "email", "is not an e-mail address (name@domain.tld)");
+	if (phone && strlen(phone) >= 5 && strlen(phone) <= 21 && !phone_valid(phone))
+		reply_field_error(reply, "phone",
+				  "must be 5 to 20 digits, spaces, brackets or dashes, "
+				  "optionally after a leading +");
+}
+
+#define MGR_JSON(m)                                                                      \
+	"jsonb_build_object('id', " m ".id, 'full_name', " m ".full_name, 'position', " m  \
+	".position, 'email', " m ".email, 'phone', " m ".phone, 'municipality_id', " m     \
+	".municipality_id, 'region_id', " m ".region_id, 'organization_id', " m            \
+	".organization_id, 'qualification_date', " m ".qualification_date, 'status', " m   \
+	".status, 'created_at', " m ".created_at, 'updated_at', " m ".updated_at, "        \
+	"'version', " m ".version)"
+
+/* A head's scope is its organization: an unassigned manager (organization NULL)
+ * must not fall through to the municipality test of em_in_scope, hence 0. */
+#define MGR_SCOPE(m) SQL_SCOPE(m ".region_id", m ".municipality_id", \
+			       "coalesce(" m ".organization_id, 0)")
+
+static const struct db_stmt MGR_GET = {
+	"managers_get",
+	"SELECT " MGR_JSON("m") ", m.version FROM managers m WHERE m.id = $5::bigint AND"
+	MGR_SCOPE("m"),
+	5};
+static const struct db_stmt MGR_LIST = {
+	"managers_list",
+	"SELECT " MGR_JSON("m") ", m.id, m.full_name FROM managers m WHERE" MGR_SCOPE("m")
+	SQL_SEARCH("m.full_name")
+	" AND ($10::bigint IS NULL OR m.region_id = $10::bigint)"
+	" AND ($11::bigint IS NULL OR m.municipality_id = $11::bigint)"
+	" AND ($12::bigint IS NULL OR m.organization_id = $12::bigint)"
+	" AND ($13::text IS NULL OR m.status = $13)"
+	SQL_LIST_KEYSET("m.full_name", "m.id") SQL_LIST_ORDER("m.full_name", "m.id"),
+	13};
+static const struct db_stmt MGR_CREATE_SQL = {
+	"managers_create",
+	"WITH ins AS (INSERT INTO managers (full_name, position, email, phone, municipality_id, "
+	" region_id, qualification_date) "
+	" SELECT b->>'full_name', coalesce(b->>'position', 'director'), b->>'email', "
+	"  b->>'phone', mu.id, mu.region_id, (b->>'qualification_date')::date "
+	" FROM (SELECT $5::jsonb AS b) x JOIN municipalities mu "
+	"  ON mu.id = (b->>'municipality_id')::bigint WHERE"
+	SQL_SCOPE("mu.region_id", "mu.id", "NULL::bigint") " RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'manager', id, 'create', NULL, "
+	" to_jsonb(ins), $7, region_id, municipality_id, organization_id FROM ins) "
+	"SELECT " MGR_JSON("ins") ", ins.id, ins.version FROM ins",
+	7};
+static const struct db_stmt MGR_UPDATE_SQL = {
+	"managers_update",
+	"WITH old AS (SELECT * FROM managers m WHERE m.id = $5::bigint AND" MGR_SCOPE("m")
+	" FOR UPDATE),"
+	" upd AS (UPDATE managers m SET (full_name, position, email, phone, qualification_date) = "
+	"  (SELECT p.full_name, p.position, p.email, p.phone, p.qualification_date "
+	"   FROM jsonb_populate_record(m, $6::jsonb) p),"
+	"  version = m.version + 1, updated_at = now() "
+	"  FROM old WHERE m.id = old.id AND m.version = $7::int RETURNING m.*),"
+	/* The position is the current post's: a correction applies to both. */
+	" post AS (UPDATE appointments a SET position = upd.position, updated_at = now(), "
+	"  version = a.version + 1 FROM upd WHERE a.manager_id = upd.id AND a.ended_on IS NULL "
+	"  AND a.position <> upd.position),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'manager', upd.id, 'update', "
+	" to_jsonb(old), to_jsonb(upd), $9, upd.region_id, upd.municipality_id, "
+	" upd.organization_id FROM upd JOIN old USING (id)) "
+	"SELECT " MGR_JSON("upd") ", upd.version FROM upd",
+	9};
+
+static const struct constraint_map MGR_CONSTRAINTS[] = {
+	{"managers_email_format", "email", "is not an e-mail address", EM_EINVAL},
+	{"managers_phone_format", "phone", "is not a phone number", EM_EINVAL},
+	{"managers_full_name_length", "full_name", "length must be 1 to 300 characters",
+	 EM_EINVAL},
+	{"managers_municipality_fkey", "municipality_id", "no such municipality", EM_EINVAL},
+	{NULL, NULL, NULL, EM_OK},
+};
+
+static const struct list_filter MGR_FILTERS[] = {
+	{"region_id", FILTER_ID, NULL},
+	{"municipality_id", FILTER_ID, NULL},
+	{"organization_id", FILTER_ID, NULL},
+	{"status", FILTER_ENUM, STATUSES},
+};
+
+const struct em_resource MANAGERS = {
+	.entity = "manager",
+	.path = "/api/v1/managers",
+	.create_fields = MGR_CREATE,
+	.ncreate = sizeof(MGR_CREATE) / sizeof(MGR_CREATE[0]),
+	.update_fields = MGR_UPDATE,
+	.nupdate = sizeof(MGR_UPDATE) / sizeof(MGR_UPDATE[0]),
+	.check = mgr_check,
+	.scope_field = "municipality_id",
+	.get = &MGR_GET,
+	.list = &MGR_LIST,
+	.create = &MGR_CREATE_SQL,
+	.update = &MGR_UPDATE_SQL,
+	.filters = MGR_FILTERS,
+	.nfilters = sizeof(MGR_FILTERS) / sizeof(MGR_FILTERS[0]),
+	.constraints = MGR_CONSTRAINTS,
+};
+
+/* --- Appointment history ------------------------------------------------------------ */
+
+#define APPT_JSON(a)                                                                     \
+	"jsonb_build_object('id', " a ".id, 'manager_id', " a ".manager_id, "              \
+	"'organization_id', " a ".organization_id, 'organization_short_name', o.short_name, " \
+	"'position', " a ".position, 'started_on', " a ".started_on, 'ended_on', " a        \
+	".ended_on, 'end_reason', " a ".end_reason)"
+
+/* One row per visible manager (none: 404), its history as one JSON array. */
+static const struct db_stmt APPT_LIST = {
+	"managers_appointments_list",
+	"SELECT coalesce(jsonb_agg(" APPT_JSON("a") " ORDER BY a.started_on, a.id) "
+	"  FILTER (WHERE a.id IS NOT NULL), '[]'::jsonb) "
+	"FROM managers m LEFT JOIN appointments a ON a.manager_id = m.id "
+	" LEFT JOIN organizations o ON o.id = a.organization_id "
+	"WHERE m.id = $5::bigint AND" MGR_SCOPE("m") " GROUP BY m.id",
+	5};
+
+enum em_err managers_appointments_list(struct em_req *req, const struct em_args *args,
+				       json_t *body, struct em_reply *reply)
+{
+	char bufs[3][24], idbuf[24];
+	const char *params[5];
+	PGresult *res;
+	enum em_err rc;
+	size_t len;
+	char *text;
+
+	(void)body;
+	scope_params(req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)args->id[0]);
+	params[4] = idbuf;
+	if ((rc = db_exec(req->db, &APPT_LIST, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return reply_fail(reply, EM_ENOTFOUND, "no manager %lld", (long long)args->id[0]);
+	}
+	/* A manager has a handful of posts: the whole history is one page. */
+	len = strlen(PQgetvalue(res, 0, 0)) + 32;
+	if (!(text = malloc(len))) {
+		PQclear(res);
+		return EM_EINTERNAL;
+	}
+	snprintf(text, len, "{\"items\":%s,\"next\":null}", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	reply->status = 200;
+	reply->text = text;
+	reply->text_len = strlen(text);
+	reply->content_type = "application/json";
+	return EM_OK;
+}
+
+/*
+ * The manager, locked for the change: version, status, position, the row as
+ * JSON (the audit's before), and whether $6 falls before the start of the
+ * current appointment. Parameters: scope, $5 id, $6 date.
+ */
+static const struct db_stmt MGR_LOCK = {
+	"managers_lock",
+	"SELECT m.version, m.status, m.position, to_jsonb(m), a.started_on > $6::date, "
+	" a.started_on "
+	"FROM managers m LEFT JOIN appointments a ON a.manager_id = m.id AND a.ended_on IS NULL "
+	"WHERE m.id = $5::bigint AND" MGR_SCOPE("m") " FOR UPDATE OF m",
+	6};
+
+/* The organization of an appointment: in scope? active? Parameters: scope, $5 id. */
+static const struct db_stmt ORG_FOR_APPT = {
+	"managers_appoint_org",
+	"SELECT o.status FROM organizations o WHERE o.id = $5::bigint AND"
+	SQL_SCOPE("o.region_id", "o.municipality_id", "o.id") " FOR SHARE",
+	5};
+
+/* Closes the current post; a separate statement so that the insert after it
+ * sees the closed row (reappointment to the same organization). $1 manager, $2 date. */
+static const struct db_stmt APPT_CLOSE = {
+	"managers_appointment_close",
+	"UPDATE appointments SET ended_on = $2::date, end_reason = 'reassigned', "
+	" updated_at = now(), version = version + 1 "
+	"WHERE manager_id = $1::bigint AND ended_on IS NULL",
+	2};
+
+/* $1 role, $5 manager, $6 organization, $7 position, $8 started_on, $9 before (jsonb),
+ * $10 actor, $11 request id. */
+static const struct db_stmt APPT_INSERT = {
+	"managers_appoint",
+	"WITH ins AS (INSERT INTO appointments (manager_id, organization_id, position, started_on) "
+	" VALUES ($5::bigint, $6::bigint, $7, $8::date) RETURNING *),"
+	" upd AS (UPDATE managers m SET organization_id = ins.organization_id, "
+	"  municipality_id = o.municipality_id, position = ins.position, "
+	"  version = m.version + 1, updated_at = now() "
+	"  FROM ins JOIN organizations o ON o.id = ins.organization_id "
+	"  WHERE m.id = ins.manager_id RETURNING m.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'manager', upd.id, 'appoint', "
+	" $9::jsonb, to_jsonb(upd) || jsonb_build_object('appointment', to_jsonb(ins)), $11, "
+	" upd.region_id, upd.municipality_id, upd.organization_id FROM upd, ins) "
+	"SELECT " MGR_JSON("upd") ", upd.version FROM upd",
+	11};
+
+/* $1 role, $5 manager, $6 dismissed_on, $7 reason, $8 before, $9 actor, $10 request id. */
+static const struct db_stmt MGR_DISMISS = {
+	"managers_dismiss",
+	"WITH cl AS (UPDATE appointments SET ended_on = $6::date, end_reason = $7, "
+	"  updated_at = now(), version = version + 1 "
+	"  WHERE manager_id = $5::bigint AND ended_on IS NULL RETURNING *),"
+	" upd AS (UPDATE managers m SET status = 'dismissed', organization_id = NULL, "
+	"  version = m.version + 1, updated_at = now() WHERE m.id = $5::bigint RETURNING m.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'manager', upd.id, 'dismiss', "
+	" $8::jsonb, to_jsonb(upd) || jsonb_build_object('dismissed_on', $6::date, 'reason', $7, "
+	"  'appointment', (SELECT to_jsonb(cl) FROM cl)), $10, upd.region_id, "
+	" upd.municipality_id, (SELECT cl.organization_id FROM cl) FROM upd) "
+	"SELECT " MGR_JSON("upd") ", upd.version FROM upd",
+	10};
+
+struct mgr_action {
+	struct em_req *req;
+	int64_t id;
+	long version;
+	json_t *body;
+	struct em_reply *reply;
+	/* appointment */
+	int64_t org_id;
+	const char *position; /* NULL: the manager's */
+	const char *date;     /* started_on or dismissed_on */
+	const char *reason;   /* dismissal */
+};
+
+/*
+ * Locks the manager and checks what every action needs: visible (404), the
+ * If-Match version (412), still active (409), date not before the current
+ * post's start (400, field date_field). On EM_OK *out is the lock row.
+ */
+static enum em_err mgr_lock(struct mgr_action *a, const char *date_field, PGresult **out)
+{
+	char bufs[3][24], idbuf[24];
+	const char *params[6];
+	PGresult *res;
+	enum em_err rc;
+
+	scope_params(a->req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)a->id);
+	params[4] = idbuf;
+	params[5] = a->date;
+	if ((rc = db_exec(a->req->db, &MGR_LOCK, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		rc = reply_fail(a->reply, EM_ENOTFOUND, "no manager %lld", (long long)a->id);
+	} else if (atol(PQgetvalue(res, 0, 0)) != a->version) {
+		rc = reply_fail(a->reply, EM_EPRECOND,
+				"the manager has changed: its ETag is now \"%s\"",
+				PQgetvalue(res, 0, 0));
+	} else if (strcmp(PQgetvalue(res, 0, 1), "active") != 0) {
+		rc = reply_fail(a->reply, EM_ECONFLICT,
+				"the manager is dismissed: no appointment or dismissal after that");
+	} else if (db_bool(res, 0, 4)) {
+		reply_field_error(a->reply, date_field,
+				  "must not be before the start of the current appointment (%s)",
+				  PQgetvalue(res, 0, 5));
+		rc = reply_fail(a->reply, EM_EINVAL, "%s: before the current appointment began",
+				date_field);
+	}
+	if (rc != EM_OK) {
+		PQclear(res);
+		return rc;
+	}
+	*out = res;
+	return EM_OK;
+}
+
+static enum em_err appoint_tx(struct db_conn *db, void *arg)
+{
+	struct mgr_action *a = arg;
+	struct em_req *req = a->req;
+	struct idem idem;
+	char bufs[3][24], idbuf[24], orgbuf[24], actor[24], location[160];
+	const char *params[11];
+	PGresult *lock = NULL, *res;
+	enum em_err rc;
+
+	(void)db;
+	reply_clear(a->reply);
+	if ((rc = idem_begin(req, a->body, &idem, a->reply)) != EM_OK || idem.replayed)
+		return rc;
+	if ((rc = mgr_lock(a, "started_on", &lock)) != EM_OK)
+		return rc;
+
+	scope_params(req, bufs, params);
+	snprintf(orgbuf, sizeof(orgbuf), "%lld", (long long)a->org_id);
+	params[4] = orgbuf;
+	if ((rc = db_exec(req->db, &ORG_FOR_APPT, params, &res)) != EM_OK)
+		goto out;
+	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "active") != 0) {
+		bool archived = PQntuples(res) > 0;
+		PQclear(res);
+		reply_field_error(a->reply, "organization_id", "%s",
+				  archived ? "the organization is archived"
+					   : "no such organization in your scope");
+		rc = reply_fail(a->reply, EM_EINVAL, "organization_id: %s",
+				archived ? "the organization is archived"
+					 : "no such organization in your scope");
+		goto out;
+	}
+	PQclear(res);
+
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)a->id);
+	params[0] = idbuf;
+	params[1] = a->date;
+	if ((rc = db_exec(req->db, &APPT_CLOSE, params, &res)) != EM_OK)
+		goto out;
+	PQclear(res);
+
+	scope_params(req, bufs, params);
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	params[4] = idbuf;
+	params[5] = orgbuf;
+	params[6] = a->position ? a->position : PQgetvalue(lock, 0, 2);
+	params[7] = a->date;
+	params[8] = PQgetvalue(lock, 0, 3);
+	params[9] = actor;
+	params[10] = req->request_id;
+	if ((rc = db_exec(req->db, &APPT_INSERT, params, &res)) != EM_OK) {
+		if (rc == EM_ECONFLICT &&
+		    strcmp(db_last_constraint(req->db), "appointments_one_head") == 0)
+			rc = reply_fail(a->reply, EM_ECONFLICT,
+					"the organization already has a head: dismiss or reassign "
+					"them first");
+		goto out;
+	}
+	snprintf(location, sizeof(location), "/api/v1/managers/%lld/appointments",
+		 (long long)a->id);
+	reply_row(req, a->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	reply_header(a->reply, "Location", location);
+	rc = idem_finish(req, &idem, 201, PQgetvalue(res, 0, 0), location);
+	PQclear(res);
+out:
+	PQclear(lock);
+	return rc;
+}
+
+static const struct field APPOINT_FIELDS[] = {
+	{"organization_id", F_ID, true, false, 0, 0, NULL},
+	{"position", F_ENUM, false, false, 0, 0, POSITIONS},
+	{"started_on", F_DATE, true, false, 0, 0, NULL},
+};
+
+enum em_err managers_appoint(struct em_req *req, const struct em_args *args, json_t *body,
+			     struct em_reply *reply)
+{
+	struct mgr_action a = {.req = req, .id = args->id[0], .body = body, .reply = reply};
+	enum em_err rc;
+
+	if ((rc = require_if_match(req, reply, &a.version)) != EM_OK)
+		return rc;
+	if (!validate_object(body, APPOINT_FIELDS, 3, reply))
+		return reply_fail(reply, EM_EINVAL, "the appointment is not valid");
+	a.org_id = (int64_t)json_integer_value(json_object_get(body, "organization_id"));
+	a.position = json_string_value(json_object_get(body, "position"));
+	a.date = json_string_value(json_object_get(body, "started_on"));
+	return db_tx(req->db, appoint_tx, &a);
+}
+
+static enum em_err dismiss_tx(struct db_conn *db, void *arg)
+{
+	struct mgr_action *a = arg;
+	struct em_req *req = a->req;
+	struct idem idem;
+	char bufs[3][24], idbuf[24], actor[24];
+	const char *params[10];
+	PGresult *lock = NULL, *res;
+	enum em_err rc;
+
+	(void)db;
+	reply_clear(a->reply);
+	if ((rc = idem_begin(req, a->body, &idem, a->reply)) != EM_OK || idem.replayed)
+		return rc;
+	if ((rc = mgr_lock(a, "dismissed_on", &lock)) != EM_OK)
+		return rc;
+	scope_params(req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)a->id);
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	params[4] = idbuf;
+	params[5] = a->date;
+	params[6] = a->reason;
+	params[7] = PQgetvalue(lock, 0, 3);
+	params[8] = actor;
+	params[9] = req->request_id;
+	if ((rc = db_exec(req->db, &MGR_DISMISS, params, &res)) != EM_OK)
+		goto out;
+	reply_row(req, a->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	rc = idem_finish(req, &idem, 200, PQgetvalue(res, 0, 0), NULL);
+	PQclear(res);
+out:
+	PQclear(lock);
+	return rc;
+}
+
+static const struct field DISMISS_FIELDS[] = {
+	{"dismissed_on", F_DATE, true, false, 0, 0, NULL},
+	{"reason", F_STRING, true, false, 1, 500, NULL},
+};
+
+enum em_err managers_dismiss(struct em_req *req, const struct em_args *args, json_t *body,
+			     struct em_reply *reply)
+{
+	struct mgr_action a = {.req = req, .id = args->id[0], .body = body, .reply = reply};
+	enum em_err rc;
+
+	if ((rc = require_if_match(req, reply, &a.version)) != EM_OK)
+		return rc;
+	if (!validate_object(body, DISMISS_FIELDS, 2, reply))
+		return reply_fail(reply, EM_EINVAL, "the dismissal is not valid");
+	a.date = json_string_value(json_object_get(body, "dismissed_on"));
+	a.reason = json_string_value(json_object_get(body, "reason"));
+	return db_tx(req->db, dismiss_tx, &a);
+}

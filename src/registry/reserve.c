@@ -1,0 +1,311 @@
+/*
+ * reserve.c — the personnel reserve (кадровый резерв): candidates of a
+ * municipality and their path nominated → training → trained → included →
+ * appointed, or excluded with a reason from any state that is not final.
+ * Every transition is kept in reserve_transitions and audited.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/registry.h"
+
+static const char *const STATUSES[] = {"nominated", "training", "trained", "included",
+				       "appointed", "excluded", NULL};
+
+/* The next states of each state; appointed and excluded are final. */
+static const struct {
+	const char *from;
+	const char *to[2];
+} NEXT[] = {
+	{"nominated", {"training", "excluded"}},
+	{"training", {"trained", "excluded"}},
+	{"trained", {"included", "excluded"}},
+	{"included", {"appointed", "excluded"}},
+	{"appointed", {NULL, NULL}},
+	{"excluded", {NULL, NULL}},
+};
+
+static const struct field RES_CREATE[] = {
+	{"full_name", F_STRING, true, false, 1, 300, NULL},
+	{"municipality_id", F_ID, true, false, 0, 0, NULL},
+	{"target_position", F_STRING, true, false, 1, 300, NULL},
+	{"training_programme", F_STRING, false, true, 1, 500, NULL},
+	{"email", F_STRING, false, true, 3, 254, NULL},
+};
+static const struct field RES_UPDATE[] = {
+	{"full_name", F_STRING, false, false, 1, 300, NULL},
+	{"target_position", F_STRING, false, false, 1, 300, NULL},
+	{"training_programme", F_STRING, false, true, 1, 500, NULL},
+	{"email", F_STRING, false, true, 3, 254, NULL},
+};
+
+static void res_check(const json_t *body, bool creating, struct em_reply *reply)
+{
+	const char *email = json_string_value(json_object_get(body, "email"));
+
+	(void)creating;
+	if (email && utf8_length(email) >= 3 && utf8_length(email) <= 254 && !email_valid(email))
+		reply_field_error(reply, "email", "is not an e-mail address (name@domain.tld)");
+}
+
+#define RES_JSON(c)                                                                      \
+	"jsonb_build_object('id', " c ".id, 'full_name', " c ".full_name, "                \
+	"'municipality_id', " c ".municipality_id, 'region_id', " c ".region_id, "          \
+	"'target_position', " c ".target_position, 'training_programme', " c                \
+	".training_programme, 'email', " c ".email, 'status', " c ".status, "               \
+	"'exclusion_reason', " c ".exclusion_reason, 'created_at', " c ".created_at, "      \
+	"'updated_at', " c ".updated_at, 'version', " c ".version)"
+
+#define RES_SCOPE(c) SQL_SCOPE(c ".region_id", c ".municipality_id", "NULL::bigint")
+
+static const struct db_stmt RES_GET = {
+	"reserve_get",
+	"SELECT " RES_JSON("c") ", c.version FROM reserve_candidates c WHERE c.id = $5::bigint "
+	"AND" RES_SCOPE("c"),
+	5};
+static const struct db_stmt RES_LIST = {
+	"reserve_list",
+	"SELECT " RES_JSON("c") ", c.id, c.full_name FROM reserve_candidates c WHERE"
+	RES_SCOPE("c") SQL_SEARCH("c.full_name")
+	" AND ($10::bigint IS NULL OR c.region_id = $10::bigint)"
+	" AND ($11::bigint IS NULL OR c.municipality_id = $11::bigint)"
+	" AND ($12::text IS NULL OR c.status = $12)"
+	SQL_LIST_KEYSET("c.full_name", "c.id") SQL_LIST_ORDER("c.full_name", "c.id"),
+	12};
+static const struct db_stmt RES_CREATE_SQL = {
+	"reserve_create",
+	"WITH ins AS (INSERT INTO reserve_candidates (full_name, municipality_id, region_id, "
+	" target_position, training_programme, email) "
+	" SELECT b->>'full_name', mu.id, mu.region_id, b->>'target_position', "
+	"  b->>'training_programme', b->>'email' "
+	" FROM (SELECT $5::jsonb AS b) x JOIN municipalities mu "
+	"  ON mu.id = (b->>'municipality_id')::bigint WHERE"
+	SQL_SCOPE("mu.region_id", "mu.id", "NULL::bigint") " RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'reserve_candidate', id, 'create', "
+	" NULL, to_jsonb(ins), $7, region_id, municipality_id, NULL FROM ins) "
+	"SELECT " RES_JSON("ins") ", ins.id, ins.version FROM ins",
+	7};
+static const struct db_stmt RES_UPDATE_SQL = {
+	"reserve_update",
+	"WITH old AS (SELECT * FROM reserve_candidates c WHERE c.id = $5::bigint AND"
+	RES_SCOPE("c") " FOR UPDATE),"
+	" upd AS (UPDATE reserve_candidates c SET (full_name, target_position, "
+	"  training_programme, email) = (SELECT p.full_name, p.target_position, "
+	"  p.training_programme, p.email FROM jsonb_populate_record(c, $6::jsonb) p),"
+	"  version = c.version + 1, updated_at = now() "
+	"  FROM old WHERE c.id = old.id AND c.version = $7::int RETURNING c.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'reserve_candidate', upd.id, "
+	" 'update', to_jsonb(old), to_jsonb(upd), $9, upd.region_id, upd.municipality_id, NULL "
+	" FROM upd JOIN old USING (id)) "
+	"SELECT " RES_JSON("upd") ", upd.version FROM upd",
+	9};
+
+static const struct constraint_map RES_CONSTRAINTS[] = {
+	{"reserve_email_format", "email", "is not an e-mail address", EM_EINVAL},
+	{"reserve_full_name_length", "full_name", "length must be 1 to 300 characters",
+	 EM_EINVAL},
+	{"reserve_target_position_length", "target_position",
+	 "length must be 1 to 300 characters", EM_EINVAL},
+	{"reserve_municipality_fkey", "municipality_id", "no such municipality", EM_EINVAL},
+	{NULL, NULL, NULL, EM_OK},
+};
+
+static const struct list_filter RES_FILTERS[] = {
+	{"region_id", FILTER_ID, NULL},
+	{"municipality_id", FILTER_ID, NULL},
+	{"status", FILTER_ENUM, STATUSES},
+};
+
+const struct em_resource RESERVE = {
+	.entity = "reserve candidate",
+	.path = "/api/v1/reserve",
+	.create_fields = RES_CREATE,
+	.ncreate = sizeof(RES_CREATE) / sizeof(RES_CREATE[0]),
+	.update_fields = RES_UPDATE,
+	.nupdate = sizeof(RES_UPDATE) / sizeof(RES_UPDATE[0]),
+	.check = res_check,
+	.scope_field = "municipality_id",
+	.get = &RES_GET,
+	.list = &RES_LIST,
+	.create = &RES_CREATE_SQL,
+	.update = &RES_UPDATE_SQL,
+	.filters = RES_FILTERS,
+	.nfilters = sizeof(RES_FILTERS) / sizeof(RES_FILTERS[0]),
+	.constraints = RES_CONSTRAINTS,
+};
+
+/* --- Transitions ---------------------------------------------------------------------- */
+
+/* Locks the candidate: version, status, the row as JSON. Parameters: scope, $5 id. */
+static const struct db_stmt RES_LOCK = {
+	"reserve_lock",
+	"SELECT c.version, c.status, to_jsonb(c) FROM reserve_candidates c "
+	"WHERE c.id = $5::bigint AND" RES_SCOPE("c") " FOR UPDATE",
+	5};
+
+/* $1 role, $5 id, $6 to, $7 reason, $8 from, $9 before, $10 actor, $11 request id. */
+static const struct db_stmt RES_MOVE = {
+	"reserve_transition",
+	"WITH upd AS (UPDATE reserve_candidates c SET status = $6, "
+	"  exclusion_reason = CASE WHEN $6 = 'excluded' THEN $7 END, "
+	"  version = c.version + 1, updated_at = now() WHERE c.id = $5::bigint RETURNING c.*),"
+	" tr AS (INSERT INTO reserve_transitions (candidate_id, from_status, to_status, reason, "
+	"  actor_user_id) SELECT upd.id, $8, upd.status, $7, $10::bigint FROM upd RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'reserve_candidate', upd.id, "
+	" 'transition', $9::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
+	"  to_jsonb(tr)), $11, upd.region_id, upd.municipality_id, NULL FROM upd, tr) "
+	"SELECT " RES_JSON("upd") ", upd.version FROM upd",
+	11};
+
+/* One row per visible candidate (none: 404), its history as one JSON array. */
+static const struct db_stmt RES_HISTORY = {
+	"reserve_transitions_list",
+	"SELECT coalesce(jsonb_agg(jsonb_build_object('id', t.id, 'candidate_id', "
+	"  t.candidate_id, 'from', t.from_status, 'to', t.to_status, 'reason', t.reason, "
+	"  'actor_user_id', t.actor_user_id, 'created_at', t.created_at) ORDER BY t.id) "
+	"  FILTER (WHERE t.id IS NOT NULL), '[]'::jsonb) "
+	"FROM reserve_candidates c LEFT JOIN reserve_transitions t ON t.candidate_id = c.id "
+	"WHERE c.id = $5::bigint AND" RES_SCOPE("c") " GROUP BY c.id",
+	5};
+
+struct res_move {
+	struct em_req *req;
+	int64_t id;
+	long version;
+	json_t *body;
+	const char *to, *reason;
+	struct em_reply *reply;
+};
+
+/* Is from → to allowed? If not, says which moves are, in the reply's detail. */
+static bool move_allowed(const char *from, const char *to, struct em_reply *reply)
+{
+	for (size_t i = 0; i < sizeof(NEXT) / sizeof(NEXT[0]); i++) {
+		if (strcmp(NEXT[i].from, from) != 0)
+			continue;
+		if (!NEXT[i].to[0]) {
+			reply_fail(reply, EM_ECONFLICT,
+				   "from %s: no transition is allowed (%s is final)", from, from);
+			return false;
+		}
+		if (strcmp(NEXT[i].to[0], to) == 0 || strcmp(NEXT[i].to[1], to) == 0)
+			return true;
+		reply_fail(reply, EM_ECONFLICT, "from %s: allowed %s, %s", from, NEXT[i].to[0],
+			   NEXT[i].to[1]);
+		return false;
+	}
+	reply_fail(reply, EM_ECONFLICT, "from %s: no transition is known", from);
+	return false;
+}
+
+static enum em_err move_tx(struct db_conn *db, void *arg)
+{
+	struct res_move *m = arg;
+	struct em_req *req = m->req;
+	struct idem idem;
+	char bufs[3][24], idbuf[24], actor[24];
+	const char *params[11];
+	PGresult *lock = NULL, *res;
+	enum em_err rc;
+
+	(void)db;
+	reply_clear(m->reply);
+	if ((rc = idem_begin(req, m->body, &idem, m->reply)) != EM_OK || idem.replayed)
+		return rc;
+	scope_params(req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)m->id);
+	params[4] = idbuf;
+	if ((rc = db_exec(req->db, &RES_LOCK, params, &lock)) != EM_OK)
+		return rc;
+	if (PQntuples(lock) == 0) {
+		rc = reply_fail(m->reply, EM_ENOTFOUND, "no reserve candidate %lld",
+				(long long)m->id);
+		goto out;
+	}
+	if (atol(PQgetvalue(lock, 0, 0)) != m->version) {
+		rc = reply_fail(m->reply, EM_EPRECOND,
+				"the reserve candidate has changed: its ETag is now \"%s\"",
+				PQgetvalue(lock, 0, 0));
+		goto out;
+	}
+	if (!move_allowed(PQgetvalue(lock, 0, 1), m->to, m->reply)) {
+		rc = EM_ECONFLICT;
+		goto out;
+	}
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	params[5] = m->to;
+	params[6] = m->reason;
+	params[7] = PQgetvalue(lock, 0, 1);
+	params[8] = PQgetvalue(lock, 0, 2);
+	params[9] = actor;
+	params[10] = req->request_id;
+	if ((rc = db_exec(req->db, &RES_MOVE, params, &res)) != EM_OK)
+		goto out;
+	reply_row(req, m->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	rc = idem_finish(req, &idem, 200, PQgetvalue(res, 0, 0), NULL);
+	PQclear(res);
+out:
+	PQclear(lock);
+	return rc;
+}
+
+static const struct field MOVE_FIELDS[] = {
+	{"to", F_ENUM, true, false, 0, 0, STATUSES},
+	{"reason", F_STRING, false, true, 1, 500, NULL},
+};
+
+enum em_err reserve_transition(struct em_req *req, const struct em_args *args, json_t *body,
+			       struct em_reply *reply)
+{
+	struct res_move m = {.req = req, .id = args->id[0], .body = body, .reply = reply};
+	enum em_err rc;
+
+	if ((rc = require_if_match(req, reply, &m.version)) != EM_OK)
+		return rc;
+	validate_object(body, MOVE_FIELDS, 2, reply);
+	m.to = json_string_value(json_object_get(body, "to"));
+	m.reason = json_string_value(json_object_get(body, "reason"));
+	if (m.to && strcmp(m.to, "excluded") == 0 &&
+	    (!json_object_get(body, "reason") || json_is_null(json_object_get(body, "reason"))))
+		reply_field_error(reply, "reason", "is required when to is excluded");
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "the transition is not valid");
+	return db_tx(req->db, move_tx, &m);
+}
+
+enum em_err reserve_transitions_list(struct em_req *req, const struct em_args *args,
+				     json_t *body, struct em_reply *reply)
+{
+	char bufs[3][24], idbuf[24];
+	const char *params[5];
+	PGresult *res;
+	enum em_err rc;
+	size_t len;
+	char *text;
+
+	(void)body;
+	scope_params(req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)args->id[0]);
+	params[4] = idbuf;
+	if ((rc = db_exec(req->db, &RES_HISTORY, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return reply_fail(reply, EM_ENOTFOUND, "no reserve candidate %lld",
+				  (long long)args->id[0]);
+	}
+	/* A candidate moves at most five times: the whole history is one page. */
+	len = strlen(PQgetvalue(res, 0, 0)) + 32;
+	if (!(text = malloc(len))) {
+		PQclear(res);
+		return EM_EINTERNAL;
+	}
+	snprintf(text, len, "{\"items\":%s,\"next\":null}", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	reply->status = 200;
+	reply->text = text;
+	reply->text_len = strlen(text);
+	reply->content_type = "application/json";
+	return EM_OK;
+}
