@@ -222,6 +222,7 @@ CREATE TABLE idempotency_keys (
     status       integer,
     body         text,
     location     text,
+    etag         text,
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (user_id, key)
 );

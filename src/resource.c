@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "effmon/log.h"
 #include "effmon/router.h"
@@ -64,7 +65,7 @@ void reply_row(struct em_req *req, struct em_reply *reply, unsigned status, cons
 	snprintf(etag, sizeof(etag), "\"%s\"", version);
 	reply_header(reply, "ETag", etag);
 	reply_header(reply, "Cache-Control", "private, no-cache");
-	if (status == 200 && inm && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0 ||
+	if (status == 200 && inm && strcmp(req->method, "GET") == 0 && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0 ||
 				     (strncmp(inm, "W/", 2) == 0 && strcmp(inm + 2, etag) == 0))) {
 		reply->status = 304;
 		return;
@@ -121,14 +122,14 @@ static const struct db_stmt IDEM_CLAIM = {
 	3};
 static const struct db_stmt IDEM_GET = {
 	"idem_get",
-	"SELECT request_hash, status, body, location FROM idempotency_keys "
+	"SELECT request_hash, status, body, location, etag FROM idempotency_keys "
 	"WHERE user_id = $1::bigint AND key = $2",
 	2};
 static const struct db_stmt IDEM_SAVE = {
 	"idem_save",
-	"UPDATE idempotency_keys SET status = $3::int, body = $4, location = $5 "
+	"UPDATE idempotency_keys SET status = $3::int, body = $4, location = $5, etag = $6 "
 	"WHERE user_id = $1::bigint AND key = $2",
-	5};
+	6};
 static const struct db_stmt IDEM_PURGE = {
 	"idem_purge", "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
 	0};
@@ -202,24 +203,36 @@ enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem,
 	reply->content_type = "application/json";
 	if (!PQgetisnull(res, 0, 3))
 		reply_header(reply, "Location", PQgetvalue(res, 0, 3));
+	if (!PQgetisnull(res, 0, 4))
+		reply_header(reply, "ETag", PQgetvalue(res, 0, 4));
 	reply_header(reply, "Idempotent-Replayed", "true");
 	PQclear(res);
 	idem->replayed = true;
 	return EM_OK;
 }
 
-enum em_err idem_finish(struct em_req *req, const struct idem *idem, unsigned status,
-			const char *body, const char *location)
+static const char *reply_header_value(const struct em_reply *r, const char *name)
+{
+	for (int i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
+
+enum em_err idem_finish(struct em_req *req, const struct idem *idem,
+			const struct em_reply *reply)
 {
 	char user[24], st[8];
-	const char *params[5] = {user, idem->key, st, body, location};
+	const char *params[6] = {user, idem->key, st, reply->text ? reply->text : "",
+				 reply_header_value(reply, "Location"),
+				 reply_header_value(reply, "ETag")};
 	PGresult *res;
 	enum em_err rc;
 
 	if (!idem->key || idem->replayed)
 		return EM_OK;
 	snprintf(user, sizeof(user), "%lld", (long long)req->caller.user_id);
-	snprintf(st, sizeof(st), "%u", status);
+	snprintf(st, sizeof(st), "%u", reply->status);
 	if ((rc = db_exec(req->db, &IDEM_SAVE, params, &res)) != EM_OK)
 		return rc;
 	PQclear(res);
@@ -384,7 +397,8 @@ enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t
 
 	(void)args;
 	(void)body;
-	if ((rc = list_page_parse(req, reply, &page)) != EM_OK)
+	/* Collect every parameter error before answering. */
+	if ((rc = list_page_parse(req, reply, &page)) != EM_OK && rc != EM_EINVAL)
 		return rc;
 	if (q && (utf8_length(q) < 1 || utf8_length(q) > 100))
 		reply_field_error(reply, "q", "must be 1 to 100 characters");
@@ -464,7 +478,7 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	snprintf(location, sizeof(location), "%s/%s", c->r->path, PQgetvalue(res, 0, 1));
 	reply_row(req, c->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
 	reply_header(c->reply, "Location", location);
-	rc = idem_finish(req, &idem, 201, PQgetvalue(res, 0, 0), location);
+	rc = idem_finish(req, &idem, c->reply);
 	PQclear(res);
 	return rc;
 }

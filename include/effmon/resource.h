@@ -92,7 +92,7 @@ void scope_params(const struct em_req *req, char bufs[3][24], const char *out[4]
 enum em_err resource_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
 			   PGresult **out);
 
-/* Sends a JSON text row with its ETag; answers 304 to a matching If-None-Match. */
+/* Sends a JSON text row with its ETag; a GET with a matching If-None-Match gets 304. */
 void reply_row(struct em_req *req, struct em_reply *reply, unsigned status, const char *json,
 	       const char *version);
 
@@ -111,8 +111,9 @@ struct idem {
 };
 enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem,
 		       struct em_reply *reply);
-enum em_err idem_finish(struct em_req *req, const struct idem *idem, unsigned status,
-			const char *body, const char *location);
+/* Keeps the reply (status, body, ETag, Location) for replays of the key. */
+enum em_err idem_finish(struct em_req *req, const struct idem *idem,
+			const struct em_reply *reply);
 
 /* Parses limit and cursor; *after_id 0 when starting. */
 struct list_page {

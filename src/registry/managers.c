@@ -405,7 +405,7 @@ static enum em_err appoint_tx(struct db_conn *db, void *arg)
 		 (long long)a->id);
 	reply_row(req, a->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	reply_header(a->reply, "Location", location);
-	rc = idem_finish(req, &idem, 201, PQgetvalue(res, 0, 0), location);
+	rc = idem_finish(req, &idem, a->reply);
 	PQclear(res);
 out:
 	PQclear(lock);
@@ -462,7 +462,7 @@ static enum em_err dismiss_tx(struct db_conn *db, void *arg)
 	if ((rc = db_exec(req->db, &MGR_DISMISS, params, &res)) != EM_OK)
 		goto out;
 	reply_row(req, a->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-	rc = idem_finish(req, &idem, 200, PQgetvalue(res, 0, 0), NULL);
+	rc = idem_finish(req, &idem, a->reply);
 	PQclear(res);
 out:
 	PQclear(lock);

@@ -243,7 +243,7 @@ static enum em_err move_tx(struct db_conn *db, void *arg)
 	if ((rc = db_exec(req->db, &RES_MOVE, params, &res)) != EM_OK)
 		goto out;
 	reply_row(req, m->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-	rc = idem_finish(req, &idem, 200, PQgetvalue(res, 0, 0), NULL);
+	rc = idem_finish(req, &idem, m->reply);
 	PQclear(res);
 out:
 	PQclear(lock);

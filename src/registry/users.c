@@ -255,7 +255,7 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	snprintf(location, sizeof(location), "%s/%s", USERS.path, PQgetvalue(res, 0, 1));
 	reply_row(req, c->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
 	reply_header(c->reply, "Location", location);
-	rc = idem_finish(req, &idem, 201, PQgetvalue(res, 0, 0), location);
+	rc = idem_finish(req, &idem, c->reply);
 	PQclear(res);
 	return rc;
 }
