@@ -50,10 +50,15 @@ static const struct db_stmt USER_BY_ID = {"users_by_id", USER_SELECT "WHERE u.id
 					  1};
 static const struct db_stmt USER_BY_LOGIN = {
 	"users_by_login", USER_SELECT "WHERE lower(u.login) = lower($1)", 1};
-static const struct db_stmt THROTTLE_GET = {
-	"login_throttle_get",
-	"SELECT ceil(extract(epoch FROM locked_until - now()))::int FROM login_throttle "
-	"WHERE login = lower($1) AND locked_until > now()",
+/* Creates or locks the login's throttle row for the rest of the transaction, so
+ * that concurrent attempts on one login are counted one after another; returns
+ * the seconds left of a lock, or NULL. */
+static const struct db_stmt THROTTLE_LOCK = {
+	"login_throttle_lock",
+	"INSERT INTO login_throttle AS t (login, failures, window_start) "
+	"VALUES (lower($1), 0, now()) ON CONFLICT (login) DO UPDATE SET login = t.login "
+	"RETURNING CASE WHEN t.locked_until > now() "
+	" THEN ceil(extract(epoch FROM t.locked_until - now()))::int END",
 	1};
 /* $2 failures allowed within $3 seconds; the one that reaches $2 locks for $3 s. */
 static const struct db_stmt THROTTLE_FAIL = {
@@ -194,16 +199,48 @@ static const struct field TOKEN_FIELDS[] = {
 	{"password", F_STRING, true, false, 1, 1024, NULL},
 };
 
-static enum em_err record_failure(struct em_req *req, const char *login)
+struct login {
+	struct em_req *req;
+	const char *login, *password;
+	struct auth_user user;
+	bool ok;
+	long retry_after;
+};
+
+/* One transaction: lock the login's throttle row, check the password, count a
+ * failure or clear the count. A failure commits its count and answers 401. */
+static enum em_err login_tx(struct db_conn *db, void *arg)
 {
+	struct login *l = arg;
 	char max[16], window[16];
-	const char *params[3] = {login, max, window};
+	const char *params[3] = {l->login, max, window};
 	PGresult *r;
 	enum em_err rc;
 
-	snprintf(max, sizeof(max), "%ld", req->cfg->login_max_failures);
-	snprintf(window, sizeof(window), "%ld", req->cfg->login_lock_seconds);
-	if ((rc = db_exec(req->db, &THROTTLE_FAIL, params, &r)) != EM_OK)
+	l->ok = false;
+	l->retry_after = 0;
+	if ((rc = db_exec(db, &THROTTLE_LOCK, params, &r)) != EM_OK)
+		return rc;
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
+		l->retry_after = db_int64(r, 0, 0) > 0 ? db_int64(r, 0, 0) : 1;
+		PQclear(r);
+		return EM_OK;
+	}
+	PQclear(r);
+
+	if ((rc = db_exec(db, &USER_BY_LOGIN, params, &r)) != EM_OK)
+		return rc;
+	if (PQntuples(r) == 1) {
+		user_from_row(r, &l->user);
+		l->ok = password_verify(PQgetvalue(r, 0, 10), l->password) && l->user.active;
+	} else {
+		password_burn(l->password);
+	}
+	PQclear(r);
+
+	snprintf(max, sizeof(max), "%ld", l->req->cfg->login_max_failures);
+	snprintf(window, sizeof(window), "%ld", l->req->cfg->login_lock_seconds);
+	if ((rc = db_exec(db, l->ok ? &THROTTLE_CLEAR : &THROTTLE_FAIL, params, &r)) != EM_OK)
 		return rc;
 	PQclear(r);
 	return EM_OK;
@@ -212,52 +249,27 @@ static enum em_err record_failure(struct em_req *req, const char *login)
 enum em_err auth_token_handler(struct em_req *req, const struct em_args *args, json_t *body,
 			       struct em_reply *reply)
 {
-	const char *login, *password;
-	const char *params[1];
-	PGresult *r = NULL;
-	struct auth_user user = {0};
-	bool ok = false;
+	struct login l = {.req = req};
 	char *token = NULL;
 	enum em_err rc;
 
 	(void)args;
 	if (!validate_object(body, TOKEN_FIELDS, 2, reply))
 		return reply_fail(reply, EM_EINVAL, "login and password are required strings");
-	login = json_string_value(json_object_get(body, "login"));
-	password = json_string_value(json_object_get(body, "password"));
-	params[0] = login;
-
-	if ((rc = db_exec(req->db, &THROTTLE_GET, params, &r)) != EM_OK)
+	l.login = json_string_value(json_object_get(body, "login"));
+	l.password = json_string_value(json_object_get(body, "password"));
+	if ((rc = db_tx(req->db, login_tx, &l)) != EM_OK)
 		return rc;
-	if (PQntuples(r) > 0) {
-		reply->retry_after = db_int64(r, 0, 0) > 0 ? db_int64(r, 0, 0) : 1;
-		PQclear(r);
+	if (l.retry_after > 0) {
+		reply->retry_after = l.retry_after;
 		return reply_fail(reply, EM_ERATELIMIT,
-				  "too many failed logins: try again in %ld seconds",
-				  reply->retry_after);
+				  "too many failed logins: try again in %ld seconds", l.retry_after);
 	}
-	PQclear(r);
-
-	if ((rc = db_exec(req->db, &USER_BY_LOGIN, params, &r)) != EM_OK)
-		return rc;
-	if (PQntuples(r) == 1) {
-		user_from_row(r, &user);
-		ok = password_verify(PQgetvalue(r, 0, 10), password) && user.active;
-	} else {
-		password_burn(password);
-	}
-	PQclear(r);
-
-	if (!ok) {
-		if ((rc = record_failure(req, login)) != EM_OK)
-			return rc;
+	if (!l.ok) {
 		log_msg(EM_LOG_INFO, req->request_id, "login failed");
 		return reply_fail(reply, EM_EUNAUTH, "invalid login or password");
 	}
-	if ((rc = db_exec(req->db, &THROTTLE_CLEAR, params, &r)) != EM_OK)
-		return rc;
-	PQclear(r);
-	if ((rc = token_issue(&user, req->cfg->token_ttl, &token)) != EM_OK)
+	if ((rc = token_issue(&l.user, req->cfg->token_ttl, &token)) != EM_OK)
 		return rc;
 	reply_json(reply, 200,
 		   json_pack("{s:s, s:s, s:i}", "access_token", token, "token_type", "Bearer",

@@ -173,7 +173,7 @@ static enum em_err check_claims(json_t *c, int64_t now, struct auth_claims *out,
 	s = json_string_value(sub);
 	errno = 0;
 	id = strtoll(s, &end, 10);
-	if (errno || end == s || *end || id <= 0 || s[0] == '0' || s[0] == '+')
+	if (errno || end == s || *end || id <= 0 || s[0] < '1' || s[0] > '9')
 		return *why = "sub is not a user id", EM_EUNAUTH;
 	if (!json_is_string(role) || em_role_parse(json_string_value(role)) == EM_ROLE_NONE)
 		return *why = "role missing or unknown", EM_EUNAUTH;

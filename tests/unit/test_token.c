@@ -142,6 +142,9 @@ START_TEST(claims_checked_with_types)
 		{"{\"sub\":\"07\",\"role\":\"admin\",\"iss\":\"effmon\",\"aud\":\"effmon\","
 		 "\"iat\":1800000000,\"exp\":1800000600}",
 		 "sub"},
+		{"{\"sub\":\" 7\",\"role\":\"admin\",\"iss\":\"effmon\",\"aud\":\"effmon\","
+		 "\"iat\":1800000000,\"exp\":1800000600}",
+		 "sub"},
 		{"{\"sub\":\"7\",\"role\":\"root\",\"iss\":\"effmon\",\"aud\":\"effmon\","
 		 "\"iat\":1800000000,\"exp\":1800000600}",
 		 "role"},
