@@ -247,7 +247,7 @@ enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct l
 	const char *cursor = req_query(req, "cursor");
 	const char *sort = req_query(req, "sort");
 	char *end;
-	unsigned char raw[600];
+	unsigned char raw[LIST_MAX_KEY + 64];
 	size_t n;
 
 	memset(page, 0, sizeof(*page));
@@ -329,7 +329,7 @@ void list_reply(struct em_reply *reply, PGresult *res, const struct list_page *p
 	int rows = PQntuples(res);
 	int shown = rows > page->limit ? (int)page->limit : rows;
 	struct buf b = {0};
-	char tail[1400];
+	char tail[(LIST_MAX_KEY + 64) * 4 / 3 + 64];
 
 	buf_str(&b, "{\"items\":[");
 	for (int i = 0; i < shown; i++) {
@@ -339,7 +339,7 @@ void list_reply(struct em_reply *reply, PGresult *res, const struct list_page *p
 	}
 	buf_str(&b, "],\"next\":");
 	if (rows > page->limit) {
-		char plain[700], enc[1000];
+		char plain[LIST_MAX_KEY + 64], enc[(LIST_MAX_KEY + 64) * 4 / 3 + 4];
 		int n = snprintf(plain, sizeof(plain), "%s\n%s\n%s", page->sort,
 				 PQgetvalue(res, shown - 1, 1),
 				 PQnfields(res) > 2 ? PQgetvalue(res, shown - 1, 2) : "");

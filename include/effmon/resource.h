@@ -28,6 +28,8 @@
 #define LIST_DEFAULT_LIMIT 50
 #define LIST_MAX_LIMIT 500
 #define LIST_MAX_FILTERS 6
+/* Longest sort key a cursor carries: 500 characters of up to 4 bytes. */
+#define LIST_MAX_KEY 2000
 
 /* Keyset pagination over (sort key, id) for the two sorts every list has. */
 #define SQL_LIST_KEYSET(key, id)                                                         \
@@ -36,8 +38,10 @@
 #define SQL_LIST_ORDER(key, id)                                                         \
 	" ORDER BY CASE WHEN $8 = 'name' THEN " key " END COLLATE \"ru-x-icu\", " id        \
 	" LIMIT $5::int"
+/* q is matched literally: the LIKE wildcards % and _, and the escape character, are escaped. */
 #define SQL_SEARCH(key) " AND ($9::text IS NULL OR lower(" key " COLLATE \"ru-x-icu\") LIKE " \
-	"'%' || lower($9 COLLATE \"ru-x-icu\") || '%')"
+	"'%' || replace(replace(replace(lower($9 COLLATE \"ru-x-icu\"), '\\', '\\\\'), " \
+	"'%', '\\%'), '_', '\\_') || '%')"
 #define SQL_SCOPE(region, muni, org) " em_in_scope($1, $2::bigint, $3::bigint, $4::bigint, " \
 	region ", " muni ", " org ")"
 
@@ -120,7 +124,7 @@ struct list_page {
 	long limit;
 	const char *sort; /* "id" or "name" */
 	int64_t after_id;
-	char after_key[512];
+	char after_key[LIST_MAX_KEY + 1];
 	bool has_key;
 };
 enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page);

@@ -1,7 +1,8 @@
 /*
  * reserve.c — the personnel reserve (кадровый резерв): candidates of a
  * municipality and their path nominated → training → trained → included →
- * appointed, or excluded with a reason from any state that is not final.
+ * appointed, or excluded with a reason from any state (issue 3): an appointed
+ * head may still be struck off the reserve. Only excluded is final.
  * Every transition is kept in reserve_transitions and audited.
  */
 #include <stdio.h>
@@ -13,7 +14,7 @@
 static const char *const STATUSES[] = {"nominated", "training", "trained", "included",
 				       "appointed", "excluded", NULL};
 
-/* The next states of each state; appointed and excluded are final. */
+/* The next states of each state; excluded is final. */
 static const struct {
 	const char *from;
 	const char *to[2];
@@ -22,7 +23,7 @@ static const struct {
 	{"training", {"trained", "excluded"}},
 	{"trained", {"included", "excluded"}},
 	{"included", {"appointed", "excluded"}},
-	{"appointed", {NULL, NULL}},
+	{"appointed", {"excluded", NULL}},
 	{"excluded", {NULL, NULL}},
 };
 
@@ -189,10 +190,13 @@ static bool move_allowed(const char *from, const char *to, struct em_reply *repl
 				   "from %s: no transition is allowed (%s is final)", from, from);
 			return false;
 		}
-		if (strcmp(NEXT[i].to[0], to) == 0 || strcmp(NEXT[i].to[1], to) == 0)
+		if (strcmp(NEXT[i].to[0], to) == 0 || (NEXT[i].to[1] && strcmp(NEXT[i].to[1], to) == 0))
 			return true;
-		reply_fail(reply, EM_ECONFLICT, "from %s: allowed %s, %s", from, NEXT[i].to[0],
-			   NEXT[i].to[1]);
+		if (NEXT[i].to[1])
+			reply_fail(reply, EM_ECONFLICT, "from %s: allowed %s, %s", from,
+				   NEXT[i].to[0], NEXT[i].to[1]);
+		else
+			reply_fail(reply, EM_ECONFLICT, "from %s: allowed %s", from, NEXT[i].to[0]);
 		return false;
 	}
 	reply_fail(reply, EM_ECONFLICT, "from %s: no transition is known", from);

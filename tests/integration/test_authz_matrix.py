@@ -1,0 +1,365 @@
+#!/usr/bin/python3
+"""
+test_authz_matrix.py - the authorization matrix: every route of `effmond routes` x every
+role (and anonymous) x (in scope / out of scope, for routes on one scoped object), with the
+expected status, executed against a running daemon with real fixture objects.
+
+In scope: the object lies in the caller's region / municipality / organization (region A,
+municipality A1, organization A1). Out of scope: the same kind of object in region B.
+Expected: a role the route does not allow -> 403 (anonymous -> 401); allowed but out of
+scope -> 404, exactly like a missing object; allowed and in scope -> 200/201, with a valid
+body and the current ETag as If-Match, on fresh objects where a rerun would conflict.
+Every cell also checks the audit trail: a successful write adds exactly one audit_events
+row (found by the cell's X-Request-Id), anything else adds none, and a refused write
+leaves the object's version alone.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import assert_problem  # noqa: E402
+import registry_fixtures as rf  # noqa: E402
+from registry_fixtures import API, PASSWORD, TODAY  # noqa: E402
+
+# The columns of MATRIX, in order.
+COLUMNS = ('admin', 'regional_operator', 'municipal_operator', 'head', 'expert', 'portal',
+           'anonymous')
+
+# One row per route: method, pattern, then the expected status for each column.
+# A pair (in scope, out of scope) for a route on one object of a scoped resource;
+# a single status for collections, global catalogs and public routes.
+ANON = 401
+MATRIX = [
+    # method  pattern                                  admin       regional    municipal   head        expert      portal      anonymous
+    ('GET',   '/healthz',                              200,        200,        200,        200,        200,        200,        200),
+    ('GET',   '/readyz',                               200,        200,        200,        200,        200,        200,        200),
+    ('GET',   '/metrics',                              200,        200,        200,        200,        200,        200,        200),
+    ('GET',   '/api/v1/openapi.yaml',                  200,        200,        200,        200,        200,        200,        200),
+    ('POST',  '/api/v1/auth/token',                    200,        200,        200,        200,        200,        200,        200),
+    ('GET',   '/api/v1/auth/me',                       200,        200,        200,        200,        200,        200,        ANON),
+
+    ('GET',   '/api/v1/users',                         200,        200,        200,        403,        403,        403,        ANON),
+    ('POST',  '/api/v1/users',                         201,        201,        201,        403,        403,        403,        ANON),
+    ('GET',   '/api/v1/users/{id}',                    (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('PATCH', '/api/v1/users/{id}',                    (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+
+    ('GET',   '/api/v1/regions',                       200,        200,        200,        200,        200,        200,        ANON),
+    ('POST',  '/api/v1/regions',                       201,        403,        403,        403,        403,        403,        ANON),
+    ('GET',   '/api/v1/regions/{id}',                  (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (200, 404), (ANON, ANON)),
+    ('PATCH', '/api/v1/regions/{id}',                  (200, 200), (403, 403), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+
+    ('GET',   '/api/v1/municipalities',                200,        200,        200,        200,        200,        200,        ANON),
+    ('POST',  '/api/v1/municipalities',                201,        201,        403,        403,        403,        403,        ANON),
+    ('GET',   '/api/v1/municipalities/{id}',           (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (200, 404), (ANON, ANON)),
+    ('PATCH', '/api/v1/municipalities/{id}',           (200, 200), (200, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+
+    ('GET',   '/api/v1/organizations',                 200,        200,        200,        200,        200,        200,        ANON),
+    ('POST',  '/api/v1/organizations',                 201,        201,        201,        403,        403,        403,        ANON),
+    ('GET',   '/api/v1/organizations/{id}',            (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (200, 404), (ANON, ANON)),
+    ('PATCH', '/api/v1/organizations/{id}',            (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+
+    ('GET',   '/api/v1/directions',                    200,        200,        200,        200,        200,        200,        ANON),
+    ('GET',   '/api/v1/directions/{id}',               200,        200,        200,        200,        200,        200,        ANON),
+
+    ('GET',   '/api/v1/competencies',                  200,        200,        200,        200,        200,        200,        ANON),
+    ('POST',  '/api/v1/competencies',                  201,        403,        403,        403,        403,        403,        ANON),
+    ('GET',   '/api/v1/competencies/{id}',             200,        200,        200,        200,        200,        200,        ANON),
+    ('PATCH', '/api/v1/competencies/{id}',             200,        403,        403,        403,        403,        403,        ANON),
+
+    ('GET',   '/api/v1/managers',                      200,        200,        200,        200,        200,        403,        ANON),
+    ('POST',  '/api/v1/managers',                      201,        201,        201,        403,        403,        403,        ANON),
+    ('GET',   '/api/v1/managers/{id}',                 (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('PATCH', '/api/v1/managers/{id}',                 (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/managers/{id}/appointments',    (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/managers/{id}/appointments',    (201, 201), (201, 404), (201, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/managers/{id}/dismissal',       (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+
+    ('GET',   '/api/v1/reserve',                       200,        200,        200,        403,        200,        403,        ANON),
+    ('POST',  '/api/v1/reserve',                       201,        201,        201,        403,        403,        403,        ANON),
+    ('GET',   '/api/v1/reserve/{id}',                  (200, 200), (200, 404), (200, 404), (403, 403), (200, 404), (403, 403), (ANON, ANON)),
+    ('PATCH', '/api/v1/reserve/{id}',                  (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/reserve/{id}/transitions',      (200, 200), (200, 404), (200, 404), (403, 403), (200, 404), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/reserve/{id}/transitions',      (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+
+    ('GET',   '/api/v1/audit',                         200,        200,        403,        403,        403,        403,        ANON),
+]  # noqa: E501
+
+# Routes on one object that has no territory: one column, nothing is out of scope.
+GLOBAL_OBJECTS = {'/api/v1/directions/{id}', '/api/v1/competencies/{id}'}
+# Routes that answer without writing anything, whatever the method.
+NOT_AUDITED = {('POST', '/api/v1/auth/token')}
+
+
+# --- what each cell sends --------------------------------------------------------------
+#
+# An action gets (world, role, where) with where 'in', 'out' or None and returns a dict:
+#   id        the {id} of the pattern (for routes that have one)
+#   body      the JSON body (writes)
+#   if_match  True: send the current ETag of /{resource}/{id} as If-Match
+#   login     for POST /auth/token
+
+def _fixture(kind):
+    def ids(w, where):
+        return {
+            'user': (w.user('head', 'A').id, w.user('head', 'B').id),
+            'region': (w.region_a, w.region_b),
+            'municipality': (w.muni_a1, w.muni_b1),
+            'organization': (w.org_a1, w.org_b1),
+            'manager': (w.mgr_a1, w.mgr_b1),
+            'reserve': (w.res_a1, w.res_b1),
+        }[kind][0 if where == 'in' else 1]
+    return ids
+
+
+def _muni(w, where):
+    return w.muni_a1 if where == 'in' else w.muni_b1
+
+
+def _org(w, where):
+    return w.org_a1 if where == 'in' else w.org_b1
+
+
+def read(kind):
+    ids = _fixture(kind)
+    return lambda w, role, where: {'id': ids(w, where)}
+
+
+def patch(kind, body):
+    ids = _fixture(kind)
+    return lambda w, role, where: {'id': ids(w, where), 'body': body(w), 'if_match': True}
+
+
+def plain(w, role, where):
+    return {}
+
+
+def create(body):
+    return lambda w, role, where: {'body': body(w)}
+
+
+def login(w, role, where):
+    u = w.admin if role in ('admin', 'anonymous') else w.user(role, 'A')
+    return {'body': {'login': u.login, 'password': PASSWORD}}
+
+
+def patch_fresh_user(w, role, where):
+    u = w.new_api_user('head', organization_id=_org(w, where))
+    return {'id': u['id'], 'body': {'active': True}, 'if_match': True}
+
+
+def appoint_fresh(w, role, where):
+    m = w.new_manager(_muni(w, where))
+    o = w.new_organization(_muni(w, where))
+    return {'id': m['id'], 'body': {'organization_id': o['id'], 'started_on': TODAY},
+            'if_match': True}
+
+
+def dismiss_fresh(w, role, where):
+    m = w.new_manager(_muni(w, where))
+    return {'id': m['id'], 'body': {'dismissed_on': TODAY, 'reason': 'по собственному желанию'},
+            'if_match': True}
+
+
+def transition_fresh(w, role, where):
+    c = w.new_reserve(_muni(w, where))
+    return {'id': c['id'], 'body': {'to': 'training'}, 'if_match': True}
+
+
+def direction(w, role, where):
+    return {'id': w.direction}
+
+
+def competency(w, role, where):
+    return {'id': w.competency}
+
+
+ACTIONS = {
+    ('GET', '/healthz'): plain,
+    ('GET', '/readyz'): plain,
+    ('GET', '/metrics'): plain,
+    ('GET', '/api/v1/openapi.yaml'): plain,
+    ('POST', '/api/v1/auth/token'): login,
+    ('GET', '/api/v1/auth/me'): plain,
+
+    ('GET', '/api/v1/users'): plain,
+    ('POST', '/api/v1/users'): create(lambda w: w.user_body('head', organization_id=w.org_a1)),
+    ('GET', '/api/v1/users/{id}'): read('user'),
+    ('PATCH', '/api/v1/users/{id}'): patch_fresh_user,
+
+    ('GET', '/api/v1/regions'): plain,
+    ('POST', '/api/v1/regions'): create(lambda w: w.region_body()),
+    ('GET', '/api/v1/regions/{id}'): read('region'),
+    ('PATCH', '/api/v1/regions/{id}'): patch(
+        'region', lambda w: {'name': 'Регион, переименован %d' % w.seq.next()}),
+
+    ('GET', '/api/v1/municipalities'): plain,
+    ('POST', '/api/v1/municipalities'): create(lambda w: w.municipality_body(w.region_a)),
+    ('GET', '/api/v1/municipalities/{id}'): read('municipality'),
+    ('PATCH', '/api/v1/municipalities/{id}'): patch(
+        'municipality', lambda w: {'name': 'Муниципалитет, переименован %d' % w.seq.next()}),
+
+    ('GET', '/api/v1/organizations'): plain,
+    ('POST', '/api/v1/organizations'): create(lambda w: w.organization_body(w.muni_a1)),
+    ('GET', '/api/v1/organizations/{id}'): read('organization'),
+    ('PATCH', '/api/v1/organizations/{id}'): patch(
+        'organization', lambda w: {'students': 100 + w.seq.next()}),
+
+    ('GET', '/api/v1/directions'): plain,
+    ('GET', '/api/v1/directions/{id}'): direction,
+
+    ('GET', '/api/v1/competencies'): plain,
+    ('POST', '/api/v1/competencies'): create(lambda w: w.competency_body()),
+    ('GET', '/api/v1/competencies/{id}'): competency,
+    ('PATCH', '/api/v1/competencies/{id}'): lambda w, role, where: {
+        'id': w.competency, 'body': {'max_score': 5 + w.seq.next() % 90}, 'if_match': True},
+
+    ('GET', '/api/v1/managers'): plain,
+    ('POST', '/api/v1/managers'): create(lambda w: w.manager_body(w.muni_a1)),
+    ('GET', '/api/v1/managers/{id}'): read('manager'),
+    ('PATCH', '/api/v1/managers/{id}'): patch(
+        'manager', lambda w: {'phone': '+7 831 %03d-00-00' % (w.seq.next() % 1000)}),
+    ('GET', '/api/v1/managers/{id}/appointments'): read('manager'),
+    ('POST', '/api/v1/managers/{id}/appointments'): appoint_fresh,
+    ('POST', '/api/v1/managers/{id}/dismissal'): dismiss_fresh,
+
+    ('GET', '/api/v1/reserve'): plain,
+    ('POST', '/api/v1/reserve'): create(lambda w: w.reserve_body(w.muni_a1)),
+    ('GET', '/api/v1/reserve/{id}'): read('reserve'),
+    ('PATCH', '/api/v1/reserve/{id}'): patch(
+        'reserve', lambda w: {'training_programme': 'Программа %d' % w.seq.next()}),
+    ('GET', '/api/v1/reserve/{id}/transitions'): read('reserve'),
+    ('POST', '/api/v1/reserve/{id}/transitions'): transition_fresh,
+
+    ('GET', '/api/v1/audit'): plain,
+}
+
+
+def daemon_routes(daemon):
+    p = daemon.run('routes', timeout=30)
+    if p.returncode != 0:
+        raise AssertionError('effmond routes failed (%d): %s' % (p.returncode, p.stderr))
+    out = set()
+    for line in p.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            out.add((parts[0], parts[1]))
+    return out
+
+
+def cells():
+    """(method, pattern, role, where, expected) for every cell of MATRIX."""
+    for method, pattern, *cols in MATRIX:
+        for role, col in zip(COLUMNS, cols):
+            if isinstance(col, tuple):
+                yield method, pattern, role, 'in', col[0]
+                yield method, pattern, role, 'out', col[1]
+            else:
+                yield method, pattern, role, None, col
+
+
+class AuthzMatrixTest(harness.DaemonTestCase):
+    threads = 2
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.w = rf.World(cls.daemon, cls.cluster)
+        r = cls.w.get(API + '/directions', token=cls.w.admin.token)
+        harness.assert_status(r, 200, 'GET /directions')
+        cls.w.direction = r.json['items'][0]['id']
+
+    def test_1_matrix_covers_every_route(self):
+        rows = [(m, p) for m, p, *_ in MATRIX]
+        self.assertEqual(len(rows), len(set(rows)), 'a route appears twice in MATRIX')
+        for m, p, *cols in MATRIX:
+            self.assertEqual(len(cols), len(COLUMNS), 'row %s %s has %d columns' % (m, p,
+                                                                                 len(cols)))
+            scoped = '{id}' in p and p not in GLOBAL_OBJECTS
+            for role, col in zip(COLUMNS, cols):
+                self.assertEqual(isinstance(col, tuple), scoped,
+                                 '%s %s, %s: a route on one scoped object needs an '
+                                 '(in scope, out of scope) pair, any other a single status'
+                                 % (m, p, role))
+        routes = daemon_routes(self.daemon)
+        self.assertTrue(routes, 'effmond routes printed nothing')
+        missing = sorted(routes - set(rows))
+        extra = sorted(set(rows) - routes)
+        self.assertEqual(missing, [], 'routes of `effmond routes` without rows in MATRIX')
+        self.assertEqual(extra, [], 'rows in MATRIX for routes the daemon does not have')
+        self.assertEqual(set(ACTIONS), set(rows), 'ACTIONS and MATRIX name different routes')
+
+    def test_2_matrix(self):
+        w = self.w
+        failures = []
+        audited = {}  # request id -> (cell, expected audit rows)
+        n = 0
+        for method, pattern, role, where, expected in cells():
+            n += 1
+            spec = ACTIONS[(method, pattern)](w, role, where)
+            path = pattern
+            obj_path = None
+            if '{id}' in pattern:
+                path = pattern.replace('{id}', str(spec['id']))
+                obj_path = pattern.split('{id}')[0] + str(spec['id'])
+            headers = {'X-Request-Id': 'mx-%d' % n}
+            version = None
+            if spec.get('if_match'):
+                headers['If-Match'] = w.etag(obj_path)
+                version = w.version(obj_path)
+            cell = '%s %s as %s%s (expected %d)' % (method, path, role,
+                                                    ', %s scope' % where if where else '',
+                                                    expected)
+            try:
+                r = w.call(method, path, body=spec.get('body'), token=w.token(role),
+                           headers=headers)
+            except OSError as e:
+                failures.append('%s: no answer (%s)' % (cell, e))
+                continue
+            if r.status != expected:
+                failures.append('%s: got %d %s' % (cell, r.status, r.body[:300]))
+                continue
+            try:
+                if expected >= 400:
+                    assert_problem(r, expected, cell)
+                    if expected == 401 and not r.headers.get('www-authenticate', '').startswith(
+                            'Bearer'):
+                        raise AssertionError('401 without WWW-Authenticate: Bearer')
+                elif pattern.startswith('/api/v1/') and pattern != '/api/v1/openapi.yaml':
+                    if not isinstance(r.json, dict):
+                        raise AssertionError('the body is not a JSON object: %r' % r)
+                    if 'items' in r.json and not isinstance(r.json['items'], list):
+                        raise AssertionError('items is not a list: %r' % r)
+                if version is not None:
+                    now = w.version(obj_path)
+                    if expected < 300 and now <= version:
+                        raise AssertionError('the write succeeded but the version stayed %d'
+                                             % now)
+                    if expected >= 300 and now != version:
+                        raise AssertionError('a refused write changed the version %d -> %d'
+                                             % (version, now))
+            except AssertionError as e:
+                failures.append('%s: %s' % (cell, e))
+                continue
+            writes = method != 'GET' and (method, pattern) not in NOT_AUDITED
+            audited[headers['X-Request-Id']] = (cell, 1 if writes and expected < 300 else 0)
+
+        rows = w.sql("SELECT request_id, count(*) FROM audit_events "
+                     "WHERE request_id LIKE 'mx-%' GROUP BY request_id")
+        counts = {}
+        for line in rows.split():
+            rid, cnt = line.split('|')
+            counts[rid] = int(cnt)
+        for rid, (cell, want) in sorted(audited.items()):
+            if counts.get(rid, 0) != want:
+                failures.append('%s: %d audit_events rows, expected %d'
+                                % (cell, counts.get(rid, 0), want))
+        print('authorization matrix: %d cells' % n)
+        if failures:
+            self.fail('%d of %d cells failed:\n  %s' % (len(failures), n,
+                                                         '\n  '.join(failures)))
+        self.assertHealthy('the authorization matrix')
+
+
+if __name__ == '__main__':
+    harness.main()
