@@ -26,6 +26,7 @@ struct db_conn {
 	const struct db_stmt *prepared[MAX_PREPARED];
 	int nprepared;
 	atomic_bool connected;
+	atomic_bool failed; /* the last attempt or statement lost the connection */
 	atomic_bool busy;
 	long backoff_ms;
 	struct timespec next_attempt;
@@ -118,6 +119,7 @@ static void mark_down(struct db_conn *c)
 	}
 	c->nprepared = 0;
 	atomic_store(&c->connected, false);
+	atomic_store(&c->failed, true);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	now.tv_nsec += c->backoff_ms * 1000000L;
 	now.tv_sec += now.tv_nsec / 1000000000L;
@@ -149,6 +151,7 @@ enum em_err db_ensure(struct db_conn *c)
 	}
 	c->backoff_ms = BACKOFF_MIN_MS;
 	c->nprepared = 0;
+	atomic_store(&c->failed, false);
 	atomic_store(&c->connected, true);
 	return EM_OK;
 }
@@ -303,8 +306,12 @@ void db_pool_stats(struct db_pool_stats *out)
 	pthread_mutex_lock(&pool.lock);
 	for (int i = 0; i < pool.nconns; i++) {
 		struct db_conn *c = pool.conns[i];
-		if (!atomic_load(&c->connected))
-			out->broken++;
+		/* A worker that has not needed the database yet has no connection,
+		 * and none is broken. */
+		if (!atomic_load(&c->connected)) {
+			if (atomic_load(&c->failed))
+				out->broken++;
+		}
 		else if (atomic_load(&c->busy))
 			out->in_use++;
 		else
