@@ -88,8 +88,9 @@ enum em_err require_if_match(struct em_req *req, struct em_reply *reply, long *v
 	if (strncmp(im, "W/", 2) == 0)
 		im += 2;
 	errno = 0;
-	if (im[0] != '"' || (v = strtol(im + 1, &end, 10)) <= 0 || errno || end[0] != '"' ||
-	    end[1] != '\0')
+	/* Versions are int in the database: anything larger cannot match. */
+	if (im[0] != '"' || (v = strtol(im + 1, &end, 10)) <= 0 || v > INT32_MAX || errno ||
+	    end[0] != '"' || end[1] != '\0')
 		return reply_fail(reply, EM_EPRECOND, "If-Match %s is not an ETag of this API", im);
 	*version = v;
 	return EM_OK;

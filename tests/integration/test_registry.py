@@ -354,6 +354,8 @@ class RegistryTest(harness.DaemonTestCase):
             assert_problem(r, 412, 'PATCH %s with a future ETag' % one)
             r = self.patch(one, body, etag='not-an-etag')
             assert_problem(r, 412, 'PATCH %s with a malformed If-Match' % one)
+            r = self.patch(one, body, etag='"99999999999"')
+            assert_problem(r, 412, 'PATCH %s with an ETag past the int range' % one)
             self.assertEqual(w.version(one), v0, 'refused PATCHes changed %s' % one)
             self.assertEqual(w.audit_count(), before, 'refused PATCHes audited: %s' % one)
             stale = w.etag(one)
