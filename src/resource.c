@@ -364,6 +364,32 @@ void list_reply(struct em_reply *reply, PGresult *res, const struct list_page *p
 	reply->content_type = "application/json";
 }
 
+void list_filters_parse(struct em_req *req, struct em_reply *reply,
+			const struct list_filter *filters, size_t n, const char **out)
+{
+	for (size_t i = 0; i < n && i < LIST_MAX_FILTERS; i++) {
+		const struct list_filter *f = &filters[i];
+		const char *v = req_query(req, f->name);
+		int64_t id;
+		out[i] = v;
+		if (!v)
+			continue;
+		if (f->type == FILTER_ID && !router_parse_id(v, strlen(v), &id)) {
+			reply_field_error(reply, f->name, "must be a positive integer id");
+		} else if (f->type == FILTER_BOOL && strcmp(v, "true") && strcmp(v, "false")) {
+			reply_field_error(reply, f->name, "must be true or false");
+		} else if (f->type == FILTER_TEXT && (utf8_length(v) < 1 || utf8_length(v) > 200)) {
+			reply_field_error(reply, f->name, "must be 1 to 200 characters");
+		} else if (f->type == FILTER_ENUM) {
+			bool ok = false;
+			for (const char *const *c = f->choices; *c && !ok; c++)
+				ok = strcmp(*c, v) == 0;
+			if (!ok)
+				reply_field_error(reply, f->name, "is not an allowed value");
+		}
+	}
+}
+
 /* --- The generic handlers ---------------------------------------------------------- */
 
 enum em_err resource_get(struct em_req *req, const struct em_args *args, json_t *body,
@@ -411,27 +437,7 @@ enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t
 	params[6] = page.has_key ? page.after_key : NULL;
 	params[7] = page.sort;
 	params[8] = q;
-	for (size_t i = 0; i < r->nfilters && i < LIST_MAX_FILTERS; i++) {
-		const struct list_filter *f = &r->filters[i];
-		const char *v = req_query(req, f->name);
-		int64_t id;
-		params[9 + i] = v;
-		if (!v)
-			continue;
-		if (f->type == FILTER_ID && !router_parse_id(v, strlen(v), &id)) {
-			reply_field_error(reply, f->name, "must be a positive integer id");
-		} else if (f->type == FILTER_BOOL && strcmp(v, "true") && strcmp(v, "false")) {
-			reply_field_error(reply, f->name, "must be true or false");
-		} else if (f->type == FILTER_TEXT && (utf8_length(v) < 1 || utf8_length(v) > 200)) {
-			reply_field_error(reply, f->name, "must be 1 to 200 characters");
-		} else if (f->type == FILTER_ENUM) {
-			bool ok = false;
-			for (const char *const *c = f->choices; *c && !ok; c++)
-				ok = strcmp(*c, v) == 0;
-			if (!ok)
-				reply_field_error(reply, f->name, "is not an allowed value");
-		}
-	}
+	list_filters_parse(req, reply, r->filters, r->nfilters, params + 9);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 	if ((rc = db_exec(req->db, r->list, params, &res)) != EM_OK)

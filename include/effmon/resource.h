@@ -128,6 +128,10 @@ struct list_page {
 	bool has_key;
 };
 enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page);
+/* Reads and checks each filter's query parameter into out[i] (NULL if absent);
+ * errors go to reply->errors, each naming its parameter. */
+void list_filters_parse(struct em_req *req, struct em_reply *reply,
+			const struct list_filter *filters, size_t n, const char **out);
 /* Replies {"items": [...], "next": cursor|null} from rows of (json, id, key). */
 void list_reply(struct em_reply *reply, PGresult *res, const struct list_page *page);
 

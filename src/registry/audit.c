@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "effmon/registry.h"
-#include "effmon/router.h"
 
 #define AUDIT_JSON(a)                                                                   \
 	"jsonb_build_object('id', " a ".id, 'occurred_at', " a ".occurred_at, "            \
@@ -32,7 +31,10 @@ static const struct db_stmt AUDIT_LIST = {
 	" ORDER BY a.id DESC LIMIT $5::int",
 	9};
 
-static const char *const ID_FILTERS[] = {"entity_id", "actor_user_id"};
+static const struct list_filter ID_FILTERS[] = {
+	{"entity_id", FILTER_ID, NULL},
+	{"actor_user_id", FILTER_ID, NULL},
+};
 
 enum em_err audit_list(struct em_req *req, const struct em_args *args, json_t *body,
 		       struct em_reply *reply)
@@ -62,13 +64,7 @@ enum em_err audit_list(struct em_req *req, const struct em_args *args, json_t *b
 	params[4] = limit;
 	params[5] = page.after_id ? after : NULL;
 	params[6] = entity;
-	for (int i = 0; i < 2; i++) {
-		const char *v = req_query(req, ID_FILTERS[i]);
-		int64_t id;
-		params[7 + i] = v;
-		if (v && !router_parse_id(v, strlen(v), &id))
-			reply_field_error(reply, ID_FILTERS[i], "must be a positive integer id");
-	}
+	list_filters_parse(req, reply, ID_FILTERS, 2, params + 7);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 	if ((rc = db_exec(req->db, &AUDIT_LIST, params, &res)) != EM_OK)
