@@ -313,13 +313,11 @@ static enum MHD_Result dispatch(struct em_server *s, struct MHD_Connection *conn
 		db_request_begin(req.db);
 	}
 	if (ctx->route->roles != EM_ROLES_PUBLIC) {
-		rc = auth_authenticate(&req, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-									 MHD_HTTP_HEADER_AUTHORIZATION),
-				       &why);
+		const char *authorization = MHD_lookup_connection_value(
+			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+		rc = auth_authenticate(&req, authorization, &why);
 		if (rc == EM_EUNAUTH) {
-			ctx->invalid_token = MHD_lookup_connection_value(
-						     conn, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_AUTHORIZATION) != NULL;
+			ctx->invalid_token = authorization != NULL;
 			log_msg(EM_LOG_INFO, ctx->request_id, "token refused: %s", why);
 			rc = reply_fail(&reply, EM_EUNAUTH, "%s",
 					ctx->invalid_token ? "the bearer token is invalid"

@@ -365,14 +365,11 @@ static enum em_err appoint_tx(struct db_conn *db, void *arg)
 	if ((rc = db_exec(req->db, &ORG_FOR_APPT, params, &res)) != EM_OK)
 		goto out;
 	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "active") != 0) {
-		bool archived = PQntuples(res) > 0;
+		const char *why = PQntuples(res) > 0 ? "the organization is archived"
+						      : "no such organization in your scope";
 		PQclear(res);
-		reply_field_error(a->reply, "organization_id", "%s",
-				  archived ? "the organization is archived"
-					   : "no such organization in your scope");
-		rc = reply_fail(a->reply, EM_EINVAL, "organization_id: %s",
-				archived ? "the organization is archived"
-					 : "no such organization in your scope");
+		reply_field_error(a->reply, "organization_id", "%s", why);
+		rc = reply_fail(a->reply, EM_EINVAL, "organization_id: %s", why);
 		goto out;
 	}
 	PQclear(res);
