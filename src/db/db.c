@@ -1,11 +1,14 @@
 /*
  * db.c — the connection pool: one PGconn per worker thread (MHD's thread
  * pool pins a connection's requests to one thread, so no locking is needed
- * on the hot path). A lost connection is retried with backoff up to 1 s
- * while requests get 503, so the daemon recovers without a restart.
+ * on the hot path). A connection the server closed while it sat idle is
+ * noticed before use and replaced at once; a connection that cannot be
+ * (re)established is retried with backoff up to 1 s while requests get 503,
+ * so the daemon recovers without a restart.
  */
 #include "effmon/db.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -109,10 +112,15 @@ static long ms_until(const struct timespec *t)
 	return (t->tv_sec - now.tv_sec) * 1000 + (t->tv_nsec - now.tv_nsec) / 1000000;
 }
 
-static void mark_down(struct db_conn *c)
+/* Closes the connection; the next attempt waits out the backoff when the
+ * last attempt to connect failed, and is immediate when a working connection
+ * was lost (a restarted server or a terminated backend). */
+static void mark_down(struct db_conn *c, bool connect_failed)
 {
 	struct timespec now;
 
+	if (!connect_failed)
+		c->backoff_ms = 0;
 	if (c->pg) {
 		PQfinish(c->pg);
 		c->pg = NULL;
@@ -126,14 +134,33 @@ static void mark_down(struct db_conn *c)
 	now.tv_nsec %= 1000000000L;
 	c->next_attempt = now;
 	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+	if (c->backoff_ms < BACKOFF_MIN_MS)
+		c->backoff_ms = BACKOFF_MIN_MS;
+}
+
+/* An idle connection has nothing to read: anything readable is the server's
+ * farewell (57P01 and EOF after pg_terminate_backend, a restart, an idle
+ * timeout) or an unsolicited message we never asked for. Either way the
+ * connection is not trusted with the next statement. One poll(2), no wait. */
+static bool idle_conn_closed(PGconn *pg)
+{
+	struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
+
+	if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+		return false;
+	if (p.fd < 0)
+		return true;
+	return poll(&p, 1, 0) != 0;
 }
 
 enum em_err db_ensure(struct db_conn *c)
 {
-	if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
+	if (c->pg && PQstatus(c->pg) == CONNECTION_OK && !idle_conn_closed(c->pg))
 		return EM_OK;
-	if (c->pg)
-		mark_down(c);
+	if (c->pg) {
+		log_info("database connection closed by the server while idle; reconnecting");
+		mark_down(c, false);
+	}
 	if (ms_until(&c->next_attempt) > 0)
 		return EM_EUNAVAILABLE;
 	c->pg = connect_pg(pool.url, pool.connect_timeout, pool.options);
@@ -146,7 +173,7 @@ enum em_err db_ensure(struct db_conn *c)
 		log_warning("database connection failed (retry in %ld ms): %s", c->backoff_ms,
 			    first);
 		atomic_fetch_add(&pool.errors, 1);
-		mark_down(c);
+		mark_down(c, true);
 		return EM_EUNAVAILABLE;
 	}
 	c->backoff_ms = BACKOFF_MIN_MS;
@@ -194,7 +221,7 @@ static enum em_err fail(struct db_conn *c, PGresult *res, const char *what)
 	atomic_fetch_add(&pool.errors, 1);
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
 		log_warning("database connection lost during %s", what);
-		mark_down(c);
+		mark_down(c, false);
 		err = EM_EUNAVAILABLE;
 	} else {
 		err = db_map_sqlstate(state);
