@@ -67,6 +67,18 @@ REQUEST_ID_RE = re.compile(r'^[A-Za-z0-9._-]{1,64}$')
 
 _live = []  # objects with a _cleanup() method, most recent last
 
+# A daemon built with -Db_sanitize=address,undefined reports on stderr; any
+# report fails the test file (main() exits 1 after listing them), whether the
+# test that provoked it passed or not.
+SANITIZER_MARKERS = ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:',
+                     'ERROR: UndefinedBehaviorSanitizer')
+sanitizer_reports = []
+
+
+def note_sanitizer(text, where):
+    if text and any(m in text for m in SANITIZER_MARKERS):
+        sanitizer_reports.append('%s:\n%s' % (where, text[-6000:]))
+
 
 def _cleanup_all():
     while _live:
@@ -603,8 +615,10 @@ class Daemon:
         for k, v in list(e.items()):
             if v is None:
                 del e[k]
-        return subprocess.run([EFFMOND] + list(args), env=e, input=input, capture_output=True,
-                              text=True, timeout=timeout, cwd='/tmp')
+        p = subprocess.run([EFFMOND] + list(args), env=e, input=input, capture_output=True,
+                           text=True, timeout=timeout, cwd='/tmp')
+        note_sanitizer(p.stderr, 'effmond ' + ' '.join(args[:1]))
+        return p
 
     def migrate(self, check=True, env=None):
         p = self.run('migrate', env=env, timeout=120)
@@ -697,9 +711,21 @@ class Daemon:
             _live.remove(self)
 
     def _cleanup(self):
+        # a graceful stop first, so that a sanitizer build checks for leaks at exit
+        try:
+            if self.alive():
+                self.signal(signal.SIGTERM)
+                self.proc.wait(10)
+        except Exception:
+            pass
         try:
             self.kill()
         except Exception:
+            pass
+        try:
+            with open(self.stderr_path, errors='replace') as f:
+                note_sanitizer(f.read(), 'effmond serve (%s)' % self.stderr_path)
+        except OSError:
             pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -855,4 +881,11 @@ class DaemonTestCase(unittest.TestCase):
 
 
 def main():
-    unittest.main(verbosity=2)
+    prog = unittest.main(verbosity=2, exit=False)
+    _cleanup_all()
+    if sanitizer_reports:
+        print('\n%d sanitizer report(s):' % len(sanitizer_reports), file=sys.stderr)
+        for r in sanitizer_reports:
+            print(r, file=sys.stderr)
+        sys.exit(1)
+    sys.exit(0 if prog.result.wasSuccessful() else 1)
