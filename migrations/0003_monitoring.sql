@@ -143,6 +143,10 @@ CREATE TABLE imports (
     format         text NOT NULL CHECK (format IN ('csv', 'json')),
     rows           integer NOT NULL,
     values_written integer NOT NULL,
+    -- Rows whose value and comment were already stored, and the submissions
+    -- whose values changed (each got one history row and a rescore).
+    values_unchanged     integer NOT NULL DEFAULT 0,
+    submissions_affected integer NOT NULL DEFAULT 0,
     request_id     text,
     created_at     timestamptz NOT NULL DEFAULT now()
 );

@@ -9,7 +9,13 @@ packages=(
   postgresql-15 postgresql-client-15
   python3 python3-jwt python3-cryptography
   curl acl util-linux
+  chromium
 )
+# chromium: the cycle-report test renders the printable HTML report headless
+# and checks the screenshot.
+# `make fuzz` (scripts/deps.sh fuzz) also needs clang and its libFuzzer runtime;
+# `make test` does not: it replays the corpora with gcc.
+[ "${1:-}" = fuzz ] && packages+=(clang libclang-rt-14-dev)
 # The OpenAPI linter runs on Node; any npm on the machine will do.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 

@@ -30,17 +30,15 @@ if [ ! -f "$var/admin-password" ]; then
   (umask 077; echo "$pw" >"$var/admin-password")
 fi
 
-# The demo region and its users, once. load-demo is idempotent by itself; the
-# marker only saves the call. It prints the passwords of the users it created
-# once: they are kept in var/demo-users.txt (mode 600), nowhere else.
-if [ ! -f "$var/demo-loaded" ]; then
-  demo=$("$effmond" load-demo)
-  if printf '%s\n' "$demo" | grep -q '^Demo users'; then
-    (umask 077; printf '%s\n' "$demo" >"$var/demo-users.txt"; chmod 600 "$var/demo-users.txt")
-  else
-    printf '%s\n' "$demo"
-  fi
-  touch "$var/demo-loaded"
+# The demo data. load-demo is idempotent and completes what an older install
+# lacks (the monitoring campaigns, the roadmaps), so it runs every time. It
+# prints the passwords of the users it created once: they are kept in
+# var/demo-users.txt (mode 600), nowhere else.
+demo=$("$effmond" load-demo)
+if printf '%s\n' "$demo" | grep -q '^Demo users'; then
+  (umask 077; printf '%s\n' "$demo" >"$var/demo-users.txt"; chmod 600 "$var/demo-users.txt")
+elif ! printf '%s\n' "$demo" | grep -q '^Demo data already loaded'; then
+  printf '%s\n' "$demo"
 fi
 
 listen=${EFFMON_LISTEN:-127.0.0.1:8080}

@@ -78,6 +78,11 @@ static const struct opt OPTIONS[] = {
 	 86400, NULL, "window of counted failures and length of the lock, seconds"},
 	{"shutdown-grace", "EFFMON_SHUTDOWN_GRACE", OPT_LONG, S(shutdown_grace_s), "25", 0, 3600, NULL,
 	 "seconds to finish requests in flight after SIGTERM"},
+#if EFFMON_TEST_HOOKS
+	/* Test builds only (meson -Dtest_hooks=true): production ignores EFFMON_NOW. */
+	{"now", "EFFMON_NOW", OPT_STRING, S(now), NULL, 0, 0, NULL,
+	 "TEST BUILD: the database's today (YYYY-MM-DD) for em_today() and overdue"},
+#endif
 };
 
 #define NOPTIONS (sizeof(OPTIONS) / sizeof(OPTIONS[0]))
@@ -188,6 +193,21 @@ bad:
 	return EM_EINVAL;
 }
 
+#if EFFMON_TEST_HOOKS
+/* A real calendar date as YYYY-MM-DD: it goes into the connection's options. */
+static bool is_iso_date(const char *s)
+{
+	static const int DAYS[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, m, d;
+
+	if (strlen(s) != 10 || strspn(s, "0123456789-") != 10 || s[4] != '-' || s[7] != '-' ||
+	    sscanf(s, "%4d-%2d-%2d", &y, &m, &d) != 3 || y < 1 || m < 1 || m > 12 || d < 1 ||
+	    d > DAYS[m - 1])
+		return false;
+	return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+#endif
+
 static const struct opt *find_flag(const char *name, size_t len)
 {
 	for (size_t i = 0; i < NOPTIONS; i++)
@@ -247,6 +267,12 @@ enum em_err config_parse(struct em_config *cfg, int argc, char **argv, int first
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg->threads = n > 0 ? n : 1;
 	}
+#if EFFMON_TEST_HOOKS
+	if (cfg->now && !is_iso_date(cfg->now)) {
+		snprintf(err, errlen, "EFFMON_NOW: \"%s\" is not a date YYYY-MM-DD", cfg->now);
+		return EM_EINVAL;
+	}
+#endif
 	if (cfg->database_url && !*cfg->database_url) {
 		free(cfg->database_url);
 		cfg->database_url = NULL;

@@ -1,8 +1,10 @@
 /*
  * demo.c — `effmond load-demo`: runs the embedded demo/registry.sql and
- * creates one user per role (admin excepted) with a random password, all in
- * one transaction under an advisory lock, and only once: the demo region's
- * code says it is done. Passwords are printed once and kept only as hashes.
+ * creates one user per role (admin excepted) with a random password, then
+ * demo/monitoring.sql (catalog and campaigns), all in one transaction under an
+ * advisory lock, each part only once: the demo region's code says the registry
+ * is there, its campaigns that the monitoring is. Passwords are printed once
+ * and kept only as hashes.
  */
 #include "effmon/demo.h"
 
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "effmon/auth.h"
+#include "effmon/cycle.h"
 #include "effmon/embedded.h"
 #include "effmon/migrate.h"
 
@@ -83,7 +86,19 @@ static const char DEMO_COUNTS[] =
 	" (SELECT count(*) FROM reserve_transitions t JOIN reserve_candidates c "
 	"  ON c.id = t.candidate_id WHERE c.region_id = $1::bigint), "
 	" (SELECT count(*) FROM audit_events WHERE action = 'load-demo' "
-	"  AND region_id = $1::bigint)";
+	"  AND region_id = $1::bigint), "
+	" (SELECT count(*) FROM campaigns WHERE region_id = $1::bigint), "
+	" (SELECT count(*) FROM indicators WHERE region_id = $1::bigint), "
+	" (SELECT count(*) FROM submissions WHERE region_id = $1::bigint), "
+	" (SELECT count(*) FROM submissions WHERE region_id = $1::bigint "
+	"  AND status = 'approved'), "
+	" (SELECT count(*) FROM submission_values v JOIN submissions s "
+	"  ON s.id = v.submission_id WHERE s.region_id = $1::bigint)";
+
+/* Whether the demo region has its campaigns (an older install has not). */
+static const char DEMO_HAS_MONITORING[] =
+	"SELECT EXISTS (SELECT 1 FROM campaigns c JOIN regions r ON r.id = c.region_id "
+	" WHERE r.code = $1)";
 
 /* Runs sql; on failure err gets "what: the server's message (detail)". */
 static bool demo_exec(PGconn *pg, const char *what, const char *sql, int nparams,
@@ -227,6 +242,11 @@ static void demo_report(FILE *out, const PGresult *t, const PGresult *counts,
 		PQgetvalue(counts, 0, 0), PQgetvalue(counts, 0, 1), PQgetvalue(counts, 0, 2),
 		PQgetvalue(counts, 0, 3), PQgetvalue(counts, 0, 4), PQgetvalue(counts, 0, 5),
 		PQgetvalue(counts, 0, 6));
+	fprintf(out,
+		"Monitoring: %s campaigns (2025 published, 2026 open) with %s indicators in "
+		"their catalogs, %s submissions (%s approved), %s values.\n",
+		PQgetvalue(counts, 0, 7), PQgetvalue(counts, 0, 8), PQgetvalue(counts, 0, 9),
+		PQgetvalue(counts, 0, 10), PQgetvalue(counts, 0, 11));
 	for (size_t k = 0; k < DEMO_NUSERS; k++)
 		created += !made[k].existed;
 	fprintf(out, "\nDemo users (%zu created; their passwords are shown only here):\n", created);
@@ -259,7 +279,7 @@ enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 	const char *code[1] = {DEMO_REGION_CODE}, *region[1];
 	PGresult *res = NULL, *targets = NULL, *counts = NULL;
 	enum em_err rc = EM_EDB;
-	bool in_tx = false;
+	bool in_tx = false, has_registry, has_monitoring;
 
 	memset(made, 0, sizeof(made));
 	if (!demo_exec(pg, "cannot configure the session", "SET client_min_messages TO warning",
@@ -278,26 +298,42 @@ enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 	if (!demo_exec(pg, "cannot look for the demo region",
 		       "SELECT id, name FROM regions WHERE code = $1", 1, code, &res, err, errlen))
 		goto out;
-	if (PQntuples(res) > 0) {
-		if (strcmp(PQgetvalue(res, 0, 1), DEMO_REGION_NAME) != 0) {
-			snprintf(err, errlen,
-				 "region code %s belongs to «%s», not to the demo region; nothing "
-				 "loaded",
-				 DEMO_REGION_CODE, PQgetvalue(res, 0, 1));
-			rc = EM_ECONFLICT;
-			goto out;
-		}
+	has_registry = PQntuples(res) > 0;
+	if (has_registry && strcmp(PQgetvalue(res, 0, 1), DEMO_REGION_NAME) != 0) {
+		snprintf(err, errlen,
+			 "region code %s belongs to «%s», not to the demo region; nothing loaded",
+			 DEMO_REGION_CODE, PQgetvalue(res, 0, 1));
+		rc = EM_ECONFLICT;
+		goto out;
+	}
+	PQclear(res);
+	res = NULL;
+	if (!demo_exec(pg, "cannot look for the demo campaigns", DEMO_HAS_MONITORING, 1, code,
+		       &res, err, errlen))
+		goto out;
+	has_monitoring = has_registry && PQgetvalue(res, 0, 0)[0] == 't';
+	if (has_monitoring) {
 		fprintf(out,
-			"Demo data already loaded: region %s «%s» (id %s) exists; nothing "
-			"changed.\n",
-			DEMO_REGION_CODE, DEMO_REGION_NAME, PQgetvalue(res, 0, 0));
+			"Demo data already loaded: region %s «%s» exists with its campaigns; "
+			"nothing changed.\n",
+			DEMO_REGION_CODE, DEMO_REGION_NAME);
 		fflush(out);
-		rc = EM_OK;
+		/* The roadmaps came later: an older load gets them now, each once. */
+		if ((rc = roadmaps_seed_demo(pg, out, err, errlen)) != EM_OK)
+			goto out;
+		in_tx = false;
+		rc = demo_exec(pg, "cannot commit the demo roadmaps", "COMMIT", 0, NULL, NULL, err,
+			       errlen) ? EM_OK : EM_EDB;
 		goto out;
 	}
 
-	if (!demo_exec(pg, "cannot load demo/registry.sql", EM_DEMO_REGISTRY_SQL, 0, NULL, NULL,
-		       err, errlen))
+	/* A database loaded by an older effmond has the registry: only the
+	 * monitoring part is added, and its users stay as they are. */
+	if (!has_registry && !demo_exec(pg, "cannot load demo/registry.sql",
+					EM_DEMO_REGISTRY_SQL, 0, NULL, NULL, err, errlen))
+		goto out;
+	if (!demo_exec(pg, "cannot load demo/monitoring.sql", EM_DEMO_MONITORING_SQL, 0, NULL,
+		       NULL, err, errlen))
 		goto out;
 	if (!demo_exec(pg, "cannot find the demo users' scope", DEMO_TARGETS, 1, code, &targets,
 		       err, errlen))
@@ -308,9 +344,13 @@ enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 		rc = EM_EINTERNAL;
 		goto out;
 	}
-	for (size_t k = 0; k < DEMO_NUSERS; k++)
-		if ((rc = demo_user(pg, k, targets, &made[k], err, errlen)) != EM_OK)
+	for (size_t k = 0; k < DEMO_NUSERS; k++) {
+		made[k].existed = has_registry;
+		if (!has_registry && (rc = demo_user(pg, k, targets, &made[k], err, errlen)) != EM_OK)
 			goto out;
+	}
+	if ((rc = roadmaps_seed_demo(pg, out, err, errlen)) != EM_OK)
+		goto out;
 	rc = EM_EDB;
 	region[0] = PQgetvalue(targets, 0, T_REGION);
 	if (!demo_exec(pg, "cannot count the demo data", DEMO_COUNTS, 1, region, &counts, err,

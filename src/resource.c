@@ -146,37 +146,15 @@ static bool idem_key_ok(const char *k)
 	return true;
 }
 
-enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem,
-		       struct em_reply *reply)
+/* Claims the key for this request hash, or replays the answer it keeps. */
+static enum em_err idem_claim(struct em_req *req, struct idem *idem, struct em_reply *reply)
 {
 	char user[24];
-	const char *params[3] = {user, NULL, idem->hash};
-	unsigned char h[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256_state st;
+	const char *params[3] = {user, idem->key, idem->hash};
 	PGresult *res;
 	enum em_err rc;
-	char *canon;
-
-	idem->replayed = false;
-	idem->key = req_header(req, "Idempotency-Key");
-	if (!idem->key)
-		return EM_OK;
-	if (!idem_key_ok(idem->key))
-		return reply_fail(reply, EM_EBADREQ,
-				  "Idempotency-Key must be 1-200 visible ASCII characters");
-	canon = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : strdup("");
-	if (!canon)
-		return EM_EINTERNAL;
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const unsigned char *)req->method, strlen(req->method) + 1);
-	crypto_hash_sha256_update(&st, (const unsigned char *)req->path, strlen(req->path) + 1);
-	crypto_hash_sha256_update(&st, (const unsigned char *)canon, strlen(canon));
-	crypto_hash_sha256_final(&st, h);
-	free(canon);
-	sodium_bin2hex(idem->hash, sizeof(idem->hash), h, sizeof(h));
 
 	snprintf(user, sizeof(user), "%lld", (long long)req->caller.user_id);
-	params[1] = idem->key;
 	if ((rc = db_exec(req->db, &IDEM_CLAIM, params, &res)) != EM_OK)
 		return rc;
 	bool claimed = strcmp(PQcmdTuples(res), "1") == 0;
@@ -210,6 +188,65 @@ enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem,
 	PQclear(res);
 	idem->replayed = true;
 	return EM_OK;
+}
+
+/* Reads and checks the header; false when there is none or it is malformed. */
+static bool idem_key(struct em_req *req, struct idem *idem, struct em_reply *reply,
+		     enum em_err *rc)
+{
+	idem->replayed = false;
+	idem->key = req_header(req, "Idempotency-Key");
+	*rc = EM_OK;
+	if (!idem->key)
+		return false;
+	if (!idem_key_ok(idem->key)) {
+		*rc = reply_fail(reply, EM_EBADREQ,
+				 "Idempotency-Key must be 1-200 visible ASCII characters");
+		return false;
+	}
+	return true;
+}
+
+enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem,
+		       struct em_reply *reply)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state st;
+	enum em_err rc;
+	char *canon;
+
+	if (!idem_key(req, idem, reply, &rc))
+		return rc;
+	canon = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : strdup("");
+	if (!canon)
+		return EM_EINTERNAL;
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)req->method, strlen(req->method) + 1);
+	crypto_hash_sha256_update(&st, (const unsigned char *)req->path, strlen(req->path) + 1);
+	crypto_hash_sha256_update(&st, (const unsigned char *)canon, strlen(canon));
+	crypto_hash_sha256_final(&st, h);
+	free(canon);
+	sodium_bin2hex(idem->hash, sizeof(idem->hash), h, sizeof(h));
+	return idem_claim(req, idem, reply);
+}
+
+enum em_err idem_begin_raw(struct em_req *req, const char *variant, const void *body,
+			   size_t len, struct idem *idem, struct em_reply *reply)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state st;
+	enum em_err rc;
+
+	if (!idem_key(req, idem, reply, &rc))
+		return rc;
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)req->method, strlen(req->method) + 1);
+	crypto_hash_sha256_update(&st, (const unsigned char *)req->path, strlen(req->path) + 1);
+	crypto_hash_sha256_update(&st, (const unsigned char *)variant, strlen(variant) + 1);
+	crypto_hash_sha256_update(&st, body, len);
+	crypto_hash_sha256_final(&st, h);
+	sodium_bin2hex(idem->hash, sizeof(idem->hash), h, sizeof(h));
+	return idem_claim(req, idem, reply);
 }
 
 static const char *reply_header_value(const struct em_reply *r, const char *name)
@@ -280,6 +317,8 @@ enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct l
 		*nl1 = *nl2 = '\0';
 		if (strcmp(text, page->sort) != 0 ||
 		    !router_parse_id(nl1 + 1, strlen(nl1 + 1), &page->after_id))
+			goto bad_cursor;
+		if (strlen(nl2 + 1) > LIST_MAX_KEY || !utf8_valid(nl2 + 1, strlen(nl2 + 1)))
 			goto bad_cursor;
 		snprintf(page->after_key, sizeof(page->after_key), "%s", nl2 + 1);
 		page->has_key = strcmp(page->sort, "name") == 0;
@@ -364,6 +403,17 @@ void list_reply(struct em_reply *reply, PGresult *res, const struct list_page *p
 	reply->content_type = "application/json";
 }
 
+const char *list_search_parse(struct em_req *req, struct em_reply *reply)
+{
+	const char *q = req_query(req, "q");
+
+	if (q && !utf8_valid(q, strlen(q)))
+		reply_field_error(reply, "q", "is not valid UTF-8");
+	else if (q && (utf8_length(q) < 1 || utf8_length(q) > 100))
+		reply_field_error(reply, "q", "must be 1 to 100 characters");
+	return q;
+}
+
 void list_filters_parse(struct em_req *req, struct em_reply *reply,
 			const struct list_filter *filters, size_t n, const char **out)
 {
@@ -378,6 +428,8 @@ void list_filters_parse(struct em_req *req, struct em_reply *reply,
 			reply_field_error(reply, f->name, "must be a positive integer id");
 		} else if (f->type == FILTER_BOOL && strcmp(v, "true") && strcmp(v, "false")) {
 			reply_field_error(reply, f->name, "must be true or false");
+		} else if (f->type == FILTER_TEXT && !utf8_valid(v, strlen(v))) {
+			reply_field_error(reply, f->name, "is not valid UTF-8");
 		} else if (f->type == FILTER_TEXT && (utf8_length(v) < 1 || utf8_length(v) > 200)) {
 			reply_field_error(reply, f->name, "must be 1 to 200 characters");
 		} else if (f->type == FILTER_ENUM) {
@@ -418,7 +470,7 @@ enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t
 	struct list_page page;
 	char bufs[3][24], limit[24], after[24];
 	const char *params[9 + LIST_MAX_FILTERS];
-	const char *q = req_query(req, "q");
+	const char *q;
 	PGresult *res;
 	enum em_err rc;
 
@@ -427,8 +479,7 @@ enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t
 	/* Collect every parameter error before answering. */
 	if ((rc = list_page_parse(req, reply, &page)) != EM_OK && rc != EM_EINVAL)
 		return rc;
-	if (q && (utf8_length(q) < 1 || utf8_length(q) > 100))
-		reply_field_error(reply, "q", "must be 1 to 100 characters");
+	q = list_search_parse(req, reply);
 	scope_params(req, bufs, params);
 	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
 	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);

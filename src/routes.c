@@ -5,7 +5,9 @@
  * before a handler runs; handlers add only the row-level scope check.
  */
 #include "effmon/auth.h"
+#include "effmon/cycle.h"
 #include "effmon/ops.h"
+#include "effmon/monitoring.h"
 #include "effmon/registry.h"
 #include "effmon/router.h"
 
@@ -15,6 +17,12 @@
 /* Who may read personal data: not portals. */
 #define MANAGER_READERS (OPERATORS | EM_ROLE_HEAD | EM_ROLE_EXPERT)
 #define RESERVE_READERS (OPERATORS | EM_ROLE_EXPERT)
+/* Who may read submissions: not portals (aggregates only). */
+#define SUBMISSION_READERS (OPERATORS | EM_ROLE_HEAD | EM_ROLE_EXPERT)
+/* Who may read the management cycle (attestations, recommendations, decisions,
+ * roadmaps): not portals; a head reads what is its own. */
+#define CYCLE_READERS (OPERATORS | EM_ROLE_HEAD | EM_ROLE_EXPERT)
+#define ATTESTERS (EM_ROLE_ADMIN | EM_ROLE_REGIONAL | EM_ROLE_EXPERT)
 
 const struct em_route ROUTES[] = {
 	{"GET", "/healthz", EM_ROLES_PUBLIC, ops_healthz, ROUTE_NO_DB},
@@ -77,6 +85,91 @@ const struct em_route ROUTES[] = {
 	 &RESERVE},
 	{"POST", "/api/v1/reserve/{id}/transitions", OPERATORS, reserve_transition,
 	 ROUTE_JSON_BODY, &RESERVE},
+
+	{"GET", "/api/v1/campaigns", EM_ROLES_ALL, resource_list, 0, &CAMPAIGNS},
+	{"POST", "/api/v1/campaigns", ADMIN_REGIONAL, campaigns_create, ROUTE_JSON_BODY,
+	 &CAMPAIGNS},
+	{"GET", "/api/v1/campaigns/{id}", EM_ROLES_ALL, resource_get, 0, &CAMPAIGNS},
+	{"PATCH", "/api/v1/campaigns/{id}", ADMIN_REGIONAL, campaigns_update, ROUTE_JSON_BODY,
+	 &CAMPAIGNS},
+	{"POST", "/api/v1/campaigns/{id}/transitions", ADMIN_REGIONAL, campaigns_transition,
+	 ROUTE_JSON_BODY, &CAMPAIGNS},
+	{"GET", "/api/v1/campaigns/{id}/indicators", EM_ROLES_ALL, campaign_indicators_list, 0,
+	 &INDICATORS},
+	{"POST", "/api/v1/campaigns/{id}/indicators", ADMIN_REGIONAL, campaign_indicators_create,
+	 ROUTE_JSON_BODY, &INDICATORS},
+	{"GET", "/api/v1/indicators/{id}", EM_ROLES_ALL, resource_get, 0, &INDICATORS},
+	{"PATCH", "/api/v1/indicators/{id}", ADMIN_REGIONAL, indicators_update, ROUTE_JSON_BODY,
+	 &INDICATORS},
+	{"DELETE", "/api/v1/indicators/{id}", ADMIN_REGIONAL, indicators_delete, 0, &INDICATORS},
+	{"GET", "/api/v1/campaigns/{id}/imports", ADMIN_REGIONAL, imports_list, 0},
+	{"POST", "/api/v1/campaigns/{id}/imports", ADMIN_REGIONAL, imports_create,
+	 ROUTE_RAW_BODY | ROUTE_LARGE_BODY},
+
+	{"GET", "/api/v1/submissions", SUBMISSION_READERS, resource_list, 0, &SUBMISSIONS},
+	{"GET", "/api/v1/submissions/{id}", SUBMISSION_READERS, resource_get, 0, &SUBMISSIONS},
+	{"PUT", "/api/v1/submissions/{id}/values", OPERATORS | EM_ROLE_HEAD, submissions_put_values,
+	 ROUTE_JSON_BODY, &SUBMISSIONS},
+	{"POST", "/api/v1/submissions/{id}/transitions", OPERATORS | EM_ROLE_HEAD,
+	 submissions_transition, ROUTE_JSON_BODY, &SUBMISSIONS},
+	{"GET", "/api/v1/submissions/{id}/history", SUBMISSION_READERS, submissions_history, 0,
+	 &SUBMISSIONS},
+
+	/* Scores and analysis (issue 5): personal rows for operators, experts and a head
+	 * (its own row); aggregates without personal data for portals too. */
+	{"GET", "/api/v1/campaigns/{id}/scores", SUBMISSION_READERS, campaign_scores_list, 0},
+	{"GET", "/api/v1/campaigns/{id}/outliers", OPERATORS | EM_ROLE_EXPERT, campaign_outliers,
+	 0},
+	{"GET", "/api/v1/managers/{id}/scores", MANAGER_READERS, manager_scores_get, 0},
+	{"GET", "/api/v1/aggregates", OPERATORS | EM_ROLE_EXPERT | EM_ROLE_PORTAL, aggregates_get,
+	 0},
+	{"GET", "/api/v1/public/aggregates", EM_ROLES_PUBLIC, public_aggregates_get, 0},
+
+	/* The management cycle (issue 6): attestation, recommendations, decisions. */
+	{"GET", "/api/v1/attestations", CYCLE_READERS, attestations_list, 0},
+	{"POST", "/api/v1/attestations", ATTESTERS, attestations_create, ROUTE_JSON_BODY},
+	{"GET", "/api/v1/attestations/{id}", CYCLE_READERS, attestations_get, 0},
+	{"PATCH", "/api/v1/attestations/{id}", ATTESTERS, attestations_update, ROUTE_JSON_BODY},
+	{"GET", "/api/v1/managers/{id}/attestations", CYCLE_READERS, attestations_of_manager, 0},
+	{"GET", "/api/v1/recommendations", CYCLE_READERS, recommendations_list, 0},
+	{"POST", "/api/v1/recommendations", OPERATORS, recommendations_create, ROUTE_JSON_BODY},
+	{"GET", "/api/v1/recommendations/{id}", CYCLE_READERS, recommendations_get, 0},
+	{"PATCH", "/api/v1/recommendations/{id}", OPERATORS, recommendations_update,
+	 ROUTE_JSON_BODY},
+	{"POST", "/api/v1/recommendations/{id}/transitions", OPERATORS | EM_ROLE_HEAD,
+	 recommendations_transition, ROUTE_JSON_BODY},
+	{"GET", "/api/v1/recommendations/{id}/history", CYCLE_READERS, recommendations_history, 0},
+	{"POST", "/api/v1/campaigns/{id}/recommendation-drafts", ADMIN_REGIONAL,
+	 recommendations_drafts, 0},
+	{"GET", "/api/v1/decisions", CYCLE_READERS, decisions_list, 0},
+	{"POST", "/api/v1/decisions", OPERATORS, decisions_create, ROUTE_JSON_BODY},
+	{"GET", "/api/v1/decisions/{id}", CYCLE_READERS, decisions_get, 0},
+	{"POST", "/api/v1/decisions/{id}/revoke", OPERATORS, decisions_revoke, ROUTE_JSON_BODY},
+
+	/* Roadmaps and milestones (issue 6): heads write progress on their own organization's. */
+	{"GET", "/api/v1/roadmaps", CYCLE_READERS, resource_list, 0, &ROADMAPS},
+	{"POST", "/api/v1/roadmaps", OPERATORS, roadmaps_create, ROUTE_JSON_BODY, &ROADMAPS},
+	{"GET", "/api/v1/roadmaps/{id}", CYCLE_READERS, resource_get, 0, &ROADMAPS},
+	{"PATCH", "/api/v1/roadmaps/{id}", OPERATORS, roadmaps_update, ROUTE_JSON_BODY, &ROADMAPS},
+	{"GET", "/api/v1/roadmaps/{id}/milestones", CYCLE_READERS, roadmap_milestones_list, 0},
+	{"POST", "/api/v1/roadmaps/{id}/milestones", OPERATORS, roadmap_milestones_create,
+	 ROUTE_JSON_BODY},
+	{"GET", "/api/v1/milestones", CYCLE_READERS, resource_list, 0, &MILESTONES},
+	{"GET", "/api/v1/milestones/{id}", CYCLE_READERS, resource_get, 0, &MILESTONES},
+	{"PATCH", "/api/v1/milestones/{id}", OPERATORS | EM_ROLE_HEAD, milestones_update,
+	 ROUTE_JSON_BODY},
+	{"POST", "/api/v1/milestones/{id}/transitions", OPERATORS | EM_ROLE_HEAD,
+	 milestones_transition, ROUTE_JSON_BODY},
+	{"GET", "/api/v1/milestones/{id}/participants", CYCLE_READERS, milestone_participants_list,
+	 0},
+	{"POST", "/api/v1/milestones/{id}/participants", OPERATORS, milestone_participants_add,
+	 ROUTE_JSON_BODY},
+	{"DELETE", "/api/v1/milestones/{id}/participants/{manager_id}", OPERATORS,
+	 milestone_participants_remove, 0},
+
+	/* The management-cycle report: operators and experts (a municipal operator, its own). */
+	{"GET", "/api/v1/campaigns/{id}/cycle-report", OPERATORS | EM_ROLE_EXPERT, cycle_report_get,
+	 0},
 
 	{"GET", "/api/v1/audit", ADMIN_REGIONAL, audit_list, 0},
 };

@@ -8,6 +8,49 @@
 #include <stdio.h>
 #include <string.h>
 
+bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+	while (p < end) {
+		unsigned c = *p;
+		if (c >= 0x01 && c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c == 0x00)
+			return false;
+		size_t need;
+		unsigned lo = 0x80, hi = 0xBF;
+		if (c >= 0xC2 && c <= 0xDF) {
+			need = 1;
+		} else if (c >= 0xE0 && c <= 0xEF) {
+			need = 2;
+			if (c == 0xE0)
+				lo = 0xA0; /* overlong */
+			else if (c == 0xED)
+				hi = 0x9F; /* surrogates */
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			need = 3;
+			if (c == 0xF0)
+				lo = 0x90; /* overlong */
+			else if (c == 0xF4)
+				hi = 0x8F; /* past U+10FFFF */
+		} else {
+			return false;
+		}
+		if ((size_t)(end - p) <= need)
+			return false;
+		if (p[1] < lo || p[1] > hi)
+			return false;
+		for (size_t k = 2; k <= need; k++)
+			if (p[k] < 0x80 || p[k] > 0xBF)
+				return false;
+		p += need + 1;
+	}
+	return true;
+}
+
 size_t utf8_length(const char *s)
 {
 	size_t n = 0;

@@ -46,6 +46,11 @@ enum em_err token_issue(const struct auth_user *user, long ttl, char **out);
 enum em_err token_verify(const char *token, int64_t now, struct auth_claims *out,
 			 const char **why);
 
+/* An Authorization header "Bearer <token>" (scheme case-insensitive) verified
+ * up to its claims: everything auth_authenticate does before the user lookup. */
+enum em_err auth_bearer_verify(const char *authorization, int64_t now, struct auth_claims *out,
+			       const char **why);
+
 /* The caller from the Authorization header, checked against the user row. */
 enum em_err auth_authenticate(struct em_req *req, const char *authorization, const char **why);
 

@@ -41,6 +41,9 @@ struct em_config {
 	long login_max_failures;
 	long login_lock_seconds;
 	long shutdown_grace_s;
+#if EFFMON_TEST_HOOKS
+	char *now; /* EFFMON_NOW: the database's today (em_today()), test builds only */
+#endif
 
 	/* Loaded by config_load_secrets(), not set directly. */
 	unsigned char *secret;

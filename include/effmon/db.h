@@ -39,6 +39,15 @@ void db_request_end(struct db_conn *c);
 enum em_err db_exec(struct db_conn *c, const struct db_stmt *st, const char *const *params,
 		    PGresult **out);
 
+/*
+ * COPY ... FROM STDIN on this connection, inside the caller's transaction
+ * (bulk imports): begin, put the data in pieces, end. db_copy_end with a
+ * reason aborts the COPY instead; either way the connection is usable after.
+ */
+enum em_err db_copy_begin(struct db_conn *c, const char *sql);
+enum em_err db_copy_put(struct db_conn *c, const char *buf, size_t len);
+enum em_err db_copy_end(struct db_conn *c, const char *abort_reason);
+
 /* Runs fn inside BEGIN ... COMMIT, retrying the whole of it on EM_ERETRY. */
 typedef enum em_err (*db_tx_fn)(struct db_conn *c, void *ctx);
 enum em_err db_tx(struct db_conn *c, db_tx_fn fn, void *ctx);

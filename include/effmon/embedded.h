@@ -21,5 +21,8 @@ extern const char EM_OPENAPI[];
 extern const size_t EM_OPENAPI_LEN;
 /* demo/registry.sql: statements run in one transaction by load-demo. */
 extern const char EM_DEMO_REGISTRY_SQL[];
+/* demo/monitoring.sql: the catalog and campaigns, run after it (or alone, on a
+ * database whose demo region predates them). */
+extern const char EM_DEMO_MONITORING_SQL[];
 
 #endif

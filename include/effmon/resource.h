@@ -115,6 +115,10 @@ struct idem {
 };
 enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem,
 		       struct em_reply *reply);
+/* The same for a raw (non-JSON) body: the hash covers the method, the path,
+ * variant (what else selects the answer: content type, query) and the bytes. */
+enum em_err idem_begin_raw(struct em_req *req, const char *variant, const void *body,
+			   size_t len, struct idem *idem, struct em_reply *reply);
 /* Keeps the reply (status, body, ETag, Location) for replays of the key. */
 enum em_err idem_finish(struct em_req *req, const struct idem *idem,
 			const struct em_reply *reply);
@@ -128,6 +132,8 @@ struct list_page {
 	bool has_key;
 };
 enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page);
+/* The text search parameter q (NULL if absent); an error goes to reply->errors. */
+const char *list_search_parse(struct em_req *req, struct em_reply *reply);
 /* Reads and checks each filter's query parameter into out[i] (NULL if absent);
  * errors go to reply->errors, each naming its parameter. */
 void list_filters_parse(struct em_req *req, struct em_reply *reply,

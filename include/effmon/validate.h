@@ -33,6 +33,9 @@ struct field {
 bool validate_object(const json_t *body, const struct field *fields, size_t nfields,
 		     struct em_reply *reply);
 
+/* Is s[0..n) well-formed UTF-8 without NUL, overlongs or surrogates? */
+bool utf8_valid(const char *s, size_t n);
+
 /* Counts UTF-8 characters (body text is valid UTF-8: jansson checked it). */
 size_t utf8_length(const char *s);
 

@@ -155,18 +155,7 @@ enum em_err auth_authenticate(struct em_req *req, const char *authorization, con
 	int64_t now = (int64_t)time(NULL);
 	enum em_err rc;
 
-	if (!authorization) {
-		*why = "no bearer token";
-		return EM_EUNAUTH;
-	}
-	if (strncasecmp(authorization, "Bearer ", 7) != 0) {
-		*why = "not a bearer token";
-		return EM_EUNAUTH;
-	}
-	authorization += 7;
-	while (*authorization == ' ')
-		authorization++;
-	if ((rc = token_verify(authorization, now, &claims, why)) != EM_OK)
+	if ((rc = auth_bearer_verify(authorization, now, &claims, why)) != EM_OK)
 		return rc;
 	rc = cached_user(req->db, claims.user_id, now, &user);
 	if (rc == EM_ENOTFOUND) {

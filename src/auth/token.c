@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "effmon/auth.h"
@@ -251,4 +252,21 @@ out:
 	json_decref(header);
 	json_decref(claims);
 	return rc;
+}
+
+enum em_err auth_bearer_verify(const char *authorization, int64_t now, struct auth_claims *out,
+			       const char **why)
+{
+	if (!authorization) {
+		*why = "no bearer token";
+		return EM_EUNAUTH;
+	}
+	if (strncasecmp(authorization, "Bearer ", 7) != 0) {
+		*why = "not a bearer token";
+		return EM_EUNAUTH;
+	}
+	authorization += 7;
+	while (*authorization == ' ')
+		authorization++;
+	return token_verify(authorization, now, out, why);
 }

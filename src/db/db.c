@@ -40,7 +40,7 @@ struct db_conn {
 static struct {
 	char *url;
 	char connect_timeout[16];
-	char options[128];
+	char options[192];
 	pthread_mutex_t lock;
 	struct db_conn *conns[MAX_CONNS];
 	int nconns;
@@ -59,6 +59,14 @@ enum em_err db_init(const struct em_config *cfg)
 		 "-c statement_timeout=%ld -c idle_in_transaction_session_timeout=%ld "
 		 "-c TimeZone=UTC",
 		 cfg->statement_timeout_ms, cfg->statement_timeout_ms * 2);
+#if EFFMON_TEST_HOOKS
+	/* The controlled clock: em_today() reads this setting (config.c checked it). */
+	if (cfg->now) {
+		size_t n = strlen(pool.options);
+		snprintf(pool.options + n, sizeof(pool.options) - n, " -c effmon.today=%s",
+			 cfg->now);
+	}
+#endif
 	return pool.url ? EM_OK : EM_EINTERNAL;
 }
 
@@ -282,6 +290,51 @@ enum em_err db_exec(struct db_conn *c, const struct db_stmt *st, const char *con
 		return fail(c, res, st->name);
 	*out = res;
 	return EM_OK;
+}
+
+enum em_err db_copy_begin(struct db_conn *c, const char *sql)
+{
+	enum em_err rc;
+	PGresult *res;
+
+	if ((rc = db_ensure(c)) != EM_OK)
+		return rc;
+	res = PQexec(c->pg, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		return fail(c, res, "COPY");
+	PQclear(res);
+	return EM_OK;
+}
+
+enum em_err db_copy_put(struct db_conn *c, const char *buf, size_t len)
+{
+	/* PQputCopyData takes an int length: feed big buffers in slices. */
+	while (len > 0) {
+		int n = len > (1u << 30) ? 1 << 30 : (int)len;
+		if (PQputCopyData(c->pg, buf, n) != 1)
+			return fail(c, NULL, "COPY data");
+		buf += n;
+		len -= (size_t)n;
+	}
+	return EM_OK;
+}
+
+enum em_err db_copy_end(struct db_conn *c, const char *abort_reason)
+{
+	enum em_err rc = EM_OK;
+	PGresult *res;
+
+	if (PQputCopyEnd(c->pg, abort_reason) != 1)
+		return fail(c, NULL, "COPY end");
+	/* Drain every result; the COPY's own comes first. */
+	while ((res = PQgetResult(c->pg))) {
+		if (rc == EM_OK && PQresultStatus(res) != PGRES_COMMAND_OK && !abort_reason) {
+			rc = fail(c, res, "COPY");
+			continue;
+		}
+		PQclear(res);
+	}
+	return rc;
 }
 
 static enum em_err simple(struct db_conn *c, const char *sql)

@@ -10,16 +10,24 @@ Expected: a role the route does not allow -> 403 (anonymous -> 401); allowed but
 scope -> 404, exactly like a missing object; allowed and in scope -> 200/201, with a valid
 body and the current ETag as If-Match, on fresh objects where a rerun would conflict.
 Every cell also checks the audit trail: a successful write adds exactly one audit_events
-row (found by the cell's X-Request-Id), anything else adds none, and a refused write
-leaves the object's version alone.
+row (found by the cell's X-Request-Id; a bulk write one per object it makes, AUDIT_ROWS),
+anything else adds none, and a refused write leaves the object's version alone (a deleted
+object is gone).
+
+The world is monitoring_fixtures.World: the registry world plus open campaigns in A and B,
+draft campaigns, and one attestation, recommendation, decision, roadmap and milestone per
+side. A write cell takes the object in the state from which its role has a legal move
+(a head submits its own filled draft, a municipal operator verifies, a regional operator
+approves; a municipal operator revokes and changes what it issued itself).
 """
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import assert_problem  # noqa: E402
-import registry_fixtures as rf  # noqa: E402
+import monitoring_fixtures as mf  # noqa: E402
 from registry_fixtures import API, PASSWORD, TODAY  # noqa: E402
 
 # The columns of MATRIX, in order.
@@ -83,20 +91,92 @@ MATRIX = [
     ('POST',  '/api/v1/reserve/{id}/transitions',      (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
 
     ('GET',   '/api/v1/audit',                         200,        200,        403,        403,        403,        403,        ANON),
+
+    # Monitoring (issues 4, 5): campaigns and catalogs, imports, submissions, scores.
+    ('GET',   '/api/v1/campaigns',                     200,        200,        200,        200,        200,        200,        ANON),
+    ('POST',  '/api/v1/campaigns',                     201,        201,        403,        403,        403,        403,        ANON),
+    ('GET',   '/api/v1/campaigns/{id}',                (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (200, 404), (ANON, ANON)),
+    ('PATCH', '/api/v1/campaigns/{id}',                (200, 200), (200, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/campaigns/{id}/transitions',    (200, 200), (200, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/campaigns/{id}/indicators',     (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (200, 404), (ANON, ANON)),
+    ('POST',  '/api/v1/campaigns/{id}/indicators',     (201, 201), (201, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/indicators/{id}',               (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (200, 404), (ANON, ANON)),
+    ('PATCH', '/api/v1/indicators/{id}',               (200, 200), (200, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('DELETE', '/api/v1/indicators/{id}',              (204, 204), (204, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/campaigns/{id}/imports',        (200, 200), (200, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/campaigns/{id}/imports',        (201, 201), (201, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+
+    ('GET',   '/api/v1/submissions',                   200,        200,        200,        200,        200,        403,        ANON),
+    ('GET',   '/api/v1/submissions/{id}',              (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('PUT',   '/api/v1/submissions/{id}/values',       (200, 200), (200, 404), (200, 404), (200, 404), (403, 403), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/submissions/{id}/transitions',  (200, 200), (200, 404), (200, 404), (200, 404), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/submissions/{id}/history',      (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+
+    ('GET',   '/api/v1/campaigns/{id}/scores',         (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/campaigns/{id}/outliers',       (200, 200), (200, 404), (200, 404), (403, 403), (200, 404), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/campaigns/{id}/cycle-report',   (200, 200), (200, 404), (200, 404), (403, 403), (200, 404), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/managers/{id}/scores',          (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/aggregates',                    200,        200,        200,        403,        200,        200,        ANON),
+    ('GET',   '/api/v1/public/aggregates',             200,        200,        200,        200,        200,        200,        200),
+
+    # The management cycle (issue 6): attestations, recommendations, decisions, roadmaps.
+    ('GET',   '/api/v1/attestations',                  200,        200,        200,        200,        200,        403,        ANON),
+    ('POST',  '/api/v1/attestations',                  201,        201,        403,        403,        201,        403,        ANON),
+    ('GET',   '/api/v1/attestations/{id}',             (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('PATCH', '/api/v1/attestations/{id}',             (200, 200), (200, 404), (403, 403), (403, 403), (200, 404), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/managers/{id}/attestations',    (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+
+    ('GET',   '/api/v1/recommendations',               200,        200,        200,        200,        200,        403,        ANON),
+    ('POST',  '/api/v1/recommendations',               201,        201,        201,        403,        403,        403,        ANON),
+    ('GET',   '/api/v1/recommendations/{id}',          (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('PATCH', '/api/v1/recommendations/{id}',          (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/recommendations/{id}/transitions', (200, 200), (200, 404), (200, 404), (200, 404), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/recommendations/{id}/history',  (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/campaigns/{id}/recommendation-drafts', (200, 200), (200, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+
+    ('GET',   '/api/v1/decisions',                     200,        200,        200,        200,        200,        403,        ANON),
+    ('POST',  '/api/v1/decisions',                     201,        201,        201,        403,        403,        403,        ANON),
+    ('GET',   '/api/v1/decisions/{id}',                (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/decisions/{id}/revoke',         (201, 201), (201, 404), (201, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+
+    ('GET',   '/api/v1/roadmaps',                      200,        200,        200,        200,        200,        403,        ANON),
+    ('POST',  '/api/v1/roadmaps',                      201,        201,        201,        403,        403,        403,        ANON),
+    ('GET',   '/api/v1/roadmaps/{id}',                 (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('PATCH', '/api/v1/roadmaps/{id}',                 (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/roadmaps/{id}/milestones',      (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/roadmaps/{id}/milestones',      (201, 201), (201, 404), (201, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/milestones',                    200,        200,        200,        200,        200,        403,        ANON),
+    ('GET',   '/api/v1/milestones/{id}',               (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('PATCH', '/api/v1/milestones/{id}',               (200, 200), (200, 404), (200, 404), (200, 404), (403, 403), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/milestones/{id}/transitions',   (200, 200), (200, 404), (200, 404), (200, 404), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/milestones/{id}/participants',  (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/milestones/{id}/participants',  (201, 201), (201, 404), (201, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('DELETE', '/api/v1/milestones/{id}/participants/{manager_id}', (204, 204), (204, 404), (204, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
 ]  # noqa: E501
 
 # Routes on one object that has no territory: one column, nothing is out of scope.
 GLOBAL_OBJECTS = {'/api/v1/directions/{id}', '/api/v1/competencies/{id}'}
 # Routes that answer without writing anything, whatever the method.
 NOT_AUDITED = {('POST', '/api/v1/auth/token')}
+# Writes that make a number of objects, each audited: the audit rows a success adds.
+AUDIT_ROWS = {
+    ('POST', '/api/v1/campaigns/{id}/recommendation-drafts'): lambda r: r.json['created'],
+    # a revocation is a decision of its own: its 'create', and the 'revoke' of the old one
+    ('POST', '/api/v1/decisions/{id}/revoke'): lambda r: 2,
+}
 
 
 # --- what each cell sends --------------------------------------------------------------
 #
 # An action gets (world, role, where) with where 'in', 'out' or None and returns a dict:
 #   id        the {id} of the pattern (for routes that have one)
+#   ids       the ids of a pattern with several placeholders ({id}, {manager_id}), in
+#             order (the first is the object)
+#   query     a query string for the path (without '?')
 #   body      the JSON body (writes)
 #   if_match  True: send the current ETag of /{resource}/{id} as If-Match
+#   watch     (writes without If-Match) the path of an object whose version a success
+#             raises and a refusal leaves alone
 #   login     for POST /auth/token
 
 def _fixture(kind):
@@ -235,6 +315,227 @@ ACTIONS = {
 }
 
 
+# --- monitoring and the management cycle (objects of monitoring_fixtures.World) ----------
+
+def by_side(attr):
+    """The fixture object of the cell's side: attr + '_a' in scope, + '_b' outside."""
+    return lambda w, role, where: {'id': getattr(w, attr + ('_a' if w.side(where) == 'A'
+                                                              else '_b'))}
+
+
+def side_obj(fn):
+    return lambda w, role, where: {'id': fn(w, w.side(where))}
+
+
+def campaign_transition(w, role, where):
+    side = w.side(where)
+    if role in ('admin', 'regional_operator'):
+        c = w.new_campaign(w.region(side), catalog=False)
+        w.new_indicator(c['id'])
+        cid = c['id']
+    else:
+        cid = w.draft_a if side == 'A' else w.draft_b
+    return {'id': cid, 'body': {'to': 'open'}, 'if_match': True}
+
+
+def indicator_create(w, role, where):
+    return {'id': w.draft_a if w.side(where) == 'A' else w.draft_b, 'body': w.indicator_body()}
+
+
+def indicator_delete(w, role, where):
+    ind = w.new_indicator(w.draft_a if w.side(where) == 'A' else w.draft_b)
+    return {'id': ind['id'], 'if_match': True}
+
+
+def import_rows(w, role, where):
+    side = w.side(where)
+    sid = w.values_sub[side]
+    return {'id': w.campaign(side),
+            'body': [{'organization_inn': w.inns[w.org_of[sid]], 'indicator_code': 'R1',
+                      'value': w.seq.next() % 100}]}
+
+
+def submission_read(w, role, where):
+    return {'id': w.sub_a1 if w.side(where) == 'A' else w.sub_b1}
+
+
+def submission_values(w, role, where):
+    """The indicator the role writes (DESIGN §2 sources): regional_import for a regional
+    operator, municipal for a municipal one, self for the others; a valid body always."""
+    side = w.side(where)
+    n = w.seq.next()
+    sid = w.values_sub[side]
+    if role == 'regional_operator':
+        values = [{'indicator': 'R1', 'value': n % 100}]
+    elif role == 'municipal_operator':
+        values = [{'indicator': 'M1', 'value': n % 10}]
+    else:
+        values = [{'indicator': 'S1', 'value': n % 100, 'comment': 'из отчёта ОО-1'}]
+        if role == 'head' and side == 'A':
+            sid = w.sub_a1  # the head's own organization
+    return {'id': sid, 'body': {'values': values}, 'if_match': True}
+
+
+def submission_transition(w, role, where):
+    """A fresh submission in the state from which the role has a move: the head submits
+    its own filled draft, the municipality verifies, the region approves, the admin
+    submits; the roles the route refuses get a shared filled draft."""
+    side = w.side(where)
+    if role == 'admin':
+        return {'id': w.fresh_submission(side, 'draft'), 'body': {'to': 'submitted'},
+                'if_match': True}
+    if role == 'regional_operator':
+        return {'id': w.fresh_submission(side, 'verified'), 'body': {'to': 'approved'},
+                'if_match': True}
+    if role == 'municipal_operator':
+        return {'id': w.fresh_submission(side, 'submitted'), 'body': {'to': 'verified'},
+                'if_match': True}
+    if role == 'head':
+        sid = w.advance(w.sub_a1, 'draft') if side == 'A' else w.fresh_submission('B', 'draft')
+        return {'id': sid, 'body': {'to': 'submitted', 'comment': 'готово'}, 'if_match': True}
+    if side not in w.refused_sub:
+        w.refused_sub[side] = w.fresh_submission(side, 'draft')
+    return {'id': w.refused_sub[side], 'body': {'to': 'submitted'}, 'if_match': True}
+
+
+def aggregates(w, role, where):
+    return {'query': 'campaign=%d&group_by=municipality' % w.camp_a}
+
+
+def attestation_patch(w, role, where):
+    return {'id': w.att_a if w.side(where) == 'A' else w.att_b,
+            'body': {'commission': 'Комиссия №%d' % w.seq.next()}, 'if_match': True}
+
+
+def recommendation_patch(w, role, where):
+    side = w.side(where)
+    # Only the issuing side changes a draft: the municipal operator's own draft.
+    token = w.token(role) if role == 'municipal_operator' and side == 'A' else None
+    rec = w.new_recommendation(side, token=token, status='draft')
+    return {'id': rec['id'], 'body': {'text': 'Уточнённый текст %d' % w.seq.next()},
+            'if_match': True}
+
+
+def recommendation_transition(w, role, where):
+    side = w.side(where)
+    if role == 'head':
+        rec = w.new_recommendation(side)  # issued to the side's head
+        return {'id': rec['id'], 'body': {'to': 'acknowledged'}, 'if_match': True}
+    token = w.token(role) if role == 'municipal_operator' and side == 'A' else None
+    rec = w.new_recommendation(side, token=token, status='draft')
+    return {'id': rec['id'], 'body': {'to': 'issued'}, 'if_match': True}
+
+
+def recommendation_drafts(w, role, where):
+    return {'id': w.campaign(w.side(where)), 'body': {}}
+
+
+def decision_revoke(w, role, where):
+    side = w.side(where)
+    # A municipal operator revokes municipal decisions: its own.
+    token = w.token(role) if role == 'municipal_operator' and side == 'A' else None
+    d = w.new_decision(side, token=token)
+    return {'id': d['id'], 'body': w.revoke_body(), 'if_match': True}
+
+
+def milestone_create(w, role, where):
+    return {'id': w.rm_a if w.side(where) == 'A' else w.rm_b, 'body': w.milestone_body()}
+
+
+def milestone_patch(w, role, where):
+    # progress_report: what a head may change on its organization's milestone.
+    return {'id': w.ms_a if w.side(where) == 'A' else w.ms_b,
+            'body': {'progress_report': 'Выполнено на %d%%' % (w.seq.next() % 100)},
+            'if_match': True}
+
+
+def milestone_transition(w, role, where):
+    return {'id': w.new_milestone(w.side(where))['id'], 'body': {'to': 'in_progress'},
+            'if_match': True}
+
+
+def participant_add(w, role, where):
+    side = w.side(where)
+    ms = w.new_milestone(side)['id']
+    return {'id': ms, 'body': {'manager_id': w.mgr(side)},
+            'watch': '%s/milestones/%d' % (API, ms)}
+
+
+def participant_remove(w, role, where):
+    side = w.side(where)
+    ms = w.new_milestone(side)['id']
+    w.create('%s/milestones/%d/participants' % (API, ms), {'manager_id': w.mgr(side)})
+    return {'ids': [ms, w.mgr(side)], 'watch': '%s/milestones/%d' % (API, ms)}
+
+
+ACTIONS.update({
+    ('GET', '/api/v1/campaigns'): plain,
+    ('POST', '/api/v1/campaigns'): create(lambda w: w.campaign_body(w.region_a)),
+    ('GET', '/api/v1/campaigns/{id}'): side_obj(lambda w, s: w.campaign(s)),
+    ('PATCH', '/api/v1/campaigns/{id}'): lambda w, role, where: {
+        'id': w.campaign(w.side(where)), 'body': {'title': 'Мониторинг №%d' % w.seq.next()},
+        'if_match': True},
+    ('POST', '/api/v1/campaigns/{id}/transitions'): campaign_transition,
+    ('GET', '/api/v1/campaigns/{id}/indicators'): side_obj(lambda w, s: w.campaign(s)),
+    ('POST', '/api/v1/campaigns/{id}/indicators'): indicator_create,
+    ('GET', '/api/v1/indicators/{id}'): by_side('ind'),
+    ('PATCH', '/api/v1/indicators/{id}'): lambda w, role, where: {
+        'id': w.ind_a if w.side(where) == 'A' else w.ind_b,
+        'body': {'name': 'Показатель №%d' % w.seq.next()}, 'if_match': True},
+    ('DELETE', '/api/v1/indicators/{id}'): indicator_delete,
+    ('GET', '/api/v1/campaigns/{id}/imports'): side_obj(lambda w, s: w.campaign(s)),
+    ('POST', '/api/v1/campaigns/{id}/imports'): import_rows,
+
+    ('GET', '/api/v1/submissions'): plain,
+    ('GET', '/api/v1/submissions/{id}'): submission_read,
+    ('PUT', '/api/v1/submissions/{id}/values'): submission_values,
+    ('POST', '/api/v1/submissions/{id}/transitions'): submission_transition,
+    ('GET', '/api/v1/submissions/{id}/history'): submission_read,
+
+    ('GET', '/api/v1/campaigns/{id}/scores'): side_obj(lambda w, s: w.campaign(s)),
+    ('GET', '/api/v1/campaigns/{id}/outliers'): side_obj(lambda w, s: w.campaign(s)),
+    ('GET', '/api/v1/campaigns/{id}/cycle-report'): side_obj(lambda w, s: w.campaign(s)),
+    ('GET', '/api/v1/managers/{id}/scores'): side_obj(lambda w, s: w.mgr(s)),
+    ('GET', '/api/v1/aggregates'): aggregates,
+    ('GET', '/api/v1/public/aggregates'): plain,
+
+    ('GET', '/api/v1/attestations'): plain,
+    ('POST', '/api/v1/attestations'): create(lambda w: w.attestation_body(w.mgr_a1)),
+    ('GET', '/api/v1/attestations/{id}'): by_side('att'),
+    ('PATCH', '/api/v1/attestations/{id}'): attestation_patch,
+    ('GET', '/api/v1/managers/{id}/attestations'): side_obj(lambda w, s: w.mgr(s)),
+
+    ('GET', '/api/v1/recommendations'): plain,
+    ('POST', '/api/v1/recommendations'): create(lambda w: w.recommendation_body('A')),
+    ('GET', '/api/v1/recommendations/{id}'): by_side('rec'),
+    ('PATCH', '/api/v1/recommendations/{id}'): recommendation_patch,
+    ('POST', '/api/v1/recommendations/{id}/transitions'): recommendation_transition,
+    ('GET', '/api/v1/recommendations/{id}/history'): by_side('rec'),
+    ('POST', '/api/v1/campaigns/{id}/recommendation-drafts'): recommendation_drafts,
+
+    ('GET', '/api/v1/decisions'): plain,
+    ('POST', '/api/v1/decisions'): create(lambda w: w.decision_body('A')),
+    ('GET', '/api/v1/decisions/{id}'): by_side('dec'),
+    ('POST', '/api/v1/decisions/{id}/revoke'): decision_revoke,
+
+    ('GET', '/api/v1/roadmaps'): plain,
+    ('POST', '/api/v1/roadmaps'): create(lambda w: w.roadmap_body('A')),
+    ('GET', '/api/v1/roadmaps/{id}'): by_side('rm'),
+    ('PATCH', '/api/v1/roadmaps/{id}'): lambda w, role, where: {
+        'id': w.rm_a if w.side(where) == 'A' else w.rm_b,
+        'body': {'title': 'Дорожная карта №%d' % w.seq.next()}, 'if_match': True},
+    ('GET', '/api/v1/roadmaps/{id}/milestones'): by_side('rm'),
+    ('POST', '/api/v1/roadmaps/{id}/milestones'): milestone_create,
+    ('GET', '/api/v1/milestones'): plain,
+    ('GET', '/api/v1/milestones/{id}'): by_side('ms'),
+    ('PATCH', '/api/v1/milestones/{id}'): milestone_patch,
+    ('POST', '/api/v1/milestones/{id}/transitions'): milestone_transition,
+    ('GET', '/api/v1/milestones/{id}/participants'): by_side('ms'),
+    ('POST', '/api/v1/milestones/{id}/participants'): participant_add,
+    ('DELETE', '/api/v1/milestones/{id}/participants/{manager_id}'): participant_remove,
+})
+
+
 def daemon_routes(daemon):
     p = daemon.run('routes', timeout=30)
     if p.returncode != 0:
@@ -264,7 +565,7 @@ class AuthzMatrixTest(harness.DaemonTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.w = rf.World(cls.daemon, cls.cluster)
+        cls.w = mf.World(cls.daemon, cls.cluster)
         r = cls.w.get(API + '/directions', token=cls.w.admin.token)
         harness.assert_status(r, 200, 'GET /directions')
         cls.w.direction = r.json['items'][0]['id']
@@ -296,16 +597,29 @@ class AuthzMatrixTest(harness.DaemonTestCase):
         n = 0
         for method, pattern, role, where, expected in cells():
             n += 1
-            spec = ACTIONS[(method, pattern)](w, role, where)
+            try:
+                spec = ACTIONS[(method, pattern)](w, role, where)
+            except (AssertionError, OSError) as e:
+                failures.append('%s %s as %s%s: preparing the cell failed: %s'
+                                % (method, pattern, role, ', %s scope' % where if where else '',
+                                   e))
+                continue
             path = pattern
             obj_path = None
             if '{id}' in pattern:
-                path = pattern.replace('{id}', str(spec['id']))
-                obj_path = pattern.split('{id}')[0] + str(spec['id'])
+                ids = spec.get('ids') or [spec['id']]
+                for i in ids:
+                    path = re.sub(r'\{[a-z_]+\}', str(i), path, count=1)
+                obj_path = pattern.split('{id}')[0] + str(ids[0])
+            if spec.get('query'):
+                path += '?' + spec['query']
             headers = {'X-Request-Id': 'mx-%d' % n}
             version = None
             if spec.get('if_match'):
                 headers['If-Match'] = w.etag(obj_path)
+                version = w.version(obj_path)
+            elif spec.get('watch'):
+                obj_path = spec['watch']
                 version = w.version(obj_path)
             cell = '%s %s as %s%s (expected %d)' % (method, path, role,
                                                     ', %s scope' % where if where else '',
@@ -325,12 +639,21 @@ class AuthzMatrixTest(harness.DaemonTestCase):
                     if expected == 401 and not r.headers.get('www-authenticate', '').startswith(
                             'Bearer'):
                         raise AssertionError('401 without WWW-Authenticate: Bearer')
+                elif expected == 204:
+                    if r.body:
+                        raise AssertionError('204 with a body: %r' % r)
                 elif pattern.startswith('/api/v1/') and pattern != '/api/v1/openapi.yaml':
                     if not isinstance(r.json, dict):
                         raise AssertionError('the body is not a JSON object: %r' % r)
                     if 'items' in r.json and not isinstance(r.json['items'], list):
                         raise AssertionError('items is not a list: %r' % r)
-                if version is not None:
+                if version is not None and obj_path == path and method == 'DELETE' \
+                        and expected < 300:
+                    gone = w.call('GET', obj_path, as_admin=True)
+                    if gone.status != 404:
+                        raise AssertionError('deleted, but GET %s answers %d'
+                                             % (obj_path, gone.status))
+                elif version is not None:
                     now = w.version(obj_path)
                     if expected < 300 and now <= version:
                         raise AssertionError('the write succeeded but the version stayed %d'
@@ -342,7 +665,10 @@ class AuthzMatrixTest(harness.DaemonTestCase):
                 failures.append('%s: %s' % (cell, e))
                 continue
             writes = method != 'GET' and (method, pattern) not in NOT_AUDITED
-            audited[headers['X-Request-Id']] = (cell, 1 if writes and expected < 300 else 0)
+            want = 0
+            if writes and expected < 300:
+                want = AUDIT_ROWS.get((method, pattern), lambda r: 1)(r)
+            audited[headers['X-Request-Id']] = (cell, want)
 
         rows = w.sql("SELECT request_id, count(*) FROM audit_events "
                      "WHERE request_id LIKE 'mx-%' GROUP BY request_id")

@@ -10,6 +10,7 @@ never hold a row outside the caller's scope whatever the filters.
 The world (regions A and B, their municipalities, organizations, heads, reserve, users
 of every role) comes from registry_fixtures.py; the daemon and PostgreSQL from harness.py.
 """
+import base64
 import json
 import os
 import sys
@@ -296,6 +297,11 @@ class RegistryTest(harness.DaemonTestCase):
                                ({'limit': 'ten'}, ['limit']), ({'sort': 'inn'}, ['sort']),
                                ({'cursor': 'garbage!'}, ['cursor']),
                                ({'q': 'ы' * 101}, ['q']),
+                               # cp1251 «При», not UTF-8
+                               ({'q': b'\xcf\xf0\xe8'}, ['q']),
+                               ({'sort': 'name', 'cursor': base64.urlsafe_b64encode(
+                                   b'name\n1\n\xcf\xf0\xe8').decode().rstrip('=')},
+                                ['cursor']),
                                ({'kind': 'university'}, ['kind']),
                                ({'municipality_id': 'x'}, ['municipality_id']),
                                ({'limit': 0, 'sort': 'inn', 'kind': 'x'},

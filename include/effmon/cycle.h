@@ -1,0 +1,128 @@
+/*
+ * cycle.h — the management cycle (issue 6): attestations, addressed
+ * recommendations and their drafts, management decisions (src/cycle/
+ * attestations.c, recommendations.c, decisions.c), and roadmaps with their
+ * milestones. Handlers beyond the generic resource layer, and what they share.
+ */
+#ifndef EFFMON_CYCLE_H
+#define EFFMON_CYCLE_H
+
+#include "effmon/resource.h"
+
+/*
+ * Attestations, recommendations, decisions. Their statements take the
+ * caller as $1 role, $2 region, $3 municipality, $4 organization and $5 the
+ * head's own manager id: a head sees what is addressed to its manager, not
+ * everything of its organization.
+ */
+#define CYCLE_SCOPE(region, muni, org, mgr)                                                   \
+	" (CASE WHEN $1 = 'head' THEN coalesce(" mgr " = $5::bigint, false) ELSE em_in_scope($1, " \
+	"$2::bigint, $3::bigint, $4::bigint, " region ", " muni ", " org ") END)"
+
+/* The five caller parameters; bufs holds the digits. */
+void cycle_params(const struct em_req *req, char bufs[4][24], const char *out[5]);
+/* Runs a get statement ($1..$5 caller, $6 id -> json, version); EM_ENOTFOUND if not visible. */
+enum em_err cycle_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
+			PGresult **out);
+/* Answers one object as GET does (ETag, 304) with the given status. */
+enum em_err cycle_reply_one(struct em_req *req, struct em_reply *reply, const struct db_stmt *get,
+			    int64_t id, unsigned status, const char *entity);
+/* A list ordered by id: $1..$5 caller, $6 limit + 1, $7 after id, $8.. the filters
+ * -> json, id. Only sort=id is taken. */
+enum em_err cycle_list(struct em_req *req, struct em_reply *reply, const struct db_stmt *list,
+		       const struct list_filter *filters, size_t nfilters);
+
+enum em_err attestations_list(struct em_req *req, const struct em_args *args, json_t *body,
+			      struct em_reply *reply);
+enum em_err attestations_get(struct em_req *req, const struct em_args *args, json_t *body,
+			     struct em_reply *reply);
+enum em_err attestations_create(struct em_req *req, const struct em_args *args, json_t *body,
+				struct em_reply *reply);
+enum em_err attestations_update(struct em_req *req, const struct em_args *args, json_t *body,
+				struct em_reply *reply);
+enum em_err attestations_of_manager(struct em_req *req, const struct em_args *args, json_t *body,
+				    struct em_reply *reply);
+
+enum em_err recommendations_list(struct em_req *req, const struct em_args *args, json_t *body,
+				 struct em_reply *reply);
+enum em_err recommendations_get(struct em_req *req, const struct em_args *args, json_t *body,
+				struct em_reply *reply);
+enum em_err recommendations_create(struct em_req *req, const struct em_args *args, json_t *body,
+				   struct em_reply *reply);
+enum em_err recommendations_update(struct em_req *req, const struct em_args *args, json_t *body,
+				   struct em_reply *reply);
+enum em_err recommendations_transition(struct em_req *req, const struct em_args *args,
+				       json_t *body, struct em_reply *reply);
+enum em_err recommendations_history(struct em_req *req, const struct em_args *args, json_t *body,
+				    struct em_reply *reply);
+enum em_err recommendations_drafts(struct em_req *req, const struct em_args *args, json_t *body,
+				   struct em_reply *reply);
+
+enum em_err decisions_list(struct em_req *req, const struct em_args *args, json_t *body,
+			   struct em_reply *reply);
+enum em_err decisions_get(struct em_req *req, const struct em_args *args, json_t *body,
+			  struct em_reply *reply);
+enum em_err decisions_create(struct em_req *req, const struct em_args *args, json_t *body,
+			     struct em_reply *reply);
+enum em_err decisions_revoke(struct em_req *req, const struct em_args *args, json_t *body,
+			     struct em_reply *reply);
+
+/* --- Roadmaps and milestones (src/cycle/roadmaps.c, milestones.c, due.c) --- */
+
+/* A milestone's deadline read from its text as written. */
+struct em_due {
+	char recurrence[12]; /* once | annual | continuous */
+	char due_on[11];     /* YYYY-MM-DD, or "" when the text names no date */
+};
+/*
+ * Derives the due date and recurrence from text ("Сентябрь 2021 г." →
+ * 2021-09-30, "до 1 октября 2021 г." → 2021-10-01, "2021 г." → 2021-12-31,
+ * "Ежегодно …" → annual, "В течение всего периода" → continuous with the
+ * roadmap's period_to). period_from and period_to ("YYYY-MM-DD", may be NULL)
+ * give a month without a year its year, and a continuous milestone its date.
+ */
+void due_derive(const char *text, const char *period_from, const char *period_to,
+		struct em_due *out);
+
+extern const struct em_resource ROADMAPS, MILESTONES;
+/*
+ * May the caller write this visible roadmap (or its milestones)? Admins and
+ * regional operators: yes; municipal operators: not a regional roadmap;
+ * heads: only progress (progress true) on their own organization's roadmap.
+ * EM_EFORBIDDEN with a reply naming who may.
+ */
+enum em_err roadmap_may_write(const struct em_req *req, const char *level,
+			      int64_t organization_id, bool progress, struct em_reply *reply);
+/* Locks a visible roadmap: version, level, organization_id, the row as JSON,
+ * period_from, period_to. 404 (in reply) when it is not visible. */
+enum em_err roadmap_lock(struct em_req *req, int64_t id, PGresult **out, struct em_reply *reply);
+enum em_err roadmaps_create(struct em_req *req, const struct em_args *args, json_t *body,
+			    struct em_reply *reply);
+enum em_err roadmaps_update(struct em_req *req, const struct em_args *args, json_t *body,
+			    struct em_reply *reply);
+enum em_err roadmap_milestones_list(struct em_req *req, const struct em_args *args,
+				    json_t *body, struct em_reply *reply);
+enum em_err roadmap_milestones_create(struct em_req *req, const struct em_args *args,
+				      json_t *body, struct em_reply *reply);
+enum em_err milestones_update(struct em_req *req, const struct em_args *args, json_t *body,
+			      struct em_reply *reply);
+enum em_err milestones_transition(struct em_req *req, const struct em_args *args, json_t *body,
+				  struct em_reply *reply);
+enum em_err milestone_participants_list(struct em_req *req, const struct em_args *args,
+					json_t *body, struct em_reply *reply);
+enum em_err milestone_participants_add(struct em_req *req, const struct em_args *args,
+				       json_t *body, struct em_reply *reply);
+enum em_err milestone_participants_remove(struct em_req *req, const struct em_args *args,
+					  json_t *body, struct em_reply *reply);
+
+/* --- The management-cycle report (src/cycle/report.c) --- */
+
+/* GET /campaigns/{id}/cycle-report?municipality_id=: the nine steps with their
+ * figures as JSON, or CSV or a printable HTML page by Accept. */
+enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, json_t *body,
+			     struct em_reply *reply);
+
+/* load-demo: the two seed roadmaps (Sarov 2.1, the Sverdlovsk matrix), each once. */
+enum em_err roadmaps_seed_demo(PGconn *pg, FILE *out, char *err, size_t errlen);
+
+#endif

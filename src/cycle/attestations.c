@@ -1,0 +1,501 @@
+/*
+ * attestations.c — attestation of heads (аттестация руководителей): the
+ * commission's protocol, a score for every competency of the catalog, the
+ * monitoring total the commission had before it, the decision and its term;
+ * a manager's attestations and the one valid today. Also the helpers the
+ * cycle's handlers share (caller parameters, one-object reads, id-ordered lists).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/cycle.h"
+#include "effmon/registry.h"
+#include "effmon/router.h"
+
+#define MAX_SCORES 200
+
+/* --- Shared by the cycle's handlers --------------------------------------------------- */
+
+void cycle_params(const struct em_req *req, char bufs[4][24], const char *out[5])
+{
+	scope_params(req, bufs, out);
+	snprintf(bufs[3], 24, "%lld", (long long)req->caller.manager_id);
+	out[4] = req->caller.manager_id ? bufs[3] : NULL;
+}
+
+enum em_err cycle_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
+			PGresult **out)
+{
+	char bufs[4][24], idbuf[24];
+	const char *params[6];
+	PGresult *res;
+	enum em_err rc;
+
+	cycle_params(req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
+	params[5] = idbuf;
+	if ((rc = db_exec(req->db, get, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return EM_ENOTFOUND;
+	}
+	*out = res;
+	return EM_OK;
+}
+
+enum em_err cycle_reply_one(struct em_req *req, struct em_reply *reply, const struct db_stmt *get,
+			    int64_t id, unsigned status, const char *entity)
+{
+	PGresult *res;
+	enum em_err rc = cycle_fetch(req, get, id, &res);
+
+	if (rc == EM_ENOTFOUND)
+		return reply_fail(reply, rc, "no %s %lld", entity, (long long)id);
+	if (rc != EM_OK)
+		return rc;
+	reply_row(req, reply, status, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return EM_OK;
+}
+
+enum em_err cycle_list(struct em_req *req, struct em_reply *reply, const struct db_stmt *list,
+		       const struct list_filter *filters, size_t nfilters)
+{
+	struct list_page page;
+	char bufs[4][24], limit[24], after[24];
+	const char *params[7 + LIST_MAX_FILTERS];
+	PGresult *res;
+	enum em_err rc;
+
+	if ((rc = list_page_parse(req, reply, &page)) != EM_OK && rc != EM_EINVAL)
+		return rc;
+	if (strcmp(page.sort, "id") != 0)
+		reply_field_error(reply, "sort", "this list is ordered by id only");
+	if (req_query(req, "q"))
+		reply_field_error(reply, "q", "this list has no text search");
+	cycle_params(req, bufs, params);
+	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
+	params[5] = limit;
+	params[6] = page.after_id ? after : NULL;
+	list_filters_parse(req, reply, filters, nfilters, params + 7);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
+	if ((rc = db_exec(req->db, list, params, &res)) != EM_OK)
+		return rc;
+	list_reply(reply, res, &page);
+	PQclear(res);
+	return reply->status == 500 ? EM_EINTERNAL : EM_OK;
+}
+
+/* --- Reads ------------------------------------------------------------------------------ */
+
+static const char *const DECISIONS[] = {"fits_position", "fits_position_conditionally",
+					"does_not_fit_position", NULL};
+
+#define ATT_SCOPE SQL_SCOPE_MGR("m")
+#define SQL_SCOPE_MGR(m) CYCLE_SCOPE(m ".region_id", m ".municipality_id", m ".organization_id", m ".id")
+#define ATT_VALID(a) "(" a ".attested_on <= em_today() AND " a ".valid_until >= em_today())"
+#define ATT_FROM                                                                           \
+	" FROM attestations a JOIN managers m ON m.id = a.manager_id"                         \
+	" CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_object('competency', "   \
+	"  c.code, 'competency_id', c.id, 'name', c.name, 'score', s.score, 'max_score', "   \
+	"  s.max_score) ORDER BY c.id), '[]'::jsonb) AS items, sum(s.score) AS total, "      \
+	"  sum(s.max_score) AS max FROM attestation_scores s JOIN competencies c "          \
+	"  ON c.id = s.competency_id WHERE s.attestation_id = a.id) sc "
+#define ATT_JSON                                                                           \
+	"jsonb_build_object('id', a.id, 'manager_id', a.manager_id, 'manager_name', "         \
+	"m.full_name, 'organization_id', m.organization_id, 'municipality_id', "              \
+	"m.municipality_id, 'region_id', m.region_id, 'attested_on', a.attested_on, "        \
+	"'commission', a.commission, 'protocol_number', a.protocol_number, 'scores', "        \
+	"sc.items, 'score_total', coalesce(sc.total, 0), 'score_max', coalesce(sc.max, 0), "  \
+	"'monitoring_total', a.monitoring_total, 'monitoring_campaign_id', "                  \
+	"a.monitoring_campaign_id, 'decision', a.decision, 'valid_until', a.valid_until, "    \
+	"'valid', " ATT_VALID("a") ", 'created_by', a.created_by, 'created_at', "             \
+	"a.created_at, 'updated_at', a.updated_at, 'version', a.version)"
+
+static const struct db_stmt ATT_GET = {
+	"attestation_get",
+	"SELECT " ATT_JSON ", a.version" ATT_FROM "WHERE a.id = $6::bigint AND" ATT_SCOPE, 6};
+
+static const struct db_stmt ATT_LIST = {
+	"attestation_list",
+	"SELECT " ATT_JSON ", a.id" ATT_FROM "WHERE" ATT_SCOPE
+	" AND ($7::bigint IS NULL OR a.id > $7::bigint)"
+	" AND ($8::bigint IS NULL OR a.manager_id = $8::bigint)"
+	" AND ($9::text IS NULL OR a.decision = $9)"
+	" AND ($10::boolean IS NULL OR " ATT_VALID("a") " = $10::boolean)"
+	" AND ($11::bigint IS NULL OR m.municipality_id = $11::bigint)"
+	" AND ($12::bigint IS NULL OR m.organization_id = $12::bigint)"
+	" ORDER BY a.id LIMIT $6::int",
+	12};
+
+static const struct list_filter ATT_FILTERS[] = {
+	{"manager_id", FILTER_ID, NULL},      {"decision", FILTER_ENUM, DECISIONS},
+	{"valid", FILTER_BOOL, NULL},         {"municipality_id", FILTER_ID, NULL},
+	{"organization_id", FILTER_ID, NULL},
+};
+
+/* A visible manager's attestations, newest first, and the one valid today (the
+ * latest of those valid). $6 manager id; no row: the manager is not visible. */
+static const struct db_stmt ATT_OF_MANAGER = {
+	"attestation_of_manager",
+	"SELECT jsonb_build_object('items', coalesce((SELECT jsonb_agg(" ATT_JSON
+	"  ORDER BY a.attested_on DESC, a.id DESC)" ATT_FROM "WHERE a.manager_id = m0.id), "
+	"  '[]'::jsonb), 'current', (SELECT " ATT_JSON ATT_FROM "WHERE a.manager_id = m0.id "
+	"  AND " ATT_VALID("a") " ORDER BY a.attested_on DESC, a.id DESC LIMIT 1)) "
+	"FROM managers m0 WHERE m0.id = $6::bigint AND" SQL_SCOPE_MGR("m0"),
+	6};
+
+enum em_err attestations_list(struct em_req *req, const struct em_args *args, json_t *body,
+			      struct em_reply *reply)
+{
+	(void)args;
+	(void)body;
+	return cycle_list(req, reply, &ATT_LIST, ATT_FILTERS,
+			  sizeof(ATT_FILTERS) / sizeof(ATT_FILTERS[0]));
+}
+
+enum em_err attestations_get(struct em_req *req, const struct em_args *args, json_t *body,
+			     struct em_reply *reply)
+{
+	(void)body;
+	return cycle_reply_one(req, reply, &ATT_GET, args->id[0], 200, "attestation");
+}
+
+enum em_err attestations_of_manager(struct em_req *req, const struct em_args *args, json_t *body,
+				    struct em_reply *reply)
+{
+	PGresult *res;
+	enum em_err rc;
+
+	(void)body;
+	rc = cycle_fetch(req, &ATT_OF_MANAGER, args->id[0], &res);
+	if (rc == EM_ENOTFOUND)
+		return reply_fail(reply, rc, "no manager %lld", (long long)args->id[0]);
+	if (rc != EM_OK)
+		return rc;
+	reply->status = 200;
+	reply->text = strdup(PQgetvalue(res, 0, 0));
+	reply->text_len = reply->text ? strlen(reply->text) : 0;
+	reply->content_type = "application/json";
+	PQclear(res);
+	return reply->text ? EM_OK : EM_EINTERNAL;
+}
+
+/* --- Create ------------------------------------------------------------------------------- */
+
+static const struct field ATT_CREATE[] = {
+	{"manager_id", F_ID, true, false, 0, 0, NULL},
+	{"attested_on", F_DATE, true, false, 0, 0, NULL},
+	{"commission", F_STRING, true, false, 1, 500, NULL},
+	{"protocol_number", F_STRING, true, false, 1, 100, NULL},
+	{"decision", F_ENUM, true, false, 0, 0, DECISIONS},
+	{"valid_until", F_DATE, true, false, 0, 0, NULL},
+};
+static const struct field ATT_UPDATE[] = {
+	{"commission", F_STRING, false, false, 1, 500, NULL},
+	{"protocol_number", F_STRING, false, false, 1, 100, NULL},
+	{"valid_until", F_DATE, false, false, 0, 0, NULL},
+};
+
+/* Each score against the catalog, then the catalog's competencies missing from the
+ * body, then whether the date is in the future. $1 body.
+ * -> kind (item | missing | future), index, code, found, max, over max. */
+static const struct db_stmt ATT_CHECK = {
+	"attestation_check",
+	"SELECT 'item', x.ord - 1, x.e ->> 'competency', c.id IS NOT NULL, c.max_score, "
+	" (x.e ->> 'score')::bigint > c.max_score "
+	"FROM jsonb_array_elements($1::jsonb -> 'scores') WITH ORDINALITY x(e, ord) "
+	"LEFT JOIN competencies c ON c.code = x.e ->> 'competency' "
+	"UNION ALL SELECT 'missing', NULL, c.code, true, c.max_score, false FROM competencies c "
+	"WHERE c.code NOT IN (SELECT e ->> 'competency' FROM jsonb_array_elements($1::jsonb -> "
+	" 'scores') e) "
+	"UNION ALL SELECT 'future', NULL, em_today()::text, ($1::jsonb ->> 'attested_on')::date > "
+	" em_today(), NULL, false",
+	1};
+
+/* $1..$5 caller, $6 body, $7 actor, $8 request id -> id (none: manager not visible). */
+static const struct db_stmt ATT_INSERT = {
+	"attestation_create",
+	"WITH b AS (SELECT $6::jsonb AS b),"
+	" m AS (SELECT m.* FROM managers m, b WHERE m.id = (b ->> 'manager_id')::bigint AND"
+	SQL_SCOPE_MGR("m") "),"
+	/* The latest approved monitoring result: the newest campaign, then approval. */
+	" mon AS (SELECT s.campaign_id, sc.total_rounded FROM m JOIN submissions s "
+	"  ON s.manager_id = m.id AND s.status = 'approved' JOIN campaigns c ON c.id = "
+	"  s.campaign_id JOIN submission_scores sc ON sc.submission_id = s.id "
+	"  ORDER BY c.year DESC, s.approved_at DESC NULLS LAST, s.id DESC LIMIT 1),"
+	" ins AS (INSERT INTO attestations (manager_id, attested_on, commission, protocol_number, "
+	"  decision, valid_until, monitoring_total, monitoring_campaign_id, created_by) "
+	"  SELECT m.id, (b ->> 'attested_on')::date, b ->> 'commission', b ->> 'protocol_number', "
+	"  b ->> 'decision', (b ->> 'valid_until')::date, (SELECT total_rounded FROM mon), "
+	"  (SELECT campaign_id FROM mon), $7::bigint FROM m, b RETURNING *),"
+	" sc AS (INSERT INTO attestation_scores (attestation_id, competency_id, score, max_score) "
+	"  SELECT ins.id, c.id, (x.e ->> 'score')::int, c.max_score FROM ins, b "
+	"  CROSS JOIN LATERAL jsonb_array_elements(b.b -> 'scores') x(e) "
+	"  JOIN competencies c ON c.code = x.e ->> 'competency' RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $7::bigint, $1, 'attestation', ins.id, 'create', "
+	"  NULL, to_jsonb(ins) || jsonb_build_object('scores', (SELECT jsonb_agg(jsonb_build_object("
+	"  'competency_id', sc.competency_id, 'score', sc.score, 'max_score', sc.max_score) "
+	"  ORDER BY sc.competency_id) FROM sc)), $8, m.region_id, m.municipality_id, "
+	"  m.organization_id FROM ins, m) "
+	"SELECT ins.id FROM ins",
+	8};
+
+/* The scores array's shape, item by item, before the catalog is asked. */
+static void check_scores(const json_t *scores, struct em_reply *reply)
+{
+	const json_t *item, *v;
+	const char *key;
+	char f[64];
+	size_t i;
+
+	if (!scores) {
+		reply_field_error(reply, "scores", "is required: a score for every competency");
+		return;
+	}
+	if (!json_is_array(scores) || json_array_size(scores) > MAX_SCORES) {
+		reply_field_error(reply, "scores", "must be an array of at most %d items "
+				  "{competency, score}", MAX_SCORES);
+		return;
+	}
+	json_array_foreach(scores, i, item) {
+		if (!json_is_object(item)) {
+			snprintf(f, sizeof(f), "scores[%zu]", i);
+			reply_field_error(reply, f, "must be an object {competency, score}");
+			continue;
+		}
+		json_object_foreach((json_t *)item, key, v)
+			if (strcmp(key, "competency") && strcmp(key, "score")) {
+				snprintf(f, sizeof(f), "scores[%zu].%.30s", i, key);
+				reply_field_error(reply, f, "unknown field");
+			}
+		v = json_object_get(item, "competency");
+		snprintf(f, sizeof(f), "scores[%zu].competency", i);
+		if (!v) {
+			reply_field_error(reply, f, "is required");
+		} else if (!json_is_string(v) || json_string_length(v) < 1 ||
+			   json_string_length(v) > 64 ||
+			   strlen(json_string_value(v)) != json_string_length(v)) {
+			reply_field_error(reply, f, "must be a competency code (1 to 64 characters)");
+		} else {
+			for (size_t j = 0; j < i; j++) {
+				const char *other = json_string_value(
+					json_object_get(json_array_get(scores, j), "competency"));
+				if (other && strcmp(other, json_string_value(v)) == 0) {
+					reply_field_error(reply, f, "competency %s is already in "
+							  "scores[%zu]: one score per competency",
+							  other, j);
+					break;
+				}
+			}
+		}
+		v = json_object_get(item, "score");
+		snprintf(f, sizeof(f), "scores[%zu].score", i);
+		if (!v)
+			reply_field_error(reply, f, "is required");
+		else if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			 json_integer_value(v) > 1000)
+			reply_field_error(reply, f, "must be a whole number from 0 to the "
+					  "competency's max_score");
+	}
+}
+
+/* The catalog's verdict on the scores and the date (all errors at once). */
+static void check_catalog(PGresult *res, struct em_reply *reply)
+{
+	char f[64];
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *kind = PQgetvalue(res, i, 0);
+		const char *code = PQgetvalue(res, i, 2);
+		if (strcmp(kind, "future") == 0) {
+			if (db_bool(res, i, 3))
+				reply_field_error(reply, "attested_on", "must not be after today (%s): "
+						  "an attestation records a meeting that took place", code);
+		} else if (strcmp(kind, "missing") == 0) {
+			reply_field_error(reply, "scores", "competency %s (max_score %s) has no score: "
+					  "every competency of the catalog needs one", code,
+					  PQgetvalue(res, i, 4));
+		} else if (!db_bool(res, i, 3)) {
+			snprintf(f, sizeof(f), "scores[%s].competency", PQgetvalue(res, i, 1));
+			reply_field_error(reply, f, "no competency %s in the catalog", code);
+		} else if (db_bool(res, i, 5)) {
+			snprintf(f, sizeof(f), "scores[%s].score", PQgetvalue(res, i, 1));
+			reply_field_error(reply, f, "must be at most %s, the max_score of %s",
+					  PQgetvalue(res, i, 4), code);
+		}
+	}
+}
+
+struct att_create {
+	struct em_req *req;
+	json_t *body;
+	const char *text;
+	struct em_reply *reply;
+};
+
+static enum em_err create_tx(struct db_conn *db, void *arg)
+{
+	struct att_create *c = arg;
+	struct em_req *req = c->req;
+	struct idem idem;
+	char bufs[4][24], actor[24], location[96];
+	const char *params[8];
+	PGresult *res;
+	enum em_err rc;
+	int64_t id;
+
+	(void)db;
+	reply_clear(c->reply);
+	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
+		return rc;
+	params[0] = c->text;
+	if ((rc = db_exec(req->db, &ATT_CHECK, params, &res)) != EM_OK)
+		return rc;
+	check_catalog(res, c->reply);
+	PQclear(res);
+	if (c->reply->errors)
+		return reply_fail(c->reply, EM_EINVAL, "the attestation is not valid");
+	cycle_params(req, bufs, params);
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	params[5] = c->text;
+	params[6] = actor;
+	params[7] = req->request_id;
+	if ((rc = db_exec(req->db, &ATT_INSERT, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		reply_field_error(c->reply, "manager_id", "no such manager in your scope");
+		return reply_fail(c->reply, EM_EINVAL, "manager_id: no such manager in your scope");
+	}
+	id = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if ((rc = cycle_reply_one(req, c->reply, &ATT_GET, id, 201, "attestation")) != EM_OK)
+		return rc;
+	snprintf(location, sizeof(location), "/api/v1/attestations/%lld", (long long)id);
+	reply_header(c->reply, "Location", location);
+	return idem_finish(req, &idem, c->reply);
+}
+
+enum em_err attestations_create(struct em_req *req, const struct em_args *args, json_t *body,
+				struct em_reply *reply)
+{
+	struct att_create c = {req, body, NULL, reply};
+	json_t *rest = json_deep_copy(body);
+	const char *on, *until;
+	enum em_err rc;
+	char *text;
+
+	(void)args;
+	if (!rest)
+		return EM_EINTERNAL;
+	json_object_del(rest, "scores");
+	validate_object(rest, ATT_CREATE, sizeof(ATT_CREATE) / sizeof(ATT_CREATE[0]), reply);
+	json_decref(rest);
+	check_scores(json_object_get(body, "scores"), reply);
+	on = json_string_value(json_object_get(body, "attested_on"));
+	until = json_string_value(json_object_get(body, "valid_until"));
+	if (on && until && strlen(on) == 10 && strlen(until) == 10 && strcmp(until, on) <= 0)
+		reply_field_error(reply, "valid_until", "must be after attested_on");
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "the attestation is not valid");
+	if (!(text = json_dumps(body, JSON_COMPACT)))
+		return EM_EINTERNAL;
+	c.text = text;
+	rc = db_tx(req->db, create_tx, &c);
+	free(text);
+	return rc;
+}
+
+/* --- Corrections ---------------------------------------------------------------------------- */
+
+/* $1..$5 caller, $6 id, $7 body, $8 version, $9 actor, $10 request id -> id. */
+static const struct db_stmt ATT_UPDATE_SQL = {
+	"attestation_update",
+	"WITH old AS (SELECT a.*, m.region_id, m.municipality_id, m.organization_id "
+	"  FROM attestations a JOIN managers m ON m.id = a.manager_id "
+	"  WHERE a.id = $6::bigint AND" ATT_SCOPE " FOR UPDATE OF a),"
+	" upd AS (UPDATE attestations a SET commission = coalesce($7::jsonb ->> 'commission', "
+	"  a.commission), protocol_number = coalesce($7::jsonb ->> 'protocol_number', "
+	"  a.protocol_number), valid_until = coalesce(($7::jsonb ->> 'valid_until')::date, "
+	"  a.valid_until), version = a.version + 1, updated_at = now() "
+	"  FROM old WHERE a.id = old.id AND a.version = $8::int RETURNING a.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'attestation', upd.id, 'update', "
+	"  to_jsonb(old) - '{region_id,municipality_id,organization_id}'::text[], to_jsonb(upd), "
+	"  $10, old.region_id, old.municipality_id, old.organization_id FROM upd JOIN old USING (id)) "
+	"SELECT upd.id FROM upd",
+	10};
+
+static const struct constraint_map ATT_CONSTRAINTS[] = {
+	{"attestations_valid_until", "valid_until", "must be after attested_on", EM_EINVAL},
+	{NULL, NULL, NULL, EM_OK},
+};
+
+struct att_update {
+	struct em_req *req;
+	int64_t id;
+	long version;
+	const char *text;
+	struct em_reply *reply;
+};
+
+static enum em_err update_tx(struct db_conn *db, void *arg)
+{
+	struct att_update *u = arg;
+	struct em_req *req = u->req;
+	char bufs[4][24], idbuf[24], ver[16], actor[24];
+	const char *params[10];
+	PGresult *res;
+	enum em_err rc;
+
+	(void)db;
+	reply_clear(u->reply);
+	cycle_params(req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)u->id);
+	snprintf(ver, sizeof(ver), "%ld", u->version);
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	params[5] = idbuf;
+	params[6] = u->text;
+	params[7] = ver;
+	params[8] = actor;
+	params[9] = req->request_id;
+	if ((rc = db_exec(req->db, &ATT_UPDATE_SQL, params, &res)) != EM_OK)
+		return map_constraint(req, ATT_CONSTRAINTS, rc, u->reply);
+	bool changed = PQntuples(res) == 1;
+	PQclear(res);
+	if (changed)
+		return cycle_reply_one(req, u->reply, &ATT_GET, u->id, 200, "attestation");
+	rc = cycle_fetch(req, &ATT_GET, u->id, &res);
+	if (rc == EM_ENOTFOUND)
+		return reply_fail(u->reply, rc, "no attestation %lld", (long long)u->id);
+	if (rc != EM_OK)
+		return rc;
+	reply_fail(u->reply, EM_EPRECOND, "the attestation has changed: its ETag is now \"%s\"",
+		   PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return EM_EPRECOND;
+}
+
+enum em_err attestations_update(struct em_req *req, const struct em_args *args, json_t *body,
+				struct em_reply *reply)
+{
+	struct att_update u = {req, args->id[0], 0, NULL, reply};
+	enum em_err rc;
+
+	if ((rc = require_if_match(req, reply, &u.version)) != EM_OK)
+		return rc;
+	validate_object(body, ATT_UPDATE, sizeof(ATT_UPDATE) / sizeof(ATT_UPDATE[0]), reply);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "only commission, protocol_number and "
+				  "valid_until of an attestation may be corrected");
+	if (json_object_size(body) == 0)
+		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
+	if (!req->body)
+		return EM_EINTERNAL;
+	u.text = req->body;
+	return db_tx(req->db, update_tx, &u);
+}

@@ -1,0 +1,967 @@
+/*
+ * report.c — GET /campaigns/{id}/cycle-report (issue 6, DESIGN "The
+ * management-cycle report"): the nine steps of the management cycle of one
+ * campaign, region-wide or for one municipality, each with its figures, read
+ * in one read-only snapshot; answered as JSON, as CSV (step, figure, value) or
+ * as a self-contained printable HTML page, by Accept.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/cycle.h"
+#include "effmon/router.h"
+
+/* Rows of the report's territory; the statements name the campaign c, $2 the municipality. */
+#define TERRITORY(region, muni)                                                              \
+	" " region " = c.region_id AND ($2::bigint IS NULL OR " muni " = $2::bigint) "
+#define WITH_C "WITH c AS (SELECT * FROM campaigns WHERE id = $1::bigint) "
+#define LEVEL_COUNTS(col)                                                                    \
+	"jsonb_build_object('high', count(*) FILTER (WHERE " col " = 'high'), 'sufficient', "  \
+	"count(*) FILTER (WHERE " col " = 'sufficient'), 'low', count(*) FILTER (WHERE " col  \
+	" = 'low'), 'critical', count(*) FILTER (WHERE " col " = 'critical'))"
+
+/* Every statement after this one runs in the same snapshot. */
+static const struct db_stmt CR_SNAPSHOT = {
+	"cycle_report_snapshot", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0};
+
+/*
+ * The campaign if visible ($1..$4 scope, $5 id), the municipality $6 if it is
+ * in the campaign's region and in the caller's scope, the previous campaign
+ * (the region's latest with a smaller year) -> id, municipality id, previous
+ * id, campaign json, territory json, generated_at json, today.
+ */
+static const struct db_stmt CR_HEAD = {
+	"cycle_report_head",
+	"SELECT c.id, m.id, p.id, jsonb_build_object('id', c.id, 'region_id', c.region_id, "
+	" 'year', c.year, 'title', c.title, 'status', c.status, 'opens_at', c.opens_at, "
+	" 'closes_at', c.closes_at, 'thresholds', jsonb_build_object('high', c.threshold_high, "
+	" 'sufficient', c.threshold_sufficient, 'low', c.threshold_low), 'previous_campaign', "
+	" CASE WHEN p.id IS NOT NULL THEN jsonb_build_object('id', p.id, 'year', p.year, "
+	" 'title', p.title) END)::text, "
+	" jsonb_build_object('level', CASE WHEN m.id IS NULL THEN 'region' ELSE 'municipality' END, "
+	" 'region', jsonb_build_object('id', r.id, 'code', r.code, 'name', r.name), "
+	" 'municipality', CASE WHEN m.id IS NOT NULL THEN jsonb_build_object('id', m.id, "
+	" 'name', m.name, 'oktmo', m.oktmo) END)::text, to_jsonb(now())::text, "
+	" to_jsonb(em_today())::text "
+	"FROM campaigns c JOIN regions r ON r.id = c.region_id "
+	"LEFT JOIN LATERAL (SELECT p.id, p.year, p.title FROM campaigns p WHERE p.region_id = "
+	" c.region_id AND p.year < c.year ORDER BY p.year DESC LIMIT 1) p ON true "
+	"LEFT JOIN municipalities m ON m.id = $6::bigint AND m.region_id = c.region_id AND"
+	SQL_SCOPE("m.region_id", "m.id", "NULL::bigint")
+	"WHERE c.id = $5::bigint AND" SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
+	6};
+
+/* Step statements: $1 campaign, $2 municipality or NULL, $3 previous campaign or NULL. */
+
+static const struct db_stmt CR_GOALS = {
+	"cycle_report_goals",
+	"SELECT jsonb_build_object('key', 'goals', 'count', jsonb_array_length(c.goals), "
+	" 'items', c.goals)::text FROM campaigns c WHERE c.id = $1::bigint",
+	1};
+
+static const struct db_stmt CR_INDICATORS = {
+	"cycle_report_indicators",
+	WITH_C ", i AS (SELECT i.*, d.code AS dcode FROM c JOIN indicators i ON i.campaign_id = c.id "
+	" JOIN directions d ON d.id = i.direction_id) "
+	"SELECT jsonb_build_object('key', 'indicators', 'count', (SELECT count(*) FROM i), "
+	" 'by_direction', (SELECT jsonb_agg(jsonb_build_object('code', d.code, 'name', d.name, "
+	"  'count', (SELECT count(*) FROM i WHERE i.direction_id = d.id)) ORDER BY d.position) "
+	"  FROM directions d), "
+	" 'by_source', (SELECT jsonb_build_object('self', count(*) FILTER (WHERE source = 'self'), "
+	"  'municipal', count(*) FILTER (WHERE source = 'municipal'), 'regional_import', "
+	"  count(*) FILTER (WHERE source = 'regional_import')) FROM i), "
+	" 'items', coalesce((SELECT jsonb_agg(jsonb_build_object('code', i.code, 'name', i.name, "
+	"  'direction', i.dcode, 'unit', i.unit, 'value_type', i.value_type, 'polarity', i.polarity, "
+	"  'method', i.method, 'source', i.source) ORDER BY i.position, i.id) FROM i), '[]'))::text",
+	1};
+
+/* Indicators by source, the values of the territory's submissions by their indicator's
+ * source, the region's bulk imports, the self-assessment window. */
+static const struct db_stmt CR_METHODS = {
+	"cycle_report_methods",
+	WITH_C ", v AS (SELECT i.source FROM c JOIN submissions s ON s.campaign_id = c.id AND"
+	TERRITORY("s.region_id", "s.municipality_id")
+	" JOIN submission_values sv ON sv.submission_id = s.id "
+	" JOIN indicators i ON i.id = sv.indicator_id) "
+	"SELECT jsonb_build_object('key', 'methods', "
+	" 'indicator_sources', (SELECT jsonb_build_object('self', count(*) FILTER (WHERE "
+	"  i.source = 'self'), 'municipal', count(*) FILTER (WHERE i.source = 'municipal'), "
+	"  'regional_import', count(*) FILTER (WHERE i.source = 'regional_import')) "
+	"  FROM indicators i WHERE i.campaign_id = c.id), "
+	" 'values', (SELECT jsonb_build_object('self', count(*) FILTER (WHERE source = 'self'), "
+	"  'municipal', count(*) FILTER (WHERE source = 'municipal'), 'regional_import', "
+	"  count(*) FILTER (WHERE source = 'regional_import'), 'total', count(*)) FROM v), "
+	" 'imports', (SELECT count(*) FROM imports im WHERE im.campaign_id = c.id), "
+	" 'imported_rows', (SELECT coalesce(sum(im.rows), 0) FROM imports im "
+	"  WHERE im.campaign_id = c.id), "
+	" 'imported_values', (SELECT coalesce(sum(im.values_written), 0) FROM imports im "
+	"  WHERE im.campaign_id = c.id), "
+	" 'self_assessment', jsonb_build_object('opens_at', c.opens_at, 'closes_at', c.closes_at, "
+	"  'days', round(extract(epoch FROM c.closes_at - c.opens_at) / 86400, 1)))::text FROM c",
+	2};
+
+static const struct db_stmt CR_MONITORING = {
+	"cycle_report_monitoring",
+	WITH_C "SELECT jsonb_build_object('key', 'monitoring', 'expected', count(s.id), "
+	" 'submitted', count(*) FILTER (WHERE s.status IN ('submitted', 'verified', 'approved')), "
+	" 'submitted_on_time', count(*) FILTER (WHERE s.first_submitted_at <= c.closes_at), "
+	" 'submitted_late', count(*) FILTER (WHERE s.first_submitted_at > c.closes_at), "
+	" 'verified', count(*) FILTER (WHERE s.status IN ('verified', 'approved')), "
+	" 'approved', count(*) FILTER (WHERE s.status = 'approved'), "
+	" 'returned_count', count(*) FILTER (WHERE s.returned_at IS NOT NULL), "
+	" 'approved_share', round(count(*) FILTER (WHERE s.status = 'approved')::numeric "
+	"  / nullif(count(s.id), 0), 4), "
+	" 'by_status', jsonb_build_object('draft', count(*) FILTER (WHERE s.status = 'draft'), "
+	"  'submitted', count(*) FILTER (WHERE s.status = 'submitted'), "
+	"  'verified', count(*) FILTER (WHERE s.status = 'verified'), "
+	"  'approved', count(*) FILTER (WHERE s.status = 'approved'), "
+	"  'returned', count(*) FILTER (WHERE s.status = 'returned')))::text "
+	"FROM c LEFT JOIN submissions s ON s.campaign_id = c.id AND"
+	TERRITORY("s.region_id", "s.municipality_id") "GROUP BY c.id, c.closes_at",
+	2};
+
+/*
+ * Approved totals of the territory now and in the previous campaign; the
+ * outliers: non-boolean values with |z| > 3, z over the indicator's values of
+ * one kind in the whole campaign's submitted, verified and approved
+ * submissions (population sd), as GET /campaigns/{id}/outliers counts them.
+ */
+static const struct db_stmt CR_ANALYSIS = {
+	"cycle_report_analysis",
+	WITH_C ", cur AS (SELECT sc.total_rounded AS t, sc.level FROM c JOIN submission_scores sc "
+	" ON sc.campaign_id = c.id WHERE sc.status = 'approved' AND sc.total_rounded IS NOT NULL "
+	" AND" TERRITORY("sc.region_id", "sc.municipality_id") "), "
+	" prev AS (SELECT sc.total_rounded AS t FROM c JOIN submission_scores sc "
+	" ON sc.campaign_id = $3::bigint WHERE sc.status = 'approved' AND sc.total_rounded IS NOT "
+	" NULL AND" TERRITORY("sc.region_id", "sc.municipality_id") "), "
+	" v AS (SELECT s.region_id, s.municipality_id, sv.value, avg(sv.value) OVER w AS mean, "
+	" stddev_pop(sv.value) OVER w AS sd FROM c JOIN submissions s ON s.campaign_id = c.id "
+	" JOIN submission_values sv ON sv.submission_id = s.id "
+	" JOIN indicators i ON i.id = sv.indicator_id AND i.value_type <> 'boolean' "
+	" WHERE s.status IN ('submitted', 'verified', 'approved') "
+	" WINDOW w AS (PARTITION BY i.id, s.kind)), "
+	" s AS (SELECT em_hist_summary(array_agg(t), array_agg(1::bigint)) AS j FROM cur), "
+	" ps AS (SELECT round(avg(t), 2) AS mean, count(*) AS n FROM prev) "
+	"SELECT (jsonb_build_object('key', 'analysis') || s.j || jsonb_build_object("
+	" 'levels', (SELECT " LEVEL_COUNTS("level") " FROM cur), "
+	" 'previous_campaign_id', $3::bigint, 'count_previous', ps.n, 'mean_previous', ps.mean, "
+	" 'mean_change', (s.j ->> 'mean')::numeric - ps.mean, "
+	" 'outliers', (SELECT count(*) FROM v, c WHERE v.sd > 0 AND abs(v.value - v.mean) > 3 * v.sd "
+	"  AND" TERRITORY("v.region_id", "v.municipality_id") "), "
+	" 'values_changed_at_verification', (SELECT count(*) FROM c JOIN submissions x "
+	"  ON x.campaign_id = c.id AND" TERRITORY("x.region_id", "x.municipality_id")
+	"  JOIN submission_values sv ON sv.submission_id = x.id "
+	"  JOIN indicators i ON i.id = sv.indicator_id AND i.source = 'self' "
+	"  WHERE sv.submitted_value IS NOT NULL AND sv.verified_value IS NOT NULL "
+	"  AND sv.submitted_value <> sv.verified_value)))::text FROM s, ps",
+	3};
+
+/* Recommendations of this campaign to the territory's heads and municipalities;
+ * drafts and withdrawn drafts were never issued. Stages count what reached them. */
+static const struct db_stmt CR_RECOMMENDATIONS = {
+	"cycle_report_recommendations",
+	WITH_C "SELECT jsonb_build_object('key', 'recommendations', 'issued', count(r.id), "
+	" 'acknowledged', count(*) FILTER (WHERE r.status IN ('acknowledged', 'reported', "
+	"  'accepted')), "
+	" 'reported', count(*) FILTER (WHERE r.status IN ('reported', 'accepted')), "
+	" 'accepted', count(*) FILTER (WHERE r.status = 'accepted'), "
+	" 'overdue', count(*) FILTER (WHERE r.due_on < em_today() AND r.status IN ('issued', "
+	"  'acknowledged', 'reported')), "
+	" 'to_managers', count(r.addressee_manager_id), "
+	" 'to_municipalities', count(r.addressee_municipality_id), "
+	" 'managers_addressed', count(DISTINCT r.addressee_manager_id), "
+	" 'by_status', jsonb_build_object('issued', count(*) FILTER (WHERE r.status = 'issued'), "
+	"  'acknowledged', count(*) FILTER (WHERE r.status = 'acknowledged'), "
+	"  'reported', count(*) FILTER (WHERE r.status = 'reported'), "
+	"  'accepted', count(*) FILTER (WHERE r.status = 'accepted')))::text "
+	"FROM c LEFT JOIN recommendations r ON r.campaign_id = c.id "
+	" AND r.status NOT IN ('draft', 'withdrawn') AND"
+	TERRITORY("r.region_id", "r.municipality_id") "GROUP BY c.id",
+	2};
+
+/* Milestones of the territory's roadmaps (region: all levels; municipality: its own and
+ * its organizations') whose period overlaps the campaign's year. */
+static const struct db_stmt CR_MEASURES = {
+	"cycle_report_measures",
+	WITH_C ", rm AS (SELECT rm.* FROM c JOIN roadmaps rm ON"
+	TERRITORY("rm.region_id", "rm.municipality_id")
+	" AND rm.period_from <= make_date(c.year, 12, 31) AND rm.period_to >= make_date(c.year, 1, 1)), "
+	" ms AS (SELECT ms.*, rm.period_to FROM rm JOIN milestones ms ON ms.roadmap_id = rm.id) "
+	"SELECT jsonb_build_object('key', 'measures', 'roadmaps', (SELECT count(*) FROM rm), "
+	" 'roadmaps_by_level', (SELECT jsonb_build_object('regional', count(*) FILTER (WHERE "
+	"  level = 'regional'), 'municipal', count(*) FILTER (WHERE level = 'municipal'), "
+	"  'organization', count(*) FILTER (WHERE level = 'organization')) FROM rm), "
+	" 'milestones', count(ms.id), "
+	" 'planned', count(*) FILTER (WHERE ms.status = 'planned'), "
+	" 'in_progress', count(*) FILTER (WHERE ms.status = 'in_progress'), "
+	" 'done', count(*) FILTER (WHERE ms.status = 'done'), "
+	" 'cancelled', count(*) FILTER (WHERE ms.status = 'cancelled'), "
+	" 'overdue', count(*) FILTER (WHERE em_milestone_overdue(ms.status, ms.recurrence, "
+	"  ms.due_on, ms.period_to)), "
+	" 'participants', (SELECT count(DISTINCT mp.manager_id) FROM ms JOIN milestone_participants "
+	"  mp ON mp.milestone_id = ms.id WHERE ms.status <> 'cancelled'))::text FROM ms",
+	2};
+
+/* Decisions taken on this campaign about heads whose current territory is the
+ * report's; revocation records are not decisions of their own, revoked ones are
+ * counted apart. */
+static const struct db_stmt CR_DECISIONS = {
+	"cycle_report_decisions",
+	WITH_C ", d AS (SELECT d.* FROM c JOIN decisions d ON d.campaign_id = c.id "
+	" JOIN managers m ON m.id = d.manager_id WHERE d.type <> 'revocation' AND"
+	TERRITORY("m.region_id", "m.municipality_id") "), "
+	" live AS (SELECT * FROM d WHERE d.revoked_by_decision_id IS NULL) "
+	"SELECT jsonb_build_object('key', 'decisions', 'total', (SELECT count(*) FROM live), "
+	" 'revoked', (SELECT count(*) FROM d WHERE d.revoked_by_decision_id IS NOT NULL), "
+	" 'managers', (SELECT count(DISTINCT manager_id) FROM live), "
+	" 'bonus_amount', (SELECT coalesce(sum(amount), 0) FROM live WHERE type = 'bonus'), "
+	" 'by_type', (SELECT jsonb_agg(jsonb_build_object('type', t.type, 'count', "
+	"  (SELECT count(*) FROM live WHERE live.type = t.type)) ORDER BY t.n) "
+	"  FROM unnest(ARRAY['bonus', 'training_referral', 'reserve_inclusion', 'commendation', "
+	"  'warning', 'attestation_referral', 'contract_extension', "
+	"  'contract_termination_proposal']) WITH ORDINALITY AS t(type, n)))::text",
+	2};
+
+/*
+ * The effect: heads of the territory with an approved total now and an
+ * approved total in the previous campaign (anywhere in the region); a head's
+ * total in a campaign is the mean of its approved presented totals (one
+ * submission, as a rule). Treated: a recommendation to the head, of this or
+ * the previous campaign, is accepted; or the head takes part in a milestone
+ * not cancelled of a roadmap of the region whose period overlaps from the
+ * previous campaign's year to this campaign's closing date.
+ */
+static const struct db_stmt CR_EFFECT = {
+	"cycle_report_effect",
+	WITH_C ", p AS (SELECT * FROM campaigns WHERE id = $3::bigint), "
+	" cur AS (SELECT sc.manager_id, avg(sc.total_rounded) AS t FROM c JOIN submission_scores sc "
+	" ON sc.campaign_id = c.id WHERE sc.status = 'approved' AND sc.total_rounded IS NOT NULL "
+	" AND sc.manager_id IS NOT NULL AND" TERRITORY("sc.region_id", "sc.municipality_id")
+	" GROUP BY sc.manager_id), "
+	" prev AS (SELECT sc.manager_id, avg(sc.total_rounded) AS t FROM p JOIN submission_scores sc "
+	" ON sc.campaign_id = p.id WHERE sc.status = 'approved' AND sc.total_rounded IS NOT NULL "
+	" AND sc.manager_id IS NOT NULL GROUP BY sc.manager_id), "
+	" panel AS (SELECT cur.t AS t_cur, prev.t AS t_prev, "
+	" EXISTS (SELECT 1 FROM recommendations r WHERE r.addressee_manager_id = cur.manager_id "
+	"  AND r.status = 'accepted' AND r.campaign_id IN ($1::bigint, $3::bigint)) "
+	" OR EXISTS (SELECT 1 FROM c, p, milestone_participants mp JOIN milestones ms "
+	"  ON ms.id = mp.milestone_id JOIN roadmaps rm ON rm.id = ms.roadmap_id "
+	"  WHERE mp.manager_id = cur.manager_id AND ms.status <> 'cancelled' "
+	"  AND rm.region_id = c.region_id AND rm.period_from <= c.closes_at::date "
+	"  AND rm.period_to >= make_date(p.year, 1, 1)) AS treated "
+	" FROM cur JOIN prev USING (manager_id)), "
+	" g AS (SELECT x.treated, count(panel.t_cur) AS n, round(avg(panel.t_cur - panel.t_prev), 2) "
+	" AS mc, round(avg(panel.t_cur), 2) AS mcur, round(avg(panel.t_prev), 2) AS mprev "
+	" FROM (VALUES (true), (false)) x(treated) LEFT JOIN panel ON panel.treated = x.treated "
+	" GROUP BY x.treated) "
+	"SELECT jsonb_build_object('key', 'effect', 'previous_campaign_id', $3::bigint, "
+	" 'panel', (SELECT count(*) FROM panel), "
+	" 'treated', (SELECT jsonb_build_object('count', n, 'mean_change', mc, 'mean_current', mcur, "
+	"  'mean_previous', mprev, 'reason', CASE WHEN $3::bigint IS NULL THEN 'no previous campaign' "
+	"  WHEN n = 0 THEN 'no head with a total in both campaigns had a recommendation accepted or "
+	"took part in a milestone' END) FROM g WHERE treated), "
+	" 'others', (SELECT jsonb_build_object('count', n, 'mean_change', mc, 'mean_current', mcur, "
+	"  'mean_previous', mprev, 'reason', CASE WHEN $3::bigint IS NULL THEN 'no previous campaign' "
+	"  WHEN n = 0 THEN 'every head with a total in both campaigns had a recommendation accepted "
+	"or took part in a milestone' END) FROM g WHERE NOT treated), "
+	" 'difference', (SELECT t.mc - o.mc FROM g t, g o WHERE t.treated AND NOT o.treated))::text",
+	3};
+
+static const struct db_stmt *const STEPS[] = {
+	&CR_GOALS, &CR_INDICATORS, &CR_METHODS, &CR_MONITORING, &CR_ANALYSIS,
+	&CR_RECOMMENDATIONS, &CR_MEASURES, &CR_DECISIONS, &CR_EFFECT,
+};
+#define NSTEPS (sizeof(STEPS) / sizeof(STEPS[0]))
+
+/* --- A growing text buffer ---------------------------------------------------------- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 8192;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->failed = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+/* Hands the buffer to the reply as its body. */
+static enum em_err sb_reply(struct sbuf *b, struct em_reply *reply, const char *content_type)
+{
+	if (b->failed || !b->p) {
+		free(b->p);
+		return EM_EINTERNAL;
+	}
+	reply->status = 200;
+	reply->text = b->p;
+	reply->text_len = b->len;
+	reply->content_type = content_type;
+	return EM_OK;
+}
+
+/*
+ * Text from the database made safe for HTML element content and quoted
+ * attribute values: & < > " ' become entities; everything else (UTF-8
+ * included) passes unchanged.
+ */
+static void html_escape(struct sbuf *b, const char *s)
+{
+	const char *run = s;
+
+	for (; *s; s++) {
+		const char *ent;
+		switch (*s) {
+		case '&': ent = "&amp;"; break;
+		case '<': ent = "&lt;"; break;
+		case '>': ent = "&gt;"; break;
+		case '"': ent = "&quot;"; break;
+		case '\'': ent = "&#39;"; break;
+		default: continue;
+		}
+		sb_add(b, run, (size_t)(s - run));
+		sb_str(b, ent);
+		run = s + 1;
+	}
+	sb_add(b, run, (size_t)(s - run));
+}
+
+/* A JSON scalar as text: "" for null and containers, numbers exact for 2-decimal figures. */
+static void scalar_text(const json_t *v, char *out, size_t n, const char **str)
+{
+	*str = NULL;
+	out[0] = '\0';
+	if (json_is_string(v))
+		*str = json_string_value(v);
+	else if (json_is_integer(v))
+		snprintf(out, n, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(out, n, "%.15g", json_real_value(v));
+	else if (json_is_true(v))
+		snprintf(out, n, "true");
+	else if (json_is_false(v))
+		snprintf(out, n, "false");
+}
+
+/* --- CSV: step, figure, value ------------------------------------------------------- */
+
+static void csv_field(struct sbuf *b, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		sb_str(b, s);
+		return;
+	}
+	sb_str(b, "\"");
+	for (const char *p = s; *p; p++) {
+		if (*p == '"')
+			sb_str(b, "\"");
+		sb_add(b, p, 1);
+	}
+	sb_str(b, "\"");
+}
+
+/* One row per scalar: the figure is the path inside the step (by_status.approved,
+ * items[2].code); a null is an empty value. */
+static void csv_flatten(struct sbuf *b, const char *step, const char *path, const json_t *v)
+{
+	char sub[256], num[64];
+	const char *str, *key;
+	const json_t *x;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, key, x) {
+			if (!*path && strcmp(key, "key") == 0)
+				continue;
+			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", key);
+			csv_flatten(b, step, sub, x);
+		}
+		return;
+	}
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, x) {
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			csv_flatten(b, step, sub, x);
+		}
+		return;
+	}
+	scalar_text(v, num, sizeof(num), &str);
+	csv_field(b, step);
+	sb_str(b, ",");
+	csv_field(b, path);
+	sb_str(b, ",");
+	csv_field(b, str ? str : num);
+	sb_str(b, "\r\n");
+}
+
+static enum em_err csv_reply(json_t *doc, struct em_reply *reply)
+{
+	struct sbuf b = {0};
+	const json_t *step;
+	size_t i;
+
+	sb_str(&b, "\xEF\xBB\xBF" "step,figure,value\r\n");
+	csv_flatten(&b, "campaign", "", json_object_get(doc, "campaign"));
+	csv_flatten(&b, "territory", "", json_object_get(doc, "territory"));
+	csv_flatten(&b, "report", "generated_at", json_object_get(doc, "generated_at"));
+	csv_flatten(&b, "report", "as_of", json_object_get(doc, "as_of"));
+	json_array_foreach(json_object_get(doc, "steps"), i, step)
+		csv_flatten(&b, json_string_value(json_object_get(step, "key")), "", step);
+	return sb_reply(&b, reply, "text/csv; charset=utf-8; header=present");
+}
+
+/* --- HTML: a printable page ---------------------------------------------------------- */
+
+struct label {
+	const char *path; /* dotted, inside the step */
+	const char *text;
+};
+
+struct step_view {
+	const char *key;
+	const char *title;
+	const struct label *figures; /* ends with {NULL} */
+};
+
+static const struct label METHODS_FIGURES[] = {
+	{"indicator_sources.self", "Показатели самооценки руководителя (источник — ОО)"},
+	{"indicator_sources.municipal", "Показатели, заполняемые муниципалитетом"},
+	{"indicator_sources.regional_import", "Показатели из региональных источников (загрузка)"},
+	{"values.total", "Значений показателей собрано"},
+	{"values.self", "— из самооценки"},
+	{"values.municipal", "— от муниципалитета"},
+	{"values.regional_import", "— из региональной загрузки"},
+	{"imports", "Пакетных загрузок (по региону)"},
+	{"imported_values", "Значений записано загрузками (по региону)"},
+	{"self_assessment.opens_at", "Начало самооценки"},
+	{"self_assessment.closes_at", "Окончание самооценки"},
+	{"self_assessment.days", "Длительность самооценки, дней"},
+	{NULL, NULL}};
+
+static const struct label MONITORING_FIGURES[] = {
+	{"expected", "Организаций, обязанных представить данные"},
+	{"submitted", "Представили (на проверке или утверждены)"},
+	{"submitted_on_time", "Представили в срок"},
+	{"submitted_late", "Представили после срока"},
+	{"verified", "Проверены муниципалитетом"},
+	{"approved", "Утверждены регионом"},
+	{"approved_share", "Доля утверждённых"},
+	{"returned_count", "Возвращались на доработку"},
+	{"by_status.draft", "Сейчас в черновике"},
+	{"by_status.returned", "Сейчас на доработке"},
+	{NULL, NULL}};
+
+static const struct label ANALYSIS_FIGURES[] = {
+	{"count", "Утверждённых результатов с итоговым баллом"},
+	{"mean", "Средний итоговый балл"},
+	{"median", "Медиана"},
+	{"q1", "Нижний квартиль"},
+	{"q3", "Верхний квартиль"},
+	{"min", "Минимум"},
+	{"max", "Максимум"},
+	{"levels.high", "Уровень «высокий»"},
+	{"levels.sufficient", "Уровень «достаточный»"},
+	{"levels.low", "Уровень «низкий»"},
+	{"levels.critical", "Уровень «критический»"},
+	{"mean_previous", "Средний балл в предыдущей кампании"},
+	{"mean_change", "Изменение среднего балла"},
+	{"outliers", "Выбросов (|z| > 3 по показателю и типу ОО)"},
+	{"values_changed_at_verification", "Значений, изменённых при проверке"},
+	{NULL, NULL}};
+
+static const struct label RECOMMENDATION_FIGURES[] = {
+	{"issued", "Выдано адресных рекомендаций"},
+	{"to_managers", "— руководителям ОО"},
+	{"to_municipalities", "— муниципалитетам"},
+	{"managers_addressed", "Руководителей, получивших рекомендации"},
+	{"acknowledged", "Приняты к исполнению (ознакомлены)"},
+	{"reported", "Представлен отчёт о коррекции"},
+	{"accepted", "Исполнение принято"},
+	{"overdue", "Просрочено"},
+	{NULL, NULL}};
+
+static const struct label MEASURE_FIGURES[] = {
+	{"roadmaps", "Дорожных карт"},
+	{"roadmaps_by_level.regional", "— региональных"},
+	{"roadmaps_by_level.municipal", "— муниципальных"},
+	{"roadmaps_by_level.organization", "— уровня ОО"},
+	{"milestones", "Мероприятий"},
+	{"planned", "Запланировано"},
+	{"in_progress", "Выполняется"},
+	{"done", "Выполнено"},
+	{"cancelled", "Отменено"},
+	{"overdue", "Просрочено"},
+	{"participants", "Руководителей — участников мероприятий"},
+	{NULL, NULL}};
+
+static const struct label DECISION_FIGURES[] = {
+	{"total", "Управленческих решений (действующих)"},
+	{"managers", "Руководителей, в отношении которых приняты решения"},
+	{"bonus_amount", "Сумма стимулирующих выплат, руб."},
+	{"revoked", "Отменено решений"},
+	{NULL, NULL}};
+
+static const struct label NO_FIGURES[] = {{NULL, NULL}};
+
+static const struct step_view VIEWS[] = {
+	{"goals", "Цели", NO_FIGURES},
+	{"indicators", "Показатели", NO_FIGURES},
+	{"methods", "Методы сбора информации", METHODS_FIGURES},
+	{"monitoring", "Мониторинг", MONITORING_FIGURES},
+	{"analysis", "Анализ результатов", ANALYSIS_FIGURES},
+	{"recommendations", "Адресные рекомендации", RECOMMENDATION_FIGURES},
+	{"measures", "Меры и мероприятия", MEASURE_FIGURES},
+	{"decisions", "Управленческие решения", DECISION_FIGURES},
+	{"effect", "Анализ эффективности принятых мер", NO_FIGURES},
+};
+
+static const struct label NAMES[] = {
+	{"self", "ОО (самооценка)"},
+	{"municipal", "муниципалитет"},
+	{"regional_import", "региональная загрузка"},
+	{"bonus", "Стимулирующая выплата"},
+	{"training_referral", "Направление на обучение"},
+	{"reserve_inclusion", "Включение в кадровый резерв"},
+	{"commendation", "Поощрение"},
+	{"warning", "Предупреждение"},
+	{"attestation_referral", "Направление на аттестацию"},
+	{"contract_extension", "Продление контракта"},
+	{"contract_termination_proposal", "Предложение о прекращении контракта"},
+	{"draft", "черновик"},
+	{"open", "идёт сбор данных"},
+	{"closed", "сбор завершён"},
+	{"published", "опубликована"},
+	{NULL, NULL}};
+
+static const char *name_of(const char *code)
+{
+	for (const struct label *l = NAMES; code && l->path; l++)
+		if (strcmp(l->path, code) == 0)
+			return l->text;
+	return code ? code : "";
+}
+
+static const json_t *at_path(const json_t *v, const char *path)
+{
+	char key[64];
+
+	while (v && *path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		v = json_object_get(v, key);
+		path += n + (dot ? 1 : 0);
+	}
+	return v;
+}
+
+/* A value for a cell, escaped; null is a dash. */
+static void html_value(struct sbuf *b, const json_t *v)
+{
+	char num[64];
+	const char *str;
+
+	scalar_text(v, num, sizeof(num), &str);
+	if (str)
+		html_escape(b, str);
+	else if (num[0])
+		sb_str(b, num);
+	else
+		sb_str(b, "—");
+}
+
+static void html_cell(struct sbuf *b, const char *tag, const json_t *v)
+{
+	sb_str(b, "<");
+	sb_str(b, tag);
+	sb_str(b, ">");
+	html_value(b, v);
+	sb_str(b, "</");
+	sb_str(b, tag);
+	sb_str(b, ">");
+}
+
+static void html_text_cell(struct sbuf *b, const char *tag, const char *text)
+{
+	sb_str(b, "<");
+	sb_str(b, tag);
+	sb_str(b, ">");
+	html_escape(b, text ? text : "");
+	sb_str(b, "</");
+	sb_str(b, tag);
+	sb_str(b, ">");
+}
+
+static void html_figures(struct sbuf *b, const json_t *step, const struct label *figures)
+{
+	if (!figures->path)
+		return;
+	sb_str(b, "<table class=\"figures\"><tbody>");
+	for (const struct label *f = figures; f->path; f++) {
+		sb_str(b, "<tr>");
+		html_text_cell(b, "th", f->text);
+		sb_str(b, "<td class=\"num\">");
+		html_value(b, at_path(step, f->path));
+		sb_str(b, "</td></tr>");
+	}
+	sb_str(b, "</tbody></table>");
+}
+
+/* The Russian name of a direction code, from the step's by_direction. */
+static const char *direction_name(const json_t *step, const json_t *code)
+{
+	const json_t *x;
+	size_t i;
+
+	json_array_foreach(json_object_get(step, "by_direction"), i, x)
+		if (json_equal(json_object_get(x, "code"), (json_t *)code))
+			return json_string_value(json_object_get(x, "name"));
+	return json_string_value(code);
+}
+
+static void html_indicators(struct sbuf *b, const json_t *step)
+{
+	const json_t *x;
+	size_t i;
+
+	sb_str(b, "<p>Всего показателей: ");
+	html_value(b, json_object_get(step, "count"));
+	sb_str(b, "</p><table class=\"figures\"><thead><tr><th>Направление</th>"
+		  "<th class=\"num\">Показателей</th></tr></thead><tbody>");
+	json_array_foreach(json_object_get(step, "by_direction"), i, x) {
+		sb_str(b, "<tr>");
+		html_cell(b, "td", json_object_get(x, "name"));
+		sb_str(b, "<td class=\"num\">");
+		html_value(b, json_object_get(x, "count"));
+		sb_str(b, "</td></tr>");
+	}
+	sb_str(b, "</tbody></table><table class=\"list\"><thead><tr><th>Код</th><th>Показатель</th>"
+		  "<th>Направление</th><th>Источник</th><th>Методика расчёта</th></tr></thead><tbody>");
+	json_array_foreach(json_object_get(step, "items"), i, x) {
+		sb_str(b, "<tr>");
+		html_cell(b, "td", json_object_get(x, "code"));
+		html_cell(b, "td", json_object_get(x, "name"));
+		html_text_cell(b, "td", direction_name(step, json_object_get(x, "direction")));
+		html_text_cell(b, "td", name_of(json_string_value(json_object_get(x, "source"))));
+		html_cell(b, "td", json_object_get(x, "method"));
+		sb_str(b, "</tr>");
+	}
+	sb_str(b, "</tbody></table>");
+}
+
+static void html_goals(struct sbuf *b, const json_t *step)
+{
+	const json_t *x;
+	size_t i;
+
+	if (json_array_size(json_object_get(step, "items")) == 0) {
+		sb_str(b, "<p>Цели кампании не заданы.</p>");
+		return;
+	}
+	sb_str(b, "<ol>");
+	json_array_foreach(json_object_get(step, "items"), i, x)
+		html_cell(b, "li", x);
+	sb_str(b, "</ol>");
+}
+
+static void html_decisions(struct sbuf *b, const json_t *step)
+{
+	const json_t *x;
+	size_t i;
+
+	sb_str(b, "<table class=\"figures\"><thead><tr><th>Вид решения</th><th class=\"num\">"
+		  "Количество</th></tr></thead><tbody>");
+	json_array_foreach(json_object_get(step, "by_type"), i, x) {
+		sb_str(b, "<tr>");
+		html_text_cell(b, "td", name_of(json_string_value(json_object_get(x, "type"))));
+		sb_str(b, "<td class=\"num\">");
+		html_value(b, json_object_get(x, "count"));
+		sb_str(b, "</td></tr>");
+	}
+	sb_str(b, "</tbody></table>");
+}
+
+static void html_effect(struct sbuf *b, const json_t *step)
+{
+	static const struct label ROWS[] = {
+		{"count", "Руководителей в группе"},
+		{"mean_previous", "Средний балл в предыдущей кампании"},
+		{"mean_current", "Средний балл в этой кампании"},
+		{"mean_change", "Среднее изменение балла"},
+		{"reason", "Примечание"},
+		{NULL, NULL}};
+	const json_t *t = json_object_get(step, "treated"), *o = json_object_get(step, "others");
+
+	sb_str(b, "<p>Руководители, чьи рекомендации (этой или предыдущей кампании) приняты как "
+		  "исполненные или кто участвовал в мероприятиях, в сравнении с остальными; учтены "
+		  "руководители с утверждённым итоговым баллом в обеих кампаниях: ");
+	html_value(b, json_object_get(step, "panel"));
+	sb_str(b, ".</p><table class=\"figures\"><thead><tr><th></th><th class=\"num\">Участники "
+		  "мер</th><th class=\"num\">Остальные</th></tr></thead><tbody>");
+	for (const struct label *r = ROWS; r->path; r++) {
+		sb_str(b, "<tr>");
+		html_text_cell(b, "th", r->text);
+		sb_str(b, "<td class=\"num\">");
+		html_value(b, json_object_get(t, r->path));
+		sb_str(b, "</td><td class=\"num\">");
+		html_value(b, json_object_get(o, r->path));
+		sb_str(b, "</td></tr>");
+	}
+	sb_str(b, "<tr><th>Разница средних изменений</th><td class=\"num\" colspan=\"2\">");
+	html_value(b, json_object_get(step, "difference"));
+	sb_str(b, "</td></tr></tbody></table>");
+}
+
+static const char HTML_STYLE[] =
+	"<style>"
+	"body{font-family:\"DejaVu Sans\",\"Liberation Sans\",Arial,sans-serif;font-size:11pt;"
+	"color:#111;margin:24px auto;max-width:1100px;line-height:1.35}"
+	"h1{font-size:18pt;margin:0 0 4px}h2{font-size:13pt;margin:18px 0 6px;padding:3px 8px;"
+	"background:#e8eef6;border-left:4px solid #2b5797}"
+	"p.meta{color:#444;margin:2px 0}"
+	"table{border-collapse:collapse;margin:6px 0 10px;width:100%}"
+	"table.figures{width:auto;min-width:55%}"
+	"th,td{border:1px solid #9aa7b5;padding:3px 7px;vertical-align:top;text-align:left}"
+	"thead th{background:#f1f4f8}td.num{text-align:right;white-space:nowrap}"
+	"tbody th{font-weight:normal;background:#fafbfc}"
+	"section{page-break-inside:avoid}"
+	"@media print{body{margin:0;max-width:none;font-size:10pt}"
+	"h2{background:none;border-left:3px solid #000}section{break-inside:avoid}"
+	"@page{size:A4;margin:15mm}}"
+	"</style>";
+
+static enum em_err html_reply(json_t *doc, struct em_reply *reply)
+{
+	const json_t *camp = json_object_get(doc, "campaign");
+	const json_t *terr = json_object_get(doc, "territory");
+	const json_t *muni = json_object_get(terr, "municipality");
+	const json_t *steps = json_object_get(doc, "steps");
+	struct sbuf b = {0};
+	char num[64];
+
+	sb_str(&b, "<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">"
+		   "<meta name=\"viewport\" content=\"width=device-width\"><title>Управленческий "
+		   "цикл: ");
+	html_value(&b, json_object_get(camp, "title"));
+	sb_str(&b, "</title>");
+	sb_str(&b, HTML_STYLE);
+	sb_str(&b, "</head><body><header><h1>Отчёт об управленческом цикле: ");
+	html_value(&b, json_object_get(camp, "title"));
+	sb_str(&b, "</h1><p class=\"meta\">Территория: ");
+	html_value(&b, at_path(terr, "region.name"));
+	if (json_is_object(muni)) {
+		sb_str(&b, ", ");
+		html_value(&b, json_object_get(muni, "name"));
+	}
+	snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(
+						    json_object_get(camp, "year")));
+	sb_str(&b, "</p><p class=\"meta\">Кампания ");
+	sb_str(&b, num);
+	sb_str(&b, " г., статус: ");
+	html_escape(&b, name_of(json_string_value(json_object_get(camp, "status"))));
+	sb_str(&b, "; предыдущая кампания: ");
+	html_value(&b, at_path(camp, "previous_campaign.title"));
+	sb_str(&b, "</p><p class=\"meta\">Сформирован ");
+	html_value(&b, json_object_get(doc, "generated_at"));
+	sb_str(&b, "; просрочка определена на ");
+	html_value(&b, json_object_get(doc, "as_of"));
+	sb_str(&b, "</p></header>");
+	for (size_t i = 0; i < sizeof(VIEWS) / sizeof(VIEWS[0]); i++) {
+		const struct step_view *v = &VIEWS[i];
+		const json_t *step = json_array_get(steps, i);
+
+		snprintf(num, sizeof(num), "%zu. ", i + 1);
+		sb_str(&b, "<section id=\"");
+		sb_str(&b, v->key);
+		sb_str(&b, "\"><h2>");
+		sb_str(&b, num);
+		sb_str(&b, v->title);
+		sb_str(&b, "</h2>");
+		if (strcmp(v->key, "goals") == 0)
+			html_goals(&b, step);
+		else if (strcmp(v->key, "indicators") == 0)
+			html_indicators(&b, step);
+		else if (strcmp(v->key, "decisions") == 0)
+			html_decisions(&b, step);
+		else if (strcmp(v->key, "effect") == 0)
+			html_effect(&b, step);
+		html_figures(&b, step, v->figures);
+		sb_str(&b, "</section>");
+	}
+	sb_str(&b, "</body></html>\n");
+	return sb_reply(&b, reply, "text/html; charset=utf-8");
+}
+
+/* --- The handler -------------------------------------------------------------------- */
+
+enum report_format { REPORT_JSON, REPORT_CSV, REPORT_HTML };
+
+/* The first of the three media types the Accept header names; JSON otherwise. */
+static enum report_format wanted_format(const struct em_req *req)
+{
+	static const struct {
+		const char *type;
+		enum report_format f;
+	} TYPES[] = {{"application/json", REPORT_JSON}, {"text/csv", REPORT_CSV},
+		     {"text/html", REPORT_HTML}};
+	const char *accept = req_header(req, "Accept"), *best = NULL;
+	enum report_format f = REPORT_JSON;
+
+	if (!accept)
+		return REPORT_JSON;
+	for (size_t i = 0; i < sizeof(TYPES) / sizeof(TYPES[0]); i++) {
+		const char *p = strstr(accept, TYPES[i].type);
+		if (p && (!best || p < best)) {
+			best = p;
+			f = TYPES[i].f;
+		}
+	}
+	return f;
+}
+
+struct report_ctx {
+	const char *head_params[6];
+	char bufs[3][24];
+	char campaign[24];
+	const char *muni; /* NULL: region-wide */
+	PGresult *head;
+	char *steps[NSTEPS];
+};
+
+static enum em_err report_read(struct db_conn *db, void *arg)
+{
+	struct report_ctx *x = arg;
+	const char *params[3];
+	PGresult *res;
+	enum em_err rc;
+
+	/* A retried transaction starts again from nothing. */
+	PQclear(x->head);
+	x->head = NULL;
+	for (size_t i = 0; i < NSTEPS; i++) {
+		free(x->steps[i]);
+		x->steps[i] = NULL;
+	}
+	if ((rc = db_exec(db, &CR_SNAPSHOT, NULL, &res)) != EM_OK)
+		return rc;
+	PQclear(res);
+	if ((rc = db_exec(db, &CR_HEAD, x->head_params, &x->head)) != EM_OK)
+		return rc;
+	if (PQntuples(x->head) == 0 || (x->muni && PQgetisnull(x->head, 0, 1)))
+		return EM_ENOTFOUND;
+	params[0] = x->campaign;
+	params[1] = x->muni;
+	params[2] = db_str(x->head, 0, 2);
+	for (size_t i = 0; i < NSTEPS; i++) {
+		if ((rc = db_exec(db, STEPS[i], params, &res)) != EM_OK)
+			return rc;
+		x->steps[i] = PQntuples(res) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
+		PQclear(res);
+		if (!x->steps[i])
+			return EM_EINTERNAL;
+	}
+	return EM_OK;
+}
+
+enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, json_t *body,
+			     struct em_reply *reply)
+{
+	const char *muni = req_query(req, "municipality_id");
+	struct report_ctx x;
+	char own[24];
+	struct sbuf b = {0};
+	enum report_format fmt = wanted_format(req);
+	enum em_err rc;
+	int64_t id;
+
+	(void)body;
+	memset(&x, 0, sizeof(x));
+	if (muni && !router_parse_id(muni, strlen(muni), &id)) {
+		reply_field_error(reply, "municipality_id", "must be a positive integer id");
+		return reply_fail(reply, EM_EINVAL, "invalid parameters");
+	}
+	/* A municipal operator's report is of its own municipality. */
+	if (!muni && req->caller.role == EM_ROLE_MUNICIPAL) {
+		snprintf(own, sizeof(own), "%lld", (long long)req->caller.municipality_id);
+		muni = own;
+	}
+	scope_params(req, x.bufs, x.head_params);
+	snprintf(x.campaign, sizeof(x.campaign), "%lld", (long long)args->id[0]);
+	x.head_params[4] = x.campaign;
+	x.head_params[5] = muni;
+	x.muni = muni;
+
+	rc = db_tx(req->db, report_read, &x);
+	if (rc == EM_ENOTFOUND) {
+		if (x.head && PQntuples(x.head) > 0)
+			reply_fail(reply, rc, "no municipality %s in the campaign's region", muni);
+		else
+			reply_fail(reply, rc, "no campaign %s", x.campaign);
+		goto out;
+	}
+	if (rc != EM_OK)
+		goto out;
+
+	sb_str(&b, "{\"campaign\":");
+	sb_str(&b, PQgetvalue(x.head, 0, 3));
+	sb_str(&b, ",\"territory\":");
+	sb_str(&b, PQgetvalue(x.head, 0, 4));
+	sb_str(&b, ",\"generated_at\":");
+	sb_str(&b, PQgetvalue(x.head, 0, 5));
+	sb_str(&b, ",\"as_of\":");
+	sb_str(&b, PQgetvalue(x.head, 0, 6));
+	sb_str(&b, ",\"steps\":[");
+	for (size_t i = 0; i < NSTEPS; i++) {
+		if (i)
+			sb_str(&b, ",");
+		sb_str(&b, x.steps[i]);
+	}
+	sb_str(&b, "]}");
+	reply_header(reply, "Vary", "Accept, Authorization");
+	reply_header(reply, "Cache-Control", "private, no-cache");
+	if (fmt == REPORT_JSON || b.failed) {
+		/* As PostgreSQL wrote it: numerics keep their decimals. */
+		rc = sb_reply(&b, reply, "application/json");
+		b.p = NULL;
+	} else {
+		json_error_t jerr;
+		json_t *doc = json_loads(b.p, 0, &jerr);
+		if (!doc) {
+			rc = EM_EINTERNAL;
+			goto out;
+		}
+		rc = fmt == REPORT_CSV ? csv_reply(doc, reply) : html_reply(doc, reply);
+		json_decref(doc);
+	}
+out:
+	free(b.p);
+	PQclear(x.head);
+	for (size_t i = 0; i < NSTEPS; i++)
+		free(x.steps[i]);
+	return rc;
+}

@@ -1,0 +1,389 @@
+/*
+ * roadmaps.c — roadmaps («дорожные карты») of improvement measures: one per
+ * owner of its level (a region, a municipality, an organization), a title and
+ * a period. Reads follow em_in_scope(); writes are the operators' of the
+ * owner's territory: a municipal operator reads its region's roadmaps but
+ * writes only its municipality's and its organizations'.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/cycle.h"
+#include "effmon/registry.h"
+
+static const char *const LEVELS[] = {"regional", "municipal", "organization", NULL};
+
+static const struct field RM_CREATE[] = {
+	{"level", F_ENUM, true, false, 0, 0, LEVELS},
+	{"region_id", F_ID, false, false, 0, 0, NULL},
+	{"municipality_id", F_ID, false, false, 0, 0, NULL},
+	{"organization_id", F_ID, false, false, 0, 0, NULL},
+	{"title", F_STRING, true, false, 1, 1000, NULL},
+	{"description", F_STRING, false, true, 0, 10000, NULL},
+	{"period_from", F_DATE, true, false, 0, 0, NULL},
+	{"period_to", F_DATE, true, false, 0, 0, NULL},
+};
+static const struct field RM_UPDATE[] = {
+	{"title", F_STRING, false, false, 1, 1000, NULL},
+	{"description", F_STRING, false, true, 0, 10000, NULL},
+	{"period_from", F_DATE, false, false, 0, 0, NULL},
+	{"period_to", F_DATE, false, false, 0, 0, NULL},
+};
+
+/* The owner field of each level; the others are not taken. */
+static const char *owner_field(const char *level)
+{
+	if (!level)
+		return NULL;
+	if (strcmp(level, "regional") == 0)
+		return "region_id";
+	if (strcmp(level, "municipal") == 0)
+		return "municipality_id";
+	return "organization_id";
+}
+
+static void rm_check(const json_t *body, bool creating, struct em_reply *reply)
+{
+	const char *from = json_string_value(json_object_get(body, "period_from"));
+	const char *to = json_string_value(json_object_get(body, "period_to"));
+	const char *level = json_string_value(json_object_get(body, "level"));
+	static const char *const OWNERS[] = {"region_id", "municipality_id", "organization_id"};
+
+	/* Dates are YYYY-MM-DD (validated): text order is date order. */
+	if (from && to && strlen(from) == 10 && strlen(to) == 10 && strcmp(from, to) > 0)
+		reply_field_error(reply, "period_to", "must not be before period_from");
+	if (!creating || !level || !owner_field(level) ||
+	    (strcmp(level, "regional") && strcmp(level, "municipal") && strcmp(level, "organization")))
+		return;
+	for (size_t i = 0; i < 3; i++) {
+		bool given = json_object_get(body, OWNERS[i]) != NULL;
+		bool owner = strcmp(OWNERS[i], owner_field(level)) == 0;
+		if (owner && !given)
+			reply_field_error(reply, OWNERS[i], "is required: the owner of a %s roadmap",
+					  level);
+		else if (!owner && given)
+			reply_field_error(reply, OWNERS[i],
+					  "is not taken for a %s roadmap: its owner is %s", level,
+					  owner_field(level));
+	}
+}
+
+#define RM_JSON(r)                                                                          \
+	"jsonb_build_object('id', " r ".id, 'level', " r ".level, 'region_id', " r             \
+	".region_id, 'municipality_id', " r ".municipality_id, 'organization_id', " r         \
+	".organization_id, 'title', " r ".title, 'description', " r ".description, "           \
+	"'period_from', " r ".period_from, 'period_to', " r ".period_to, 'milestones', "      \
+	"(SELECT jsonb_build_object('total', count(*), 'planned', count(*) FILTER (WHERE "    \
+	"m.status = 'planned'), 'in_progress', count(*) FILTER (WHERE m.status = "            \
+	"'in_progress'), 'done', count(*) FILTER (WHERE m.status = 'done'), 'cancelled', "    \
+	"count(*) FILTER (WHERE m.status = 'cancelled'), 'overdue', count(*) FILTER (WHERE "  \
+	"em_milestone_overdue(m.status, m.recurrence, m.due_on, " r ".period_to))) "          \
+	"FROM milestones m WHERE m.roadmap_id = " r ".id), "                                   \
+	"'created_at', " r ".created_at, 'updated_at', " r ".updated_at, 'version', " r      \
+	".version)"
+
+#define RM_SCOPE(r) SQL_SCOPE(r ".region_id", r ".municipality_id", r ".organization_id")
+
+static const struct db_stmt RM_GET = {
+	"roadmap_get",
+	"SELECT " RM_JSON("r") ", r.version FROM roadmaps r WHERE r.id = $5::bigint AND"
+	RM_SCOPE("r"),
+	5};
+static const struct db_stmt RM_LIST = {
+	"roadmap_list",
+	"SELECT " RM_JSON("r") ", r.id, r.title FROM roadmaps r WHERE" RM_SCOPE("r")
+	SQL_SEARCH("r.title")
+	" AND ($10::text IS NULL OR r.level = $10)"
+	" AND ($11::bigint IS NULL OR r.region_id = $11::bigint)"
+	" AND ($12::bigint IS NULL OR r.municipality_id = $12::bigint)"
+	" AND ($13::bigint IS NULL OR r.organization_id = $13::bigint)"
+	SQL_LIST_KEYSET("r.title", "r.id") SQL_LIST_ORDER("r.title", "r.id"),
+	13};
+
+/* The owner of the level, found in the caller's scope: no row if it is not. */
+static const struct db_stmt RM_CREATE_SQL = {
+	"roadmap_create",
+	"WITH b AS (SELECT $5::jsonb AS b),"
+	" own AS (SELECT g.id AS region_id, NULL::bigint AS municipality_id, "
+	"  NULL::bigint AS organization_id FROM b JOIN regions g "
+	"  ON b->>'level' = 'regional' AND g.id = (b->>'region_id')::bigint "
+	" UNION ALL SELECT mu.region_id, mu.id, NULL::bigint FROM b JOIN municipalities mu "
+	"  ON b->>'level' = 'municipal' AND mu.id = (b->>'municipality_id')::bigint "
+	" UNION ALL SELECT o.region_id, o.municipality_id, o.id FROM b JOIN organizations o "
+	"  ON b->>'level' = 'organization' AND o.id = (b->>'organization_id')::bigint),"
+	" ins AS (INSERT INTO roadmaps (level, region_id, municipality_id, organization_id, "
+	"  title, description, period_from, period_to) "
+	"  SELECT b->>'level', own.region_id, own.municipality_id, own.organization_id, "
+	"  b->>'title', b->>'description', (b->>'period_from')::date, (b->>'period_to')::date "
+	"  FROM b, own WHERE" SQL_SCOPE("own.region_id", "own.municipality_id",
+					 "own.organization_id") " RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'roadmap', id, 'create', NULL, "
+	"  to_jsonb(ins), $7, region_id, municipality_id, organization_id FROM ins) "
+	"SELECT " RM_JSON("ins") ", ins.id, ins.version FROM ins",
+	7};
+
+/* Locks a visible roadmap: version, level, organization, the row as JSON. */
+static const struct db_stmt RM_LOCK = {
+	"roadmap_lock",
+	"SELECT r.version, r.level, r.organization_id, to_jsonb(r), r.period_from, r.period_to "
+	"FROM roadmaps r WHERE r.id = $5::bigint AND" RM_SCOPE("r") " FOR UPDATE",
+	5};
+
+/* $5 id, $6 body, $7 before (locked), $8 actor, $9 request id. Continuous
+ * milestones that ended with the roadmap keep ending with it. */
+static const struct db_stmt RM_UPDATE_SQL = {
+	"roadmap_update",
+	"WITH upd AS (UPDATE roadmaps r SET title = coalesce($6::jsonb->>'title', r.title), "
+	"  description = CASE WHEN $6::jsonb ? 'description' THEN $6::jsonb->>'description' "
+	"   ELSE r.description END, "
+	"  period_from = coalesce(($6::jsonb->>'period_from')::date, r.period_from), "
+	"  period_to = coalesce(($6::jsonb->>'period_to')::date, r.period_to), "
+	"  version = r.version + 1, updated_at = now() WHERE r.id = $5::bigint RETURNING r.*),"
+	" cont AS (UPDATE milestones m SET due_on = upd.period_to, version = m.version + 1, "
+	"  updated_at = now() FROM upd WHERE m.roadmap_id = upd.id AND m.recurrence = "
+	"  'continuous' AND m.due_on = ($7::jsonb->>'period_to')::date AND m.due_on <> "
+	"  upd.period_to RETURNING m.id),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'roadmap', upd.id, 'update', "
+	"  $7::jsonb, to_jsonb(upd) || jsonb_build_object('continuous_milestones_moved', "
+	"  (SELECT count(*) FROM cont)), $9, upd.region_id, upd.municipality_id, "
+	"  upd.organization_id FROM upd) "
+	"SELECT " RM_JSON("upd") ", upd.version FROM upd",
+	9};
+
+static const struct constraint_map RM_CONSTRAINTS[] = {
+	{"roadmaps_period", "period_to", "must not be before period_from", EM_EINVAL},
+	{"roadmaps_title_length", "title", "length must be 1 to 1000 characters", EM_EINVAL},
+	{NULL, NULL, NULL, EM_OK},
+};
+
+static const struct list_filter RM_FILTERS[] = {
+	{"level", FILTER_ENUM, LEVELS},
+	{"region_id", FILTER_ID, NULL},
+	{"municipality_id", FILTER_ID, NULL},
+	{"organization_id", FILTER_ID, NULL},
+};
+
+const struct em_resource ROADMAPS = {
+	.entity = "roadmap",
+	.path = "/api/v1/roadmaps",
+	.create_fields = RM_CREATE,
+	.ncreate = sizeof(RM_CREATE) / sizeof(RM_CREATE[0]),
+	.update_fields = RM_UPDATE,
+	.nupdate = sizeof(RM_UPDATE) / sizeof(RM_UPDATE[0]),
+	.check = rm_check,
+	.get = &RM_GET,
+	.list = &RM_LIST,
+	.create = &RM_CREATE_SQL,
+	.update = &RM_UPDATE_SQL,
+	.filters = RM_FILTERS,
+	.nfilters = sizeof(RM_FILTERS) / sizeof(RM_FILTERS[0]),
+	.constraints = RM_CONSTRAINTS,
+};
+
+enum em_err roadmap_may_write(const struct em_req *req, const char *level,
+			      int64_t organization_id, bool progress, struct em_reply *reply)
+{
+	switch (req->caller.role) {
+	case EM_ROLE_ADMIN:
+	case EM_ROLE_REGIONAL:
+		return EM_OK; /* the statement found it in the caller's region */
+	case EM_ROLE_MUNICIPAL:
+		if (strcmp(level, "regional") != 0)
+			return EM_OK;
+		return reply_fail(reply, EM_EFORBIDDEN,
+				  "a regional roadmap is written by regional operators (or an "
+				  "admin); municipal operators write their municipality's and "
+				  "organizations' roadmaps");
+	case EM_ROLE_HEAD:
+		if (progress && strcmp(level, "organization") == 0 &&
+		    organization_id == req->caller.organization_id)
+			return EM_OK;
+		return reply_fail(reply, EM_EFORBIDDEN,
+				  progress ? "a head reports progress only on its own organization's "
+					     "roadmap; this %s roadmap is written by its operators"
+					   : "the plan of a %s roadmap is written by operators (admin, "
+					     "regional, or municipal for its territory); a head reports "
+					     "progress",
+				  level);
+	default:
+		return reply_fail(reply, EM_EFORBIDDEN,
+				  "roadmaps are written by admins and regional or municipal operators");
+	}
+}
+
+enum em_err roadmap_lock(struct em_req *req, int64_t id, PGresult **out, struct em_reply *reply)
+{
+	char bufs[3][24], idbuf[24];
+	const char *params[5];
+	PGresult *res;
+	enum em_err rc;
+
+	scope_params(req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
+	params[4] = idbuf;
+	if ((rc = db_exec(req->db, &RM_LOCK, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return reply_fail(reply, EM_ENOTFOUND, "no roadmap %lld", (long long)id);
+	}
+	*out = res;
+	return EM_OK;
+}
+
+/* --- Create ------------------------------------------------------------------------- */
+
+struct rm_create {
+	struct em_req *req;
+	json_t *body;
+	const char *text;
+	struct em_reply *reply;
+};
+
+static enum em_err create_tx(struct db_conn *db, void *arg)
+{
+	struct rm_create *c = arg;
+	struct em_req *req = c->req;
+	struct idem idem;
+	char bufs[3][24], actor[24], location[96];
+	const char *params[7];
+	const char *owner = owner_field(json_string_value(json_object_get(c->body, "level")));
+	PGresult *res;
+	enum em_err rc;
+
+	(void)db;
+	reply_clear(c->reply);
+	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
+		return rc;
+	scope_params(req, bufs, params);
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	params[4] = c->text;
+	params[5] = actor;
+	params[6] = req->request_id;
+	if ((rc = db_exec(req->db, &RM_CREATE_SQL, params, &res)) != EM_OK)
+		return map_constraint(req, RM_CONSTRAINTS, rc, c->reply);
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		reply_field_error(c->reply, owner, "no such object in your scope");
+		return reply_fail(c->reply, EM_EINVAL, "%s: no such object in your scope", owner);
+	}
+	snprintf(location, sizeof(location), "/api/v1/roadmaps/%s", PQgetvalue(res, 0, 1));
+	reply_row(req, c->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
+	reply_header(c->reply, "Location", location);
+	rc = idem_finish(req, &idem, c->reply);
+	PQclear(res);
+	return rc;
+}
+
+enum em_err roadmaps_create(struct em_req *req, const struct em_args *args, json_t *body,
+			    struct em_reply *reply)
+{
+	struct rm_create c = {req, body, NULL, reply};
+	const char *level;
+	enum em_err rc;
+	char *text;
+
+	(void)args;
+	validate_object(body, RM_CREATE, sizeof(RM_CREATE) / sizeof(RM_CREATE[0]), reply);
+	rm_check(body, true, reply);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "the roadmap is not valid");
+	level = json_string_value(json_object_get(body, "level"));
+	if ((rc = roadmap_may_write(req, level, 0, false, reply)) != EM_OK)
+		return rc;
+	if (!(text = json_dumps(body, JSON_COMPACT)))
+		return EM_EINTERNAL;
+	c.text = text;
+	rc = db_tx(req->db, create_tx, &c);
+	free(text);
+	return rc;
+}
+
+/* --- Update ------------------------------------------------------------------------- */
+
+struct rm_update {
+	struct em_req *req;
+	int64_t id;
+	long version;
+	const char *text;
+	json_t *body;
+	struct em_reply *reply;
+};
+
+static enum em_err update_tx(struct db_conn *db, void *arg)
+{
+	struct rm_update *u = arg;
+	struct em_req *req = u->req;
+	char bufs[3][24], idbuf[24], actor[24];
+	const char *params[9];
+	PGresult *lock = NULL, *res;
+	enum em_err rc;
+
+	(void)db;
+	reply_clear(u->reply);
+	if ((rc = roadmap_lock(req, u->id, &lock, u->reply)) != EM_OK)
+		return rc;
+	if ((rc = roadmap_may_write(req, PQgetvalue(lock, 0, 1), db_int64(lock, 0, 2), false,
+				    u->reply)) != EM_OK)
+		goto out;
+	if (atol(PQgetvalue(lock, 0, 0)) != u->version) {
+		rc = reply_fail(u->reply, EM_EPRECOND, "the roadmap has changed: its ETag is now \"%s\"",
+				PQgetvalue(lock, 0, 0));
+		goto out;
+	}
+	/* One date of the period changed: check it against the other, kept one. */
+	{
+		const char *from = json_string_value(json_object_get(u->body, "period_from"));
+		const char *to = json_string_value(json_object_get(u->body, "period_to"));
+		if (!from)
+			from = PQgetvalue(lock, 0, 4);
+		if (!to)
+			to = PQgetvalue(lock, 0, 5);
+		if (strcmp(from, to) > 0) {
+			reply_field_error(u->reply, "period_to", "must not be before period_from");
+			rc = reply_fail(u->reply, EM_EINVAL, "the change to the roadmap is not valid");
+			goto out;
+		}
+	}
+	scope_params(req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)u->id);
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	params[4] = idbuf;
+	params[5] = u->text;
+	params[6] = PQgetvalue(lock, 0, 3);
+	params[7] = actor;
+	params[8] = req->request_id;
+	if ((rc = db_exec(req->db, &RM_UPDATE_SQL, params, &res)) != EM_OK) {
+		rc = map_constraint(req, RM_CONSTRAINTS, rc, u->reply);
+		goto out;
+	}
+	reply_row(req, u->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	PQclear(res);
+out:
+	PQclear(lock);
+	return rc;
+}
+
+enum em_err roadmaps_update(struct em_req *req, const struct em_args *args, json_t *body,
+			    struct em_reply *reply)
+{
+	struct rm_update u = {req, args->id[0], 0, NULL, body, reply};
+	enum em_err rc;
+	char *text;
+
+	if ((rc = require_if_match(req, reply, &u.version)) != EM_OK)
+		return rc;
+	validate_object(body, RM_UPDATE, sizeof(RM_UPDATE) / sizeof(RM_UPDATE[0]), reply);
+	rm_check(body, false, reply);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "the change to the roadmap is not valid");
+	if (json_object_size(body) == 0)
+		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
+	if (!(text = json_dumps(body, JSON_COMPACT)))
+		return EM_EINTERNAL;
+	u.text = text;
+	rc = db_tx(req->db, update_tx, &u);
+	free(text);
+	return rc;
+}

@@ -1,0 +1,961 @@
+/*
+ * imports.c — bulk import of regional_import indicator values into the
+ * submissions of a campaign (POST /campaigns/{id}/imports) and the list of a
+ * campaign's import records. Rows are parsed in C (CSV or a JSON array),
+ * streamed with one COPY into a temporary staging table, checked set-wise in
+ * SQL, and applied set-wise in one transaction: all rows or none.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "effmon/csv.h"
+#include "effmon/monitoring.h"
+#include "effmon/registry.h"
+
+#define IMPORT_MAX_ERRORS 10000
+#define IMPORT_COPY_CHUNK (256 * 1024)
+/* Statements of an import may run this many times the configured timeout
+ * (5 minutes at the default 5 s): a million new values take about a minute here. */
+#define IMPORT_TIMEOUT_FACTOR 60
+#define IMPORT_MAX_NUMBER 64
+
+enum import_format { FORMAT_CSV, FORMAT_JSON };
+
+/* The columns of a row, in file order; COL_ROW names the whole record. */
+enum import_col { COL_INN, COL_CODE, COL_VALUE, COL_COMMENT, COL_ROW };
+static const char *const COLUMNS[] = {"organization_inn", "indicator_code", "value", "comment"};
+
+/* An error found while parsing (the database finds the rest). */
+struct row_err {
+	unsigned long row;
+	char column[72]; /* "" for the record as a whole */
+	char message[160];
+};
+
+struct import {
+	struct em_req *req;
+	struct em_reply *reply;
+	int64_t campaign_id;
+	bool dry_run;
+	enum import_format format;
+	json_t *json;           /* the parsed array of a JSON import */
+	char delim;             /* of a CSV import */
+	/* Filled by the transaction; reset when it is retried. */
+	long rows;              /* data rows in the file */
+	long staged;            /* rows sent to the staging table */
+	struct row_err *errs;   /* the first IMPORT_MAX_ERRORS parse errors, by row */
+	size_t nerrs;
+	long errs_total;
+	long sql_errs_total;
+	PGresult *sql_errs;     /* rows of (line, inn, code, value, comment, record) errors */
+	char *out;              /* the COPY buffer */
+	size_t len, cap;
+	bool failed;            /* out of memory while buffering */
+	bool bad;               /* the file has bad rows: answer 422 */
+};
+
+/* --- Statements ---------------------------------------------------------------------- */
+
+#define IMPORT_JSON(i)                                                                    \
+	"jsonb_build_object('id', " i ".id, 'campaign_id', " i ".campaign_id, 'format', " i  \
+	".format, 'rows', " i ".rows, 'values_written', " i ".values_written, "              \
+	"'values_unchanged', " i ".values_unchanged, 'submissions_affected', " i             \
+	".submissions_affected, 'actor_user_id', " i ".actor_user_id, 'created_at', " i      \
+	".created_at)"
+
+/* An import's statements are few and big: a longer timeout, memory to hash and
+ * sort a million staged rows without spilling, and no JIT (compiling the
+ * checks took longer than running them). */
+static const struct db_stmt IMPORT_SETTINGS = {
+	"import_settings",
+	"SELECT set_config('statement_timeout', $1, true), set_config('jit', 'off', true), "
+	"set_config('work_mem', '128MB', true)",
+	1};
+
+/* The campaign, if visible: status. Scope $1..$4, $5 campaign. FOR SHARE keeps its
+ * status until the import commits. */
+static const struct db_stmt IMPORT_CAMPAIGN = {
+	"import_campaign",
+	"SELECT c.status FROM campaigns c WHERE c.id = $5::bigint AND"
+	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") " FOR SHARE",
+	5};
+
+static const struct db_stmt IMPORT_CAMPAIGN_READ = {
+	"import_campaign_read",
+	"SELECT c.status FROM campaigns c WHERE c.id = $5::bigint AND"
+	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
+	5};
+
+/* num is the value as a number when it reads as one ('.' or ',' before the
+ * fraction), flag the value as a boolean word (true/false/да/нет): both are
+ * decided in C, the SQL picks by the indicator's type. */
+static const struct db_stmt IMPORT_STAGE = {
+	"import_stage",
+	"CREATE TEMP TABLE import_rows (line integer NOT NULL, inn text NOT NULL, "
+	"code text NOT NULL, value text NOT NULL, num numeric, flag boolean, comment text) "
+	"ON COMMIT DROP",
+	0};
+static const char IMPORT_COPY[] =
+	"COPY import_rows (line, inn, code, value, num, flag, comment) FROM STDIN";
+static const struct db_stmt IMPORT_ANALYZE = {"import_analyze", "ANALYZE import_rows", 0};
+
+/* The number an indicator of type t stores for a staged row, or NULL. */
+#define IMPORT_NUMBER(t, s)                                                               \
+	"CASE WHEN " t " = 'boolean' THEN CASE WHEN " s ".flag THEN 1 WHEN NOT " s ".flag "  \
+	"THEN 0 WHEN " s ".num IN (0, 1) THEN " s ".num END ELSE " s ".num END"
+
+/* Every bad row, at most $2 of them by line, and the number of errors in all.
+ * Columns: line, inn error, code error, value error, comment error, row error.
+ * Repeated (inn, code) pairs come from a second branch that hashes the staged
+ * pairs (no sort of every row); a line may so appear twice, still in order. */
+static const struct db_stmt IMPORT_CHECK = {
+	"import_check",
+	"WITH ind AS (SELECT i.id, i.code, i.source, i.value_type, i.min_value, i.max_value, "
+	"  ARRAY(SELECT w.key FROM jsonb_each_text(i.weights) w WHERE w.value::numeric > 0) AS kinds "
+	"  FROM indicators i WHERE i.campaign_id = $1::bigint), "
+	"r AS (SELECT s.line, s.inn, s.code, s.value, s.comment, sub.id AS sub_id, sub.status, "
+	"  sub.kind, i.id AS ind_id, i.source, i.value_type, i.min_value, i.max_value, i.kinds, "
+	"  " IMPORT_NUMBER("i.value_type", "s") " AS num "
+	"  FROM import_rows s "
+	"  LEFT JOIN (organizations o JOIN submissions sub ON sub.organization_id = o.id "
+	"   AND sub.campaign_id = $1::bigint) ON o.inn = s.inn "
+	"  LEFT JOIN ind i ON i.code = s.code), "
+	"e AS (SELECT line, "
+	"  CASE WHEN sub_id IS NULL THEN CASE WHEN em_inn_valid(inn) "
+	"    THEN 'no organization with INN ' || inn || ' takes part in this campaign' "
+	"    ELSE 'is not a valid INN (10 digits, the last a check digit)' END "
+	"   WHEN status = 'approved' THEN 'the submission of organization ' || inn || "
+	"    ' is approved: its values are final' END AS e_inn, "
+	"  CASE WHEN ind_id IS NULL THEN 'the campaign''s catalog has no indicator ' || "
+	"    quote_literal(left(code, 40)) "
+	"   WHEN source <> 'regional_import' THEN 'indicator ' || code || ' is filled by ' || "
+	"    CASE source WHEN 'self' THEN 'the organization (source self)' "
+	"    ELSE 'the municipality (source municipal)' END || ', not imported' "
+	"   WHEN sub_id IS NOT NULL AND NOT kind = ANY (kinds) THEN 'indicator ' || code || "
+	"    ' does not apply to organizations of kind ' || kind END AS e_code, "
+	"  CASE WHEN ind_id IS NULL THEN NULL "
+	"   WHEN value_type = 'boolean' THEN CASE WHEN num IS NULL THEN "
+	"    'must be true or false (also 1 or 0, да or нет)' END "
+	"   WHEN num IS NULL THEN 'is not a number (digits, with . or , before the fraction)' "
+	"   WHEN value_type = 'integer' AND num <> trunc(num) THEN 'must be a whole number' "
+	"   WHEN num < min_value OR num > max_value THEN 'must be from ' || min_value || "
+	"    ' to ' || max_value END AS e_value, "
+	"  CASE WHEN length(comment) > 2000 THEN 'must be at most 2000 characters' END "
+	"   AS e_comment "
+	"  FROM r), "
+	"bad AS (SELECT line, e_inn, e_code, e_value, e_comment, NULL::text AS e_row, "
+	"  (e_inn IS NOT NULL)::int + (e_code IS NOT NULL)::int + (e_value IS NOT NULL)::int "
+	"  + (e_comment IS NOT NULL)::int AS n "
+	"  FROM e WHERE coalesce(e_inn, e_code, e_value, e_comment) IS NOT NULL "
+	" UNION ALL "
+	" SELECT s.line, NULL, NULL, NULL, NULL, 'repeats organization ' || left(s.inn, 20) || "
+	"  ' and indicator ' || left(s.code, 40) || ' of row ' || f.first_line, 1 "
+	"  FROM (SELECT inn, code, min(line) AS first_line FROM import_rows GROUP BY inn, code "
+	"   HAVING count(*) > 1) f "
+	"  JOIN import_rows s ON s.inn = f.inn AND s.code = f.code AND s.line > f.first_line) "
+	"SELECT line, e_inn, e_code, e_value, e_comment, e_row, sum(n) OVER () FROM bad "
+	"ORDER BY line LIMIT $2::int",
+	2};
+
+/* Locks the submissions the file names, in id order, so that none is approved
+ * between the check and the write. */
+static const struct db_stmt IMPORT_LOCK = {
+	"import_lock",
+	"SELECT count(*) FROM (SELECT sub.id FROM submissions sub "
+	" JOIN organizations o ON o.id = sub.organization_id "
+	" WHERE sub.campaign_id = $1::bigint AND o.inn IN (SELECT inn FROM import_rows) "
+	" ORDER BY sub.id FOR NO KEY UPDATE OF sub) x",
+	1};
+
+/* The write: changed values only (a comment left empty keeps the stored one),
+ * one history row per affected submission, the import record and its audit
+ * row. $1 campaign, $2 actor, $3 role, $4 request id, $5 format, $6 rows.
+ * Returns the import JSON, its id and the affected submissions as an array. */
+static const struct db_stmt IMPORT_WRITE = {
+	"import_write",
+	"WITH src AS MATERIALIZED (SELECT sub.id AS sub_id, i.id AS ind_id, i.code, "
+	"  i.value_type, " IMPORT_NUMBER("i.value_type", "s") " AS value, "
+	"  coalesce(s.comment, v.comment) AS comment, v.submission_id IS NOT NULL AS existed, "
+	"  v.value AS old_value, v.comment AS old_comment, v.evidence_url "
+	"  FROM import_rows s JOIN organizations o ON o.inn = s.inn "
+	"  JOIN submissions sub ON sub.organization_id = o.id AND sub.campaign_id = $1::bigint "
+	"  JOIN indicators i ON i.campaign_id = $1::bigint AND i.code = s.code "
+	"  LEFT JOIN submission_values v ON v.submission_id = sub.id AND v.indicator_id = i.id), "
+	"chg AS MATERIALIZED (SELECT * FROM src WHERE old_value IS DISTINCT FROM value "
+	"  OR old_comment IS DISTINCT FROM comment), "
+	"n AS (SELECT (SELECT count(*) FROM src) AS total, (SELECT count(*) FROM chg) AS written, "
+	"  (SELECT count(DISTINCT sub_id) FROM chg) AS subs), "
+	"imp AS (INSERT INTO imports (campaign_id, region_id, actor_user_id, format, rows, "
+	"  values_written, values_unchanged, submissions_affected, request_id) "
+	"  SELECT c.id, c.region_id, $2::bigint, $5, $6::int, n.written, n.total - n.written, "
+	"  n.subs, $4 FROM campaigns c, n WHERE c.id = $1::bigint RETURNING *), "
+	"up AS (INSERT INTO submission_values AS sv (submission_id, indicator_id, value, comment, "
+	"  updated_by, updated_at) SELECT sub_id, ind_id, value, comment, $2::bigint, now() "
+	"  FROM chg ON CONFLICT (submission_id, indicator_id) DO UPDATE SET "
+	"  value = EXCLUDED.value, comment = EXCLUDED.comment, updated_by = EXCLUDED.updated_by, "
+	"  updated_at = EXCLUDED.updated_at), "
+	"subs AS (UPDATE submissions s SET version = s.version + 1, updated_at = now() "
+	"  WHERE s.id IN (SELECT sub_id FROM chg) RETURNING s.id), "
+	"hist AS (INSERT INTO submission_history (submission_id, actor_user_id, actor_role, "
+	"  action, changes, import_id, request_id) "
+	"  SELECT c.sub_id, $2::bigint, $3, 'import', jsonb_agg(jsonb_build_object("
+	"   'indicator_id', c.ind_id, 'code', c.code, "
+	"   'old', CASE WHEN c.existed THEN jsonb_build_object('value', CASE WHEN "
+	"    c.value_type = 'boolean' THEN to_jsonb(c.old_value <> 0) ELSE to_jsonb(c.old_value) "
+	"    END, 'comment', c.old_comment, 'evidence_url', c.evidence_url) END, "
+	"   'new', jsonb_build_object('value', CASE WHEN c.value_type = 'boolean' "
+	"    THEN to_jsonb(c.value <> 0) ELSE to_jsonb(c.value) END, 'comment', c.comment, "
+	"    'evidence_url', c.evidence_url)) ORDER BY c.ind_id), imp.id, $4 "
+	"  FROM chg c CROSS JOIN imp GROUP BY c.sub_id, imp.id), "
+	"aud AS (" SQL_AUDIT_COLUMNS "SELECT $2::bigint, $3, 'import', imp.id, 'create', NULL, "
+	"  " IMPORT_JSON("imp") ", $4, imp.region_id, NULL, NULL FROM imp) "
+	"SELECT " IMPORT_JSON("imp") ", imp.id, "
+	" (SELECT coalesce(array_agg(id), '{}') FROM subs)::text FROM imp",
+	6};
+
+static const struct db_stmt IMPORT_RESCORE = {
+	"import_rescore", "SELECT em_rescore($1::bigint[])", 1};
+
+/* The import records of a campaign, newest first. $5 campaign, $6 limit + 1, $7 before id. */
+static const struct db_stmt IMPORT_LIST = {
+	"import_list",
+	"SELECT " IMPORT_JSON("i") ", i.id FROM imports i "
+	"WHERE i.campaign_id = $5::bigint AND ($7::bigint IS NULL OR i.id < $7::bigint) "
+	"ORDER BY i.id DESC LIMIT $6::int",
+	7};
+
+/* --- Errors found while parsing -------------------------------------------------------- */
+
+static void row_error(struct import *im, unsigned long row, enum import_col col,
+		      const char *column_name, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void row_error(struct import *im, unsigned long row, enum import_col col,
+		      const char *column_name, const char *fmt, ...)
+{
+	va_list ap;
+	struct row_err *e;
+
+	im->errs_total++;
+	if (im->nerrs >= IMPORT_MAX_ERRORS)
+		return;
+	if (!im->errs && !(im->errs = calloc(IMPORT_MAX_ERRORS, sizeof(*im->errs)))) {
+		im->failed = true;
+		return;
+	}
+	e = &im->errs[im->nerrs++];
+	e->row = row;
+	snprintf(e->column, sizeof(e->column), "%s",
+		 column_name ? column_name : col == COL_ROW ? "" : COLUMNS[col]);
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+}
+
+/* --- The COPY buffer ------------------------------------------------------------------- */
+
+static void out_reserve(struct import *im, size_t n)
+{
+	if (im->failed || im->len + n <= im->cap)
+		return;
+	size_t cap = im->cap ? im->cap : IMPORT_COPY_CHUNK + 4096;
+	while (cap < im->len + n)
+		cap *= 2;
+	char *p = realloc(im->out, cap);
+	if (!p) {
+		im->failed = true;
+		return;
+	}
+	im->out = p;
+	im->cap = cap;
+}
+
+static void out_raw(struct import *im, const char *s, size_t n)
+{
+	out_reserve(im, n);
+	if (im->failed)
+		return;
+	memcpy(im->out + im->len, s, n);
+	im->len += n;
+}
+
+/* Appends s[0..n) escaped for COPY's text format (\\, \n, \r, \t). */
+static void out_text(struct import *im, const char *s, size_t n)
+{
+	out_reserve(im, 2 * n);
+	if (im->failed)
+		return;
+	char *o = im->out + im->len;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		switch (c) {
+		case '\\': *o++ = '\\'; *o++ = '\\'; break;
+		case '\n': *o++ = '\\'; *o++ = 'n'; break;
+		case '\r': *o++ = '\\'; *o++ = 'r'; break;
+		case '\t': *o++ = '\\'; *o++ = 't'; break;
+		default: *o++ = c;
+		}
+	}
+	im->len = (size_t)(o - im->out);
+}
+
+static enum em_err out_flush(struct import *im, bool force)
+{
+	enum em_err rc;
+
+	if (im->failed)
+		return EM_EINTERNAL;
+	if (im->len == 0 || (!force && im->len < IMPORT_COPY_CHUNK))
+		return EM_OK;
+	if ((rc = db_copy_put(im->req->db, im->out, im->len)) != EM_OK)
+		return rc;
+	im->len = 0;
+	return EM_OK;
+}
+
+/* --- Values -------------------------------------------------------------------------- */
+
+static void trim(const char **s, size_t *n)
+{
+	while (*n > 0 && (**s == ' ' || **s == '\t')) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n > 0 && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+		(*n)--;
+}
+
+/* A decimal number: [+-] digits [. or , digits] [e [+-] 1-3 digits], at least one
+ * digit; copied to out with '.' as the separator. */
+static bool number_text(const char *s, size_t n, char *out)
+{
+	size_t i = 0, digits = 0;
+
+	if (n == 0 || n > IMPORT_MAX_NUMBER)
+		return false;
+	if (s[i] == '+' || s[i] == '-')
+		i++;
+	for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+		digits++;
+	if (i < n && (s[i] == '.' || s[i] == ',')) {
+		i++;
+		for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			digits++;
+	}
+	if (digits == 0)
+		return false;
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		size_t exp = 0;
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			exp++;
+		if (exp < 1 || exp > 3)
+			return false;
+	}
+	if (i != n)
+		return false;
+	for (i = 0; i < n; i++)
+		out[i] = s[i] == ',' ? '.' : s[i];
+	out[n] = '\0';
+	return true;
+}
+
+/* 1 for true/да, 0 for false/нет (in the usual capitalisations), -1 otherwise. */
+static int bool_word(const char *s, size_t n)
+{
+	static const char *const YES[] = {"да", "Да", "ДА", NULL};
+	static const char *const NO[] = {"нет", "Нет", "НЕТ", NULL};
+
+	if (n == 4 && strncasecmp(s, "true", 4) == 0)
+		return 1;
+	if (n == 5 && strncasecmp(s, "false", 5) == 0)
+		return 0;
+	for (int i = 0; YES[i]; i++)
+		if (n == strlen(YES[i]) && memcmp(s, YES[i], n) == 0)
+			return 1;
+	for (int i = 0; NO[i]; i++)
+		if (n == strlen(NO[i]) && memcmp(s, NO[i], n) == 0)
+			return 0;
+	return -1;
+}
+
+/* One staged row: line, inn, code, value, num, flag, comment (NULL when empty). */
+static void stage_row(struct import *im, unsigned long line, const char *inn, size_t ninn,
+		      const char *code, size_t ncode, const char *value, size_t nvalue,
+		      const char *comment, size_t ncomment)
+{
+	char num[IMPORT_MAX_NUMBER + 1], head[24];
+	int flag;
+
+	trim(&inn, &ninn);
+	trim(&code, &ncode);
+	trim(&value, &nvalue);
+	if (comment)
+		trim(&comment, &ncomment);
+	snprintf(head, sizeof(head), "%lu\t", line);
+	out_raw(im, head, strlen(head));
+	out_text(im, inn, ninn);
+	out_raw(im, "\t", 1);
+	out_text(im, code, ncode);
+	out_raw(im, "\t", 1);
+	out_text(im, value, nvalue);
+	out_raw(im, "\t", 1);
+	if (number_text(value, nvalue, num))
+		out_raw(im, num, strlen(num));
+	else
+		out_raw(im, "\\N", 2);
+	flag = bool_word(value, nvalue);
+	if (flag < 0)
+		out_raw(im, "\t\\N\t", 4);
+	else
+		out_raw(im, flag ? "\tt\t" : "\tf\t", 3);
+	if (comment && ncomment)
+		out_text(im, comment, ncomment);
+	else
+		out_raw(im, "\\N", 2);
+	out_raw(im, "\n", 1);
+	im->staged++;
+}
+
+/* --- CSV ----------------------------------------------------------------------------- */
+
+static bool header_name(const struct csv_field *f, const char *want)
+{
+	const char *s = f->ptr;
+	size_t n = f->len;
+
+	trim(&s, &n);
+	return !f->escapes && n == strlen(want) && strncasecmp(s, want, n) == 0;
+}
+
+/* Checks the header; the number of columns (3 or 4), or 0 with the error in im. */
+static size_t csv_header(struct import *im, struct csv_reader *r)
+{
+	struct csv_field f[5];
+	size_t n = 0;
+	unsigned long line;
+	enum csv_status st = csv_next(r, f, 5, &n, &line);
+
+	if (st == CSV_END) {
+		row_error(im, 1, COL_ROW, NULL, "the file is empty: the first line must be the "
+			  "header organization_inn,indicator_code,value[,comment]");
+		return 0;
+	}
+	if (st != CSV_RECORD || (n != 3 && n != 4) || !header_name(&f[0], COLUMNS[0]) ||
+	    !header_name(&f[1], COLUMNS[1]) || !header_name(&f[2], COLUMNS[2]) ||
+	    (n == 4 && !header_name(&f[3], COLUMNS[3]))) {
+		row_error(im, line, COL_ROW, NULL, "the header must be organization_inn,"
+			  "indicator_code,value[,comment] (delimiter , or ;)");
+		return 0;
+	}
+	return n;
+}
+
+static enum em_err csv_stage(struct import *im)
+{
+	struct csv_reader r;
+	struct csv_field f[4];
+	char *scratch = NULL;
+	size_t scratch_cap = 0, ncols, n;
+	unsigned long line;
+	enum csv_status st;
+	enum em_err rc = EM_OK;
+
+	csv_init(&r, im->req->body, im->req->body_len, 0);
+	if (!(ncols = csv_header(im, &r)))
+		return EM_OK;
+	while ((st = csv_next(&r, f, 4, &n, &line)) != CSV_END) {
+		im->rows++;
+		if (st == CSV_EUTF8) {
+			size_t k = r.bad_field;
+			row_error(im, line, k < ncols ? (enum import_col)k : COL_ROW, NULL, "%s",
+				  csv_status_message(st));
+		} else if (st != CSV_RECORD) {
+			row_error(im, line, COL_ROW, NULL, "%s", csv_status_message(st));
+		} else if (n != ncols) {
+			row_error(im, line, COL_ROW, NULL, "has %zu fields; the header has %zu", n,
+				  ncols);
+		} else {
+			/* Fields with "" are unescaped into scratch: one buffer per row. */
+			const char *p[4];
+			size_t len[4], need = 0;
+			for (size_t i = 0; i < n; i++)
+				need += f[i].escapes ? f[i].len : 0;
+			if (need > scratch_cap) {
+				char *ns = realloc(scratch, need);
+				if (!ns) {
+					rc = EM_EINTERNAL;
+					break;
+				}
+				scratch = ns;
+				scratch_cap = need;
+			}
+			char *o = scratch;
+			for (size_t i = 0; i < n; i++) {
+				if (f[i].escapes) {
+					p[i] = o;
+					len[i] = csv_unescape(&f[i], o);
+					o += len[i];
+				} else {
+					p[i] = f[i].ptr;
+					len[i] = f[i].len;
+				}
+			}
+			stage_row(im, line, p[0], len[0], p[1], len[1], p[2], len[2],
+				  n == 4 ? p[3] : NULL, n == 4 ? len[3] : 0);
+		}
+		if ((rc = out_flush(im, false)) != EM_OK)
+			break;
+	}
+	free(scratch);
+	return rc;
+}
+
+/* --- JSON ---------------------------------------------------------------------------- */
+
+/* The shortest text that reads back as d. */
+static void real_text(double d, char *out, size_t size)
+{
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(out, size, "%.*g", prec, d);
+		if (strtod(out, NULL) == d)
+			return;
+	}
+}
+
+static enum em_err json_stage(struct import *im)
+{
+	size_t i;
+	json_t *row;
+	enum em_err rc = EM_OK;
+
+	json_array_foreach(im->json, i, row) {
+		unsigned long n = (unsigned long)i + 1;
+		const char *key;
+		json_t *v;
+		bool ok = true;
+
+		im->rows++;
+		if (!json_is_object(row)) {
+			row_error(im, n, COL_ROW, NULL, "must be an object with organization_inn, "
+				  "indicator_code, value and comment");
+			continue;
+		}
+		json_object_foreach(row, key, v) {
+			bool known = false;
+			for (int c = 0; c < 4; c++)
+				known = known || strcmp(key, COLUMNS[c]) == 0;
+			if (!known) {
+				row_error(im, n, COL_ROW, key, "is not a column of an import "
+					  "(organization_inn, indicator_code, value, comment)");
+				ok = false;
+			}
+		}
+		json_t *inn = json_object_get(row, COLUMNS[COL_INN]);
+		json_t *code = json_object_get(row, COLUMNS[COL_CODE]);
+		json_t *value = json_object_get(row, COLUMNS[COL_VALUE]);
+		json_t *comment = json_object_get(row, COLUMNS[COL_COMMENT]);
+		if (!json_is_string(inn)) {
+			row_error(im, n, COL_INN, NULL, inn ? "must be a string" : "is required");
+			ok = false;
+		}
+		if (!json_is_string(code)) {
+			row_error(im, n, COL_CODE, NULL, code ? "must be a string" : "is required");
+			ok = false;
+		}
+		if (!value || !(json_is_number(value) || json_is_boolean(value) ||
+				json_is_string(value))) {
+			row_error(im, n, COL_VALUE, NULL, value ? "must be a number, a boolean or "
+				  "a string holding a number" : "is required");
+			ok = false;
+		}
+		if (comment && !json_is_string(comment) && !json_is_null(comment)) {
+			row_error(im, n, COL_COMMENT, NULL, "must be a string or null");
+			ok = false;
+		}
+		if (!ok)
+			continue;
+		char text[40];
+		const char *vs = text;
+		size_t vn;
+		if (json_is_string(value)) {
+			vs = json_string_value(value);
+			vn = json_string_length(value);
+		} else if (json_is_boolean(value)) {
+			vs = json_is_true(value) ? "true" : "false";
+			vn = strlen(vs);
+		} else if (json_is_integer(value)) {
+			snprintf(text, sizeof(text), "%lld", (long long)json_integer_value(value));
+			vn = strlen(text);
+		} else {
+			real_text(json_real_value(value), text, sizeof(text));
+			vn = strlen(text);
+		}
+		stage_row(im, n, json_string_value(inn), json_string_length(inn),
+			  json_string_value(code), json_string_length(code), vs, vn,
+			  json_is_string(comment) ? json_string_value(comment) : NULL,
+			  json_is_string(comment) ? json_string_length(comment) : 0);
+		if ((rc = out_flush(im, false)) != EM_OK)
+			break;
+	}
+	return rc;
+}
+
+/* --- The error report ---------------------------------------------------------------- */
+
+static json_t *error_item(unsigned long row, const char *column, const char *message)
+{
+	char field[120];
+
+	if (column && column[0])
+		snprintf(field, sizeof(field), "rows[%lu].%s", row, column);
+	else
+		snprintf(field, sizeof(field), "rows[%lu]", row);
+	return json_pack("{s:I, s:s?, s:s, s:s}", "row", (json_int_t)row, "column",
+			 column && column[0] ? column : NULL, "field", field, "message", message);
+}
+
+/* Merges the parse errors and the database's, both by row, up to the cap. */
+static json_t *error_list(const struct import *im)
+{
+	static const char *const SQL_COLUMNS[] = {"organization_inn", "indicator_code", "value",
+						  "comment", ""};
+	json_t *list = json_array();
+	int nsql = im->sql_errs ? PQntuples(im->sql_errs) : 0, s = 0;
+	size_t c = 0;
+
+	while (list && json_array_size(list) < IMPORT_MAX_ERRORS && (c < im->nerrs || s < nsql)) {
+		unsigned long srow = s < nsql ? strtoul(PQgetvalue(im->sql_errs, s, 0), NULL, 10) : 0;
+		if (c < im->nerrs && (s >= nsql || im->errs[c].row <= srow)) {
+			json_array_append_new(list, error_item(im->errs[c].row, im->errs[c].column,
+							       im->errs[c].message));
+			c++;
+			continue;
+		}
+		for (int k = 0; k < 5 && json_array_size(list) < IMPORT_MAX_ERRORS; k++)
+			if (!PQgetisnull(im->sql_errs, s, 1 + k))
+				json_array_append_new(list, error_item(srow, SQL_COLUMNS[k],
+								       PQgetvalue(im->sql_errs, s,
+										  1 + k)));
+		s++;
+	}
+	return list;
+}
+
+/* The 422 problem: every bad row (capped), errors_total and truncated. */
+static enum em_err reply_bad_rows(struct import *im)
+{
+	struct em_reply *reply = im->reply;
+	long total = im->errs_total + im->sql_errs_total;
+	json_t *errors = error_list(im), *doc;
+	char *text;
+
+	if (!errors)
+		return EM_EINTERNAL;
+	reply_clear(reply);
+	if (im->rows == 0 && total == 0) {
+		reply_fail(reply, EM_EUNPROCESSABLE, "the file has no data rows; nothing was imported");
+		json_array_append_new(errors, json_pack("{s:n, s:n, s:s, s:s}", "row", "column",
+							"field", "rows", "message",
+							"the file has no data rows"));
+		total = 1;
+	} else {
+		reply_fail(reply, EM_EUNPROCESSABLE,
+			   "%ld error%s in %ld data row%s; nothing was imported", total,
+			   total == 1 ? "" : "s", im->rows, im->rows == 1 ? "" : "s");
+	}
+	reply->errors = errors;
+	doc = reply_problem(reply, EM_EUNPROCESSABLE, im->req->request_id);
+	json_decref(reply->errors);
+	reply->errors = NULL;
+	if (!doc)
+		return EM_EINTERNAL;
+	json_object_set_new(doc, "errors_total", json_integer(total));
+	json_object_set_new(doc, "truncated", json_boolean(total > IMPORT_MAX_ERRORS));
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	if (!text)
+		return EM_EINTERNAL;
+	reply->status = 422;
+	reply->text = text;
+	reply->text_len = strlen(text);
+	reply->content_type = "application/problem+json";
+	return EM_OK;
+}
+
+/* --- The transaction ----------------------------------------------------------------- */
+
+static void import_reset(struct import *im)
+{
+	im->rows = im->staged = im->errs_total = im->sql_errs_total = 0;
+	im->nerrs = 0;
+	im->len = 0;
+	im->failed = im->bad = false;
+	PQclear(im->sql_errs);
+	im->sql_errs = NULL;
+}
+
+static enum em_err exec_simple(struct import *im, const struct db_stmt *st,
+			       const char *const *params)
+{
+	PGresult *res;
+	enum em_err rc = db_exec(im->req->db, st, params, &res);
+	if (rc == EM_OK)
+		PQclear(res);
+	return rc;
+}
+
+/* Parses the body into the staging table with one COPY. */
+static enum em_err import_copy(struct import *im)
+{
+	enum em_err rc;
+
+	if ((rc = exec_simple(im, &IMPORT_STAGE, NULL)) != EM_OK)
+		return rc;
+	if ((rc = db_copy_begin(im->req->db, IMPORT_COPY)) != EM_OK)
+		return rc;
+	rc = im->format == FORMAT_CSV ? csv_stage(im) : json_stage(im);
+	if (rc == EM_OK)
+		rc = out_flush(im, true);
+	if (rc != EM_OK) {
+		db_copy_end(im->req->db, "import aborted");
+		return rc;
+	}
+	if ((rc = db_copy_end(im->req->db, NULL)) != EM_OK)
+		return rc;
+	return exec_simple(im, &IMPORT_ANALYZE, NULL);
+}
+
+static enum em_err import_check(struct import *im)
+{
+	char cid[24], cap[16];
+	const char *params[2] = {cid, cap};
+	enum em_err rc;
+
+	snprintf(cid, sizeof(cid), "%lld", (long long)im->campaign_id);
+	if (!im->dry_run && (rc = exec_simple(im, &IMPORT_LOCK, params)) != EM_OK)
+		return rc;
+	snprintf(cap, sizeof(cap), "%d", IMPORT_MAX_ERRORS);
+	if ((rc = db_exec(im->req->db, &IMPORT_CHECK, params, &im->sql_errs)) != EM_OK)
+		return rc;
+	if (PQntuples(im->sql_errs) > 0)
+		im->sql_errs_total = atol(PQgetvalue(im->sql_errs, 0, 6));
+	return EM_OK;
+}
+
+static enum em_err import_write(struct import *im, const struct idem *idem)
+{
+	struct em_req *req = im->req;
+	char cid[24], actor[24], rows[24], location[96];
+	const char *params[6] = {cid, actor, em_role_name(req->caller.role), req->request_id,
+				 im->format == FORMAT_CSV ? "csv" : "json", rows};
+	PGresult *res;
+	enum em_err rc;
+
+	snprintf(cid, sizeof(cid), "%lld", (long long)im->campaign_id);
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	snprintf(rows, sizeof(rows), "%ld", im->rows);
+	if ((rc = db_exec(req->db, &IMPORT_WRITE, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return reply_fail(im->reply, EM_ENOTFOUND, "no campaign %lld",
+				  (long long)im->campaign_id);
+	}
+	const char *ids = PQgetvalue(res, 0, 2);
+	if (strcmp(ids, "{}") != 0 && (rc = exec_simple(im, &IMPORT_RESCORE, &ids)) != EM_OK) {
+		PQclear(res);
+		return rc;
+	}
+	/* No route reads one import: Location is the campaign's list, newest first. */
+	snprintf(location, sizeof(location), "/api/v1/campaigns/%lld/imports",
+		 (long long)im->campaign_id);
+	im->reply->status = 201;
+	im->reply->text = strdup(PQgetvalue(res, 0, 0));
+	im->reply->text_len = im->reply->text ? strlen(im->reply->text) : 0;
+	im->reply->content_type = "application/json";
+	reply_header(im->reply, "Location", location);
+	PQclear(res);
+	if (!im->reply->text)
+		return EM_EINTERNAL;
+	return idem_finish(req, idem, im->reply);
+}
+
+static enum em_err import_tx(struct db_conn *db, void *arg)
+{
+	struct import *im = arg;
+	struct em_req *req = im->req;
+	char bufs[3][24], cid[24], timeout[24], variant[48];
+	const char *params[5];
+	const char *tparam = timeout;
+	struct idem idem;
+	PGresult *res;
+	enum em_err rc;
+
+	(void)db;
+	reply_clear(im->reply);
+	import_reset(im);
+	snprintf(timeout, sizeof(timeout), "%ld",
+		 req->cfg->statement_timeout_ms * IMPORT_TIMEOUT_FACTOR);
+	if ((rc = exec_simple(im, &IMPORT_SETTINGS, &tparam)) != EM_OK)
+		return rc;
+	snprintf(variant, sizeof(variant), "%s dry_run=%s",
+		 im->format == FORMAT_CSV ? "text/csv" : "application/json",
+		 im->dry_run ? "true" : "false");
+	if ((rc = idem_begin_raw(req, variant, req->body, req->body_len, &idem, im->reply)) !=
+		    EM_OK ||
+	    idem.replayed)
+		return rc;
+
+	scope_params(req, bufs, params);
+	snprintf(cid, sizeof(cid), "%lld", (long long)im->campaign_id);
+	params[4] = cid;
+	if ((rc = db_exec(req->db, im->dry_run ? &IMPORT_CAMPAIGN_READ : &IMPORT_CAMPAIGN, params,
+			  &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return reply_fail(im->reply, EM_ENOTFOUND, "no campaign %lld",
+				  (long long)im->campaign_id);
+	}
+	const char *status = PQgetvalue(res, 0, 0);
+	if (strcmp(status, "open") != 0 && strcmp(status, "closed") != 0) {
+		rc = reply_fail(im->reply, EM_ECONFLICT,
+				"the campaign is %s: values are imported while it is open or closed",
+				status);
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+
+	if ((rc = import_copy(im)) != EM_OK)
+		return rc;
+	/* The database checks the staged rows even when parsing found bad ones, so
+	 * that the report names every bad row. */
+	if (im->staged > 0 && (rc = import_check(im)) != EM_OK)
+		return rc;
+	if (im->errs_total > 0 || im->sql_errs_total > 0 || im->rows == 0) {
+		im->bad = true;
+		return EM_EUNPROCESSABLE; /* rolls back; the handler answers */
+	}
+	if (im->dry_run) {
+		json_t *doc = json_pack("{s:b, s:I, s:I, s:[]}", "dry_run", 1, "rows",
+					(json_int_t)im->rows, "values_valid",
+					(json_int_t)im->staged, "errors");
+		char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+		json_decref(doc);
+		if (!text)
+			return EM_EINTERNAL;
+		im->reply->status = 200;
+		im->reply->text = text;
+		im->reply->text_len = strlen(text);
+		im->reply->content_type = "application/json";
+		return idem_finish(req, &idem, im->reply);
+	}
+	return import_write(im, &idem);
+}
+
+/* --- Handlers ------------------------------------------------------------------------ */
+
+/* text/csv or application/json, parameters (charset=utf-8) allowed. */
+static bool media_type(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+
+	if (!ct)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+enum em_err imports_create(struct em_req *req, const struct em_args *args, json_t *body,
+			   struct em_reply *reply)
+{
+	struct import im = {.req = req, .reply = reply, .campaign_id = args->id[0]};
+	const char *ct = req_header(req, "Content-Type");
+	const char *dry = req_query(req, "dry_run");
+	enum em_err rc;
+
+	(void)body;
+	if (media_type(ct, "text/csv"))
+		im.format = FORMAT_CSV;
+	else if (media_type(ct, "application/json"))
+		im.format = FORMAT_JSON;
+	else
+		return reply_fail(reply, EM_EMEDIATYPE,
+				  "an import is text/csv or application/json, not %s",
+				  ct ? ct : "a body without Content-Type");
+	if (dry && strcmp(dry, "true") != 0 && strcmp(dry, "false") != 0) {
+		reply_field_error(reply, "dry_run", "must be true or false");
+		return reply_fail(reply, EM_EINVAL, "invalid query parameters");
+	}
+	im.dry_run = dry && strcmp(dry, "true") == 0;
+	if (req->body_len == 0)
+		return reply_fail(reply, EM_EBADREQ, "the body is empty: send the file");
+	if (im.format == FORMAT_JSON) {
+		json_error_t jerr;
+		im.json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!im.json)
+			return reply_fail(reply, EM_EBADREQ,
+					  "malformed JSON at line %d, column %d: %s", jerr.line,
+					  jerr.column, jerr.text);
+		if (!json_is_array(im.json)) {
+			json_decref(im.json);
+			return reply_fail(reply, EM_EBADREQ,
+					  "a JSON import is an array of row objects");
+		}
+	}
+	rc = db_tx(req->db, import_tx, &im);
+	if (rc == EM_EUNPROCESSABLE && im.bad)
+		rc = reply_bad_rows(&im);
+	if (im.failed && rc == EM_OK)
+		rc = EM_EINTERNAL;
+	json_decref(im.json);
+	PQclear(im.sql_errs);
+	free(im.errs);
+	free(im.out);
+	return rc;
+}
+
+enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t *body,
+			 struct em_reply *reply)
+{
+	struct list_page page;
+	char bufs[3][24], cid[24], limit[24], before[24];
+	const char *params[7];
+	const char *sort = req_query(req, "sort");
+	PGresult *res;
+	enum em_err rc;
+
+	(void)body;
+	if ((rc = list_page_parse(req, reply, &page)) != EM_OK && rc != EM_EINVAL)
+		return rc;
+	if (sort && strcmp(sort, "id") != 0)
+		reply_field_error(reply, "sort", "import records are listed newest first: only id");
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
+	scope_params(req, bufs, params);
+	snprintf(cid, sizeof(cid), "%lld", (long long)args->id[0]);
+	params[4] = cid;
+	if ((rc = db_exec(req->db, &IMPORT_CAMPAIGN_READ, params, &res)) != EM_OK)
+		return rc;
+	bool found = PQntuples(res) == 1;
+	PQclear(res);
+	if (!found)
+		return reply_fail(reply, EM_ENOTFOUND, "no campaign %lld", (long long)args->id[0]);
+	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+	snprintf(before, sizeof(before), "%lld", (long long)page.after_id);
+	params[5] = limit;
+	params[6] = page.after_id ? before : NULL;
+	if ((rc = db_exec(req->db, &IMPORT_LIST, params, &res)) != EM_OK)
+		return rc;
+	list_reply(reply, res, &page);
+	PQclear(res);
+	return reply->status == 500 ? EM_EINTERNAL : EM_OK;
+}

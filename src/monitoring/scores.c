@@ -1,0 +1,419 @@
+/*
+ * scores.c — reading the scores that em_rescore() keeps (DESIGN §3, issue 5):
+ * GET /campaigns/{id}/scores (rows with dense ranks in the region and the
+ * municipality, a head's own row and its peer group's distribution),
+ * GET /managers/{id}/scores (a head's results across campaigns, with the
+ * change from one to the next) and GET /campaigns/{id}/outliers.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/monitoring.h"
+#include "effmon/router.h"
+
+#define OUTLIERS_DEFAULT_LIMIT 100
+
+static const char *const KINDS[] = {"school", "preschool", "additional", "vocational",
+				    "special", NULL};
+static const char *const LEVELS[] = {"high", "sufficient", "low", "critical", NULL};
+static const char *const SCORE_SORTS[] = {"rank", "total", "id", NULL};
+
+/* Every direction code with the 2-decimal score of a submission, null where none applies. */
+#define SQL_DIRECTIONS(sub)                                                               \
+	"(SELECT jsonb_object_agg(d.code, round(ds.score, 2)) FROM directions d "          \
+	"LEFT JOIN direction_scores ds ON ds.submission_id = " sub                         \
+	" AND ds.direction_id = d.id)"
+
+/* The campaign, if visible: $1..$4 scope, $5 id. */
+static const struct db_stmt CAMPAIGN_VISIBLE = {
+	"scores_campaign_visible",
+	"SELECT c.id FROM campaigns c WHERE c.id = $5::bigint AND"
+	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
+	5};
+
+/*
+ * $1..$4 scope, $5 campaign, $6 include unapproved, $7 municipality, $8 kind,
+ * $9 level, $10 sort (rank|total|id), $11 limit+1, $12 after id, $13 after key.
+ * Ranks are dense over the presented total among the counted rows of the
+ * campaign (one region) and kind, and of the municipality; the caller's scope
+ * and the municipality and level filters apply after ranking, so a municipal
+ * operator sees region ranks. Rows without a total (nothing applicable) have
+ * no rank. Served by submission_scores_campaign_rank_idx.
+ */
+static const struct db_stmt SCORES_LIST = {
+	"scores_list",
+	"WITH peers AS (SELECT sc.*, "
+	"  CASE WHEN sc.total_rounded IS NOT NULL THEN dense_rank() OVER (PARTITION BY sc.kind "
+	"   ORDER BY sc.total_rounded DESC NULLS LAST) END AS rank_region, "
+	"  CASE WHEN sc.total_rounded IS NOT NULL THEN dense_rank() OVER (PARTITION BY sc.kind, "
+	"   sc.municipality_id ORDER BY sc.total_rounded DESC NULLS LAST) END AS rank_municipality "
+	" FROM submission_scores sc WHERE sc.campaign_id = $5::bigint "
+	"  AND sc.status IN ('approved', 'submitted', 'verified') "
+	"  AND (sc.status = 'approved' OR $6::boolean) AND ($8::text IS NULL OR sc.kind = $8)),"
+	" rows AS (SELECT p.*, CASE $10 WHEN 'rank' THEN coalesce(p.rank_region, 2147483647)::numeric "
+	"   WHEN 'total' THEN -coalesce(p.total_rounded, -1) ELSE p.submission_id::numeric END "
+	"   AS sort_key FROM peers p WHERE"
+	SQL_SCOPE("p.region_id", "p.municipality_id", "p.organization_id")
+	"  AND ($7::bigint IS NULL OR p.municipality_id = $7::bigint) "
+	"  AND ($9::text IS NULL OR p.level = $9)) "
+	"SELECT jsonb_build_object('submission_id', r.submission_id, 'campaign_id', r.campaign_id, "
+	" 'organization_id', r.organization_id, 'organization_name', o.short_name, "
+	" 'municipality_id', r.municipality_id, 'kind', r.kind, 'manager_id', r.manager_id, "
+	" 'manager_name', m.full_name, 'status', r.status, 'total', r.total_rounded, "
+	" 'level', r.level, 'completeness', round(r.completeness, 4), "
+	" 'directions', " SQL_DIRECTIONS("r.submission_id") ", "
+	" 'rank_region', r.rank_region, 'rank_municipality', r.rank_municipality), "
+	" r.submission_id, r.sort_key "
+	"FROM rows r JOIN organizations o ON o.id = r.organization_id "
+	"LEFT JOIN managers m ON m.id = r.manager_id "
+	"WHERE ($12::bigint IS NULL OR (r.sort_key, r.submission_id) > ($13::numeric, $12::bigint)) "
+	"ORDER BY r.sort_key, r.submission_id LIMIT $11::int",
+	13};
+
+/*
+ * A head's peer group: the approved rows of its kind in the campaign, from the
+ * rollups (no names, no ids). $5 campaign, $6 the head's organization.
+ */
+static const struct db_stmt SCORES_PEERS = {
+	"scores_peer_group",
+	"WITH k AS (SELECT s.kind FROM submissions s WHERE s.campaign_id = $1::bigint "
+	"  AND s.organization_id = $2::bigint), "
+	" b AS (SELECT b.value, b.level, sum(b.n)::bigint AS n FROM score_buckets b, k "
+	"  WHERE b.campaign_id = $1::bigint AND b.direction_id = 0 AND b.approved "
+	"  AND b.kind = k.kind GROUP BY b.value, b.level) "
+	"SELECT jsonb_build_object('kind', k.kind) || em_hist_summary("
+	" (SELECT array_agg(value ORDER BY value) FROM b), (SELECT array_agg(n ORDER BY value) FROM b)) "
+	" || jsonb_build_object('levels', jsonb_build_object("
+	"  'high', (SELECT coalesce(sum(n), 0) FROM b WHERE level = 'high'), "
+	"  'sufficient', (SELECT coalesce(sum(n), 0) FROM b WHERE level = 'sufficient'), "
+	"  'low', (SELECT coalesce(sum(n), 0) FROM b WHERE level = 'low'), "
+	"  'critical', (SELECT coalesce(sum(n), 0) FROM b WHERE level = 'critical'))) FROM k",
+	2};
+
+/* Parses limit, sort (one of sorts) and cursor (base64url "sort\nid\nkey"). */
+static void page_parse(struct em_req *req, struct em_reply *reply, const char *const *sorts,
+		       struct list_page *page)
+{
+	const char *limit = req_query(req, "limit");
+	const char *cursor = req_query(req, "cursor");
+	const char *sort = req_query(req, "sort");
+	unsigned char raw[LIST_MAX_KEY + 64];
+	char *end, *nl1, *nl2, *text;
+	size_t n;
+
+	memset(page, 0, sizeof(*page));
+	page->limit = LIST_DEFAULT_LIMIT;
+	page->sort = sorts[0];
+	if (limit) {
+		errno = 0;
+		page->limit = strtol(limit, &end, 10);
+		if (errno || end == limit || *end || page->limit < 1 || page->limit > LIST_MAX_LIMIT)
+			reply_field_error(reply, "limit", "must be an integer from 1 to %d",
+					  LIST_MAX_LIMIT);
+	}
+	if (sort) {
+		const char *const *s = sorts;
+		for (; *s && strcmp(*s, sort) != 0; s++)
+			;
+		if (*s)
+			page->sort = *s;
+		else
+			reply_field_error(reply, "sort", "must be one of: rank, total, id");
+	}
+	if (!cursor)
+		return;
+	if (sodium_base642bin(raw, sizeof(raw) - 1, cursor, strlen(cursor), NULL, &n, NULL,
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+		goto bad;
+	raw[n] = '\0';
+	text = (char *)raw;
+	if (strlen(text) != n || !(nl1 = strchr(text, '\n')) || !(nl2 = strchr(nl1 + 1, '\n')))
+		goto bad;
+	*nl1 = *nl2 = '\0';
+	if (strcmp(text, page->sort) != 0 ||
+	    !router_parse_id(nl1 + 1, strlen(nl1 + 1), &page->after_id))
+		goto bad;
+	/* The key is a number the list itself produced. */
+	errno = 0;
+	(void)strtod(nl2 + 1, &end);
+	if (errno || end == nl2 + 1 || *end)
+		goto bad;
+	snprintf(page->after_key, sizeof(page->after_key), "%s", nl2 + 1);
+	page->has_key = true;
+	return;
+bad:
+	reply_field_error(reply, "cursor", "is not a cursor of this list and sort");
+}
+
+enum em_err monitoring_include(struct em_req *req, struct em_reply *reply, bool *unapproved)
+{
+	const char *inc = req_query(req, "include");
+
+	*unapproved = false;
+	if (!inc)
+		return EM_OK;
+	if (strcmp(inc, "unapproved") != 0) {
+		reply_field_error(reply, "include", "must be unapproved");
+		return EM_OK;
+	}
+	if (!(req->caller.role & (EM_ROLE_ADMIN | EM_ROLE_REGIONAL | EM_ROLE_MUNICIPAL)))
+		return reply_fail(reply, EM_EFORBIDDEN,
+				  "include=unapproved is for regional and municipal operators");
+	*unapproved = true;
+	return EM_OK;
+}
+
+static void enum_param(struct em_req *req, struct em_reply *reply, const char *name,
+		       const char *const *choices, const char **out)
+{
+	const char *v = req_query(req, name);
+	*out = v;
+	if (!v)
+		return;
+	for (const char *const *c = choices; *c; c++)
+		if (strcmp(*c, v) == 0)
+			return;
+	reply_field_error(reply, name, "is not an allowed value");
+}
+
+enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args, json_t *body,
+				 struct em_reply *reply)
+{
+	struct list_page page;
+	char bufs[3][24], cid[24], limit[24], after[24], org[24];
+	const char *params[13], *kind, *level, *muni;
+	bool unapproved;
+	int64_t id;
+	PGresult *res;
+	enum em_err rc;
+
+	(void)body;
+	if ((rc = monitoring_include(req, reply, &unapproved)) != EM_OK)
+		return rc;
+	page_parse(req, reply, SCORE_SORTS, &page);
+	enum_param(req, reply, "kind", KINDS, &kind);
+	enum_param(req, reply, "level", LEVELS, &level);
+	if ((muni = req_query(req, "municipality_id")) && !router_parse_id(muni, strlen(muni), &id))
+		reply_field_error(reply, "municipality_id", "must be a positive integer id");
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
+
+	scope_params(req, bufs, params);
+	snprintf(cid, sizeof(cid), "%lld", (long long)args->id[0]);
+	params[4] = cid;
+	if ((rc = db_exec(req->db, &CAMPAIGN_VISIBLE, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return reply_fail(reply, EM_ENOTFOUND, "no campaign %lld", (long long)args->id[0]);
+	}
+	PQclear(res);
+
+	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
+	params[5] = unapproved ? "true" : "false";
+	params[6] = muni;
+	params[7] = kind;
+	params[8] = level;
+	params[9] = page.sort;
+	params[10] = limit;
+	params[11] = page.after_id ? after : NULL;
+	params[12] = page.has_key ? page.after_key : NULL;
+	if ((rc = db_exec(req->db, &SCORES_LIST, params, &res)) != EM_OK)
+		return rc;
+	list_reply(reply, res, &page);
+	PQclear(res);
+	if (reply->status == 500)
+		return EM_EINTERNAL;
+	if (req->caller.role != EM_ROLE_HEAD)
+		return EM_OK;
+
+	/* A head: its own row above, and its peer group's distribution, spliced
+	 * in as PostgreSQL wrote it (numerics keep their 2 decimals). */
+	{
+		const char *p2[2] = {cid, org};
+		const char *peers = "null";
+		size_t len;
+		char *text;
+
+		snprintf(org, sizeof(org), "%lld", (long long)req->caller.organization_id);
+		if ((rc = db_exec(req->db, &SCORES_PEERS, p2, &res)) != EM_OK)
+			return rc;
+		if (PQntuples(res) == 1)
+			peers = PQgetvalue(res, 0, 0);
+		len = reply->text_len + strlen(peers) + 32;
+		if (!(text = malloc(len))) {
+			PQclear(res);
+			return EM_EINTERNAL;
+		}
+		/* list_reply's text ends with '}'. */
+		snprintf(text, len, "%.*s,\"peer_group\":%s}", (int)reply->text_len - 1, reply->text,
+			 peers);
+		PQclear(res);
+		free(reply->text);
+		reply->text = text;
+		reply->text_len = strlen(text);
+	}
+	return EM_OK;
+}
+
+/* --- A manager across campaigns ----------------------------------------------------- */
+
+/*
+ * $1..$4 scope, $5 manager, $6 the caller's own manager id (a head sees only
+ * itself). One row: null when the manager is not visible, else the document.
+ * The change is from the manager's previous approved campaign (by year).
+ */
+static const struct db_stmt MANAGER_SCORES = {
+	"manager_scores",
+	"WITH m AS (SELECT m.id FROM managers m WHERE m.id = $5::bigint AND"
+	SQL_SCOPE("m.region_id", "m.municipality_id", "m.organization_id")
+	"  AND ($1 <> 'head' OR m.id = $6::bigint)), "
+	" r AS (SELECT sc.submission_id, sc.campaign_id, c.year, c.title, c.region_id, "
+	"  sc.organization_id, sc.total_rounded AS total, sc.level, "
+	"  " SQL_DIRECTIONS("sc.submission_id") " AS dirs "
+	"  FROM m JOIN submission_scores sc ON sc.manager_id = m.id AND sc.status = 'approved' "
+	"  JOIN campaigns c ON c.id = sc.campaign_id), "
+	" w AS (SELECT r.*, lag(r.campaign_id) OVER o AS prev_campaign, lag(r.total) OVER o AS prev_total, "
+	"  lag(r.dirs) OVER o AS prev_dirs FROM r WINDOW o AS (ORDER BY r.year, r.campaign_id)) "
+	"SELECT jsonb_build_object('manager_id', m.id, 'items', coalesce((SELECT jsonb_agg("
+	" jsonb_build_object('campaign_id', w.campaign_id, 'year', w.year, 'title', w.title, "
+	"  'region_id', w.region_id, 'organization_id', w.organization_id, "
+	"  'submission_id', w.submission_id, 'total', w.total, 'level', w.level, "
+	"  'directions', w.dirs, 'previous_campaign_id', w.prev_campaign, "
+	"  'change', CASE WHEN w.prev_campaign IS NULL THEN NULL ELSE jsonb_build_object("
+	"   'total', w.total - w.prev_total, 'directions', (SELECT jsonb_object_agg(k, "
+	"    CASE WHEN jsonb_typeof(w.dirs -> k) = 'number' AND jsonb_typeof(w.prev_dirs -> k) = 'number' "
+	"    THEN (w.dirs ->> k)::numeric - (w.prev_dirs ->> k)::numeric END) "
+	"    FROM jsonb_object_keys(w.dirs) k)) END) ORDER BY w.year, w.campaign_id) FROM w), '[]'::jsonb)) "
+	"FROM m",
+	6};
+
+enum em_err manager_scores_get(struct em_req *req, const struct em_args *args, json_t *body,
+			       struct em_reply *reply)
+{
+	char bufs[3][24], id[24], self[24];
+	const char *params[6];
+	PGresult *res;
+	enum em_err rc;
+
+	(void)body;
+	scope_params(req, bufs, params);
+	snprintf(id, sizeof(id), "%lld", (long long)args->id[0]);
+	snprintf(self, sizeof(self), "%lld", (long long)req->caller.manager_id);
+	params[4] = id;
+	params[5] = self;
+	if ((rc = db_exec(req->db, &MANAGER_SCORES, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return reply_fail(reply, EM_ENOTFOUND, "no manager %lld", (long long)args->id[0]);
+	}
+	reply->status = 200;
+	reply->text = strdup(PQgetvalue(res, 0, 0));
+	reply->text_len = reply->text ? strlen(reply->text) : 0;
+	reply->content_type = "application/json";
+	reply_header(reply, "Cache-Control", "private, no-cache");
+	PQclear(res);
+	return reply->text ? EM_OK : EM_EINTERNAL;
+}
+
+/* --- Outliers ------------------------------------------------------------------------ */
+
+/*
+ * $1..$4 scope, $5 campaign, $6 cap. z is taken over the values of one
+ * indicator and kind in the campaign's submitted, verified and approved
+ * submissions, with the population standard deviation (the values are the
+ * whole population of the campaign, not a sample); booleans have no z. The
+ * caller's scope filters what is listed, not the population. Changed values:
+ * self indicators whose value at verification differs from what the head
+ * submitted.
+ */
+static const struct db_stmt OUTLIERS = {
+	"campaign_outliers",
+	"WITH c AS (SELECT c.id FROM campaigns c WHERE c.id = $5::bigint AND"
+	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") "), "
+	" v AS (SELECT s.id AS submission_id, s.organization_id, s.municipality_id, s.region_id, "
+	"  s.kind, i.id AS indicator_id, i.code, v.value "
+	"  FROM c JOIN submissions s ON s.campaign_id = c.id "
+	"  JOIN submission_values v ON v.submission_id = s.id JOIN indicators i ON i.id = v.indicator_id "
+	"  WHERE s.status IN ('submitted', 'verified', 'approved') AND i.value_type <> 'boolean'), "
+	" st AS (SELECT indicator_id, kind, avg(value) AS mean, stddev_pop(value) AS sd, count(*) AS n "
+	"  FROM v GROUP BY indicator_id, kind), "
+	" z AS (SELECT v.*, st.mean, st.sd, st.n, (v.value - st.mean) / st.sd AS z "
+	"  FROM v JOIN st USING (indicator_id, kind) "
+	"  WHERE st.sd > 0 AND abs(v.value - st.mean) > 3 * st.sd AND"
+	SQL_SCOPE("v.region_id", "v.municipality_id", "v.organization_id") "), "
+	" ch AS (SELECT s.id AS submission_id, s.organization_id, s.municipality_id, s.kind, "
+	"  i.id AS indicator_id, i.code, i.value_type, sv.value, sv.submitted_value, sv.verified_value "
+	"  FROM c JOIN submissions s ON s.campaign_id = c.id "
+	"  JOIN submission_values sv ON sv.submission_id = s.id "
+	"  JOIN indicators i ON i.id = sv.indicator_id AND i.source = 'self' "
+	"  WHERE sv.submitted_value IS DISTINCT FROM sv.verified_value "
+	"   AND sv.submitted_value IS NOT NULL AND sv.verified_value IS NOT NULL AND"
+	SQL_SCOPE("s.region_id", "s.municipality_id", "s.organization_id") ") "
+	"SELECT jsonb_build_object('campaign_id', c.id, 'limit', $6::int, "
+	" 'z_score', jsonb_build_object('threshold', 3, 'sd', 'population', "
+	"  'count', (SELECT count(*) FROM z), 'items', coalesce((SELECT jsonb_agg(x.j ORDER BY x.az DESC, "
+	"   x.submission_id, x.code) FROM (SELECT abs(z.z) AS az, z.submission_id, z.code, "
+	"   jsonb_build_object('submission_id', z.submission_id, 'organization_id', z.organization_id, "
+	"    'organization_name', o.short_name, 'municipality_id', z.municipality_id, 'kind', z.kind, "
+	"    'indicator_id', z.indicator_id, 'indicator_code', z.code, 'value', z.value, "
+	"    'z', round(z.z, 2), 'mean', round(z.mean, 4), 'sd', round(z.sd, 4), 'n', z.n) AS j "
+	"   FROM z JOIN organizations o ON o.id = z.organization_id "
+	"   ORDER BY abs(z.z) DESC, z.submission_id, z.code LIMIT $6::int) x), '[]'::jsonb)), "
+	" 'changed', jsonb_build_object('count', (SELECT count(*) FROM ch), "
+	"  'items', coalesce((SELECT jsonb_agg(x.j ORDER BY x.ac DESC, x.submission_id, x.code) "
+	"   FROM (SELECT abs(ch.verified_value - ch.submitted_value) AS ac, ch.submission_id, ch.code, "
+	"   jsonb_build_object('submission_id', ch.submission_id, 'organization_id', ch.organization_id, "
+	"    'organization_name', o.short_name, 'municipality_id', ch.municipality_id, 'kind', ch.kind, "
+	"    'indicator_id', ch.indicator_id, 'indicator_code', ch.code, 'value', ch.value, "
+	"    'submitted_value', ch.submitted_value, 'verified_value', ch.verified_value, "
+	"    'change', ch.verified_value - ch.submitted_value) AS j "
+	"   FROM ch JOIN organizations o ON o.id = ch.organization_id "
+	"   ORDER BY abs(ch.verified_value - ch.submitted_value) DESC, ch.submission_id, ch.code "
+	"   LIMIT $6::int) x), '[]'::jsonb))) "
+	"FROM c",
+	6};
+
+enum em_err campaign_outliers(struct em_req *req, const struct em_args *args, json_t *body,
+			      struct em_reply *reply)
+{
+	char bufs[3][24], id[24], cap[24];
+	const char *params[6], *limit = req_query(req, "limit");
+	long n = OUTLIERS_DEFAULT_LIMIT;
+	PGresult *res;
+	enum em_err rc;
+	char *end;
+
+	(void)body;
+	if (limit) {
+		errno = 0;
+		n = strtol(limit, &end, 10);
+		if (errno || end == limit || *end || n < 1 || n > LIST_MAX_LIMIT) {
+			reply_field_error(reply, "limit", "must be an integer from 1 to %d",
+					  LIST_MAX_LIMIT);
+			return reply_fail(reply, EM_EINVAL, "invalid parameters");
+		}
+	}
+	scope_params(req, bufs, params);
+	snprintf(id, sizeof(id), "%lld", (long long)args->id[0]);
+	snprintf(cap, sizeof(cap), "%ld", n);
+	params[4] = id;
+	params[5] = cap;
+	if ((rc = db_exec(req->db, &OUTLIERS, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return reply_fail(reply, EM_ENOTFOUND, "no campaign %lld", (long long)args->id[0]);
+	}
+	reply->status = 200;
+	reply->text = strdup(PQgetvalue(res, 0, 0));
+	reply->text_len = reply->text ? strlen(reply->text) : 0;
+	reply->content_type = "application/json";
+	PQclear(res);
+	return reply->text ? EM_OK : EM_EINTERNAL;
+}

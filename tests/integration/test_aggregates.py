@@ -1,0 +1,320 @@
+#!/usr/bin/python3
+"""
+test_aggregates.py - GET /aggregates and GET /public/aggregates (issue 5) against an
+independent recomputation from the scores formula (ScoresWorld of test_scores.py):
+counts, mean, median, quartiles, min, max, level distribution and the change since the
+previous campaign, for every grouping and combinations; the rollups equal a rebuild
+from scratch after incremental changes; a repeated conditional GET is 304 and a change
+makes it 200 again; CSV (BOM, CRLF, header, semicolon option) parsed back; the public
+feed: published campaigns only, groups under 3 organizations suppressed, no personal
+data; role and scope rules.
+"""
+import csv
+import io
+import os
+import sys
+from decimal import Decimal as D
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import assert_problem, assert_status  # noqa: E402
+from test_scores import (API, DIRECTIONS, LEVELS, ScoresWorld, dec, quantile, r2,  # noqa: E402
+                         url)
+
+FIGURES = ('expected', 'submitted', 'submitted_on_time', 'approved', 'count', 'mean',
+           'median', 'q1', 'q3', 'min', 'max', 'high', 'sufficient', 'low', 'critical',
+           'mean_previous', 'mean_change', 'suppressed')
+GROUPINGS = ([], ['municipality'], ['kind'], ['direction'], ['level'],
+             ['municipality', 'kind'], ['kind', 'direction'], ['level', 'direction'],
+             ['municipality', 'kind', 'direction', 'level'])
+
+
+class AggregatesTest(harness.DaemonTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.w = ScoresWorld(cls.daemon, cls.cluster, seed=7)
+
+    # --- the recomputation
+
+    def expected(self, camp, groups, unapproved=False, muni=None, public=False):
+        """{group key tuple: figures} from the formula."""
+        w = self.w
+        counted = ('approved', 'submitted', 'verified') if unapproved else ('approved',)
+        prev_id = w.prev if camp == w.cur else None
+
+        def keyed(scores):
+            out = {}
+            for s in scores.values():
+                if muni is not None and s['muni'] != muni:
+                    continue
+                base = {'municipality': s['muni'], 'kind': s['kind'], 'level': s['level']}
+                dirs = DIRECTIONS if 'direction' in groups else [None]
+                for d in dirs:
+                    key = tuple(base[g] if g != 'direction' else d for g in groups)
+                    if 'level' in groups and s['level'] is None:
+                        continue
+                    value = s['total'] if d is None else s['directions'][d]
+                    out.setdefault(key, []).append((s, value))
+            return out
+
+        cur = keyed(w.expected_scores(camp))
+        prev = keyed(w.expected_scores(prev_id)) if prev_id else {}
+        # Directions of the campaign's catalog only, as groups.
+        catalog_dirs = {i['direction'] for i in w.catalog[camp]}
+        result = {}
+        for key, members in cur.items():
+            if 'direction' in groups and key[groups.index('direction')] not in catalog_dirs:
+                continue
+            subs = [s for s, _ in members]
+            vals = sorted(v for s, v in members if s['status'] in counted and v is not None
+                          and s['total'] is not None)
+            f = {'expected': len(subs),
+                 'submitted': sum(1 for s in subs
+                                  if s['status'] in ('submitted', 'verified', 'approved')),
+                 'submitted_on_time': sum(1 for s in subs if s['on_time']),
+                 'approved': sum(1 for s in subs if s['status'] == 'approved'),
+                 'count': len(vals)}
+            lv = {lvl: sum(1 for s, v in members if s['status'] in counted and v is not None
+                           and s['level'] == lvl) for lvl in LEVELS}
+            f.update(lv)
+            if vals:
+                f.update(mean=r2(sum(vals) / len(vals)), median=r2(quantile(vals, '0.5')),
+                         q1=r2(quantile(vals, '0.25')), q3=r2(quantile(vals, '0.75')),
+                         min=vals[0], max=vals[-1])
+            else:
+                f.update(mean=None, median=None, q1=None, q3=None, min=None, max=None)
+            pvals = [v for s, v in prev.get(key, []) if s['status'] in counted
+                     and v is not None and s['total'] is not None]
+            pmean = r2(sum(pvals) / len(pvals)) if pvals else None
+            f['mean_previous'] = pmean
+            f['mean_change'] = (f['mean'] - pmean) if f['mean'] is not None and \
+                pmean is not None else None
+            f['suppressed'] = None
+            if public:
+                if f['expected'] < 3 or f['count'] < 3:
+                    f['suppressed'] = 'fewer than 3 organizations'
+                    for k in ('count', 'mean', 'median', 'q1', 'q3', 'min', 'max',
+                              'mean_previous', 'mean_change') + LEVELS:
+                        f[k] = None
+                    if f['expected'] < 3:
+                        for k in ('expected', 'submitted', 'submitted_on_time', 'approved'):
+                            f[k] = None
+                elif len(pvals) < 3:
+                    f['mean_previous'] = f['mean_change'] = None
+            result[key] = f
+        return result
+
+    def group_key(self, g, groups):
+        out = []
+        for name in groups:
+            out.append(g['municipality_id'] if name == 'municipality' else g[name])
+        return tuple(out)
+
+    def flat(self, g):
+        f = {k: g.get(k) for k in FIGURES if k not in LEVELS}
+        for lvl in LEVELS:
+            f[lvl] = (g.get('levels') or {}).get(lvl)
+        return {k: dec(v) if isinstance(v, (int, float, D)) and not isinstance(v, bool)
+                and k not in ('expected', 'submitted', 'submitted_on_time', 'approved',
+                              'count') + LEVELS else v for k, v in f.items()}
+
+    def compare(self, camp, groups, token, unapproved=False, muni=None, public=False):
+        w = self.w
+        base = API + ('/public/aggregates' if public else '/aggregates')
+        r = w.get(url(base, campaign=camp, group_by=','.join(groups) or None,
+                      include='unapproved' if unapproved else None), token)
+        assert_status(r, 200, 'aggregates %r' % groups)
+        doc = w.json(r)
+        self.assertEqual(doc['group_by'], [g for g in ('municipality', 'kind', 'direction',
+                                                       'level') if g in groups])
+        got = {self.group_key(g, groups): self.flat(g) for g in doc['groups']}
+        want = self.expected(camp, groups, unapproved, muni, public)
+        self.assertEqual(set(got), set(want), 'groups of %r' % groups)
+        for key in want:
+            self.assertEqual(got[key], want[key], 'group %r of %r (include=%s public=%s)'
+                             % (key, groups, unapproved, public))
+        return doc, r
+
+    # --- tests
+
+    def test_01_every_grouping_matches_the_formula(self):
+        w = self.w
+        for groups in GROUPINGS:
+            self.compare(w.cur, groups, w.tok['regional_operator'])
+            self.compare(w.cur, groups, w.tok['admin'], unapproved=True)
+        # A municipal operator aggregates its own municipality.
+        self.compare(w.cur, ['kind'], w.tok['municipal_operator'], muni=w.muni_a1)
+        self.compare(w.cur, ['kind', 'direction'], w.tok['portal'])
+
+    def test_02_rollups_equal_a_rebuild_after_changes(self):
+        w = self.w
+        # Incremental changes: statuses, values, a removed value, thresholds.
+        w.sql("UPDATE submissions SET status = 'approved' WHERE campaign_id = %d AND status = "
+              "'verified'; SELECT em_rescore(array_agg(id)) FROM submissions WHERE campaign_id = %d"
+              % (w.cur, w.cur))
+        sid = int(w.sql("SELECT min(submission_id) FROM submission_values v JOIN submissions s "
+                        "ON s.id = v.submission_id WHERE s.campaign_id = %d" % w.cur))
+        w.sql("BEGIN; DELETE FROM submission_values WHERE submission_id = %d; "
+              "SELECT em_rescore(ARRAY[%d]::bigint[]); COMMIT" % (sid, sid))
+        w.sql("BEGIN; UPDATE campaigns SET threshold_high = 70 WHERE id = %d; "
+              "SELECT em_rescore_campaign(%d); COMMIT" % (w.cur, w.cur))
+        w.thresholds[w.cur]['high'] = D(70)
+        rebuilt_counts = w.sql(
+            "SELECT string_agg(format('%%s|%%s|%%s|%%s|%%s|%%s|%%s', campaign_id, municipality_id, "
+            "kind, status, on_time, level, n), ',' ORDER BY 1) FROM (SELECT campaign_id, "
+            "municipality_id, kind, status, on_time, coalesce(level, 'none') AS level, count(*) AS n "
+            "FROM submission_scores GROUP BY 1, 2, 3, 4, 5, 6) x")
+        kept_counts = w.sql(
+            "SELECT string_agg(format('%%s|%%s|%%s|%%s|%%s|%%s|%%s', campaign_id, municipality_id, "
+            "kind, status, on_time, level, n), ',' ORDER BY 1) FROM score_counts")
+        self.assertEqual(sorted(kept_counts.split(',')), sorted(rebuilt_counts.split(',')))
+        rebuilt = w.sql(
+            "SELECT string_agg(x::text, ',') FROM (SELECT campaign_id, municipality_id, kind, "
+            "approved, level, direction_id, value, sum(n) FROM em_bucket_contrib(ARRAY(SELECT "
+            "submission_id FROM submission_scores), 1) GROUP BY 1, 2, 3, 4, 5, 6, 7) x")
+        kept = w.sql("SELECT string_agg(x::text, ',') FROM (SELECT campaign_id, municipality_id, "
+                     "kind, approved, level, direction_id, value, n FROM score_buckets) x")
+        self.assertEqual(sorted(kept.split(',')), sorted(rebuilt.split(',')))
+        for groups in (['kind'], ['level', 'direction'], ['municipality']):
+            self.compare(w.cur, groups, w.tok['admin'], unapproved=True)
+            self.compare(w.cur, groups, w.tok['admin'])
+
+    def test_03_conditional_get_and_cache_headers(self):
+        w = self.w
+        path = url(API + '/aggregates', campaign=w.cur, group_by='kind')
+        tok = w.tok['regional_operator']
+        r = w.get(path, tok)
+        assert_status(r, 200, 'first GET')
+        tag = r.headers['etag']
+        self.assertIn('private', r.headers['cache-control'])
+        self.assertIn('max-age', r.headers['cache-control'])
+        r2_ = w.get(path, tok, headers={'If-None-Match': tag})
+        assert_status(r2_, 304, 'repeated GET')
+        self.assertEqual(r2_.body, b'')
+        self.assertEqual(r2_.headers['etag'], tag)
+        # Another grouping, format or caller is another representation.
+        r = w.get(url(API + '/aggregates', campaign=w.cur, group_by='level'), tok,
+                  headers={'If-None-Match': tag})
+        assert_status(r, 200, 'other grouping')
+        r = w.get(path, tok, headers={'If-None-Match': tag, 'Accept': 'text/csv'})
+        assert_status(r, 200, 'CSV is another representation')
+        r = w.get(path, w.tok['portal'], headers={'If-None-Match': tag})
+        assert_status(r, 200, 'another caller')
+        # The 304 does not read the rollups: with them locked, it still answers at once.
+        holder = w.c.psql_popen("BEGIN; LOCK TABLE score_buckets, score_counts IN ACCESS "
+                                "EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT")
+        try:
+            import time
+            time.sleep(0.7)
+            r = w.get(path, tok, headers={'If-None-Match': tag})
+            assert_status(r, 304, 'conditional GET while the rollups are locked')
+            self.assertLess(r.elapsed, 2.0)
+        finally:
+            holder.communicate(timeout=30)
+        # A score change makes a new ETag.
+        sid = int(w.sql("SELECT id FROM submissions WHERE campaign_id = %d AND status = "
+                        "'approved' ORDER BY id LIMIT 1" % w.cur))
+        w.sql("BEGIN; UPDATE submissions SET status = 'verified' WHERE id = %d; "
+              "SELECT em_rescore(ARRAY[%d]::bigint[]); COMMIT" % (sid, sid))
+        r = w.get(path, tok, headers={'If-None-Match': tag})
+        assert_status(r, 200, 'after a change')
+        self.assertNotEqual(r.headers['etag'], tag)
+        w.sql("BEGIN; UPDATE submissions SET status = 'approved' WHERE id = %d; "
+              "SELECT em_rescore(ARRAY[%d]::bigint[]); COMMIT" % (sid, sid))
+
+    def test_04_csv(self):
+        w = self.w
+        for delim, param in ((',', None), (';', 'semicolon')):
+            r = w.get(url(API + '/aggregates', campaign=w.cur, group_by='municipality,kind',
+                          delimiter=param), w.tok['regional_operator'],
+                      headers={'Accept': 'text/csv'})
+            assert_status(r, 200, 'CSV')
+            self.assertTrue(r.headers['content-type'].startswith('text/csv'))
+            self.assertTrue(r.body.startswith(b'\xef\xbb\xbf'), 'UTF-8 BOM')
+            text = r.body[3:].decode('utf-8')
+            self.assertTrue(text.endswith('\r\n'))
+            self.assertNotIn('\n', text.replace('\r\n', ''), 'CRLF line ends')
+            rows = list(csv.reader(io.StringIO(text, newline=''), delimiter=delim))
+            header = rows[0]
+            self.assertEqual(header, ['municipality_id', 'municipality_name', 'kind']
+                             + list(FIGURES))
+            doc = w.json(w.get(url(API + '/aggregates', campaign=w.cur,
+                                   group_by='municipality,kind'), w.tok['regional_operator']))
+            self.assertEqual(len(rows) - 1, len(doc['groups']))
+            for row, g in zip(rows[1:], doc['groups']):
+                rec = dict(zip(header, row))
+                self.assertEqual(rec['municipality_name'], g['municipality_name'])
+                self.assertEqual(int(rec['municipality_id']), g['municipality_id'])
+                self.assertEqual(int(rec['expected']), g['expected'])
+                self.assertEqual(D(rec['mean']) if rec['mean'] else None, dec(g['mean']))
+                self.assertEqual(D(rec['q3']) if rec['q3'] else None, dec(g['q3']))
+                self.assertEqual(int(rec['high']), g['levels']['high'])
+        r = w.get(url(API + '/aggregates', campaign=w.cur, delimiter='tab'),
+                  w.tok['regional_operator'], headers={'Accept': 'text/csv'})
+        assert_problem(r, 400)
+
+    def test_05_public_feed(self):
+        w = self.w
+        r = w.get(API + '/public/aggregates', None)
+        assert_status(r, 200, 'index')
+        listed = [c['id'] for c in w.json(r)['campaigns']]
+        self.assertIn(w.prev, listed)
+        self.assertNotIn(w.cur, listed)
+        assert_problem(w.get(url(API + '/public/aggregates', campaign=w.cur), None), 404)
+        assert_problem(w.get(url(API + '/public/aggregates', group_by='kind'), None), 400)
+        assert_problem(w.get(url(API + '/public/aggregates', campaign=w.prev,
+                                 include='unapproved'), None), 400)
+        for groups in (['municipality'], ['municipality', 'kind'], ['kind', 'direction'],
+                       ['level'], []):
+            doc, r = self.compare(w.prev, groups, None, public=True)
+            self.assertIn('public', r.headers['cache-control'])
+        # A3 has two schools: suppressed, with the reason.
+        doc, _ = self.compare(w.prev, ['municipality'], None, public=True)
+        a3 = next(g for g in doc['groups'] if g['municipality_id'] == w.muni_a3)
+        self.assertEqual(a3['suppressed'], 'fewer than 3 organizations')
+        self.assertIsNone(a3['mean'])
+        self.assertIsNone(a3['expected'])
+        # No personal data: no head's name, no manager, organization or submission id.
+        r = w.get(url(API + '/public/aggregates', campaign=w.prev,
+                      group_by='municipality,kind,direction,level'), None)
+        text = r.body.decode('utf-8')
+        for o in w.orgs.values():
+            self.assertNotIn(o['manager_name'], text)
+            self.assertNotIn(o['name'] + '"', text)
+        for k in ('manager_id', 'manager_name', 'organization_id', 'organization_name',
+                  'submission_id', 'full_name'):
+            self.assertNotIn(k, text)
+        # Every group's figures come from at least 3 organizations.
+        for g in w.json(r)['groups']:
+            if g['suppressed'] is None:
+                self.assertGreaterEqual(g['count'], 3)
+        # CSV from the public feed too.
+        r = w.get(url(API + '/public/aggregates', campaign=w.prev, group_by='kind',
+                      delimiter='semicolon'), None, headers={'Accept': 'text/csv'})
+        assert_status(r, 200, 'public CSV')
+        self.assertTrue(r.body.startswith(b'\xef\xbb\xbf'))
+
+    def test_06_roles_and_scope(self):
+        w = self.w
+        path = url(API + '/aggregates', campaign=w.cur, group_by='kind')
+        for role, st in (('admin', 200), ('regional_operator', 200), ('municipal_operator', 200),
+                         ('expert', 200), ('portal', 200), ('head', 403), ('anonymous', 401),
+                         ('regional_b', 404)):
+            assert_status(w.get(path, w.tok[role]), st, 'aggregates as ' + role)
+        for role, st in (('expert', 403), ('portal', 403), ('municipal_operator', 200)):
+            assert_status(w.get(path + '&include=unapproved', w.tok[role]), st,
+                          'include=unapproved as ' + role)
+        doc = assert_problem(w.get(API + '/aggregates', w.tok['admin']), 400)
+        self.assertIn('campaign', {e['field'] for e in doc['errors']})
+        doc = assert_problem(w.get(url(API + '/aggregates', campaign=w.cur,
+                                       group_by='kind,region'), w.tok['admin']), 400)
+        self.assertIn('group_by', {e['field'] for e in doc['errors']})
+        assert_problem(w.get(url(API + '/aggregates', campaign=999999), w.tok['admin']), 404)
+        # The portal gets aggregates but no scores.
+        assert_problem(w.get('%s/campaigns/%d/scores' % (API, w.cur), w.tok['portal']), 403)
+
+
+if __name__ == '__main__':
+    harness.main()
