@@ -15,7 +15,7 @@
 
 #define MAX_CAMPAIGN_PARAM 24
 #define PUBLIC_MIN_GROUP 3
-#define AGG_CACHE_CONTROL "private, max-age=30"
+#define AGG_CACHE_CONTROL "private, no-cache" /* revalidate: 304 is cheap */
 #define PUBLIC_CACHE_CONTROL "public, max-age=300"
 
 /* The groupings, in the order of the CSV columns. */
