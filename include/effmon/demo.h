@@ -1,6 +1,7 @@
 /*
  * demo.h — `effmond load-demo`: a fictional region with its municipalities,
- * organizations, heads and personnel reserve, and one user per role.
+ * organizations, heads and personnel reserve, an indicator catalog with a
+ * published and an open campaign, the seeded roadmaps, and one user per role.
  */
 #ifndef EFFMON_DEMO_H
 #define EFFMON_DEMO_H
