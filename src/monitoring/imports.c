@@ -172,7 +172,10 @@ static const struct db_stmt IMPORT_LOCK = {
 
 /* The write: changed values only (a comment left empty keeps the stored one),
  * one history row per affected submission, the import record and its audit
- * row. $1 campaign, $2 actor, $3 role, $4 request id, $5 format, $6 rows.
+ * row. New values are plain INSERTs (no speculative insertion): the file's
+ * submissions are locked (IMPORT_LOCK) and every writer of values holds its
+ * submission's row lock, so none can appear between this read and the write;
+ * stored ones are updated through the primary key (ON CONFLICT finds them). $1 campaign, $2 actor, $3 role, $4 request id, $5 format, $6 rows.
  * Returns the import JSON, its id and the affected submissions as an array. */
 static const struct db_stmt IMPORT_WRITE = {
 	"import_write",
@@ -192,9 +195,12 @@ static const struct db_stmt IMPORT_WRITE = {
 	"  values_written, values_unchanged, submissions_affected, request_id) "
 	"  SELECT c.id, c.region_id, $2::bigint, $5, $6::int, n.written, n.total - n.written, "
 	"  n.subs, $4 FROM campaigns c, n WHERE c.id = $1::bigint RETURNING *), "
+	"ins AS (INSERT INTO submission_values (submission_id, indicator_id, value, comment, "
+	"  updated_by, updated_at) SELECT sub_id, ind_id, value, comment, $2::bigint, now() "
+	"  FROM chg WHERE NOT existed), "
 	"up AS (INSERT INTO submission_values AS sv (submission_id, indicator_id, value, comment, "
 	"  updated_by, updated_at) SELECT sub_id, ind_id, value, comment, $2::bigint, now() "
-	"  FROM chg ON CONFLICT (submission_id, indicator_id) DO UPDATE SET "
+	"  FROM chg WHERE existed ON CONFLICT (submission_id, indicator_id) DO UPDATE SET "
 	"  value = EXCLUDED.value, comment = EXCLUDED.comment, updated_by = EXCLUDED.updated_by, "
 	"  updated_at = EXCLUDED.updated_at), "
 	"subs AS (UPDATE submissions s SET version = s.version + 1, updated_at = now() "

@@ -591,6 +591,60 @@ class ImportsTest(harness.DaemonTestCase):
         assert_problem(self.daemon.request('GET', path + '?limit=0', token=self.tok('root')),
                        400, 'limit=0')
 
+    # ================================================ the values' parents (migration 0008)
+
+    def test_values_parents_enforced(self):
+        """The set-wise triggers that replaced the foreign keys of submission_values refuse
+        every orphan, from either side; each statement runs in a rolled-back transaction."""
+        ind = {code: int(self.one("SELECT id FROM indicators WHERE campaign_id = %d AND "
+                                  "code = '%s'" % (self.camp, code))) for code in ('R1', 'R2')}
+        ind_b = int(self.one("SELECT id FROM indicators WHERE campaign_id = %d" % self.camp_b))
+        sub = int(self.one("SELECT s.id FROM submissions s WHERE s.campaign_id = %d AND NOT "
+                           "EXISTS (SELECT 1 FROM submission_values v WHERE v.submission_id = "
+                           "s.id) ORDER BY s.id LIMIT 1" % self.camp))
+        user = self.users['portal-a'][0]  # a user nothing else refers to
+        good = ("INSERT INTO submission_values (submission_id, indicator_id, value, updated_by) "
+                "VALUES (%d, %d, 5, %d);" % (sub, ind['R1'], user))
+        before = self.state()
+
+        def attempt(sql, error):
+            p = self.cluster.psql_run('BEGIN; %s ROLLBACK;' % sql)
+            if error is None:
+                self.assertEqual(p.returncode, 0, '%s: %s' % (sql, p.stderr))
+            else:
+                self.assertNotEqual(p.returncode, 0, 'accepted: %s' % sql)
+                self.assertIn(error, p.stderr, sql)
+        attempt(good, None)
+        attempt(good.replace('VALUES (%d,' % sub, 'VALUES (1000000000000,'),
+                'violates foreign key constraint "submission_values_submission_fkey"')
+        attempt(good.replace(', %d, 5,' % ind['R1'], ', 1000000000000, 5,'),
+                'violates foreign key constraint "submission_values_indicator_fkey"')
+        attempt(good.replace(', %d, 5,' % ind['R1'], ', %d, 5,' % ind_b),
+                'violates foreign key constraint "submission_values_indicator_fkey"')
+        attempt(good.replace(', 5, %d)' % user, ', 5, 1000000000000)'),
+                'violates foreign key constraint "submission_values_updated_by_fkey"')
+        # A multi-row statement with one orphan among good rows fails whole.
+        attempt("INSERT INTO submission_values (submission_id, indicator_id, value) VALUES "
+                "(%d, %d, 1), (%d, %d, 2), (1000000000000, %d, 3);"
+                % (sub, ind['R1'], sub, ind['R2'], ind['R1']), 'violates foreign key constraint "submission_values_submission_fkey"')
+        attempt(good + " UPDATE submission_values SET submission_id = 1000000000000 "
+                "WHERE submission_id = %d;" % sub, 'violates foreign key constraint "submission_values_submission_fkey"')
+        attempt(good + " UPDATE submission_values SET indicator_id = %d WHERE submission_id = %d;"
+                % (ind_b, sub), 'violates foreign key constraint "submission_values_indicator_fkey"')
+        # Parents referred to by a value cannot go.
+        attempt(good + " DELETE FROM submission_history WHERE submission_id = %d; "
+                "DELETE FROM submission_scores WHERE submission_id = %d; "
+                "DELETE FROM direction_scores WHERE submission_id = %d; "
+                "DELETE FROM submissions WHERE id = %d;" % (sub, sub, sub, sub),
+                'violates foreign key constraint "submission_values_submission_fkey"')
+        attempt(good + " DELETE FROM indicators WHERE id = %d;" % ind['R1'],
+                'violates foreign key constraint "submission_values_indicator_fkey"')
+        attempt(good + " DELETE FROM users WHERE id = %d;" % user,
+                'violates foreign key constraint "submission_values_updated_by_fkey"')
+        attempt(good + " TRUNCATE submissions CASCADE;",
+                'cannot truncate table "submissions": submission values refer to it')
+        self.assertEqual(self.state(), before, 'nothing of the attempts stayed')
+
 
 if __name__ == '__main__':
     harness.main()
