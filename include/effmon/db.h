@@ -59,6 +59,25 @@ const char *db_last_sqlstate(const struct db_conn *c);
 /* Ensures the connection is up; EM_EUNAVAILABLE if it is not. */
 enum em_err db_ensure(struct db_conn *c);
 
+/*
+ * Change notifications (migration 0009: triggers NOTIFY this channel when a
+ * table that aggregates are derived from changes). Every connection LISTENs;
+ * each batch of notifications read, and every (re)connect, moves a
+ * process-wide generation forward. A session gets its own notifications with
+ * its COMMIT, so a write moves the generation before its answer is sent.
+ */
+#define DB_NOTIFY_CHANNEL "effmon_aggregates"
+unsigned long db_notify_generation(void);
+
+/*
+ * Reads what has arrived on this (idle) connection without a round trip and
+ * counts its notifications. True when the connection is up and listening, so
+ * that db_notify_generation() now covers every change committed before this
+ * call that was announced to it; false otherwise (connection down or closed
+ * by the server — it is then replaced on the next statement — or no LISTEN).
+ */
+bool db_notify_current(struct db_conn *c);
+
 /* Maps a SQLSTATE to an error. */
 enum em_err db_map_sqlstate(const char *sqlstate);
 

@@ -5,6 +5,9 @@
  * noticed before use and replaced at once; a connection that cannot be
  * (re)established is retried with backoff up to 1 s while requests get 503,
  * so the daemon recovers without a restart.
+ * Every connection LISTENs on the channel the change triggers of migration
+ * 0009 notify; notifications are counted into a process-wide generation
+ * (db_notify_generation) that the caches of derived answers check.
  */
 #include "effmon/db.h"
 
@@ -31,6 +34,10 @@ struct db_conn {
 	atomic_bool connected;
 	atomic_bool failed; /* the last attempt or statement lost the connection */
 	atomic_bool busy;
+	bool listening;   /* LISTEN succeeded on this connection */
+	bool idle_notice; /* a notice or error arrived while the connection was idle */
+	PQnoticeReceiver prev_receiver;
+	void *prev_receiver_arg;
 	long backoff_ms;
 	struct timespec next_attempt;
 	char sqlstate[6];
@@ -45,7 +52,9 @@ static struct {
 	struct db_conn *conns[MAX_CONNS];
 	int nconns;
 	atomic_long errors;
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	/* Bumped per batch of notifications read and per (re)connect. */
+	atomic_ulong notify_generation;
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .notify_generation = 1};
 
 static _Thread_local struct db_conn *tls_conn;
 
@@ -55,9 +64,10 @@ enum em_err db_init(const struct em_config *cfg)
 		return EM_EINVAL;
 	pool.url = strdup(cfg->database_url);
 	snprintf(pool.connect_timeout, sizeof(pool.connect_timeout), "%ld", cfg->connect_timeout_s);
+	/* JIT compiles a plan for longer than this service's statements run: off. */
 	snprintf(pool.options, sizeof(pool.options),
 		 "-c statement_timeout=%ld -c idle_in_transaction_session_timeout=%ld "
-		 "-c TimeZone=UTC",
+		 "-c TimeZone=UTC -c jit=off",
 		 cfg->statement_timeout_ms, cfg->statement_timeout_ms * 2);
 #if EFFMON_TEST_HOOKS
 	/* The controlled clock: em_today() reads this setting (config.c checked it). */
@@ -146,24 +156,81 @@ static void mark_down(struct db_conn *c, bool connect_failed)
 		c->backoff_ms = BACKOFF_MIN_MS;
 }
 
-/* An idle connection has nothing to read: anything readable is the server's
- * farewell (57P01 and EOF after pg_terminate_backend, a restart, an idle
- * timeout) or an unsolicited message we never asked for. Either way the
- * connection is not trusted with the next statement. One poll(2), no wait. */
-static bool idle_conn_closed(PGconn *pg)
+/* Counts the notifications libpq has read (one generation step per batch:
+ * the payload does not matter, only that something changed). */
+static void drain_notifies(struct db_conn *c)
 {
-	struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
+	PGnotify *n;
+	bool any = false;
 
-	if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+	while ((n = PQnotifies(c->pg))) {
+		any = true;
+		PQfreemem(n);
+	}
+	if (any)
+		atomic_fetch_add(&pool.notify_generation, 1);
+}
+
+/* libpq hands a message that arrives outside a query (a FATAL before the
+ * server closes the connection, an unexpected message) to the notice
+ * receiver; flagged here, then passed on to the default one. */
+static void notice_receiver(void *arg, const PGresult *res)
+{
+	struct db_conn *c = arg;
+
+	if (PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+		c->idle_notice = true;
+	if (c->prev_receiver)
+		c->prev_receiver(c->prev_receiver_arg, res);
+}
+
+/* An idle connection has nothing to read but notifications (LISTEN): anything
+ * else is the server's farewell (57P01 and EOF after pg_terminate_backend, a
+ * restart, an idle timeout) or an unsolicited message we never asked for.
+ * Either way the connection is not trusted with the next statement. One
+ * poll(2), no wait; only when it is readable is the input read and parsed. */
+static bool idle_conn_closed(struct db_conn *c)
+{
+	struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+
+	if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
 		return false;
 	if (p.fd < 0)
 		return true;
-	return poll(&p, 1, 0) != 0;
+	if (poll(&p, 1, 0) == 0)
+		return false;
+	c->idle_notice = false;
+	if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK)
+		return true;
+	/* PQconsumeInput only reads; PQnotifies parses what was read, which
+	 * hands a farewell to notice_receiver. */
+	drain_notifies(c);
+	return c->idle_notice || PQstatus(c->pg) != CONNECTION_OK;
+}
+
+/* LISTEN on a new connection, then a generation step: what changed while no
+ * connection of this process listened was not announced to it. A failed
+ * LISTEN (a hot standby refuses it) leaves the connection usable, without
+ * the caches (db_notify_current answers false on it). */
+static void listen_changes(struct db_conn *c)
+{
+	PGresult *res = PQexec(c->pg, "LISTEN " DB_NOTIFY_CHANNEL);
+
+	c->listening = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!c->listening) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
+		msg[strcspn(msg, "\n")] = '\0';
+		log_warning("LISTEN %s failed, answer caches off on this connection: %s",
+			    DB_NOTIFY_CHANNEL, msg);
+	}
+	PQclear(res);
+	atomic_fetch_add(&pool.notify_generation, 1);
 }
 
 enum em_err db_ensure(struct db_conn *c)
 {
-	if (c->pg && PQstatus(c->pg) == CONNECTION_OK && !idle_conn_closed(c->pg))
+	if (c->pg && PQstatus(c->pg) == CONNECTION_OK && !idle_conn_closed(c))
 		return EM_OK;
 	if (c->pg) {
 		log_info("database connection closed by the server while idle; reconnecting");
@@ -186,9 +253,34 @@ enum em_err db_ensure(struct db_conn *c)
 	}
 	c->backoff_ms = BACKOFF_MIN_MS;
 	c->nprepared = 0;
+	c->prev_receiver = PQsetNoticeReceiver(c->pg, notice_receiver, c);
+	c->prev_receiver_arg = NULL; /* libpq's default receiver has none */
+	listen_changes(c);
 	atomic_store(&c->failed, false);
 	atomic_store(&c->connected, true);
 	return EM_OK;
+}
+
+unsigned long db_notify_generation(void)
+{
+	return atomic_load(&pool.notify_generation);
+}
+
+bool db_notify_current(struct db_conn *c)
+{
+	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK || !c->listening)
+		return false;
+	if (idle_conn_closed(c)) {
+		/* db_ensure would find it closed too: replace it on the next statement. */
+		log_info("database connection closed by the server while idle; reconnecting");
+		mark_down(c, false);
+		return false;
+	}
+	/* Anything a statement's result brought along after its last drain
+	 * (another session's notifications are sent when a transaction ends,
+	 * before ReadyForQuery). */
+	drain_notifies(c);
+	return true;
 }
 
 void db_request_begin(struct db_conn *c)
@@ -265,6 +357,7 @@ static enum em_err prepare(struct db_conn *c, const struct db_stmt *st)
 	if (st->nparams > MAX_PARAMS)
 		return EM_EINTERNAL;
 	res = PQprepare(c->pg, st->name, st->sql, st->nparams, TYPES);
+	drain_notifies(c);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return fail(c, res, st->name);
 	PQclear(res);
@@ -285,6 +378,7 @@ enum em_err db_exec(struct db_conn *c, const struct db_stmt *st, const char *con
 	if ((rc = prepare(c, st)) != EM_OK)
 		return rc;
 	res = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);
+	drain_notifies(c);
 	status = PQresultStatus(res);
 	if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
 		return fail(c, res, st->name);
@@ -328,6 +422,7 @@ enum em_err db_copy_end(struct db_conn *c, const char *abort_reason)
 		return fail(c, NULL, "COPY end");
 	/* Drain every result; the COPY's own comes first. */
 	while ((res = PQgetResult(c->pg))) {
+		drain_notifies(c);
 		if (rc == EM_OK && PQresultStatus(res) != PGRES_COMMAND_OK && !abort_reason) {
 			rc = fail(c, res, "COPY");
 			continue;
@@ -340,6 +435,9 @@ enum em_err db_copy_end(struct db_conn *c, const char *abort_reason)
 static enum em_err simple(struct db_conn *c, const char *sql)
 {
 	PGresult *res = PQexec(c->pg, sql);
+	/* COMMIT: this session's own notifications arrive before its ReadyForQuery,
+	 * so the generation moves before the writer answers. */
+	drain_notifies(c);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return fail(c, res, sql);
 	PQclear(res);

@@ -3,12 +3,23 @@
  * mean, median, quartiles and level distribution of a campaign's scores by
  * municipality, kind, direction and level, and the change since the region's
  * previous campaign; read from the rollups of migration 0004, as JSON or CSV.
- * The ETag comes from the campaign's change stamp, so a 304 never reads them.
+ * The ETag comes from the campaign's change stamp, so a 304 never reads them,
+ * and an answer is kept under its ETag, so a repeated GET does not either.
+ * The stamp itself is kept per process until a change is announced (LISTEN/
+ * NOTIFY, migration 0009): an unchanged campaign's 304 or cached 200 costs no
+ * database round trip. This process sees its own writes at once (the writer's
+ * COMMIT brings its notification back before it answers); another replica's
+ * write is seen when its notification arrives (well under a millisecond on a
+ * healthy connection, so eventually, not instantly), and at the latest after
+ * META_MAX_AGE_MS whatever happens to notifications.
  */
+#include <pthread.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "effmon/monitoring.h"
 #include "effmon/router.h"
@@ -18,6 +29,19 @@
 #define AGG_CACHE_CONTROL "private, no-cache" /* revalidate: 304 is cheap */
 #define PUBLIC_CACHE_CONTROL "public, max-age=300"
 
+/* The answer cache (below): bodies kept, the bytes they may take in all, and
+ * the largest one kept (a whole region by every grouping is ~6 MB). */
+#define AGG_CACHE_SLOTS 32
+#define AGG_CACHE_BYTES (8u << 20)
+#define AGG_CACHE_MAX_BODY (2u << 20)
+
+/* The meta cache (below): 64 sets of 4 entries, and the age after which an
+ * entry is read again even though no change was announced. */
+#define META_SETS 64
+#define META_WAYS 4
+#define META_MAX_AGE_MS 2000
+#define META_COLS 7
+
 /* The groupings, in the order of the CSV columns. */
 static const char *const GROUPS[] = {"municipality", "kind", "direction", "level"};
 #define NGROUPS 4
@@ -25,13 +49,15 @@ static const char *const GROUPS[] = {"municipality", "kind", "direction", "level
 /*
  * The campaign and what its aggregates depend on besides the rollups: $1..$4
  * scope, $5 id, $6 public (published only, no scope). Returns id, version,
- * stamp, previous campaign id, its version, its stamp. Reads campaigns and
- * aggregate_stamps only.
+ * stamp, previous campaign id, its version, its stamp, and the sum of the
+ * versions of the region's municipalities (a renamed one changes the body).
+ * Reads campaigns, aggregate_stamps and municipalities (by region) only.
  */
 static const struct db_stmt AGG_META = {
 	"aggregates_meta",
 	"SELECT c.id, c.version, em_aggregate_stamp(c.id), p.id, p.version, "
-	" CASE WHEN p.id IS NOT NULL THEN em_aggregate_stamp(p.id) END "
+	" CASE WHEN p.id IS NOT NULL THEN em_aggregate_stamp(p.id) END, "
+	" (SELECT sum(m.version) FROM municipalities m WHERE m.region_id = c.region_id) "
 	"FROM campaigns c LEFT JOIN LATERAL (SELECT p.id, p.version FROM campaigns p "
 	" WHERE p.region_id = c.region_id AND p.year < c.year ORDER BY p.year DESC LIMIT 1) p ON true "
 	"WHERE c.id = $5::bigint AND CASE WHEN $6::boolean THEN c.status = 'published' ELSE"
@@ -156,17 +182,34 @@ static enum em_err parse_query(struct em_req *req, struct em_reply *reply, struc
 	return EM_OK;
 }
 
+/* AGG_META's row as text ("" for NULL, as PQgetvalue has it), or no row. */
+struct agg_meta {
+	bool found;
+	bool null[META_COLS];
+	char col[META_COLS][24]; /* bigints and a bigint sum: at most 20 characters */
+};
+
+static void meta_from_result(PGresult *res, struct agg_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->found = PQntuples(res) > 0;
+	for (int i = 0; m->found && i < META_COLS; i++) {
+		m->null[i] = PQgetisnull(res, 0, i);
+		snprintf(m->col[i], sizeof(m->col[i]), "%s", PQgetvalue(res, 0, i));
+	}
+}
+
 /* W/"agg-<hash>": everything the body depends on, without reading the rollups. */
-static void make_etag(struct em_req *req, const struct agg_query *q, PGresult *meta,
+static void make_etag(struct em_req *req, const struct agg_query *q, const struct agg_meta *meta,
 		      char *out, size_t outlen)
 {
 	unsigned char h[16];
 	char hex[33], text[512];
 	int n;
 
-	n = snprintf(text, sizeof(text), "%s|%s|%s|%s|%s|%s|%s|%lld|%lld|%lld|%d|%d|%c|%s",
-		     PQgetvalue(meta, 0, 0), PQgetvalue(meta, 0, 1), PQgetvalue(meta, 0, 2),
-		     PQgetvalue(meta, 0, 3), PQgetvalue(meta, 0, 4), PQgetvalue(meta, 0, 5),
+	n = snprintf(text, sizeof(text), "%s|%s|%s|%s|%s|%s|%s|%s|%lld|%lld|%lld|%d|%d|%c|%s",
+		     meta->col[0], meta->col[1], meta->col[2], meta->col[3], meta->col[4],
+		     meta->col[5], meta->col[6],
 		     q->public ? "public" : em_role_name(req->caller.role),
 		     q->public ? 0LL : (long long)req->caller.region_id,
 		     q->public ? 0LL : (long long)req->caller.municipality_id,
@@ -194,6 +237,256 @@ static bool etag_matches(const char *inm, const char *etag)
 			return true;
 	}
 	return false;
+}
+
+/* --- The answer cache ------------------------------------------------------------------
+ * The ETag hashes everything an answer depends on (campaign and previous
+ * campaign with their versions and rollup stamps, municipality versions,
+ * caller scope, include, format, grouping), so an answer computed once is the
+ * answer for as long as its ETag is current: a GET whose ETag was answered
+ * before costs what a 304 costs (the meta cache below: no query at all while
+ * nothing changed). Keyed by ETag only, it is a
+ * memo, not state: any replica computes the same body for the same ETag, and
+ * a changed input is a different key (old entries age out, least recently
+ * used first). Bounded in entries and bytes. */
+
+struct agg_cached {
+	char etag[64];
+	char *text;
+	size_t len;
+	const char *content_type; /* a static string */
+	unsigned long used;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct agg_cached slot[AGG_CACHE_SLOTS];
+	size_t bytes;
+	unsigned long tick;
+} agg_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Copies a cached answer into reply; false when there is none. */
+static bool cache_get(const char *etag, struct em_reply *reply)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&agg_cache.lock);
+	for (int i = 0; i < AGG_CACHE_SLOTS; i++) {
+		struct agg_cached *e = &agg_cache.slot[i];
+		if (!e->text || strcmp(e->etag, etag) != 0)
+			continue;
+		char *copy = malloc(e->len + 1);
+		if (copy) {
+			memcpy(copy, e->text, e->len + 1);
+			e->used = ++agg_cache.tick;
+			reply->status = 200;
+			reply->text = copy;
+			reply->text_len = e->len;
+			reply->content_type = e->content_type;
+			hit = true;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&agg_cache.lock);
+	return hit;
+}
+
+/* Keeps a copy of a 200 answer under its ETag (evicting the least recently used). */
+static void cache_put(const char *etag, const struct em_reply *reply)
+{
+	char *copy;
+
+	if (reply->status != 200 || !reply->text || reply->text_len > AGG_CACHE_MAX_BODY ||
+	    strlen(etag) >= sizeof(agg_cache.slot[0].etag) || !(copy = malloc(reply->text_len + 1)))
+		return;
+	memcpy(copy, reply->text, reply->text_len);
+	copy[reply->text_len] = '\0';
+	pthread_mutex_lock(&agg_cache.lock);
+	for (int i = 0; i < AGG_CACHE_SLOTS; i++)
+		if (agg_cache.slot[i].text && strcmp(agg_cache.slot[i].etag, etag) == 0) {
+			/* Another thread computed it meanwhile. */
+			pthread_mutex_unlock(&agg_cache.lock);
+			free(copy);
+			return;
+		}
+	for (;;) {
+		struct agg_cached *free_slot = NULL, *lru = NULL;
+		for (int i = 0; i < AGG_CACHE_SLOTS; i++) {
+			struct agg_cached *e = &agg_cache.slot[i];
+			if (!e->text) {
+				free_slot = free_slot ? free_slot : e;
+				continue;
+			}
+			if (!lru || e->used < lru->used)
+				lru = e;
+		}
+		if (free_slot && agg_cache.bytes + reply->text_len <= AGG_CACHE_BYTES) {
+			snprintf(free_slot->etag, sizeof(free_slot->etag), "%s", etag);
+			free_slot->text = copy;
+			free_slot->len = reply->text_len;
+			free_slot->content_type = reply->content_type;
+			free_slot->used = ++agg_cache.tick;
+			agg_cache.bytes += reply->text_len;
+			break;
+		}
+		/* lru is set: the bytes or the slots are taken, so an entry exists. */
+		agg_cache.bytes -= lru->len;
+		free(lru->text);
+		lru->text = NULL;
+	}
+	pthread_mutex_unlock(&agg_cache.lock);
+}
+
+/* --- The meta cache --------------------------------------------------------------------
+ * AGG_META's row (or its absence) per value of everything the statement is
+ * given — caller role, region, municipality, organization, campaign, public
+ * — so that the ETag of an unchanged campaign is known without a round trip.
+ * An entry serves while
+ * (1) the generation it was filled under is still the process's: the
+ *     triggers of migration 0009 NOTIFY on every write to aggregate_stamps,
+ *     campaigns and municipalities (all AGG_META reads), every connection
+ *     LISTENs, and db.c moves the generation per batch of notifications read
+ *     and on every (re)connect, since a connection that was down may have
+ *     missed some; and
+ * (2) it is younger than META_MAX_AGE_MS, a safety net for a change that no
+ *     notification announces (a write with triggers disabled, as under
+ *     session_replication_role = replica; a lost connection not yet noticed):
+ *     staleness is bounded by 2 s, for at most one meta query per key and
+ *     process every 2 s (nothing beside ~10^4 requests/s), and short enough
+ *     that no client caches longer than the public feed's max-age anyway.
+ * The generation and the clock are read BEFORE the filling query, so a
+ * change committed while it runs leaves the entry stale at once. Before an
+ * entry is used, the request's own connection is read without blocking
+ * (db_notify_current); a connection that is down, closed by the server or
+ * not listening uses no entry, and the request takes the normal path, whose
+ * meta query answers 503 when the database is gone: the cache never answers
+ * for a database it cannot hear from. 4-way set associative, the least
+ * recently used entry of a set replaced. */
+
+struct meta_entry {
+	char key[128];
+	struct agg_meta meta;
+	unsigned long generation;
+	int64_t filled_ms;
+	unsigned long used;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct meta_entry set[META_SETS][META_WAYS];
+	unsigned long tick;
+} meta_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static unsigned meta_set(const char *key)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % META_SETS;
+}
+
+/* The key: AGG_META's parameters (the public feed's query ignores the scope). */
+static bool meta_key(const char *const *params, bool public, char *out, size_t outlen)
+{
+	int n;
+
+	if (public)
+		n = snprintf(out, outlen, "public|%s", params[4]);
+	else
+		n = snprintf(out, outlen, "%s|%s|%s|%s|%s", params[0], params[1] ? params[1] : "",
+			     params[2] ? params[2] : "", params[3] ? params[3] : "", params[4]);
+	return n > 0 && (size_t)n < outlen;
+}
+
+static bool meta_cache_get(struct db_conn *db, const char *key, struct agg_meta *out)
+{
+	struct meta_entry *set = meta_cache.set[meta_set(key)];
+	unsigned long generation;
+	int64_t now;
+	bool hit = false;
+
+	if (!db_notify_current(db))
+		return false;
+	generation = db_notify_generation();
+	now = now_ms();
+	pthread_mutex_lock(&meta_cache.lock);
+	for (int i = 0; i < META_WAYS; i++) {
+		struct meta_entry *e = &set[i];
+		if (strcmp(e->key, key) != 0)
+			continue;
+		if (e->generation == generation && now - e->filled_ms < META_MAX_AGE_MS) {
+			*out = e->meta;
+			e->used = ++meta_cache.tick;
+			hit = true;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&meta_cache.lock);
+	return hit;
+}
+
+static void meta_cache_put(const char *key, const struct agg_meta *meta,
+			   unsigned long generation, int64_t filled_ms)
+{
+	struct meta_entry *set = meta_cache.set[meta_set(key)], *slot = NULL;
+
+	pthread_mutex_lock(&meta_cache.lock);
+	for (int i = 0; i < META_WAYS; i++)
+		if (strcmp(set[i].key, key) == 0) {
+			slot = &set[i];
+			break;
+		}
+	if (slot && slot->generation > generation) {
+		/* Another thread filled it under a later generation meanwhile. */
+		pthread_mutex_unlock(&meta_cache.lock);
+		return;
+	}
+	if (!slot) {
+		/* An empty way (used 0) or the least recently used one. */
+		slot = &set[0];
+		for (int i = 1; i < META_WAYS; i++)
+			if (set[i].used < slot->used)
+				slot = &set[i];
+	}
+	snprintf(slot->key, sizeof(slot->key), "%s", key);
+	slot->meta = *meta;
+	slot->generation = generation;
+	slot->filled_ms = filled_ms;
+	slot->used = ++meta_cache.tick;
+	pthread_mutex_unlock(&meta_cache.lock);
+}
+
+/* AGG_META's answer: from the meta cache, or read (and kept). */
+static enum em_err meta_lookup(struct em_req *req, const char *const *params, bool public,
+			       struct agg_meta *out)
+{
+	char key[128];
+	bool keyed = meta_key(params, public, key, sizeof(key));
+	unsigned long generation;
+	int64_t filled_ms;
+	PGresult *res;
+	enum em_err rc;
+
+	if (keyed && meta_cache_get(req->db, key, out))
+		return EM_OK;
+	generation = db_notify_generation();
+	filled_ms = now_ms();
+	if ((rc = db_exec(req->db, &AGG_META, params, &res)) != EM_OK)
+		return rc;
+	meta_from_result(res, out);
+	PQclear(res);
+	if (keyed)
+		meta_cache_put(key, out, generation, filled_ms);
+	return EM_OK;
 }
 
 /* --- CSV ----------------------------------------------------------------------------- */
@@ -337,7 +630,8 @@ static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 	struct agg_query q;
 	char bufs[3][24], etag[64];
 	const char *params[9];
-	PGresult *meta = NULL, *res = NULL;
+	struct agg_meta meta;
+	PGresult *res = NULL;
 	json_t *groups;
 	json_error_t jerr;
 	enum em_err rc;
@@ -347,27 +641,26 @@ static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 	scope_params(req, bufs, params);
 	params[4] = q.campaign;
 	params[5] = q.public ? "true" : "false";
-	if ((rc = db_exec(req->db, &AGG_META, params, &meta)) != EM_OK)
+	if ((rc = meta_lookup(req, params, q.public, &meta)) != EM_OK)
 		return rc;
-	if (PQntuples(meta) == 0) {
-		PQclear(meta);
+	if (!meta.found)
 		return reply_fail(reply, EM_ENOTFOUND, q.public ? "no published campaign %s"
 								: "no campaign %s",
 				  q.campaign);
-	}
-	make_etag(req, &q, meta, etag, sizeof(etag));
+	make_etag(req, &q, &meta, etag, sizeof(etag));
 	reply_header(reply, "ETag", etag);
 	reply_header(reply, "Cache-Control", q.public ? PUBLIC_CACHE_CONTROL : AGG_CACHE_CONTROL);
 	reply_header(reply, "Vary", "Accept, Authorization");
 	if (etag_matches(req_header(req, "If-None-Match"), etag)) {
-		PQclear(meta);
 		reply->status = 304;
 		return EM_OK;
 	}
 
+	if (cache_get(etag, reply))
+		return EM_OK;
 	params[5] = q.group_array;
 	params[6] = q.unapproved ? "true" : "false";
-	params[7] = db_str(meta, 0, 3);
+	params[7] = meta.null[3] ? NULL : meta.col[3];
 	params[8] = q.public ? "true" : "false";
 	if ((rc = db_exec(req->db, &AGG_GROUPS, params, &res)) != EM_OK)
 		goto out;
@@ -378,6 +671,8 @@ static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 		}
 		rc = csv_reply(reply, &q, groups);
 		json_decref(groups);
+		if (rc == EM_OK)
+			cache_put(etag, reply);
 		goto out;
 	}
 	/* The groups' text goes out as PostgreSQL wrote it: numerics keep their
@@ -390,7 +685,7 @@ static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 		snprintf(head, sizeof(head),
 			 "{\"campaign_id\":%s,\"previous_campaign_id\":%s,\"include\":\"%s\","
 			 "\"group_by\":[",
-			 q.campaign, PQgetisnull(meta, 0, 3) ? "null" : PQgetvalue(meta, 0, 3),
+			 q.campaign, meta.null[3] ? "null" : meta.col[3],
 			 q.unapproved ? "unapproved" : "approved");
 		sb_str(&b, head);
 		for (int i = 0; i < NGROUPS; i++)
@@ -412,9 +707,9 @@ static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 		reply->text = b.p;
 		reply->text_len = b.len;
 		reply->content_type = "application/json";
+		cache_put(etag, reply);
 	}
 out:
-	PQclear(meta);
 	PQclear(res);
 	return rc;
 }

@@ -7,19 +7,23 @@ previous campaign, for every grouping and combinations; the rollups equal a rebu
 from scratch after incremental changes; a repeated conditional GET is 304 and a change
 makes it 200 again; CSV (BOM, CRLF, header, semicolon option) parsed back; the public
 feed: published campaigns only, groups under 3 organizations suppressed, no personal
-data; role and scope rules.
+data; role and scope rules. The meta cache (LISTEN/NOTIFY, migration 0009): a 304 and a
+cached 200 need no query, a write through the daemon changes its ETag at once, a
+second daemon on the same database sees it within 1 s, a renamed municipality changes
+the ETag, and with PostgreSQL stopped a conditional GET answers 503 at once.
 """
 import csv
 import io
 import os
 import sys
+import time
 from decimal import Decimal as D
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import assert_problem, assert_status  # noqa: E402
-from test_scores import (API, DIRECTIONS, LEVELS, ScoresWorld, dec, quantile, r2,  # noqa: E402
-                         url)
+from test_scores import (API, DIRECTIONS, LEVELS, ScoresWorld, dec, far_value,  # noqa: E402
+                         quantile, r2, url)
 
 FIGURES = ('expected', 'submitted', 'submitted_on_time', 'approved', 'count', 'mean',
            'median', 'q1', 'q3', 'min', 'max', 'high', 'sufficient', 'low', 'critical',
@@ -137,6 +141,62 @@ class AggregatesTest(harness.DaemonTestCase):
                              % (key, groups, unapproved, public))
         return doc, r
 
+    def etag_of(self, path, token, daemon=None):
+        r = (daemon or self.daemon).request('GET', path, token=token, timeout=30)
+        assert_status(r, 200, 'GET ' + path)
+        return r.headers['etag']
+
+    def await_change(self, path, token, old_tag, within=2.0):
+        """A write made outside the daemon (psql here) reaches it by NOTIFY, within
+        milliseconds but not instantly: poll (bounded) until the ETag moves on. Once one
+        request has seen it, every later one of the process does (the generation is
+        process-wide)."""
+        deadline = time.monotonic() + within
+        while True:
+            tag = self.etag_of(path, token)
+            if tag != old_tag:
+                return tag
+            self.assertLess(time.monotonic(), deadline,
+                            'the ETag of %s did not change within %.1fs of a write' % (path, within))
+            time.sleep(0.02)
+
+    def second_daemon(self, threads=1):
+        """Another effmond on the same database (a replica), same JWT secret."""
+        d = harness.Daemon(self.cluster, env={'EFFMON_JWT_SECRET': self.daemon.secret},
+                           migrate=False, threads=threads)
+        self.addCleanup(d.destroy)
+        return d
+
+    def put_score_change(self, daemon):
+        """Through daemon: PUT a regional_import value of a submitted submission of the
+        current campaign, far enough from the old one to change its total."""
+        w = self.w
+        if not w.sql("SELECT 1 FROM submissions WHERE campaign_id = %d AND status = 'submitted' "
+                     "LIMIT 1" % w.cur):
+            sid = w.sql("UPDATE submissions SET status = 'submitted', first_submitted_at = now() "
+                        "WHERE id = (SELECT id FROM submissions WHERE campaign_id = %d AND status "
+                        "= 'approved' ORDER BY id LIMIT 1) RETURNING id" % w.cur)
+            w.sql('SELECT em_rescore(ARRAY[%s]::bigint[])' % sid)
+        subs = w.load(w.cur)
+        for sid in sorted(subs):
+            s = subs[sid]
+            if s['status'] != 'submitted':
+                continue
+            ind = next((i for i in w.catalog[w.cur] if i['source'] == 'regional_import'
+                        and i['weights'].get(s['kind'], 0) > 0 and i['type'] != 'boolean'), None)
+            if ind:
+                break
+        else:
+            self.fail('no submitted submission with a numeric regional_import indicator')
+        path = '%s/submissions/%d' % (API, sid)
+        tag = daemon.request('GET', path, token=w.tok['admin'], timeout=30).headers['etag']
+        r = daemon.request('PUT', path + '/values', token=w.tok['regional_operator'],
+                           body={'values': [{'indicator': ind['code'], 'value': float(
+                               far_value(ind, s['values'].get(ind['id'])))}]},
+                           headers={'If-Match': tag}, timeout=30)
+        assert_status(r, 200, 'PUT a regional_import value of %d' % sid)
+        return sid
+
     # --- tests
 
     def test_01_every_grouping_matches_the_formula(self):
@@ -150,6 +210,8 @@ class AggregatesTest(harness.DaemonTestCase):
 
     def test_02_rollups_equal_a_rebuild_after_changes(self):
         w = self.w
+        probe = url(API + '/aggregates', campaign=w.cur, group_by='kind', include='unapproved')
+        before = self.etag_of(probe, w.tok['admin'])
         # Incremental changes: statuses, values, a removed value, thresholds.
         w.sql("UPDATE submissions SET status = 'approved' WHERE campaign_id = %d AND status = "
               "'verified'; SELECT em_rescore(array_agg(id)) FROM submissions WHERE campaign_id = %d"
@@ -177,6 +239,7 @@ class AggregatesTest(harness.DaemonTestCase):
         kept = w.sql("SELECT string_agg(x::text, ',') FROM (SELECT campaign_id, municipality_id, "
                      "kind, approved, level, direction_id, value, n FROM score_buckets) x")
         self.assertEqual(sorted(kept.split(',')), sorted(rebuilt.split(',')))
+        self.await_change(probe, w.tok['admin'], before)
         for groups in (['kind'], ['level', 'direction'], ['municipality']):
             self.compare(w.cur, groups, w.tok['admin'], unapproved=True)
             self.compare(w.cur, groups, w.tok['admin'])
@@ -206,7 +269,6 @@ class AggregatesTest(harness.DaemonTestCase):
         holder = w.c.psql_popen("BEGIN; LOCK TABLE score_buckets, score_counts IN ACCESS "
                                 "EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT")
         try:
-            import time
             time.sleep(0.7)
             r = w.get(path, tok, headers={'If-None-Match': tag})
             assert_status(r, 304, 'conditional GET while the rollups are locked')
@@ -218,8 +280,14 @@ class AggregatesTest(harness.DaemonTestCase):
                         "'approved' ORDER BY id LIMIT 1" % w.cur))
         w.sql("BEGIN; UPDATE submissions SET status = 'verified' WHERE id = %d; "
               "SELECT em_rescore(ARRAY[%d]::bigint[]); COMMIT" % (sid, sid))
-        r = w.get(path, tok, headers={'If-None-Match': tag})
-        assert_status(r, 200, 'after a change')
+        # Written by psql, not through the daemon: seen when the NOTIFY arrives.
+        deadline = time.monotonic() + 1.0
+        while True:
+            r = w.get(path, tok, headers={'If-None-Match': tag})
+            if r.status != 304 or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert_status(r, 200, 'within 1 s of a change')
         self.assertNotEqual(r.headers['etag'], tag)
         w.sql("BEGIN; UPDATE submissions SET status = 'approved' WHERE id = %d; "
               "SELECT em_rescore(ARRAY[%d]::bigint[]); COMMIT" % (sid, sid))
@@ -314,6 +382,129 @@ class AggregatesTest(harness.DaemonTestCase):
         assert_problem(w.get(url(API + '/aggregates', campaign=999999), w.tok['admin']), 404)
         # The portal gets aggregates but no scores.
         assert_problem(w.get('%s/campaigns/%d/scores' % (API, w.cur), w.tok['portal']), 403)
+
+    def test_07_no_round_trip_while_nothing_changed(self):
+        # One worker thread: its connection is the one that LISTENs and answers.
+        w = self.w
+        d = self.second_daemon(threads=1)
+        tok = w.tok['regional_operator']
+        path = url(API + '/aggregates', campaign=w.cur, group_by='municipality')
+        r = d.request('GET', path, token=tok, timeout=30)
+        assert_status(r, 200, 'first GET (fills the caches)')
+        tag, body = r.headers['etag'], r.body
+        assert_status(d.request('GET', path, token=tok, headers={'If-None-Match': tag}), 304,
+                      'a 304 with the database reachable')
+        # Every table the ETag is read from, locked: a query would wait 4 s.
+        holder = w.c.psql_popen("BEGIN; LOCK TABLE campaigns, aggregate_stamps, municipalities, "
+                                "score_counts, score_buckets IN ACCESS EXCLUSIVE MODE; "
+                                "SELECT pg_sleep(4); COMMIT")
+        try:
+            harness.wait_for(lambda: w.sql(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = 'aggregate_stamps' AND l.mode = 'AccessExclusiveLock' "
+                "AND l.granted") == '1', 3.0, 0.05, 'the lock holder')
+            r = d.request('GET', path, token=tok, headers={'If-None-Match': tag}, timeout=30)
+            assert_status(r, 304, 'conditional GET with the meta tables locked')
+            self.assertLess(r.elapsed, 1.0, 'a 304 from the meta cache waits for no lock')
+            r = d.request('GET', path, token=tok, timeout=30)
+            assert_status(r, 200, 'GET with the meta tables locked')
+            self.assertLess(r.elapsed, 1.0, 'a cached 200 waits for no lock')
+            self.assertEqual((r.headers['etag'], r.body), (tag, body))
+        finally:
+            holder.communicate(timeout=30)
+
+    def test_08_a_write_through_the_daemon_changes_the_etag_at_once(self):
+        w = self.w
+        tok = w.tok['regional_operator']
+        path = url(API + '/aggregates', campaign=w.cur, group_by='kind', include='unapproved')
+        for _ in range(2):
+            tag = self.etag_of(path, tok)
+            assert_status(w.get(path, tok, headers={'If-None-Match': tag}), 304, 'before')
+            self.put_score_change(self.daemon)
+            # No wait, no retry: the writer's COMMIT brought its own notification back.
+            r = w.get(path, tok, headers={'If-None-Match': tag})
+            assert_status(r, 200, 'the first conditional GET after a score-changing PUT')
+            self.assertNotEqual(r.headers['etag'], tag)
+            self.compare(w.cur, ['kind'], tok, unapproved=True)
+            assert_status(w.get(path, tok, headers={'If-None-Match': r.headers['etag']}), 304,
+                          'the new ETag')
+
+    def test_09_a_replica_sees_a_change_within_a_second(self):
+        w = self.w
+        b = self.second_daemon(threads=2)
+        tok = w.tok['regional_operator']
+        path = url(API + '/aggregates', campaign=w.cur, group_by='kind', include='unapproved')
+        tag = self.etag_of(path, tok, daemon=b)
+        self.assertEqual(tag, self.etag_of(path, tok), 'replicas agree on the ETag')
+        for _ in range(4):  # both of b's threads hold the entry
+            assert_status(b.request('GET', path, token=tok, headers={'If-None-Match': tag}), 304,
+                          'the replica before the change')
+        self.put_score_change(self.daemon)
+        written = time.monotonic()
+        new_tag = self.etag_of(path, tok)
+        self.assertNotEqual(new_tag, tag)
+        while True:
+            r = b.request('GET', path, token=tok, headers={'If-None-Match': tag}, timeout=30)
+            seen = time.monotonic() - written
+            if r.status != 304 or seen > 1.0:
+                break
+            time.sleep(0.02)
+        assert_status(r, 200, 'the replica %.3fs after the change' % seen)
+        self.assertLess(seen, 1.0)
+        self.assertEqual(r.headers['etag'], new_tag)
+        self.assertEqual(w.json(r), w.json(w.get(path, tok)), 'the replica answers the new body')
+
+    def test_10_a_renamed_municipality_changes_the_etag(self):
+        w = self.w
+        b = self.second_daemon(threads=1)
+        tok = w.tok['regional_operator']
+        path = url(API + '/aggregates', campaign=w.cur, group_by='municipality')
+        tag = self.etag_of(path, tok)
+        self.assertEqual(self.etag_of(path, tok, daemon=b), tag)
+        assert_status(b.request('GET', path, token=tok, headers={'If-None-Match': tag}), 304,
+                      'the replica before the rename')
+        mpath = '%s/municipalities/%d' % (API, w.muni_a2)
+        r = w.get(mpath, w.tok['admin'])
+        name = 'Переименованный округ %d' % w.seq()
+        r = w.call('PATCH', mpath, w.tok['admin'], body={'name': name},
+                   headers={'If-Match': r.headers['etag']})
+        assert_status(r, 200, 'rename A2')
+        written = time.monotonic()
+        r = w.get(path, tok, headers={'If-None-Match': tag})
+        assert_status(r, 200, 'this daemon, at once after the rename')
+        self.assertNotEqual(r.headers['etag'], tag)
+        got = {g['municipality_id']: g['municipality_name'] for g in w.json(r)['groups']}
+        self.assertEqual(got[w.muni_a2], name)
+        while True:
+            rb = b.request('GET', path, token=tok, headers={'If-None-Match': tag}, timeout=30)
+            if rb.status != 304 or time.monotonic() - written > 1.0:
+                break
+            time.sleep(0.02)
+        assert_status(rb, 200, 'the replica within 1 s of the rename')
+        self.assertEqual(rb.headers['etag'], r.headers['etag'])
+
+    def test_99_database_stopped(self):
+        # Last: PostgreSQL stops under the daemon (fast: backends say goodbye). A cached
+        # entry is never used on a connection that is gone; the request takes the normal
+        # path and answers 503 at once, never a hang, never a stale 304.
+        w = self.w
+        tok = w.tok['regional_operator']
+        path = url(API + '/aggregates', campaign=w.cur, group_by='level')
+        tag = self.etag_of(path, tok)
+        for _ in range(4):
+            assert_status(w.get(path, tok, headers={'If-None-Match': tag}), 304, 'DB up')
+        self.cluster.stop('fast')
+        try:
+            for what, hdrs in (('conditional GET', {'If-None-Match': tag}), ('GET', None)):
+                for _ in range(3):
+                    r = self.daemon.request('GET', path, token=tok, headers=hdrs, timeout=15)
+                    self.assertLess(r.elapsed, 5.0, '%s with the database stopped' % what)
+                    assert_problem(r, 503, '%s with the database stopped' % what)
+        finally:
+            self.cluster.start()
+        r = harness.wait_for(lambda: (lambda x: x if x.status != 503 else None)(
+            w.get(path, tok, headers={'If-None-Match': tag})), 10.0, 0.1, 'recovery')
+        assert_status(r, 304, 'after the database came back')
 
 
 if __name__ == '__main__':
