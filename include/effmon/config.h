@@ -39,6 +39,7 @@ struct em_config {
 	long connection_limit;
 	long per_ip_connection_limit;
 	long login_max_failures;
+	long login_ip_max_failures;
 	long login_lock_seconds;
 	long shutdown_grace_s;
 #if EFFMON_TEST_HOOKS

@@ -5,6 +5,8 @@
  * handler. Responses are queued on the final call of the access handler; a
  * request that must not have its body read (framing error, announced size
  * over the cap) is answered on the first call, which closes the connection.
+ * Failed logins are also counted per client address: a spray of different
+ * logins from one address gets 429 before more passwords are hashed.
  */
 #include "effmon/server.h"
 
@@ -13,6 +15,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,16 @@
 
 #define MAX_ORIGINS 32
 #define REQUEST_ID_MAX 64
+#define ADDR_SLOTS 4096 /* client addresses with failed logins tracked at once */
+#define ADDR_PROBE 8
+
+/* Failed logins of one client address (IPv4 as v4-mapped IPv6) in a window. */
+struct addr_slot {
+	unsigned char addr[16];
+	bool used;
+	time_t since; /* start of the counting window, CLOCK_MONOTONIC seconds */
+	long failures;
+};
 
 struct em_server {
 	struct MHD_Daemon *mhd;
@@ -37,6 +50,8 @@ struct em_server {
 	atomic_long inflight;
 	char id_prefix[9];
 	atomic_ulong id_counter;
+	pthread_mutex_t addr_lock;
+	struct addr_slot *addrs; /* ADDR_SLOTS of them */
 };
 
 /* One request's state across the access handler's calls. */
@@ -265,6 +280,96 @@ static enum em_err parse_body(struct MHD_Connection *conn, struct req_ctx *ctx,
 	return EM_OK;
 }
 
+static time_t mono_seconds(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec;
+}
+
+static bool client_key(struct MHD_Connection *conn, unsigned char key[16])
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	memset(key, 0, 16);
+	if (!ci || !ci->client_addr)
+		return false;
+	if (ci->client_addr->sa_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, 4);
+		return true;
+	}
+	if (ci->client_addr->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+/* The slot of key; with add, a free, expired or else the oldest slot of its
+ * probe range is taken over. Called with addr_lock held. */
+static struct addr_slot *addr_slot(struct em_server *s, const unsigned char key[16], time_t now,
+				   bool add)
+{
+	uint32_t h = 2166136261u;
+	struct addr_slot *victim = NULL;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	for (uint32_t i = 0; i < ADDR_PROBE; i++) {
+		struct addr_slot *a = &s->addrs[(h + i) % ADDR_SLOTS];
+		if (a->used && memcmp(a->addr, key, 16) == 0)
+			return a;
+		if (!victim || !a->used || (victim->used && a->since < victim->since))
+			victim = a;
+	}
+	if (!add)
+		return NULL;
+	memcpy(victim->addr, key, 16);
+	victim->used = true;
+	victim->since = now;
+	victim->failures = 0;
+	return victim;
+}
+
+/* Seconds until the client's address may try logins again, 0 if it may now. */
+static long login_address_locked(struct em_server *s, struct MHD_Connection *conn)
+{
+	unsigned char key[16];
+	time_t now = mono_seconds();
+	long wait = 0;
+	struct addr_slot *a;
+
+	if (s->cfg->login_ip_max_failures <= 0 || !client_key(conn, key))
+		return 0;
+	pthread_mutex_lock(&s->addr_lock);
+	a = addr_slot(s, key, now, false);
+	if (a && now - a->since < s->cfg->login_lock_seconds &&
+	    a->failures >= s->cfg->login_ip_max_failures)
+		wait = (long)(s->cfg->login_lock_seconds - (now - a->since));
+	pthread_mutex_unlock(&s->addr_lock);
+	return wait;
+}
+
+static void login_address_failed(struct em_server *s, struct MHD_Connection *conn)
+{
+	unsigned char key[16];
+	time_t now = mono_seconds();
+	struct addr_slot *a;
+
+	if (s->cfg->login_ip_max_failures <= 0 || !client_key(conn, key))
+		return;
+	pthread_mutex_lock(&s->addr_lock);
+	a = addr_slot(s, key, now, true);
+	if (now - a->since >= s->cfg->login_lock_seconds) {
+		a->since = now;
+		a->failures = 0;
+	}
+	a->failures++;
+	pthread_mutex_unlock(&s->addr_lock);
+}
+
 static enum MHD_Result dispatch(struct em_server *s, struct MHD_Connection *conn,
 				struct req_ctx *ctx, const char *method, const char *url)
 {
@@ -304,6 +409,13 @@ static enum MHD_Result dispatch(struct em_server *s, struct MHD_Connection *conn
 				ctx->limit);
 		goto out;
 	}
+	if (ctx->route->handler == auth_token_handler &&
+	    (reply.retry_after = login_address_locked(s, conn)) > 0) {
+		rc = reply_fail(&reply, EM_ERATELIMIT,
+				"too many failed logins from this address: try again in %ld seconds",
+				reply.retry_after);
+		goto out;
+	}
 	if (!(ctx->route->flags & ROUTE_NO_DB)) {
 		req.db = db_thread_conn();
 		if (!req.db) {
@@ -337,6 +449,8 @@ static enum MHD_Result dispatch(struct em_server *s, struct MHD_Connection *conn
 			goto out;
 	}
 	rc = ctx->route->handler(&req, &ctx->args, body, &reply);
+	if (rc == EM_EUNAUTH && ctx->route->handler == auth_token_handler)
+		login_address_failed(s, conn);
 out:
 	if (rc == EM_EUNAVAILABLE || rc == EM_ERETRY) {
 		if (!reply.detail[0])
@@ -504,6 +618,11 @@ enum em_err server_start(const struct em_config *cfg, struct em_server **out, ch
 
 	if (!s)
 		return EM_EINTERNAL;
+	if (!(s->addrs = calloc(ADDR_SLOTS, sizeof(*s->addrs)))) {
+		free(s);
+		return EM_EINTERNAL;
+	}
+	pthread_mutex_init(&s->addr_lock, NULL);
 	s->cfg = cfg;
 	parse_origins(s, cfg->cors_origins);
 	randombytes_buf(rnd, sizeof(rnd));
@@ -521,7 +640,6 @@ enum em_err server_start(const struct em_config *cfg, struct em_server **out, ch
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_connection_limit,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_END);
 	if (!s->mhd) {
@@ -561,5 +679,7 @@ void server_stop(struct em_server *s)
 		MHD_stop_daemon(s->mhd);
 	for (int i = 0; i < s->norigins; i++)
 		free(s->origins[i]);
+	pthread_mutex_destroy(&s->addr_lock);
+	free(s->addrs);
 	free(s);
 }

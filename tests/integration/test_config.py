@@ -171,7 +171,18 @@ class ConfigTest(harness.DaemonTestCase):
         self.serve_fails({'EFFMON_DATABASE_URL': None}, 'EFFMON_DATABASE_URL')
 
     def test_port_in_use(self):
+        self.port_in_use(reuse_port=False)
+
+    def test_port_in_use_with_reuseport(self):
+        # A listener that allows SO_REUSEPORT (as a second effmond would if the daemon set
+        # it) must still keep effmond out: two daemons silently sharing a port is an error.
+        self.port_in_use(reuse_port=True)
+
+    def port_in_use(self, reuse_port):
         s = socket.socket()
+        if reuse_port:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         s.bind((HOST, 0))
         s.listen(1)
         port = s.getsockname()[1]
