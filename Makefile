@@ -9,7 +9,7 @@ SAN_BUILD ?= build-sanitize
 SAN_ENV = ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build build-test run test test-sanitize fuzz stop-db clean
+.PHONY: all deps build build-test run test test-sanitize fuzz bench soak stop-db clean
 
 all: build
 
@@ -83,6 +83,28 @@ fuzz:
 			$(FUZZ_BUILD)/fuzz-$$t.log; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed (see $(FUZZ_BUILD)/fuzz-<target>.log)"; exit 1; fi
+
+# Benchmarks (tests/bench/bench.sh): an optimised build-bench/, a private
+# PostgreSQL under /tmp, the generated dataset at SCALE (0.01 = 1 %), each
+# scenario with wrk for DURATION seconds; results go to stdout (the table of
+# record is tests/bench/RESULTS.md).
+SCALE ?= 0.01
+DURATION ?= 10
+
+bench:
+	@scripts/deps.sh bench
+	SCALE=$(SCALE) DURATION=$(DURATION) tests/bench/bench.sh
+
+# Soak (tests/soak/soak.sh; not part of `make test`): an optimised build-soak/,
+# a private PostgreSQL with the demo data, SOAK_REQUESTS mixed requests with wrk
+# (at most SOAK_MAX_SECONDS); fails on RSS growth > 10 %, an unexpected status
+# or a socket error.
+SOAK_REQUESTS ?= 1000000
+SOAK_MAX_SECONDS ?= 1800
+
+soak:
+	@scripts/deps.sh bench
+	SOAK_REQUESTS=$(SOAK_REQUESTS) SOAK_MAX_SECONDS=$(SOAK_MAX_SECONDS) tests/soak/soak.sh
 
 stop-db:
 	@scripts/pg.sh stop

@@ -16,6 +16,9 @@ packages=(
 # `make fuzz` (scripts/deps.sh fuzz) also needs clang and its libFuzzer runtime;
 # `make test` does not: it replays the corpora with gcc.
 [ "${1:-}" = fuzz ] && packages+=(clang libclang-rt-14-dev)
+# `make bench` (scripts/deps.sh bench) drives the HTTP scenarios with wrk and
+# reads JSON and sums with jq and bc.
+[ "${1:-}" = bench ] && packages+=(wrk jq bc)
 # The OpenAPI linter runs on Node; any npm on the machine will do.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
