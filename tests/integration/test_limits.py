@@ -451,6 +451,21 @@ class LimitsTest(harness.DaemonTestCase):
         d.login('bystander', PASSWORD)
         self.assertLess(time.monotonic() - t1, 5.0, 'login from another address after the spray')
 
+    def test_7_login_address_cap_off(self):
+        """EFFMON_LOGIN_IP_MAX_FAILURES=0 (a daemon behind a reverse proxy, where every client
+        has the proxy's address): a spray past the default's count gets 401s only."""
+        d = harness.Daemon(self.cluster, migrate=False, threads=THREADS,
+                           env={'EFFMON_LOGIN_IP_MAX_FAILURES': '0'})
+        self.addCleanup(d.destroy)
+        n = LOGIN_IP_MAX_FAILURES + 5
+        with ThreadPoolExecutor(4) as ex:
+            rs = list(ex.map(lambda i: request_from(
+                '127.0.0.21', d.port, 'POST', TOKEN,
+                {'login': 'proxied-%d' % i, 'password': 'guess'}, timeout=60), range(n)))
+        for r in rs:
+            assert_problem(r, 401, 'failed login with the address cap off')
+        d.destroy()
+
     # ------------------------------------------------------------ descriptors
 
     def test_9_fds_back_to_baseline(self):
