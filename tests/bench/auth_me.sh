@@ -6,24 +6,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
-bin=$(pg_config --bindir)
 work=$(mktemp -d /tmp/effmon-bench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  runuser -u postgres -- "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-chown postgres "$work"
-pgport=$(port)
-runuser -u postgres -- "$bin/initdb" -D "$work/data" -A trust -U postgres --no-sync >/dev/null
-runuser -u postgres -- "$bin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w \
-  -o "-c listen_addresses=127.0.0.1 -p $pgport -c unix_socket_directories=$work -c fsync=off" start >/dev/null
-psql -h 127.0.0.1 -p "$pgport" -U postgres -qc "CREATE ROLE effmon LOGIN" -c "CREATE DATABASE effmon OWNER effmon"
-export EFFMON_DATABASE_URL="host=127.0.0.1 port=$pgport dbname=effmon user=effmon"
+. "$root/tests/bench/cluster.sh"
+cluster_start
 "$build/effmond" migrate 2>/dev/null
 echo bench-password | "$build/effmond" create-user --login bench --role admin --password-stdin >/dev/null
 

@@ -13,18 +13,8 @@ DURATION=${DURATION:-10}
 THREADS=${THREADS:-2}          # effmond's and the ceiling's pool threads
 BUILD=${BENCH_BUILD:-build-bench}
 RSS_SECONDS=${RSS_SECONDS:-$(awk -v s="$SCALE" 'BEGIN { print (s >= 0.5 ? 120 : 30) }')}
-bin=$(pg_config --bindir)
 work=$(mktemp -d /tmp/effmon-bench-XXXXXX)
-pids=()
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  as_pg "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. tests/bench/cluster.sh
 say() { printf '== %s\n' "$*" >&2; }
 t_start=$(date +%s)
 
@@ -35,16 +25,8 @@ say "build $BUILD (release, b_ndebug, no test hooks)"
 timeout 900 meson compile -C "$BUILD" effmond tests/bench/bench-ceiling >/dev/null
 
 # --- cluster, schema, dataset --------------------------------------------------
-[ "$(id -u)" = 0 ] && chown postgres "$work"
-pgport=$(port)
-as_pg "$bin/initdb" -D "$work/data" -A trust -U postgres --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
-as_pg timeout 60 "$bin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w -o "-c listen_addresses=127.0.0.1 \
-  -p $pgport -c unix_socket_directories=$work -c fsync=off -c shared_buffers=256MB \
-  -c max_wal_size=4GB" start >/dev/null
-pg() { timeout 600 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pgport" -U postgres "$@"; }
-pg -d postgres -c "CREATE ROLE effmon LOGIN" -c "CREATE DATABASE effmon OWNER effmon"
-dburl="host=127.0.0.1 port=$pgport dbname=effmon user=effmon"
-export EFFMON_DATABASE_URL=$dburl
+cluster_start shared_buffers=256MB max_wal_size=4GB
+dburl=$EFFMON_DATABASE_URL
 timeout 120 "$BUILD/effmond" migrate 2>/dev/null
 
 [ -f tests/bench/gen ] || { echo "bench: tests/bench/gen (the dataset generator) is missing" >&2; exit 1; }

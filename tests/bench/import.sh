@@ -13,28 +13,11 @@ build=${1:-$root/build}
 orgs=${2:-25000}
 inds=${3:-40}
 rows=$((orgs * inds))
-bin=$(pg_config --bindir)
 work=$(mktemp -d /tmp/effmon-bench-import-XXXXXX)
-pids=()
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  as_pg "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$root/tests/bench/cluster.sh"
 now() { date +%s.%N; }
 
-[ "$(id -u)" = 0 ] && chown postgres "$work"
-pgport=$(port)
-as_pg "$bin/initdb" -D "$work/data" -A trust -U postgres --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
-as_pg "$bin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w -o "-c listen_addresses=127.0.0.1 \
-  -p $pgport -c unix_socket_directories=$work -c fsync=off -c shared_buffers=256MB \
-  -c max_wal_size=4GB" start >/dev/null
-pg() { timeout 600 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pgport" -U postgres "$@"; }
-pg -d postgres -c "CREATE ROLE effmon LOGIN" -c "CREATE DATABASE effmon OWNER effmon"
-export EFFMON_DATABASE_URL="host=127.0.0.1 port=$pgport dbname=effmon user=effmon"
+cluster_start shared_buffers=256MB max_wal_size=4GB
 timeout 120 "$build/effmond" migrate 2>/dev/null
 echo bench-password | timeout 60 "$build/effmond" create-user --login bench --role admin \
   --password-stdin >/dev/null

@@ -16,18 +16,9 @@ THREADS=${SOAK_DAEMON_THREADS:-2}   # effmond's workers
 WRK_THREADS=2
 MAX_GROWTH=${SOAK_MAX_GROWTH:-10}   # percent
 BUILD=${SOAK_BUILD:-build-soak}
-bin=$(pg_config --bindir)
 work=$(mktemp -d /tmp/effmon-soak-XXXXXX)
-pids=()
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  as_pg "$bin/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PG_TIMEOUT=120
+. tests/bench/cluster.sh
 say() { printf '== %s\n' "$*" >&2; }
 fail() { printf 'soak: FAILED: %s\n' "$*" >&2; exit 1; }
 rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
@@ -38,14 +29,7 @@ say "build $BUILD (release, b_ndebug, no test hooks)"
 timeout 900 meson compile -C "$BUILD" effmond >/dev/null
 
 say "private cluster, schema, demo data"
-[ "$(id -u)" = 0 ] && chown postgres "$work"
-pgport=$(port)
-as_pg "$bin/initdb" -D "$work/data" -A trust -U postgres --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
-as_pg timeout 60 "$bin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w -o "-c listen_addresses=127.0.0.1 \
-  -p $pgport -c unix_socket_directories=$work -c fsync=off -c shared_buffers=128MB" start >/dev/null
-pg() { timeout 120 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pgport" -U postgres "$@"; }
-pg -d postgres -c "CREATE ROLE effmon LOGIN" -c "CREATE DATABASE effmon OWNER effmon"
-export EFFMON_DATABASE_URL="host=127.0.0.1 port=$pgport dbname=effmon user=effmon"
+cluster_start shared_buffers=128MB
 timeout 120 "$BUILD/effmond" migrate 2>"$work/migrate.log" || { cat "$work/migrate.log" >&2; exit 1; }
 timeout 300 "$BUILD/effmond" load-demo >"$work/demo.txt" 2>&1 || { cat "$work/demo.txt" >&2; exit 1; }
 password=$(awk '$1 == "demo-regional" { print $3 }' "$work/demo.txt")
