@@ -103,7 +103,12 @@ int metrics_render(char **out, size_t *len)
 		"effmon_db_pool_connections{state=\"broken\"} %ld\n"
 		"# HELP effmon_db_errors_total Failed database statements and connection attempts.\n"
 		"# TYPE effmon_db_errors_total counter\n"
-		"effmon_db_errors_total %ld\n",
-		ps.in_use, ps.idle, ps.broken, ps.errors);
+		"effmon_db_errors_total %ld\n"
+		"# HELP effmon_db_notifications_total Batches of change notifications read, by channel.\n"
+		"# TYPE effmon_db_notifications_total counter\n"
+		"effmon_db_notifications_total{channel=\"aggregates\"} %lu\n"
+		"effmon_db_notifications_total{channel=\"users\"} %lu\n",
+		ps.in_use, ps.idle, ps.broken, ps.errors,
+		ps.notifications[DB_CHANNEL_AGGREGATES], ps.notifications[DB_CHANNEL_USERS]);
 	return fclose(f);
 }

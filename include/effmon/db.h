@@ -60,14 +60,17 @@ const char *db_last_sqlstate(const struct db_conn *c);
 enum em_err db_ensure(struct db_conn *c);
 
 /*
- * Change notifications (migration 0009: triggers NOTIFY this channel when a
- * table that aggregates are derived from changes). Every connection LISTENs;
- * each batch of notifications read, and every (re)connect, moves a
- * process-wide generation forward. A session gets its own notifications with
- * its COMMIT, so a write moves the generation before its answer is sent.
+ * Change notifications. Triggers NOTIFY one channel per kind of cached
+ * answer: effmon_aggregates (migration 0009: a table aggregates are derived
+ * from changed) and effmon_users (migration 0010: a user row, or the scope it
+ * implies, changed). Every connection LISTENs on both; each batch of
+ * notifications read on a channel, and every (re)connect, moves that
+ * channel's process-wide generation forward. A session gets its own
+ * notifications with its COMMIT, so a write moves the generation before its
+ * answer is sent.
  */
-#define DB_NOTIFY_CHANNEL "effmon_aggregates"
-unsigned long db_notify_generation(void);
+enum db_channel { DB_CHANNEL_AGGREGATES, DB_CHANNEL_USERS, DB_NCHANNELS };
+unsigned long db_notify_generation(enum db_channel ch);
 
 /*
  * Reads what has arrived on this (idle) connection without a round trip and
@@ -85,6 +88,7 @@ enum em_err db_map_sqlstate(const char *sqlstate);
 struct db_pool_stats {
 	long in_use, idle, broken;
 	long errors;
+	unsigned long notifications[DB_NCHANNELS]; /* batches read, per channel */
 };
 void db_pool_stats(struct db_pool_stats *out);
 

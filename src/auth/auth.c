@@ -1,7 +1,8 @@
 /*
  * auth.c — who is calling: the bearer check against the user row (cached
- * per worker thread for 30 s, so a deactivated user's tokens stop working
- * within a minute without a query per request), login with per-login
+ * per worker thread until a change of users, or of the scope they imply, is
+ * announced on effmon_users: a deactivated user's tokens stop working with
+ * the next request, without a query per request), login with per-login
  * throttling, and GET /auth/me.
  */
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include "effmon/validate.h"
 
 #define USER_CACHE_SLOTS 256
+/* A backstop only: a change is announced, and a connection that cannot
+ * LISTEN caches nothing. */
 #define USER_CACHE_TTL_S 30
 
 static const char *const ROLE_NAMES[] = {"admin", "regional_operator", "municipal_operator",
@@ -125,19 +128,27 @@ json_t *users_to_json(const struct auth_user *u)
 			 id_or_null(u->manager_id), "active", u->active);
 }
 
-/* Per-thread cache of user rows, direct-mapped by id. */
+/* Per-thread cache of user rows, direct-mapped by id. A slot is good while
+ * the users channel's generation is the one it was fetched under: every
+ * thread reads its own connection's notifications first, and the generation
+ * is process-wide, so once any thread has seen a change none serves the old
+ * row. */
 struct user_slot {
 	struct auth_user user;
 	int64_t fetched_at;
+	unsigned long generation;
 };
 static _Thread_local struct user_slot user_cache[USER_CACHE_SLOTS];
 
 static enum em_err cached_user(struct db_conn *db, int64_t id, int64_t now, struct auth_user *out)
 {
 	struct user_slot *slot = &user_cache[(uint64_t)id % USER_CACHE_SLOTS];
+	bool announced = db_notify_current(db);
+	unsigned long generation = db_notify_generation(DB_CHANNEL_USERS);
 	enum em_err rc;
 
-	if (slot->user.id == id && now - slot->fetched_at < USER_CACHE_TTL_S) {
+	if (announced && slot->user.id == id && slot->generation == generation &&
+	    now - slot->fetched_at < USER_CACHE_TTL_S) {
 		*out = slot->user;
 		return EM_OK;
 	}
@@ -145,6 +156,11 @@ static enum em_err cached_user(struct db_conn *db, int64_t id, int64_t now, stru
 		return rc;
 	slot->user = *out;
 	slot->fetched_at = now;
+	/* The generation read before the fetch: a change announced while it ran
+	 * makes the next request fetch again. Without LISTEN nothing is kept. */
+	slot->generation = announced ? generation : 0;
+	if (!announced)
+		slot->user.id = 0;
 	return EM_OK;
 }
 

@@ -5,9 +5,10 @@
  * noticed before use and replaced at once; a connection that cannot be
  * (re)established is retried with backoff up to 1 s while requests get 503,
  * so the daemon recovers without a restart.
- * Every connection LISTENs on the channel the change triggers of migration
- * 0009 notify; notifications are counted into a process-wide generation
- * (db_notify_generation) that the caches of derived answers check.
+ * Every connection LISTENs on the channels the change triggers of migrations
+ * 0009 and 0010 notify; notifications are counted into a process-wide
+ * generation per channel (db_notify_generation) that the caches of derived
+ * answers and of user rows check.
  */
 #include "effmon/db.h"
 
@@ -52,9 +53,16 @@ static struct {
 	struct db_conn *conns[MAX_CONNS];
 	int nconns;
 	atomic_long errors;
-	/* Bumped per batch of notifications read and per (re)connect. */
-	atomic_ulong notify_generation;
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .notify_generation = 1};
+	/* Per channel: bumped per batch of notifications read and per
+	 * (re)connect; notifications counts the batches alone (/metrics). */
+	atomic_ulong notify_generation[DB_NCHANNELS];
+	atomic_ulong notifications[DB_NCHANNELS];
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .notify_generation = {1, 1}};
+
+static const char *const CHANNELS[DB_NCHANNELS] = {
+	[DB_CHANNEL_AGGREGATES] = "effmon_aggregates",
+	[DB_CHANNEL_USERS] = "effmon_users",
+};
 
 static _Thread_local struct db_conn *tls_conn;
 
@@ -156,19 +164,25 @@ static void mark_down(struct db_conn *c, bool connect_failed)
 		c->backoff_ms = BACKOFF_MIN_MS;
 }
 
-/* Counts the notifications libpq has read (one generation step per batch:
- * the payload does not matter, only that something changed). */
+/* Counts the notifications libpq has read (one generation step per channel
+ * and batch: the payload does not matter, only that something changed). */
 static void drain_notifies(struct db_conn *c)
 {
 	PGnotify *n;
-	bool any = false;
+	bool any[DB_NCHANNELS] = {false};
 
 	while ((n = PQnotifies(c->pg))) {
-		any = true;
+		for (int ch = 0; ch < DB_NCHANNELS; ch++)
+			if (strcmp(n->relname, CHANNELS[ch]) == 0)
+				any[ch] = true;
 		PQfreemem(n);
 	}
-	if (any)
-		atomic_fetch_add(&pool.notify_generation, 1);
+	for (int ch = 0; ch < DB_NCHANNELS; ch++) {
+		if (!any[ch])
+			continue;
+		atomic_fetch_add(&pool.notify_generation[ch], 1);
+		atomic_fetch_add(&pool.notifications[ch], 1);
+	}
 }
 
 /* libpq hands a message that arrives outside a query (a FATAL before the
@@ -208,24 +222,29 @@ static bool idle_conn_closed(struct db_conn *c)
 	return c->idle_notice || PQstatus(c->pg) != CONNECTION_OK;
 }
 
-/* LISTEN on a new connection, then a generation step: what changed while no
- * connection of this process listened was not announced to it. A failed
- * LISTEN (a hot standby refuses it) leaves the connection usable, without
- * the caches (db_notify_current answers false on it). */
+/* LISTEN on a new connection, then a generation step on every channel: what
+ * changed while no connection of this process listened was not announced to
+ * it. A failed LISTEN (a hot standby refuses it) leaves the connection
+ * usable, without the caches (db_notify_current answers false on it). */
 static void listen_changes(struct db_conn *c)
 {
-	PGresult *res = PQexec(c->pg, "LISTEN " DB_NOTIFY_CHANNEL);
+	char sql[128];
+	PGresult *res;
 
+	snprintf(sql, sizeof(sql), "LISTEN %s; LISTEN %s", CHANNELS[DB_CHANNEL_AGGREGATES],
+		 CHANNELS[DB_CHANNEL_USERS]);
+	res = PQexec(c->pg, sql);
 	c->listening = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!c->listening) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
 		msg[strcspn(msg, "\n")] = '\0';
-		log_warning("LISTEN %s failed, answer caches off on this connection: %s",
-			    DB_NOTIFY_CHANNEL, msg);
+		log_warning("LISTEN failed, answer and user caches off on this connection: %s",
+			    msg);
 	}
 	PQclear(res);
-	atomic_fetch_add(&pool.notify_generation, 1);
+	for (int ch = 0; ch < DB_NCHANNELS; ch++)
+		atomic_fetch_add(&pool.notify_generation[ch], 1);
 }
 
 enum em_err db_ensure(struct db_conn *c)
@@ -261,9 +280,9 @@ enum em_err db_ensure(struct db_conn *c)
 	return EM_OK;
 }
 
-unsigned long db_notify_generation(void)
+unsigned long db_notify_generation(enum db_channel ch)
 {
-	return atomic_load(&pool.notify_generation);
+	return atomic_load(&pool.notify_generation[ch]);
 }
 
 bool db_notify_current(struct db_conn *c)
@@ -497,6 +516,8 @@ void db_pool_stats(struct db_pool_stats *out)
 	}
 	pthread_mutex_unlock(&pool.lock);
 	out->errors = atomic_load(&pool.errors);
+	for (int ch = 0; ch < DB_NCHANNELS; ch++)
+		out->notifications[ch] = atomic_load(&pool.notifications[ch]);
 }
 
 enum em_err db_connect_once(const struct em_config *cfg, PGconn **out, char *err, size_t errlen)

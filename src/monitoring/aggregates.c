@@ -416,7 +416,7 @@ static bool meta_cache_get(struct db_conn *db, const char *key, struct agg_meta 
 
 	if (!db_notify_current(db))
 		return false;
-	generation = db_notify_generation();
+	generation = db_notify_generation(DB_CHANNEL_AGGREGATES);
 	now = now_ms();
 	pthread_mutex_lock(&meta_cache.lock);
 	for (int i = 0; i < META_WAYS; i++) {
@@ -478,7 +478,7 @@ static enum em_err meta_lookup(struct em_req *req, const char *const *params, bo
 
 	if (keyed && meta_cache_get(req->db, key, out))
 		return EM_OK;
-	generation = db_notify_generation();
+	generation = db_notify_generation(DB_CHANNEL_AGGREGATES);
 	filled_ms = now_ms();
 	if ((rc = db_exec(req->db, &AGG_META, params, &res)) != EM_OK)
 		return rc;
