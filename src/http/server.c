@@ -26,6 +26,7 @@
 #include "effmon/auth.h"
 #include "effmon/db.h"
 #include "effmon/log.h"
+#include "effmon/media.h"
 #include "effmon/metrics.h"
 #include "effmon/router.h"
 
@@ -378,6 +379,7 @@ static enum MHD_Result dispatch(struct em_server *s, struct MHD_Connection *conn
 	json_t *body = NULL;
 	enum em_err rc = EM_OK;
 	const char *why = NULL;
+	char charset[40];
 	enum MHD_Result ret;
 
 	reply_init(&reply);
@@ -443,6 +445,13 @@ static enum MHD_Result dispatch(struct em_server *s, struct MHD_Connection *conn
 					em_role_name(req.caller.role));
 			goto out;
 		}
+	}
+	if (ctx->len > 0 && !media_charset_is_utf8(MHD_lookup_connection_value(
+					conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+				charset, sizeof(charset))) {
+		rc = reply_fail(&reply, EM_EMEDIATYPE,
+				"bodies are UTF-8: the charset %s is not accepted", charset);
+		goto out;
 	}
 	if (ctx->route->flags & ROUTE_JSON_BODY) {
 		if ((rc = parse_body(conn, ctx, &reply, &body)) != EM_OK)
