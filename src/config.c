@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libpq-fe.h>
 #include <unistd.h>
 
 enum opt_type { OPT_STRING, OPT_LONG, OPT_ENUM };
@@ -31,7 +32,7 @@ struct opt {
 
 static const struct opt OPTIONS[] = {
 	{"database-url", "EFFMON_DATABASE_URL", OPT_STRING, S(database_url), NULL, 0, 0, NULL,
-	 "libpq connection string (required for serve, migrate, create-user)"},
+	 "libpq connection string (required for serve, migrate, create-user; checked at start)"},
 	{"database-read-url", "EFFMON_DATABASE_READ_URL", OPT_STRING, S(database_read_url), NULL, 0, 0,
 	 NULL, "optional replica for read-only aggregate queries"},
 	{"listen", "EFFMON_LISTEN", OPT_STRING, S(listen), "127.0.0.1:8080", 0, 0, NULL,
@@ -367,6 +368,77 @@ enum em_err config_load_secrets(struct em_config *cfg, char *err, size_t errlen)
 				 cfg->jwt_public_key_file);
 			return EM_EINVAL;
 		}
+	}
+	return EM_OK;
+}
+
+/*
+ * libpq's parse error, with every quoted piece that is not a keyword of a
+ * connection string replaced by "…": the pieces libpq quotes are bits of
+ * the string itself, and they may be the password.
+ */
+static void redact_conninfo_error(const char *msg, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (*msg && *msg != '\n' && n + 8 < outlen) {
+		const char *close;
+		if (*msg != '"' || !(close = strchr(msg + 1, '"'))) {
+			out[n++] = *msg++;
+			continue;
+		}
+		size_t len = (size_t)(close - msg - 1);
+		bool word = len > 0 && len < 32, punct = len > 0 && len <= 2;
+		for (size_t i = 0; i < len; i++) {
+			char c = msg[1 + i];
+			word = word && ((c >= 'a' && c <= 'z') || c == '_');
+			punct = punct && strchr("=]'@:/", c);
+		}
+		bool keep = punct;
+		if (word) { /* a word: only libpq's own option names */
+			PQconninfoOption *opts = PQconndefaults();
+			keep = false;
+			for (PQconninfoOption *o = opts; o && o->keyword; o++)
+				if (strlen(o->keyword) == len && strncmp(o->keyword, msg + 1, len) == 0)
+					keep = true;
+			PQconninfoFree(opts);
+		}
+		if (keep && n + len + 2 < outlen) {
+			memcpy(out + n, msg, len + 2);
+			n += len + 2;
+		} else {
+			memcpy(out + n, "\"\u2026\"", 5);
+			n += 5;
+		}
+		msg = close + 1;
+	}
+	out[n] = '\0';
+}
+
+enum em_err config_check_database_urls(const struct em_config *cfg, char *err, size_t errlen)
+{
+	const struct {
+		const char *env, *value;
+	} urls[] = {{"EFFMON_DATABASE_URL", cfg->database_url},
+		    {"EFFMON_DATABASE_READ_URL", cfg->database_read_url}};
+
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		char *why = NULL, clean[256];
+		PQconninfoOption *opts;
+
+		if (!urls[i].value || !*urls[i].value)
+			continue;
+		if ((opts = PQconninfoParse(urls[i].value, &why))) {
+			PQconninfoFree(opts);
+			continue;
+		}
+		redact_conninfo_error(why ? why : "out of memory", clean, sizeof(clean));
+		PQfreemem(why);
+		snprintf(err, errlen,
+			 "%s is not a libpq connection string (key=value pairs or a "
+			 "postgresql:// URI): %s",
+			 urls[i].env, clean);
+		return EM_EINVAL;
 	}
 	return EM_OK;
 }

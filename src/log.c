@@ -16,6 +16,11 @@ static enum em_log_level log_level = EM_LOG_INFO;
 
 static const char *LEVEL_NAMES[] = {"debug", "info", "warning", "error"};
 
+void log_set_format(enum em_log_format format)
+{
+	log_format = format;
+}
+
 void log_init(enum em_log_format format, const char *level)
 {
 	log_format = format;
@@ -95,23 +100,52 @@ void log_msg(enum em_log_level level, const char *request_id, const char *fmt, .
 	emit(line, n);
 }
 
-void log_access(const char *method, const char *route, unsigned status, long usec,
-		const char *request_id)
+void log_fatal(const char *fmt, ...)
 {
-	char line[512], ts[40];
+	char msg[1024], line[2048], ts[40];
+	size_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (log_format == EM_LOG_JSON) {
+		timestamp(ts, sizeof(ts));
+		n = (size_t)snprintf(line, sizeof(line),
+				     "{\"ts\":\"%s\",\"level\":\"fatal\",\"msg\":\"", ts);
+		n = json_escape(line, n, sizeof(line) - 3, msg);
+		line[n++] = '"';
+		line[n++] = '}';
+	} else {
+		n = (size_t)snprintf(line, sizeof(line) - 1, "effmond: %s", msg);
+		if (n > sizeof(line) - 2)
+			n = sizeof(line) - 2;
+	}
+	line[n++] = '\n';
+	emit(line, n);
+}
+
+void log_access(const struct log_access_fields *a)
+{
+	char line[1024], ts[40], user[24] = "-";
 	int n;
 
 	if (EM_LOG_INFO < log_level)
 		return;
 	timestamp(ts, sizeof(ts));
+	if (a->user_id > 0)
+		snprintf(user, sizeof(user), "%lld", (long long)a->user_id);
 	if (log_format == EM_LOG_JSON)
 		n = snprintf(line, sizeof(line),
 			     "{\"ts\":\"%s\",\"level\":\"info\",\"request_id\":\"%s\",\"access\":"
-			     "{\"method\":\"%s\",\"route\":\"%s\",\"status\":%u,\"usec\":%ld}}\n",
-			     ts, request_id, method, route, status, usec);
+			     "{\"method\":\"%s\",\"route\":\"%s\",\"status\":%u,\"usec\":%ld,"
+			     "\"client\":\"%s\",\"user_id\":%s}}\n",
+			     ts, a->request_id, a->method, a->route, a->status, a->usec,
+			     a->client[0] ? a->client : "-", a->user_id > 0 ? user : "null");
 	else
-		n = snprintf(line, sizeof(line), "%s info [%s] %s %s %u %ldus\n", ts, request_id,
-			     method, route, status, usec);
+		n = snprintf(line, sizeof(line), "%s info [%s] %s %s %u %ldus client=%s user=%s\n",
+			     ts, a->request_id, a->method, a->route, a->status, a->usec,
+			     a->client[0] ? a->client : "-", user);
 	if (n > 0)
 		emit(line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }

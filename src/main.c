@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build_info.h"
 #include "effmon/auth.h"
 #include "effmon/config.h"
 #include "effmon/db.h"
@@ -40,16 +41,41 @@ static void usage(FILE *out)
 		"               role, printing their passwords; a second run adds only what\n"
 		"               is missing\n"
 		"  routes       print the route table: METHOD PATTERN ROLES\n"
-		"  version      print the version\n"
+		"  version      print the version, the git revision and the build type\n"
+		"               (also --version)\n"
 		"  help         print this help\n"
 		"\n");
 	config_print_help(out);
 }
 
+/* Fatal errors go through the logger: one JSON line with EFFMON_LOG_FORMAT=json. */
 static int fail(const char *msg)
 {
-	fprintf(stderr, "effmond: %s\n", msg);
+	log_fatal("%s", msg);
 	return 1;
+}
+
+static void print_version(void)
+{
+	printf("effmond %s (schema %d)\nrevision %s, build type %s\n", EFFMON_BUILD_VERSION,
+	       migrate_latest(), EFFMON_BUILD_REVISION, EFFMON_BUILD_TYPE);
+}
+
+/*
+ * The log format of fatal start-up errors, known before the configuration
+ * parses (which may be what fails): EFFMON_LOG_FORMAT, then --log-format.
+ */
+static void early_log_format(int argc, char **argv)
+{
+	const char *f = getenv("EFFMON_LOG_FORMAT");
+
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--log-format=", 13) == 0)
+			f = argv[i] + 13;
+		else if (strcmp(argv[i], "--log-format") == 0 && i + 1 < argc)
+			f = argv[++i];
+	}
+	log_set_format(f && strcmp(f, "json") == 0 ? EM_LOG_JSON : EM_LOG_TEXT);
 }
 
 static int cmd_serve(struct em_config *cfg)
@@ -61,6 +87,8 @@ static int cmd_serve(struct em_config *cfg)
 
 	if (!cfg->database_url)
 		return fail("EFFMON_DATABASE_URL is required");
+	if (config_check_database_urls(cfg, err, sizeof(err)) != EM_OK)
+		return fail(err);
 	if (config_load_secrets(cfg, err, sizeof(err)) != EM_OK)
 		return fail(err);
 	if (auth_init(cfg) != EM_OK || db_init(cfg) != EM_OK)
@@ -75,7 +103,7 @@ static int cmd_serve(struct em_config *cfg)
 
 	if (server_start(cfg, &server, err, sizeof(err)) != EM_OK)
 		return fail(err);
-	log_info("effmond %s listening on %s with %ld threads", EFFMON_VERSION, cfg->listen,
+	log_info("effmond %s listening on %s with %ld threads", EFFMON_BUILD_REVISION, cfg->listen,
 		 cfg->threads);
 
 	while (sigwait(&set, &sig) != 0)
@@ -159,7 +187,7 @@ static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const i
 		if (strcmp(a, "--password-stdin") == 0)
 			continue;
 		if (!v)
-			return fprintf(stderr, "effmond: %s needs a value\n", a), 2;
+			return log_fatal("%s needs a value", a), 2;
 		if (strcmp(a, "--login") == 0)
 			login = v;
 		else if (strcmp(a, "--role") == 0)
@@ -173,7 +201,7 @@ static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const i
 			scope_flag = a + 2;
 			scope_value = v;
 		} else
-			return fprintf(stderr, "effmond: create-user: unknown option %s\n", a), 2;
+			return log_fatal("create-user: unknown option %s", a), 2;
 		k++;
 	}
 	(void)argc;
@@ -188,7 +216,7 @@ static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const i
 			   : role == EM_ROLE_HEAD      ? "organization"
 						       : "region";
 	if ((want == NULL) != (scope_flag == NULL) || (want && strcmp(want, scope_flag) != 0)) {
-		fprintf(stderr, "effmond: the role %s needs %s%s\n", role_name,
+		log_fatal("the role %s needs %s%s", role_name,
 			want ? "--" : "no scope flag", want ? want : "");
 		return 1;
 	}
@@ -232,12 +260,12 @@ static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const i
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		if (state && strcmp(state, "23505") == 0)
-			fprintf(stderr, "effmond: a user with the login %s already exists\n", login);
+			log_fatal("a user with the login %s already exists", login);
 		else if (state && strcmp(state, "23514") == 0)
-			fprintf(stderr, "effmond: the login must be 3-64 characters of A-Z a-z 0-9 "
-					"._@-\n");
+			log_fatal("the login must be 3-64 characters of A-Z a-z 0-9 "
+					"._@-");
 		else if (state && strcmp(state, "23503") == 0)
-			fprintf(stderr, "effmond: the %s given does not exist\n",
+			log_fatal("the %s given does not exist",
 				strstr(PQresultErrorMessage(res), "manager") || !scope_flag
 					? "manager"
 					: scope_flag);
@@ -245,7 +273,7 @@ static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const i
 			char msg[300];
 			snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
 			msg[strcspn(msg, "\n")] = '\0';
-			fprintf(stderr, "effmond: cannot create the user: %s\n", msg);
+			log_fatal("cannot create the user: %s", msg);
 		}
 	} else {
 		printf("%s\n", PQgetvalue(res, 0, 0));
@@ -264,14 +292,21 @@ int main(int argc, char **argv)
 	const char *cmd = "serve";
 	int rc;
 
+	early_log_format(argc, argv);
 	if (!rest || sodium_init() < 0)
 		return fail("cannot initialise");
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "help")) {
 			usage(stdout);
 			free(rest);
 			return 0;
 		}
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			print_version();
+			free(rest);
+			return 0;
+		}
+	}
 	if (config_parse(&cfg, argc, argv, 1, rest, &nrest, err, sizeof(err)) != EM_OK) {
 		free(rest);
 		config_free(&cfg);
@@ -281,13 +316,21 @@ int main(int argc, char **argv)
 	if (nrest > 0)
 		cmd = argv[rest[0]];
 
+	if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "load-demo") &&
+	    strcmp(cmd, "create-user")) {
+		/* no database */
+	} else if (config_check_database_urls(&cfg, err, sizeof(err)) != EM_OK) {
+		config_free(&cfg);
+		free(rest);
+		return fail(err);
+	}
 	if (!strcmp(cmd, "version")) {
-		printf("effmond %s (schema %d)\n", EFFMON_VERSION, migrate_latest());
+		print_version();
 		rc = 0;
 	} else if (!strcmp(cmd, "create-user")) {
 		rc = cmd_create_user(&cfg, argc, argv, rest, nrest);
 	} else if (nrest > 1) {
-		fprintf(stderr, "effmond: unknown option %s (see effmond --help)\n", argv[rest[1]]);
+		log_fatal("unknown option %s (see effmond --help)", argv[rest[1]]);
 		rc = 2;
 	} else if (!strcmp(cmd, "serve")) {
 		rc = cmd_serve(&cfg);
@@ -298,7 +341,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "routes")) {
 		rc = cmd_routes();
 	} else {
-		fprintf(stderr, "effmond: unknown command %s (see effmond --help)\n", cmd);
+		log_fatal("unknown command %s (see effmond --help)", cmd);
 		rc = 2;
 	}
 	config_free(&cfg);

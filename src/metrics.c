@@ -1,14 +1,21 @@
 /*
- * metrics.c — lock-free counters: requests by route, method and status, one
- * latency histogram, and the pool's figures, rendered in Prometheus text
- * format. Statuses outside the known list count as "other".
+ * metrics.c — lock-free counters: requests by route, method and status, a
+ * latency histogram per route (the route table is static, so memory is
+ * bounded: one row per route and one for unmatched paths), the pool's
+ * figures, the build, and the process (memory, CPU, descriptors, start),
+ * rendered in Prometheus text format. Statuses outside the list are "other".
  */
 #include "effmon/metrics.h"
 
+#include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "build_info.h"
 
 #include "effmon/db.h"
 #include "effmon/router.h"
@@ -24,8 +31,9 @@ static const long BOUNDS_US[] = {500, 1000, 2500, 5000, 10000, 25000, 50000, 100
 #define NBOUNDS (sizeof(BOUNDS_US) / sizeof(BOUNDS_US[0]))
 
 static atomic_ulong requests[MAX_ROUTES + 1][NSTATUS + 1];
-static atomic_ulong buckets[NBOUNDS + 1];
-static atomic_ulong sum_us, count;
+/* Per route: the count in each bucket (not cumulative) and the sum. */
+static atomic_ulong buckets[MAX_ROUTES + 1][NBOUNDS + 1];
+static atomic_ulong sum_us[MAX_ROUTES + 1];
 
 void metrics_observe(size_t route, unsigned status, long usec)
 {
@@ -42,26 +50,179 @@ void metrics_observe(size_t route, unsigned status, long usec)
 			break;
 		}
 	atomic_fetch_add_explicit(&requests[route][s], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&buckets[b], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&sum_us, (unsigned long)(usec > 0 ? usec : 0),
+	atomic_fetch_add_explicit(&buckets[route][b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sum_us[route], (unsigned long)(usec > 0 ? usec : 0),
 				  memory_order_relaxed);
-	atomic_fetch_add_explicit(&count, 1, memory_order_relaxed);
+}
+
+static void route_labels(size_t r, const char **pattern, const char **method)
+{
+	*pattern = r < NROUTES ? ROUTES[r].pattern : "unmatched";
+	*method = r < NROUTES ? ROUTES[r].method : "any";
+}
+
+/*
+ * One histogram series per route that has answered. _count is the +Inf
+ * bucket as read here, not a separate counter, so a scrape racing requests
+ * still ends every series at le="+Inf" equal to its _count.
+ */
+static void render_durations(FILE *f)
+{
+	fputs("# HELP effmon_http_request_duration_seconds Time from request to response, by "
+	      "route.\n"
+	      "# TYPE effmon_http_request_duration_seconds histogram\n",
+	      f);
+	for (size_t r = 0; r <= NROUTES && r <= MAX_ROUTES; r++) {
+		unsigned long cum = 0, n[NBOUNDS + 1];
+		const char *pattern, *method;
+
+		for (size_t b = 0; b <= NBOUNDS; b++)
+			cum += n[b] = atomic_load_explicit(&buckets[r][b], memory_order_relaxed);
+		if (!cum)
+			continue;
+		route_labels(r, &pattern, &method);
+		cum = 0;
+		for (size_t b = 0; b <= NBOUNDS; b++) {
+			cum += n[b];
+			if (b < NBOUNDS)
+				fprintf(f,
+					"effmon_http_request_duration_seconds_bucket{route=\"%s\","
+					"method=\"%s\",le=\"%g\"} %lu\n",
+					pattern, method, BOUNDS_US[b] / 1e6, cum);
+			else
+				fprintf(f,
+					"effmon_http_request_duration_seconds_bucket{route=\"%s\","
+					"method=\"%s\",le=\"+Inf\"} %lu\n",
+					pattern, method, cum);
+		}
+		fprintf(f,
+			"effmon_http_request_duration_seconds_sum{route=\"%s\",method=\"%s\"} %.6f\n",
+			pattern, method,
+			atomic_load_explicit(&sum_us[r], memory_order_relaxed) / 1e6);
+		fprintf(f,
+			"effmon_http_request_duration_seconds_count{route=\"%s\",method=\"%s\"} %lu\n",
+			pattern, method, cum);
+	}
+}
+
+/* Seconds since the epoch at which this process started, from /proc. */
+static double process_start_time(void)
+{
+	char buf[1024], *p;
+	unsigned long long start_ticks = 0;
+	double btime = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	size_t n;
+
+	if (!(f = fopen("/proc/self/stat", "r")))
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: fields follow the last ')'. */
+	if (!(p = strrchr(buf, ')')))
+		return 0;
+	p++;
+	for (int field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p, " %llu", &start_ticks) != 1)
+		return 0;
+	if (!(f = fopen("/proc/stat", "r")))
+		return 0;
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "btime %lf", &btime) == 1)
+			break;
+	fclose(f);
+	return hz > 0 ? btime + (double)start_ticks / (double)hz : 0;
+}
+
+static void render_process(FILE *f)
+{
+	struct rusage ru;
+	struct rlimit rl;
+	long pages = 0, page = sysconf(_SC_PAGESIZE);
+	long fds = 0;
+	FILE *statm = fopen("/proc/self/statm", "r");
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (statm) {
+		long size;
+		if (fscanf(statm, "%ld %ld", &size, &pages) != 2)
+			pages = 0;
+		fclose(statm);
+	}
+	if (d) {
+		while ((e = readdir(d)))
+			fds += e->d_name[0] != '.';
+		closedir(d);
+		fds--; /* the directory's own descriptor */
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(f,
+		"# HELP process_cpu_seconds_total User and system CPU time spent, seconds.\n"
+		"# TYPE process_cpu_seconds_total counter\n"
+		"process_cpu_seconds_total %.6f\n"
+		"# HELP process_resident_memory_bytes Resident memory size, bytes.\n"
+		"# TYPE process_resident_memory_bytes gauge\n"
+		"process_resident_memory_bytes %ld\n"
+		"# HELP process_open_fds Open file descriptors.\n"
+		"# TYPE process_open_fds gauge\n"
+		"process_open_fds %ld\n",
+		(double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+			(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+		pages * page, fds > 0 ? fds : 0);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		fprintf(f,
+			"# HELP process_max_fds Limit of open file descriptors.\n"
+			"# TYPE process_max_fds gauge\n"
+			"process_max_fds %llu\n",
+			(unsigned long long)rl.rlim_cur);
+	fprintf(f,
+		"# HELP process_start_time_seconds Start time of the process since the epoch, "
+		"seconds.\n"
+		"# TYPE process_start_time_seconds gauge\n"
+		"process_start_time_seconds %.2f\n",
+		process_start_time());
+}
+
+/* Label values are escaped: a git describe could hold anything. */
+static void label_value(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
 }
 
 int metrics_render(char **out, size_t *len)
 {
 	FILE *f = open_memstream(out, len);
 	struct db_pool_stats ps;
-	unsigned long cum = 0;
 
 	if (!f)
 		return -1;
+	fputs("# HELP effmon_build_info The version and build of this daemon; always 1.\n"
+	      "# TYPE effmon_build_info gauge\n"
+	      "effmon_build_info{version=\"",
+	      f);
+	label_value(f, EFFMON_BUILD_VERSION);
+	fputs("\",revision=\"", f);
+	label_value(f, EFFMON_BUILD_REVISION);
+	fputs("\",buildtype=\"", f);
+	label_value(f, EFFMON_BUILD_TYPE);
+	fputs("\"} 1\n", f);
 	fputs("# HELP effmon_http_requests_total HTTP requests by route, method and status.\n"
 	      "# TYPE effmon_http_requests_total counter\n",
 	      f);
 	for (size_t r = 0; r <= NROUTES && r <= MAX_ROUTES; r++) {
-		const char *pattern = r < NROUTES ? ROUTES[r].pattern : "unmatched";
-		const char *method = r < NROUTES ? ROUTES[r].method : "any";
+		const char *pattern, *method;
+		route_labels(r, &pattern, &method);
 		for (size_t s = 0; s <= NSTATUS; s++) {
 			unsigned long v = atomic_load_explicit(&requests[r][s], memory_order_relaxed);
 			if (!v)
@@ -78,21 +239,7 @@ int metrics_render(char **out, size_t *len)
 					pattern, method, v);
 		}
 	}
-	fputs("# HELP effmon_http_request_duration_seconds Time from request to response.\n"
-	      "# TYPE effmon_http_request_duration_seconds histogram\n",
-	      f);
-	for (size_t b = 0; b <= NBOUNDS; b++) {
-		cum += atomic_load_explicit(&buckets[b], memory_order_relaxed);
-		if (b < NBOUNDS)
-			fprintf(f, "effmon_http_request_duration_seconds_bucket{le=\"%g\"} %lu\n",
-				BOUNDS_US[b] / 1e6, cum);
-		else
-			fprintf(f, "effmon_http_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n",
-				cum);
-	}
-	fprintf(f, "effmon_http_request_duration_seconds_sum %.6f\n",
-		atomic_load(&sum_us) / 1e6);
-	fprintf(f, "effmon_http_request_duration_seconds_count %lu\n", atomic_load(&count));
+	render_durations(f);
 
 	db_pool_stats(&ps);
 	fprintf(f,
@@ -110,5 +257,6 @@ int metrics_render(char **out, size_t *len)
 		"effmon_db_notifications_total{channel=\"users\"} %lu\n",
 		ps.in_use, ps.idle, ps.broken, ps.errors,
 		ps.notifications[DB_CHANNEL_AGGREGATES], ps.notifications[DB_CHANNEL_USERS]);
+	render_process(f);
 	return fclose(f);
 }

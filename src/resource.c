@@ -13,10 +13,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "effmon/conditional.h"
 #include "effmon/log.h"
 #include "effmon/router.h"
 
 #define IDEM_KEY_MAX 200
+
+static const char *reply_header_value(const struct em_reply *r, const char *name);
 
 void scope_params(const struct em_req *req, char bufs[3][24], const char *out[4])
 {
@@ -60,13 +63,12 @@ void reply_row(struct em_req *req, struct em_reply *reply, unsigned status, cons
 	       const char *version)
 {
 	char etag[40];
-	const char *inm = req_header(req, "If-None-Match");
 
 	snprintf(etag, sizeof(etag), "\"%s\"", version);
 	reply_header(reply, "ETag", etag);
 	reply_header(reply, "Cache-Control", "private, no-cache");
-	if (status == 200 && inm && strcmp(req->method, "GET") == 0 && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0 ||
-				     (strncmp(inm, "W/", 2) == 0 && strcmp(inm + 2, etag) == 0))) {
+	if (status == 200 && strcmp(req->method, "GET") == 0 &&
+	    etag_list_match(req_header(req, "If-None-Match"), etag, false) == ETAG_MATCHES) {
 		reply->status = 304;
 		return;
 	}
@@ -76,23 +78,117 @@ void reply_row(struct em_req *req, struct em_reply *reply, unsigned status, cons
 	reply->content_type = "application/json";
 }
 
+/* A version ETag of this API, "N" with N in 1..INT32_MAX; 0 if tag is not one. */
+static long etag_version(const char *opaque, size_t len)
+{
+	char *end;
+	long v;
+
+	if (len < 3 || opaque[0] != '"' || opaque[1] < '1' || opaque[1] > '9')
+		return 0;
+	errno = 0;
+	v = strtol(opaque + 1, &end, 10);
+	/* Versions are int in the database: anything larger cannot match. */
+	if (errno || v <= 0 || v > INT32_MAX || end != opaque + len - 1)
+		return 0;
+	return v;
+}
+
+/*
+ * The current ETag of the object a write is about, read by running the GET
+ * route of its path (the write's path up to its first {id}) as this caller:
+ * the read is scope-checked like every GET, so an object the caller cannot
+ * see has no ETag here, just as if it did not exist.
+ */
+static bool object_etag(struct em_req *req, char *out, size_t outlen)
+{
+	const char *brace = strchr(req->route->pattern, '{');
+	const char *p = req->path;
+	char path[256], allow[80];
+	const struct em_route *get = NULL;
+	struct em_args args;
+	struct em_reply tmp;
+	struct em_req sub;
+	bool found = false;
+	int segments = 0;
+	size_t len;
+
+	if (!brace)
+		return false;
+	for (const char *c = req->route->pattern; c <= brace; c++)
+		segments += *c == '/';
+	while (*p && segments > 0)
+		if (*++p == '/' || *p == '\0')
+			segments--;
+	len = (size_t)(p - req->path);
+	if (len >= sizeof(path))
+		return false;
+	memcpy(path, req->path, len);
+	path[len] = '\0';
+	if (router_match("GET", path, &get, &args, allow, sizeof(allow)) != ROUTER_FOUND ||
+	    !get->handler ||
+	    (get->roles != EM_ROLES_PUBLIC && !(get->roles & (unsigned)req->caller.role)))
+		return false;
+	sub = *req;
+	sub.method = "GET";
+	sub.path = path;
+	sub.route = get;
+	reply_init(&tmp);
+	if (get->handler(&sub, &args, NULL, &tmp) == EM_OK) {
+		const char *tag = reply_header_value(&tmp, "ETag");
+		if (tag && strlen(tag) < outlen) {
+			strcpy(out, tag);
+			found = true;
+		}
+	}
+	reply_clear(&tmp);
+	return found;
+}
+
 enum em_err require_if_match(struct em_req *req, struct em_reply *reply, long *version)
 {
 	const char *im = req_header(req, "If-Match");
-	char *end;
-	long v;
+	const char *p = im;
+	struct etag_ref first, next;
+	char current[64];
 
 	if (!im)
 		return reply_fail(reply, EM_EPRECONDREQ,
 				  "send If-Match with the ETag of the object you read");
-	if (strncmp(im, "W/", 2) == 0)
-		im += 2;
-	errno = 0;
-	/* Versions are int in the database: anything larger cannot match. */
-	if (im[0] != '"' || (v = strtol(im + 1, &end, 10)) <= 0 || v > INT32_MAX || errno ||
-	    end[0] != '"' || end[1] != '\0')
-		return reply_fail(reply, EM_EPRECOND, "If-Match %s is not an ETag of this API", im);
-	*version = v;
+	if (!etag_list_is_any(im)) {
+		if (etag_list_match(im, "\"0\"", true) == ETAG_LIST_MALFORMED)
+			return reply_fail(reply, EM_EPRECOND,
+					  "If-Match %s is not an ETag or a list of ETags", im);
+		if (etag_list_next(&p, &first) != ETAG_TAG)
+			return reply_fail(reply, EM_EPRECOND,
+					  "If-Match %s is not an ETag of this API", im);
+		if (etag_list_next(&p, &next) == ETAG_END) {
+			/* One tag, the usual case: the handler compares its version. */
+			if (first.weak)
+				return reply_fail(reply, EM_EPRECOND,
+						  "If-Match compares strongly: the weak ETag %s "
+						  "never matches",
+						  im);
+			if (!(*version = etag_version(first.opaque, first.len)))
+				return reply_fail(reply, EM_EPRECOND,
+						  "If-Match %s is not an ETag of this API", im);
+			return EM_OK;
+		}
+	}
+	/*
+	 * "*" or a list: which version would match is known only from the
+	 * current one. The handler then checks that version under its lock, so
+	 * a change in between answers 412 like any other concurrent change.
+	 * Version 0 matches nothing: the handler answers 404 for an object it
+	 * cannot see and 412 for one whose ETag is not in the list.
+	 */
+	*version = 0;
+	if (object_etag(req, current, sizeof(current)) &&
+	    etag_list_match(im, current, true) == ETAG_MATCHES) {
+		p = current;
+		if (etag_list_next(&p, &first) == ETAG_TAG)
+			*version = etag_version(first.opaque, first.len);
+	}
 	return EM_OK;
 }
 

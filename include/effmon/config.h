@@ -62,6 +62,10 @@ struct em_config {
 enum em_err config_parse(struct em_config *cfg, int argc, char **argv, int first,
 			 int *rest, int *nrest, char *err, size_t errlen);
 
+/* EFFMON_DATABASE_URL and EFFMON_DATABASE_READ_URL, when set, parse as libpq
+ * connection strings; the error names the variable, never the password. */
+enum em_err config_check_database_urls(const struct em_config *cfg, char *err, size_t errlen);
+
 /* Reads the JWT secret and public key, checks their sizes (serve only). */
 enum em_err config_load_secrets(struct em_config *cfg, char *err, size_t errlen);
 

@@ -26,6 +26,7 @@
 #include "effmon/auth.h"
 #include "effmon/db.h"
 #include "effmon/log.h"
+#include "effmon/media.h"
 #include "effmon/metrics.h"
 #include "effmon/router.h"
 
@@ -66,6 +67,7 @@ struct req_ctx {
 	size_t len, cap, limit;
 	bool too_large;
 	bool invalid_token; /* a 401 for a token that was sent */
+	int64_t user_id;    /* the authenticated caller, for the access line */
 };
 
 static const char *CORS_ALLOW_HEADERS =
@@ -148,6 +150,26 @@ static void add_header(struct MHD_Response *r, const char *name, const char *val
 {
 	if (MHD_add_response_header(r, name, value) != MHD_YES)
 		log_warning("cannot add response header %s", name);
+}
+
+/* The peer's address as text, "-" when unknown. */
+static void client_address(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const void *addr = NULL;
+	int family = 0;
+
+	snprintf(out, outlen, "-");
+	if (!ci || !ci->client_addr)
+		return;
+	family = ci->client_addr->sa_family;
+	if (family == AF_INET)
+		addr = &((const struct sockaddr_in *)ci->client_addr)->sin_addr;
+	else if (family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr;
+	if (addr && !inet_ntop(family, addr, out, (socklen_t)outlen))
+		snprintf(out, outlen, "-");
 }
 
 static enum MHD_Result send_reply(struct em_server *s, struct MHD_Connection *conn,
@@ -241,10 +263,17 @@ static enum MHD_Result send_reply(struct em_server *s, struct MHD_Connection *co
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 
-	long usec = usec_since(&ctx->start);
-	metrics_observe(ctx->route ? route_index(ctx->route) : NROUTES, status, usec);
-	log_access(known_method(method), ctx->route ? ctx->route->pattern : "-", status, usec,
-		   ctx->request_id);
+	struct log_access_fields a = {
+		.method = known_method(method),
+		.route = ctx->route ? ctx->route->pattern : "-",
+		.request_id = ctx->request_id,
+		.status = status,
+		.usec = usec_since(&ctx->start),
+		.user_id = ctx->user_id,
+	};
+	client_address(conn, a.client, sizeof(a.client));
+	metrics_observe(ctx->route ? route_index(ctx->route) : NROUTES, status, a.usec);
+	log_access(&a);
 	return ret;
 }
 
@@ -378,6 +407,7 @@ static enum MHD_Result dispatch(struct em_server *s, struct MHD_Connection *conn
 	json_t *body = NULL;
 	enum em_err rc = EM_OK;
 	const char *why = NULL;
+	char charset[40];
 	enum MHD_Result ret;
 
 	reply_init(&reply);
@@ -438,11 +468,19 @@ static enum MHD_Result dispatch(struct em_server *s, struct MHD_Connection *conn
 		}
 		if (rc != EM_OK)
 			goto out;
+		ctx->user_id = req.caller.user_id;
 		if (!(ctx->route->roles & (unsigned)req.caller.role)) {
 			rc = reply_fail(&reply, EM_EFORBIDDEN, "the role %s may not do this",
 					em_role_name(req.caller.role));
 			goto out;
 		}
+	}
+	if (ctx->len > 0 && !media_charset_is_utf8(MHD_lookup_connection_value(
+					conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+				charset, sizeof(charset))) {
+		rc = reply_fail(&reply, EM_EMEDIATYPE,
+				"bodies are UTF-8: the charset %s is not accepted", charset);
+		goto out;
 	}
 	if (ctx->route->flags & ROUTE_JSON_BODY) {
 		if ((rc = parse_body(conn, ctx, &reply, &body)) != EM_OK)

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "effmon/conditional.h"
 #include "effmon/monitoring.h"
 #include "effmon/router.h"
 
@@ -223,20 +224,8 @@ static void make_etag(struct em_req *req, const struct agg_query *q, const struc
 
 static bool etag_matches(const char *inm, const char *etag)
 {
-	/* Weak comparison (RFC 9110 §13.1.2) over a list of tags. */
-	const char *opaque = etag + 2;
-	size_t n = strlen(opaque);
-
-	if (!inm)
-		return false;
-	if (strcmp(inm, "*") == 0)
-		return true;
-	for (const char *p = inm; (p = strstr(p, opaque)); p += n) {
-		const char *end = p + n;
-		if (*end == '\0' || *end == ',' || *end == ' ')
-			return true;
-	}
-	return false;
+	/* Weak comparison (RFC 9110 §13.1.2) over a list of tags, or "*". */
+	return etag_list_match(inm, etag, false) == ETAG_MATCHES;
 }
 
 /* --- The answer cache ------------------------------------------------------------------

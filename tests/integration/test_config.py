@@ -170,6 +170,89 @@ class ConfigTest(harness.DaemonTestCase):
     def test_database_url_missing(self):
         self.serve_fails({'EFFMON_DATABASE_URL': None}, 'EFFMON_DATABASE_URL')
 
+    def test_database_url_malformed(self):
+        secret = 'pw-%d-secret' % os.getpid()
+        for url in ('host=127.0.0.1 password %s port' % secret,
+                    'host=127.0.0.1 password=%s no_such_option=1' % secret,
+                    "host=127.0.0.1 password='%s" % secret,
+                    'postgresql://effmon:%s@[::1/effmon' % secret,
+                    'postgresql://effmon:%s@127.0.0.1/effmon?%s=1' % (secret, secret)):
+            with self.subTest(url=url):
+                line = self.serve_fails({'EFFMON_DATABASE_URL': url}, 'EFFMON_DATABASE_URL')
+                self.assertNotIn(secret, line, 'the start-up error echoes the password')
+                self.assertIn('connection string', line)
+        for cmd in ('migrate', 'load-demo'):
+            p = subprocess.run([EFFMOND, cmd], capture_output=True, text=True, timeout=30,
+                               cwd='/tmp', env=self.env_for(
+                                   {'EFFMON_DATABASE_URL': 'password %s' % secret}))
+            self.assertEqual(p.returncode, 1, '%s with a malformed URL: %r' % (cmd, p.stderr))
+            self.assertIn('EFFMON_DATABASE_URL', p.stderr)
+            self.assertNotIn(secret, p.stderr)
+        self.serve_fails({'EFFMON_DATABASE_READ_URL': 'password %s' % secret},
+                         'EFFMON_DATABASE_READ_URL')
+
+    def test_database_url_server_down_starts(self):
+        # well-formed, nothing listening: the daemon starts and /readyz is 503
+        port = harness.free_port()
+        url = 'host=127.0.0.1 port=%d dbname=effmon user=effmon connect_timeout=1' % \
+            harness.free_port()
+        env = self.env_for({'EFFMON_DATABASE_URL': url}, port)
+        errf = tempfile.TemporaryFile()
+        proc = subprocess.Popen([EFFMOND, 'serve'], env=env, cwd='/tmp',
+                                stdout=subprocess.DEVNULL, stderr=errf,
+                                stdin=subprocess.DEVNULL)
+        try:
+            harness.wait_for(lambda: harness.port_open(port), 10, what='listening')
+            r = harness.request(port, 'GET', '/readyz', timeout=10)
+            self.assertEqual(r.status, 503, r)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            errf.close()
+
+    def test_fatal_errors_are_json_lines(self):
+        import json
+        secret = 'pw-%d-json' % os.getpid()
+        for overrides, name, args in (
+                ({'EFFMON_JWT_SECRET': 'a' * 31}, 'EFFMON_JWT_SECRET', ()),
+                ({'EFFMON_THREADS': 'abc'}, 'EFFMON_THREADS', ()),
+                ({'EFFMON_DATABASE_URL': 'password %s' % secret}, 'EFFMON_DATABASE_URL', ()),
+                ({'EFFMON_DATABASE_URL': None}, 'EFFMON_DATABASE_URL', ()),
+                ({}, 'threads', ('--threads', 'abc')),
+                ({}, 'no-such-flag', ('--no-such-flag', 'x'))):
+            with self.subTest(name=name, args=args):
+                overrides = dict(overrides, EFFMON_LOG_FORMAT='json')
+                line = self.serve_fails(overrides, name, args=args)
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    self.fail('a fatal error is not JSON with EFFMON_LOG_FORMAT=json: %r'
+                              % line)
+                self.assertEqual(obj.get('level'), 'fatal', obj)
+                self.assertIn(name, obj.get('msg', ''), obj)
+                self.assertTrue(obj.get('ts'), obj)
+                self.assertNotIn(secret, line)
+        # --log-format json on the command line counts too, and text stays text
+        line = self.serve_fails({'EFFMON_THREADS': 'abc'}, 'EFFMON_THREADS',
+                                args=('--log-format', 'json'))
+        self.assertEqual(json.loads(line).get('level'), 'fatal')
+        line = self.serve_fails({'EFFMON_THREADS': 'abc', 'EFFMON_LOG_FORMAT': 'text'},
+                                'EFFMON_THREADS')
+        self.assertTrue(line.startswith('effmond: '), line)
+
+    def test_version_flag(self):
+        for argv in (['--version'], ['version'], ['serve', '--version']):
+            p = subprocess.run([EFFMOND] + argv, capture_output=True, text=True, timeout=10,
+                               cwd='/tmp', env=self.env_for({}))
+            self.assertEqual(p.returncode, 0, 'effmond %s: %r' % (argv, p.stderr))
+            self.assertRegex(p.stdout, r'^effmond \d+\.\d+\.\d+ ', p.stdout)
+            self.assertRegex(p.stdout, r'revision \S+, build type (plain|debug|debugoptimized|'
+                             r'release|minsize|custom)\b', p.stdout)
+
     def test_port_in_use(self):
         self.port_in_use(reuse_port=False)
 

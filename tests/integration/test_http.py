@@ -390,6 +390,30 @@ class HttpTest(harness.DaemonTestCase):
         r = self.post_login(login_body(), 'application/json; charset=utf-8')
         assert_problem(r, 401, 'POST application/json; charset=utf-8 (unknown login)')
 
+    def test_other_charsets_415(self):
+        for ct, cs in (('application/json; charset=latin1', 'latin1'),
+                       ('application/json;charset="windows-1251"', 'windows-1251'),
+                       ('application/json; charset=utf-16', 'utf-16'),
+                       ('application/json; charset=', '')):
+            with self.subTest(ct=ct):
+                doc = assert_problem(self.post_login(login_body(), ct), 415, 'POST ' + ct)
+                self.assertIn('charset %s ' % cs, doc['detail'], doc)
+        # every body is checked before its handler, a CSV import too
+        r = self.req('POST', '/api/v1/campaigns/1/imports', token=self.tok, body=b'a;b\n',
+                     headers={'Content-Type': 'text/csv; charset=windows-1251'})
+        doc = assert_problem(r, 415, 'a CSV import in windows-1251')
+        self.assertIn('windows-1251', doc['detail'])
+        # a request without a body is not refused for its Content-Type
+        assert_status(self.req('GET', ME, token=self.tok,
+                               headers={'Content-Type': 'application/json; charset=latin1'}),
+                      200, 'GET with a latin1 Content-Type and no body')
+
+    def test_utf8_charset_spellings_accepted(self):
+        for ct in ('application/json; charset=UTF-8', 'application/json;charset=utf-8',
+                   'application/json; charset="utf-8"', 'application/json; CharSet=Utf-8'):
+            with self.subTest(ct=ct):
+                assert_problem(self.post_login(login_body(), ct), 401, 'POST ' + ct)
+
     def test_json_media_type_case_insensitive(self):
         r = self.post_login(login_body(), 'Application/JSON')
         assert_problem(r, 401, 'POST Application/JSON (unknown login)')
@@ -432,6 +456,94 @@ class HttpTest(harness.DaemonTestCase):
         r = self.post_login(b'{"login":"a\\u0000b","password":"xxxxxxxxx"}')
         self.assertIn(r.status, (400, 401), 'login with an escaped NUL: %r' % r)
         assert_problem(r, r.status)
+
+    # ------------------------------------------------------------ conditional requests
+
+    def new_organization(self):
+        return '/api/v1/organizations/%d' % self.cluster.add_scope()['organization']
+
+    def etag_of(self, path):
+        r = self.req('GET', path, token=self.tok)
+        assert_status(r, 200, 'GET ' + path)
+        tag = r.headers.get('etag')
+        self.assertTrue(tag and tag.startswith('"'), r)
+        return tag
+
+    def test_if_none_match_lists_and_star(self):
+        one = self.new_organization()
+        tag = self.etag_of(one)
+        for inm in (tag, 'W/' + tag, '"x", ' + tag, '"a,b", W/%s , "y"' % tag, '  %s\t' % tag,
+                    '"x",,' + tag, '*', ' * '):
+            with self.subTest(inm=inm):
+                for method in ('GET', 'HEAD'):
+                    r = self.req(method, one, token=self.tok, headers={'If-None-Match': inm})
+                    assert_status(r, 304, '%s If-None-Match: %s' % (method, inm))
+                    self.assertEqual(r.body, b'', 'a 304 with a body')
+                    self.assertEqual(r.headers.get('etag'), tag)
+        # no match, or not a list of entity-tags: the full answer
+        for inm in ('"x"', '"x", "y"', '"%s"' % tag, tag[:-1], 'junk', tag + ' junk',
+                    '*, ' + tag, 'w/' + tag, tag + 'x', '"x", junk, ' + tag, ''):
+            with self.subTest(inm=inm):
+                r = self.req('GET', one, token=self.tok, headers={'If-None-Match': inm})
+                assert_status(r, 200, 'If-None-Match: %r' % inm)
+                self.assertEqual(r.json.get('id'), int(one.rsplit('/', 1)[1]), r)
+
+    def scoped_operator(self):
+        """A regional operator of a fresh region, and an organization of another one."""
+        region = self.cluster.add_scope()['region']
+        login = unique_login()
+        self.daemon.create_user(login, 'regional_operator', 'correct horse battery',
+                                region=region)
+        return self.daemon.login(login, 'correct horse battery')
+
+    def patch_org(self, one, if_match, token=None):
+        headers = {} if if_match is None else {'If-Match': if_match}
+        return self.req('PATCH', one, token=token or self.tok,
+                        body={'short_name': 'Школа %d' % time.monotonic_ns()}, headers=headers)
+
+    def test_if_match_is_strong(self):
+        one = self.new_organization()
+        tag = self.etag_of(one)
+        doc = assert_problem(self.patch_org(one, 'W/' + tag), 412, 'weak If-Match')
+        self.assertIn('weak', doc['detail'])
+        assert_problem(self.patch_org(one, 'W/"x", W/' + tag), 412, 'only weak tags')
+        self.assertEqual(self.etag_of(one), tag, 'a refused PATCH changed the object')
+        for bad in ('junk', tag + ' junk', tag[:-1], '"x", junk', '*, ' + tag, ','):
+            with self.subTest(bad=bad):
+                assert_problem(self.patch_org(one, bad), 412, 'If-Match: %r' % bad)
+        self.assertEqual(self.etag_of(one), tag, 'a refused PATCH changed the object')
+        assert_status(self.patch_org(one, tag), 200, 'strong If-Match')
+
+    def test_if_match_lists_and_star(self):
+        one = self.new_organization()
+        tag = self.etag_of(one)
+        v = int(tag.strip('"'))
+        r = self.patch_org(one, '"%d", "%d"' % (v + 7, v + 8))
+        doc = assert_problem(r, 412, 'If-Match of other versions only')
+        self.assertIn(tag.strip('"'), doc['detail'], 'the 412 does not tell the ETag')
+        self.assertEqual(self.etag_of(one), tag)
+        r = self.patch_org(one, '"%d", W/"x", %s' % (v + 7, tag))
+        assert_status(r, 200, 'If-Match list holding the current ETag')
+        tag2 = r.headers.get('etag')
+        self.assertNotEqual(tag2, tag)
+        self.assertEqual(tag2, self.etag_of(one))
+        r = self.patch_org(one, '*')
+        assert_status(r, 200, 'If-Match: *')
+        self.assertNotEqual(r.headers.get('etag'), tag2)
+        # the actions on objects take lists too
+        assert_problem(self.patch_org(one, None), 428, 'no If-Match')
+
+    def test_if_match_star_out_of_scope_is_404(self):
+        other = self.scoped_operator()
+        one = self.new_organization()  # in another region than the operator's
+        tag = self.etag_of(one)
+        for im in ('*', tag, '"x", ' + tag):
+            with self.subTest(im=im):
+                assert_problem(self.patch_org(one, im, token=other), 404,
+                               'PATCH an out-of-scope organization, If-Match: ' + im)
+        self.assertEqual(self.etag_of(one), tag)
+        assert_problem(self.patch_org('/api/v1/organizations/999999999', '*'), 404,
+                       'If-Match: * on a missing organization')
 
     # ------------------------------------------------------------ CORS
 

@@ -147,6 +147,85 @@ class OpsTest(harness.DaemonTestCase):
             time.sleep(0.1)
         self.assertEqual(count() - before, 5, '/healthz counter did not grow by exactly 5')
 
+    def test_metrics_strict_histograms_per_route(self):
+        org = self.cluster.add_scope()['organization']
+        one = '/api/v1/organizations/%d' % org
+        for _ in range(3):
+            assert_status(self.daemon.request('GET', one, token=self.tok), 200)
+        assert_problem(self.daemon.request('GET', '/api/v1/organizations/999999999',
+                                           token=self.tok), 404)
+        r, samples = self.metrics()
+        text = r.body.decode('utf-8')
+        self.assertNotIn('/organizations/%d' % org, text, 'a raw id path became a label')
+        # every family has one TYPE line before its samples, and its samples are together
+        types, seen, last = {}, set(), None
+        for line in text.splitlines():
+            m = re.match(r'^# TYPE (\S+) (counter|gauge|histogram|summary|untyped)$', line)
+            if m:
+                self.assertNotIn(m.group(1), types, 'two TYPE lines for ' + m.group(1))
+                types[m.group(1)] = m.group(2)
+                continue
+            if not line or line.startswith('#'):
+                continue
+            name = re.match(r'^[a-zA-Z_:][a-zA-Z0-9_:]*', line).group(0)
+            family = re.sub(r'_(bucket|sum|count)$', '', name) \
+                if re.sub(r'_(bucket|sum|count)$', '', name) in types else name
+            self.assertIn(family, types, 'a sample before its TYPE line: %r' % line)
+            if family != last:
+                self.assertNotIn(family, seen, 'the samples of %s are not together' % family)
+                seen.add(family)
+                last = family
+        self.assertEqual(types.get('effmon_http_request_duration_seconds'), 'histogram')
+        series = {}
+        for name, lb, v in samples:
+            if not name.startswith('effmon_http_request_duration_seconds'):
+                continue
+            key = (lb.get('route'), lb.get('method'))
+            self.assertTrue(all(key), 'a duration sample without route and method: %r' % lb)
+            s_ = series.setdefault(key, {'buckets': [], 'sum': None, 'count': None})
+            if name.endswith('_bucket'):
+                s_['buckets'].append((lb['le'], v))
+            elif name.endswith('_sum'):
+                s_['sum'] = v
+            elif name.endswith('_count'):
+                s_['count'] = v
+        self.assertIn(('/api/v1/organizations/{id}', 'GET'), series, sorted(series))
+        for key, s_ in series.items():
+            b = s_['buckets']
+            self.assertTrue(b and b[-1][0] == '+Inf', '%r does not end at le="+Inf"' % (key,))
+            les = [float(le) for le, _ in b[:-1]]
+            self.assertEqual(les, sorted(les), '%r: le not increasing' % (key,))
+            self.assertEqual(len(set(les)), len(les), '%r: a repeated le' % (key,))
+            counts = [v for _, v in b]
+            self.assertEqual(counts, sorted(counts), '%r: buckets not cumulative' % (key,))
+            self.assertIsNotNone(s_['sum'], '%r: no _sum' % (key,))
+            self.assertEqual(s_['count'], b[-1][1], '%r: _count != le="+Inf"' % (key,))
+            self.assertGreaterEqual(s_['sum'], 0)
+        org_series = series[('/api/v1/organizations/{id}', 'GET')]
+        self.assertGreaterEqual(org_series['count'], 4)
+        self.assertIn('0.005', [le for le, _ in org_series['buckets']])
+
+    def test_metrics_process_and_build(self):
+        _, samples = self.metrics()
+        got = {}
+        for name, lb, v in samples:
+            got.setdefault(name, []).append((lb, v))
+        for name in ('process_resident_memory_bytes', 'process_cpu_seconds_total',
+                     'process_open_fds', 'process_start_time_seconds', 'effmon_build_info'):
+            self.assertEqual(len(got.get(name, [])), 1, 'no single %s sample' % name)
+        self.assertGreater(got['process_resident_memory_bytes'][0][1], 1 << 20)
+        self.assertGreaterEqual(got['process_cpu_seconds_total'][0][1], 0)
+        self.assertGreater(got['process_open_fds'][0][1], 2)
+        start = got['process_start_time_seconds'][0][1]
+        self.assertLessEqual(start, time.time() + 1)
+        self.assertGreater(start, time.time() - 3600, 'start time %r is not this run' % start)
+        lb, v = got['effmon_build_info'][0]
+        self.assertEqual(v, 1)
+        p = self.daemon.run('--version', timeout=10)
+        self.assertIn(lb.get('version'), p.stdout, lb)
+        self.assertIn('revision %s,' % lb.get('revision'), p.stdout, lb)
+        self.assertIn('build type %s' % lb.get('buildtype'), p.stdout, lb)
+
     def test_openapi(self):
         r = self.daemon.request('GET', '/api/v1/openapi.yaml')
         assert_status(r, 200, 'GET /api/v1/openapi.yaml')
@@ -202,6 +281,26 @@ class OpsTest(harness.DaemonTestCase):
         self.assertIn(ME, line)
         self.assertNotIn(self.tok, line)
         self.assertNotIn(self.tok.split('.')[2], line)
+        self.assertIn(' client=127.0.0.1 ', line)
+        self.assertRegex(line, r' \d+us ')
+        self.assertIn(' user=%d' % self.uid, line)
+
+    def test_access_log_route_pattern_and_anonymous(self):
+        org = self.cluster.add_scope()['organization']
+        rid = 'ops-route-%d' % os.getpid()
+        assert_status(self.daemon.request('GET', '/api/v1/organizations/%d' % org,
+                                          token=self.tok, headers={'X-Request-Id': rid}), 200)
+        rid2 = rid + '-anon'
+        assert_status(self.daemon.request('GET', '/healthz', headers={'X-Request-Id': rid2}),
+                      200)
+        log = self.daemon.log()
+        line = [ln for ln in log.splitlines() if rid + ']' in ln][0]
+        self.assertIn(' GET /api/v1/organizations/{id} 200 ', line)
+        self.assertNotIn('/organizations/%d' % org, line)
+        self.assertIn(' user=%d' % self.uid, line)
+        line = [ln for ln in log.splitlines() if rid2 in ln][0]
+        self.assertIn(' GET /healthz 200 ', line)
+        self.assertIn(' user=-', line)
 
 
 class JsonLogTest(harness.DaemonTestCase):
@@ -224,7 +323,30 @@ class JsonLogTest(harness.DaemonTestCase):
             self.assertIsInstance(obj, dict, line)
             if rid in line:
                 found += 1
+                a = obj.get('access', {})
+                self.assertEqual(a.get('route'), '/healthz', obj)
+                self.assertEqual(a.get('status'), 200, obj)
+                self.assertIsInstance(a.get('usec'), int, obj)
+                self.assertEqual(a.get('client'), '127.0.0.1', obj)
+                self.assertIsNone(a.get('user_id', 'absent'), obj)
         self.assertEqual(found, 1, 'expected one JSON access line with %s' % rid)
+
+    def test_json_access_line_user_and_route(self):
+        uid = self.daemon.create_user('jsonroot', 'admin', 'correct horse battery')
+        tok = self.daemon.token(uid, 'admin')
+        org = self.cluster.add_scope()['organization']
+        rid = 'json-route-%d' % os.getpid()
+        assert_status(self.daemon.request('GET', '/api/v1/organizations/%d' % org, token=tok,
+                                          headers={'X-Request-Id': rid}), 200)
+        lines = [json.loads(ln) for ln in self.daemon.log().splitlines()
+                 if rid in ln and '"access"' in ln]
+        self.assertEqual(len(lines), 1, lines)
+        a = lines[0]['access']
+        self.assertEqual(a['route'], '/api/v1/organizations/{id}', a)
+        self.assertEqual(a['method'], 'GET')
+        self.assertEqual(a['user_id'], uid, a)
+        self.assertEqual(a['client'], '127.0.0.1', a)
+        self.assertNotIn(tok.split('.')[2], json.dumps(lines[0]))
 
 
 if __name__ == '__main__':

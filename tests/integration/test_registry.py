@@ -375,7 +375,7 @@ class RegistryTest(harness.DaemonTestCase):
             doc = assert_problem(r, 412, 'PATCH %s with the stale ETag %s' % (one, stale))
             self.assertIn(new.strip('"'), doc['detail'], 'the 412 does not tell the ETag')
             r = self.patch(one, body, etag='W/' + new)
-            assert_status(r, 200, 'PATCH %s with a weak If-Match' % one)
+            assert_problem(r, 412, 'PATCH %s with a weak If-Match (compared strongly)' % one)
         # the actions on objects need If-Match too
         mgr = w.new_manager(w.muni_a1)
         org = w.new_organization(w.muni_a1)
@@ -403,8 +403,6 @@ class RegistryTest(harness.DaemonTestCase):
                             'GET %s: ETag %r' % (one, tag))
             for inm in (tag, 'W/' + tag, '"x", ' + tag):
                 r2 = w.get(one, token=self.admin(), headers={'If-None-Match': inm})
-                if inm.startswith('"x"') and r2.status == 200:
-                    continue  # a list of ETags is optional
                 assert_status(r2, 304, 'GET %s If-None-Match: %s' % (one, inm))
                 self.assertEqual(r2.body, b'', 'a 304 with a body')
                 self.assertEqual(r2.headers.get('etag'), tag, '304 without the ETag')
