@@ -270,7 +270,7 @@ static void check_scores(const json_t *scores, struct em_reply *reply)
 		}
 		json_object_foreach((json_t *)item, key, v)
 			if (strcmp(key, "competency") && strcmp(key, "score")) {
-				snprintf(f, sizeof(f), "scores[%zu].%.30s", i, key);
+				snprintf(f, sizeof(f), "scores[%zu].%s", i, key);
 				reply_field_error(reply, f, "unknown field");
 			}
 		v = json_object_get(item, "competency");

@@ -93,17 +93,43 @@ enum em_err reply_fail(struct em_reply *r, enum em_err err, const char *fmt, ...
 	return err;
 }
 
+/* Cuts a UTF-8 string that snprintf may have cut inside a character back to
+ * its last whole character (jansson refuses invalid UTF-8). */
+static void utf8_trim_partial(char *s)
+{
+	size_t n = strlen(s), lead = n;
+	size_t want;
+
+	while (lead > 0 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80)
+		lead--;
+	if (lead == 0)
+		return;
+	unsigned char c = (unsigned char)s[lead - 1];
+	want = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+	if (n - (lead - 1) < want)
+		s[lead - 1] = '\0';
+}
+
+/* Field names and messages are cut to fit (a client's key can be long) on a
+ * character boundary, so no error is ever lost to invalid UTF-8. */
 enum em_err reply_field_error(struct em_reply *r, const char *field, const char *fmt, ...)
 {
-	char msg[256];
+	char name[128], msg[256];
+	json_t *e;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	snprintf(name, sizeof(name), "%s", field);
+	utf8_trim_partial(name);
+	utf8_trim_partial(msg);
 	if (!r->errors)
 		r->errors = json_array();
-	json_array_append_new(r->errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
+	e = json_pack("{s:s, s:s}", "field", name, "message", msg);
+	if (!e) /* not UTF-8 even when whole: name the error without the text */
+		e = json_pack("{s:s, s:s}", "field", "?", "message", "is not valid UTF-8");
+	json_array_append_new(r->errors, e);
 	return EM_EINVAL;
 }
 

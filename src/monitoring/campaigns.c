@@ -199,7 +199,7 @@ static void check_thresholds(const json_t *body, struct em_reply *reply)
 	}
 	json_object_foreach((json_t *)t, key, x) {
 		if (strcmp(key, "high") && strcmp(key, "sufficient") && strcmp(key, "low")) {
-			snprintf(name, sizeof(name), "thresholds.%.40s", key);
+			snprintf(name, sizeof(name), "thresholds.%s", key);
 			reply_field_error(reply, name, "unknown field");
 			ok = false;
 		}
@@ -769,7 +769,7 @@ static void check_weights(const json_t *body, struct em_reply *reply)
 	}
 	json_object_foreach((json_t *)w, key, v) {
 		bool known = false;
-		snprintf(name, sizeof(name), "weights.%.40s", key);
+		snprintf(name, sizeof(name), "weights.%s", key);
 		for (const char *const *k = KINDS; *k && !known; k++)
 			known = strcmp(*k, key) == 0;
 		if (!known)

@@ -585,7 +585,7 @@ static void check_values_body(const json_t *body, struct em_reply *reply)
 		json_object_foreach((json_t *)item, key, v)
 			if (strcmp(key, "indicator") && strcmp(key, "value") && strcmp(key, "comment") &&
 			    strcmp(key, "evidence_url")) {
-				snprintf(f, sizeof(f), "values[%zu].%.30s", i, key);
+				snprintf(f, sizeof(f), "values[%zu].%s", i, key);
 				reply_field_error(reply, f, "unknown field");
 			}
 		v = json_object_get(item, "indicator");

@@ -197,6 +197,12 @@ class CampaignTest(harness.DaemonTestCase):
             ({'thresholds': {'high': 80, 'sufficient': 60, 'low': -1}}, ['thresholds.low']),
             ({'thresholds': {'high': 80, 'sufficient': 60, 'low': 40, 'top': 95}},
              ['thresholds.top']),
+            # a long key in Cyrillic is named whole, or cut on a character boundary: an error
+            # is never lost to a name cut inside a character
+            ({'thresholds': {'high': 80, 'sufficient': 60, 'low': 40, 'x' + 'б' * 25: 1}},
+             ['thresholds.x' + 'б' * 25]),
+            ({'thresholds': {'high': 80, 'sufficient': 60, 'low': 40, 'x' + 'ю' * 100: 1}},
+             ['thresholds.x' + 'ю' * 25]),
             ({'thresholds': {'high': 60, 'sufficient': 60, 'low': 40}}, ['thresholds']),
             ({'thresholds': {'high': 80, 'sufficient': 30, 'low': 40}}, ['thresholds']),
             ({'catalog_from': 'x'}, ['catalog_from']), ({'catalog_from': 0}, ['catalog_from']),
