@@ -108,8 +108,9 @@ static int cmd_serve(struct em_config *cfg)
 
 	while (sigwait(&set, &sig) != 0)
 		;
-	log_info("signal %d: no longer accepting; finishing requests in flight", sig);
+	/* Logged once the listening socket is closed: tests wait for this line. */
 	server_quiesce(server);
+	log_info("signal %d: no longer accepting; finishing requests in flight", sig);
 	if (!server_drain(server, cfg->shutdown_grace_s))
 		log_warning("requests still in flight after %lds; closing them",
 			    cfg->shutdown_grace_s);

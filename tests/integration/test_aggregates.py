@@ -269,7 +269,11 @@ class AggregatesTest(harness.DaemonTestCase):
         holder = w.c.psql_popen("BEGIN; LOCK TABLE score_buckets, score_counts IN ACCESS "
                                 "EXCLUSIVE MODE; SELECT pg_sleep(4); COMMIT")
         try:
-            time.sleep(0.7)
+            harness.wait_for(lambda: w.sql(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname IN ('score_buckets', 'score_counts') "
+                "AND l.mode = 'AccessExclusiveLock' AND l.granted") == '2', 5, 0.02,
+                'the locks on the rollups')
             r = w.get(path, tok, headers={'If-None-Match': tag})
             assert_status(r, 304, 'conditional GET while the rollups are locked')
             self.assertLess(r.elapsed, 2.0)

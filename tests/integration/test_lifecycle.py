@@ -90,11 +90,17 @@ class LifecycleTest(harness.DaemonTestCase):
         t = threading.Thread(target=go)
         t0 = time.monotonic()
         t.start()
-        time.sleep(0.5)
+        # the request is in flight once the daemon's session waits for the lock
+        harness.wait_for(lambda: self.cluster.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'effmon' "
+            "AND wait_event_type = 'Lock' AND application_name <> 'psql'", db='effmon') != '0',
+            5, 0.02, '%s waiting for the lock on users' % what)
         self.assertTrue(t.is_alive(), '%s finished before SIGTERM (the lock did not hold it): %r'
                         % (what, result))
         d.signal(signal.SIGTERM)
-        time.sleep(0.3)
+        # the listening socket is closed before this line is logged
+        harness.wait_for(lambda: 'no longer accepting' in d.log(), 5, 0.01,
+                         'the SIGTERM line in the log')
         # a new connection after SIGTERM is refused
         refused = None
         try:
