@@ -22,7 +22,6 @@
 
 #include "effmon/log.h"
 
-#define MAX_PREPARED 256
 #define MAX_CONNS 512
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
@@ -30,8 +29,10 @@
 
 struct db_conn {
 	PGconn *pg;
-	const struct db_stmt *prepared[MAX_PREPARED];
-	int nprepared;
+	/* The statements prepared on this session (grows: no cap, so no
+	 * statement is ever prepared twice, which would fail with 42P05). */
+	const struct db_stmt **prepared;
+	size_t nprepared, prepared_cap;
 	atomic_bool connected;
 	atomic_bool failed; /* the last attempt or statement lost the connection */
 	atomic_bool busy;
@@ -94,6 +95,7 @@ void db_shutdown(void)
 	for (int i = 0; i < pool.nconns; i++) {
 		if (pool.conns[i]->pg)
 			PQfinish(pool.conns[i]->pg);
+		free(pool.conns[i]->prepared);
 		free(pool.conns[i]);
 	}
 	pool.nconns = 0;
@@ -370,18 +372,25 @@ static enum em_err prepare(struct db_conn *c, const struct db_stmt *st)
 		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	PGresult *res;
 
-	for (int i = 0; i < c->nprepared; i++)
+	for (size_t i = 0; i < c->nprepared; i++)
 		if (c->prepared[i] == st)
 			return EM_OK;
 	if (st->nparams > MAX_PARAMS)
 		return EM_EINTERNAL;
+	if (c->nprepared == c->prepared_cap) {
+		size_t cap = c->prepared_cap ? 2 * c->prepared_cap : 256;
+		const struct db_stmt **grown = realloc(c->prepared, cap * sizeof(*grown));
+		if (!grown)
+			return EM_EINTERNAL;
+		c->prepared = grown;
+		c->prepared_cap = cap;
+	}
 	res = PQprepare(c->pg, st->name, st->sql, st->nparams, TYPES);
 	drain_notifies(c);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return fail(c, res, st->name);
 	PQclear(res);
-	if (c->nprepared < MAX_PREPARED)
-		c->prepared[c->nprepared++] = st;
+	c->prepared[c->nprepared++] = st;
 	return EM_OK;
 }
 
