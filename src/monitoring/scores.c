@@ -195,6 +195,7 @@ static void scores_book(struct sheet_book *book, json_t *doc)
 	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
 	table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
 	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
+	table_add_col(book, t, "campaign_id", "Кампания", SK_INT);
 	table_add_col(book, t, "manager_id", "Код руководителя", SK_INT);
 	table_add_col(book, t, "manager_name", "Руководитель", SK_TEXT);
 	table_add_col(book, t, "status", "Статус", SK_TEXT);
