@@ -539,6 +539,8 @@ enum em_err book_params(struct em_req *req, struct em_reply *reply, enum em_form
 			       struct csv_opts *csv)
 {
 	enum em_err rc = negotiate(req, reply, BOOK_FORMATS, 3, fmt);
+
+	reply_header(reply, "Vary", "Accept");
 	if (rc == EM_OK)
 		csv_opts_parse(req, reply, csv);
 	return rc;

@@ -373,6 +373,7 @@ class XlsxTest(harness.DaemonTestCase):
         for accept, want in cases:
             r = self.get(path, tok, accept=accept)
             self.assertTrue(r.headers['content-type'].startswith(want), (accept, want))
+            self.assertIn('Accept', r.headers.get('vary', ''))
             if want != 'application/json':
                 self.assertIn('content-disposition', r.headers)
         rpath = '%s/campaigns/%d/cycle-report' % (API, w.cur)
