@@ -45,6 +45,20 @@ def numbers(v, out):
     return out
 
 
+def strings_in(v, out=None):
+    """Every string inside a JSON value (data, which may look like anything)."""
+    out = [] if out is None else out
+    if isinstance(v, str):
+        out.append(v)
+    elif isinstance(v, dict):
+        for x in v.values():
+            strings_in(x, out)
+    elif isinstance(v, list):
+        for x in v:
+            strings_in(x, out)
+    return out
+
+
 def sheet_rows(ws):
     return [list(r) for r in ws.iter_rows(values_only=True)]
 
@@ -324,10 +338,11 @@ class XlsxTest(harness.DaemonTestCase):
                 self.assertEqual(ws.freeze_panes, 'A2')
                 want = numbers({k: v for k, v in step.items() if k != 'key'}, [])
                 self.assertEqual(sorted(cell_numbers(ws)), sorted(want), step['key'])
-                for r in rows[1:]:
-                    if r[0] is not None and r[1] is not None and len(r) > 2 and \
-                            all(c is None for c in r[2:]):
-                        self.assertNotIn('.', r[0] if isinstance(r[0], str) else '')
+                # Labels and headers are Russian, not JSON keys.
+                labels = [r[0] for r in rows[1:] if isinstance(r[0], str) and r[1:2] != [None]]
+                for h in rows[0] + labels:
+                    if isinstance(h, str) and h not in set(strings_in(step)):
+                        self.assertNotRegex(h, r'[a-z]_[a-z]', 'a JSON key left: %r' % h)
         # The CSV: tables with Russian headers, not flattened JSON keys.
         r = self.get(path, w.tok['regional_operator'], accept='text/csv',
                      delimiter='semicolon', decimal='comma')
