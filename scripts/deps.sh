@@ -10,7 +10,10 @@ packages=(
   python3 python3-jwt python3-cryptography
   curl acl util-linux
   chromium
+  libxlsxwriter-dev python3-openpyxl
 )
+# libxlsxwriter-dev: XLSX answers (scores, aggregates, submissions, outliers,
+# the cycle report); python3-openpyxl: the XLSX test reads them back.
 # chromium: the cycle-report test renders the printable HTML report headless
 # and checks the screenshot.
 # `make fuzz` (scripts/deps.sh fuzz) also needs clang and its libFuzzer runtime;

@@ -106,7 +106,8 @@ const struct em_route ROUTES[] = {
 	{"POST", "/api/v1/campaigns/{id}/imports", ADMIN_REGIONAL, imports_create,
 	 ROUTE_RAW_BODY | ROUTE_LARGE_BODY},
 
-	{"GET", "/api/v1/submissions", SUBMISSION_READERS, resource_list, 0, &SUBMISSIONS},
+	{"GET", "/api/v1/submissions", SUBMISSION_READERS, submissions_list, ROUTE_NEGOTIATES,
+	 &SUBMISSIONS},
 	{"GET", "/api/v1/submissions/{id}", SUBMISSION_READERS, resource_get, 0, &SUBMISSIONS},
 	{"PUT", "/api/v1/submissions/{id}/values", OPERATORS | EM_ROLE_HEAD, submissions_put_values,
 	 ROUTE_JSON_BODY, &SUBMISSIONS},
@@ -117,13 +118,15 @@ const struct em_route ROUTES[] = {
 
 	/* Scores and analysis (issue 5): personal rows for operators, experts and a head
 	 * (its own row); aggregates without personal data for portals too. */
-	{"GET", "/api/v1/campaigns/{id}/scores", SUBMISSION_READERS, campaign_scores_list, 0},
+	{"GET", "/api/v1/campaigns/{id}/scores", SUBMISSION_READERS, campaign_scores_list,
+	 ROUTE_NEGOTIATES},
 	{"GET", "/api/v1/campaigns/{id}/outliers", OPERATORS | EM_ROLE_EXPERT, campaign_outliers,
-	 0},
+	 ROUTE_NEGOTIATES},
 	{"GET", "/api/v1/managers/{id}/scores", MANAGER_READERS, manager_scores_get, 0},
 	{"GET", "/api/v1/aggregates", OPERATORS | EM_ROLE_EXPERT | EM_ROLE_PORTAL, aggregates_get,
-	 0},
-	{"GET", "/api/v1/public/aggregates", EM_ROLES_PUBLIC, public_aggregates_get, 0},
+	 ROUTE_NEGOTIATES},
+	{"GET", "/api/v1/public/aggregates", EM_ROLES_PUBLIC, public_aggregates_get,
+	 ROUTE_NEGOTIATES},
 
 	/* The management cycle (issue 6): attestation, recommendations, decisions. */
 	{"GET", "/api/v1/attestations", CYCLE_READERS, attestations_list, 0},
@@ -169,7 +172,7 @@ const struct em_route ROUTES[] = {
 
 	/* The management-cycle report: operators and experts (a municipal operator, its own). */
 	{"GET", "/api/v1/campaigns/{id}/cycle-report", OPERATORS | EM_ROLE_EXPERT, cycle_report_get,
-	 0},
+	 ROUTE_NEGOTIATES},
 
 	{"GET", "/api/v1/audit", ADMIN_REGIONAL, audit_list, 0},
 };

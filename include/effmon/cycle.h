@@ -8,6 +8,7 @@
 #define EFFMON_CYCLE_H
 
 #include "effmon/resource.h"
+#include "effmon/negotiate.h"
 
 /*
  * Attestations, recommendations, decisions. Their statements take the
@@ -119,6 +120,12 @@ enum em_err milestone_participants_remove(struct em_req *req, const struct em_ar
 
 /* GET /campaigns/{id}/cycle-report?municipality_id=: the nine steps with their
  * figures as JSON, or CSV or a printable HTML page by Accept. */
+/* report_tables.c: the report's tables for its CSV and XLSX answers. */
+struct sheet_book;
+struct csv_opts;
+enum em_err report_tables(json_t *doc, struct sheet_book *book);
+enum em_err report_file_reply(json_t *doc, enum em_format fmt, const struct csv_opts *o,
+			      const char *campaign, const char *muni, struct em_reply *reply);
 enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, json_t *body,
 			     struct em_reply *reply);
 

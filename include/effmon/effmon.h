@@ -27,6 +27,7 @@ enum em_err {
 	EM_EUNPROCESSABLE,/* well-formed but cannot be applied (idempotency key reuse) */
 	EM_EPRECONDREQ,   /* If-Match required */
 	EM_ERATELIMIT,    /* too many attempts */
+	EM_ENOTACCEPTABLE,/* no media type the route gives is acceptable (Accept) */
 	EM_EINTERNAL,     /* a bug or an unexpected library failure */
 	EM_EDB,           /* an unexpected database error */
 	EM_EUNAVAILABLE,  /* database unreachable or overloaded: retry later */

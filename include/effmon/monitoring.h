@@ -31,6 +31,9 @@ enum em_err submissions_put_values(struct em_req *req, const struct em_args *arg
 				   struct em_reply *reply);
 enum em_err submissions_transition(struct em_req *req, const struct em_args *args, json_t *body,
 				   struct em_reply *reply);
+/* GET /submissions: the generic list, also as CSV or XLSX. */
+enum em_err submissions_list(struct em_req *req, const struct em_args *args, json_t *body,
+			     struct em_reply *reply);
 enum em_err submissions_history(struct em_req *req, const struct em_args *args, json_t *body,
 				struct em_reply *reply);
 

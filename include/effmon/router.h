@@ -12,6 +12,7 @@ enum route_flags {
 	ROUTE_RAW_BODY = 1 << 1,   /* body handed over as bytes (imports) */
 	ROUTE_NO_DB = 1 << 2,      /* never needs the database */
 	ROUTE_LARGE_BODY = 1 << 3, /* body cap is max-import-body */
+	ROUTE_NEGOTIATES = 1 << 4, /* gives more than JSON: the handler negotiates (negotiate.h) */
 };
 
 struct em_route {

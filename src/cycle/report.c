@@ -2,8 +2,9 @@
  * report.c — GET /campaigns/{id}/cycle-report (issue 6, DESIGN "The
  * management-cycle report"): the nine steps of the management cycle of one
  * campaign, region-wide or for one municipality, each with its figures, read
- * in one read-only snapshot; answered as JSON, as CSV (step, figure, value) or
- * as a self-contained printable HTML page, by Accept.
+ * in one read-only snapshot; answered as JSON, as CSV or XLSX tables
+ * (report_tables.c) or as a self-contained printable HTML page, by Accept
+ * or format=.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "effmon/cycle.h"
 #include "effmon/router.h"
+#include "effmon/sheet.h"
 
 /* Rows of the report's territory; the statements name the campaign c, $2 the municipality. */
 #define TERRITORY(region, muni)                                                              \
@@ -363,73 +365,6 @@ static void scalar_text(const json_t *v, char *out, size_t n, const char **str)
 		snprintf(out, n, "true");
 	else if (json_is_false(v))
 		snprintf(out, n, "false");
-}
-
-/* --- CSV: step, figure, value ------------------------------------------------------- */
-
-static void csv_field(struct sbuf *b, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		sb_str(b, s);
-		return;
-	}
-	sb_str(b, "\"");
-	for (const char *p = s; *p; p++) {
-		if (*p == '"')
-			sb_str(b, "\"");
-		sb_add(b, p, 1);
-	}
-	sb_str(b, "\"");
-}
-
-/* One row per scalar: the figure is the path inside the step (by_status.approved,
- * items[2].code); a null is an empty value. */
-static void csv_flatten(struct sbuf *b, const char *step, const char *path, const json_t *v)
-{
-	char sub[256], num[64];
-	const char *str, *key;
-	const json_t *x;
-	size_t i;
-
-	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, key, x) {
-			if (!*path && strcmp(key, "key") == 0)
-				continue;
-			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", key);
-			csv_flatten(b, step, sub, x);
-		}
-		return;
-	}
-	if (json_is_array(v)) {
-		json_array_foreach(v, i, x) {
-			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-			csv_flatten(b, step, sub, x);
-		}
-		return;
-	}
-	scalar_text(v, num, sizeof(num), &str);
-	csv_field(b, step);
-	sb_str(b, ",");
-	csv_field(b, path);
-	sb_str(b, ",");
-	csv_field(b, str ? str : num);
-	sb_str(b, "\r\n");
-}
-
-static enum em_err csv_reply(json_t *doc, struct em_reply *reply)
-{
-	struct sbuf b = {0};
-	const json_t *step;
-	size_t i;
-
-	sb_str(&b, "\xEF\xBB\xBF" "step,figure,value\r\n");
-	csv_flatten(&b, "campaign", "", json_object_get(doc, "campaign"));
-	csv_flatten(&b, "territory", "", json_object_get(doc, "territory"));
-	csv_flatten(&b, "report", "generated_at", json_object_get(doc, "generated_at"));
-	csv_flatten(&b, "report", "as_of", json_object_get(doc, "as_of"));
-	json_array_foreach(json_object_get(doc, "steps"), i, step)
-		csv_flatten(&b, json_string_value(json_object_get(step, "key")), "", step);
-	return sb_reply(&b, reply, "text/csv; charset=utf-8; header=present");
 }
 
 /* --- HTML: a printable page ---------------------------------------------------------- */
@@ -819,30 +754,9 @@ static enum em_err html_reply(json_t *doc, struct em_reply *reply)
 
 /* --- The handler -------------------------------------------------------------------- */
 
-enum report_format { REPORT_JSON, REPORT_CSV, REPORT_HTML };
-
-/* The first of the three media types the Accept header names; JSON otherwise. */
-static enum report_format wanted_format(const struct em_req *req)
-{
-	static const struct {
-		const char *type;
-		enum report_format f;
-	} TYPES[] = {{"application/json", REPORT_JSON}, {"text/csv", REPORT_CSV},
-		     {"text/html", REPORT_HTML}};
-	const char *accept = req_header(req, "Accept"), *best = NULL;
-	enum report_format f = REPORT_JSON;
-
-	if (!accept)
-		return REPORT_JSON;
-	for (size_t i = 0; i < sizeof(TYPES) / sizeof(TYPES[0]); i++) {
-		const char *p = strstr(accept, TYPES[i].type);
-		if (p && (!best || p < best)) {
-			best = p;
-			f = TYPES[i].f;
-		}
-	}
-	return f;
-}
+/* What the report is given as; the first is the default. */
+static const enum em_format REPORT_FORMATS[] = {EM_FMT_JSON, EM_FMT_CSV, EM_FMT_XLSX,
+						 EM_FMT_HTML};
 
 struct report_ctx {
 	const char *head_params[6];
@@ -895,7 +809,8 @@ enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, jso
 	struct report_ctx x;
 	char own[24];
 	struct sbuf b = {0};
-	enum report_format fmt = wanted_format(req);
+	enum em_format fmt;
+	struct csv_opts csv;
 	enum em_err rc;
 	int64_t id;
 
@@ -905,6 +820,11 @@ enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, jso
 		reply_field_error(reply, "municipality_id", "must be a positive integer id");
 		return reply_fail(reply, EM_EINVAL, "invalid parameters");
 	}
+	if ((rc = negotiate(req, reply, REPORT_FORMATS, 4, &fmt)) != EM_OK)
+		return rc;
+	csv_opts_parse(req, reply, &csv);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid parameters");
 	/* A municipal operator's report is of its own municipality. */
 	if (!muni && req->caller.role == EM_ROLE_MUNICIPAL) {
 		snprintf(own, sizeof(own), "%lld", (long long)req->caller.municipality_id);
@@ -944,7 +864,7 @@ enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, jso
 	sb_str(&b, "]}");
 	reply_header(reply, "Vary", "Accept, Authorization");
 	reply_header(reply, "Cache-Control", "private, no-cache");
-	if (fmt == REPORT_JSON || b.failed) {
+	if (fmt == EM_FMT_JSON || b.failed) {
 		/* As PostgreSQL wrote it: numerics keep their decimals. */
 		rc = sb_reply(&b, reply, "application/json");
 		b.p = NULL;
@@ -955,7 +875,8 @@ enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, jso
 			rc = EM_EINTERNAL;
 			goto out;
 		}
-		rc = fmt == REPORT_CSV ? csv_reply(doc, reply) : html_reply(doc, reply);
+		rc = fmt == EM_FMT_HTML ? html_reply(doc, reply)
+					: report_file_reply(doc, fmt, &csv, x.campaign, x.muni, reply);
 		json_decref(doc);
 	}
 out:

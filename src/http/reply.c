@@ -29,6 +29,7 @@ static const struct {
 	[EM_EUNPROCESSABLE] = {422, "unprocessable", "Request cannot be applied"},
 	[EM_EPRECONDREQ] = {428, "precondition-required", "If-Match required"},
 	[EM_ERATELIMIT] = {429, "too-many-requests", "Too many requests"},
+	[EM_ENOTACCEPTABLE] = {406, "not-acceptable", "Not acceptable"},
 	[EM_EINTERNAL] = {500, "internal", "Internal error"},
 	[EM_EDB] = {500, "internal", "Internal error"},
 	[EM_EUNAVAILABLE] = {503, "unavailable", "Service unavailable"},

@@ -28,6 +28,7 @@
 #include "effmon/log.h"
 #include "effmon/media.h"
 #include "effmon/metrics.h"
+#include "effmon/negotiate.h"
 #include "effmon/router.h"
 
 #define MAX_ORIGINS 32
@@ -481,6 +482,17 @@ static enum MHD_Result dispatch(struct em_server *s, struct MHD_Connection *conn
 		rc = reply_fail(&reply, EM_EMEDIATYPE,
 				"bodies are UTF-8: the charset %s is not accepted", charset);
 		goto out;
+	}
+	/* A route that gives only JSON refuses an Accept that excludes it; the
+	 * routes giving more negotiate in their handlers. */
+	if (!(ctx->route->flags & ROUTE_NEGOTIATES) && strncmp(url, "/api/v1/", 8) == 0 &&
+	    strcmp(url, "/api/v1/openapi.yaml") != 0) {
+		static const enum em_format JSON_ONLY[] = {EM_FMT_JSON};
+		if (negotiate_accept(req_header(&req, "Accept"), JSON_ONLY, 1) < 0) {
+			rc = reply_fail(&reply, EM_ENOTACCEPTABLE,
+					"this resource is available as application/json");
+			goto out;
+		}
 	}
 	if (ctx->route->flags & ROUTE_JSON_BODY) {
 		if ((rc = parse_body(conn, ctx, &reply, &body)) != EM_OK)

@@ -2,7 +2,7 @@
  * aggregates.c — GET /aggregates and GET /public/aggregates (issue 5): counts,
  * mean, median, quartiles and level distribution of a campaign's scores by
  * municipality, kind, direction and level, and the change since the region's
- * previous campaign; read from the rollups of migration 0004, as JSON or CSV.
+ * previous campaign; read from the rollups of migration 0004, as JSON, CSV or XLSX.
  * The ETag comes from the campaign's change stamp, so a 304 never reads them,
  * and an answer is kept under its ETag, so a repeated GET does not either.
  * The stamp itself is kept per process until a change is announced (LISTEN/
@@ -24,6 +24,7 @@
 #include "effmon/conditional.h"
 #include "effmon/monitoring.h"
 #include "effmon/router.h"
+#include "effmon/sheet.h"
 
 #define MAX_CAMPAIGN_PARAM 24
 #define PUBLIC_MIN_GROUP 3
@@ -89,8 +90,8 @@ static const struct db_stmt PUBLIC_INDEX = {
 struct agg_query {
 	bool public;
 	bool unapproved;
-	bool csv;
-	char delimiter;
+	enum em_format format;
+	struct csv_opts csv;
 	bool grouped[NGROUPS];
 	char group_array[96]; /* {municipality,kind} */
 	char campaign[MAX_CAMPAIGN_PARAM];
@@ -135,29 +136,21 @@ done:
 	snprintf(q->group_array + used, sizeof(q->group_array) - used, "}");
 }
 
-/* Does the client ask for CSV? An Accept naming text/csv before (or without) JSON. */
-static bool wants_csv(struct em_req *req)
-{
-	const char *accept = req_header(req, "Accept");
-	const char *csv, *json;
-
-	if (!accept || !(csv = strstr(accept, "text/csv")))
-		return false;
-	json = strstr(accept, "application/json");
-	return !json || csv < json;
-}
+static const enum em_format AGG_FORMATS[] = {EM_FMT_JSON, EM_FMT_CSV, EM_FMT_XLSX};
 
 static enum em_err parse_query(struct em_req *req, struct em_reply *reply, struct agg_query *q)
 {
 	const char *campaign = req_query(req, "campaign");
-	const char *delim = req_query(req, "delimiter");
 	int64_t id;
 	enum em_err rc;
 
 	memset(q, 0, sizeof(*q));
 	q->public = req->route->roles == EM_ROLES_PUBLIC;
-	q->csv = wants_csv(req);
-	q->delimiter = ',';
+	if ((rc = negotiate(req, reply, AGG_FORMATS, 3, &q->format)) != EM_OK)
+		return rc;
+	csv_opts_parse(req, reply, &q->csv);
+	/* The CSV keeps the header it always had: the JSON's keys. */
+	q->csv.key_headers = true;
 	if (q->public) {
 		if (req_query(req, "include"))
 			reply_field_error(reply, "include",
@@ -171,12 +164,6 @@ static enum em_err parse_query(struct em_req *req, struct em_reply *reply, struc
 		reply_field_error(reply, "campaign", "must be a positive integer id");
 	else
 		snprintf(q->campaign, sizeof(q->campaign), "%s", campaign);
-	if (delim) {
-		if (strcmp(delim, "semicolon") == 0)
-			q->delimiter = ';';
-		else if (strcmp(delim, "comma") != 0)
-			reply_field_error(reply, "delimiter", "must be comma or semicolon");
-	}
 	parse_group_by(req_query(req, "group_by"), reply, q);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid parameters");
@@ -208,14 +195,14 @@ static void make_etag(struct em_req *req, const struct agg_query *q, const struc
 	char hex[33], text[512];
 	int n;
 
-	n = snprintf(text, sizeof(text), "%s|%s|%s|%s|%s|%s|%s|%s|%lld|%lld|%lld|%d|%d|%c|%s",
+	n = snprintf(text, sizeof(text), "%s|%s|%s|%s|%s|%s|%s|%s|%lld|%lld|%lld|%d|%d|%c%c|%s",
 		     meta->col[0], meta->col[1], meta->col[2], meta->col[3], meta->col[4],
 		     meta->col[5], meta->col[6],
 		     q->public ? "public" : em_role_name(req->caller.role),
 		     q->public ? 0LL : (long long)req->caller.region_id,
 		     q->public ? 0LL : (long long)req->caller.municipality_id,
 		     q->public ? 0LL : (long long)req->caller.organization_id, q->unapproved,
-		     q->csv, q->delimiter, q->group_array);
+		     (int)q->format, q->csv.delimiter, q->csv.decimal, q->group_array);
 	crypto_generichash(h, sizeof(h), (const unsigned char *)text,
 			   n > 0 ? (size_t)n : 0, NULL, 0);
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
@@ -512,104 +499,63 @@ static void sb_str(struct sbuf *b, const char *s)
 	sb_add(b, s, strlen(s));
 }
 
-/* A CSV field: quoted when it holds the delimiter, a quote or a line break. */
-static void csv_field(struct sbuf *b, const char *s, char delim)
+/* The figures of a group, after its key columns: JSON key, Russian header, type. */
+static const struct {
+	const char *key, *title;
+	enum sheet_kind kind;
+} FILE_FIGURES[] = {
+	{"expected", "Обязаны представить", SK_INT},
+	{"submitted", "Представили", SK_INT},
+	{"submitted_on_time", "Представили в срок", SK_INT},
+	{"approved", "Утверждены", SK_INT},
+	{"count", "Результатов с баллом", SK_INT},
+	{"mean", "Средний балл", SK_DEC2},
+	{"median", "Медиана", SK_DEC2},
+	{"q1", "Нижний квартиль", SK_DEC2},
+	{"q3", "Верхний квартиль", SK_DEC2},
+	{"min", "Минимум", SK_DEC2},
+	{"max", "Максимум", SK_DEC2},
+	{"levels.high", "Уровень «высокий»", SK_INT},
+	{"levels.sufficient", "Уровень «достаточный»", SK_INT},
+	{"levels.low", "Уровень «низкий»", SK_INT},
+	{"levels.critical", "Уровень «критический»", SK_INT},
+	{"mean_previous", "Средний балл в предыдущей кампании", SK_DEC2},
+	{"mean_change", "Изменение среднего балла", SK_DEC2},
+	{"suppressed", "Скрыто (мало организаций)", SK_BOOL},
+};
+
+/* The groups as one table, written as CSV or XLSX. */
+static enum em_err file_reply(struct em_reply *reply, const struct agg_query *q, json_t *groups)
 {
-	if (!strchr(s, delim) && !strpbrk(s, "\"\r\n")) {
-		sb_str(b, s);
-		return;
-	}
-	sb_str(b, "\"");
-	for (const char *p = s; *p; p++) {
-		if (*p == '"')
-			sb_str(b, "\"");
-		sb_add(b, p, 1);
-	}
-	sb_str(b, "\"");
-}
+	static const struct {
+		const char *key, *title;
+		enum sheet_kind kind;
+	} KEY_COLUMNS[NGROUPS][2] = {
+		{{"municipality_id", "Код муниципалитета", SK_INT},
+		 {"municipality_name", "Муниципалитет", SK_TEXT}},
+		{{"kind", "Тип ОО", SK_TEXT}, {NULL, NULL, SK_TEXT}},
+		{{"direction", "Направление", SK_TEXT}, {NULL, NULL, SK_TEXT}},
+		{{"level", "Уровень", SK_TEXT}, {NULL, NULL, SK_TEXT}}};
+	struct sheet_book book = {0};
+	struct sheet_table *t;
+	char name[64];
+	enum em_err rc;
 
-/* A JSON scalar as CSV text: "" for null, numbers as jansson prints them. */
-static void csv_value(struct sbuf *b, json_t *v, char delim)
-{
-	char num[64];
-
-	if (!v || json_is_null(v))
-		return;
-	if (json_is_string(v)) {
-		csv_field(b, json_string_value(v), delim);
-	} else if (json_is_integer(v)) {
-		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-		sb_str(b, num);
-	} else if (json_is_real(v)) {
-		/* Decimals come from SQL numerics with 2 places; %.10g keeps them exact. */
-		snprintf(num, sizeof(num), "%.10g", json_real_value(v));
-		sb_str(b, num);
-	}
-}
-
-static const char *const CSV_FIGURES[] = {
-	"expected", "submitted", "submitted_on_time", "approved", "count", "mean", "median",
-	"q1", "q3", "min", "max", "levels.high", "levels.sufficient", "levels.low",
-	"levels.critical", "mean_previous", "mean_change", "suppressed", NULL};
-
-static enum em_err csv_reply(struct em_reply *reply, const struct agg_query *q, json_t *groups)
-{
-	static const char *const KEY_COLUMNS[NGROUPS][2] = {
-		{"municipality_id", "municipality_name"}, {"kind", NULL}, {"direction", NULL},
-		{"level", NULL}};
-	char d[2] = {q->delimiter, '\0'};
-	struct sbuf b = {0};
-	size_t i;
-	json_t *row;
-	bool first = true;
-
-	sb_str(&b, "\xEF\xBB\xBF");
+	t = sheet_add_table(&book, book_add_sheet(&book, "Сводные показатели"), NULL, groups);
 	for (int g = 0; g < NGROUPS; g++)
 		for (int c = 0; c < 2; c++)
-			if (q->grouped[g] && KEY_COLUMNS[g][c]) {
-				if (!first)
-					sb_str(&b, d);
-				sb_str(&b, KEY_COLUMNS[g][c]);
-				first = false;
-			}
-	for (const char *const *f = CSV_FIGURES; *f; f++) {
-		if (!first)
-			sb_str(&b, d);
-		sb_str(&b, strncmp(*f, "levels.", 7) == 0 ? *f + 7 : *f);
-		first = false;
-	}
-	sb_str(&b, "\r\n");
-	json_array_foreach(groups, i, row) {
-		first = true;
-		for (int g = 0; g < NGROUPS; g++)
-			for (int c = 0; c < 2; c++)
-				if (q->grouped[g] && KEY_COLUMNS[g][c]) {
-					if (!first)
-						sb_str(&b, d);
-					csv_value(&b, json_object_get(row, KEY_COLUMNS[g][c]),
-						  q->delimiter);
-					first = false;
-				}
-		for (const char *const *f = CSV_FIGURES; *f; f++) {
-			json_t *v = strncmp(*f, "levels.", 7) == 0
-					    ? json_object_get(json_object_get(row, "levels"), *f + 7)
-					    : json_object_get(row, *f);
-			if (!first)
-				sb_str(&b, d);
-			csv_value(&b, v, q->delimiter);
-			first = false;
-		}
-		sb_str(&b, "\r\n");
-	}
-	if (b.failed) {
-		free(b.p);
-		return EM_EINTERNAL;
-	}
-	reply->status = 200;
-	reply->text = b.p;
-	reply->text_len = b.len;
-	reply->content_type = "text/csv; charset=utf-8; header=present";
-	return EM_OK;
+			if (q->grouped[g] && KEY_COLUMNS[g][c].key)
+				table_add_col(&book, t, KEY_COLUMNS[g][c].key,
+					      KEY_COLUMNS[g][c].title, KEY_COLUMNS[g][c].kind);
+	for (size_t f = 0; f < sizeof(FILE_FIGURES) / sizeof(FILE_FIGURES[0]); f++)
+		table_add_col(&book, t, FILE_FIGURES[f].key, FILE_FIGURES[f].title,
+			      FILE_FIGURES[f].kind);
+	rc = book_reply(&book, q->format, &q->csv, reply);
+	book_free(&book);
+	snprintf(name, sizeof(name), "aggregates-campaign-%s", q->campaign);
+	if (rc == EM_OK)
+		reply_attachment(reply, name, q->format);
+	return rc;
 }
 
 /* --- Handlers -------------------------------------------------------------------------- */
@@ -645,20 +591,26 @@ static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 		return EM_OK;
 	}
 
-	if (cache_get(etag, reply))
+	if (cache_get(etag, reply)) {
+		if (q.format != EM_FMT_JSON) {
+			char name[64];
+			snprintf(name, sizeof(name), "aggregates-campaign-%s", q.campaign);
+			reply_attachment(reply, name, q.format);
+		}
 		return EM_OK;
+	}
 	params[5] = q.group_array;
 	params[6] = q.unapproved ? "true" : "false";
 	params[7] = meta.null[3] ? NULL : meta.col[3];
 	params[8] = q.public ? "true" : "false";
 	if ((rc = db_exec(req->db, &AGG_GROUPS, params, &res)) != EM_OK)
 		goto out;
-	if (q.csv) {
+	if (q.format != EM_FMT_JSON) {
 		if (!(groups = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &jerr))) {
 			rc = EM_EINTERNAL;
 			goto out;
 		}
-		rc = csv_reply(reply, &q, groups);
+		rc = file_reply(reply, &q, groups);
 		json_decref(groups);
 		if (rc == EM_OK)
 			cache_put(etag, reply);
@@ -725,6 +677,13 @@ enum em_err public_aggregates_get(struct em_req *req, const struct em_args *args
 	(void)body;
 	if (req_query(req, "campaign") || req_query(req, "group_by"))
 		return aggregates(req, reply);
+	/* The index of published campaigns is JSON only. */
+	{
+		static const enum em_format JSON_ONLY[] = {EM_FMT_JSON};
+		enum em_format f;
+		if ((rc = negotiate(req, reply, JSON_ONLY, 1, &f)) != EM_OK)
+			return rc;
+	}
 	/* Without a campaign: the index of published campaigns. */
 	if (region && !router_parse_id(region, strlen(region), &id)) {
 		reply_field_error(reply, "region_id", "must be a positive integer id");

@@ -3,7 +3,8 @@
  * GET /campaigns/{id}/scores (rows with dense ranks in the region and the
  * municipality, a head's own row and its peer group's distribution),
  * GET /managers/{id}/scores (a head's results across campaigns, with the
- * change from one to the next) and GET /campaigns/{id}/outliers.
+ * change from one to the next) and GET /campaigns/{id}/outliers. The scores
+ * page and the outliers are also given as CSV and XLSX, built from their JSON.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -13,6 +14,7 @@
 
 #include "effmon/monitoring.h"
 #include "effmon/router.h"
+#include "effmon/sheet.h"
 
 #define OUTLIERS_DEFAULT_LIMIT 100
 
@@ -179,6 +181,71 @@ static void enum_param(struct em_req *req, struct em_reply *reply, const char *n
 	reply_field_error(reply, name, "is not an allowed value");
 }
 
+/* The page's rows; a direction column for each direction code of the first row. */
+static void scores_book(struct sheet_book *book, json_t *doc)
+{
+	json_t *items = json_object_get(doc, "items"), *x;
+	struct sheet_table *t;
+	const char *code;
+	char key[64], title[SHEET_TEXT];
+
+	t = sheet_add_table(book, book_add_sheet(book, "Результаты"), NULL, items);
+	table_add_col(book, t, "submission_id", "Анкета", SK_INT);
+	table_add_col(book, t, "organization_id", "Код ОО", SK_INT);
+	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
+	table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
+	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
+	table_add_col(book, t, "campaign_id", "Кампания", SK_INT);
+	table_add_col(book, t, "manager_id", "Код руководителя", SK_INT);
+	table_add_col(book, t, "manager_name", "Руководитель", SK_TEXT);
+	table_add_col(book, t, "status", "Статус", SK_TEXT);
+	table_add_col(book, t, "total", "Итоговый балл", SK_DEC2);
+	table_add_col(book, t, "level", "Уровень", SK_TEXT);
+	table_add_col(book, t, "completeness", "Полнота данных", SK_DEC4);
+	table_add_col(book, t, "rank_region", "Место в регионе", SK_INT);
+	table_add_col(book, t, "rank_municipality", "Место в муниципалитете", SK_INT);
+	json_object_foreach(json_object_get(json_array_get(items, 0), "directions"), code, x) {
+		(void)x;
+		snprintf(key, sizeof(key), "directions.%s", code);
+		snprintf(title, sizeof(title), "Направление %s", code);
+		table_add_col(book, t, key, title, SK_DEC2);
+	}
+}
+
+/* Two sheets: values far from their peers' mean, and values changed at verification. */
+static void outliers_book(struct sheet_book *book, json_t *doc)
+{
+	json_t *z = json_object_get(json_object_get(doc, "z_score"), "items");
+	json_t *ch = json_object_get(json_object_get(doc, "changed"), "items");
+	struct sheet_table *t;
+
+	t = sheet_add_table(book, book_add_sheet(book, "Выбросы (z-оценка)"), NULL, z);
+	table_add_col(book, t, "submission_id", "Анкета", SK_INT);
+	table_add_col(book, t, "organization_id", "Код ОО", SK_INT);
+	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
+	table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
+	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
+	table_add_col(book, t, "indicator_id", "Код показателя", SK_INT);
+	table_add_col(book, t, "indicator_code", "Показатель", SK_TEXT);
+	table_add_col(book, t, "value", "Значение", SK_NUM);
+	table_add_col(book, t, "z", "z-оценка", SK_DEC2);
+	table_add_col(book, t, "mean", "Среднее по типу ОО", SK_DEC4);
+	table_add_col(book, t, "sd", "Стандартное отклонение", SK_DEC4);
+	table_add_col(book, t, "n", "Число значений", SK_INT);
+	t = sheet_add_table(book, book_add_sheet(book, "Изменены при проверке"), NULL, ch);
+	table_add_col(book, t, "submission_id", "Анкета", SK_INT);
+	table_add_col(book, t, "organization_id", "Код ОО", SK_INT);
+	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
+	table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
+	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
+	table_add_col(book, t, "indicator_id", "Код показателя", SK_INT);
+	table_add_col(book, t, "indicator_code", "Показатель", SK_TEXT);
+	table_add_col(book, t, "submitted_value", "Представлено", SK_NUM);
+	table_add_col(book, t, "verified_value", "После проверки", SK_NUM);
+	table_add_col(book, t, "change", "Изменение", SK_NUM);
+	table_add_col(book, t, "value", "Значение", SK_NUM);
+}
+
 enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args, json_t *body,
 				 struct em_reply *reply)
 {
@@ -188,9 +255,14 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	bool unapproved;
 	int64_t id;
 	PGresult *res;
+	enum em_format fmt;
+	struct csv_opts csv;
+	char name[64];
 	enum em_err rc;
 
 	(void)body;
+	if ((rc = book_params(req, reply, &fmt, &csv)) != EM_OK)
+		return rc;
 	if ((rc = monitoring_include(req, reply, &unapproved)) != EM_OK)
 		return rc;
 	page_parse(req, reply, SCORE_SORTS, &page);
@@ -228,6 +300,11 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	PQclear(res);
 	if (reply->status == 500)
 		return EM_EINTERNAL;
+	if (fmt != EM_FMT_JSON) {
+		/* The page's rows only: a head's are its own (the peer group stays JSON). */
+		snprintf(name, sizeof(name), "scores-campaign-%s", cid);
+		return book_from_json(reply, fmt, &csv, name, scores_book);
+	}
 	if (req->caller.role != EM_ROLE_HEAD)
 		return EM_OK;
 
@@ -386,10 +463,16 @@ enum em_err campaign_outliers(struct em_req *req, const struct em_args *args, js
 	const char *params[6], *limit = req_query(req, "limit");
 	long n = OUTLIERS_DEFAULT_LIMIT;
 	PGresult *res;
+	enum em_format fmt;
+	struct csv_opts csv;
 	enum em_err rc;
-	char *end;
+	char *end, name[64];
 
 	(void)body;
+	if ((rc = book_params(req, reply, &fmt, &csv)) != EM_OK)
+		return rc;
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid parameters");
 	if (limit) {
 		errno = 0;
 		n = strtol(limit, &end, 10);
@@ -415,5 +498,10 @@ enum em_err campaign_outliers(struct em_req *req, const struct em_args *args, js
 	reply->text_len = reply->text ? strlen(reply->text) : 0;
 	reply->content_type = "application/json";
 	PQclear(res);
-	return reply->text ? EM_OK : EM_EINTERNAL;
+	if (!reply->text)
+		return EM_EINTERNAL;
+	if (fmt == EM_FMT_JSON)
+		return EM_OK;
+	snprintf(name, sizeof(name), "outliers-campaign-%s", id);
+	return book_from_json(reply, fmt, &csv, name, outliers_book);
 }

@@ -10,6 +10,7 @@
 
 #include "effmon/monitoring.h"
 #include "effmon/registry.h"
+#include "effmon/sheet.h"
 
 #define MAX_VALUES 500
 #define MAX_TEXT 2000
@@ -782,4 +783,52 @@ enum em_err submissions_put_values(struct em_req *req, const struct em_args *arg
 	if (!req->body)
 		return EM_EINTERNAL;
 	return db_tx(req->db, values_tx, &c);
+}
+
+/* --- The list as a spreadsheet --------------------------------------------------------- */
+
+static void submissions_book(struct sheet_book *book, json_t *doc)
+{
+	struct sheet_table *t = sheet_add_table(book, book_add_sheet(book, "Анкеты"), NULL,
+						json_object_get(doc, "items"));
+
+	table_add_col(book, t, "id", "Анкета", SK_INT);
+	table_add_col(book, t, "campaign_id", "Кампания", SK_INT);
+	table_add_col(book, t, "organization_id", "Код ОО", SK_INT);
+	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
+	table_add_col(book, t, "region_id", "Код региона", SK_INT);
+	table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
+	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
+	table_add_col(book, t, "manager_id", "Код руководителя", SK_INT);
+	table_add_col(book, t, "status", "Статус", SK_TEXT);
+	table_add_col(book, t, "return_comment", "Причина возврата", SK_TEXT);
+	table_add_col(book, t, "first_submitted_at", "Впервые представлена", SK_TEXT);
+	table_add_col(book, t, "submitted_at", "Представлена", SK_TEXT);
+	table_add_col(book, t, "verified_at", "Проверена", SK_TEXT);
+	table_add_col(book, t, "approved_at", "Утверждена", SK_TEXT);
+	table_add_col(book, t, "returned_at", "Возвращена", SK_TEXT);
+	table_add_col(book, t, "score.total", "Итоговый балл", SK_DEC2);
+	table_add_col(book, t, "score.level", "Уровень", SK_TEXT);
+	table_add_col(book, t, "score.completeness", "Полнота данных", SK_DEC4);
+	table_add_col(book, t, "created_at", "Создана", SK_TEXT);
+	table_add_col(book, t, "updated_at", "Изменена", SK_TEXT);
+	table_add_col(book, t, "version", "Версия", SK_INT);
+}
+
+enum em_err submissions_list(struct em_req *req, const struct em_args *args, json_t *body,
+			     struct em_reply *reply)
+{
+	enum em_format fmt;
+	struct csv_opts csv;
+	enum em_err rc;
+
+	if ((rc = book_params(req, reply, &fmt, &csv)) != EM_OK)
+		return rc;
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid parameters");
+	if ((rc = resource_list(req, args, body, reply)) != EM_OK || fmt == EM_FMT_JSON)
+		return rc;
+	if (!reply->text)
+		return EM_EINTERNAL;
+	return book_from_json(reply, fmt, &csv, "submissions", submissions_book);
 }

@@ -5,11 +5,14 @@
  * for HEAD), captures one id per {name} segment, and the pattern with its ids
  * printed in decimal gives back the path byte for byte (so no "007", "+7" or
  * overflow gets through); 404 versus 405 does not depend on the method; and
- * router_parse_id accepts exactly the canonical decimals 1..INT64_MAX.
+ * router_parse_id accepts exactly the canonical decimals 1..INT64_MAX. The
+ * input is also an Accept header for negotiate_accept: the answer is an
+ * offered index or -1, and offering more types never makes none acceptable.
  */
 #include <inttypes.h>
 #include <string.h>
 
+#include "effmon/negotiate.h"
 #include "effmon/router.h"
 #include "fuzz.h"
 
@@ -74,6 +77,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data, size);
 	buf[size] = '\0';
+	{
+		static const enum em_format ONE[] = {EM_FMT_JSON};
+		static const enum em_format ALL[] = {EM_FMT_JSON, EM_FMT_CSV, EM_FMT_XLSX,
+						     EM_FMT_HTML};
+		int one = negotiate_accept(buf, ONE, 1), all = negotiate_accept(buf, ALL, 4);
+		FUZZ_CHECK(one >= -1 && one < 1);
+		FUZZ_CHECK(all >= -1 && all < 4);
+		FUZZ_CHECK(one < 0 || all >= 0);
+	}
 	path = strchr(buf, '\n');
 	if (path) {
 		*path++ = '\0';

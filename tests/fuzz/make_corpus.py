@@ -140,6 +140,13 @@ for name, text in [('head', 'HEAD\n/api/v1/regions'), ('options', 'OPTIONS\n/api
                    ('double', 'GET\n/api/v1//regions'), ('nomethod', '/healthz'),
                    ('unknown', 'GET\n/api/v2/regions'), ('root', 'GET\n/')]:
     write('router', name, text)
+# The same input is an Accept header for negotiate_accept.
+for name, text in [('accept-q', 'text/csv;q=0.9, application/json'),
+                   ('accept-wild', 'text/*;q=0.2, */*;q=0.1, application/json;q=0'),
+                   ('accept-xlsx', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'),
+                   ('accept-params', 'text/csv ; charset=utf-8 ; q=0.50 ;x=y,,;'),
+                   ('accept-badq', 'application/json;q=1.5, */*;q=abc')]:
+    write('router', name, text)
 
 # --- fuzz_query: the query string of a list request ----------------------------------------
 
