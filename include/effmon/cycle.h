@@ -121,6 +121,9 @@ enum em_err milestone_participants_remove(struct em_req *req, const struct em_ar
  * figures as JSON, or CSV or a printable HTML page by Accept. */
 enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, json_t *body,
 			     struct em_reply *reply);
+/* The report document (campaign, territory, generated_at, as_of, steps) as a
+ * printable HTML page (src/cycle/report_html.c); doc is only read. */
+enum em_err cycle_report_html(json_t *doc, struct em_reply *reply);
 
 /* load-demo: the two seed roadmaps (Sarov 2.1, the Sverdlovsk matrix), each once. */
 enum em_err roadmaps_seed_demo(PGconn *pg, FILE *out, char *err, size_t errlen);
