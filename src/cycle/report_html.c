@@ -1,14 +1,17 @@
 /*
  * report_html.c — the cycle report as a self-contained printable HTML page
  * (GET /campaigns/{id}/cycle-report with Accept: text/html): the document
- * src/cycle/report.c reads, laid out step by step; every text from the
- * database is escaped.
+ * src/cycle/report.c reads, laid out as an official Russian document: the
+ * territory and campaign in the title, figures, shares and dates written the
+ * Russian way (src/ru_format.c), one step to a printed A4 page, a signature
+ * block. Every text from the database is escaped.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "effmon/cycle.h"
+#include "effmon/ru_format.h"
 
 /* --- A growing text buffer ---------------------------------------------------------- */
 
@@ -103,9 +106,14 @@ static void scalar_text(const json_t *v, char *out, size_t n, const char **str)
 
 /* --- The page ---------------------------------------------------------------------- */
 
+/* How a figure is written; AUTO: integers as counts, reals to two places
+ * (scores), strings as text. */
+enum cell_fmt { FMT_AUTO, FMT_PERCENT, FMT_DATE, FMT_MONEY, FMT_ONE_PLACE };
+
 struct label {
 	const char *path; /* dotted, inside the step */
 	const char *text;
+	enum cell_fmt fmt;
 };
 
 struct step_view {
@@ -124,9 +132,9 @@ static const struct label METHODS_FIGURES[] = {
 	{"values.regional_import", "— из региональной загрузки"},
 	{"imports", "Пакетных загрузок (по региону)"},
 	{"imported_values", "Значений записано загрузками (по региону)"},
-	{"self_assessment.opens_at", "Начало самооценки"},
-	{"self_assessment.closes_at", "Окончание самооценки"},
-	{"self_assessment.days", "Длительность самооценки, дней"},
+	{"self_assessment.opens_at", "Начало самооценки", FMT_DATE},
+	{"self_assessment.closes_at", "Окончание самооценки", FMT_DATE},
+	{"self_assessment.days", "Длительность самооценки, дней", FMT_ONE_PLACE},
 	{NULL, NULL}};
 
 static const struct label MONITORING_FIGURES[] = {
@@ -136,7 +144,7 @@ static const struct label MONITORING_FIGURES[] = {
 	{"submitted_late", "Представили после срока"},
 	{"verified", "Проверены муниципалитетом"},
 	{"approved", "Утверждены регионом"},
-	{"approved_share", "Доля утверждённых"},
+	{"approved_share", "Доля утверждённых", FMT_PERCENT},
 	{"returned_count", "Возвращались на доработку"},
 	{"by_status.draft", "Сейчас в черновике"},
 	{"by_status.returned", "Сейчас на доработке"},
@@ -188,7 +196,7 @@ static const struct label MEASURE_FIGURES[] = {
 static const struct label DECISION_FIGURES[] = {
 	{"total", "Управленческих решений (действующих)"},
 	{"managers", "Руководителей, в отношении которых приняты решения"},
-	{"bonus_amount", "Сумма стимулирующих выплат, руб."},
+	{"bonus_amount", "Сумма стимулирующих выплат, руб.", FMT_MONEY},
 	{"revoked", "Отменено решений"},
 	{NULL, NULL}};
 
@@ -222,6 +230,13 @@ static const struct label NAMES[] = {
 	{"open", "идёт сбор данных"},
 	{"closed", "сбор завершён"},
 	{"published", "опубликована"},
+	{"no previous campaign", "предыдущей кампании нет"},
+	{"no head with a total in both campaigns had a recommendation accepted or took part in a "
+	 "milestone", "ни у одного руководителя с итоговым баллом в обеих кампаниях не было принятой "
+	 "рекомендации или участия в мероприятии"},
+	{"every head with a total in both campaigns had a recommendation accepted or took part in a "
+	 "milestone", "у каждого руководителя с итоговым баллом в обеих кампаниях была принятая "
+	 "рекомендация или участие в мероприятии"},
 	{NULL, NULL}};
 
 static const char *name_of(const char *code)
@@ -249,12 +264,32 @@ static const json_t *at_path(const json_t *v, const char *path)
 	return v;
 }
 
-/* A value for a cell, escaped; null is a dash. */
-static void html_value(struct sbuf *b, const json_t *v)
+/* A value for a cell, escaped, written as fmt says; null is a dash. A value
+ * the format cannot take (not a number, not a date) is written as it is. */
+static void html_value_as(struct sbuf *b, const json_t *v, enum cell_fmt fmt)
 {
-	char num[64];
+	char num[96];
 	const char *str;
+	bool ok = false;
 
+	if (json_is_number(v)) {
+		double x = json_number_value(v);
+		switch (fmt) {
+		case FMT_PERCENT: ok = ru_percent(x, 1, num, sizeof(num)); break;
+		case FMT_MONEY: ok = ru_number(x, 2, num, sizeof(num)); break;
+		case FMT_ONE_PLACE: ok = ru_number(x, 1, num, sizeof(num)); break;
+		default: ok = ru_number(x, json_is_integer(v) ? 0 : 2, num, sizeof(num)); break;
+		}
+	} else if (json_is_string(v) && fmt == FMT_DATE) {
+		ok = ru_date(json_string_value(v), false, num, sizeof(num));
+	} else if (json_is_boolean(v)) {
+		sb_str(b, json_is_true(v) ? "да" : "нет");
+		return;
+	}
+	if (ok) {
+		sb_str(b, num);
+		return;
+	}
 	scalar_text(v, num, sizeof(num), &str);
 	if (str)
 		html_escape(b, str);
@@ -262,6 +297,11 @@ static void html_value(struct sbuf *b, const json_t *v)
 		sb_str(b, num);
 	else
 		sb_str(b, "—");
+}
+
+static void html_value(struct sbuf *b, const json_t *v)
+{
+	html_value_as(b, v, FMT_AUTO);
 }
 
 static void html_cell(struct sbuf *b, const char *tag, const json_t *v)
@@ -295,7 +335,7 @@ static void html_figures(struct sbuf *b, const json_t *step, const struct label 
 		sb_str(b, "<tr>");
 		html_text_cell(b, "th", f->text);
 		sb_str(b, "<td class=\"num\">");
-		html_value(b, at_path(step, f->path));
+		html_value_as(b, at_path(step, f->path), f->fmt);
 		sb_str(b, "</td></tr>");
 	}
 	sb_str(b, "</tbody></table>");
@@ -395,77 +435,137 @@ static void html_effect(struct sbuf *b, const json_t *step)
 	for (const struct label *r = ROWS; r->path; r++) {
 		sb_str(b, "<tr>");
 		html_text_cell(b, "th", r->text);
-		sb_str(b, "<td class=\"num\">");
-		html_value(b, json_object_get(t, r->path));
-		sb_str(b, "</td><td class=\"num\">");
-		html_value(b, json_object_get(o, r->path));
-		sb_str(b, "</td></tr>");
+		for (int k = 0; k < 2; k++) {
+			const json_t *v = json_object_get(k ? o : t, r->path);
+			if (json_is_string(v)) {
+				sb_str(b, "<td>");
+				html_escape(b, name_of(json_string_value(v)));
+			} else {
+				sb_str(b, "<td class=\"num\">");
+				html_value(b, v);
+			}
+			sb_str(b, "</td>");
+		}
+		sb_str(b, "</tr>");
 	}
 	sb_str(b, "<tr><th>Разница средних изменений</th><td class=\"num\" colspan=\"2\">");
 	html_value(b, json_object_get(step, "difference"));
 	sb_str(b, "</td></tr></tbody></table>");
 }
 
+/*
+ * Screen: a sheet on a grey desk. Print: A4 with GOST-like margins, the title
+ * page and every step of the cycle on a page of its own, table headers repeated,
+ * rows never split, the signature block kept whole.
+ */
 static const char HTML_STYLE[] =
 	"<style>"
-	"body{font-family:\"DejaVu Sans\",\"Liberation Sans\",Arial,sans-serif;font-size:11pt;"
-	"color:#111;margin:24px auto;max-width:1100px;line-height:1.35}"
-	"h1{font-size:18pt;margin:0 0 4px}h2{font-size:13pt;margin:18px 0 6px;padding:3px 8px;"
-	"background:#e8eef6;border-left:4px solid #2b5797}"
-	"p.meta{color:#444;margin:2px 0}"
-	"table{border-collapse:collapse;margin:6px 0 10px;width:100%}"
-	"table.figures{width:auto;min-width:55%}"
-	"th,td{border:1px solid #9aa7b5;padding:3px 7px;vertical-align:top;text-align:left}"
-	"thead th{background:#f1f4f8}td.num{text-align:right;white-space:nowrap}"
-	"tbody th{font-weight:normal;background:#fafbfc}"
-	"section{page-break-inside:avoid}"
-	"@media print{body{margin:0;max-width:none;font-size:10pt}"
-	"h2{background:none;border-left:3px solid #000}section{break-inside:avoid}"
-	"@page{size:A4;margin:15mm}}"
+	"html{background:#e9ecef}"
+	"body{font-family:\"Liberation Serif\",\"Times New Roman\",\"DejaVu Serif\",serif;"
+	"font-size:12pt;color:#000;background:#fff;margin:16px auto;max-width:210mm;"
+	"padding:20mm 15mm 20mm 30mm;box-sizing:border-box;line-height:1.3}"
+	"header.doc{text-align:center;margin-bottom:10mm}"
+	"p.system{font-size:11pt;margin:0 0 6mm;text-transform:uppercase;letter-spacing:.02em}"
+	"h1{font-size:15pt;font-weight:bold;margin:0 0 2mm;text-transform:uppercase;"
+	"letter-spacing:.05em}"
+	"p.subject{font-size:13pt;font-weight:bold;margin:0 0 2mm}"
+	"p.territory{font-size:13pt;margin:0 0 6mm}"
+	"table.meta{width:auto;margin:0 auto;border:none}"
+	"table.meta th,table.meta td{border:none;padding:1px 6px;text-align:left;"
+	"background:none;font-weight:normal}"
+	"table.meta th{color:#333}"
+	"h2{font-size:13pt;margin:8mm 0 3mm;font-weight:bold}"
+	"table{border-collapse:collapse;margin:2mm 0 4mm;width:100%}"
+	"table.figures{width:100%}"
+	"th,td{border:1px solid #000;padding:2px 6px;vertical-align:top;text-align:left}"
+	"thead th{font-weight:bold;text-align:center;background:#f2f2f2}"
+	"tbody th{font-weight:normal}"
+	"td.num{text-align:right;white-space:nowrap;width:22%}"
+	"table.list td{font-size:11pt}"
+	"tr{break-inside:avoid;page-break-inside:avoid}"
+	"thead{display:table-header-group}"
+	"section.signatures{margin:14mm -6mm 0;break-inside:avoid;page-break-inside:avoid}"
+	"table.sign{border:none;width:100%;margin:0;border-collapse:separate;border-spacing:6mm 0}"
+	"table.sign td{border:none;padding:0;vertical-align:bottom;text-align:center}"
+	"table.sign td.line{border-bottom:1px solid #000;height:9mm}"
+	"table.sign td.caption{font-size:9pt;color:#333;padding-top:1mm}"
+	"p.date-line{margin:8mm 0 0 6mm}"
+	"@page{size:A4;margin:20mm 15mm 20mm 30mm}"
+	"@media print{html{background:none}body{margin:0;max-width:none;padding:0;"
+	"font-size:12pt}thead th{background:none}"
+	"section.step{break-before:page;page-break-before:always}"
+	"section.signatures{break-before:auto}}"
 	"</style>";
+
+/* The territory's name: the region, and the municipality when the report is of one. */
+static void html_territory(struct sbuf *b, const json_t *terr)
+{
+	const json_t *muni = json_object_get(terr, "municipality");
+
+	html_value(b, at_path(terr, "region.name"));
+	if (json_is_object(muni)) {
+		sb_str(b, ", ");
+		html_value(b, json_object_get(muni, "name"));
+	}
+}
+
+/* Position, signature, name and date lines to be filled in by hand. */
+static void html_signatures(struct sbuf *b)
+{
+	sb_str(b, "<section class=\"signatures\"><table class=\"sign\"><tbody>"
+		  "<tr><td class=\"line\" style=\"width:42%\"></td><td class=\"line\" "
+		  "style=\"width:22%\"></td><td class=\"line\" style=\"width:36%\"></td></tr>"
+		  "<tr><td class=\"caption\">(должность)</td><td class=\"caption\">(подпись)</td>"
+		  "<td class=\"caption\">(инициалы, фамилия)</td></tr></tbody></table>"
+		  "<p class=\"date-line\">«____»&nbsp;_______________&nbsp;20____&nbsp;г.</p>"
+		  "</section>");
+}
 
 enum em_err cycle_report_html(json_t *doc, struct em_reply *reply)
 {
 	const json_t *camp = json_object_get(doc, "campaign");
 	const json_t *terr = json_object_get(doc, "territory");
-	const json_t *muni = json_object_get(terr, "municipality");
 	const json_t *steps = json_object_get(doc, "steps");
 	struct sbuf b = {0};
-	char num[64];
+	char num[96];
 
 	sb_str(&b, "<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">"
-		   "<meta name=\"viewport\" content=\"width=device-width\"><title>Управленческий "
-		   "цикл: ");
+		   "<meta name=\"viewport\" content=\"width=device-width\"><title>Отчёт о реализации "
+		   "управленческого цикла: ");
 	html_value(&b, json_object_get(camp, "title"));
+	sb_str(&b, " — ");
+	html_territory(&b, terr);
 	sb_str(&b, "</title>");
 	sb_str(&b, HTML_STYLE);
-	sb_str(&b, "</head><body><header><h1>Отчёт об управленческом цикле: ");
+	sb_str(&b, "</head><body><header class=\"doc\"><p class=\"system\">Система мониторинга "
+		   "эффективности деятельности руководителей образовательных организаций</p>"
+		   "<h1>Отчёт</h1><p class=\"subject\">о реализации управленческого цикла "
+		   "по кампании «");
 	html_value(&b, json_object_get(camp, "title"));
-	sb_str(&b, "</h1><p class=\"meta\">Территория: ");
-	html_value(&b, at_path(terr, "region.name"));
-	if (json_is_object(muni)) {
-		sb_str(&b, ", ");
-		html_value(&b, json_object_get(muni, "name"));
-	}
 	snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(
 						    json_object_get(camp, "year")));
-	sb_str(&b, "</p><p class=\"meta\">Кампания ");
+	sb_str(&b, "» (");
 	sb_str(&b, num);
-	sb_str(&b, " г., статус: ");
+	sb_str(&b, "&nbsp;г.)</p><p class=\"territory\">");
+	html_territory(&b, terr);
+	sb_str(&b, "</p><table class=\"meta\"><tbody><tr><th>Статус кампании:</th><td>");
 	html_escape(&b, name_of(json_string_value(json_object_get(camp, "status"))));
-	sb_str(&b, "; предыдущая кампания: ");
+	sb_str(&b, "</td></tr><tr><th>Предыдущая кампания:</th><td>");
 	html_value(&b, at_path(camp, "previous_campaign.title"));
-	sb_str(&b, "</p><p class=\"meta\">Сформирован ");
-	html_value(&b, json_object_get(doc, "generated_at"));
-	sb_str(&b, "; просрочка определена на ");
-	html_value(&b, json_object_get(doc, "as_of"));
-	sb_str(&b, "</p></header>");
+	sb_str(&b, "</td></tr><tr><th>Отчёт сформирован:</th><td>");
+	if (ru_date(json_string_value(json_object_get(doc, "generated_at")), true, num, sizeof(num)))
+		sb_str(&b, num);
+	else
+		html_value(&b, json_object_get(doc, "generated_at"));
+	sb_str(&b, "</td></tr><tr><th>Просрочка определена на:</th><td>");
+	html_value_as(&b, json_object_get(doc, "as_of"), FMT_DATE);
+	sb_str(&b, "</td></tr></tbody></table></header>");
 	for (size_t i = 0; i < sizeof(VIEWS) / sizeof(VIEWS[0]); i++) {
 		const struct step_view *v = &VIEWS[i];
 		const json_t *step = json_array_get(steps, i);
 
 		snprintf(num, sizeof(num), "%zu. ", i + 1);
-		sb_str(&b, "<section id=\"");
+		sb_str(&b, "<section class=\"step\" id=\"");
 		sb_str(&b, v->key);
 		sb_str(&b, "\"><h2>");
 		sb_str(&b, num);
@@ -482,6 +582,7 @@ enum em_err cycle_report_html(json_t *doc, struct em_reply *reply)
 		html_figures(&b, step, v->figures);
 		sb_str(&b, "</section>");
 	}
+	html_signatures(&b);
 	sb_str(&b, "</body></html>\n");
 	return sb_reply(&b, reply, "text/html; charset=utf-8");
 }
