@@ -7,8 +7,10 @@ imports, returns, planted outliers and values changed at verification, recommend
 both campaigns, roadmaps with milestones and participants, and decisions (one revoked).
 Every figure of the nine steps is computed here in Python and compared, region-wide and
 for municipalities; scope (404) and roles (403); CSV parsed back; HTML escaping of hostile
-names; and the HTML page rendered by headless Chromium into a PNG that is checked (size,
-not blank) and kept in <build>/meson-logs/cycle-report.png.
+names; the HTML page as an official Russian document (territory and campaign in the title,
+Russian dates, numbers and percentages, a signature block, A4 print rules with a page per
+step); and the page rendered by headless Chromium into a PNG that is checked (size, not
+blank) and kept in <build>/meson-logs/cycle-report.png.
 
 Stdlib only; run with /usr/bin/python3.
 """
