@@ -792,13 +792,40 @@ class CycleReportTest(harness.DaemonTestCase):
                         % err.decode(errors='replace')[-2000:])
         w, h, colours = png_check(png, SHOT_W, SHOT_H)
         self.assertGreater(colours, 1, 'the screenshot is blank')
+        # Printed: A4 pages, the title page and then each step from a new page.
+        pdf = os.path.join(tmp, 'cycle-report.pdf')
+        os.mkdir(profile + '-pdf')
+        argv = [a for a in argv if not a.startswith(('--screenshot=', '--window-size=',
+                                                     '--user-data-dir='))]
+        argv[-1:-1] = ['--user-data-dir=' + profile + '-pdf', '--no-pdf-header-footer',
+                       '--print-to-pdf=' + pdf]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=dict(os.environ, HOME=tmp), start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            self.fail('chromium did not print in 120 s')
+        self.assertTrue(os.path.exists(pdf), 'no PDF; chromium said: %s'
+                        % err.decode(errors='replace')[-2000:])
+        with open(pdf, 'rb') as f:
+            data = f.read()
+        boxes = re.findall(rb'/MediaBox\s*\[\s*0 0 ([0-9.]+) ([0-9.]+)\s*\]', data)
+        pages = len(re.findall(rb'/Type\s*/Page(?![s\w])', data))
+        self.assertGreaterEqual(pages, 1 + len(HEADINGS), 'a page per step: %d pages' % pages)
+        self.assertTrue(boxes)
+        for bw, bh in boxes:  # A4: 595 x 842 pt
+            self.assertAlmostEqual(float(bw), 595.3, delta=1.5)
+            self.assertAlmostEqual(float(bh), 841.9, delta=1.5)
         keep = os.path.join(os.path.dirname(os.path.abspath(harness.EFFMOND_SOURCE)), 'meson-logs')
         if os.path.isdir(keep):
+            shutil.copy(pdf, os.path.join(keep, 'cycle-report.pdf'))
             shutil.copy(png, os.path.join(keep, 'cycle-report.png'))
             shutil.copy(html_path, os.path.join(keep, 'cycle-report.html'))
             png = os.path.join(keep, 'cycle-report.png')
-        print('\ncycle-report screenshot: %s (%dx%d, %d colours in the head)'
-              % (png, w, h, colours))
+        print('\ncycle-report screenshot: %s (%dx%d, %d colours in the head); %d A4 pages'
+              % (png, w, h, colours, pages))
 
 
 if __name__ == '__main__':
