@@ -127,6 +127,9 @@ class DocsTest(harness.DaemonTestCase):
         dom, err = self.chromium(tmp, '--dump-dom')
         # The CSP let every script, style and worker run, and was read whole; what it
         # blocks is only Redoc's footer logo from its CDN (an <img>, not needed).
+        # (Redoc 2.5 also logs React hydration mismatches, #418/#423, for pages that
+        # build-docs prerenders, and then renders on the client: a known upstream bug,
+        # not checked here; the blob: link below shows the client rendering ran.)
         console = [l for l in err.splitlines() if ':CONSOLE:' in l]
         csp_lines = [l for l in console if 'Content-Security-Policy' in l
                      or 'Content Security Policy' in l or 'Refused to' in l]
