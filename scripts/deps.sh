@@ -22,7 +22,8 @@ packages=(
 # `make bench` (scripts/deps.sh bench) drives the HTTP scenarios with wrk and
 # reads JSON and sums with jq and bc.
 [ "${1:-}" = bench ] && packages+=(wrk jq bc)
-# The OpenAPI linter runs on Node; any npm on the machine will do.
+# The OpenAPI linter and the build of GET /docs (tools/openapi/build_docs.sh)
+# run on Node; any npm on the machine will do.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()

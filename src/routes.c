@@ -29,6 +29,7 @@ const struct em_route ROUTES[] = {
 	{"GET", "/readyz", EM_ROLES_PUBLIC, ops_readyz, 0},
 	{"GET", "/metrics", EM_ROLES_PUBLIC, ops_metrics, ROUTE_NO_DB},
 	{"GET", "/api/v1/openapi.yaml", EM_ROLES_PUBLIC, ops_openapi, ROUTE_NO_DB},
+	{"GET", "/docs", EM_ROLES_PUBLIC, ops_docs, ROUTE_NO_DB},
 	{"POST", "/api/v1/auth/token", EM_ROLES_PUBLIC, auth_token_handler, ROUTE_JSON_BODY},
 	{"GET", "/api/v1/auth/me", EM_ROLES_ALL, auth_me_handler, 0},
 

@@ -128,6 +128,9 @@ enum em_err report_file_reply(json_t *doc, enum em_format fmt, const struct csv_
 			      const char *campaign, const char *muni, struct em_reply *reply);
 enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, json_t *body,
 			     struct em_reply *reply);
+/* The report document (campaign, territory, generated_at, as_of, steps) as a
+ * printable HTML page (src/cycle/report_html.c); doc is only read. */
+enum em_err cycle_report_html(json_t *doc, struct em_reply *reply);
 
 /* load-demo: the two seed roadmaps (Sarov 2.1, the Sverdlovsk matrix), each once. */
 enum em_err roadmaps_seed_demo(PGconn *pg, FILE *out, char *err, size_t errlen);

@@ -24,5 +24,12 @@ extern const char EM_DEMO_REGISTRY_SQL[];
 /* demo/monitoring.sql: the catalog and campaigns, run after it (or alone, on a
  * database whose demo region predates them). */
 extern const char EM_DEMO_MONITORING_SQL[];
+/* GET /docs: the API reference page built from the OpenAPI document
+ * (tools/openapi/build_docs.sh, tools/embed_docs.py), its strong ETag (quoted)
+ * and the Content-Security-Policy that lets its inline scripts run. */
+extern const char EM_DOCS_HTML[];
+extern const size_t EM_DOCS_HTML_LEN;
+extern const char EM_DOCS_ETAG[];
+extern const char EM_DOCS_CSP[];
 
 #endif

@@ -1,11 +1,12 @@
 /*
  * ops.c — /healthz (the process answers), /readyz (the database answers and
  * every embedded migration is applied), /metrics, and the OpenAPI document
- * compiled into the binary.
+ * compiled into the binary with its reference page (/docs).
  */
 #include "effmon/ops.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "effmon/db.h"
 #include "effmon/embedded.h"
@@ -78,5 +79,48 @@ enum em_err ops_openapi(struct em_req *req, const struct em_args *args, json_t *
 	(void)args;
 	(void)body;
 	reply_text(reply, 200, "application/yaml; charset=utf-8", EM_OPENAPI, EM_OPENAPI_LEN);
+	return EM_OK;
+}
+
+/* Whether an If-None-Match list (RFC 9110: "*" or entity tags, weak
+ * comparison) names the tag; blanks and commas separate the members. */
+static bool none_match_hits(const char *inm, const char *etag)
+{
+	size_t n = strlen(etag);
+
+	while (*inm) {
+		size_t len;
+
+		inm += strspn(inm, " \t,");
+		if (strncmp(inm, "W/", 2) == 0)
+			inm += 2;
+		len = strcspn(inm, ",");
+		while (len && (inm[len - 1] == ' ' || inm[len - 1] == '\t'))
+			len--;
+		if ((len == 1 && *inm == '*') || (len == n && memcmp(inm, etag, n) == 0))
+			return true;
+		inm += strcspn(inm, ",");
+	}
+	return false;
+}
+
+enum em_err ops_docs(struct em_req *req, const struct em_args *args, json_t *body,
+		     struct em_reply *reply)
+{
+	const char *inm = req_header(req, "If-None-Match");
+
+	(void)args;
+	(void)body;
+	reply_header(reply, "ETag", EM_DOCS_ETAG);
+	/* Public and changed only by a new binary: caches keep it an hour, then ask. */
+	reply_header(reply, "Cache-Control", "public, max-age=3600");
+	reply_header(reply, "Content-Security-Policy", EM_DOCS_CSP);
+	reply_header(reply, "X-Content-Type-Options", "nosniff");
+	reply_header(reply, "Referrer-Policy", "no-referrer");
+	if (inm && none_match_hits(inm, EM_DOCS_ETAG)) {
+		reply->status = 304;
+		return EM_OK;
+	}
+	reply_text(reply, 200, "text/html; charset=utf-8", EM_DOCS_HTML, EM_DOCS_HTML_LEN);
 	return EM_OK;
 }

@@ -7,8 +7,10 @@ imports, returns, planted outliers and values changed at verification, recommend
 both campaigns, roadmaps with milestones and participants, and decisions (one revoked).
 Every figure of the nine steps is computed here in Python and compared, region-wide and
 for municipalities; scope (404) and roles (403); CSV parsed back; HTML escaping of hostile
-names; and the HTML page rendered by headless Chromium into a PNG that is checked (size,
-not blank) and kept in <build>/meson-logs/cycle-report.png.
+names; the HTML page as an official Russian document (territory and campaign in the title,
+Russian dates, numbers and percentages, a signature block, A4 print rules with a page per
+step); and the page rendered by headless Chromium into a PNG that is checked (size, not
+blank) and kept in <build>/meson-logs/cycle-report.png.
 
 Stdlib only; run with /usr/bin/python3.
 """
@@ -16,6 +18,7 @@ import csv
 import io
 import re
 import os
+import re
 import shutil
 import signal
 import struct
@@ -42,6 +45,32 @@ GOALS = ['Повысить качество <b>управления</b> & под
 HEADINGS = ['Цели', 'Показатели', 'Методы сбора информации', 'Мониторинг',
             'Анализ результатов', 'Адресные рекомендации', 'Меры и мероприятия',
             'Управленческие решения', 'Анализ эффективности принятых мер']
+MONTHS_GENITIVE = ('января', 'февраля', 'марта', 'апреля', 'мая', 'июня', 'июля', 'августа',
+                   'сентября', 'октября', 'ноября', 'декабря')
+
+
+def ru_date(d):
+    return '%d %s %d\u00a0г.' % (d.day, MONTHS_GENITIVE[d.month - 1], d.year)
+
+
+def ru_num(x, places):
+    """Half away from zero, decimal comma, U+202F between thousands, U+2212 minus."""
+    q = D(x).quantize(D(1).scaleb(-places), rounding='ROUND_HALF_UP')
+    sign = '\u2212' if q < 0 else ''
+    whole, _, frac = ('%s' % abs(q)).partition('.')
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    return sign + '\u202f'.join(groups) + (',' + frac if places else '')
+
+
+def html_escape(s):
+    return (s.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+            .replace('"', '&quot;').replace("'", '&#39;'))
+
+
 DECISION_TYPES = ('bonus', 'training_referral', 'reserve_inclusion', 'commendation', 'warning',
                   'attestation_referral', 'contract_extension', 'contract_termination_proposal')
 
@@ -695,6 +724,45 @@ class CycleReportTest(harness.DaemonTestCase):
         for ind in w.catalog[w.cur]:
             self.assertIn('<td>%s</td>' % ind['code'], page)
 
+    def test_06b_html_reads_as_a_russian_document(self):
+        w = self.w
+        page = self.html(w.muni_a1)
+        want = w.expected(w.muni_a1)
+        # The title names the document, the campaign and the territory.
+        title = page[page.index('<title>'):page.index('</title>')]
+        self.assertIn('Отчёт о реализации управленческого цикла', title)
+        self.assertIn('&lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt; &amp; Co', title)
+        self.assertIn('Арамиль &lt;i&gt;&amp;amp;&lt;/i&gt;', title)
+        region = w.sql('SELECT name FROM regions WHERE id = %d' % w.region_a)
+        self.assertIn(html_escape(region), title)
+        # Dates in Russian: today (the overdue date) and the generation date.
+        import datetime
+        today = datetime.date.fromisoformat(w.today)
+        self.assertIn('<td>%s</td>' % ru_date(today), page)
+        self.assertRegex(page, r'Отчёт сформирован:</th><td>\d{1,2} (%s) \d{4}\u00a0г\., '
+                         r'\d\d:\d\d</td>' % '|'.join(MONTHS_GENITIVE))
+        for iso in re.findall(r'\d{4}-\d\d-\d\d', page):
+            self.fail('an ISO date left in the page: %s' % iso)
+        # Numbers in Russian: the mean score with a decimal comma, the bonus sum with
+        # a narrow no-break space between thousands, the share as a percentage.
+        a = want['analysis']
+        self.assertIsNotNone(a['mean'])
+        self.assertIn('<td class="num">%s</td>' % ru_num(a['mean'], 2), page)
+        self.assertIn(',', ru_num(a['mean'], 2))
+        bonus = want['decisions']['bonus_amount']
+        self.assertEqual(bonus, D('1250.50'))
+        self.assertIn('<td class="num">1\u202f250,50</td>', page)
+        share = want['monitoring']['approved_share']
+        self.assertIn('<td class="num">%s\u00a0%%</td>' % ru_num(share * 100, 1), page)
+        self.assertNotRegex(page, r'<td class="num">-?\d+\.\d+</td>', 'a decimal point')
+        # A signature block, and print rules: A4, a page per step.
+        for caption in ('(должность)', '(подпись)', '(инициалы, фамилия)'):
+            self.assertIn(caption, page)
+        self.assertIn('«____»', page)
+        self.assertIn('size:A4', page)
+        self.assertIn('section.step{break-before:page', page)
+        self.assertEqual(page.count('<section class="step"'), len(HEADINGS))
+
     def test_07_html_renders_in_chromium(self):
         self.assertTrue(os.access(CHROMIUM, os.X_OK),
                         'no %s: scripts/deps.sh installs chromium' % CHROMIUM)
@@ -724,13 +792,40 @@ class CycleReportTest(harness.DaemonTestCase):
                         % err.decode(errors='replace')[-2000:])
         w, h, colours = png_check(png, SHOT_W, SHOT_H)
         self.assertGreater(colours, 1, 'the screenshot is blank')
+        # Printed: A4 pages, the title page and then each step from a new page.
+        pdf = os.path.join(tmp, 'cycle-report.pdf')
+        os.mkdir(profile + '-pdf')
+        argv = [a for a in argv if not a.startswith(('--screenshot=', '--window-size=',
+                                                     '--user-data-dir='))]
+        argv[-1:-1] = ['--user-data-dir=' + profile + '-pdf', '--no-pdf-header-footer',
+                       '--print-to-pdf=' + pdf]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=dict(os.environ, HOME=tmp), start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            self.fail('chromium did not print in 120 s')
+        self.assertTrue(os.path.exists(pdf), 'no PDF; chromium said: %s'
+                        % err.decode(errors='replace')[-2000:])
+        with open(pdf, 'rb') as f:
+            data = f.read()
+        boxes = re.findall(rb'/MediaBox\s*\[\s*0 0 ([0-9.]+) ([0-9.]+)\s*\]', data)
+        pages = len(re.findall(rb'/Type\s*/Page(?![s\w])', data))
+        self.assertGreaterEqual(pages, 1 + len(HEADINGS), 'a page per step: %d pages' % pages)
+        self.assertTrue(boxes)
+        for bw, bh in boxes:  # A4: 595 x 842 pt
+            self.assertAlmostEqual(float(bw), 595.3, delta=1.5)
+            self.assertAlmostEqual(float(bh), 841.9, delta=1.5)
         keep = os.path.join(os.path.dirname(os.path.abspath(harness.EFFMOND_SOURCE)), 'meson-logs')
         if os.path.isdir(keep):
+            shutil.copy(pdf, os.path.join(keep, 'cycle-report.pdf'))
             shutil.copy(png, os.path.join(keep, 'cycle-report.png'))
             shutil.copy(html_path, os.path.join(keep, 'cycle-report.html'))
             png = os.path.join(keep, 'cycle-report.png')
-        print('\ncycle-report screenshot: %s (%dx%d, %d colours in the head)'
-              % (png, w, h, colours))
+        print('\ncycle-report screenshot: %s (%dx%d, %d colours in the head); %d A4 pages'
+              % (png, w, h, colours, pages))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,588 @@
+/*
+ * report_html.c — the cycle report as a self-contained printable HTML page
+ * (GET /campaigns/{id}/cycle-report with Accept: text/html): the document
+ * src/cycle/report.c reads, laid out as an official Russian document: the
+ * territory and campaign in the title, figures, shares and dates written the
+ * Russian way (src/ru_format.c), one step to a printed A4 page, a signature
+ * block. Every text from the database is escaped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/cycle.h"
+#include "effmon/ru_format.h"
+
+/* --- A growing text buffer ---------------------------------------------------------- */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 8192;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->failed = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+/* Hands the buffer to the reply as its body. */
+static enum em_err sb_reply(struct sbuf *b, struct em_reply *reply, const char *content_type)
+{
+	if (b->failed || !b->p) {
+		free(b->p);
+		return EM_EINTERNAL;
+	}
+	reply->status = 200;
+	reply->text = b->p;
+	reply->text_len = b->len;
+	reply->content_type = content_type;
+	return EM_OK;
+}
+
+/*
+ * Text from the database made safe for HTML element content and quoted
+ * attribute values: & < > " ' become entities; everything else (UTF-8
+ * included) passes unchanged.
+ */
+static void html_escape(struct sbuf *b, const char *s)
+{
+	const char *run = s;
+
+	for (; *s; s++) {
+		const char *ent;
+		switch (*s) {
+		case '&': ent = "&amp;"; break;
+		case '<': ent = "&lt;"; break;
+		case '>': ent = "&gt;"; break;
+		case '"': ent = "&quot;"; break;
+		case '\'': ent = "&#39;"; break;
+		default: continue;
+		}
+		sb_add(b, run, (size_t)(s - run));
+		sb_str(b, ent);
+		run = s + 1;
+	}
+	sb_add(b, run, (size_t)(s - run));
+}
+
+/* A JSON scalar as text: "" for null and containers, numbers exact for 2-decimal figures. */
+static void scalar_text(const json_t *v, char *out, size_t n, const char **str)
+{
+	*str = NULL;
+	out[0] = '\0';
+	if (json_is_string(v))
+		*str = json_string_value(v);
+	else if (json_is_integer(v))
+		snprintf(out, n, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(out, n, "%.15g", json_real_value(v));
+	else if (json_is_true(v))
+		snprintf(out, n, "true");
+	else if (json_is_false(v))
+		snprintf(out, n, "false");
+}
+
+/* --- The page ---------------------------------------------------------------------- */
+
+/* How a figure is written; AUTO: integers as counts, reals to two places
+ * (scores), strings as text. */
+enum cell_fmt { FMT_AUTO, FMT_PERCENT, FMT_DATE, FMT_MONEY, FMT_ONE_PLACE };
+
+struct label {
+	const char *path; /* dotted, inside the step */
+	const char *text;
+	enum cell_fmt fmt;
+};
+
+struct step_view {
+	const char *key;
+	const char *title;
+	const struct label *figures; /* ends with {NULL} */
+};
+
+static const struct label METHODS_FIGURES[] = {
+	{"indicator_sources.self", "Показатели самооценки руководителя (источник — ОО)"},
+	{"indicator_sources.municipal", "Показатели, заполняемые муниципалитетом"},
+	{"indicator_sources.regional_import", "Показатели из региональных источников (загрузка)"},
+	{"values.total", "Значений показателей собрано"},
+	{"values.self", "— из самооценки"},
+	{"values.municipal", "— от муниципалитета"},
+	{"values.regional_import", "— из региональной загрузки"},
+	{"imports", "Пакетных загрузок (по региону)"},
+	{"imported_values", "Значений записано загрузками (по региону)"},
+	{"self_assessment.opens_at", "Начало самооценки", FMT_DATE},
+	{"self_assessment.closes_at", "Окончание самооценки", FMT_DATE},
+	{"self_assessment.days", "Длительность самооценки, дней", FMT_ONE_PLACE},
+	{NULL, NULL}};
+
+static const struct label MONITORING_FIGURES[] = {
+	{"expected", "Организаций, обязанных представить данные"},
+	{"submitted", "Представили (на проверке или утверждены)"},
+	{"submitted_on_time", "Представили в срок"},
+	{"submitted_late", "Представили после срока"},
+	{"verified", "Проверены муниципалитетом"},
+	{"approved", "Утверждены регионом"},
+	{"approved_share", "Доля утверждённых", FMT_PERCENT},
+	{"returned_count", "Возвращались на доработку"},
+	{"by_status.draft", "Сейчас в черновике"},
+	{"by_status.returned", "Сейчас на доработке"},
+	{NULL, NULL}};
+
+static const struct label ANALYSIS_FIGURES[] = {
+	{"count", "Утверждённых результатов с итоговым баллом"},
+	{"mean", "Средний итоговый балл"},
+	{"median", "Медиана"},
+	{"q1", "Нижний квартиль"},
+	{"q3", "Верхний квартиль"},
+	{"min", "Минимум"},
+	{"max", "Максимум"},
+	{"levels.high", "Уровень «высокий»"},
+	{"levels.sufficient", "Уровень «достаточный»"},
+	{"levels.low", "Уровень «низкий»"},
+	{"levels.critical", "Уровень «критический»"},
+	{"mean_previous", "Средний балл в предыдущей кампании"},
+	{"mean_change", "Изменение среднего балла"},
+	{"outliers", "Выбросов (|z| > 3 по показателю и типу ОО)"},
+	{"values_changed_at_verification", "Значений, изменённых при проверке"},
+	{NULL, NULL}};
+
+static const struct label RECOMMENDATION_FIGURES[] = {
+	{"issued", "Выдано адресных рекомендаций"},
+	{"to_managers", "— руководителям ОО"},
+	{"to_municipalities", "— муниципалитетам"},
+	{"managers_addressed", "Руководителей, получивших рекомендации"},
+	{"acknowledged", "Приняты к исполнению (ознакомлены)"},
+	{"reported", "Представлен отчёт о коррекции"},
+	{"accepted", "Исполнение принято"},
+	{"overdue", "Просрочено"},
+	{NULL, NULL}};
+
+static const struct label MEASURE_FIGURES[] = {
+	{"roadmaps", "Дорожных карт"},
+	{"roadmaps_by_level.regional", "— региональных"},
+	{"roadmaps_by_level.municipal", "— муниципальных"},
+	{"roadmaps_by_level.organization", "— уровня ОО"},
+	{"milestones", "Мероприятий"},
+	{"planned", "Запланировано"},
+	{"in_progress", "Выполняется"},
+	{"done", "Выполнено"},
+	{"cancelled", "Отменено"},
+	{"overdue", "Просрочено"},
+	{"participants", "Руководителей — участников мероприятий"},
+	{NULL, NULL}};
+
+static const struct label DECISION_FIGURES[] = {
+	{"total", "Управленческих решений (действующих)"},
+	{"managers", "Руководителей, в отношении которых приняты решения"},
+	{"bonus_amount", "Сумма стимулирующих выплат, руб.", FMT_MONEY},
+	{"revoked", "Отменено решений"},
+	{NULL, NULL}};
+
+static const struct label NO_FIGURES[] = {{NULL, NULL}};
+
+static const struct step_view VIEWS[] = {
+	{"goals", "Цели", NO_FIGURES},
+	{"indicators", "Показатели", NO_FIGURES},
+	{"methods", "Методы сбора информации", METHODS_FIGURES},
+	{"monitoring", "Мониторинг", MONITORING_FIGURES},
+	{"analysis", "Анализ результатов", ANALYSIS_FIGURES},
+	{"recommendations", "Адресные рекомендации", RECOMMENDATION_FIGURES},
+	{"measures", "Меры и мероприятия", MEASURE_FIGURES},
+	{"decisions", "Управленческие решения", DECISION_FIGURES},
+	{"effect", "Анализ эффективности принятых мер", NO_FIGURES},
+};
+
+static const struct label NAMES[] = {
+	{"self", "ОО (самооценка)"},
+	{"municipal", "муниципалитет"},
+	{"regional_import", "региональная загрузка"},
+	{"bonus", "Стимулирующая выплата"},
+	{"training_referral", "Направление на обучение"},
+	{"reserve_inclusion", "Включение в кадровый резерв"},
+	{"commendation", "Поощрение"},
+	{"warning", "Предупреждение"},
+	{"attestation_referral", "Направление на аттестацию"},
+	{"contract_extension", "Продление контракта"},
+	{"contract_termination_proposal", "Предложение о прекращении контракта"},
+	{"draft", "черновик"},
+	{"open", "идёт сбор данных"},
+	{"closed", "сбор завершён"},
+	{"published", "опубликована"},
+	{"no previous campaign", "предыдущей кампании нет"},
+	{"no head with a total in both campaigns had a recommendation accepted or took part in a "
+	 "milestone", "ни у одного руководителя с итоговым баллом в обеих кампаниях не было принятой "
+	 "рекомендации или участия в мероприятии"},
+	{"every head with a total in both campaigns had a recommendation accepted or took part in a "
+	 "milestone", "у каждого руководителя с итоговым баллом в обеих кампаниях была принятая "
+	 "рекомендация или участие в мероприятии"},
+	{NULL, NULL}};
+
+static const char *name_of(const char *code)
+{
+	for (const struct label *l = NAMES; code && l->path; l++)
+		if (strcmp(l->path, code) == 0)
+			return l->text;
+	return code ? code : "";
+}
+
+static const json_t *at_path(const json_t *v, const char *path)
+{
+	char key[64];
+
+	while (v && *path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		v = json_object_get(v, key);
+		path += n + (dot ? 1 : 0);
+	}
+	return v;
+}
+
+/* A value for a cell, escaped, written as fmt says; null is a dash. A value
+ * the format cannot take (not a number, not a date) is written as it is. */
+static void html_value_as(struct sbuf *b, const json_t *v, enum cell_fmt fmt)
+{
+	char num[96];
+	const char *str;
+	bool ok = false;
+
+	if (json_is_number(v)) {
+		double x = json_number_value(v);
+		switch (fmt) {
+		case FMT_PERCENT: ok = ru_percent(x, 1, num, sizeof(num)); break;
+		case FMT_MONEY: ok = ru_number(x, 2, num, sizeof(num)); break;
+		case FMT_ONE_PLACE: ok = ru_number(x, 1, num, sizeof(num)); break;
+		default: ok = ru_number(x, json_is_integer(v) ? 0 : 2, num, sizeof(num)); break;
+		}
+	} else if (json_is_string(v) && fmt == FMT_DATE) {
+		ok = ru_date(json_string_value(v), false, num, sizeof(num));
+	} else if (json_is_boolean(v)) {
+		sb_str(b, json_is_true(v) ? "да" : "нет");
+		return;
+	}
+	if (ok) {
+		sb_str(b, num);
+		return;
+	}
+	scalar_text(v, num, sizeof(num), &str);
+	if (str)
+		html_escape(b, str);
+	else if (num[0])
+		sb_str(b, num);
+	else
+		sb_str(b, "—");
+}
+
+static void html_value(struct sbuf *b, const json_t *v)
+{
+	html_value_as(b, v, FMT_AUTO);
+}
+
+static void html_cell(struct sbuf *b, const char *tag, const json_t *v)
+{
+	sb_str(b, "<");
+	sb_str(b, tag);
+	sb_str(b, ">");
+	html_value(b, v);
+	sb_str(b, "</");
+	sb_str(b, tag);
+	sb_str(b, ">");
+}
+
+static void html_text_cell(struct sbuf *b, const char *tag, const char *text)
+{
+	sb_str(b, "<");
+	sb_str(b, tag);
+	sb_str(b, ">");
+	html_escape(b, text ? text : "");
+	sb_str(b, "</");
+	sb_str(b, tag);
+	sb_str(b, ">");
+}
+
+static void html_figures(struct sbuf *b, const json_t *step, const struct label *figures)
+{
+	if (!figures->path)
+		return;
+	sb_str(b, "<table class=\"figures\"><tbody>");
+	for (const struct label *f = figures; f->path; f++) {
+		sb_str(b, "<tr>");
+		html_text_cell(b, "th", f->text);
+		sb_str(b, "<td class=\"num\">");
+		html_value_as(b, at_path(step, f->path), f->fmt);
+		sb_str(b, "</td></tr>");
+	}
+	sb_str(b, "</tbody></table>");
+}
+
+/* The Russian name of a direction code, from the step's by_direction. */
+static const char *direction_name(const json_t *step, const json_t *code)
+{
+	const json_t *x;
+	size_t i;
+
+	json_array_foreach(json_object_get(step, "by_direction"), i, x)
+		if (json_equal(json_object_get(x, "code"), (json_t *)code))
+			return json_string_value(json_object_get(x, "name"));
+	return json_string_value(code);
+}
+
+static void html_indicators(struct sbuf *b, const json_t *step)
+{
+	const json_t *x;
+	size_t i;
+
+	sb_str(b, "<p>Всего показателей: ");
+	html_value(b, json_object_get(step, "count"));
+	sb_str(b, "</p><table class=\"figures\"><thead><tr><th>Направление</th>"
+		  "<th class=\"num\">Показателей</th></tr></thead><tbody>");
+	json_array_foreach(json_object_get(step, "by_direction"), i, x) {
+		sb_str(b, "<tr>");
+		html_cell(b, "td", json_object_get(x, "name"));
+		sb_str(b, "<td class=\"num\">");
+		html_value(b, json_object_get(x, "count"));
+		sb_str(b, "</td></tr>");
+	}
+	sb_str(b, "</tbody></table><table class=\"list\"><thead><tr><th>Код</th><th>Показатель</th>"
+		  "<th>Направление</th><th>Источник</th><th>Методика расчёта</th></tr></thead><tbody>");
+	json_array_foreach(json_object_get(step, "items"), i, x) {
+		sb_str(b, "<tr>");
+		html_cell(b, "td", json_object_get(x, "code"));
+		html_cell(b, "td", json_object_get(x, "name"));
+		html_text_cell(b, "td", direction_name(step, json_object_get(x, "direction")));
+		html_text_cell(b, "td", name_of(json_string_value(json_object_get(x, "source"))));
+		html_cell(b, "td", json_object_get(x, "method"));
+		sb_str(b, "</tr>");
+	}
+	sb_str(b, "</tbody></table>");
+}
+
+static void html_goals(struct sbuf *b, const json_t *step)
+{
+	const json_t *x;
+	size_t i;
+
+	if (json_array_size(json_object_get(step, "items")) == 0) {
+		sb_str(b, "<p>Цели кампании не заданы.</p>");
+		return;
+	}
+	sb_str(b, "<ol>");
+	json_array_foreach(json_object_get(step, "items"), i, x)
+		html_cell(b, "li", x);
+	sb_str(b, "</ol>");
+}
+
+static void html_decisions(struct sbuf *b, const json_t *step)
+{
+	const json_t *x;
+	size_t i;
+
+	sb_str(b, "<table class=\"figures\"><thead><tr><th>Вид решения</th><th class=\"num\">"
+		  "Количество</th></tr></thead><tbody>");
+	json_array_foreach(json_object_get(step, "by_type"), i, x) {
+		sb_str(b, "<tr>");
+		html_text_cell(b, "td", name_of(json_string_value(json_object_get(x, "type"))));
+		sb_str(b, "<td class=\"num\">");
+		html_value(b, json_object_get(x, "count"));
+		sb_str(b, "</td></tr>");
+	}
+	sb_str(b, "</tbody></table>");
+}
+
+static void html_effect(struct sbuf *b, const json_t *step)
+{
+	static const struct label ROWS[] = {
+		{"count", "Руководителей в группе"},
+		{"mean_previous", "Средний балл в предыдущей кампании"},
+		{"mean_current", "Средний балл в этой кампании"},
+		{"mean_change", "Среднее изменение балла"},
+		{"reason", "Примечание"},
+		{NULL, NULL}};
+	const json_t *t = json_object_get(step, "treated"), *o = json_object_get(step, "others");
+
+	sb_str(b, "<p>Руководители, чьи рекомендации (этой или предыдущей кампании) приняты как "
+		  "исполненные или кто участвовал в мероприятиях, в сравнении с остальными; учтены "
+		  "руководители с утверждённым итоговым баллом в обеих кампаниях: ");
+	html_value(b, json_object_get(step, "panel"));
+	sb_str(b, ".</p><table class=\"figures\"><thead><tr><th></th><th class=\"num\">Участники "
+		  "мер</th><th class=\"num\">Остальные</th></tr></thead><tbody>");
+	for (const struct label *r = ROWS; r->path; r++) {
+		sb_str(b, "<tr>");
+		html_text_cell(b, "th", r->text);
+		for (int k = 0; k < 2; k++) {
+			const json_t *v = json_object_get(k ? o : t, r->path);
+			if (json_is_string(v)) {
+				sb_str(b, "<td>");
+				html_escape(b, name_of(json_string_value(v)));
+			} else {
+				sb_str(b, "<td class=\"num\">");
+				html_value(b, v);
+			}
+			sb_str(b, "</td>");
+		}
+		sb_str(b, "</tr>");
+	}
+	sb_str(b, "<tr><th>Разница средних изменений</th><td class=\"num\" colspan=\"2\">");
+	html_value(b, json_object_get(step, "difference"));
+	sb_str(b, "</td></tr></tbody></table>");
+}
+
+/*
+ * Screen: a sheet on a grey desk. Print: A4 with GOST-like margins, the title
+ * page and every step of the cycle on a page of its own, table headers repeated,
+ * rows never split, the signature block kept whole.
+ */
+static const char HTML_STYLE[] =
+	"<style>"
+	"html{background:#e9ecef}"
+	"body{font-family:\"Liberation Serif\",\"Times New Roman\",\"DejaVu Serif\",serif;"
+	"font-size:12pt;color:#000;background:#fff;margin:16px auto;max-width:210mm;"
+	"padding:20mm 15mm 20mm 30mm;box-sizing:border-box;line-height:1.3}"
+	"header.doc{text-align:center;margin-bottom:10mm}"
+	"p.system{font-size:11pt;margin:0 0 6mm;text-transform:uppercase;letter-spacing:.02em}"
+	"h1{font-size:15pt;font-weight:bold;margin:0 0 2mm;text-transform:uppercase;"
+	"letter-spacing:.05em}"
+	"p.subject{font-size:13pt;font-weight:bold;margin:0 0 2mm}"
+	"p.territory{font-size:13pt;margin:0 0 6mm}"
+	"table.meta{width:auto;margin:0 auto;border:none}"
+	"table.meta th,table.meta td{border:none;padding:1px 6px;text-align:left;"
+	"background:none;font-weight:normal}"
+	"table.meta th{color:#333}"
+	"h2{font-size:13pt;margin:8mm 0 3mm;font-weight:bold}"
+	"table{border-collapse:collapse;margin:2mm 0 4mm;width:100%}"
+	"table.figures{width:100%}"
+	"th,td{border:1px solid #000;padding:2px 6px;vertical-align:top;text-align:left}"
+	"thead th{font-weight:bold;text-align:center;background:#f2f2f2}"
+	"tbody th{font-weight:normal}"
+	"td.num{text-align:right;white-space:nowrap;width:22%}"
+	"table.list td{font-size:11pt}"
+	"tr{break-inside:avoid;page-break-inside:avoid}"
+	"thead{display:table-header-group}"
+	"section.signatures{margin:14mm -6mm 0;break-inside:avoid;page-break-inside:avoid}"
+	"table.sign{border:none;width:100%;margin:0;border-collapse:separate;border-spacing:6mm 0}"
+	"table.sign td{border:none;padding:0;vertical-align:bottom;text-align:center}"
+	"table.sign td.line{border-bottom:1px solid #000;height:9mm}"
+	"table.sign td.caption{font-size:9pt;color:#333;padding-top:1mm}"
+	"p.date-line{margin:8mm 0 0 6mm}"
+	"@page{size:A4;margin:20mm 15mm 20mm 30mm}"
+	"@media print{html{background:none}body{margin:0;max-width:none;padding:0;"
+	"font-size:12pt}thead th{background:none}"
+	"section.step{break-before:page;page-break-before:always}"
+	"section.signatures{break-before:auto}}"
+	"</style>";
+
+/* The territory's name: the region, and the municipality when the report is of one. */
+static void html_territory(struct sbuf *b, const json_t *terr)
+{
+	const json_t *muni = json_object_get(terr, "municipality");
+
+	html_value(b, at_path(terr, "region.name"));
+	if (json_is_object(muni)) {
+		sb_str(b, ", ");
+		html_value(b, json_object_get(muni, "name"));
+	}
+}
+
+/* Position, signature, name and date lines to be filled in by hand. */
+static void html_signatures(struct sbuf *b)
+{
+	sb_str(b, "<section class=\"signatures\"><table class=\"sign\"><tbody>"
+		  "<tr><td class=\"line\" style=\"width:42%\"></td><td class=\"line\" "
+		  "style=\"width:22%\"></td><td class=\"line\" style=\"width:36%\"></td></tr>"
+		  "<tr><td class=\"caption\">(должность)</td><td class=\"caption\">(подпись)</td>"
+		  "<td class=\"caption\">(инициалы, фамилия)</td></tr></tbody></table>"
+		  "<p class=\"date-line\">«____»&nbsp;_______________&nbsp;20____&nbsp;г.</p>"
+		  "</section>");
+}
+
+enum em_err cycle_report_html(json_t *doc, struct em_reply *reply)
+{
+	const json_t *camp = json_object_get(doc, "campaign");
+	const json_t *terr = json_object_get(doc, "territory");
+	const json_t *steps = json_object_get(doc, "steps");
+	struct sbuf b = {0};
+	char num[96];
+
+	sb_str(&b, "<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">"
+		   "<meta name=\"viewport\" content=\"width=device-width\"><title>Отчёт о реализации "
+		   "управленческого цикла: ");
+	html_value(&b, json_object_get(camp, "title"));
+	sb_str(&b, " — ");
+	html_territory(&b, terr);
+	sb_str(&b, "</title>");
+	sb_str(&b, HTML_STYLE);
+	sb_str(&b, "</head><body><header class=\"doc\"><p class=\"system\">Система мониторинга "
+		   "эффективности деятельности руководителей образовательных организаций</p>"
+		   "<h1>Отчёт</h1><p class=\"subject\">о реализации управленческого цикла "
+		   "по кампании «");
+	html_value(&b, json_object_get(camp, "title"));
+	snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(
+						    json_object_get(camp, "year")));
+	sb_str(&b, "» (");
+	sb_str(&b, num);
+	sb_str(&b, "&nbsp;г.)</p><p class=\"territory\">");
+	html_territory(&b, terr);
+	sb_str(&b, "</p><table class=\"meta\"><tbody><tr><th>Статус кампании:</th><td>");
+	html_escape(&b, name_of(json_string_value(json_object_get(camp, "status"))));
+	sb_str(&b, "</td></tr><tr><th>Предыдущая кампания:</th><td>");
+	html_value(&b, at_path(camp, "previous_campaign.title"));
+	sb_str(&b, "</td></tr><tr><th>Отчёт сформирован:</th><td>");
+	if (ru_date(json_string_value(json_object_get(doc, "generated_at")), true, num, sizeof(num)))
+		sb_str(&b, num);
+	else
+		html_value(&b, json_object_get(doc, "generated_at"));
+	sb_str(&b, "</td></tr><tr><th>Просрочка определена на:</th><td>");
+	html_value_as(&b, json_object_get(doc, "as_of"), FMT_DATE);
+	sb_str(&b, "</td></tr></tbody></table></header>");
+	for (size_t i = 0; i < sizeof(VIEWS) / sizeof(VIEWS[0]); i++) {
+		const struct step_view *v = &VIEWS[i];
+		const json_t *step = json_array_get(steps, i);
+
+		snprintf(num, sizeof(num), "%zu. ", i + 1);
+		sb_str(&b, "<section class=\"step\" id=\"");
+		sb_str(&b, v->key);
+		sb_str(&b, "\"><h2>");
+		sb_str(&b, num);
+		sb_str(&b, v->title);
+		sb_str(&b, "</h2>");
+		if (strcmp(v->key, "goals") == 0)
+			html_goals(&b, step);
+		else if (strcmp(v->key, "indicators") == 0)
+			html_indicators(&b, step);
+		else if (strcmp(v->key, "decisions") == 0)
+			html_decisions(&b, step);
+		else if (strcmp(v->key, "effect") == 0)
+			html_effect(&b, step);
+		html_figures(&b, step, v->figures);
+		sb_str(&b, "</section>");
+	}
+	html_signatures(&b);
+	sb_str(&b, "</body></html>\n");
+	return sb_reply(&b, reply, "text/html; charset=utf-8");
+}
