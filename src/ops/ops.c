@@ -3,6 +3,7 @@
  * every embedded migration is applied), /metrics, and the OpenAPI document
  * compiled into the binary with its reference page (/docs).
  */
+#include "effmon/conditional.h"
 #include "effmon/ops.h"
 
 #include <stdlib.h>
@@ -82,28 +83,6 @@ enum em_err ops_openapi(struct em_req *req, const struct em_args *args, json_t *
 	return EM_OK;
 }
 
-/* Whether an If-None-Match list (RFC 9110: "*" or entity tags, weak
- * comparison) names the tag; blanks and commas separate the members. */
-static bool none_match_hits(const char *inm, const char *etag)
-{
-	size_t n = strlen(etag);
-
-	while (*inm) {
-		size_t len;
-
-		inm += strspn(inm, " \t,");
-		if (strncmp(inm, "W/", 2) == 0)
-			inm += 2;
-		len = strcspn(inm, ",");
-		while (len && (inm[len - 1] == ' ' || inm[len - 1] == '\t'))
-			len--;
-		if ((len == 1 && *inm == '*') || (len == n && memcmp(inm, etag, n) == 0))
-			return true;
-		inm += strcspn(inm, ",");
-	}
-	return false;
-}
-
 enum em_err ops_docs(struct em_req *req, const struct em_args *args, json_t *body,
 		     struct em_reply *reply)
 {
@@ -117,7 +96,7 @@ enum em_err ops_docs(struct em_req *req, const struct em_args *args, json_t *bod
 	reply_header(reply, "Content-Security-Policy", EM_DOCS_CSP);
 	reply_header(reply, "X-Content-Type-Options", "nosniff");
 	reply_header(reply, "Referrer-Policy", "no-referrer");
-	if (inm && none_match_hits(inm, EM_DOCS_ETAG)) {
+	if (inm && etag_list_match(inm, EM_DOCS_ETAG, false) == ETAG_MATCHES) {
 		reply->status = 304;
 		return EM_OK;
 	}
