@@ -27,6 +27,7 @@
 #include "effmon/db.h"
 #include "effmon/log.h"
 #include "effmon/metrics.h"
+#include "effmon/proxies.h"
 #include "effmon/router.h"
 
 #define MAX_ORIGINS 32
@@ -287,7 +288,7 @@ static time_t mono_seconds(void)
 	return now.tv_sec;
 }
 
-static bool client_key(struct MHD_Connection *conn, unsigned char key[16])
+static bool peer_key(struct MHD_Connection *conn, unsigned char key[16])
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -305,6 +306,17 @@ static bool client_key(struct MHD_Connection *conn, unsigned char key[16])
 		return true;
 	}
 	return false;
+}
+
+/* The client's address: the TCP peer's, or what a trusted proxy says (proxies.c). */
+static bool client_key(struct em_server *s, struct MHD_Connection *conn, unsigned char key[16])
+{
+	unsigned char peer[16];
+
+	if (!peer_key(conn, peer))
+		return false;
+	proxies_client_conn(&s->cfg->proxies, conn, peer, key);
+	return true;
 }
 
 /* The slot of key; with add, a free, expired or else the oldest slot of its
@@ -341,7 +353,7 @@ static long login_address_locked(struct em_server *s, struct MHD_Connection *con
 	long wait = 0;
 	struct addr_slot *a;
 
-	if (s->cfg->login_ip_max_failures <= 0 || !client_key(conn, key))
+	if (s->cfg->login_ip_max_failures <= 0 || !client_key(s, conn, key))
 		return 0;
 	pthread_mutex_lock(&s->addr_lock);
 	a = addr_slot(s, key, now, false);
@@ -358,7 +370,7 @@ static void login_address_failed(struct em_server *s, struct MHD_Connection *con
 	time_t now = mono_seconds();
 	struct addr_slot *a;
 
-	if (s->cfg->login_ip_max_failures <= 0 || !client_key(conn, key))
+	if (s->cfg->login_ip_max_failures <= 0 || !client_key(s, conn, key))
 		return;
 	pthread_mutex_lock(&s->addr_lock);
 	a = addr_slot(s, key, now, true);
