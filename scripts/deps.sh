@@ -22,6 +22,9 @@ packages=(
 # `make bench` (scripts/deps.sh bench) drives the HTTP scenarios with wrk and
 # reads JSON and sums with jq and bc.
 [ "${1:-}" = bench ] && packages+=(wrk jq bc)
+# tests/integration/test_compose.py checks docker/compose.yaml with Debian 12's docker-compose
+# (1.29) and, parsed by PyYAML, against the compose-spec schema pinned in tools/compose.
+packages+=(docker-compose python3-yaml)
 # The OpenAPI linter and the build of GET /docs (tools/openapi/build_docs.sh)
 # run on Node; any npm on the machine will do.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -82,6 +82,11 @@ static const struct opt OPTIONS[] = {
 	 86400, NULL, "window of counted failures and length of the lock, seconds"},
 	{"shutdown-grace", "EFFMON_SHUTDOWN_GRACE", OPT_LONG, S(shutdown_grace_s), "25", 0, 3600, NULL,
 	 "seconds to finish requests in flight after SIGTERM"},
+	{"database-password-file", "EFFMON_DATABASE_PASSWORD_FILE", OPT_STRING,
+	 S(database_password_file), NULL, 0, 0, NULL,
+	 "file holding the database password (not with PGPASSWORD; a trailing newline is ignored)"},
+	{"trusted-proxies", "EFFMON_TRUSTED_PROXIES", OPT_STRING, S(trusted_proxies), "", 0, 0, NULL,
+	 "comma-separated addresses or address/prefix whose X-Forwarded-For gives the client address"},
 #if EFFMON_TEST_HOOKS
 	/* Test builds only (meson -Dtest_hooks=true): production ignores EFFMON_NOW. */
 	{"now", "EFFMON_NOW", OPT_STRING, S(now), NULL, 0, 0, NULL,
@@ -220,6 +225,45 @@ static const struct opt *find_flag(const char *name, size_t len)
 	return NULL;
 }
 
+static enum em_err read_file(const char *path, char **out, size_t *outlen, const char *what,
+			     char *err, size_t errlen);
+
+/*
+ * The database password from EFFMON_DATABASE_PASSWORD_FILE (a compose or
+ * Kubernetes secret). It is handed to libpq as PGPASSWORD in this process's
+ * own environment: libpq reads it for every connection string without a
+ * password, it never enters the connection string (nor its error messages),
+ * and the container's environment, which the runtime shows, does not hold it.
+ */
+static enum em_err load_database_password(struct em_config *cfg, char *err, size_t errlen)
+{
+	char *pw = NULL;
+	size_t len = 0;
+	enum em_err rc;
+
+	if (getenv("PGPASSWORD")) {
+		snprintf(err, errlen, "EFFMON_DATABASE_PASSWORD_FILE and PGPASSWORD are both set: "
+				      "choose one");
+		return EM_EINVAL;
+	}
+	rc = read_file(cfg->database_password_file, &pw, &len, "EFFMON_DATABASE_PASSWORD_FILE",
+		       err, errlen);
+	if (rc != EM_OK)
+		return rc;
+	if (len == 0 || memchr(pw, '\0', len) || memchr(pw, '\n', len)) {
+		snprintf(err, errlen, "EFFMON_DATABASE_PASSWORD_FILE: %s must hold one non-empty line",
+			 cfg->database_password_file);
+		free(pw);
+		return EM_EINVAL;
+	}
+	rc = setenv("PGPASSWORD", pw, 1) == 0 ? EM_OK : EM_EINTERNAL;
+	memset(pw, 0, len);
+	free(pw);
+	if (rc != EM_OK)
+		snprintf(err, errlen, "EFFMON_DATABASE_PASSWORD_FILE: cannot hand the password to libpq");
+	return rc;
+}
+
 enum em_err config_parse(struct em_config *cfg, int argc, char **argv, int first, int *rest,
 			 int *nrest, char *err, size_t errlen)
 {
@@ -281,6 +325,10 @@ enum em_err config_parse(struct em_config *cfg, int argc, char **argv, int first
 		free(cfg->database_url);
 		cfg->database_url = NULL;
 	}
+	if ((rc = proxies_parse(cfg->trusted_proxies, &cfg->proxies, err, errlen)) != EM_OK)
+		return rc;
+	if (cfg->database_password_file && (rc = load_database_password(cfg, err, errlen)) != EM_OK)
+		return rc;
 	return parse_listen(cfg, err, errlen);
 }
 

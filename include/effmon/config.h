@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "effmon/effmon.h"
+#include "effmon/proxies.h"
 
 enum em_log_format { EM_LOG_TEXT = 0, EM_LOG_JSON };
 
@@ -42,6 +43,9 @@ struct em_config {
 	long login_ip_max_failures;
 	long login_lock_seconds;
 	long shutdown_grace_s;
+	char *database_password_file; /* EFFMON_DATABASE_PASSWORD_FILE, handed to libpq */
+	char *trusted_proxies;        /* EFFMON_TRUSTED_PROXIES as given */
+	struct em_proxies proxies;    /* ... parsed by config_parse() */
 #if EFFMON_TEST_HOOKS
 	char *now; /* EFFMON_NOW: the database's today (em_today()), test builds only */
 #endif

@@ -29,6 +29,7 @@
 #include "effmon/media.h"
 #include "effmon/metrics.h"
 #include "effmon/negotiate.h"
+#include "effmon/proxies.h"
 #include "effmon/router.h"
 
 #define MAX_ORIGINS 32
@@ -153,23 +154,50 @@ static void add_header(struct MHD_Response *r, const char *name, const char *val
 		log_warning("cannot add response header %s", name);
 }
 
-/* The peer's address as text, "-" when unknown. */
-static void client_address(struct MHD_Connection *conn, char *out, size_t outlen)
+static bool peer_key(struct MHD_Connection *conn, unsigned char key[16])
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const void *addr = NULL;
-	int family = 0;
+
+	memset(key, 0, 16);
+	if (!ci || !ci->client_addr)
+		return false;
+	if (ci->client_addr->sa_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, 4);
+		return true;
+	}
+	if (ci->client_addr->sa_family == AF_INET6) {
+		memcpy(key, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+/* The client's address: the TCP peer's, or what a trusted proxy says (proxies.c). */
+static bool client_key(struct em_server *s, struct MHD_Connection *conn, unsigned char key[16])
+{
+	unsigned char peer[16];
+
+	if (!peer_key(conn, peer))
+		return false;
+	proxies_client_conn(&s->cfg->proxies, conn, peer, key);
+	return true;
+}
+
+/* The client's address as text (what client_key says), "-" when unknown. */
+static void client_address(struct em_server *s, struct MHD_Connection *conn, char *out,
+			   size_t outlen)
+{
+	static const unsigned char V4_MAPPED[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	unsigned char key[16];
+	bool v4;
 
 	snprintf(out, outlen, "-");
-	if (!ci || !ci->client_addr)
+	if (!client_key(s, conn, key))
 		return;
-	family = ci->client_addr->sa_family;
-	if (family == AF_INET)
-		addr = &((const struct sockaddr_in *)ci->client_addr)->sin_addr;
-	else if (family == AF_INET6)
-		addr = &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr;
-	if (addr && !inet_ntop(family, addr, out, (socklen_t)outlen))
+	v4 = memcmp(key, V4_MAPPED, sizeof(V4_MAPPED)) == 0;
+	if (!inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? key + 12 : key, out, (socklen_t)outlen))
 		snprintf(out, outlen, "-");
 }
 
@@ -272,7 +300,7 @@ static enum MHD_Result send_reply(struct em_server *s, struct MHD_Connection *co
 		.usec = usec_since(&ctx->start),
 		.user_id = ctx->user_id,
 	};
-	client_address(conn, a.client, sizeof(a.client));
+	client_address(s, conn, a.client, sizeof(a.client));
 	metrics_observe(ctx->route ? route_index(ctx->route) : NROUTES, status, a.usec);
 	log_access(&a);
 	return ret;
@@ -317,26 +345,6 @@ static time_t mono_seconds(void)
 	return now.tv_sec;
 }
 
-static bool client_key(struct MHD_Connection *conn, unsigned char key[16])
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-
-	memset(key, 0, 16);
-	if (!ci || !ci->client_addr)
-		return false;
-	if (ci->client_addr->sa_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, 4);
-		return true;
-	}
-	if (ci->client_addr->sa_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, 16);
-		return true;
-	}
-	return false;
-}
-
 /* The slot of key; with add, a free, expired or else the oldest slot of its
  * probe range is taken over. Called with addr_lock held. */
 static struct addr_slot *addr_slot(struct em_server *s, const unsigned char key[16], time_t now,
@@ -371,7 +379,7 @@ static long login_address_locked(struct em_server *s, struct MHD_Connection *con
 	long wait = 0;
 	struct addr_slot *a;
 
-	if (s->cfg->login_ip_max_failures <= 0 || !client_key(conn, key))
+	if (s->cfg->login_ip_max_failures <= 0 || !client_key(s, conn, key))
 		return 0;
 	pthread_mutex_lock(&s->addr_lock);
 	a = addr_slot(s, key, now, false);
@@ -388,7 +396,7 @@ static void login_address_failed(struct em_server *s, struct MHD_Connection *con
 	time_t now = mono_seconds();
 	struct addr_slot *a;
 
-	if (s->cfg->login_ip_max_failures <= 0 || !client_key(conn, key))
+	if (s->cfg->login_ip_max_failures <= 0 || !client_key(s, conn, key))
 		return;
 	pthread_mutex_lock(&s->addr_lock);
 	a = addr_slot(s, key, now, true);
