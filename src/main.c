@@ -5,6 +5,7 @@
  * finishes the requests in flight, closes everything and exits 0.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -21,6 +22,7 @@
 #include "effmon/embedded.h"
 #include "effmon/log.h"
 #include "effmon/migrate.h"
+#include "effmon/registry.h"
 #include "effmon/router.h"
 #include "effmon/server.h"
 
@@ -171,117 +173,95 @@ static int cmd_routes(void)
 }
 
 /* create-user: its own flags, the password from stdin. */
-static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const int *rest,
-			   int nrest)
+/* Reads the first line of stdin into out; false when there is none. */
+static bool read_password(char *out, size_t outlen)
 {
-	const char *login = NULL, *role_name = NULL;
-	const char *scope_flag = NULL, *scope_value = NULL, *manager = NULL;
-	char password[1100], hash[128], err[512];
-	PGconn *pg = NULL;
-	PGresult *res;
-	enum em_role role;
-	int rc = 1;
+	if (!fgets(out, (int)outlen, stdin))
+		return false;
+	out[strcspn(out, "\r\n")] = '\0';
+	return true;
+}
 
+/* The flags of create-user as the body of POST /users: the same rules then
+ * apply, in the same code (users_create_cli). */
+static int create_user_body(int argc, char **argv, const int *rest, int nrest, json_t *body)
+{
+	static const char *const FLAGS[][2] = {
+		{"--login", "login"},
+		{"--role", "role"},
+		{"--region", "region_id"},
+		{"--municipality", "municipality_id"},
+		{"--organization", "organization_id"},
+		{"--manager", "manager_id"},
+	};
+
+	(void)argc;
 	for (int k = 1; k < nrest; k++) {
 		const char *a = argv[rest[k]];
 		const char *v = k + 1 < nrest ? argv[rest[k + 1]] : NULL;
+		size_t f = 0, nflags = sizeof(FLAGS) / sizeof(FLAGS[0]);
+		int64_t id;
+
 		if (strcmp(a, "--password-stdin") == 0)
 			continue;
+		while (f < nflags && strcmp(a, FLAGS[f][0]) != 0)
+			f++;
+		if (f == nflags)
+			return log_fatal("create-user: unknown option %s", a), 2;
 		if (!v)
 			return log_fatal("%s needs a value", a), 2;
-		if (strcmp(a, "--login") == 0)
-			login = v;
-		else if (strcmp(a, "--role") == 0)
-			role_name = v;
-		else if (strcmp(a, "--manager") == 0)
-			manager = v;
-		else if (!strcmp(a, "--region") || !strcmp(a, "--municipality") ||
-			 !strcmp(a, "--organization")) {
-			if (scope_flag)
-				return fail("give one of --region, --municipality, --organization");
-			scope_flag = a + 2;
-			scope_value = v;
-		} else
-			return log_fatal("create-user: unknown option %s", a), 2;
+		if (json_object_get(body, FLAGS[f][1]))
+			return log_fatal("%s is given twice", a), 2;
+		if (f < 2)
+			json_object_set_new(body, FLAGS[f][1], json_string(v));
+		else if (router_parse_id(v, strlen(v), &id))
+			json_object_set_new(body, FLAGS[f][1], json_integer((json_int_t)id));
+		else
+			return log_fatal("%s must be a positive integer id", a), 1;
 		k++;
 	}
-	(void)argc;
-	if (!login || !role_name)
+	if (!json_object_get(body, "login") || !json_object_get(body, "role"))
 		return fail("create-user needs --login and --role");
-	role = em_role_parse(role_name);
-	if (role == EM_ROLE_NONE)
-		return fail("--role must be one of admin, regional_operator, municipal_operator, "
-			    "head, expert, portal");
-	const char *want = role == EM_ROLE_ADMIN       ? NULL
-			   : role == EM_ROLE_MUNICIPAL ? "municipality"
-			   : role == EM_ROLE_HEAD      ? "organization"
-						       : "region";
-	if ((want == NULL) != (scope_flag == NULL) || (want && strcmp(want, scope_flag) != 0)) {
-		log_fatal("the role %s needs %s%s", role_name,
-			want ? "--" : "no scope flag", want ? want : "");
-		return 1;
-	}
-	int64_t id;
-	if (scope_value && !router_parse_id(scope_value, strlen(scope_value), &id))
-		return fail("the scope id must be a positive integer");
-	if (manager && (role != EM_ROLE_HEAD || !router_parse_id(manager, strlen(manager), &id)))
-		return fail("--manager is a positive integer, for heads only");
+	return 0;
+}
 
-	if (!fgets(password, sizeof(password), stdin))
-		return fail("no password on standard input");
-	password[strcspn(password, "\r\n")] = '\0';
-	if (strlen(password) < 8)
-		return fail("the password must have at least 8 characters");
-	if (password_hash(password, hash) != EM_OK)
-		return fail("cannot hash the password");
+static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const int *rest,
+			   int nrest)
+{
+	char password[1100], err[1024];
+	json_t *body = json_object();
+	long long id = 0;
+	int rc;
+
+	if (!body)
+		return fail("out of memory");
+	if ((rc = create_user_body(argc, argv, rest, nrest, body)) != 0)
+		goto out;
+	rc = 1;
+	if (!read_password(password, sizeof(password))) {
+		log_fatal("no password on standard input");
+		goto out;
+	}
+	json_object_set_new(body, "password", json_string(password));
+	if (db_init(cfg) != EM_OK) {
+		log_fatal("cannot initialise the database pool");
+		goto out;
+	}
+	if (users_create_cli(cfg, body, &id, err, sizeof(err)) != EM_OK) {
+		log_fatal("create-user %s: %s", json_string_value(json_object_get(body, "login")),
+			  err);
+		goto out;
+	}
+	printf("%lld\n", id);
+	rc = 0;
+out:
 	sodium_memzero(password, sizeof(password));
-
-	if (db_connect_once(cfg, &pg, err, sizeof(err)) != EM_OK)
-		return fail(err);
-	const char *params[7] = {
-		login,
-		hash,
-		role_name,
-		scope_flag && !strcmp(scope_flag, "region") ? scope_value : NULL,
-		scope_flag && !strcmp(scope_flag, "municipality") ? scope_value : NULL,
-		scope_flag && !strcmp(scope_flag, "organization") ? scope_value : NULL,
-		manager,
-	};
-	res = PQexecParams(
-		pg,
-		"WITH u AS (INSERT INTO users (login, password_hash, role, region_id, "
-		"municipality_id, organization_id, manager_id) VALUES ($1, $2, $3, $4::bigint, "
-		"$5::bigint, $6::bigint, $7::bigint) RETURNING *) "
-		"INSERT INTO audit_events (actor_role, entity, entity_id, action, after) "
-		"SELECT 'cli', 'user', id, 'create', jsonb_build_object('login', login, 'role', "
-		"role, 'region_id', region_id, 'municipality_id', municipality_id, "
-		"'organization_id', organization_id, 'manager_id', manager_id) FROM u "
-		"RETURNING entity_id",
-		7, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		if (state && strcmp(state, "23505") == 0)
-			log_fatal("a user with the login %s already exists", login);
-		else if (state && strcmp(state, "23514") == 0)
-			log_fatal("the login must be 3-64 characters of A-Z a-z 0-9 "
-					"._@-");
-		else if (state && strcmp(state, "23503") == 0)
-			log_fatal("the %s given does not exist",
-				strstr(PQresultErrorMessage(res), "manager") || !scope_flag
-					? "manager"
-					: scope_flag);
-		else {
-			char msg[300];
-			snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-			msg[strcspn(msg, "\n")] = '\0';
-			log_fatal("cannot create the user: %s", msg);
-		}
-	} else {
-		printf("%s\n", PQgetvalue(res, 0, 0));
-		rc = 0;
-	}
-	PQclear(res);
-	PQfinish(pg);
+	/* jansson copied the password into the body: wipe that copy too. */
+	json_t *pw = json_object_get(body, "password");
+	if (json_is_string(pw))
+		sodium_memzero((char *)json_string_value(pw), json_string_length(pw));
+	json_decref(body);
+	db_shutdown();
 	return rc;
 }
 

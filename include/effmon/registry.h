@@ -35,6 +35,11 @@ enum em_err reserve_transitions_list(struct em_req *req, const struct em_args *a
 				     json_t *body, struct em_reply *reply);
 enum em_err users_create(struct em_req *req, const struct em_args *args, json_t *body,
 			 struct em_reply *reply);
+/* The rules of POST /users for `effmond create-user`, with an admin's powers
+ * and no acting user (its audit row says 'cli'). On failure err holds one
+ * line naming every problem. */
+enum em_err users_create_cli(const struct em_config *cfg, json_t *body, long long *id, char *err,
+			     size_t errlen);
 enum em_err users_update(struct em_req *req, const struct em_args *args, json_t *body,
 			 struct em_reply *reply);
 enum em_err audit_list(struct em_req *req, const struct em_args *args, json_t *body,

@@ -59,7 +59,8 @@ static const struct db_stmt USER_LIST = {
 	14};
 
 /*
- * $5 body without the password, $6 actor, $7 request id, $8 password hash.
+ * $5 body without the password, $6 actor (NULL for the effmond command, whose
+ * audit rows say 'cli'), $7 request id, $8 password hash.
  * Always one row: the user (NULL when not created) and, per scope field,
  * whether it names an object inside the caller's scope. A head's manager
  * must be the current head of that organization.
@@ -90,7 +91,8 @@ static const struct db_stmt USER_CREATE_SQL = {
 	"  t.manager_id FROM t, ok"
 	"  WHERE ok.region_ok AND ok.municipality_ok AND ok.organization_ok AND ok.manager_ok"
 	"  RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'user', ins.id, 'create', NULL, "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, CASE WHEN $6 IS NULL THEN 'cli' ELSE $1"
+	"  END, 'user', ins.id, 'create', NULL, "
 	USER_JSON("ins") ", $7, coalesce(ins.region_id, m.region_id, o.region_id),"
 	"  coalesce(ins.municipality_id, o.municipality_id), ins.organization_id FROM ins"
 	"  LEFT JOIN municipalities m ON m.id = ins.municipality_id"
@@ -235,7 +237,7 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	scope_params(req, bufs, params);
 	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
 	params[4] = c->body_text;
-	params[5] = actor;
+	params[5] = req->caller.user_id ? actor : NULL; /* NULL: the effmond command */
 	params[6] = req->request_id;
 	params[7] = c->hash;
 	if ((rc = db_exec(req->db, &USER_CREATE_SQL, params, &res)) != EM_OK)
@@ -473,5 +475,70 @@ out:
 	json_decref(rest);
 	json_decref(stored);
 	free(text);
+	return rc;
+}
+
+/* --- effmond create-user ----------------------------------------------------------- */
+
+static const char *no_value(void *ctx, enum em_value_kind kind, const char *name)
+{
+	(void)ctx;
+	(void)kind;
+	(void)name;
+	return NULL;
+}
+
+/* One line for the command's stderr: the detail and every field error. */
+static void cli_error(const struct em_reply *reply, enum em_err rc, char *err, size_t errlen)
+{
+	size_t i, n;
+	json_t *e;
+
+	n = (size_t)snprintf(err, errlen, "%s",
+			     reply->detail[0] ? reply->detail
+			     : rc == EM_EUNAVAILABLE ? "the database is unavailable"
+						     : "cannot create the user");
+	json_array_foreach(reply->errors, i, e) {
+		const char *field = json_string_value(json_object_get(e, "field"));
+		const char *message = json_string_value(json_object_get(e, "message"));
+		if (n >= errlen)
+			break;
+		if (strstr(reply->detail, message)) /* the detail already says it */
+			continue;
+		n += (size_t)snprintf(err + n, errlen - n, "%s %s: %s", i ? ";" : ":", field,
+				      message);
+	}
+}
+
+enum em_err users_create_cli(const struct em_config *cfg, json_t *body, long long *id, char *err,
+			     size_t errlen)
+{
+	struct em_req req = {
+		.method = "POST",
+		.path = "/api/v1/users",
+		.request_id = "cli",
+		.caller = {.role = EM_ROLE_ADMIN},
+		.cfg = cfg,
+		.lookup = no_value,
+	};
+	struct em_reply reply = {0};
+	enum em_err rc;
+
+	if (!(req.db = db_thread_conn()))
+		return EM_EINTERNAL;
+	rc = users_create(&req, NULL, body, &reply);
+	if (rc == EM_OK) {
+		/* The created user as POST /users answers it. */
+		json_t *user = reply.text ? json_loadb(reply.text, reply.text_len, 0, NULL) : NULL;
+		json_t *uid = json_object_get(user, "id");
+		if (json_is_integer(uid))
+			*id = (long long)json_integer_value(uid);
+		else
+			rc = EM_EINTERNAL;
+		json_decref(user);
+	}
+	if (rc != EM_OK)
+		cli_error(&reply, rc, err, errlen);
+	reply_clear(&reply);
 	return rc;
 }

@@ -134,6 +134,33 @@ class CreateUserTest(harness.DaemonTestCase):
                                            "'cli-norole', 'cli-short', 'cli-empty', "
                                            "'cli-blank')"), '0')
 
+    def test_same_rules_as_post_users(self):
+        a, b = self.a, self.b
+        # a head's manager must head that organization: b's manager is not a's
+        line = self.fails('--login', 'cli-m1', '--role', 'head', '--organization',
+                          str(a['organization']), '--manager', str(b['manager']),
+                          what='a manager of another organization')
+        self.assertIn('manager_id', line)
+        self.assertEqual(self.cluster.psql("SELECT count(*) FROM users WHERE login = 'cli-m1'"),
+                         '0')
+        # every problem is named at once, by its field
+        line = self.fails('--login', 'x', '--role', 'head', '--region', str(a['region']),
+                          password='short\n', what='three problems')
+        for field in ('login', 'password', 'organization_id', 'region_id'):
+            self.assertIn(field, line)
+
+    def test_audit_row_has_the_scope(self):
+        a = self.a
+        uid = self.ok('cli-audited', 'head', ('--organization', str(a['organization']),
+                                              '--manager', str(a['manager'])),
+                      {'organization_id': a['organization'], 'manager_id': a['manager']})
+        row = self.cluster.psql(
+            "SELECT actor_user_id IS NULL, actor_role, action, region_id, municipality_id, "
+            "organization_id, after->>'login', after ? 'password_hash' FROM audit_events "
+            "WHERE entity = 'user' AND entity_id = %d" % uid)
+        self.assertEqual(row, 't|cli|create|%d|%d|%d|cli-audited|f'
+                         % (a['region'], a['municipality'], a['organization']))
+
     def test_duplicate_login(self):
         self.ok('cli-dup', 'admin')
         line = self.fails('--login', 'cli-dup', '--role', 'admin', what='same login')
