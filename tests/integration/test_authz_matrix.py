@@ -44,6 +44,7 @@ MATRIX = [
     ('GET',   '/readyz',                               200,        200,        200,        200,        200,        200,        200),
     ('GET',   '/metrics',                              200,        200,        200,        200,        200,        200,        200),
     ('GET',   '/api/v1/openapi.yaml',                  200,        200,        200,        200,        200,        200,        200),
+    ('GET',   '/docs',                                 200,        200,        200,        200,        200,        200,        200),
     ('POST',  '/api/v1/auth/token',                    200,        200,        200,        200,        200,        200,        200),
     ('GET',   '/api/v1/auth/me',                       200,        200,        200,        200,        200,        200,        ANON),
 
@@ -259,6 +260,7 @@ ACTIONS = {
     ('GET', '/readyz'): plain,
     ('GET', '/metrics'): plain,
     ('GET', '/api/v1/openapi.yaml'): plain,
+    ('GET', '/docs'): plain,
     ('POST', '/api/v1/auth/token'): login,
     ('GET', '/api/v1/auth/me'): plain,
 
