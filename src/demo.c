@@ -93,7 +93,18 @@ static const char DEMO_COUNTS[] =
 	" (SELECT count(*) FROM submissions WHERE region_id = $1::bigint "
 	"  AND status = 'approved'), "
 	" (SELECT count(*) FROM submission_values v JOIN submissions s "
-	"  ON s.id = v.submission_id WHERE s.region_id = $1::bigint)";
+	"  ON s.id = v.submission_id WHERE s.region_id = $1::bigint), "
+	" (SELECT count(*) FROM competencies), "
+	" (SELECT count(*) FROM attestations a JOIN managers g ON g.id = a.manager_id "
+	"  WHERE g.region_id = $1::bigint), "
+	" (SELECT count(*) FROM recommendations WHERE region_id = $1::bigint), "
+	" (SELECT count(DISTINCT status) FROM recommendations WHERE region_id = $1::bigint), "
+	" (SELECT count(*) FROM decisions d JOIN managers g ON g.id = d.manager_id "
+	"  WHERE g.region_id = $1::bigint), "
+	" (SELECT count(DISTINCT type) FROM decisions d JOIN managers g ON g.id = d.manager_id "
+	"  WHERE g.region_id = $1::bigint), "
+	" (SELECT count(*) FROM milestones m JOIN roadmaps r ON r.id = m.roadmap_id "
+	"  WHERE r.region_id = $1::bigint AND m.status <> 'planned')";
 
 /* Whether the demo region has its campaigns (an older install has not). */
 static const char DEMO_HAS_MONITORING[] =
@@ -247,6 +258,12 @@ static void demo_report(FILE *out, const PGresult *t, const PGresult *counts,
 		"their catalogs, %s submissions (%s approved), %s values.\n",
 		PQgetvalue(counts, 0, 7), PQgetvalue(counts, 0, 8), PQgetvalue(counts, 0, 9),
 		PQgetvalue(counts, 0, 10), PQgetvalue(counts, 0, 11));
+	fprintf(out,
+		"Cycle: %s competencies, %s attestations, %s recommendations (%s statuses), %s "
+		"decisions (%s types), %s milestones in progress or done.\n",
+		PQgetvalue(counts, 0, 12), PQgetvalue(counts, 0, 13), PQgetvalue(counts, 0, 14),
+		PQgetvalue(counts, 0, 15), PQgetvalue(counts, 0, 16), PQgetvalue(counts, 0, 17),
+		PQgetvalue(counts, 0, 18));
 	for (size_t k = 0; k < DEMO_NUSERS; k++)
 		created += !made[k].existed;
 	fprintf(out, "\nDemo users (%zu created; their passwords are shown only here):\n", created);
@@ -352,6 +369,9 @@ enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 	if ((rc = roadmaps_seed_demo(pg, out, err, errlen)) != EM_OK)
 		goto out;
 	rc = EM_EDB;
+	if (!demo_exec(pg, "cannot load demo/cycle.sql", EM_DEMO_CYCLE_SQL, 0, NULL, NULL, err,
+		       errlen))
+		goto out;
 	region[0] = PQgetvalue(targets, 0, T_REGION);
 	if (!demo_exec(pg, "cannot count the demo data", DEMO_COUNTS, 1, region, &counts, err,
 		       errlen))

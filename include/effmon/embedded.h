@@ -24,5 +24,8 @@ extern const char EM_DEMO_REGISTRY_SQL[];
 /* demo/monitoring.sql: the catalog and campaigns, run after it (or alone, on a
  * database whose demo region predates them). */
 extern const char EM_DEMO_MONITORING_SQL[];
+/* demo/cycle.sql: attestations, recommendations, decisions and roadmap
+ * progress, run after the monitoring and the roadmaps, in the same load. */
+extern const char EM_DEMO_CYCLE_SQL[];
 
 #endif
