@@ -237,6 +237,8 @@ WITH target AS (
     JOIN regions g ON g.id = r.region_id AND g.code = '98'
     LEFT JOIN municipalities mu ON mu.id = r.municipality_id
     WHERE m.status = 'planned'
+      AND NOT EXISTS (SELECT 1 FROM milestones p WHERE p.roadmap_id = m.roadmap_id
+                      AND p.status <> 'planned')   -- a roadmap someone worked on stays so
     WINDOW w AS (PARTITION BY m.roadmap_id ORDER BY m.id)),
 upd AS (
     UPDATE milestones m SET status = t.status,
