@@ -270,6 +270,72 @@ JOIN managers g ON g.organization_id = r.organization_id AND g.status = 'active'
 JOIN demo_ms d ON d.id = m.id
 ON CONFLICT DO NOTHING;
 
+-- The measures of 2025-2026 after the 2025 monitoring (the seeded roadmaps
+-- are of 2020-2022): the region's, Заречный-Демо's and Sarov's plans, their
+-- milestones at every status, the heads with recommendations as participants.
+CREATE TEMP TABLE demo_plan (k integer PRIMARY KEY, level text NOT NULL, muni text,
+                             title text NOT NULL) ON COMMIT DROP;
+INSERT INTO demo_plan VALUES
+    (1, 'regional', NULL, 'План мероприятий по итогам мониторинга эффективности руководителей ОО 2025 года'),
+    (2, 'municipal', 'городской округ Заречный-Демо', 'Муниципальный план адресной помощи руководителям ОО на 2025-2026 годы'),
+    (3, 'municipal', 'ЗАТО город Саров', 'Продолжение «дорожной карты» 2.1: мониторинг эффективности руководителей ОО Сарова в 2025-2026 годах');
+CREATE TEMP TABLE demo_plan_rows (n integer PRIMARY KEY, title text NOT NULL, due_text text NOT NULL,
+                                  due_on date NOT NULL, status text NOT NULL) ON COMMIT DROP;
+INSERT INTO demo_plan_rows VALUES
+    (1, 'Совещание с руководителями ОО по итогам мониторинга 2025 года', 'Сентябрь 2025 г.', '2025-09-30', 'done'),
+    (2, 'Адресные рекомендации руководителям ОО с критическим уровнем', 'Октябрь 2025 г.', '2025-10-31', 'done'),
+    (3, 'Обучение руководителей ОО по программам управления', 'Декабрь 2025 г.', '2025-12-31', 'in_progress'),
+    (4, 'Наставничество для руководителей ОО с низким уровнем', 'Март 2026 г.', '2026-03-31', 'planned'),
+    (5, 'Семинар по объективности оценочных процедур', 'Ноябрь 2025 г.', '2025-11-30', 'cancelled');
+
+CREATE TEMP TABLE demo_plan_ids ON COMMIT DROP AS
+WITH ins AS (
+    INSERT INTO roadmaps (level, region_id, municipality_id, title, period_from, period_to)
+    SELECT p.level, r.id, m.id, p.title, date '2025-07-01', date '2026-12-31'
+    FROM demo_plan p JOIN regions r ON r.code = '98'
+    LEFT JOIN municipalities m ON m.region_id = r.id AND m.name = p.muni
+    WHERE p.muni IS NULL OR m.id IS NOT NULL
+    ORDER BY p.k
+    RETURNING id)
+SELECT id FROM ins;
+
+CREATE TEMP TABLE demo_plan_ms ON COMMIT DROP AS
+WITH ins AS (
+    INSERT INTO milestones (roadmap_id, number, title, due_text, due_on, executors,
+                            expected_result, status, progress_report, started_at, done_at,
+                            cancelled_at, version)
+    SELECT d.id, w.n::text, w.title, w.due_text, w.due_on,
+           ARRAY['Орган управления образованием'], 'Проведено, результаты размещены на сайте',
+           w.status,
+           CASE WHEN w.status IN ('done', 'in_progress') THEN 'Выполняется по плану' END,
+           CASE WHEN w.status IN ('done', 'in_progress') THEN timestamptz '2025-09-01 10:00+03' END,
+           CASE WHEN w.status = 'done' THEN w.due_on::timestamptz END,
+           CASE WHEN w.status = 'cancelled' THEN timestamptz '2025-10-15 10:00+03' END,
+           CASE w.status WHEN 'done' THEN 3 WHEN 'planned' THEN 1 ELSE 2 END
+    FROM demo_plan_ids d CROSS JOIN demo_plan_rows w
+    ORDER BY d.id, w.n
+    RETURNING id, status, cancelled_at)
+SELECT * FROM ins;
+
+INSERT INTO milestone_transitions (milestone_id, from_status, to_status, comment, created_at)
+SELECT x.* FROM (
+    SELECT id, 'planned', 'in_progress', NULL::text, timestamptz '2025-09-01 10:00+03'
+    FROM demo_plan_ms WHERE status IN ('done', 'in_progress')
+    UNION ALL
+    SELECT id, 'in_progress', 'done', 'Выполнено в срок', timestamptz '2025-11-30 10:00+03'
+    FROM demo_plan_ms WHERE status = 'done'
+    UNION ALL
+    SELECT id, 'planned', 'cancelled', 'Перенесено в план 2026 года', cancelled_at
+    FROM demo_plan_ms WHERE status = 'cancelled'
+) x ORDER BY 5, 1;
+
+INSERT INTO milestone_participants (milestone_id, manager_id, created_at)
+SELECT m.id, r.addressee_manager_id, now()
+FROM demo_plan_ms m JOIN milestones ms ON ms.id = m.id
+JOIN roadmaps rm ON rm.id = ms.roadmap_id AND rm.level = 'regional'
+CROSS JOIN demo_rec r WHERE ms.number IN ('2', '3')
+ON CONFLICT DO NOTHING;
+
 -- The audit trail: one 'load-demo' event per attestation, recommendation and
 -- decision, and per milestone whose progress was recorded.
 INSERT INTO audit_events (actor_role, entity, entity_id, action, after, region_id,
@@ -289,4 +355,9 @@ JOIN organizations o ON o.id = g.organization_id JOIN regions r ON r.id = o.regi
 UNION ALL
 SELECT 'cli', 'milestone', m.id, 'load-demo', to_jsonb(m), r.region_id, r.municipality_id,
        r.organization_id
-FROM demo_ms d JOIN milestones m ON m.id = d.id JOIN roadmaps r ON r.id = m.roadmap_id;
+FROM demo_ms d JOIN milestones m ON m.id = d.id JOIN roadmaps r ON r.id = m.roadmap_id
+UNION ALL
+SELECT 'cli', 'roadmap', r.id, 'load-demo', to_jsonb(r) || jsonb_build_object('milestones',
+           (SELECT jsonb_agg(to_jsonb(m) ORDER BY m.id) FROM milestones m
+            WHERE m.roadmap_id = r.id)), r.region_id, r.municipality_id, r.organization_id
+FROM demo_plan_ids d JOIN roadmaps r ON r.id = d.id;
