@@ -294,7 +294,8 @@ WITH ins AS (
     SELECT p.level, r.id, m.id, p.title, date '2025-07-01', date '2026-12-31'
     FROM demo_plan p JOIN regions r ON r.code = '98'
     LEFT JOIN municipalities m ON m.region_id = r.id AND m.name = p.muni
-    WHERE p.muni IS NULL OR m.id IS NOT NULL
+    WHERE (p.muni IS NULL OR m.id IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM roadmaps x WHERE x.region_id = r.id AND x.title = p.title)
     ORDER BY p.k
     RETURNING id)
 SELECT id FROM ins;
