@@ -290,6 +290,44 @@ static void demo_report(FILE *out, const PGresult *t, const PGresult *counts,
 	fflush(out);
 }
 
+/* The parts of a load after the checks: the registry unless an older effmond
+ * loaded it, the monitoring, the users (on a fresh registry only), the
+ * roadmaps and the rest of the cycle. *targets gets the users' scope. */
+static enum em_err demo_fill(PGconn *pg, bool has_registry, FILE *out, PGresult **targets,
+			     struct demo_user_result *made, char *err, size_t errlen)
+{
+	const char *code[1] = {DEMO_REGION_CODE};
+	enum em_err rc;
+
+	/* A database loaded by an older effmond has the registry: only the
+	 * monitoring part is added, and its users stay as they are. */
+	if (!has_registry && !demo_exec(pg, "cannot load demo/registry.sql",
+					EM_DEMO_REGISTRY_SQL, 0, NULL, NULL, err, errlen))
+		return EM_EDB;
+	if (!demo_exec(pg, "cannot load demo/monitoring.sql", EM_DEMO_MONITORING_SQL, 0, NULL,
+		       NULL, err, errlen))
+		return EM_EDB;
+	if (!demo_exec(pg, "cannot find the demo users' scope", DEMO_TARGETS, 1, code, targets,
+		       err, errlen))
+		return EM_EDB;
+	if (PQntuples(*targets) != 1 || PQgetisnull(*targets, 0, T_ORG)) {
+		snprintf(err, errlen, "the demo data has no school with a head in its first "
+				      "municipality, for demo-head");
+		return EM_EINTERNAL;
+	}
+	for (size_t k = 0; k < DEMO_NUSERS; k++) {
+		made[k].existed = has_registry;
+		if (!has_registry && (rc = demo_user(pg, k, *targets, &made[k], err, errlen)) != EM_OK)
+			return rc;
+	}
+	if ((rc = roadmaps_seed_demo(pg, out, err, errlen)) != EM_OK)
+		return rc;
+	if (!demo_exec(pg, "cannot load demo/cycle.sql", EM_DEMO_CYCLE_SQL, 0, NULL, NULL, err,
+		       errlen))
+		return EM_EDB;
+	return EM_OK;
+}
+
 enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 {
 	struct demo_user_result made[DEMO_NUSERS];
@@ -344,34 +382,9 @@ enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 		goto out;
 	}
 
-	/* A database loaded by an older effmond has the registry: only the
-	 * monitoring part is added, and its users stay as they are. */
-	if (!has_registry && !demo_exec(pg, "cannot load demo/registry.sql",
-					EM_DEMO_REGISTRY_SQL, 0, NULL, NULL, err, errlen))
-		goto out;
-	if (!demo_exec(pg, "cannot load demo/monitoring.sql", EM_DEMO_MONITORING_SQL, 0, NULL,
-		       NULL, err, errlen))
-		goto out;
-	if (!demo_exec(pg, "cannot find the demo users' scope", DEMO_TARGETS, 1, code, &targets,
-		       err, errlen))
-		goto out;
-	if (PQntuples(targets) != 1 || PQgetisnull(targets, 0, T_ORG)) {
-		snprintf(err, errlen, "the demo data has no school with a head in its first "
-				      "municipality, for demo-head");
-		rc = EM_EINTERNAL;
-		goto out;
-	}
-	for (size_t k = 0; k < DEMO_NUSERS; k++) {
-		made[k].existed = has_registry;
-		if (!has_registry && (rc = demo_user(pg, k, targets, &made[k], err, errlen)) != EM_OK)
-			goto out;
-	}
-	if ((rc = roadmaps_seed_demo(pg, out, err, errlen)) != EM_OK)
+	if ((rc = demo_fill(pg, has_registry, out, &targets, made, err, errlen)) != EM_OK)
 		goto out;
 	rc = EM_EDB;
-	if (!demo_exec(pg, "cannot load demo/cycle.sql", EM_DEMO_CYCLE_SQL, 0, NULL, NULL, err,
-		       errlen))
-		goto out;
 	region[0] = PQgetvalue(targets, 0, T_REGION);
 	if (!demo_exec(pg, "cannot count the demo data", DEMO_COUNTS, 1, region, &counts, err,
 		       errlen))
