@@ -1,10 +1,11 @@
 /*
  * demo.c — `effmond load-demo`: runs the embedded demo/registry.sql and
  * creates one user per role (admin excepted) with a random password, then
- * demo/monitoring.sql (catalog and campaigns), all in one transaction under an
- * advisory lock, each part only once: the demo region's code says the registry
- * is there, its campaigns that the monitoring is. Passwords are printed once
- * and kept only as hashes.
+ * demo/monitoring.sql (catalog and campaigns), the seeded roadmaps and
+ * demo/cycle.sql (attestations, recommendations, decisions, roadmap progress),
+ * all in one transaction under an advisory lock, each part only once: the demo
+ * region's code says the registry is there, its campaigns that the monitoring
+ * and the cycle are. Passwords are printed once and kept only as hashes.
  */
 #include "effmon/demo.h"
 
