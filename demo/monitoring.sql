@@ -317,3 +317,25 @@ UNION ALL
 SELECT 'cli', 'submission', s.id, 'load-demo', to_jsonb(s), s.region_id, s.municipality_id,
        s.organization_id
 FROM submissions s JOIN demo_quality q ON q.submission_id = s.id;
+
+-- The competency catalog of attestation (shared by every region): the
+-- competencies of a head in the federal target model of attestation of heads
+-- of educational organizations, each scored from 0 to its maximum. A catalog
+-- someone filled already is left as it is.
+INSERT INTO competencies (code, name, description, max_score)
+VALUES
+    ('strategy', 'Стратегическое управление',
+     'Программа развития ОО, целеполагание, управление изменениями', 20),
+    ('results', 'Управление образовательными результатами',
+     'Качество образования, объективность оценивания, индивидуальные траектории', 20),
+    ('staff', 'Управление персоналом',
+     'Подбор, развитие и оценка педагогов, наставничество, команда', 15),
+    ('finance', 'Финансы и экономика ОО',
+     'План ФХД, государственное задание, закупки, эффективный контракт', 15),
+    ('legal', 'Правовое обеспечение',
+     'Локальные акты, трудовое право, лицензирование и аккредитация', 10),
+    ('communication', 'Коммуникации и взаимодействие',
+     'Родители, учредитель, социальные партнёры, открытость ОО', 10),
+    ('digital', 'Цифровая трансформация',
+     'Цифровая образовательная среда, данные, информационная безопасность', 10)
+ON CONFLICT (code) DO NOTHING;

@@ -1,10 +1,11 @@
 /*
  * demo.c — `effmond load-demo`: runs the embedded demo/registry.sql and
  * creates one user per role (admin excepted) with a random password, then
- * demo/monitoring.sql (catalog and campaigns), all in one transaction under an
- * advisory lock, each part only once: the demo region's code says the registry
- * is there, its campaigns that the monitoring is. Passwords are printed once
- * and kept only as hashes.
+ * demo/monitoring.sql (catalog and campaigns), the seeded roadmaps and
+ * demo/cycle.sql (attestations, recommendations, decisions, roadmap progress),
+ * all in one transaction under an advisory lock, each part only once: the demo
+ * region's code says the registry is there, its campaigns that the monitoring
+ * and the cycle are. Passwords are printed once and kept only as hashes.
  */
 #include "effmon/demo.h"
 
@@ -93,7 +94,18 @@ static const char DEMO_COUNTS[] =
 	" (SELECT count(*) FROM submissions WHERE region_id = $1::bigint "
 	"  AND status = 'approved'), "
 	" (SELECT count(*) FROM submission_values v JOIN submissions s "
-	"  ON s.id = v.submission_id WHERE s.region_id = $1::bigint)";
+	"  ON s.id = v.submission_id WHERE s.region_id = $1::bigint), "
+	" (SELECT count(*) FROM competencies), "
+	" (SELECT count(*) FROM attestations a JOIN managers g ON g.id = a.manager_id "
+	"  WHERE g.region_id = $1::bigint), "
+	" (SELECT count(*) FROM recommendations WHERE region_id = $1::bigint), "
+	" (SELECT count(DISTINCT status) FROM recommendations WHERE region_id = $1::bigint), "
+	" (SELECT count(*) FROM decisions d JOIN managers g ON g.id = d.manager_id "
+	"  WHERE g.region_id = $1::bigint), "
+	" (SELECT count(DISTINCT type) FROM decisions d JOIN managers g ON g.id = d.manager_id "
+	"  WHERE g.region_id = $1::bigint), "
+	" (SELECT count(*) FROM milestones m JOIN roadmaps r ON r.id = m.roadmap_id "
+	"  WHERE r.region_id = $1::bigint AND m.status <> 'planned')";
 
 /* Whether the demo region has its campaigns (an older install has not). */
 static const char DEMO_HAS_MONITORING[] =
@@ -247,6 +259,12 @@ static void demo_report(FILE *out, const PGresult *t, const PGresult *counts,
 		"their catalogs, %s submissions (%s approved), %s values.\n",
 		PQgetvalue(counts, 0, 7), PQgetvalue(counts, 0, 8), PQgetvalue(counts, 0, 9),
 		PQgetvalue(counts, 0, 10), PQgetvalue(counts, 0, 11));
+	fprintf(out,
+		"Cycle: %s competencies, %s attestations, %s recommendations (%s statuses), %s "
+		"decisions (%s types), %s milestones in progress or done.\n",
+		PQgetvalue(counts, 0, 12), PQgetvalue(counts, 0, 13), PQgetvalue(counts, 0, 14),
+		PQgetvalue(counts, 0, 15), PQgetvalue(counts, 0, 16), PQgetvalue(counts, 0, 17),
+		PQgetvalue(counts, 0, 18));
 	for (size_t k = 0; k < DEMO_NUSERS; k++)
 		created += !made[k].existed;
 	fprintf(out, "\nDemo users (%zu created; their passwords are shown only here):\n", created);
@@ -271,6 +289,44 @@ static void demo_report(FILE *out, const PGresult *t, const PGresult *counts,
 		}
 	}
 	fflush(out);
+}
+
+/* The parts of a load after the checks: the registry unless an older effmond
+ * loaded it, the monitoring, the users (on a fresh registry only), the
+ * roadmaps and the rest of the cycle. *targets gets the users' scope. */
+static enum em_err demo_fill(PGconn *pg, bool has_registry, FILE *out, PGresult **targets,
+			     struct demo_user_result *made, char *err, size_t errlen)
+{
+	const char *code[1] = {DEMO_REGION_CODE};
+	enum em_err rc;
+
+	/* A database loaded by an older effmond has the registry: only the
+	 * monitoring part is added, and its users stay as they are. */
+	if (!has_registry && !demo_exec(pg, "cannot load demo/registry.sql",
+					EM_DEMO_REGISTRY_SQL, 0, NULL, NULL, err, errlen))
+		return EM_EDB;
+	if (!demo_exec(pg, "cannot load demo/monitoring.sql", EM_DEMO_MONITORING_SQL, 0, NULL,
+		       NULL, err, errlen))
+		return EM_EDB;
+	if (!demo_exec(pg, "cannot find the demo users' scope", DEMO_TARGETS, 1, code, targets,
+		       err, errlen))
+		return EM_EDB;
+	if (PQntuples(*targets) != 1 || PQgetisnull(*targets, 0, T_ORG)) {
+		snprintf(err, errlen, "the demo data has no school with a head in its first "
+				      "municipality, for demo-head");
+		return EM_EINTERNAL;
+	}
+	for (size_t k = 0; k < DEMO_NUSERS; k++) {
+		made[k].existed = has_registry;
+		if (!has_registry && (rc = demo_user(pg, k, *targets, &made[k], err, errlen)) != EM_OK)
+			return rc;
+	}
+	if ((rc = roadmaps_seed_demo(pg, out, err, errlen)) != EM_OK)
+		return rc;
+	if (!demo_exec(pg, "cannot load demo/cycle.sql", EM_DEMO_CYCLE_SQL, 0, NULL, NULL, err,
+		       errlen))
+		return EM_EDB;
+	return EM_OK;
 }
 
 enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
@@ -327,29 +383,7 @@ enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 		goto out;
 	}
 
-	/* A database loaded by an older effmond has the registry: only the
-	 * monitoring part is added, and its users stay as they are. */
-	if (!has_registry && !demo_exec(pg, "cannot load demo/registry.sql",
-					EM_DEMO_REGISTRY_SQL, 0, NULL, NULL, err, errlen))
-		goto out;
-	if (!demo_exec(pg, "cannot load demo/monitoring.sql", EM_DEMO_MONITORING_SQL, 0, NULL,
-		       NULL, err, errlen))
-		goto out;
-	if (!demo_exec(pg, "cannot find the demo users' scope", DEMO_TARGETS, 1, code, &targets,
-		       err, errlen))
-		goto out;
-	if (PQntuples(targets) != 1 || PQgetisnull(targets, 0, T_ORG)) {
-		snprintf(err, errlen, "the demo data has no school with a head in its first "
-				      "municipality, for demo-head");
-		rc = EM_EINTERNAL;
-		goto out;
-	}
-	for (size_t k = 0; k < DEMO_NUSERS; k++) {
-		made[k].existed = has_registry;
-		if (!has_registry && (rc = demo_user(pg, k, targets, &made[k], err, errlen)) != EM_OK)
-			goto out;
-	}
-	if ((rc = roadmaps_seed_demo(pg, out, err, errlen)) != EM_OK)
+	if ((rc = demo_fill(pg, has_registry, out, &targets, made, err, errlen)) != EM_OK)
 		goto out;
 	rc = EM_EDB;
 	region[0] = PQgetvalue(targets, 0, T_REGION);

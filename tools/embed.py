@@ -4,7 +4,8 @@
 `effmond load-demo`, so that the binary needs no files at run time.
 
 usage: embed.py OUT.c --openapi api/openapi.yaml --demo demo/registry.sql
-                --demo-monitoring demo/monitoring.sql MIGRATION.sql...
+                --demo-monitoring demo/monitoring.sql --demo-cycle demo/cycle.sql
+                MIGRATION.sql...
 """
 import os
 import re
@@ -35,13 +36,13 @@ def main(argv):
     rest = []
     args = iter(argv[2:])
     for a in args:
-        if a in ("--openapi", "--demo", "--demo-monitoring"):
+        if a in ("--openapi", "--demo", "--demo-monitoring", "--demo-cycle"):
             files[a] = next(args, None)
             if files[a] is None:
                 sys.exit(f"embed.py: {a} needs a file")
         else:
             rest.append(a)
-    for flag in ("--openapi", "--demo", "--demo-monitoring"):
+    for flag in ("--openapi", "--demo", "--demo-monitoring", "--demo-cycle"):
         if flag not in files:
             sys.exit(f"embed.py: {flag} FILE is required")
     openapi = files["--openapi"]
@@ -77,6 +78,9 @@ def main(argv):
     with open(files["--demo-monitoring"], "rb") as f:
         demo = f.read()
     parts.append(f"const char EM_DEMO_MONITORING_SQL[] =\n{c_string(demo)};")
+    with open(files["--demo-cycle"], "rb") as f:
+        demo = f.read()
+    parts.append(f"const char EM_DEMO_CYCLE_SQL[] =\n{c_string(demo)};")
     with open(out_path, "w") as f:
         f.write("\n".join(parts) + "\n")
 

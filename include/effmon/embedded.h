@@ -31,5 +31,8 @@ extern const char EM_DOCS_HTML[];
 extern const size_t EM_DOCS_HTML_LEN;
 extern const char EM_DOCS_ETAG[];
 extern const char EM_DOCS_CSP[];
+/* demo/cycle.sql: attestations, recommendations, decisions and roadmap
+ * progress, run after the monitoring and the roadmaps, in the same load. */
+extern const char EM_DEMO_CYCLE_SQL[];
 
 #endif

@@ -781,13 +781,26 @@ class DemoTest(harness.DaemonTestCase):
                             "AND filled = applicable" % c25))
         self.assertGreater(full, active * 0.6)
         self.assertLess(full, active)  # a few values are missing
-        # 2026: open now, draft submissions, some partly filled
+        # 2026: open now; the organizations whose head filled every self value are
+        # approved and scored already, the others are drafts, some partly filled
         self.assertEqual(self.sql(
             "SELECT opens_at < now() AND closes_at > now() FROM campaigns WHERE id = %d" % c26),
             't')
+        drafts, approved = (int(x) for x in self.sql(
+            "SELECT count(*) FILTER (WHERE status = 'draft') || ' ' || count(*) FILTER "
+            "(WHERE status = 'approved' AND approved_at < now()) FROM submissions "
+            "WHERE campaign_id = %d" % c26).split())
+        self.assertEqual(drafts + approved, active)
+        self.assertTrue(0 < approved < active / 2, approved)
         self.assertEqual(self.sql(
-            "SELECT count(*) || ':' || count(*) FILTER (WHERE status = 'draft') FROM "
-            "submissions WHERE campaign_id = %d" % c26), '%d:%d' % (active, active))
+            "SELECT count(*) FROM submissions s JOIN indicators i ON i.campaign_id = "
+            "s.campaign_id AND coalesce((i.weights->>s.kind)::numeric, 0) > 0 WHERE "
+            "s.campaign_id = %d AND s.status = 'approved' AND NOT EXISTS (SELECT 1 FROM "
+            "submission_values v WHERE v.submission_id = s.id AND v.indicator_id = i.id)"
+            % c26), '0')
+        self.assertEqual(self.sql(
+            "SELECT count(*) FROM submission_scores WHERE campaign_id = %d AND status = "
+            "'approved' AND total IS NOT NULL AND level IS NOT NULL" % c26), str(approved))
         partly = int(self.sql("SELECT count(DISTINCT submission_id) FROM submission_values v "
                               "JOIN submissions s ON s.id = v.submission_id WHERE "
                               "s.campaign_id = %d" % c26))
@@ -824,7 +837,21 @@ class DemoTest(harness.DaemonTestCase):
         self.assertEqual((self.counts(), self.audit()), (before, audit))
         # an older install (registry demo only) gets the monitoring part, and its users
         # stay as they were (the audit trail is append-only: the old events stay)
+        # (the cycle rows of demo/cycle.sql point at the campaigns: they go too,
+        # decisions despite their append-only trigger)
+        cycle_audit = int(self.sql(
+            "SELECT count(*) FROM audit_events WHERE action = 'load-demo' AND (entity IN "
+            "('attestation', 'recommendation', 'decision') OR (entity = 'milestone' AND "
+            "after->>'status' <> 'planned'))"))
+        early = approved
+        milestones = int(self.sql("SELECT count(*) FROM audit_events WHERE action = 'load-demo' "
+                                  "AND entity = 'milestone' AND after->>'status' <> 'planned'"))
+        self.assertEqual(milestones, 44)
         self.sql(
+            "SET session_replication_role = replica; DELETE FROM decisions; "
+            "SET session_replication_role = DEFAULT; DELETE FROM recommendation_history; "
+            "DELETE FROM recommendations; DELETE FROM attestation_scores; "
+            "DELETE FROM attestations; "
             "DELETE FROM direction_scores; DELETE FROM submission_scores; "
             "DELETE FROM submission_history; DELETE FROM submission_values; "
             "DELETE FROM submissions; DELETE FROM indicators; DELETE FROM campaigns")
@@ -833,7 +860,9 @@ class DemoTest(harness.DaemonTestCase):
         self.assertIn('Monitoring: 2 campaigns', out)
         self.assertIn('(exists: unchanged)', out)
         self.assertEqual(self.counts(), before)
-        self.assertEqual(self.audit(), audit + 2 + 2 * active)
+        # roadmaps with progress are not touched again: no milestone events this time
+        self.assertEqual(self.audit(), audit + 2 + 2 * active + early + cycle_audit
+                         - milestones)
         self.assertEqual(self.sql("SELECT string_agg(login || password_hash, ' ' ORDER BY id) "
                                   'FROM users'), users)
         self.assertEqual(self.sql("SELECT count(*) FROM users WHERE login LIKE 'demo-%' "
