@@ -460,7 +460,8 @@ static void buf_str(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
-void list_reply(struct em_reply *reply, PGresult *res, const struct list_page *page)
+enum em_err list_reply(struct em_reply *reply, PGresult *res, const struct list_page *page,
+		       const char *extra)
 {
 	int rows = PQntuples(res);
 	int shown = rows > page->limit ? (int)page->limit : rows;
@@ -483,20 +484,25 @@ void list_reply(struct em_reply *reply, PGresult *res, const struct list_page *p
 			n = (int)sizeof(plain) - 1;
 		sodium_bin2base64(enc, sizeof(enc), (const unsigned char *)plain, (size_t)n,
 				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-		snprintf(tail, sizeof(tail), "\"%s\",\"limit\":%ld}", enc, page->limit);
+		snprintf(tail, sizeof(tail), "\"%s\",\"limit\":%ld", enc, page->limit);
 	} else {
-		snprintf(tail, sizeof(tail), "null,\"limit\":%ld}", page->limit);
+		snprintf(tail, sizeof(tail), "null,\"limit\":%ld", page->limit);
 	}
 	buf_str(&b, tail);
+	if (extra) {
+		buf_str(&b, ",");
+		buf_str(&b, extra);
+	}
+	buf_str(&b, "}");
 	if (b.failed) {
 		free(b.p);
-		reply->status = 500;
-		return;
+		return EM_EINTERNAL;
 	}
 	reply->status = 200;
 	reply->text = b.p;
 	reply->text_len = b.len;
 	reply->content_type = "application/json";
+	return EM_OK;
 }
 
 const char *list_search_parse(struct em_req *req, struct em_reply *reply)
@@ -589,9 +595,9 @@ enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 	if ((rc = db_exec(req->db, r->list, params, &res)) != EM_OK)
 		return rc;
-	list_reply(reply, res, &page);
+	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
-	return reply->status == 500 ? EM_EINTERNAL : EM_OK;
+	return rc;
 }
 
 struct create_ctx {

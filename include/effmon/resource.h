@@ -138,7 +138,10 @@ const char *list_search_parse(struct em_req *req, struct em_reply *reply);
  * errors go to reply->errors, each naming its parameter. */
 void list_filters_parse(struct em_req *req, struct em_reply *reply,
 			const struct list_filter *filters, size_t n, const char **out);
-/* Replies {"items": [...], "next": cursor|null} from rows of (json, id, key). */
-void list_reply(struct em_reply *reply, PGresult *res, const struct list_page *page);
+/* Replies {"items": [...], "next": cursor|null, "limit": n} from rows of
+ * (json, id, key), with more members after them when extra is not NULL (JSON
+ * text: "\"name\":value,..."). EM_EINTERNAL when out of memory. */
+enum em_err list_reply(struct em_reply *reply, PGresult *res, const struct list_page *page,
+		       const char *extra);
 
 #endif

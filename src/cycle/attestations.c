@@ -85,9 +85,9 @@ enum em_err cycle_list(struct em_req *req, struct em_reply *reply, const struct 
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 	if ((rc = db_exec(req->db, list, params, &res)) != EM_OK)
 		return rc;
-	list_reply(reply, res, &page);
+	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
-	return reply->status == 500 ? EM_EINTERNAL : EM_OK;
+	return rc;
 }
 
 /* --- Reads ------------------------------------------------------------------------------ */

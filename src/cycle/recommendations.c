@@ -133,9 +133,9 @@ enum em_err recommendations_history(struct em_req *req, const struct em_args *ar
 	params[2] = limit;
 	if ((rc = db_exec(req->db, &RECO_HISTORY, params, &res)) != EM_OK)
 		return rc;
-	list_reply(reply, res, &page);
+	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
-	return reply->status == 500 ? EM_EINTERNAL : EM_OK;
+	return rc;
 }
 
 /* --- Validation shared by create and change ------------------------------------------------- */

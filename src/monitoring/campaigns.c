@@ -1022,9 +1022,9 @@ enum em_err campaign_indicators_list(struct em_req *req, const struct em_args *a
 	params[9] = camp;
 	if ((rc = db_exec(req->db, &IND_LIST, params, &res)) != EM_OK)
 		return rc;
-	list_reply(reply, res, &page);
+	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
-	return reply->status == 500 ? EM_EINTERNAL : EM_OK;
+	return rc;
 }
 
 struct ind_write {

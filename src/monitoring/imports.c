@@ -961,7 +961,7 @@ enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t 
 	params[6] = page.after_id ? before : NULL;
 	if ((rc = db_exec(req->db, &IMPORT_LIST, params, &res)) != EM_OK)
 		return rc;
-	list_reply(reply, res, &page);
+	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
-	return reply->status == 500 ? EM_EINTERNAL : EM_OK;
+	return rc;
 }

@@ -77,7 +77,7 @@ static const struct db_stmt SCORES_LIST = {
 
 /*
  * A head's peer group: the approved rows of its kind in the campaign, from the
- * rollups (no names, no ids). $5 campaign, $6 the head's organization.
+ * rollups (no names, no ids). $1 campaign, $2 the head's organization.
  */
 static const struct db_stmt SCORES_PEERS = {
 	"scores_peer_group",
@@ -246,11 +246,37 @@ static void outliers_book(struct sheet_book *book, json_t *doc)
 	table_add_col(book, t, "value", "Значение", SK_NUM);
 }
 
+/* A head's page: its own row, and its peer group's distribution as
+ * PostgreSQL wrote it (numerics keep their 2 decimals). */
+static enum em_err scores_with_peer_group(struct em_req *req, struct em_reply *reply,
+					  PGresult *rows, const struct list_page *page,
+					  const char *cid)
+{
+	char org[24];
+	const char *params[2] = {cid, org};
+	PGresult *res;
+	char *extra;
+	enum em_err rc;
+
+	snprintf(org, sizeof(org), "%lld", (long long)req->caller.organization_id);
+	if ((rc = db_exec(req->db, &SCORES_PEERS, params, &res)) != EM_OK)
+		return rc;
+	const char *peers = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "null";
+	if (asprintf(&extra, "\"peer_group\":%s", peers) < 0) {
+		PQclear(res);
+		return EM_EINTERNAL;
+	}
+	PQclear(res);
+	rc = list_reply(reply, rows, page, extra);
+	free(extra);
+	return rc;
+}
+
 enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args, json_t *body,
 				 struct em_reply *reply)
 {
 	struct list_page page;
-	char bufs[3][24], cid[24], limit[24], after[24], org[24];
+	char bufs[3][24], cid[24], limit[24], after[24];
 	const char *params[13], *kind, *level, *muni;
 	bool unapproved;
 	int64_t id;
@@ -296,45 +322,16 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	params[12] = page.has_key ? page.after_key : NULL;
 	if ((rc = db_exec(req->db, &SCORES_LIST, params, &res)) != EM_OK)
 		return rc;
-	list_reply(reply, res, &page);
+	if (fmt == EM_FMT_JSON && req->caller.role == EM_ROLE_HEAD)
+		rc = scores_with_peer_group(req, reply, res, &page, cid);
+	else
+		rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
-	if (reply->status == 500)
-		return EM_EINTERNAL;
-	if (fmt != EM_FMT_JSON) {
-		/* The page's rows only: a head's are its own (the peer group stays JSON). */
-		snprintf(name, sizeof(name), "scores-campaign-%s", cid);
-		return book_from_json(reply, fmt, &csv, name, scores_book);
-	}
-	if (req->caller.role != EM_ROLE_HEAD)
-		return EM_OK;
-
-	/* A head: its own row above, and its peer group's distribution, spliced
-	 * in as PostgreSQL wrote it (numerics keep their 2 decimals). */
-	{
-		const char *p2[2] = {cid, org};
-		const char *peers = "null";
-		size_t len;
-		char *text;
-
-		snprintf(org, sizeof(org), "%lld", (long long)req->caller.organization_id);
-		if ((rc = db_exec(req->db, &SCORES_PEERS, p2, &res)) != EM_OK)
-			return rc;
-		if (PQntuples(res) == 1)
-			peers = PQgetvalue(res, 0, 0);
-		len = reply->text_len + strlen(peers) + 32;
-		if (!(text = malloc(len))) {
-			PQclear(res);
-			return EM_EINTERNAL;
-		}
-		/* list_reply's text ends with '}'. */
-		snprintf(text, len, "%.*s,\"peer_group\":%s}", (int)reply->text_len - 1, reply->text,
-			 peers);
-		PQclear(res);
-		free(reply->text);
-		reply->text = text;
-		reply->text_len = strlen(text);
-	}
-	return EM_OK;
+	if (rc != EM_OK || fmt == EM_FMT_JSON)
+		return rc;
+	/* The page's rows only: a head's are its own (the peer group stays JSON). */
+	snprintf(name, sizeof(name), "scores-campaign-%s", cid);
+	return book_from_json(reply, fmt, &csv, name, scores_book);
 }
 
 /* --- A manager across campaigns ----------------------------------------------------- */

@@ -127,9 +127,9 @@ enum em_err submissions_history(struct em_req *req, const struct em_args *args, 
 	params[6] = limit;
 	if ((rc = db_exec(req->db, &SUB_HISTORY, params, &res)) != EM_OK)
 		return rc;
-	list_reply(reply, res, &page);
+	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
-	return reply->status == 500 ? EM_EINTERNAL : EM_OK;
+	return rc;
 }
 
 /* --- Shared by the writes ---------------------------------------------------------------- */

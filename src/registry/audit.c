@@ -69,7 +69,7 @@ enum em_err audit_list(struct em_req *req, const struct em_args *args, json_t *b
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 	if ((rc = db_exec(req->db, &AUDIT_LIST, params, &res)) != EM_OK)
 		return rc;
-	list_reply(reply, res, &page);
+	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
-	return reply->status == 500 ? EM_EINTERNAL : EM_OK;
+	return rc;
 }
