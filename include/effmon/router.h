@@ -12,6 +12,10 @@ enum route_flags {
 	ROUTE_RAW_BODY = 1 << 1,   /* body handed over as bytes (imports) */
 	ROUTE_NO_DB = 1 << 2,      /* never needs the database */
 	ROUTE_LARGE_BODY = 1 << 3, /* body cap is max-import-body */
+	/* Read-only and content to be as fresh as the replica's lag bound: the
+	 * handler runs on the read replica's connection when one is configured,
+	 * up and not lagging (the bearer check always uses the primary's). */
+	ROUTE_READ_REPLICA = 1 << 4,
 };
 
 struct em_route {
