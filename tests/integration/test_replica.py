@@ -178,6 +178,67 @@ class ReplicaTest(unittest.TestCase):
         self.standby.wait_replayed()
         self.wait_served('the standby used again after the resume')
 
+    def test_5_aggregates_no_stale_304_once_the_primary_answers(self):
+        """The replica's (older) campaign stamp never lands in the meta cache the primary's
+        connection trusts: once the primary answers, a client holding the ETag the replica
+        gave gets the new answer, not a 304."""
+        scope = self.cluster.add_scope()
+        r = self.daemon.request('POST', API + '/campaigns', {
+            'region_id': scope['region'], 'year': 2026, 'title': 'Replica campaign',
+            'goals': ['Goal'], 'opens_at': '2026-03-01T00:00:00+03:00',
+            'closes_at': '2026-04-30T23:59:59+03:00', 'catalog_from': None}, token=self.token)
+        assert_status(r, 201, 'POST /campaigns')
+        path = API + '/aggregates?campaign=%d' % r.json['id']
+        self.standby.wait_replayed()
+        before = self.counters()['served']
+
+        def tag_from_replica():
+            r = self.daemon.request('GET', path, token=self.token)
+            assert_status(r, 200, 'GET ' + path)
+            return self.counters()['served'] > before and r.headers['etag']
+        old = wait_for(tag_from_replica, 20, what='aggregates read from the standby')
+        self.create_region()  # a fresh replay timestamp: the lag grows from now on
+        self.standby.wait_replayed()
+        self.standby.psql('SELECT pg_wal_replay_pause()')
+        # A change of the ETag's inputs (the region's municipalities), announced by NOTIFY.
+        self.cluster.psql("UPDATE municipalities SET name = name || ' (renamed)', "
+                          "version = version + 1 WHERE id = %d" % scope['municipality'])
+
+        def answered_by_primary():
+            c0 = self.counters()
+            r = self.daemon.request('GET', path, token=self.token,
+                                    headers={'If-None-Match': old})
+            self.assertNotEqual(r.status // 100, 5, r)
+            if self.counters()['lagging'] == c0['lagging']:
+                return None  # still read from the paused standby: its stamp is the old one
+            return r
+        r = wait_for(answered_by_primary, 20, interval=0.02, what='the primary answering')
+        assert_status(r, 200, 'the primary with the replica\'s old ETag')
+        self.assertNotEqual(r.headers['etag'], old)
+
+    def test_6_a_failing_replica_statement_is_answered_by_the_primary(self):
+        """A statement that fails on the replica runs again on the primary within the
+        request: here the replica's role may not read the table (42501)."""
+        self.cluster.psql("DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                          "'effmon_noread') THEN CREATE ROLE effmon_noread LOGIN; END IF; END$$")
+        rid = self.create_region()
+        self.standby.wait_replayed()
+        d = harness.Daemon(self.cluster, threads=1, migrate=False, env={
+            'EFFMON_DATABASE_READ_URL': self.standby.url_for('effmon', user='effmon_noread'),
+            'EFFMON_JWT_SECRET': self.daemon.secret})
+        try:
+            for _ in range(3):
+                r = d.request('GET', API + '/regions?limit=200', token=self.token)
+                assert_status(r, 200, 'GET /regions, the replica refusing the table')
+                self.assertIn(rid, {x['id'] for x in r.json['items']})
+            s = metrics(d)
+            self.assertEqual(value(s, 'effmon_db_read_replica_bypassed_total',
+                                   reason='error'), 3)
+            self.assertEqual(value(s, 'effmon_db_read_replica_reads_total'), 0)
+            self.assertEqual(d.request('GET', '/readyz').json['read_replica']['state'], 'up')
+        finally:
+            d.destroy()
+
     def test_4_without_read_url_nothing_changes(self):
         d = harness.Daemon(self.cluster, threads=1, migrate=False)
         try:
