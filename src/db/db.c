@@ -29,6 +29,9 @@
 #define MAX_CONNS 512
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+/* The replica's attempts back off further: the primary answers meanwhile, and
+ * a host that drops packets costs the request that tries EFFMON_CONNECT_TIMEOUT. */
+#define READ_BACKOFF_MAX_MS 30000
 #define TX_ATTEMPTS 5
 
 struct db_conn {
@@ -195,7 +198,8 @@ static void mark_down(struct db_conn *c, bool connect_failed)
 	now.tv_sec += now.tv_nsec / 1000000000L;
 	now.tv_nsec %= 1000000000L;
 	c->next_attempt = now;
-	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+	long cap = c->read ? READ_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
+	c->backoff_ms = c->backoff_ms * 2 > cap ? cap : c->backoff_ms * 2;
 	if (c->backoff_ms < BACKOFF_MIN_MS)
 		c->backoff_ms = BACKOFF_MIN_MS;
 }
