@@ -23,6 +23,7 @@
 #include "effmon/log.h"
 #include "effmon/migrate.h"
 #include "effmon/registry.h"
+#include "effmon/replica.h"
 #include "effmon/router.h"
 #include "effmon/server.h"
 
@@ -97,6 +98,7 @@ static int cmd_serve(struct em_config *cfg)
 		return fail(err);
 	if (auth_init(cfg) != EM_OK || db_init(cfg) != EM_OK)
 		return fail("cannot initialise authentication or the database pool");
+	replica_init(cfg);
 
 	/* Workers inherit this mask; only the main thread takes the signals. */
 	signal(SIGPIPE, SIG_IGN);

@@ -18,6 +18,7 @@
 #include "build_info.h"
 
 #include "effmon/db.h"
+#include "effmon/replica.h"
 #include "effmon/router.h"
 
 #define MAX_ROUTES 256
@@ -200,6 +201,38 @@ static void label_value(FILE *f, const char *s)
 	}
 }
 
+/* The read replica's pool, lag and routing (EFFMON_DATABASE_READ_URL set only). */
+static void render_read_replica(FILE *f, const struct db_pool_stats *ps)
+{
+	struct replica_stats rs;
+
+	replica_stats(&rs);
+	fprintf(f,
+		"effmon_db_pool_connections{state=\"in_use\",pool=\"read\"} %ld\n"
+		"effmon_db_pool_connections{state=\"idle\",pool=\"read\"} %ld\n"
+		"effmon_db_pool_connections{state=\"broken\",pool=\"read\"} %ld\n",
+		ps->read.in_use, ps->read.idle, ps->read.broken);
+	if (rs.lag_s >= 0)
+		fprintf(f,
+			"# HELP effmon_db_read_replica_lag_seconds Replay lag of the read replica, "
+			"as last measured.\n"
+			"# TYPE effmon_db_read_replica_lag_seconds gauge\n"
+			"effmon_db_read_replica_lag_seconds %.3f\n",
+			rs.lag_s);
+	fprintf(f,
+		"# HELP effmon_db_read_replica_reads_total Reads of read-replica routes answered "
+		"from the replica.\n"
+		"# TYPE effmon_db_read_replica_reads_total counter\n"
+		"effmon_db_read_replica_reads_total %lu\n"
+		"# HELP effmon_db_read_replica_bypassed_total Reads of read-replica routes answered "
+		"from the primary, by reason.\n"
+		"# TYPE effmon_db_read_replica_bypassed_total counter\n",
+		rs.served);
+	for (int i = 0; i < REPLICA_NBYPASS; i++)
+		fprintf(f, "effmon_db_read_replica_bypassed_total{reason=\"%s\"} %lu\n",
+			replica_bypass_name((enum replica_bypass)i), rs.bypassed[i]);
+}
+
 int metrics_render(char **out, size_t *len)
 {
 	FILE *f = open_memstream(out, len);
@@ -245,9 +278,9 @@ int metrics_render(char **out, size_t *len)
 	fprintf(f,
 		"# HELP effmon_db_pool_connections Database connections of the worker threads.\n"
 		"# TYPE effmon_db_pool_connections gauge\n"
-		"effmon_db_pool_connections{state=\"in_use\"} %ld\n"
-		"effmon_db_pool_connections{state=\"idle\"} %ld\n"
-		"effmon_db_pool_connections{state=\"broken\"} %ld\n"
+		"effmon_db_pool_connections{state=\"in_use\",pool=\"primary\"} %ld\n"
+		"effmon_db_pool_connections{state=\"idle\",pool=\"primary\"} %ld\n"
+		"effmon_db_pool_connections{state=\"broken\",pool=\"primary\"} %ld\n"
 		"# HELP effmon_db_errors_total Failed database statements and connection attempts.\n"
 		"# TYPE effmon_db_errors_total counter\n"
 		"effmon_db_errors_total %ld\n"
@@ -255,8 +288,10 @@ int metrics_render(char **out, size_t *len)
 		"# TYPE effmon_db_notifications_total counter\n"
 		"effmon_db_notifications_total{channel=\"aggregates\"} %lu\n"
 		"effmon_db_notifications_total{channel=\"users\"} %lu\n",
-		ps.in_use, ps.idle, ps.broken, ps.errors,
+		ps.primary.in_use, ps.primary.idle, ps.primary.broken, ps.errors,
 		ps.notifications[DB_CHANNEL_AGGREGATES], ps.notifications[DB_CHANNEL_USERS]);
+	if (ps.read_configured)
+		render_read_replica(f, &ps);
 	render_process(f);
 	return fclose(f);
 }

@@ -3,6 +3,9 @@
  * api/openapi.yaml: method, pattern, roles allowed, handler, flags. The
  * dispatcher (src/http/server.c) checks the body, the token and the role
  * before a handler runs; handlers add only the row-level scope check.
+ * ROUTE_READ_REPLICA marks what may read from the read replica: lists,
+ * scores, aggregates, outliers and the cycle report. Writes, single objects
+ * (their ETag feeds If-Match), users, submissions and /auth stay on the primary.
  */
 #include "effmon/auth.h"
 #include "effmon/cycle.h"
@@ -38,36 +41,36 @@ const struct em_route ROUTES[] = {
 	{"GET", "/api/v1/users/{id}", OPERATORS, resource_get, 0, &USERS},
 	{"PATCH", "/api/v1/users/{id}", OPERATORS, users_update, ROUTE_JSON_BODY, &USERS},
 
-	{"GET", "/api/v1/regions", EM_ROLES_ALL, resource_list, 0, &REGIONS},
+	{"GET", "/api/v1/regions", EM_ROLES_ALL, resource_list, ROUTE_READ_REPLICA, &REGIONS},
 	{"POST", "/api/v1/regions", EM_ROLE_ADMIN, resource_create, ROUTE_JSON_BODY, &REGIONS},
 	{"GET", "/api/v1/regions/{id}", EM_ROLES_ALL, resource_get, 0, &REGIONS},
 	{"PATCH", "/api/v1/regions/{id}", EM_ROLE_ADMIN, resource_update, ROUTE_JSON_BODY, &REGIONS},
 
-	{"GET", "/api/v1/municipalities", EM_ROLES_ALL, resource_list, 0, &MUNICIPALITIES},
+	{"GET", "/api/v1/municipalities", EM_ROLES_ALL, resource_list, ROUTE_READ_REPLICA, &MUNICIPALITIES},
 	{"POST", "/api/v1/municipalities", ADMIN_REGIONAL, resource_create, ROUTE_JSON_BODY,
 	 &MUNICIPALITIES},
 	{"GET", "/api/v1/municipalities/{id}", EM_ROLES_ALL, resource_get, 0, &MUNICIPALITIES},
 	{"PATCH", "/api/v1/municipalities/{id}", ADMIN_REGIONAL, resource_update, ROUTE_JSON_BODY,
 	 &MUNICIPALITIES},
 
-	{"GET", "/api/v1/organizations", EM_ROLES_ALL, resource_list, 0, &ORGANIZATIONS},
+	{"GET", "/api/v1/organizations", EM_ROLES_ALL, resource_list, ROUTE_READ_REPLICA, &ORGANIZATIONS},
 	{"POST", "/api/v1/organizations", OPERATORS, resource_create, ROUTE_JSON_BODY,
 	 &ORGANIZATIONS},
 	{"GET", "/api/v1/organizations/{id}", EM_ROLES_ALL, resource_get, 0, &ORGANIZATIONS},
 	{"PATCH", "/api/v1/organizations/{id}", OPERATORS, resource_update, ROUTE_JSON_BODY,
 	 &ORGANIZATIONS},
 
-	{"GET", "/api/v1/directions", EM_ROLES_ALL, resource_list, 0, &DIRECTIONS},
+	{"GET", "/api/v1/directions", EM_ROLES_ALL, resource_list, ROUTE_READ_REPLICA, &DIRECTIONS},
 	{"GET", "/api/v1/directions/{id}", EM_ROLES_ALL, resource_get, 0, &DIRECTIONS},
 
-	{"GET", "/api/v1/competencies", EM_ROLES_ALL, resource_list, 0, &COMPETENCIES},
+	{"GET", "/api/v1/competencies", EM_ROLES_ALL, resource_list, ROUTE_READ_REPLICA, &COMPETENCIES},
 	{"POST", "/api/v1/competencies", EM_ROLE_ADMIN, resource_create, ROUTE_JSON_BODY,
 	 &COMPETENCIES},
 	{"GET", "/api/v1/competencies/{id}", EM_ROLES_ALL, resource_get, 0, &COMPETENCIES},
 	{"PATCH", "/api/v1/competencies/{id}", EM_ROLE_ADMIN, resource_update, ROUTE_JSON_BODY,
 	 &COMPETENCIES},
 
-	{"GET", "/api/v1/managers", MANAGER_READERS, resource_list, 0, &MANAGERS},
+	{"GET", "/api/v1/managers", MANAGER_READERS, resource_list, ROUTE_READ_REPLICA, &MANAGERS},
 	{"POST", "/api/v1/managers", OPERATORS, resource_create, ROUTE_JSON_BODY, &MANAGERS},
 	{"GET", "/api/v1/managers/{id}", MANAGER_READERS, resource_get, 0, &MANAGERS},
 	{"PATCH", "/api/v1/managers/{id}", OPERATORS, resource_update, ROUTE_JSON_BODY, &MANAGERS},
@@ -78,7 +81,7 @@ const struct em_route ROUTES[] = {
 	{"POST", "/api/v1/managers/{id}/dismissal", OPERATORS, managers_dismiss, ROUTE_JSON_BODY,
 	 &MANAGERS},
 
-	{"GET", "/api/v1/reserve", RESERVE_READERS, resource_list, 0, &RESERVE},
+	{"GET", "/api/v1/reserve", RESERVE_READERS, resource_list, ROUTE_READ_REPLICA, &RESERVE},
 	{"POST", "/api/v1/reserve", OPERATORS, resource_create, ROUTE_JSON_BODY, &RESERVE},
 	{"GET", "/api/v1/reserve/{id}", RESERVE_READERS, resource_get, 0, &RESERVE},
 	{"PATCH", "/api/v1/reserve/{id}", OPERATORS, resource_update, ROUTE_JSON_BODY, &RESERVE},
@@ -87,7 +90,7 @@ const struct em_route ROUTES[] = {
 	{"POST", "/api/v1/reserve/{id}/transitions", OPERATORS, reserve_transition,
 	 ROUTE_JSON_BODY, &RESERVE},
 
-	{"GET", "/api/v1/campaigns", EM_ROLES_ALL, resource_list, 0, &CAMPAIGNS},
+	{"GET", "/api/v1/campaigns", EM_ROLES_ALL, resource_list, ROUTE_READ_REPLICA, &CAMPAIGNS},
 	{"POST", "/api/v1/campaigns", ADMIN_REGIONAL, campaigns_create, ROUTE_JSON_BODY,
 	 &CAMPAIGNS},
 	{"GET", "/api/v1/campaigns/{id}", EM_ROLES_ALL, resource_get, 0, &CAMPAIGNS},
@@ -120,14 +123,15 @@ const struct em_route ROUTES[] = {
 	/* Scores and analysis (issue 5): personal rows for operators, experts and a head
 	 * (its own row); aggregates without personal data for portals too. */
 	{"GET", "/api/v1/campaigns/{id}/scores", SUBMISSION_READERS, campaign_scores_list,
-	 ROUTE_NEGOTIATES},
+	 ROUTE_NEGOTIATES | ROUTE_READ_REPLICA},
 	{"GET", "/api/v1/campaigns/{id}/outliers", OPERATORS | EM_ROLE_EXPERT, campaign_outliers,
-	 ROUTE_NEGOTIATES},
-	{"GET", "/api/v1/managers/{id}/scores", MANAGER_READERS, manager_scores_get, 0},
+	 ROUTE_NEGOTIATES | ROUTE_READ_REPLICA},
+	{"GET", "/api/v1/managers/{id}/scores", MANAGER_READERS, manager_scores_get,
+	 ROUTE_READ_REPLICA},
 	{"GET", "/api/v1/aggregates", OPERATORS | EM_ROLE_EXPERT | EM_ROLE_PORTAL, aggregates_get,
-	 ROUTE_NEGOTIATES},
+	 ROUTE_NEGOTIATES | ROUTE_READ_REPLICA},
 	{"GET", "/api/v1/public/aggregates", EM_ROLES_PUBLIC, public_aggregates_get,
-	 ROUTE_NEGOTIATES},
+	 ROUTE_NEGOTIATES | ROUTE_READ_REPLICA},
 
 	/* The management cycle (issue 6): attestation, recommendations, decisions. */
 	{"GET", "/api/v1/attestations", CYCLE_READERS, attestations_list, 0},
@@ -151,14 +155,14 @@ const struct em_route ROUTES[] = {
 	{"POST", "/api/v1/decisions/{id}/revoke", OPERATORS, decisions_revoke, ROUTE_JSON_BODY},
 
 	/* Roadmaps and milestones (issue 6): heads write progress on their own organization's. */
-	{"GET", "/api/v1/roadmaps", CYCLE_READERS, resource_list, 0, &ROADMAPS},
+	{"GET", "/api/v1/roadmaps", CYCLE_READERS, resource_list, ROUTE_READ_REPLICA, &ROADMAPS},
 	{"POST", "/api/v1/roadmaps", OPERATORS, roadmaps_create, ROUTE_JSON_BODY, &ROADMAPS},
 	{"GET", "/api/v1/roadmaps/{id}", CYCLE_READERS, resource_get, 0, &ROADMAPS},
 	{"PATCH", "/api/v1/roadmaps/{id}", OPERATORS, roadmaps_update, ROUTE_JSON_BODY, &ROADMAPS},
 	{"GET", "/api/v1/roadmaps/{id}/milestones", CYCLE_READERS, roadmap_milestones_list, 0},
 	{"POST", "/api/v1/roadmaps/{id}/milestones", OPERATORS, roadmap_milestones_create,
 	 ROUTE_JSON_BODY},
-	{"GET", "/api/v1/milestones", CYCLE_READERS, resource_list, 0, &MILESTONES},
+	{"GET", "/api/v1/milestones", CYCLE_READERS, resource_list, ROUTE_READ_REPLICA, &MILESTONES},
 	{"GET", "/api/v1/milestones/{id}", CYCLE_READERS, resource_get, 0, &MILESTONES},
 	{"PATCH", "/api/v1/milestones/{id}", OPERATORS | EM_ROLE_HEAD, milestones_update,
 	 ROUTE_JSON_BODY},
@@ -173,7 +177,7 @@ const struct em_route ROUTES[] = {
 
 	/* The management-cycle report: operators and experts (a municipal operator, its own). */
 	{"GET", "/api/v1/campaigns/{id}/cycle-report", OPERATORS | EM_ROLE_EXPERT, cycle_report_get,
-	 ROUTE_NEGOTIATES},
+	 ROUTE_NEGOTIATES | ROUTE_READ_REPLICA},
 
 	{"GET", "/api/v1/audit", ADMIN_REGIONAL, audit_list, 0},
 };

@@ -17,6 +17,7 @@ enum em_log_format { EM_LOG_TEXT = 0, EM_LOG_JSON };
 struct em_config {
 	char *database_url;
 	char *database_read_url;
+	long read_max_lag_s;          /* replica lag past which reads go to the primary */
 	char *listen;                 /* as given: "127.0.0.1:8080" */
 	struct sockaddr_storage listen_addr;
 	socklen_t listen_addr_len;

@@ -27,6 +27,13 @@ void db_shutdown(void);
 /* This thread's connection; created on first use. Never NULL after db_init. */
 struct db_conn *db_thread_conn(void);
 
+/* This thread's connection to the read replica (EFFMON_DATABASE_READ_URL),
+ * created on first use; NULL when no replica is configured. It never LISTENs:
+ * db_notify_current is false on it. Routing decisions: effmon/replica.h. */
+struct db_conn *db_thread_read_conn(void);
+bool db_read_configured(void);
+bool db_is_read(const struct db_conn *c);
+
 /* Marks the connection busy for metrics; call around a request's DB use. */
 void db_request_begin(struct db_conn *c);
 void db_request_end(struct db_conn *c);
@@ -85,8 +92,12 @@ bool db_notify_current(struct db_conn *c);
 enum em_err db_map_sqlstate(const char *sqlstate);
 
 /* Pool figures for /metrics. */
-struct db_pool_stats {
+struct db_conn_counts {
 	long in_use, idle, broken;
+};
+struct db_pool_stats {
+	struct db_conn_counts primary, read;
+	bool read_configured;
 	long errors;
 	unsigned long notifications[DB_NCHANNELS]; /* batches read, per channel */
 };

@@ -13,6 +13,10 @@ enum route_flags {
 	ROUTE_NO_DB = 1 << 2,      /* never needs the database */
 	ROUTE_LARGE_BODY = 1 << 3, /* body cap is max-import-body */
 	ROUTE_NEGOTIATES = 1 << 4, /* gives more than JSON: the handler negotiates (negotiate.h) */
+	/* Read-only and content to be as fresh as the replica's lag bound: the
+	 * handler runs on the read replica's connection when one is configured,
+	 * up and not lagging (the bearer check always uses the primary's). */
+	ROUTE_READ_REPLICA = 1 << 5,
 };
 
 struct em_route {

@@ -9,6 +9,10 @@
  * 0009 and 0010 notify; notifications are counted into a process-wide
  * generation per channel (db_notify_generation) that the caches of derived
  * answers and of user rows check.
+ * With EFFMON_DATABASE_READ_URL each worker thread has a second connection,
+ * to the read replica (db_thread_read_conn), with the same reconnect and
+ * backoff; it does not LISTEN (a hot standby refuses it), so no cache trusts
+ * it. When it is used is src/db/replica.c's decision.
  */
 #include "effmon/db.h"
 
@@ -25,6 +29,9 @@
 #define MAX_CONNS 512
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+/* The replica's attempts back off further: the primary answers meanwhile, and
+ * a host that drops packets costs the request that tries EFFMON_CONNECT_TIMEOUT. */
+#define READ_BACKOFF_MAX_MS 30000
 #define TX_ATTEMPTS 5
 
 struct db_conn {
@@ -36,6 +43,7 @@ struct db_conn {
 	atomic_bool connected;
 	atomic_bool failed; /* the last attempt or statement lost the connection */
 	atomic_bool busy;
+	bool read;        /* a connection to the read replica */
 	bool listening;   /* LISTEN succeeded on this connection */
 	bool idle_notice; /* a notice or error arrived while the connection was idle */
 	PQnoticeReceiver prev_receiver;
@@ -48,6 +56,7 @@ struct db_conn {
 
 static struct {
 	char *url;
+	char *read_url; /* NULL: no read replica */
 	char connect_timeout[16];
 	char options[192];
 	pthread_mutex_t lock;
@@ -65,13 +74,16 @@ static const char *const CHANNELS[DB_NCHANNELS] = {
 	[DB_CHANNEL_USERS] = "effmon_users",
 };
 
-static _Thread_local struct db_conn *tls_conn;
+static _Thread_local struct db_conn *tls_conn, *tls_read_conn;
 
 enum em_err db_init(const struct em_config *cfg)
 {
 	if (!cfg->database_url)
 		return EM_EINVAL;
 	pool.url = strdup(cfg->database_url);
+	if (cfg->database_read_url && *cfg->database_read_url &&
+	    !(pool.read_url = strdup(cfg->database_read_url)))
+		return EM_EINTERNAL;
 	snprintf(pool.connect_timeout, sizeof(pool.connect_timeout), "%ld", cfg->connect_timeout_s);
 	/* JIT compiles a plan for longer than this service's statements run: off. */
 	snprintf(pool.options, sizeof(pool.options),
@@ -101,25 +113,50 @@ void db_shutdown(void)
 	pool.nconns = 0;
 	pthread_mutex_unlock(&pool.lock);
 	free(pool.url);
+	free(pool.read_url);
 	pool.url = NULL;
+	pool.read_url = NULL;
 }
 
-struct db_conn *db_thread_conn(void)
+static struct db_conn *conn_new(bool read)
 {
-	struct db_conn *c = tls_conn;
+	struct db_conn *c = calloc(1, sizeof(*c));
 
-	if (c)
-		return c;
-	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
 	c->backoff_ms = BACKOFF_MIN_MS;
+	c->read = read;
 	pthread_mutex_lock(&pool.lock);
 	if (pool.nconns < MAX_CONNS)
 		pool.conns[pool.nconns++] = c;
 	pthread_mutex_unlock(&pool.lock);
-	tls_conn = c;
 	return c;
+}
+
+struct db_conn *db_thread_conn(void)
+{
+	if (!tls_conn)
+		tls_conn = conn_new(false);
+	return tls_conn;
+}
+
+struct db_conn *db_thread_read_conn(void)
+{
+	if (!pool.read_url)
+		return NULL;
+	if (!tls_read_conn)
+		tls_read_conn = conn_new(true);
+	return tls_read_conn;
+}
+
+bool db_read_configured(void)
+{
+	return pool.read_url != NULL;
+}
+
+bool db_is_read(const struct db_conn *c)
+{
+	return c && c->read;
 }
 
 static PGconn *connect_pg(const char *url, const char *connect_timeout, const char *options)
@@ -161,7 +198,8 @@ static void mark_down(struct db_conn *c, bool connect_failed)
 	now.tv_sec += now.tv_nsec / 1000000000L;
 	now.tv_nsec %= 1000000000L;
 	c->next_attempt = now;
-	c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+	long cap = c->read ? READ_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
+	c->backoff_ms = c->backoff_ms * 2 > cap ? cap : c->backoff_ms * 2;
 	if (c->backoff_ms < BACKOFF_MIN_MS)
 		c->backoff_ms = BACKOFF_MIN_MS;
 }
@@ -254,20 +292,22 @@ enum em_err db_ensure(struct db_conn *c)
 	if (c->pg && PQstatus(c->pg) == CONNECTION_OK && !idle_conn_closed(c))
 		return EM_OK;
 	if (c->pg) {
-		log_info("database connection closed by the server while idle; reconnecting");
+		log_info("%s connection closed by the server while idle; reconnecting",
+			 c->read ? "read replica" : "database");
 		mark_down(c, false);
 	}
 	if (ms_until(&c->next_attempt) > 0)
 		return EM_EUNAVAILABLE;
-	c->pg = connect_pg(pool.url, pool.connect_timeout, pool.options);
+	c->pg = connect_pg(c->read ? pool.read_url : pool.url, pool.connect_timeout,
+			   pool.options);
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
 		/* The message names host and port, never the password. */
 		const char *msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
 		char first[200];
 		snprintf(first, sizeof(first), "%s", msg);
 		first[strcspn(first, "\n")] = '\0';
-		log_warning("database connection failed (retry in %ld ms): %s", c->backoff_ms,
-			    first);
+		log_warning("%s connection failed (retry in %ld ms): %s",
+			    c->read ? "read replica" : "database", c->backoff_ms, first);
 		atomic_fetch_add(&pool.errors, 1);
 		mark_down(c, true);
 		return EM_EUNAVAILABLE;
@@ -276,7 +316,8 @@ enum em_err db_ensure(struct db_conn *c)
 	c->nprepared = 0;
 	c->prev_receiver = PQsetNoticeReceiver(c->pg, notice_receiver, c);
 	c->prev_receiver_arg = NULL; /* libpq's default receiver has none */
-	listen_changes(c);
+	if (!c->read)
+		listen_changes(c);
 	atomic_store(&c->failed, false);
 	atomic_store(&c->connected, true);
 	return EM_OK;
@@ -509,19 +550,21 @@ const char *db_last_sqlstate(const struct db_conn *c)
 void db_pool_stats(struct db_pool_stats *out)
 {
 	memset(out, 0, sizeof(*out));
+	out->read_configured = pool.read_url != NULL;
 	pthread_mutex_lock(&pool.lock);
 	for (int i = 0; i < pool.nconns; i++) {
 		struct db_conn *c = pool.conns[i];
+		struct db_conn_counts *n = c->read ? &out->read : &out->primary;
 		/* A worker that has not needed the database yet has no connection,
 		 * and none is broken. */
 		if (!atomic_load(&c->connected)) {
 			if (atomic_load(&c->failed))
-				out->broken++;
+				n->broken++;
 		}
 		else if (atomic_load(&c->busy))
-			out->in_use++;
+			n->in_use++;
 		else
-			out->idle++;
+			n->idle++;
 	}
 	pthread_mutex_unlock(&pool.lock);
 	out->errors = atomic_load(&pool.errors);

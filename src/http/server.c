@@ -25,6 +25,7 @@
 
 #include "effmon/auth.h"
 #include "effmon/db.h"
+#include "effmon/replica.h"
 #include "effmon/log.h"
 #include "effmon/media.h"
 #include "effmon/metrics.h"
@@ -408,6 +409,36 @@ static void login_address_failed(struct em_server *s, struct MHD_Connection *con
 	pthread_mutex_unlock(&s->addr_lock);
 }
 
+/* Runs the handler; a ROUTE_READ_REPLICA route's on the read replica when it
+ * may be used (effmon/replica.h). The bearer check before has used the
+ * primary's connection (the user cache trusts only a listening one). A
+ * failure on the replica that would be a 5xx (connection lost, a statement
+ * cancelled by recovery, a write refused) runs the handler once more on the
+ * primary: these handlers only read, so running one twice changes nothing. */
+static enum em_err run_handler(const struct em_route *route, struct em_req *req,
+			       const struct em_args *args, json_t *body, struct em_reply *reply)
+{
+	struct db_conn *primary = req->db, *read;
+	enum em_err rc;
+
+	if (!(route->flags & ROUTE_READ_REPLICA) || !primary || !(read = replica_for_read()))
+		return route->handler(req, args, body, reply);
+	req->db = read;
+	db_request_begin(read);
+	rc = route->handler(req, args, body, reply);
+	db_request_end(read);
+	req->db = primary;
+	if (rc != EM_EUNAVAILABLE && rc != EM_ERETRY && rc != EM_EDB && rc != EM_EINTERNAL) {
+		replica_count_served();
+		return rc;
+	}
+	log_msg(EM_LOG_INFO, req->request_id, "read replica failed (%s); answering from the primary",
+		em_err_name(rc));
+	replica_count_bypass(REPLICA_BYPASS_ERROR);
+	reply_clear(reply);
+	return route->handler(req, args, body, reply);
+}
+
 static enum MHD_Result dispatch(struct em_server *s, struct MHD_Connection *conn,
 				struct req_ctx *ctx, const char *method, const char *url)
 {
@@ -506,7 +537,7 @@ static enum MHD_Result dispatch(struct em_server *s, struct MHD_Connection *conn
 		if ((rc = parse_body(conn, ctx, &reply, &body)) != EM_OK)
 			goto out;
 	}
-	rc = ctx->route->handler(&req, &ctx->args, body, &reply);
+	rc = run_handler(ctx->route, &req, &ctx->args, body, &reply);
 	if (rc == EM_EUNAUTH && ctx->route->handler == auth_token_handler)
 		login_address_failed(s, conn);
 out:

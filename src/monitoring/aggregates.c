@@ -336,7 +336,8 @@ static void cache_put(const char *etag, const struct em_reply *reply)
  * (db_notify_current); a connection that is down, closed by the server or
  * not listening uses no entry, and the request takes the normal path, whose
  * meta query answers 503 when the database is gone: the cache never answers
- * for a database it cannot hear from. 4-way set associative, the least
+ * for a database it cannot hear from. The read replica's connection does not
+ * listen, so it uses no entry, and what it reads fills none. 4-way set associative, the least
  * recently used entry of a set replaced. */
 
 struct meta_entry {
@@ -460,7 +461,9 @@ static enum em_err meta_lookup(struct em_req *req, const char *const *params, bo
 		return rc;
 	meta_from_result(res, out);
 	PQclear(res);
-	if (keyed)
+	/* A replica's row may be older than the generation says (it replays
+	 * behind the notifications the primary's connections hear): not kept. */
+	if (keyed && !db_is_read(req->db))
 		meta_cache_put(key, out, generation, filled_ms);
 	return EM_OK;
 }

@@ -13,6 +13,7 @@
 #include "effmon/embedded.h"
 #include "effmon/metrics.h"
 #include "effmon/migrate.h"
+#include "effmon/replica.h"
 
 enum em_err ops_healthz(struct em_req *req, const struct em_args *args, json_t *body,
 			struct em_reply *reply)
@@ -23,6 +24,20 @@ enum em_err ops_healthz(struct em_req *req, const struct em_args *args, json_t *
 	reply_json(reply, 200, json_pack("{s:s}", "status", "ok"));
 	reply_header(reply, "Cache-Control", "no-store");
 	return EM_OK;
+}
+
+/* The read replica as this thread's connection sees it: reads go to the
+ * primary while it is down or lagging, so it never makes /readyz fail. */
+static json_t *read_replica_json(void)
+{
+	double lag;
+	enum replica_state st;
+
+	if (!db_read_configured())
+		return json_pack("{s:b}", "configured", 0);
+	st = replica_probe(&lag);
+	return json_pack("{s:b, s:s, s:o}", "configured", 1, "state", replica_state_name(st),
+			 "lag_seconds", lag >= 0 ? json_real(lag) : json_null());
 }
 
 enum em_err ops_readyz(struct em_req *req, const struct em_args *args, json_t *body,
@@ -41,7 +56,8 @@ enum em_err ops_readyz(struct em_req *req, const struct em_args *args, json_t *b
 	if (rc == EM_OK) {
 		reply->retry_after = 0;
 		reply_json(reply, 200,
-			   json_pack("{s:s, s:i}", "status", "ready", "schema_version", applied));
+			   json_pack("{s:s, s:i, s:o}", "status", "ready", "schema_version", applied,
+				     "read_replica", read_replica_json()));
 		return EM_OK;
 	}
 	if (rc == EM_EUNAVAILABLE && applied == 0 && db_ensure(req->db) != EM_OK)

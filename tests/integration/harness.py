@@ -58,6 +58,7 @@ INTERFACE_ENV = [
     'EFFMON_JWT_ISSUER', 'EFFMON_JWT_AUDIENCE', 'EFFMON_TOKEN_TTL', 'EFFMON_MAX_BODY',
     'EFFMON_LOG_FORMAT', 'EFFMON_CORS_ORIGINS', 'EFFMON_DATABASE_READ_URL',
     'EFFMON_STATEMENT_TIMEOUT', 'EFFMON_LOGIN_MAX_FAILURES', 'EFFMON_LOGIN_LOCK_SECONDS',
+    'EFFMON_READ_MAX_LAG',
 ]
 
 REQUEST_ID_RE = re.compile(r'^[A-Za-z0-9._-]{1,64}$')
@@ -323,6 +324,43 @@ class Cluster:
                 kill_pid(pid, signal.SIGKILL)
             shutil.rmtree(self.dir, ignore_errors=True)
         self.running = False
+
+
+class Standby(Cluster):
+    """A hot standby of a running Cluster, streaming from it: pg_basebackup -R over the
+    primary's socket (initdb's pg_hba.conf trusts local replication; wal_level=replica and
+    max_wal_senders are PostgreSQL's defaults), on its own free port and socket dir."""
+
+    def __init__(self, primary):
+        self.primary = primary
+        super().__init__()
+
+    def _init(self, max_connections):
+        if IS_ROOT:
+            shutil.chown(self.dir, user='postgres', group='postgres')
+        self._pg('pg_basebackup', '-D', self.dir, '-h', self.primary.dir,
+                 '-p', str(self.primary.port), '-U', 'postgres', '-R', '-X', 'stream',
+                 '-c', 'fast', '--no-sync', timeout=120)
+        # The copied postgresql.conf names the primary's port and socket: later lines win.
+        with open(os.path.join(self.dir, 'postgresql.conf'), 'a') as f:
+            f.write("\n# effmon standby\n"
+                    "port = %d\n"
+                    "unix_socket_directories = '%s'\n"
+                    "hot_standby = on\n" % (self.port, self.dir))
+        self.start()
+        self.url = self.url_for('effmon')
+
+    def __repr__(self):
+        return 'Standby(%s, port %d, of port %d)' % (self.dir, self.port, self.primary.port)
+
+    def replayed(self, lsn):
+        """True when this standby has replayed the WAL up to lsn (a pg_lsn string)."""
+        return self.psql("SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn" % lsn) == 't'
+
+    def wait_replayed(self, timeout=30.0):
+        """Waits until everything the primary has written so far is replayed here."""
+        lsn = self.primary.psql('SELECT pg_current_wal_lsn()')
+        wait_for(lambda: self.replayed(lsn), timeout, what='standby replay to %s' % lsn)
 
 
 # ---------------------------------------------------------------------------

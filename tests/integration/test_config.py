@@ -167,6 +167,11 @@ class ConfigTest(harness.DaemonTestCase):
             with self.subTest(name=name):
                 self.serve_fails({name: 'abc'}, name)
 
+    def test_read_max_lag_bounds(self):
+        for v in ('abc', '0', '-1', '86401', '1.5', ''):
+            with self.subTest(value=v):
+                self.serve_fails({'EFFMON_READ_MAX_LAG': v}, 'EFFMON_READ_MAX_LAG')
+
     def test_database_url_missing(self):
         self.serve_fails({'EFFMON_DATABASE_URL': None}, 'EFFMON_DATABASE_URL')
 
@@ -283,6 +288,7 @@ class ConfigTest(harness.DaemonTestCase):
     def test_good_values_start(self):
         self.serve_starts({'EFFMON_LOG_FORMAT': 'json', 'EFFMON_THREADS': '1',
                            'EFFMON_CORS_ORIGINS': 'https://a.example'})
+        self.serve_starts({'EFFMON_READ_MAX_LAG': '86400'})
 
     # --- commands
 
