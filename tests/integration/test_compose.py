@@ -102,7 +102,8 @@ class ComposeTest(unittest.TestCase):
 
     def check_services(self, cfg):
         services = cfg['services']
-        self.assertEqual(set(services), {'postgres', 'effmond-1', 'effmond-2', 'nginx'})
+        self.assertEqual(set(services), {'postgres', 'postgres-replica', 'effmond-1', 'effmond-2',
+                                         'nginx'})
         for name, svc in services.items():
             env = svc.get('environment') or {}
             for k, v in env.items():
