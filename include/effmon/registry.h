@@ -17,6 +17,10 @@ extern const struct em_resource REGIONS, MUNICIPALITIES, ORGANIZATIONS, DIRECTIO
 	"INSERT INTO audit_events (actor_user_id, actor_role, entity, entity_id, action, " \
 	"before, after, request_id, region_id, municipality_id, organization_id) "
 
+/* The kinds of organization (organizations.kind), NULL-terminated: the one
+ * list every enum check, filter and weight table uses. */
+extern const char *const EM_ORG_KINDS[];
+
 /* INN checksum (ФНС): 10 digits, the last a weighted sum mod 11 mod 10. */
 bool inn_valid(const char *inn);
 

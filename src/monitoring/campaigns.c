@@ -13,8 +13,6 @@
 #include "effmon/registry.h"
 
 static const char *const STATUSES[] = {"draft", "open", "closed", "published", NULL};
-static const char *const KINDS[] = {"school", "preschool", "additional", "vocational", "special",
-				    NULL};
 static const char *const DIRECTION_CODES[] = {"network", "management", "student_results", "reserve",
 					 "objectivity", "conditions", "individualization",
 					 "career_guidance", "management_qualification",
@@ -770,7 +768,7 @@ static void check_weights(const json_t *body, struct em_reply *reply)
 	json_object_foreach((json_t *)w, key, v) {
 		bool known = false;
 		snprintf(name, sizeof(name), "weights.%s", key);
-		for (const char *const *k = KINDS; *k && !known; k++)
+		for (const char *const *k = EM_ORG_KINDS; *k && !known; k++)
 			known = strcmp(*k, key) == 0;
 		if (!known)
 			reply_field_error(reply, name,
@@ -968,7 +966,7 @@ static const struct list_filter IND_FILTERS[] = {
 	{"direction", FILTER_ENUM, DIRECTION_CODES},
 	{"source", FILTER_ENUM, SOURCES},
 	{"value_type", FILTER_ENUM, VALUE_TYPES},
-	{"kind", FILTER_ENUM, KINDS},
+	{"kind", FILTER_ENUM, EM_ORG_KINDS},
 };
 
 /* Only get goes through the generic handler. */

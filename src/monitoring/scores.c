@@ -13,13 +13,12 @@
 #include <string.h>
 
 #include "effmon/monitoring.h"
+#include "effmon/registry.h"
 #include "effmon/router.h"
 #include "effmon/sheet.h"
 
 #define OUTLIERS_DEFAULT_LIMIT 100
 
-static const char *const KINDS[] = {"school", "preschool", "additional", "vocational",
-				    "special", NULL};
 static const char *const LEVELS[] = {"high", "sufficient", "low", "critical", NULL};
 static const char *const SCORE_SORTS[] = {"rank", "total", "id", NULL};
 
@@ -292,7 +291,7 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	if ((rc = monitoring_include(req, reply, &unapproved)) != EM_OK)
 		return rc;
 	page_parse(req, reply, SCORE_SORTS, &page);
-	enum_param(req, reply, "kind", KINDS, &kind);
+	enum_param(req, reply, "kind", EM_ORG_KINDS, &kind);
 	enum_param(req, reply, "level", LEVELS, &level);
 	if ((muni = req_query(req, "municipality_id")) && !router_parse_id(muni, strlen(muni), &id))
 		reply_field_error(reply, "municipality_id", "must be a positive integer id");

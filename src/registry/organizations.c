@@ -8,7 +8,7 @@
 
 #include "effmon/registry.h"
 
-static const char *const KINDS[] = {"school", "preschool", "additional", "vocational", "special",
+const char *const EM_ORG_KINDS[] = {"school", "preschool", "additional", "vocational", "special",
 				    NULL};
 static const char *const SETTLEMENTS[] = {"urban", "rural", NULL};
 static const char *const STATUSES[] = {"active", "archived", NULL};
@@ -33,7 +33,7 @@ static const struct field ORG_CREATE[] = {
 	{"full_name", F_STRING, true, false, 1, 500, NULL},
 	{"short_name", F_STRING, true, false, 1, 200, NULL},
 	{"inn", F_STRING, true, false, 10, 10, NULL},
-	{"kind", F_ENUM, true, false, 0, 0, KINDS},
+	{"kind", F_ENUM, true, false, 0, 0, EM_ORG_KINDS},
 	{"settlement", F_ENUM, true, false, 0, 0, SETTLEMENTS},
 	{"students", F_INT, false, false, 0, 100000, NULL},
 };
@@ -41,7 +41,7 @@ static const struct field ORG_UPDATE[] = {
 	{"full_name", F_STRING, false, false, 1, 500, NULL},
 	{"short_name", F_STRING, false, false, 1, 200, NULL},
 	{"inn", F_STRING, false, false, 10, 10, NULL},
-	{"kind", F_ENUM, false, false, 0, 0, KINDS},
+	{"kind", F_ENUM, false, false, 0, 0, EM_ORG_KINDS},
 	{"settlement", F_ENUM, false, false, 0, 0, SETTLEMENTS},
 	{"students", F_INT, false, false, 0, 100000, NULL},
 	{"status", F_ENUM, false, false, 0, 0, STATUSES},
@@ -115,7 +115,7 @@ static const struct constraint_map ORG_CONSTRAINTS[] = {
 
 static const struct list_filter ORG_FILTERS[] = {
 	{"region_id", FILTER_ID, NULL},      {"municipality_id", FILTER_ID, NULL},
-	{"kind", FILTER_ENUM, KINDS},        {"settlement", FILTER_ENUM, SETTLEMENTS},
+	{"kind", FILTER_ENUM, EM_ORG_KINDS},        {"settlement", FILTER_ENUM, SETTLEMENTS},
 	{"status", FILTER_ENUM, STATUSES},   {"inn", FILTER_TEXT, NULL},
 };
 
