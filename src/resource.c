@@ -16,6 +16,7 @@
 #include "effmon/conditional.h"
 #include "effmon/log.h"
 #include "effmon/router.h"
+#include "effmon/sbuf.h"
 
 #define IDEM_KEY_MAX 200
 
@@ -427,54 +428,22 @@ bad_cursor:
 	return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 }
 
-/* A growable text buffer for list bodies. */
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->failed = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
 
 enum em_err list_reply(struct em_reply *reply, PGresult *res, const struct list_page *page,
 		       const char *extra)
 {
 	int rows = PQntuples(res);
 	int shown = rows > page->limit ? (int)page->limit : rows;
-	struct buf b = {0};
+	struct sbuf b = {0};
 	char tail[(LIST_MAX_KEY + 64) * 4 / 3 + 64];
 
-	buf_str(&b, "{\"items\":[");
+	sb_str(&b, "{\"items\":[");
 	for (int i = 0; i < shown; i++) {
 		if (i)
-			buf_str(&b, ",");
-		buf_str(&b, PQgetvalue(res, i, 0));
+			sb_str(&b, ",");
+		sb_str(&b, PQgetvalue(res, i, 0));
 	}
-	buf_str(&b, "],\"next\":");
+	sb_str(&b, "],\"next\":");
 	if (rows > page->limit) {
 		char plain[LIST_MAX_KEY + 64], enc[(LIST_MAX_KEY + 64) * 4 / 3 + 4];
 		int n = snprintf(plain, sizeof(plain), "%s\n%s\n%s", page->sort,
@@ -488,12 +457,12 @@ enum em_err list_reply(struct em_reply *reply, PGresult *res, const struct list_
 	} else {
 		snprintf(tail, sizeof(tail), "null,\"limit\":%ld", page->limit);
 	}
-	buf_str(&b, tail);
+	sb_str(&b, tail);
 	if (extra) {
-		buf_str(&b, ",");
-		buf_str(&b, extra);
+		sb_str(&b, ",");
+		sb_str(&b, extra);
 	}
-	buf_str(&b, "}");
+	sb_str(&b, "}");
 	if (b.failed) {
 		free(b.p);
 		return EM_EINTERNAL;

@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <xlsxwriter.h>
 
+#include "effmon/sbuf.h"
+
 #define MIN_WIDTH 8
 #define MAX_WIDTH 60
 #define MAX_SHEET_NAME 31 /* characters, an Excel limit */
@@ -192,52 +194,21 @@ static void cell_text(json_t *v, char dec, char *num, size_t numlen, const char 
 
 /* --- CSV ----------------------------------------------------------------------------- */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->failed = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
 
 /* Quoted when it holds the delimiter, a quote or a line break. */
-static void csv_field(struct buf *b, const char *s, char delim)
+static void csv_field(struct sbuf *b, const char *s, char delim)
 {
 	if (!strchr(s, delim) && !strpbrk(s, "\"\r\n")) {
-		buf_str(b, s);
+		sb_str(b, s);
 		return;
 	}
-	buf_str(b, "\"");
+	sb_str(b, "\"");
 	for (const char *p = s; *p; p++) {
 		if (*p == '"')
-			buf_str(b, "\"");
-		buf_add(b, p, 1);
+			sb_str(b, "\"");
+		sb_add(b, p, 1);
 	}
-	buf_str(b, "\"");
+	sb_str(b, "\"");
 }
 
 static const char *last_segment(const char *key)
@@ -246,7 +217,7 @@ static const char *last_segment(const char *key)
 	return dot ? dot + 1 : key;
 }
 
-static void csv_table(struct buf *b, const struct sheet_table *t, const struct csv_opts *o)
+static void csv_table(struct sbuf *b, const struct sheet_table *t, const struct csv_opts *o)
 {
 	char d[2] = {o->delimiter, '\0'}, num[64];
 	size_t i;
@@ -254,23 +225,23 @@ static void csv_table(struct buf *b, const struct sheet_table *t, const struct c
 
 	for (size_t c = 0; c < t->ncols; c++) {
 		if (c)
-			buf_str(b, d);
+			sb_str(b, d);
 		csv_field(b, o->key_headers ? last_segment(t->cols[c].key) : t->cols[c].title,
 			  o->delimiter);
 	}
-	buf_str(b, "\r\n");
+	sb_str(b, "\r\n");
 	json_array_foreach(t->rows, i, row) {
 		for (size_t c = 0; c < t->ncols; c++) {
 			const char *text;
 			char *owned;
 			if (c)
-				buf_str(b, d);
+				sb_str(b, d);
 			cell_text(cell_value(row, t->cols[c].key), o->decimal, num, sizeof(num),
 				  &text, &owned);
 			csv_field(b, text, o->delimiter);
 			free(owned);
 		}
-		buf_str(b, "\r\n");
+		sb_str(b, "\r\n");
 	}
 }
 
@@ -278,24 +249,24 @@ static void csv_table(struct buf *b, const struct sheet_table *t, const struct c
 static enum em_err csv_book(const struct sheet_book *book, const struct csv_opts *o,
 			    struct em_reply *reply)
 {
-	struct buf b = {0};
+	struct sbuf b = {0};
 	size_t ntables = 0;
 	bool first = true;
 
 	for (size_t i = 0; i < book->nsheets; i++)
 		ntables += book->sheets[i].ntables;
-	buf_str(&b, "\xEF\xBB\xBF");
+	sb_str(&b, "\xEF\xBB\xBF");
 	for (size_t i = 0; i < book->nsheets; i++)
 		for (size_t j = 0; j < book->sheets[i].ntables; j++) {
 			const struct sheet_table *t = &book->sheets[i].tables[j];
 			if (ntables > 1) {
 				char title[sizeof(book->sheets[i].name) + SHEET_TEXT + 8];
 				if (!first)
-					buf_str(&b, "\r\n");
+					sb_str(&b, "\r\n");
 				snprintf(title, sizeof(title), "%s%s%s", book->sheets[i].name,
 					 j && t->title[0] ? ": " : "", j ? t->title : "");
 				csv_field(&b, title, o->delimiter);
-				buf_str(&b, "\r\n");
+				sb_str(&b, "\r\n");
 			}
 			csv_table(&b, t, o);
 			first = false;

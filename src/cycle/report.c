@@ -13,6 +13,7 @@
 #include "effmon/cycle.h"
 #include "effmon/router.h"
 #include "effmon/sheet.h"
+#include "effmon/sbuf.h"
 
 /* Rows of the report's territory; the statements name the campaign c, $2 the municipality. */
 #define TERRITORY(region, muni)                                                              \
@@ -276,53 +277,6 @@ static const struct db_stmt *const STEPS[] = {
 };
 #define NSTEPS (sizeof(STEPS) / sizeof(STEPS[0]))
 
-/* --- A growing text buffer ---------------------------------------------------------- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 8192;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->failed = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-/* Hands the buffer to the reply as its body. */
-static enum em_err sb_reply(struct sbuf *b, struct em_reply *reply, const char *content_type)
-{
-	if (b->failed || !b->p) {
-		free(b->p);
-		return EM_EINTERNAL;
-	}
-	reply->status = 200;
-	reply->text = b->p;
-	reply->text_len = b->len;
-	reply->content_type = content_type;
-	return EM_OK;
-}
 
 /* --- The handler -------------------------------------------------------------------- */
 

@@ -12,54 +12,8 @@
 
 #include "effmon/cycle.h"
 #include "effmon/ru_format.h"
+#include "effmon/sbuf.h"
 
-/* --- A growing text buffer ---------------------------------------------------------- */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 8192;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->failed = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-/* Hands the buffer to the reply as its body. */
-static enum em_err sb_reply(struct sbuf *b, struct em_reply *reply, const char *content_type)
-{
-	if (b->failed || !b->p) {
-		free(b->p);
-		return EM_EINTERNAL;
-	}
-	reply->status = 200;
-	reply->text = b->p;
-	reply->text_len = b->len;
-	reply->content_type = content_type;
-	return EM_OK;
-}
 
 /*
  * Text from the database made safe for HTML element content and quoted

@@ -25,6 +25,7 @@
 #include "effmon/monitoring.h"
 #include "effmon/router.h"
 #include "effmon/sheet.h"
+#include "effmon/sbuf.h"
 
 #define MAX_CAMPAIGN_PARAM 24
 #define PUBLIC_MIN_GROUP 3
@@ -470,37 +471,6 @@ static enum em_err meta_lookup(struct em_req *req, const char *const *params, bo
 
 /* --- CSV ----------------------------------------------------------------------------- */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->failed = true;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
 
 /* The figures of a group, after its key columns: JSON key, Russian header, type. */
 static const struct {
