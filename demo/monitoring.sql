@@ -175,10 +175,22 @@ FROM campaigns p JOIN regions r ON r.id = p.region_id AND r.code = '98'
 WHERE c.region_id = p.region_id AND c.year = 2026 AND p.year = 2025;
 
 INSERT INTO indicators (campaign_id, region_id, code, name, direction_id, unit, value_type,
-                        min_value, max_value, polarity, source, method, weights, position,
-                        created_at, updated_at)
+                        min_value, max_value, polarity, source, data_kind, method, weights,
+                        position, created_at, updated_at)
 SELECT c.id, c.region_id, k.code, k.name, d.id, k.unit, k.value_type, k.min_value, k.max_value,
-       k.polarity, k.source, k.method,
+       k.polarity, k.source,
+       -- What data each uses (migration 0011): the objectivity direction uses markers
+       -- of objectivity, nothing uses raw results of ВПР.
+       CASE WHEN k.direction = 'objectivity' THEN 'objectivity_marker'
+            WHEN k.code IN ('res.oge_cert', 'res.ege_no_cert', 'res.ege_80', 'res.demo_exam')
+                THEN 'exam_results'
+            WHEN k.direction IN ('network', 'individualization', 'career_guidance')
+                THEN 'contingent'
+            WHEN k.direction IN ('reserve', 'management_qualification', 'teacher_development')
+                OR k.code = 'cond.staffing' THEN 'staff'
+            WHEN k.direction = 'management' THEN 'management'
+            ELSE 'other' END,
+       k.method,
        jsonb_strip_nulls(jsonb_build_object(
            'school', nullif(k.w_school, 0), 'preschool', nullif(k.w_preschool, 0),
            'additional', nullif(k.w_additional, 0), 'vocational', nullif(k.w_vocational, 0),

@@ -9,6 +9,7 @@
  */
 #include "effmon/auth.h"
 #include "effmon/cycle.h"
+#include "effmon/lint.h"
 #include "effmon/ops.h"
 #include "effmon/monitoring.h"
 #include "effmon/registry.h"
@@ -102,6 +103,7 @@ const struct em_route ROUTES[] = {
 	 &INDICATORS},
 	{"POST", "/api/v1/campaigns/{id}/indicators", ADMIN_REGIONAL, campaign_indicators_create,
 	 ROUTE_JSON_BODY, &INDICATORS},
+	{"GET", "/api/v1/campaigns/{id}/lint", EM_ROLES_ALL, campaign_lint, 0, &CAMPAIGNS},
 	{"GET", "/api/v1/indicators/{id}", EM_ROLES_ALL, resource_get, 0, &INDICATORS},
 	{"PATCH", "/api/v1/indicators/{id}", ADMIN_REGIONAL, indicators_update, ROUTE_JSON_BODY,
 	 &INDICATORS},

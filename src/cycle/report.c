@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "effmon/cycle.h"
+#include "effmon/lint.h"
 #include "effmon/router.h"
 #include "effmon/sheet.h"
 #include "effmon/sbuf.h"
@@ -76,7 +77,18 @@ static const struct db_stmt CR_INDICATORS = {
 	"  count(*) FILTER (WHERE source = 'regional_import')) FROM i), "
 	" 'items', coalesce((SELECT jsonb_agg(jsonb_build_object('code', i.code, 'name', i.name, "
 	"  'direction', i.dcode, 'unit', i.unit, 'value_type', i.value_type, 'polarity', i.polarity, "
-	"  'method', i.method, 'source', i.source) ORDER BY i.position, i.id) FROM i), '[]'))::text",
+	"  'method', i.method, 'source', i.source, 'data_kind', i.data_kind) "
+	"  ORDER BY i.position, i.id) FROM i), '[]'), "
+	" 'by_data_kind', (SELECT jsonb_build_object('management', count(*) FILTER (WHERE "
+	"  data_kind = 'management'), 'contingent', count(*) FILTER (WHERE data_kind = "
+	"  'contingent'), 'exam_results', count(*) FILTER (WHERE data_kind = 'exam_results'), "
+	"  'objectivity_marker', count(*) FILTER (WHERE data_kind = 'objectivity_marker'), "
+	"  'vpr_raw', count(*) FILTER (WHERE data_kind = 'vpr_raw'), 'staff', count(*) FILTER "
+	"  (WHERE data_kind = 'staff'), 'other', count(*) FILTER (WHERE data_kind = 'other')) "
+	"  FROM i), "
+	" 'policy_lint', (SELECT jsonb_build_object('vpr_raw', count(*) FILTER (WHERE "
+	LINT_VPR_RAW("i") "), 'bounds', count(*) FILTER (WHERE " LINT_BOUNDS("i") "), "
+	"  'no_weight', count(*) FILTER (WHERE " LINT_NO_WEIGHT("i") ")) FROM i))::text",
 	1};
 
 /* Indicators by source, the values of the territory's submissions by their indicator's

@@ -181,6 +181,13 @@ static const struct label NAMES[] = {
 	{"contract_extension", "Продление контракта"},
 	{"contract_termination_proposal", "Предложение о прекращении контракта"},
 	{"draft", "черновик"},
+	{"management", "управленческая практика"},
+	{"contingent", "контингент и сеть"},
+	{"exam_results", "результаты ГИА"},
+	{"objectivity_marker", "маркер объективности"},
+	{"vpr_raw", "первичные результаты ВПР"},
+	{"staff", "кадры"},
+	{"other", "прочее"},
 	{"open", "идёт сбор данных"},
 	{"closed", "сбор завершён"},
 	{"published", "опубликована"},
@@ -307,6 +314,27 @@ static const char *direction_name(const json_t *step, const json_t *code)
 	return json_string_value(code);
 }
 
+/* The policy lint's error findings: the federal position on ВПР, bounds, weights. */
+static void html_lint(struct sbuf *b, const json_t *lint)
+{
+	json_int_t vpr = json_integer_value(json_object_get(lint, "vpr_raw"));
+	json_int_t bounds = json_integer_value(json_object_get(lint, "bounds"));
+	json_int_t none = json_integer_value(json_object_get(lint, "no_weight"));
+	char line[320];
+
+	if (!lint)
+		return;
+	if (vpr + bounds + none == 0) {
+		sb_str(b, ". Проверка каталога: ошибок нет, первичные результаты ВПР для оценки "
+			  "руководителей не используются");
+		return;
+	}
+	snprintf(line, sizeof(line), ". Проверка каталога: на первичных результатах ВПР — %lld, "
+		 "минимум не меньше максимума — %lld, без веса ни для одного типа ОО — %lld",
+		 (long long)vpr, (long long)bounds, (long long)none);
+	sb_str(b, line);
+}
+
 static void html_indicators(struct sbuf *b, const json_t *step)
 {
 	const json_t *x;
@@ -314,6 +342,7 @@ static void html_indicators(struct sbuf *b, const json_t *step)
 
 	sb_str(b, "<p>Всего показателей: ");
 	html_value(b, json_object_get(step, "count"));
+	html_lint(b, json_object_get(step, "policy_lint"));
 	sb_str(b, "</p><table class=\"figures\"><thead><tr><th>Направление</th>"
 		  "<th class=\"num\">Показателей</th></tr></thead><tbody>");
 	json_array_foreach(json_object_get(step, "by_direction"), i, x) {
@@ -324,13 +353,15 @@ static void html_indicators(struct sbuf *b, const json_t *step)
 		sb_str(b, "</td></tr>");
 	}
 	sb_str(b, "</tbody></table><table class=\"list\"><thead><tr><th>Код</th><th>Показатель</th>"
-		  "<th>Направление</th><th>Источник</th><th>Методика расчёта</th></tr></thead><tbody>");
+		  "<th>Направление</th><th>Источник</th><th>Вид данных</th><th>Методика расчёта</th>"
+		  "</tr></thead><tbody>");
 	json_array_foreach(json_object_get(step, "items"), i, x) {
 		sb_str(b, "<tr>");
 		html_cell(b, "td", json_object_get(x, "code"));
 		html_cell(b, "td", json_object_get(x, "name"));
 		html_text_cell(b, "td", direction_name(step, json_object_get(x, "direction")));
 		html_text_cell(b, "td", name_of(json_string_value(json_object_get(x, "source"))));
+		html_text_cell(b, "td", name_of(json_string_value(json_object_get(x, "data_kind"))));
 		html_cell(b, "td", json_object_get(x, "method"));
 		sb_str(b, "</tr>");
 	}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "effmon/lint.h"
 #include "effmon/monitoring.h"
 #include "effmon/registry.h"
 
@@ -20,6 +21,9 @@ static const char *const DIRECTION_CODES[] = {"network", "management", "student_
 static const char *const VALUE_TYPES[] = {"number", "percent", "boolean", "integer", NULL};
 static const char *const POLARITIES[] = {"up", "down", NULL};
 static const char *const SOURCES[] = {"self", "municipal", "regional_import", NULL};
+/* The CHECK indicators_data_kind_check (migration 0011). */
+static const char *const DATA_KINDS[] = {"management", "contingent", "exam_results",
+					 "objectivity_marker", "vpr_raw", "staff", "other", NULL};
 
 #define GOALS_MAX 50
 #define GOAL_MAX_CHARS 1000
@@ -299,9 +303,11 @@ static const struct db_stmt CAMP_CREATE_SQL = {
 	" FROM (SELECT $5::jsonb AS b) x JOIN regions r ON r.id = (b->>'region_id')::bigint AND"
 	SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint") " RETURNING *),"
 	" cp AS (INSERT INTO indicators (campaign_id, region_id, code, name, direction_id, unit, "
-	"  value_type, min_value, max_value, polarity, source, method, weights, position) "
+	"  value_type, min_value, max_value, polarity, source, data_kind, method, weights, "
+	"  position) "
 	" SELECT ins.id, ins.region_id, i.code, i.name, i.direction_id, i.unit, i.value_type, "
-	"  i.min_value, i.max_value, i.polarity, i.source, i.method, i.weights, i.position "
+	"  i.min_value, i.max_value, i.polarity, i.source, i.data_kind, i.method, i.weights, "
+	"  i.position "
 	" FROM ins JOIN indicators i ON i.campaign_id = ins.catalog_source_id "
 	" ORDER BY i.position, i.id RETURNING id),"
 	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'campaign', ins.id, 'create', NULL, "
@@ -651,6 +657,8 @@ static enum em_err camp_move_tx(struct db_conn *db, void *arg)
 				"(every weight is 0): set weights before opening the campaign");
 		goto out;
 	}
+	if (opening && (rc = campaign_lint_for_open(req, w->id, w->reply)) != EM_OK)
+		goto out;
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)w->id);
 	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
 	if (opening) {
@@ -717,6 +725,7 @@ static const struct field IND_CREATE[] = {
 	{"max_value", F_NUMBER, false, true, -BOUND_LIMIT, BOUND_LIMIT, NULL},
 	{"polarity", F_ENUM, false, false, 0, 0, POLARITIES},
 	{"source", F_ENUM, false, false, 0, 0, SOURCES},
+	{"data_kind", F_ENUM, false, false, 0, 0, DATA_KINDS},
 	{"method", F_STRING, false, true, 1, 4000, NULL},
 	{"position", F_INT, false, false, 0, 1000000, NULL},
 };
@@ -730,6 +739,7 @@ static const struct field IND_UPDATE[] = {
 	{"max_value", F_NUMBER, false, true, -BOUND_LIMIT, BOUND_LIMIT, NULL},
 	{"polarity", F_ENUM, false, false, 0, 0, POLARITIES},
 	{"source", F_ENUM, false, false, 0, 0, SOURCES},
+	{"data_kind", F_ENUM, false, false, 0, 0, DATA_KINDS},
 	{"method", F_STRING, false, true, 1, 4000, NULL},
 	{"position", F_INT, false, false, 0, 1000000, NULL},
 };
@@ -847,7 +857,8 @@ static void ind_check(const json_t *body, struct em_reply *reply)
 	".code, 'name', " i ".name, 'direction', (SELECT d.code FROM directions d "          \
 	"WHERE d.id = " i ".direction_id), 'direction_id', " i ".direction_id, 'unit', " i  \
 	".unit, 'value_type', " i ".value_type, 'min_value', " i ".min_value, 'max_value', " \
-	i ".max_value, 'polarity', " i ".polarity, 'source', " i ".source, 'method', " i     \
+	i ".max_value, 'polarity', " i ".polarity, 'source', " i ".source, 'data_kind', " i  \
+	".data_kind, 'method', " i                                                           \
 	".method, 'weights', " i ".weights, 'position', " i ".position, 'created_at', " i   \
 	".created_at, 'updated_at', " i ".updated_at, 'version', " i ".version)"
 #define IND_SCOPE(i) SQL_SCOPE(i ".region_id", "NULL::bigint", "NULL::bigint")
@@ -889,10 +900,12 @@ static const struct db_stmt IND_CAMPAIGN = {
 static const struct db_stmt IND_CREATE_SQL = {
 	"indicators_create",
 	"WITH ins AS (INSERT INTO indicators (campaign_id, region_id, code, name, direction_id, "
-	"  unit, value_type, min_value, max_value, polarity, source, method, weights, position) "
+	"  unit, value_type, min_value, max_value, polarity, source, data_kind, method, weights, "
+	"  position) "
 	" SELECT c.id, c.region_id, b->>'code', b->>'name', d.id, b->>'unit', b->>'value_type', "
 	"  (b->>'min_value')::numeric, (b->>'max_value')::numeric, "
-	"  coalesce(b->>'polarity', 'up'), coalesce(b->>'source', 'self'), b->>'method', "
+	"  coalesce(b->>'polarity', 'up'), coalesce(b->>'source', 'self'), "
+	"  coalesce(b->>'data_kind', 'management'), b->>'method', "
 	"  coalesce(b->'weights', '{}'::jsonb), coalesce((b->>'position')::int, "
 	"   (SELECT coalesce(max(mx.position), 0) + 1 FROM indicators mx "
 	"    WHERE mx.campaign_id = c.id)) "
@@ -927,6 +940,7 @@ static const struct db_stmt IND_UPDATE_SQL = {
 	"   ELSE i.max_value END, "
 	"  polarity = coalesce(b->>'polarity', i.polarity), "
 	"  source = coalesce(b->>'source', i.source), "
+	"  data_kind = coalesce(b->>'data_kind', i.data_kind), "
 	"  method = CASE WHEN b ? 'method' THEN b->>'method' ELSE i.method END, "
 	"  weights = coalesce(b->'weights', i.weights), "
 	"  position = coalesce((b->>'position')::int, i.position), "

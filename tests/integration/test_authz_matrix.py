@@ -101,6 +101,7 @@ MATRIX = [
     ('POST',  '/api/v1/campaigns/{id}/transitions',    (200, 200), (200, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/campaigns/{id}/indicators',     (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (200, 404), (ANON, ANON)),
     ('POST',  '/api/v1/campaigns/{id}/indicators',     (201, 201), (201, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/campaigns/{id}/lint',           (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (200, 404), (ANON, ANON)),
     ('GET',   '/api/v1/indicators/{id}',               (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (200, 404), (ANON, ANON)),
     ('PATCH', '/api/v1/indicators/{id}',               (200, 200), (200, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
     ('DELETE', '/api/v1/indicators/{id}',              (204, 204), (204, 404), (403, 403), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
@@ -480,6 +481,7 @@ ACTIONS.update({
     ('POST', '/api/v1/campaigns/{id}/transitions'): campaign_transition,
     ('GET', '/api/v1/campaigns/{id}/indicators'): side_obj(lambda w, s: w.campaign(s)),
     ('POST', '/api/v1/campaigns/{id}/indicators'): indicator_create,
+    ('GET', '/api/v1/campaigns/{id}/lint'): side_obj(lambda w, s: w.campaign(s)),
     ('GET', '/api/v1/indicators/{id}'): by_side('ind'),
     ('PATCH', '/api/v1/indicators/{id}'): lambda w, role, where: {
         'id': w.ind_a if w.side(where) == 'A' else w.ind_b,

@@ -398,6 +398,15 @@ class CampaignTest(harness.DaemonTestCase):
         self.assert_detail(r, 409, 'applies')
         ind = w.new_indicator(c['id'], token=reg_tok, weights={'school': 2}, min_value=0,
                               max_value=10)
+        # the policy lint: an indicator that applies to no kind is an error finding
+        r = self.refused('POST', move, {'to': 'open'}, 409,
+                         ['indicators[%s].weights' % zero['code']], token=reg_tok,
+                         headers={'If-Match': w.etag(one)})
+        self.assert_detail(r, 409, 'policy lint')
+        r = w.call('PATCH', '%s/indicators/%d' % (API, zero['id']),
+                   body={'weights': {'preschool': 1}}, token=reg_tok,
+                   headers={'If-Match': '"%d"' % zero['version']})
+        assert_status(r, 200, 'weights for another kind')
         # open: a draft submission per active organization, with its current head, scored
         key = {'Idempotency-Key': 'open-%d' % c['id']}
         etag = w.etag(one)
@@ -582,6 +591,7 @@ class CampaignTest(harness.DaemonTestCase):
             ({'value_type': 'integer', 'min_value': 0.5}, ['min_value']),
             ({'value_type': 'integer', 'max_value': 9.99}, ['max_value']),
             ({'polarity': 'sideways'}, ['polarity']), ({'source': 'rumour'}, ['source']),
+            ({'data_kind': 'vpr'}, ['data_kind']), ({'data_kind': 1}, ['data_kind']),
             ({'weights': [1]}, ['weights']), ({'weights': {'university': 1}},
                                               ['weights.university']),
             ({'weights': {'school': -1}}, ['weights.school']),

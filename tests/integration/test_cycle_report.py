@@ -35,6 +35,9 @@ from harness import assert_problem, assert_status  # noqa: E402
 from test_scores import (API, DIRECTIONS, LEVELS, ScoresWorld, quantile, r2,  # noqa: E402
                          sql_lit, url)
 
+DATA_KINDS = ('management', 'contingent', 'exam_results', 'objectivity_marker', 'vpr_raw',
+              'staff', 'other')
+
 CHROMIUM = '/usr/bin/chromium'
 SHOT_W, SHOT_H = 1240, 1754
 HOSTILE_TITLE = 'Мониторинг 2024 <script>alert("t")</script> & Co'
@@ -95,6 +98,10 @@ class CycleWorld(ScoresWorld):
             ind['name'] = 'Показатель ' + ind['code']
             ind['method'] = 'Методика ' + ind['code']
         self.hostile['name'], self.hostile['method'] = HOSTILE_INDICATOR, HOSTILE_METHOD
+        # What data the indicators use: a raw ВПР one (the lint's error) among them.
+        for ind, kind in zip(self.catalog[cur], DATA_KINDS * 3):
+            self.sql("UPDATE indicators SET data_kind = '%s' WHERE id = %d" % (kind, ind['id']))
+            ind['data_kind'] = kind
         self.imports = [(40, 35), (12, 9)]
         for rows, written in self.imports:
             self.sql("INSERT INTO imports (campaign_id, region_id, format, rows, values_written) "
@@ -295,7 +302,15 @@ class CycleWorld(ScoresWorld):
                              for d in DIRECTIONS],
             'by_source': sources,
             'items': [{'code': i['code'], 'name': i['name'], 'direction': i['direction'],
-                       'method': i['method'], 'source': i['source']} for i in cat]}
+                       'method': i['method'], 'source': i['source'],
+                       'data_kind': i['data_kind']} for i in cat],
+            'by_data_kind': {k: sum(1 for i in cat if i['data_kind'] == k) for k in DATA_KINDS},
+            'policy_lint': {
+                'vpr_raw': sum(1 for i in cat if i['data_kind'] == 'vpr_raw'),
+                'bounds': sum(1 for i in cat if i['type'] != 'boolean'
+                              and i['min'] >= i['max']),
+                'no_weight': sum(1 for i in cat
+                                 if not any(v > 0 for v in i['weights'].values()))}}
         src_of = {i['id']: i['source'] for i in cat}
         vals = [src_of[iid] for s in mine for iid in s['values']]
         steps['methods'] = {
@@ -537,7 +552,7 @@ class CycleReportTest(harness.DaemonTestCase):
                 g = dict(g, by_direction=[{'code': d['code'], 'count': d['count']}
                                           for d in g['by_direction']],
                          items=[{k: i[k] for k in ('code', 'name', 'direction', 'method',
-                                                   'source')} for i in g['items']])
+                                                   'source', 'data_kind')} for i in g['items']])
             if key == 'methods':
                 sa = g['self_assessment']
                 self.assertEqual(D(sa['days']), D(30))
