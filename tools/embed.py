@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """embed.py — turns files into a C source the daemon links: the migrations
-(with their version and name), the OpenAPI document and the demo data of
-`effmond load-demo`, so that the binary needs no files at run time.
+(with their version and name), the function files of sql/, the OpenAPI
+document and the demo data of `effmond load-demo`, so that the binary needs no
+files at run time.
 
 usage: embed.py OUT.c --openapi api/openapi.yaml --demo demo/registry.sql
                 --demo-monitoring demo/monitoring.sql --demo-cycle demo/cycle.sql
-                MIGRATION.sql...
+                [--functions sql/NN_name.sql]... MIGRATION.sql...
 """
 import os
 import re
@@ -33,10 +34,15 @@ def c_string(data: bytes) -> str:
 def main(argv):
     out_path = argv[1]
     files = {}
+    functions = []
     rest = []
     args = iter(argv[2:])
     for a in args:
-        if a in ("--openapi", "--demo", "--demo-monitoring", "--demo-cycle"):
+        if a == "--functions":
+            functions.append(next(args, None))
+            if functions[-1] is None:
+                sys.exit("embed.py: --functions needs a file")
+        elif a in ("--openapi", "--demo", "--demo-monitoring", "--demo-cycle"):
             files[a] = next(args, None)
             if files[a] is None:
                 sys.exit(f"embed.py: {a} needs a file")
@@ -68,6 +74,19 @@ def main(argv):
     parts.extend(entries)
     parts.append("};")
     parts.append(f"const size_t EM_NMIGRATIONS = {len(entries)};")
+    entries = []
+    for i, path in enumerate(sorted(functions, key=os.path.basename)):
+        base = os.path.basename(path)
+        if not re.fullmatch(r"\d{2}_[a-z0-9_]+\.sql", base):
+            sys.exit(f"embed.py: {base}: function files are named NN_name.sql")
+        with open(path, "rb") as f:
+            data = f.read()
+        parts.append(f"static const char f{i}[] =\n{c_string(data)};")
+        entries.append(f'\t{{"{base}", f{i}, {len(data)}}},')
+    parts.append("const struct em_sqlfile EM_FUNCTIONS[] = {")
+    parts.extend(entries or ['\t{NULL, NULL, 0},'])
+    parts.append("};")
+    parts.append(f"const size_t EM_NFUNCTIONS = {len(entries)};")
     with open(openapi, "rb") as f:
         doc = f.read()
     parts.append(f"const char EM_OPENAPI[] =\n{c_string(doc)};")

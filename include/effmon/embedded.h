@@ -1,6 +1,6 @@
 /*
  * embedded.h — files compiled into the binary by tools/embed.py: the
- * migrations in order, the OpenAPI document served at run time, and the
+ * migrations in order, the function files of sql/, the OpenAPI document served at run time, and the
  * demo data of `effmond load-demo`.
  */
 #ifndef EFFMON_EMBEDDED_H
@@ -17,6 +17,16 @@ struct em_migration {
 
 extern const struct em_migration EM_MIGRATIONS[];
 extern const size_t EM_NMIGRATIONS;
+
+/* sql/NN_name.sql: the current definitions of the SQL functions, in name order. */
+struct em_sqlfile {
+	const char *name;
+	const char *sql;
+	size_t len;
+};
+
+extern const struct em_sqlfile EM_FUNCTIONS[];
+extern const size_t EM_NFUNCTIONS;
 extern const char EM_OPENAPI[];
 extern const size_t EM_OPENAPI_LEN;
 /* demo/registry.sql: statements run in one transaction by load-demo. */

@@ -44,6 +44,7 @@ enum em_err ops_readyz(struct em_req *req, const struct em_args *args, json_t *b
 		       struct em_reply *reply)
 {
 	int applied = 0;
+	bool functions = false;
 	enum em_err rc;
 
 	(void)args;
@@ -52,7 +53,7 @@ enum em_err ops_readyz(struct em_req *req, const struct em_args *args, json_t *b
 	reply->retry_after = 1;
 	if (db_ensure(req->db) != EM_OK)
 		return reply_fail(reply, EM_EUNAVAILABLE, "the database is unreachable");
-	rc = migrate_check(req->db, &applied);
+	rc = migrate_check(req->db, &applied, &functions);
 	if (rc == EM_OK) {
 		reply->retry_after = 0;
 		reply_json(reply, 200,
@@ -62,6 +63,10 @@ enum em_err ops_readyz(struct em_req *req, const struct em_args *args, json_t *b
 	}
 	if (rc == EM_EUNAVAILABLE && applied == 0 && db_ensure(req->db) != EM_OK)
 		return reply_fail(reply, EM_EUNAVAILABLE, "the database is unreachable");
+	if (applied == migrate_latest() && !functions)
+		return reply_fail(reply, EM_EUNAVAILABLE,
+				  "the schema is not current (the SQL functions of sql/ differ "
+				  "from this binary's): run effmond migrate");
 	return reply_fail(reply, EM_EUNAVAILABLE,
 			  "the schema is not current (applied %d of %d migrations): run "
 			  "effmond migrate",

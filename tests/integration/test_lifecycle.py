@@ -7,6 +7,7 @@ an error; /readyz before migrating; audit_events is append-only for the
 daemon's role.
 """
 import glob
+import hashlib
 import os
 import signal
 import socket
@@ -253,6 +254,66 @@ class LifecycleTest(harness.DaemonTestCase):
                 break
             time.sleep(0.2)
         assert_status(r, 200, 'GET /readyz within 5 s after migrating under a running daemon')
+
+    def test_function_files_applied_when_their_text_changes(self):
+        files = sorted(glob.glob(os.path.join(SOURCE_ROOT, 'sql', '[0-9][0-9]_*.sql')))
+        self.assertTrue(files, 'no sql/NN_*.sql under %s' % SOURCE_ROOT)
+        sums = {}
+        for f in files:
+            with open(f, 'rb') as fh:
+                sums[os.path.basename(f)] = hashlib.sha256(fh.read()).hexdigest()
+        latest = int(os.path.basename(migration_files()[-1])[:4])
+        url, db = self.fresh_db()
+        p = self.effmond(['migrate'], url)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for name in sums:
+            self.assertIn('sql/%s applied' % name, p.stdout + p.stderr)
+
+        def recorded():
+            out = self.cluster.psql('SELECT name, checksum, schema_version FROM '
+                                    'schema_functions ORDER BY name', db=db)
+            return {n: (c, int(v)) for n, c, v in (x.split('|') for x in out.splitlines())}
+        self.assertEqual(recorded(), {n: (c, latest) for n, c in sums.items()})
+        # nothing changed: nothing applied again
+        p = self.effmond(['migrate'], url)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn(' applied', p.stdout + p.stderr)
+        d = self.new_daemon(migrate=False, env={'EFFMON_DATABASE_URL': url})
+        assert_status(d.request('GET', '/readyz', timeout=5), 200, 'readyz after migrate')
+
+        # a function changed by hand and its file's record out of date (as after an
+        # upgrade that changed the file): readyz says so, migrate puts the file's text back
+        level = "SELECT em_level(85, 80, 60, 40) || em_level(10, 80, 60, 40)"
+        self.assertEqual(self.cluster.psql(level, db=db), 'highcritical')
+        self.cluster.psql("CREATE OR REPLACE FUNCTION em_level(total numeric, high numeric, "
+                          "sufficient numeric, low numeric) RETURNS text LANGUAGE sql "
+                          "IMMUTABLE AS $$ SELECT 'x'::text $$", db=db)
+        self.cluster.psql("UPDATE schema_functions SET checksum = 'old' "
+                          "WHERE name = '10_scoring.sql'", db=db)
+        self.cluster.psql("DELETE FROM schema_functions WHERE name = '30_triggers.sql'", db=db)
+        r = d.request('GET', '/readyz', timeout=5)
+        doc = assert_problem(r, 503, 'readyz with an out-of-date function file')
+        self.assertIn('sql/', doc.get('detail', ''), doc)
+        p = self.effmond(['migrate'], url)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout + p.stderr
+        self.assertIn('sql/10_scoring.sql applied', out)
+        self.assertIn('sql/30_triggers.sql applied', out)
+        self.assertNotIn('sql/00_common.sql applied', out)
+        self.assertEqual(self.cluster.psql(level, db=db), 'highcritical')
+        self.assertEqual(recorded(), {n: (c, latest) for n, c in sums.items()})
+        assert_status(d.request('GET', '/readyz', timeout=5), 200, 'readyz after re-applying')
+
+        # recorded by a binary with newer migrations: an older one leaves it alone
+        self.cluster.psql("UPDATE schema_functions SET checksum = 'newer', schema_version = "
+                          "%d WHERE name = '00_common.sql'" % (latest + 1), db=db)
+        p = self.effmond(['migrate'], url)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn('sql/00_common.sql was applied by a binary with migration %d'
+                      % (latest + 1), p.stdout + p.stderr)
+        self.assertEqual(recorded()['00_common.sql'], ('newer', latest + 1))
+        assert_status(d.request('GET', '/readyz', timeout=5), 200,
+                      'readyz with functions of a newer binary')
 
     # ------------------------------------------------------------ audit_events
 

@@ -1,0 +1,188 @@
+-- sql/20_aggregates.sql — aggregates from the rollups: the campaign's change
+-- stamp, histogram quantiles and summaries, em_aggregates.
+--
+-- The current definition of each function lives here, once, as CREATE OR
+-- REPLACE. `effmond migrate` applies the files of sql/ in name order after the
+-- migrations, each in its own transaction, whenever a file's text differs
+-- from what schema_functions records. A function whose signature or return
+-- type changes, or that is dropped, needs a migration (DROP FUNCTION) first.
+
+-- The change stamp of a campaign: the sum of its shards (0 before any score).
+CREATE OR REPLACE FUNCTION em_aggregate_stamp(p_campaign bigint) RETURNS bigint LANGUAGE sql STABLE AS $$
+    SELECT coalesce(sum(changes), 0)::bigint FROM aggregate_stamps WHERE campaign_id = p_campaign
+$$;
+
+-- A quantile of a histogram (values v with counts n), by linear interpolation
+-- between the two closest ranks: position h = (N − 1)·p from 0, result
+-- x[⌊h⌋] + (h − ⌊h⌋)·(x[⌈h⌉] − x[⌊h⌋]) — PostgreSQL's percentile_cont and
+-- Python's statistics.quantiles(method='inclusive'). Presented rounded half-up
+-- to 2 decimals by the caller.
+CREATE OR REPLACE FUNCTION em_hist_quantile(v numeric[], n bigint[], p numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$
+    WITH b AS (SELECT x.v, sum(x.n) OVER (ORDER BY x.v) AS cum
+               FROM unnest(v, n) AS x(v, n) WHERE x.n > 0),
+         h AS (SELECT (sum(x.n) - 1) * p AS h FROM unnest(n) AS x(n) HAVING sum(x.n) > 0)
+    SELECT lo.v + (h.h - floor(h.h)) * (hi.v - lo.v)
+    FROM h,
+         LATERAL (SELECT b.v FROM b WHERE b.cum > floor(h.h) ORDER BY b.v LIMIT 1) lo,
+         LATERAL (SELECT b.v FROM b WHERE b.cum > ceil(h.h) ORDER BY b.v LIMIT 1) hi
+$$;
+
+-- count, mean, median, q1, q3, min and max of a histogram, presented rounded
+-- half-up to 2 decimals (scores are never negative, so round() is half-up).
+CREATE OR REPLACE FUNCTION em_hist_summary(v numeric[], n bigint[]) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('count', coalesce(s.cnt, 0),
+        'mean', round(s.sm / nullif(s.cnt, 0), 2),
+        'median', CASE WHEN s.cnt > 0 THEN round(em_hist_quantile(v, n, 0.5), 2) END,
+        'q1', CASE WHEN s.cnt > 0 THEN round(em_hist_quantile(v, n, 0.25), 2) END,
+        'q3', CASE WHEN s.cnt > 0 THEN round(em_hist_quantile(v, n, 0.75), 2) END,
+        'min', s.mn, 'max', s.mx)
+    FROM (SELECT sum(x.n) AS cnt, sum(x.v * x.n) AS sm, min(x.v) FILTER (WHERE x.n > 0) AS mn,
+                 max(x.v) FILTER (WHERE x.n > 0) AS mx
+          FROM unnest(v, n) AS x(v, n)) s
+$$;
+
+-- GET /aggregates: counts, shares, level distribution and the summary of
+-- totals (or direction scores) per group, from the rollups, with the change
+-- since the previous campaign. The bucket read's conditions are on the primary
+-- key's leading columns (campaign, direction 0 or > 0, approved), so a group
+-- by municipality reads ~1/11 of the rows for the totals.
+CREATE OR REPLACE FUNCTION em_aggregates(p_campaign bigint, p_groups text[], p_unapproved boolean,
+                              p_previous bigint, p_public boolean, c_role text,
+                              c_region bigint, c_muni bigint, c_org bigint)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+WITH g AS (
+    SELECT 'municipality' = ANY (p_groups) AS gm, 'kind' = ANY (p_groups) AS gk,
+           'level' = ANY (p_groups) AS gl, 'direction' = ANY (p_groups) AS gd
+), camp AS (
+    SELECT c.id, c.region_id FROM campaigns c WHERE c.id = p_campaign
+), cnt AS (
+    SELECT CASE WHEN g.gm THEN s.municipality_id ELSE 0 END AS m,
+           CASE WHEN g.gk THEN s.kind ELSE '' END AS k,
+           CASE WHEN g.gl THEN s.level ELSE '' END AS l, sum(s.n) AS expected,
+           sum(s.n) FILTER (WHERE s.status IN ('submitted', 'verified', 'approved')) AS submitted,
+           sum(s.n) FILTER (WHERE s.on_time) AS on_time,
+           sum(s.n) FILTER (WHERE s.status = 'approved') AS approved
+    FROM g, camp JOIN score_counts s ON s.campaign_id = camp.id
+    WHERE (NOT g.gl OR s.level <> 'none')
+      AND (p_public OR em_in_scope(c_role, c_region, c_muni, c_org, camp.region_id,
+                                   s.municipality_id, NULL))
+    GROUP BY 1, 2, 3
+), bk AS (
+    SELECT b.campaign_id AS cid, CASE WHEN g.gm THEN b.municipality_id ELSE 0 END AS m,
+           CASE WHEN g.gk THEN b.kind ELSE '' END AS k,
+           CASE WHEN g.gl THEN b.level ELSE '' END AS l,
+           b.direction_id AS d, b.level AS lev, b.value, sum(b.n)::bigint AS n
+    FROM g, camp, (
+        -- Totals or directions, approved or all: index conditions on the
+        -- primary key, the other branch cut by a one-time filter.
+        SELECT * FROM score_buckets b0
+        WHERE b0.campaign_id IN (p_campaign, p_previous) AND b0.direction_id = 0
+          AND NOT ('direction' = ANY (p_groups))
+          AND b0.approved = ANY (CASE WHEN p_unapproved THEN '{t,f}'::boolean[] ELSE '{t}' END)
+        UNION ALL
+        SELECT * FROM score_buckets b0
+        WHERE b0.campaign_id IN (p_campaign, p_previous) AND b0.direction_id > 0
+          AND 'direction' = ANY (p_groups)
+          AND b0.approved = ANY (CASE WHEN p_unapproved THEN '{t,f}'::boolean[] ELSE '{t}' END)
+    ) b
+    WHERE p_public OR em_in_scope(c_role, c_region, c_muni, c_org, camp.region_id,
+                                  b.municipality_id, NULL)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+), bv AS (
+    -- One row per group and value, with the cumulative count up to it.
+    SELECT cid, m, k, l, d, value, n,
+           sum(n) OVER (PARTITION BY cid, m, k, l, d ORDER BY value) AS cum,
+           sum(n) OVER (PARTITION BY cid, m, k, l, d) AS total
+    FROM (SELECT cid, m, k, l, d, value, sum(n)::bigint AS n FROM bk
+          GROUP BY cid, m, k, l, d, value) v
+), q AS (
+    -- Quantiles set-wise (as em_hist_quantile, without a call per group): the
+    -- value at 0-based position i is the smallest value whose cum > i.
+    SELECT cid, m, k, l, d, sum(n) AS cnt, sum(value * n) AS sm, min(value) AS mn,
+           max(value) AS mx, max(total) AS total,
+           min(value) FILTER (WHERE cum > floor((total - 1) * 0.25)) AS q1_lo,
+           min(value) FILTER (WHERE cum > ceil((total - 1) * 0.25)) AS q1_hi,
+           min(value) FILTER (WHERE cum > floor((total - 1) * 0.5)) AS q2_lo,
+           min(value) FILTER (WHERE cum > ceil((total - 1) * 0.5)) AS q2_hi,
+           min(value) FILTER (WHERE cum > floor((total - 1) * 0.75)) AS q3_lo,
+           min(value) FILTER (WHERE cum > ceil((total - 1) * 0.75)) AS q3_hi
+    FROM bv GROUP BY cid, m, k, l, d
+), lv AS (
+    SELECT cid, m, k, l, d, jsonb_build_object(
+               'high', coalesce(sum(n) FILTER (WHERE lev = 'high'), 0),
+               'sufficient', coalesce(sum(n) FILTER (WHERE lev = 'sufficient'), 0),
+               'low', coalesce(sum(n) FILTER (WHERE lev = 'low'), 0),
+               'critical', coalesce(sum(n) FILTER (WHERE lev = 'critical'), 0)) AS levels
+    FROM bk GROUP BY cid, m, k, l, d
+), st AS (
+    SELECT q.cid, q.m, q.k, q.l, q.d, lv.levels,
+           jsonb_build_object('count', q.cnt, 'mean', round(q.sm / q.cnt, 2),
+               'median', round(q.q2_lo + ((q.total - 1) * 0.5 - floor((q.total - 1) * 0.5))
+                                         * (q.q2_hi - q.q2_lo), 2),
+               'q1', round(q.q1_lo + ((q.total - 1) * 0.25 - floor((q.total - 1) * 0.25))
+                                     * (q.q1_hi - q.q1_lo), 2),
+               'q3', round(q.q3_lo + ((q.total - 1) * 0.75 - floor((q.total - 1) * 0.75))
+                                     * (q.q3_hi - q.q3_lo), 2),
+               'min', q.mn, 'max', q.mx) AS s
+    FROM q JOIN lv ON lv.cid = q.cid AND lv.m = q.m AND lv.k = q.k AND lv.l = q.l AND lv.d = q.d
+), dirs AS (
+    SELECT DISTINCT i.direction_id AS d FROM indicators i, g
+    WHERE i.campaign_id = p_campaign AND g.gd
+    UNION ALL SELECT 0 FROM g WHERE NOT g.gd
+), keys AS (
+    SELECT cnt.m, cnt.k, cnt.l, dirs.d FROM cnt, dirs
+    UNION SELECT m, k, l, d FROM st WHERE cid = p_campaign
+), grp AS (
+    SELECT keys.*, cnt.expected, cnt.submitted, cnt.on_time, cnt.approved,
+           cur.s, cur.levels, prev.s AS ps
+    FROM keys
+    LEFT JOIN cnt ON cnt.m = keys.m AND cnt.k = keys.k AND cnt.l = keys.l
+    LEFT JOIN st cur ON cur.cid = p_campaign AND cur.m = keys.m AND cur.k = keys.k
+         AND cur.l = keys.l AND cur.d = keys.d
+    LEFT JOIN st prev ON prev.cid = p_previous AND prev.m = keys.m AND prev.k = keys.k
+         AND prev.l = keys.l AND prev.d = keys.d
+), fin AS (
+    SELECT r.*, mu.name AS mname, dr.code AS dcode, dr.position AS dpos,
+           coalesce((r.s ->> 'count')::bigint, 0) AS scored,
+           coalesce((r.ps ->> 'count')::bigint, 0) AS pscored,
+           CASE WHEN p_public AND (coalesce(r.expected, 0) < 3
+                                   OR coalesce((r.s ->> 'count')::bigint, 0) < 3)
+                THEN 'fewer than 3 organizations' END AS sup,
+           NOT p_public OR coalesce(r.expected, 0) >= 3 AS counts_shown
+    FROM grp r LEFT JOIN municipalities mu ON mu.id = r.m
+    LEFT JOIN directions dr ON dr.id = r.d AND r.d <> 0
+)
+SELECT coalesce(jsonb_agg(
+    jsonb_strip_nulls(jsonb_build_object(
+        'municipality_id', CASE WHEN g.gm THEN to_jsonb(o.m) END,
+        'municipality_name', CASE WHEN g.gm THEN to_jsonb(o.mname) END,
+        'kind', CASE WHEN g.gk THEN to_jsonb(o.k) END,
+        'direction', CASE WHEN g.gd THEN to_jsonb(o.dcode) END,
+        'level', CASE WHEN g.gl THEN to_jsonb(o.l) END))
+    || jsonb_build_object(
+        'expected', CASE WHEN o.counts_shown THEN coalesce(o.expected, 0) END,
+        'submitted', CASE WHEN o.counts_shown THEN coalesce(o.submitted, 0) END,
+        'submitted_on_time', CASE WHEN o.counts_shown THEN coalesce(o.on_time, 0) END,
+        'approved', CASE WHEN o.counts_shown THEN coalesce(o.approved, 0) END,
+        'count', CASE WHEN o.sup IS NULL THEN o.scored END,
+        'mean', CASE WHEN o.sup IS NULL THEN o.s -> 'mean' END,
+        'median', CASE WHEN o.sup IS NULL THEN o.s -> 'median' END,
+        'q1', CASE WHEN o.sup IS NULL THEN o.s -> 'q1' END,
+        'q3', CASE WHEN o.sup IS NULL THEN o.s -> 'q3' END,
+        'min', CASE WHEN o.sup IS NULL THEN o.s -> 'min' END,
+        'max', CASE WHEN o.sup IS NULL THEN o.s -> 'max' END,
+        'levels', CASE WHEN o.sup IS NULL THEN coalesce(o.levels,
+            '{"high": 0, "sufficient": 0, "low": 0, "critical": 0}'::jsonb) END,
+        'mean_previous', CASE WHEN o.sup IS NULL AND (NOT p_public OR o.pscored >= 3)
+            THEN o.ps -> 'mean' END,
+        'mean_change', CASE WHEN o.sup IS NULL AND (NOT p_public OR o.pscored >= 3)
+            AND jsonb_typeof(o.s -> 'mean') = 'number' AND jsonb_typeof(o.ps -> 'mean') = 'number'
+            THEN to_jsonb((o.s ->> 'mean')::numeric - (o.ps ->> 'mean')::numeric) END,
+        'suppressed', o.sup)
+    ORDER BY o.mname COLLATE "ru-x-icu", o.m, o.k, o.dpos,
+             array_position(ARRAY['high', 'sufficient', 'low', 'critical'], o.l))
+    FILTER (WHERE o.scored IS NOT NULL), '[]'::jsonb)
+FROM g LEFT JOIN fin o ON true
+$$;
