@@ -47,6 +47,9 @@ static void usage(FILE *out)
 		"               run adds only what\n"
 		"               is missing\n"
 		"  routes       print the route table: METHOD PATTERN ROLES\n"
+		"  check-statements\n"
+		"               prepare every SQL statement of the binary on the (migrated)\n"
+		"               database; exit 1 naming each one that does not prepare\n"
 		"  version      print the version, the git revision and the build type\n"
 		"               (also --version)\n"
 		"  help         print this help\n"
@@ -141,6 +144,27 @@ static int cmd_migrate(struct em_config *cfg)
 	if (rc != EM_OK)
 		return fail(err);
 	log_info("schema is at version %d", migrate_latest());
+	return 0;
+}
+
+/* Prepares every statement of the binary on the (migrated) database: 0 when all do. */
+static int cmd_check_statements(struct em_config *cfg)
+{
+	char err[512];
+	PGconn *pg = NULL;
+	size_t checked = 0;
+	int bad;
+
+	if (db_connect_once(cfg, &pg, err, sizeof(err)) != EM_OK)
+		return fail(err);
+	bad = db_check_statements(pg, stderr, &checked);
+	PQfinish(pg);
+	if (bad) {
+		snprintf(err, sizeof(err), "%d of %zu statements do not prepare on this database",
+			 bad, checked);
+		return fail(err);
+	}
+	printf("%zu statements prepared\n", checked);
 	return 0;
 }
 
@@ -303,7 +327,7 @@ int main(int argc, char **argv)
 		cmd = argv[rest[0]];
 
 	if (strcmp(cmd, "serve") && strcmp(cmd, "migrate") && strcmp(cmd, "load-demo") &&
-	    strcmp(cmd, "create-user")) {
+	    strcmp(cmd, "create-user") && strcmp(cmd, "check-statements")) {
 		/* no database */
 	} else if (config_check_database_urls(&cfg, err, sizeof(err)) != EM_OK) {
 		config_free(&cfg);
@@ -326,6 +350,8 @@ int main(int argc, char **argv)
 		rc = cmd_load_demo(&cfg);
 	} else if (!strcmp(cmd, "routes")) {
 		rc = cmd_routes();
+	} else if (!strcmp(cmd, "check-statements")) {
+		rc = cmd_check_statements(&cfg);
 	} else {
 		log_fatal("unknown command %s (see effmond --help)", cmd);
 		rc = 2;

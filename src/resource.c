@@ -213,22 +213,22 @@ enum em_err map_constraint(const struct em_req *req, const struct constraint_map
 
 /* --- Idempotency-Key ------------------------------------------------------------- */
 
-static const struct db_stmt IDEM_CLAIM = {
+DB_STMT(IDEM_CLAIM) = {
 	"idem_claim",
 	"INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1::bigint, $2, $3) "
 	"ON CONFLICT DO NOTHING",
 	3};
-static const struct db_stmt IDEM_GET = {
+DB_STMT(IDEM_GET) = {
 	"idem_get",
 	"SELECT request_hash, status, body, location, etag FROM idempotency_keys "
 	"WHERE user_id = $1::bigint AND key = $2",
 	2};
-static const struct db_stmt IDEM_SAVE = {
+DB_STMT(IDEM_SAVE) = {
 	"idem_save",
 	"UPDATE idempotency_keys SET status = $3::int, body = $4, location = $5, etag = $6 "
 	"WHERE user_id = $1::bigint AND key = $2",
 	6};
-static const struct db_stmt IDEM_PURGE = {
+DB_STMT(IDEM_PURGE) = {
 	"idem_purge", "DELETE FROM idempotency_keys WHERE created_at < now() - interval '24 hours'",
 	0};
 

@@ -7,16 +7,41 @@
 #define EFFMON_DB_H
 
 #include <libpq-fe.h>
+#include <stdio.h>
 
 #include "effmon/config.h"
 #include "effmon/effmon.h"
 
-/* A statement; modules declare them static const, prepared lazily per connection. */
+/* A statement; modules declare them with DB_STMT, prepared lazily per connection. */
 struct db_stmt {
 	const char *name;
 	const char *sql;
 	int nparams;
+	/* For the check only: a statement without parameters that the caller always runs
+	 * first in the same transaction (it creates a temporary table this one reads). */
+	const struct db_stmt *setup;
 };
+
+/*
+ * DB_STMT(NAME) = {"name", "SQL", nparams}; declares a file-scope statement and
+ * registers its address in the linker section em_stmts, so that
+ * db_check_statements (`effmond check-statements`, run by the tests) prepares
+ * every statement of the binary against a migrated database.
+ */
+#define DB_STMT(var)                                                                         \
+	static const struct db_stmt var;                                                     \
+	static const struct db_stmt *const var##_registered                                 \
+		__attribute__((used, section("em_stmts"))) = &var;                           \
+	static const struct db_stmt var
+
+/* Every registered statement, in link order; *n gets how many. */
+const struct db_stmt *const *db_statements(size_t *n);
+
+/* Prepares every registered statement on pg (a fresh session on a migrated database) and
+ * describes it; writes a line to out for each one that does not prepare (a syntax error, a
+ * missing column, a name used twice) or takes more parameters than it declares. Returns the
+ * number of such statements; *checked gets how many were tried. */
+int db_check_statements(PGconn *pg, FILE *out, size_t *checked);
 
 struct db_conn;
 

@@ -49,14 +49,14 @@ enum em_role em_role_parse(const char *name)
 	"FROM users u LEFT JOIN municipalities m ON m.id = u.municipality_id "           \
 	"LEFT JOIN organizations o ON o.id = u.organization_id "
 
-static const struct db_stmt USER_BY_ID = {"users_by_id", USER_SELECT "WHERE u.id = $1::bigint",
+DB_STMT(USER_BY_ID) = {"users_by_id", USER_SELECT "WHERE u.id = $1::bigint",
 					  1};
-static const struct db_stmt USER_BY_LOGIN = {
+DB_STMT(USER_BY_LOGIN) = {
 	"users_by_login", USER_SELECT "WHERE lower(u.login) = lower($1)", 1};
 /* Creates or locks the login's throttle row for the rest of the transaction, so
  * that concurrent attempts on one login are counted one after another; returns
  * the seconds left of a lock, or NULL. */
-static const struct db_stmt THROTTLE_LOCK = {
+DB_STMT(THROTTLE_LOCK) = {
 	"login_throttle_lock",
 	"INSERT INTO login_throttle AS t (login, failures, window_start) "
 	"VALUES (lower($1), 0, now()) ON CONFLICT (login) DO UPDATE SET login = t.login "
@@ -64,7 +64,7 @@ static const struct db_stmt THROTTLE_LOCK = {
 	" THEN ceil(extract(epoch FROM t.locked_until - now()))::int END",
 	1};
 /* $2 failures allowed within $3 seconds; the one that reaches $2 locks for $3 s. */
-static const struct db_stmt THROTTLE_FAIL = {
+DB_STMT(THROTTLE_FAIL) = {
 	"login_throttle_fail",
 	"INSERT INTO login_throttle AS t (login, failures, window_start, locked_until) "
 	"VALUES (lower($1), 1, now(), CASE WHEN $2::int <= 1 THEN now() + make_interval(secs => "
@@ -78,7 +78,7 @@ static const struct db_stmt THROTTLE_FAIL = {
 	"$3::int) THEN 1 ELSE t.failures + 1 END) >= $2::int "
 	"  THEN now() + make_interval(secs => $3::int) END",
 	3};
-static const struct db_stmt THROTTLE_CLEAR = {
+DB_STMT(THROTTLE_CLEAR) = {
 	"login_throttle_clear", "DELETE FROM login_throttle WHERE login = lower($1)", 1};
 
 static void user_from_row(const PGresult *r, struct auth_user *u)

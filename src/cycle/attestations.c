@@ -116,11 +116,11 @@ static const char *const DECISIONS[] = {"fits_position", "fits_position_conditio
 	"'valid', " ATT_VALID("a") ", 'created_by', a.created_by, 'created_at', "             \
 	"a.created_at, 'updated_at', a.updated_at, 'version', a.version)"
 
-static const struct db_stmt ATT_GET = {
+DB_STMT(ATT_GET) = {
 	"attestation_get",
 	"SELECT " ATT_JSON ", a.version" ATT_FROM "WHERE a.id = $6::bigint AND" ATT_SCOPE, 6};
 
-static const struct db_stmt ATT_LIST = {
+DB_STMT(ATT_LIST) = {
 	"attestation_list",
 	"SELECT " ATT_JSON ", a.id" ATT_FROM "WHERE" ATT_SCOPE
 	" AND ($7::bigint IS NULL OR a.id > $7::bigint)"
@@ -140,7 +140,7 @@ static const struct list_filter ATT_FILTERS[] = {
 
 /* A visible manager's attestations, newest first, and the one valid today (the
  * latest of those valid). $6 manager id; no row: the manager is not visible. */
-static const struct db_stmt ATT_OF_MANAGER = {
+DB_STMT(ATT_OF_MANAGER) = {
 	"attestation_of_manager",
 	"SELECT jsonb_build_object('items', coalesce((SELECT jsonb_agg(" ATT_JSON
 	"  ORDER BY a.attested_on DESC, a.id DESC)" ATT_FROM "WHERE a.manager_id = m0.id), "
@@ -204,7 +204,7 @@ static const struct field ATT_UPDATE[] = {
 /* Each score against the catalog, then the catalog's competencies missing from the
  * body, then whether the date is in the future. $1 body.
  * -> kind (item | missing | future), index, code, found, max, over max. */
-static const struct db_stmt ATT_CHECK = {
+DB_STMT(ATT_CHECK) = {
 	"attestation_check",
 	"SELECT 'item', x.ord - 1, x.e ->> 'competency', c.id IS NOT NULL, c.max_score, "
 	" (x.e ->> 'score')::bigint > c.max_score "
@@ -218,7 +218,7 @@ static const struct db_stmt ATT_CHECK = {
 	1};
 
 /* $1..$5 caller, $6 body, $7 actor, $8 request id -> id (none: manager not visible). */
-static const struct db_stmt ATT_INSERT = {
+DB_STMT(ATT_INSERT) = {
 	"attestation_create",
 	"WITH b AS (SELECT $6::jsonb AS b),"
 	" m AS (SELECT m.* FROM managers m, b WHERE m.id = (b ->> 'manager_id')::bigint AND"
@@ -414,7 +414,7 @@ enum em_err attestations_create(struct em_req *req, const struct em_args *args, 
 /* --- Corrections ---------------------------------------------------------------------------- */
 
 /* $1..$5 caller, $6 id, $7 body, $8 version, $9 actor, $10 request id -> id. */
-static const struct db_stmt ATT_UPDATE_SQL = {
+DB_STMT(ATT_UPDATE_SQL) = {
 	"attestation_update",
 	"WITH old AS (SELECT a.*, m.region_id, m.municipality_id, m.organization_id "
 	"  FROM attestations a JOIN managers m ON m.id = a.manager_id "

@@ -58,11 +58,11 @@ static const char *const ALL_TYPES[] = {"bonus",
 	"'act_date', r.act_date, 'effective_on', r.effective_on) END, 'created_at', "           \
 	"d.created_at, 'version', d.version)"
 
-static const struct db_stmt DEC_GET = {
+DB_STMT(DEC_GET) = {
 	"decision_get",
 	"SELECT " DEC_JSON ", d.version" DEC_FROM "WHERE d.id = $6::bigint AND" DEC_SCOPE, 6};
 
-static const struct db_stmt DEC_LIST = {
+DB_STMT(DEC_LIST) = {
 	"decision_list",
 	"SELECT " DEC_JSON ", d.id" DEC_FROM "WHERE" DEC_SCOPE
 	" AND ($7::bigint IS NULL OR d.id > $7::bigint)"
@@ -113,7 +113,7 @@ static const struct field DEC_CREATE[] = {
 
 /* The links of a new decision: manager visible, campaign of the manager's region,
  * attestation of the same manager. $1..$5 caller, $6 body. */
-static const struct db_stmt DEC_CHECK = {
+DB_STMT(DEC_CHECK) = {
 	"decision_check",
 	"SELECT m.id IS NOT NULL, "
 	" $6::jsonb ->> 'campaign_id' IS NULL OR EXISTS (SELECT 1 FROM campaigns c WHERE c.id = "
@@ -125,7 +125,7 @@ static const struct db_stmt DEC_CHECK = {
 	6};
 
 /* $1..$5 caller, $6 body, $7 actor, $8 request id -> id. */
-static const struct db_stmt DEC_INSERT = {
+DB_STMT(DEC_INSERT) = {
 	"decision_create",
 	"WITH b AS (SELECT $6::jsonb AS b),"
 	" m AS (SELECT m.* FROM managers m, b WHERE m.id = (b ->> 'manager_id')::bigint AND"
@@ -251,7 +251,7 @@ enum em_err decisions_create(struct em_req *req, const struct em_args *args, jso
 /* --- Revocation ----------------------------------------------------------------------------- */
 
 /* Locks a visible decision: version, type, revoked by, revoked at, issuer role. */
-static const struct db_stmt DEC_LOCK = {
+DB_STMT(DEC_LOCK) = {
 	"decision_lock",
 	"SELECT d.version, d.type, d.revoked_by_decision_id, d.revoked_at, d.issuer_role "
 	"FROM decisions d JOIN managers m ON m.id = d.manager_id "
@@ -259,7 +259,7 @@ static const struct db_stmt DEC_LOCK = {
 	6};
 
 /* $1 role, $2 id, $3 body, $4 actor, $5 request id -> the revocation's id. */
-static const struct db_stmt DEC_REVOKE = {
+DB_STMT(DEC_REVOKE) = {
 	"decision_revoke",
 	"WITH b AS (SELECT $3::jsonb AS b),"
 	" old AS (SELECT d.*, m.region_id, m.municipality_id, m.organization_id FROM decisions d "

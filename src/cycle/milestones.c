@@ -186,14 +186,14 @@ static void ms_validate(const json_t *body, bool creating, struct em_reply *repl
 
 #define MS_SCOPE(r) SQL_SCOPE(r ".region_id", r ".municipality_id", r ".organization_id")
 
-static const struct db_stmt MS_GET = {
+DB_STMT(MS_GET) = {
 	"milestone_get",
 	"SELECT " MS_JSON("m", "r") ", m.version FROM milestones m JOIN roadmaps r "
 	"ON r.id = m.roadmap_id WHERE m.id = $5::bigint AND" MS_SCOPE("r"),
 	5};
 
 /* Across the caller's scope; overdue is the derived flag. */
-static const struct db_stmt MS_LIST = {
+DB_STMT(MS_LIST) = {
 	"milestone_list",
 	"SELECT " MS_JSON("m", "r") ", m.id, m.title FROM milestones m JOIN roadmaps r "
 	"ON r.id = m.roadmap_id WHERE" MS_SCOPE("r") SQL_SEARCH("m.title")
@@ -208,7 +208,7 @@ static const struct db_stmt MS_LIST = {
 	15};
 
 /* One visible roadmap's milestones in the order of their numbers (none: 404). */
-static const struct db_stmt RM_MS_LIST = {
+DB_STMT(RM_MS_LIST) = {
 	"roadmap_milestones",
 	"SELECT coalesce(jsonb_agg(" MS_JSON("m", "r") " ORDER BY "
 	"  em_milestone_number_key(m.number), m.id) FILTER (WHERE m.id IS NOT NULL), "
@@ -217,7 +217,7 @@ static const struct db_stmt RM_MS_LIST = {
 	5};
 
 /* $5 roadmap id (locked), $6 body, $7 due_on, $8 recurrence, $9 actor, $10 request id. */
-static const struct db_stmt MS_CREATE_SQL = {
+DB_STMT(MS_CREATE_SQL) = {
 	"milestone_create",
 	"WITH b AS (SELECT $6::jsonb AS b),"
 	" ins AS (INSERT INTO milestones (roadmap_id, number, title, due_text, due_on, "
@@ -237,7 +237,7 @@ static const struct db_stmt MS_CREATE_SQL = {
 
 /* Locks a visible milestone: version, level, organization, row JSON, period, status,
  * due_text, due_on, recurrence, roadmap id. */
-static const struct db_stmt MS_LOCK = {
+DB_STMT(MS_LOCK) = {
 	"milestone_lock",
 	"SELECT m.version, r.level, r.organization_id, to_jsonb(m), r.period_from, "
 	"r.period_to, m.status, m.due_text, m.due_on, m.recurrence, m.roadmap_id "
@@ -248,7 +248,7 @@ enum { L_VERSION, L_LEVEL, L_ORG, L_ROW, L_FROM, L_TO, L_STATUS, L_DUE_TEXT, L_D
        L_RECURRENCE, L_ROADMAP };
 
 /* $5 id, $6 body, $7 due_on, $8 recurrence, $9 before, $10 actor, $11 request id. */
-static const struct db_stmt MS_UPDATE_SQL = {
+DB_STMT(MS_UPDATE_SQL) = {
 	"milestone_update",
 	"WITH b AS (SELECT $6::jsonb AS b),"
 	" upd AS (UPDATE milestones m SET number = coalesce(b->>'number', m.number), "
@@ -273,7 +273,7 @@ static const struct db_stmt MS_UPDATE_SQL = {
 	11};
 
 /* $5 id, $6 to, $7 comment, $8 from, $9 before, $10 actor, $11 request id. */
-static const struct db_stmt MS_MOVE = {
+DB_STMT(MS_MOVE) = {
 	"milestone_transition",
 	"WITH upd AS (UPDATE milestones m SET status = $6, "
 	"  started_at = CASE WHEN $6 = 'in_progress' THEN now() ELSE m.started_at END, "
@@ -707,7 +707,7 @@ enum em_err milestones_transition(struct em_req *req, const struct em_args *args
 	".created_at)"
 
 /* One row per visible milestone (none: 404): its participants the caller may see. */
-static const struct db_stmt PART_LIST = {
+DB_STMT(PART_LIST) = {
 	"milestone_participants",
 	"SELECT coalesce((SELECT jsonb_agg(" PART_JSON("p", "g", "o") " ORDER BY "
 	"  g.full_name COLLATE \"ru-x-icu\", g.id) FROM milestone_participants p "
@@ -721,7 +721,7 @@ static const struct db_stmt PART_LIST = {
 
 /* $5 milestone (locked), $6 manager, $7 actor, $8 request id. The manager must be
  * visible to the caller, active and in the roadmap's territory. */
-static const struct db_stmt PART_ADD = {
+DB_STMT(PART_ADD) = {
 	"milestone_participant_add",
 	"WITH r AS (SELECT r.* FROM roadmaps r JOIN milestones m ON m.roadmap_id = r.id "
 	"  WHERE m.id = $5::bigint),"
@@ -742,7 +742,7 @@ static const struct db_stmt PART_ADD = {
 	8};
 
 /* $5 milestone (locked), $6 manager, $7 actor, $8 request id. */
-static const struct db_stmt PART_REMOVE = {
+DB_STMT(PART_REMOVE) = {
 	"milestone_participant_remove",
 	"WITH del AS (DELETE FROM milestone_participants p WHERE p.milestone_id = $5::bigint "
 	"  AND p.manager_id = $6::bigint RETURNING p.*),"

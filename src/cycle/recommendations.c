@@ -43,13 +43,13 @@ static const char *const STATUSES[] = {"draft",    "issued",   "acknowledged", "
 	"'accepted_at', " r ".accepted_at, 'created_at', " r ".created_at, 'updated_at', " r    \
 	".updated_at, 'version', " r ".version)"
 
-static const struct db_stmt RECO_GET = {
+DB_STMT(RECO_GET) = {
 	"recommendation_get",
 	"SELECT " RECO_JSON("r") ", r.version FROM recommendations r WHERE r.id = $6::bigint AND"
 	RECO_VISIBLE("r"),
 	6};
 
-static const struct db_stmt RECO_LIST = {
+DB_STMT(RECO_LIST) = {
 	"recommendation_list",
 	"SELECT " RECO_JSON("r") ", r.id FROM recommendations r WHERE" RECO_VISIBLE("r")
 	" AND ($7::bigint IS NULL OR r.id > $7::bigint)"
@@ -89,12 +89,12 @@ enum em_err recommendations_get(struct em_req *req, const struct em_args *args, 
 
 /* --- History ------------------------------------------------------------------------------ */
 
-static const struct db_stmt RECO_VISIBLE_ONE = {
+DB_STMT(RECO_VISIBLE_ONE) = {
 	"recommendation_visible",
 	"SELECT 1 FROM recommendations r WHERE r.id = $6::bigint AND" RECO_VISIBLE("r"), 6};
 
 /* $1 recommendation, $2 after id, $3 limit + 1 -> json, id. */
-static const struct db_stmt RECO_HISTORY = {
+DB_STMT(RECO_HISTORY) = {
 	"recommendation_history_list",
 	"SELECT jsonb_build_object('id', h.id, 'occurred_at', h.occurred_at, 'actor_user_id', "
 	" h.actor_user_id, 'actor_role', h.actor_role, 'action', h.action, 'from', h.from_status, "
@@ -172,7 +172,7 @@ static void check_codes(const json_t *body, const char *name, struct em_reply *r
 
 /* Codes against the campaign's catalog: a direction must have an indicator in it.
  * $1 campaign, $2 body -> field, message. */
-static const struct db_stmt RECO_CODES = {
+DB_STMT(RECO_CODES) = {
 	"recommendation_codes",
 	"SELECT format('directions[%s]', x.ord - 1), format('no direction %s in the catalog of "
 	" campaign %s', x.e #>> '{}', $1) "
@@ -220,7 +220,7 @@ static const struct field RECO_UPDATE[] = {
 
 /* The addressee and the campaign, in the caller's scope and of one region.
  * $1..$4 caller scope, $5 body -> field, message. */
-static const struct db_stmt RECO_RESOLVE = {
+DB_STMT(RECO_RESOLVE) = {
 	"recommendation_resolve",
 	"WITH b AS (SELECT $5::jsonb AS b),"
 	" t AS (SELECT m.region_id FROM managers m, b WHERE m.id = (b ->> "
@@ -244,7 +244,7 @@ static const struct db_stmt RECO_RESOLVE = {
 #define RECO_ARRAY(name) "ARRAY(SELECT jsonb_array_elements_text(coalesce(b -> '" name "', '[]')))"
 
 /* $1 role, $2 caller municipality, $3 body, $4 actor, $5 request id -> id. */
-static const struct db_stmt RECO_INSERT = {
+DB_STMT(RECO_INSERT) = {
 	"recommendation_create",
 	"WITH b AS (SELECT $3::jsonb AS b),"
 	" t AS (SELECT m.region_id, m.municipality_id, m.organization_id, m.id AS mgr, "
@@ -364,7 +364,7 @@ enum em_err recommendations_create(struct em_req *req, const struct em_args *arg
 
 /* A visible recommendation: version, status, row, issuer municipality, addressee manager,
  * addressee municipality, campaign. */
-static const struct db_stmt RECO_LOCK = {
+DB_STMT(RECO_LOCK) = {
 	"recommendation_lock",
 	"SELECT r.version, r.status, to_jsonb(r), r.issuer_municipality_id, "
 	" r.addressee_manager_id, r.addressee_municipality_id, r.campaign_id "
@@ -435,7 +435,7 @@ static const char ADDRESSEE_WHO[] = "the addressee: the head it is addressed to,
 /* --- Change of a draft --------------------------------------------------------------------- */
 
 /* $1 role, $2 id, $3 body, $4 actor, $5 request id, $6 row before -> id. */
-static const struct db_stmt RECO_UPDATE_SQL = {
+DB_STMT(RECO_UPDATE_SQL) = {
 	"recommendation_update",
 	"WITH b AS (SELECT $3::jsonb AS b),"
 	" upd AS (UPDATE recommendations r SET text = coalesce(b ->> 'text', r.text), "
@@ -574,7 +574,7 @@ static const struct move *find_move(const char *from, const char *to, struct em_
 }
 
 /* $1 role, $2 id, $3 to, $4 from, $5 report, $6 comment, $7 actor, $8 request id, $9 before. */
-static const struct db_stmt RECO_MOVE = {
+DB_STMT(RECO_MOVE) = {
 	"recommendation_transition",
 	"WITH upd AS (UPDATE recommendations r SET status = $3, "
 	"  report = CASE WHEN $3 = 'reported' THEN $5 ELSE r.report END, "
@@ -696,7 +696,7 @@ enum em_err recommendations_transition(struct em_req *req, const struct em_args 
 
 /* A campaign the caller may generate drafts for, locked against a concurrent run.
  * $1..$4 caller scope, $5 campaign. */
-static const struct db_stmt DRAFT_CAMPAIGN = {
+DB_STMT(DRAFT_CAMPAIGN) = {
 	"recommendation_drafts_campaign",
 	"SELECT c.id, pg_advisory_xact_lock(hashtextextended('recommendation-drafts:' || c.id, 0)) "
 	"FROM campaigns c WHERE c.id = $5::bigint AND em_in_scope($1, $2::bigint, $3::bigint, "
@@ -710,7 +710,7 @@ static const struct db_stmt DRAFT_CAMPAIGN = {
  * recommendation other than a withdrawn draft is skipped. Dismissed heads get none.
  * $1 role, $2 campaign, $3 body, $4 actor, $5 request id -> created, skipped, ids, threshold.
  */
-static const struct db_stmt DRAFT_GENERATE = {
+DB_STMT(DRAFT_GENERATE) = {
 	"recommendation_drafts_generate",
 	"WITH c AS (SELECT * FROM campaigns WHERE id = $2::bigint),"
 	" th AS (SELECT coalesce(($3::jsonb ->> 'threshold')::numeric, c.threshold_low) AS t, "
@@ -758,7 +758,7 @@ static const struct db_stmt DRAFT_GENERATE = {
 	5};
 
 /* The answer: the counts and the new drafts. $1 ids, $2 created, $3 skipped, $4 threshold. */
-static const struct db_stmt DRAFT_ITEMS = {
+DB_STMT(DRAFT_ITEMS) = {
 	"recommendation_drafts_items",
 	"SELECT jsonb_build_object('created', $2::int, 'skipped', $3::int, 'threshold', "
 	" $4::numeric, 'items', coalesce(jsonb_agg(" RECO_JSON("r") " ORDER BY r.id), '[]'::jsonb)) "

@@ -26,7 +26,7 @@
 	" = 'low'), 'critical', count(*) FILTER (WHERE " col " = 'critical'))"
 
 /* Every statement after this one runs in the same snapshot. */
-static const struct db_stmt CR_SNAPSHOT = {
+DB_STMT(CR_SNAPSHOT) = {
 	"cycle_report_snapshot", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0};
 
 /*
@@ -35,7 +35,7 @@ static const struct db_stmt CR_SNAPSHOT = {
  * (the region's latest with a smaller year) -> id, municipality id, previous
  * id, campaign json, territory json, generated_at json, today.
  */
-static const struct db_stmt CR_HEAD = {
+DB_STMT(CR_HEAD) = {
 	"cycle_report_head",
 	"SELECT c.id, m.id, p.id, jsonb_build_object('id', c.id, 'region_id', c.region_id, "
 	" 'year', c.year, 'title', c.title, 'status', c.status, 'opens_at', c.opens_at, "
@@ -58,13 +58,13 @@ static const struct db_stmt CR_HEAD = {
 
 /* Step statements: $1 campaign, $2 municipality or NULL, $3 previous campaign or NULL. */
 
-static const struct db_stmt CR_GOALS = {
+DB_STMT(CR_GOALS) = {
 	"cycle_report_goals",
 	"SELECT jsonb_build_object('key', 'goals', 'count', jsonb_array_length(c.goals), "
 	" 'items', c.goals)::text FROM campaigns c WHERE c.id = $1::bigint",
 	1};
 
-static const struct db_stmt CR_INDICATORS = {
+DB_STMT(CR_INDICATORS) = {
 	"cycle_report_indicators",
 	WITH_C ", i AS (SELECT i.*, d.code AS dcode FROM c JOIN indicators i ON i.campaign_id = c.id "
 	" JOIN directions d ON d.id = i.direction_id) "
@@ -93,7 +93,7 @@ static const struct db_stmt CR_INDICATORS = {
 
 /* Indicators by source, the values of the territory's submissions by their indicator's
  * source, the region's bulk imports, the self-assessment window. */
-static const struct db_stmt CR_METHODS = {
+DB_STMT(CR_METHODS) = {
 	"cycle_report_methods",
 	WITH_C ", v AS (SELECT i.source FROM c JOIN submissions s ON s.campaign_id = c.id AND"
 	TERRITORY("s.region_id", "s.municipality_id")
@@ -116,7 +116,7 @@ static const struct db_stmt CR_METHODS = {
 	"  'days', round(extract(epoch FROM c.closes_at - c.opens_at) / 86400, 1)))::text FROM c",
 	2};
 
-static const struct db_stmt CR_MONITORING = {
+DB_STMT(CR_MONITORING) = {
 	"cycle_report_monitoring",
 	WITH_C "SELECT jsonb_build_object('key', 'monitoring', 'expected', count(s.id), "
 	" 'submitted', count(*) FILTER (WHERE s.status IN ('submitted', 'verified', 'approved')), "
@@ -142,7 +142,7 @@ static const struct db_stmt CR_MONITORING = {
  * one kind in the whole campaign's submitted, verified and approved
  * submissions (population sd), as GET /campaigns/{id}/outliers counts them.
  */
-static const struct db_stmt CR_ANALYSIS = {
+DB_STMT(CR_ANALYSIS) = {
 	"cycle_report_analysis",
 	WITH_C ", cur AS (SELECT sc.total_rounded AS t, sc.level FROM c JOIN submission_scores sc "
 	" ON sc.campaign_id = c.id WHERE sc.status = 'approved' AND sc.total_rounded IS NOT NULL "
@@ -174,7 +174,7 @@ static const struct db_stmt CR_ANALYSIS = {
 
 /* Recommendations of this campaign to the territory's heads and municipalities;
  * drafts and withdrawn drafts were never issued. Stages count what reached them. */
-static const struct db_stmt CR_RECOMMENDATIONS = {
+DB_STMT(CR_RECOMMENDATIONS) = {
 	"cycle_report_recommendations",
 	WITH_C "SELECT jsonb_build_object('key', 'recommendations', 'issued', count(r.id), "
 	" 'acknowledged', count(*) FILTER (WHERE r.status IN ('acknowledged', 'reported', "
@@ -197,7 +197,7 @@ static const struct db_stmt CR_RECOMMENDATIONS = {
 
 /* Milestones of the territory's roadmaps (region: all levels; municipality: its own and
  * its organizations') whose period overlaps the campaign's year. */
-static const struct db_stmt CR_MEASURES = {
+DB_STMT(CR_MEASURES) = {
 	"cycle_report_measures",
 	WITH_C ", rm AS (SELECT rm.* FROM c JOIN roadmaps rm ON"
 	TERRITORY("rm.region_id", "rm.municipality_id")
@@ -221,7 +221,7 @@ static const struct db_stmt CR_MEASURES = {
 /* Decisions taken on this campaign about heads whose current territory is the
  * report's; revocation records are not decisions of their own, revoked ones are
  * counted apart. */
-static const struct db_stmt CR_DECISIONS = {
+DB_STMT(CR_DECISIONS) = {
 	"cycle_report_decisions",
 	WITH_C ", d AS (SELECT d.* FROM c JOIN decisions d ON d.campaign_id = c.id "
 	" JOIN managers m ON m.id = d.manager_id WHERE d.type <> 'revocation' AND"
@@ -247,7 +247,7 @@ static const struct db_stmt CR_DECISIONS = {
  * not cancelled of a roadmap of the region whose period overlaps from the
  * previous campaign's year to this campaign's closing date.
  */
-static const struct db_stmt CR_EFFECT = {
+DB_STMT(CR_EFFECT) = {
 	"cycle_report_effect",
 	WITH_C ", p AS (SELECT * FROM campaigns WHERE id = $3::bigint), "
 	" cur AS (SELECT sc.manager_id, avg(sc.total_rounded) AS t FROM c JOIN submission_scores sc "

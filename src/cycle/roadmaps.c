@@ -85,12 +85,12 @@ static void rm_check(const json_t *body, bool creating, struct em_reply *reply)
 
 #define RM_SCOPE(r) SQL_SCOPE(r ".region_id", r ".municipality_id", r ".organization_id")
 
-static const struct db_stmt RM_GET = {
+DB_STMT(RM_GET) = {
 	"roadmap_get",
 	"SELECT " RM_JSON("r") ", r.version FROM roadmaps r WHERE r.id = $5::bigint AND"
 	RM_SCOPE("r"),
 	5};
-static const struct db_stmt RM_LIST = {
+DB_STMT(RM_LIST) = {
 	"roadmap_list",
 	"SELECT " RM_JSON("r") ", r.id, r.title FROM roadmaps r WHERE" RM_SCOPE("r")
 	SQL_SEARCH("r.title")
@@ -102,7 +102,7 @@ static const struct db_stmt RM_LIST = {
 	13};
 
 /* The owner of the level, found in the caller's scope: no row if it is not. */
-static const struct db_stmt RM_CREATE_SQL = {
+DB_STMT(RM_CREATE_SQL) = {
 	"roadmap_create",
 	"WITH b AS (SELECT $5::jsonb AS b),"
 	" own AS (SELECT g.id AS region_id, NULL::bigint AS municipality_id, "
@@ -124,7 +124,7 @@ static const struct db_stmt RM_CREATE_SQL = {
 	7};
 
 /* Locks a visible roadmap: version, level, organization, the row as JSON. */
-static const struct db_stmt RM_LOCK = {
+DB_STMT(RM_LOCK) = {
 	"roadmap_lock",
 	"SELECT r.version, r.level, r.organization_id, to_jsonb(r), r.period_from, r.period_to "
 	"FROM roadmaps r WHERE r.id = $5::bigint AND" RM_SCOPE("r") " FOR UPDATE",
@@ -132,7 +132,7 @@ static const struct db_stmt RM_LOCK = {
 
 /* $5 id, $6 body, $7 before (locked), $8 actor, $9 request id. Continuous
  * milestones that ended with the roadmap keep ending with it. */
-static const struct db_stmt RM_UPDATE_SQL = {
+DB_STMT(RM_UPDATE_SQL) = {
 	"roadmap_update",
 	"WITH upd AS (UPDATE roadmaps r SET title = coalesce($6::jsonb->>'title', r.title), "
 	"  description = CASE WHEN $6::jsonb ? 'description' THEN $6::jsonb->>'description' "

@@ -213,7 +213,7 @@ int migrate_latest(void)
 /* $1 this binary's latest migration, $2 its function files' names, $3 their checksums ->
  * the latest applied migration, how many of ours are applied, how many of our function
  * files are current (same text, or recorded by a newer binary). */
-static const struct db_stmt SCHEMA_VERSION = {
+DB_STMT(SCHEMA_VERSION) = {
 	"migrate_schema_version",
 	"SELECT coalesce(max(version), 0), count(*) FILTER (WHERE version <= $1::int), "
 	" (SELECT count(*) FROM unnest($2::text[], $3::text[]) f (name, checksum) "

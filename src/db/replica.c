@@ -19,7 +19,7 @@
 
 #define REPLICA_CHECK_MS 1000
 
-static const struct db_stmt REPLICA_LAG = {
+DB_STMT(REPLICA_LAG) = {
 	"replica_lag",
 	"SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 "
 	"WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "

@@ -56,7 +56,7 @@ static const char *const GROUPS[] = {"municipality", "kind", "direction", "level
  * versions of the region's municipalities (a renamed one changes the body).
  * Reads campaigns, aggregate_stamps and municipalities (by region) only.
  */
-static const struct db_stmt AGG_META = {
+DB_STMT(AGG_META) = {
 	"aggregates_meta",
 	"SELECT c.id, c.version, em_aggregate_stamp(c.id), p.id, p.version, "
 	" CASE WHEN p.id IS NOT NULL THEN em_aggregate_stamp(p.id) END, "
@@ -72,14 +72,14 @@ static const struct db_stmt AGG_META = {
  * than a C string literal may be). $1..$4 scope, $5 campaign, $6 group_by
  * (text[]), $7 include unapproved, $8 previous campaign (or NULL), $9 public.
  */
-static const struct db_stmt AGG_GROUPS = {
+DB_STMT(AGG_GROUPS) = {
 	"aggregates_groups",
 	"SELECT em_aggregates($5::bigint, $6::text[], $7::boolean, $8::bigint, $9::boolean, "
 	"$1, $2::bigint, $3::bigint, $4::bigint)",
 	9};
 
 /* Published campaigns: the public feed's index. $1 region filter (or NULL). */
-static const struct db_stmt PUBLIC_INDEX = {
+DB_STMT(PUBLIC_INDEX) = {
 	"public_aggregates_index",
 	"SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'region_id', c.region_id, "
 	" 'region_name', r.name, 'year', c.year, 'title', c.title, 'published_at', c.published_at) "

@@ -256,12 +256,12 @@ static void camp_check(const json_t *body, bool creating, struct em_reply *reply
 /* Every role sees the campaigns of its region. */
 #define CAMP_SCOPE(c) SQL_SCOPE(c ".region_id", "NULL::bigint", "NULL::bigint")
 
-static const struct db_stmt CAMP_GET = {
+DB_STMT(CAMP_GET) = {
 	"campaigns_get",
 	"SELECT " CAMP_JSON("c") ", c.version FROM campaigns c WHERE c.id = $5::bigint AND"
 	CAMP_SCOPE("c"),
 	5};
-static const struct db_stmt CAMP_LIST = {
+DB_STMT(CAMP_LIST) = {
 	"campaigns_list",
 	"SELECT " CAMP_JSON("c") ", c.id, c.title FROM campaigns c WHERE" CAMP_SCOPE("c")
 	SQL_SEARCH("c.title")
@@ -276,7 +276,7 @@ static const struct db_stmt CAMP_LIST = {
  * absent: the region's latest campaign of an earlier year; null: none; an id: that
  * campaign, if it is the region's. Columns: region ok, source id, catalog_from named.
  */
-static const struct db_stmt CAMP_CREATE_CHECK = {
+DB_STMT(CAMP_CREATE_CHECK) = {
 	"campaigns_create_check",
 	"SELECT r.id IS NOT NULL, CASE "
 	" WHEN NOT (b ? 'catalog_from') THEN (SELECT p.id FROM campaigns p "
@@ -291,7 +291,7 @@ static const struct db_stmt CAMP_CREATE_CHECK = {
 
 /* The campaign, the copy of its source's catalog and the audit row, in one statement.
  * $8: the source campaign, or NULL. */
-static const struct db_stmt CAMP_CREATE_SQL = {
+DB_STMT(CAMP_CREATE_SQL) = {
 	"campaigns_create",
 	"WITH ins AS (INSERT INTO campaigns (region_id, year, title, goals, opens_at, closes_at, "
 	"  threshold_high, threshold_sufficient, threshold_low, catalog_source_id) "
@@ -318,7 +318,7 @@ static const struct db_stmt CAMP_CREATE_SQL = {
 
 /* Locks a campaign: version, status, the row (the audit's before), whether its catalog
  * has an indicator and one that applies to some kind. Parameters: scope, $5 id. */
-static const struct db_stmt CAMP_LOCK = {
+DB_STMT(CAMP_LOCK) = {
 	"campaigns_lock",
 	"SELECT c.version, c.status, to_jsonb(c), "
 	" EXISTS (SELECT 1 FROM indicators i WHERE i.campaign_id = c.id), "
@@ -328,7 +328,7 @@ static const struct db_stmt CAMP_LOCK = {
 	5};
 
 /* $5 id, $6 body, $7 before, $8 actor, $9 request id. Absent members keep their value. */
-static const struct db_stmt CAMP_UPDATE_SQL = {
+DB_STMT(CAMP_UPDATE_SQL) = {
 	"campaigns_update",
 	"WITH upd AS (UPDATE campaigns c SET "
 	"  title = coalesce(b->>'title', c.title), goals = coalesce(b->'goals', c.goals), "
@@ -346,7 +346,7 @@ static const struct db_stmt CAMP_UPDATE_SQL = {
 	"SELECT " CAMP_JSON("upd") ", upd.version FROM upd",
 	9};
 
-static const struct db_stmt CAMP_RESCORE = {
+DB_STMT(CAMP_RESCORE) = {
 	"campaigns_rescore", "SELECT em_rescore_campaign($1::bigint)", 1};
 
 /*
@@ -354,7 +354,7 @@ static const struct db_stmt CAMP_RESCORE = {
  * current head, and one 'create' history row each; set-wise. $1 campaign, $2 actor,
  * $3 role, $4 request id. Answers the number created.
  */
-static const struct db_stmt CAMP_OPEN_SUBMISSIONS = {
+DB_STMT(CAMP_OPEN_SUBMISSIONS) = {
 	"campaigns_open_submissions",
 	"WITH subs AS (INSERT INTO submissions (campaign_id, organization_id, region_id, "
 	"  municipality_id, kind, manager_id) "
@@ -372,7 +372,7 @@ static const struct db_stmt CAMP_OPEN_SUBMISSIONS = {
 
 /* $5 id, $6 to, $7 from, $8 before, $9 comment, $10 actor, $11 request id,
  * $12 submissions created (opening) or NULL. */
-static const struct db_stmt CAMP_MOVE = {
+DB_STMT(CAMP_MOVE) = {
 	"campaigns_transition",
 	"WITH upd AS (UPDATE campaigns c SET status = $6, "
 	"  opened_at = CASE WHEN $6 = 'open' THEN now() ELSE c.opened_at END, "
@@ -863,7 +863,7 @@ static void ind_check(const json_t *body, struct em_reply *reply)
 	".created_at, 'updated_at', " i ".updated_at, 'version', " i ".version)"
 #define IND_SCOPE(i) SQL_SCOPE(i ".region_id", "NULL::bigint", "NULL::bigint")
 
-static const struct db_stmt IND_GET = {
+DB_STMT(IND_GET) = {
 	"indicators_get",
 	"SELECT " IND_JSON("i") ", i.version FROM indicators i WHERE i.id = $5::bigint AND"
 	IND_SCOPE("i"),
@@ -871,7 +871,7 @@ static const struct db_stmt IND_GET = {
 
 /* In catalog order (position, id), or by name with sort=name. $10 campaign, then the
  * filters direction, source, value_type, kind (weight > 0). */
-static const struct db_stmt IND_LIST = {
+DB_STMT(IND_LIST) = {
 	"indicators_list",
 	"SELECT " IND_JSON("i") ", i.id, CASE WHEN $8 = 'name' THEN i.name "
 	" ELSE i.position::text END "
@@ -890,14 +890,14 @@ static const struct db_stmt IND_LIST = {
 	14};
 
 /* The campaign of a new indicator, locked against a concurrent opening. */
-static const struct db_stmt IND_CAMPAIGN = {
+DB_STMT(IND_CAMPAIGN) = {
 	"indicators_campaign",
 	"SELECT c.status FROM campaigns c WHERE c.id = $5::bigint AND" CAMP_SCOPE("c")
 	" FOR SHARE",
 	5};
 
 /* $5 body, $6 campaign, $7 actor, $8 request id. Without a position the indicator goes last. */
-static const struct db_stmt IND_CREATE_SQL = {
+DB_STMT(IND_CREATE_SQL) = {
 	"indicators_create",
 	"WITH ins AS (INSERT INTO indicators (campaign_id, region_id, code, name, direction_id, "
 	"  unit, value_type, min_value, max_value, polarity, source, data_kind, method, weights, "
@@ -918,7 +918,7 @@ static const struct db_stmt IND_CREATE_SQL = {
 
 /* Locks an indicator and shares its campaign: version, campaign status, the API JSON
  * (to merge a PATCH over), the row (the audit's before). Parameters: scope, $5 id. */
-static const struct db_stmt IND_LOCK = {
+DB_STMT(IND_LOCK) = {
 	"indicators_lock",
 	"SELECT i.version, c.status, " IND_JSON("i") ", to_jsonb(i) "
 	"FROM indicators i JOIN campaigns c ON c.id = i.campaign_id "
@@ -926,7 +926,7 @@ static const struct db_stmt IND_LOCK = {
 	5};
 
 /* $5 id, $6 body, $7 before, $8 actor, $9 request id. A member present as null clears. */
-static const struct db_stmt IND_UPDATE_SQL = {
+DB_STMT(IND_UPDATE_SQL) = {
 	"indicators_update",
 	"WITH upd AS (UPDATE indicators i SET "
 	"  code = coalesce(b->>'code', i.code), name = coalesce(b->>'name', i.name), "
@@ -953,7 +953,7 @@ static const struct db_stmt IND_UPDATE_SQL = {
 	9};
 
 /* $5 id, $6 actor, $7 request id. */
-static const struct db_stmt IND_DELETE_SQL = {
+DB_STMT(IND_DELETE_SQL) = {
 	"indicators_delete",
 	"WITH del AS (DELETE FROM indicators i WHERE i.id = $5::bigint AND" IND_SCOPE("i")
 	" RETURNING i.*),"

@@ -69,7 +69,7 @@ struct import {
 /* An import's statements are few and big: a longer timeout, memory to hash and
  * sort a million staged rows without spilling, and no JIT (compiling the
  * checks took longer than running them). */
-static const struct db_stmt IMPORT_SETTINGS = {
+DB_STMT(IMPORT_SETTINGS) = {
 	"import_settings",
 	"SELECT set_config('statement_timeout', $1, true), set_config('jit', 'off', true), "
 	"set_config('work_mem', '128MB', true)",
@@ -77,13 +77,13 @@ static const struct db_stmt IMPORT_SETTINGS = {
 
 /* The campaign, if visible: status. Scope $1..$4, $5 campaign. FOR SHARE keeps its
  * status until the import commits. */
-static const struct db_stmt IMPORT_CAMPAIGN = {
+DB_STMT(IMPORT_CAMPAIGN) = {
 	"import_campaign",
 	"SELECT c.status FROM campaigns c WHERE c.id = $5::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") " FOR SHARE",
 	5};
 
-static const struct db_stmt IMPORT_CAMPAIGN_READ = {
+DB_STMT(IMPORT_CAMPAIGN_READ) = {
 	"import_campaign_read",
 	"SELECT c.status FROM campaigns c WHERE c.id = $5::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
@@ -92,7 +92,7 @@ static const struct db_stmt IMPORT_CAMPAIGN_READ = {
 /* num is the value as a number when it reads as one ('.' or ',' before the
  * fraction), flag the value as a boolean word (true/false/да/нет): both are
  * decided in C, the SQL picks by the indicator's type. */
-static const struct db_stmt IMPORT_STAGE = {
+DB_STMT(IMPORT_STAGE) = {
 	"import_stage",
 	"CREATE TEMP TABLE import_rows (line integer NOT NULL, inn text NOT NULL, "
 	"code text NOT NULL, value text NOT NULL, num numeric, flag boolean, comment text) "
@@ -100,7 +100,7 @@ static const struct db_stmt IMPORT_STAGE = {
 	0};
 static const char IMPORT_COPY[] =
 	"COPY import_rows (line, inn, code, value, num, flag, comment) FROM STDIN";
-static const struct db_stmt IMPORT_ANALYZE = {"import_analyze", "ANALYZE import_rows", 0};
+DB_STMT(IMPORT_ANALYZE) = {"import_analyze", "ANALYZE import_rows", 0};
 
 /* The number an indicator of type t stores for a staged row, or NULL. */
 #define IMPORT_NUMBER(t, s)                                                               \
@@ -111,7 +111,7 @@ static const struct db_stmt IMPORT_ANALYZE = {"import_analyze", "ANALYZE import_
  * Columns: line, inn error, code error, value error, comment error, row error.
  * Repeated (inn, code) pairs come from a second branch that hashes the staged
  * pairs (no sort of every row); a line may so appear twice, still in order. */
-static const struct db_stmt IMPORT_CHECK = {
+DB_STMT(IMPORT_CHECK) = {
 	"import_check",
 	"WITH ind AS (SELECT i.id, i.code, i.source, i.value_type, i.min_value, i.max_value, "
 	"  ARRAY(SELECT w.key FROM jsonb_each_text(i.weights) w WHERE w.value::numeric > 0) AS kinds "
@@ -158,17 +158,17 @@ static const struct db_stmt IMPORT_CHECK = {
 	"  JOIN import_rows s ON s.inn = f.inn AND s.code = f.code AND s.line > f.first_line) "
 	"SELECT line, e_inn, e_code, e_value, e_comment, e_row, sum(n) OVER () FROM bad "
 	"ORDER BY line LIMIT $2::int",
-	2};
+	2, &IMPORT_STAGE};
 
 /* Locks the submissions the file names, in id order, so that none is approved
  * between the check and the write. */
-static const struct db_stmt IMPORT_LOCK = {
+DB_STMT(IMPORT_LOCK) = {
 	"import_lock",
 	"SELECT count(*) FROM (SELECT sub.id FROM submissions sub "
 	" JOIN organizations o ON o.id = sub.organization_id "
 	" WHERE sub.campaign_id = $1::bigint AND o.inn IN (SELECT inn FROM import_rows) "
 	" ORDER BY sub.id FOR NO KEY UPDATE OF sub) x",
-	1};
+	1, &IMPORT_STAGE};
 
 /* The write: changed values only (a comment left empty keeps the stored one),
  * one history row per affected submission, the import record and its audit
@@ -177,7 +177,7 @@ static const struct db_stmt IMPORT_LOCK = {
  * submission's row lock, so none can appear between this read and the write;
  * stored ones are updated through the primary key (ON CONFLICT finds them). $1 campaign, $2 actor, $3 role, $4 request id, $5 format, $6 rows.
  * Returns the import JSON, its id and the affected submissions as an array. */
-static const struct db_stmt IMPORT_WRITE = {
+DB_STMT(IMPORT_WRITE) = {
 	"import_write",
 	"WITH src AS MATERIALIZED (SELECT sub.id AS sub_id, i.id AS ind_id, i.code, "
 	"  i.value_type, " IMPORT_NUMBER("i.value_type", "s") " AS value, "
@@ -220,13 +220,13 @@ static const struct db_stmt IMPORT_WRITE = {
 	"  " IMPORT_JSON("imp") ", $4, imp.region_id, NULL, NULL FROM imp) "
 	"SELECT " IMPORT_JSON("imp") ", imp.id, "
 	" (SELECT coalesce(array_agg(id), '{}') FROM subs)::text FROM imp",
-	6};
+	6, &IMPORT_STAGE};
 
-static const struct db_stmt IMPORT_RESCORE = {
+DB_STMT(IMPORT_RESCORE) = {
 	"import_rescore", "SELECT em_rescore($1::bigint[])", 1};
 
 /* The import records of a campaign, newest first. $5 campaign, $6 limit + 1, $7 before id. */
-static const struct db_stmt IMPORT_LIST = {
+DB_STMT(IMPORT_LIST) = {
 	"import_list",
 	"SELECT " IMPORT_JSON("i") ", i.id FROM imports i "
 	"WHERE i.campaign_id = $5::bigint AND ($7::bigint IS NULL OR i.id < $7::bigint) "

@@ -19,7 +19,7 @@
 
 /* Parameters: scope $1..$4, $5 campaign. One row (document, its md5) or none when the
  * campaign is missing or out of scope. */
-static const struct db_stmt LINT_SQL = {
+DB_STMT(LINT_SQL) = {
 	"campaigns_lint",
 	"WITH c AS (SELECT c.id, c.status FROM campaigns c WHERE c.id = $5::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") "),"

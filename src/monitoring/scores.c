@@ -29,7 +29,7 @@ static const char *const SCORE_SORTS[] = {"rank", "total", "id", NULL};
 	" AND ds.direction_id = d.id)"
 
 /* The campaign, if visible: $1..$4 scope, $5 id. */
-static const struct db_stmt CAMPAIGN_VISIBLE = {
+DB_STMT(CAMPAIGN_VISIBLE) = {
 	"scores_campaign_visible",
 	"SELECT c.id FROM campaigns c WHERE c.id = $5::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
@@ -44,7 +44,7 @@ static const struct db_stmt CAMPAIGN_VISIBLE = {
  * operator sees region ranks. Rows without a total (nothing applicable) have
  * no rank. Served by submission_scores_campaign_rank_idx.
  */
-static const struct db_stmt SCORES_LIST = {
+DB_STMT(SCORES_LIST) = {
 	"scores_list",
 	"WITH peers AS (SELECT sc.*, "
 	"  CASE WHEN sc.total_rounded IS NOT NULL THEN dense_rank() OVER (PARTITION BY sc.kind "
@@ -78,7 +78,7 @@ static const struct db_stmt SCORES_LIST = {
  * A head's peer group: the approved rows of its kind in the campaign, from the
  * rollups (no names, no ids). $1 campaign, $2 the head's organization.
  */
-static const struct db_stmt SCORES_PEERS = {
+DB_STMT(SCORES_PEERS) = {
 	"scores_peer_group",
 	"WITH k AS (SELECT s.kind FROM submissions s WHERE s.campaign_id = $1::bigint "
 	"  AND s.organization_id = $2::bigint), "
@@ -340,7 +340,7 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
  * itself). One row: null when the manager is not visible, else the document.
  * The change is from the manager's previous approved campaign (by year).
  */
-static const struct db_stmt MANAGER_SCORES = {
+DB_STMT(MANAGER_SCORES) = {
 	"manager_scores",
 	"WITH m AS (SELECT m.id FROM managers m WHERE m.id = $5::bigint AND"
 	SQL_SCOPE("m.region_id", "m.municipality_id", "m.organization_id")
@@ -405,7 +405,7 @@ enum em_err manager_scores_get(struct em_req *req, const struct em_args *args, j
  * self indicators whose value at verification differs from what the head
  * submitted.
  */
-static const struct db_stmt OUTLIERS = {
+DB_STMT(OUTLIERS) = {
 	"campaign_outliers",
 	"WITH c AS (SELECT c.id FROM campaigns c WHERE c.id = $5::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") "), "

@@ -45,13 +45,13 @@ static const char *const STATUSES[] = {"draft", "submitted", "verified", "approv
 	"ORDER BY i.position, i.id) FROM submission_values v JOIN indicators i "             \
 	"ON i.id = v.indicator_id WHERE v.submission_id = s.id), '[]'::jsonb))"
 
-static const struct db_stmt SUB_GET = {
+DB_STMT(SUB_GET) = {
 	"submission_get",
 	"SELECT " SUB_JSON " || " SUB_VALUES ", s.version" SUB_FROM
 	"WHERE s.id = $5::bigint AND" SUB_SCOPE("s"),
 	5};
 
-static const struct db_stmt SUB_LIST = {
+DB_STMT(SUB_LIST) = {
 	"submission_list",
 	"SELECT " SUB_JSON ", s.id, o.short_name" SUB_FROM "WHERE" SUB_SCOPE("s")
 	SQL_SEARCH("o.short_name")
@@ -81,12 +81,12 @@ const struct em_resource SUBMISSIONS = {
 
 /* --- History -------------------------------------------------------------------------- */
 
-static const struct db_stmt SUB_VISIBLE = {
+DB_STMT(SUB_VISIBLE) = {
 	"submission_visible",
 	"SELECT 1 FROM submissions s WHERE s.id = $5::bigint AND" SUB_SCOPE("s"), 5};
 
 /* $5 submission, $6 after id, $7 limit + 1. */
-static const struct db_stmt SUB_HISTORY = {
+DB_STMT(SUB_HISTORY) = {
 	"submission_history_list",
 	"SELECT jsonb_build_object('id', h.id, 'occurred_at', h.occurred_at, 'actor_user_id', "
 	" h.actor_user_id, 'actor_role', h.actor_role, 'action', h.action, 'from', "
@@ -136,7 +136,7 @@ enum em_err submissions_history(struct em_req *req, const struct em_args *args, 
 
 /* Locks a visible submission: version, status, row as JSON, campaign status, whether
  * now() is inside the campaign's window, kind, campaign id. Parameters: scope, $5 id. */
-static const struct db_stmt SUB_LOCK = {
+DB_STMT(SUB_LOCK) = {
 	"submission_lock",
 	"SELECT s.version, s.status, to_jsonb(s), c.status, "
 	" (now() >= c.opens_at AND now() <= c.closes_at), s.kind, s.campaign_id, c.closes_at "
@@ -145,7 +145,7 @@ static const struct db_stmt SUB_LOCK = {
 	5};
 enum { L_VERSION, L_STATUS, L_ROW, L_CAMPAIGN_STATUS, L_IN_WINDOW, L_KIND, L_CAMPAIGN, L_CLOSES };
 
-static const struct db_stmt SUB_RESCORE = {
+DB_STMT(SUB_RESCORE) = {
 	"submission_rescore", "SELECT em_rescore(ARRAY[$1::bigint])", 1};
 
 /* Locks the submission and checks If-Match; *lock is set on EM_OK. */
@@ -253,7 +253,7 @@ static const struct move *find_move(const char *from, const char *to, struct em_
 }
 
 /* Applicable self-assessed indicators without a value. $1 submission id. */
-static const struct db_stmt SUB_MISSING = {
+DB_STMT(SUB_MISSING) = {
 	"submission_missing_self",
 	"SELECT i.code FROM submissions s JOIN indicators i ON i.campaign_id = s.campaign_id "
 	"WHERE s.id = $1::bigint AND i.source = 'self' "
@@ -264,7 +264,7 @@ static const struct db_stmt SUB_MISSING = {
 	1};
 
 /* $1 role, $5 id, $6 to, $7 comment, $8 from, $9 row before, $10 actor, $11 request id. */
-static const struct db_stmt SUB_MOVE = {
+DB_STMT(SUB_MOVE) = {
 	"submission_transition",
 	"WITH upd AS (UPDATE submissions s SET status = $6, "
 	"  return_comment = CASE WHEN $6 = 'returned' THEN $7 WHEN $6 = 'submitted' THEN NULL "
@@ -427,7 +427,7 @@ enum em_err submissions_transition(struct em_req *req, const struct em_args *arg
 /* Each item against the catalog: $1 campaign, $2 body, $3 kind. One row per item, in order:
  * found, code, value type, source, applies, type of the JSON value, fractional, out of
  * range, min, max. */
-static const struct db_stmt SUB_RESOLVE = {
+DB_STMT(SUB_RESOLVE) = {
 	"submission_values_resolve",
 	"SELECT i.id IS NOT NULL, x.e ->> 'indicator', i.value_type, i.source, "
 	" coalesce((i.weights ->> $3)::numeric, 0) > 0, jsonb_typeof(x.e -> 'value'), "
@@ -447,7 +447,7 @@ enum { R_FOUND, R_CODE, R_TYPE, R_SOURCE, R_APPLIES, R_JSON, R_FRACTION, R_RANGE
 
 /* Writes the items that change, in item order; history, audit and version only if any does.
  * $1 role, $2 id, $3 body, $4 campaign, $5 actor, $6 request id. -> changed count. */
-static const struct db_stmt SUB_WRITE = {
+DB_STMT(SUB_WRITE) = {
 	"submission_values_write",
 	"WITH items AS (SELECT x.ord, i.id AS indicator_id, i.code, i.value_type, "
 	"  CASE jsonb_typeof(x.e -> 'value') WHEN 'null' THEN NULL "

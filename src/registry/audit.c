@@ -20,7 +20,7 @@
  * follow), $7 entity, $8 entity id, $9 actor. Served by the primary key, by
  * (entity, entity_id, id) and by (region_id, id), all walked backwards.
  */
-static const struct db_stmt AUDIT_LIST = {
+DB_STMT(AUDIT_LIST) = {
 	"audit_list",
 	"SELECT " AUDIT_JSON("a") ", a.id FROM audit_events a WHERE"
 	SQL_SCOPE("a.region_id", "a.municipality_id", "a.organization_id")

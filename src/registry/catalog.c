@@ -15,7 +15,7 @@
 	"'position', " d ".position)"
 
 /* Directions have no version column and never change: their ETag is "1". */
-static const struct db_stmt DIR_GET = {
+DB_STMT(DIR_GET) = {
 	"directions_get",
 	"SELECT " DIR_JSON("d") ", '1' FROM directions d WHERE d.id = $5::bigint",
 	5};
@@ -24,7 +24,7 @@ static const struct db_stmt DIR_GET = {
  * (the seed gives ids in that order), sort=name by name. The position of the
  * cursor's row is looked up, since rows never change.
  */
-static const struct db_stmt DIR_LIST = {
+DB_STMT(DIR_LIST) = {
 	"directions_list",
 	"SELECT " DIR_JSON("d") ", d.id, d.name FROM directions d WHERE true"
 	SQL_SEARCH("d.name")
@@ -88,11 +88,11 @@ static void comp_check(const json_t *body, bool creating, struct em_reply *reply
 	"'description', " c ".description, 'max_score', " c ".max_score, 'created_at', " c \
 	".created_at, 'updated_at', " c ".updated_at, 'version', " c ".version)"
 
-static const struct db_stmt COMP_GET = {
+DB_STMT(COMP_GET) = {
 	"competencies_get",
 	"SELECT " COMP_JSON("c") ", c.version FROM competencies c WHERE c.id = $5::bigint",
 	5};
-static const struct db_stmt COMP_LIST = {
+DB_STMT(COMP_LIST) = {
 	"competencies_list",
 	"SELECT " COMP_JSON("c") ", c.id, c.name FROM competencies c WHERE true"
 	SQL_SEARCH("c.name")
@@ -100,7 +100,7 @@ static const struct db_stmt COMP_LIST = {
 	SQL_LIST_KEYSET("c.name", "c.id") SQL_LIST_ORDER("c.name", "c.id"),
 	10};
 /* Global: the audit row carries no region, so only the admin's /audit shows it. */
-static const struct db_stmt COMP_CREATE_SQL = {
+DB_STMT(COMP_CREATE_SQL) = {
 	"competencies_create",
 	"WITH ins AS (INSERT INTO competencies (code, name, description, max_score) "
 	" SELECT b->>'code', b->>'name', b->>'description', (b->>'max_score')::int "
@@ -109,7 +109,7 @@ static const struct db_stmt COMP_CREATE_SQL = {
 	" to_jsonb(ins), $7, NULL, NULL, NULL FROM ins) "
 	"SELECT " COMP_JSON("ins") ", ins.id, ins.version FROM ins",
 	7};
-static const struct db_stmt COMP_UPDATE_SQL = {
+DB_STMT(COMP_UPDATE_SQL) = {
 	"competencies_update",
 	"WITH old AS (SELECT * FROM competencies WHERE id = $5::bigint FOR UPDATE),"
 	" upd AS (UPDATE competencies c SET (code, name, description, max_score) = "

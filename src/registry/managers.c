@@ -92,12 +92,12 @@ static void mgr_check(const json_t *body, bool creating, struct em_reply *reply)
 #define MGR_SCOPE(m) SQL_SCOPE(m ".region_id", m ".municipality_id", \
 			       "coalesce(" m ".organization_id, 0)")
 
-static const struct db_stmt MGR_GET = {
+DB_STMT(MGR_GET) = {
 	"managers_get",
 	"SELECT " MGR_JSON("m") ", m.version FROM managers m WHERE m.id = $5::bigint AND"
 	MGR_SCOPE("m"),
 	5};
-static const struct db_stmt MGR_LIST = {
+DB_STMT(MGR_LIST) = {
 	"managers_list",
 	"SELECT " MGR_JSON("m") ", m.id, m.full_name FROM managers m WHERE" MGR_SCOPE("m")
 	SQL_SEARCH("m.full_name")
@@ -107,7 +107,7 @@ static const struct db_stmt MGR_LIST = {
 	" AND ($13::text IS NULL OR m.status = $13)"
 	SQL_LIST_KEYSET("m.full_name", "m.id") SQL_LIST_ORDER("m.full_name", "m.id"),
 	13};
-static const struct db_stmt MGR_CREATE_SQL = {
+DB_STMT(MGR_CREATE_SQL) = {
 	"managers_create",
 	"WITH ins AS (INSERT INTO managers (full_name, position, email, phone, municipality_id, "
 	" region_id, qualification_date) "
@@ -120,7 +120,7 @@ static const struct db_stmt MGR_CREATE_SQL = {
 	" to_jsonb(ins), $7, region_id, municipality_id, organization_id FROM ins) "
 	"SELECT " MGR_JSON("ins") ", ins.id, ins.version FROM ins",
 	7};
-static const struct db_stmt MGR_UPDATE_SQL = {
+DB_STMT(MGR_UPDATE_SQL) = {
 	"managers_update",
 	"WITH old AS (SELECT * FROM managers m WHERE m.id = $5::bigint AND" MGR_SCOPE("m")
 	" FOR UPDATE),"
@@ -182,7 +182,7 @@ const struct em_resource MANAGERS = {
 	".ended_on, 'end_reason', " a ".end_reason)"
 
 /* One row per visible manager (none: 404), its history as one JSON array. */
-static const struct db_stmt APPT_LIST = {
+DB_STMT(APPT_LIST) = {
 	"managers_appointments_list",
 	"SELECT coalesce(jsonb_agg(" APPT_JSON("a") " ORDER BY a.started_on, a.id) "
 	"  FILTER (WHERE a.id IS NOT NULL), '[]'::jsonb) "
@@ -231,7 +231,7 @@ enum em_err managers_appointments_list(struct em_req *req, const struct em_args 
  * JSON (the audit's before), and whether $6 falls before the start of the
  * current appointment. Parameters: scope, $5 id, $6 date.
  */
-static const struct db_stmt MGR_LOCK = {
+DB_STMT(MGR_LOCK) = {
 	"managers_lock",
 	"SELECT m.version, m.status, m.position, to_jsonb(m), a.started_on > $6::date, "
 	" a.started_on "
@@ -240,7 +240,7 @@ static const struct db_stmt MGR_LOCK = {
 	6};
 
 /* The organization of an appointment: in scope? active? Parameters: scope, $5 id. */
-static const struct db_stmt ORG_FOR_APPT = {
+DB_STMT(ORG_FOR_APPT) = {
 	"managers_appoint_org",
 	"SELECT o.status FROM organizations o WHERE o.id = $5::bigint AND"
 	SQL_SCOPE("o.region_id", "o.municipality_id", "o.id") " FOR SHARE",
@@ -248,7 +248,7 @@ static const struct db_stmt ORG_FOR_APPT = {
 
 /* Closes the current post; a separate statement so that the insert after it
  * sees the closed row (reappointment to the same organization). $1 manager, $2 date. */
-static const struct db_stmt APPT_CLOSE = {
+DB_STMT(APPT_CLOSE) = {
 	"managers_appointment_close",
 	"UPDATE appointments SET ended_on = $2::date, end_reason = 'reassigned', "
 	" updated_at = now(), version = version + 1 "
@@ -257,7 +257,7 @@ static const struct db_stmt APPT_CLOSE = {
 
 /* $1 role, $5 manager, $6 organization, $7 position, $8 started_on, $9 before (jsonb),
  * $10 actor, $11 request id. */
-static const struct db_stmt APPT_INSERT = {
+DB_STMT(APPT_INSERT) = {
 	"managers_appoint",
 	"WITH ins AS (INSERT INTO appointments (manager_id, organization_id, position, started_on) "
 	" VALUES ($5::bigint, $6::bigint, $7, $8::date) RETURNING *),"
@@ -273,7 +273,7 @@ static const struct db_stmt APPT_INSERT = {
 	11};
 
 /* $1 role, $5 manager, $6 dismissed_on, $7 reason, $8 before, $9 actor, $10 request id. */
-static const struct db_stmt MGR_DISMISS = {
+DB_STMT(MGR_DISMISS) = {
 	"managers_dismiss",
 	"WITH cl AS (UPDATE appointments SET ended_on = $6::date, end_reason = $7, "
 	"  updated_at = now(), version = version + 1 "

@@ -62,12 +62,12 @@ static void org_check(const json_t *body, bool creating, struct em_reply *reply)
 	".settlement, 'students', " o ".students, 'status', " o ".status, 'created_at', " o \
 	".created_at, 'updated_at', " o ".updated_at, 'version', " o ".version)"
 
-static const struct db_stmt ORG_GET = {
+DB_STMT(ORG_GET) = {
 	"organizations_get",
 	"SELECT " ORG_JSON("o") ", o.version FROM organizations o WHERE o.id = $5::bigint AND"
 	SQL_SCOPE("o.region_id", "o.municipality_id", "o.id"),
 	5};
-static const struct db_stmt ORG_LIST = {
+DB_STMT(ORG_LIST) = {
 	"organizations_list",
 	"SELECT " ORG_JSON("o") ", o.id, o.short_name FROM organizations o WHERE"
 	SQL_SCOPE("o.region_id", "o.municipality_id", "o.id") SQL_SEARCH("o.short_name")
@@ -79,7 +79,7 @@ static const struct db_stmt ORG_LIST = {
 	" AND ($15::text IS NULL OR o.inn = $15)"
 	SQL_LIST_KEYSET("o.short_name", "o.id") SQL_LIST_ORDER("o.short_name", "o.id"),
 	15};
-static const struct db_stmt ORG_CREATE_SQL = {
+DB_STMT(ORG_CREATE_SQL) = {
 	"organizations_create",
 	"WITH ins AS (INSERT INTO organizations (municipality_id, region_id, full_name, "
 	" short_name, inn, kind, settlement, students) "
@@ -92,7 +92,7 @@ static const struct db_stmt ORG_CREATE_SQL = {
 	" to_jsonb(ins), $7, region_id, municipality_id, id FROM ins) "
 	"SELECT " ORG_JSON("ins") ", ins.id, ins.version FROM ins",
 	7};
-static const struct db_stmt ORG_UPDATE_SQL = {
+DB_STMT(ORG_UPDATE_SQL) = {
 	"organizations_update",
 	"WITH old AS (SELECT * FROM organizations WHERE id = $5::bigint AND"
 	SQL_SCOPE("region_id", "municipality_id", "id") " FOR UPDATE),"

@@ -53,18 +53,18 @@ static const struct field REGION_UPDATE[] = {
 	"'created_at', " r ".created_at, 'updated_at', " r ".updated_at, 'version', " r   \
 	".version)"
 
-static const struct db_stmt REGION_GET = {
+DB_STMT(REGION_GET) = {
 	"regions_get",
 	"SELECT " REGION_JSON("r") ", r.version FROM regions r WHERE r.id = $5::bigint AND"
 	SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint"),
 	5};
-static const struct db_stmt REGION_LIST = {
+DB_STMT(REGION_LIST) = {
 	"regions_list",
 	"SELECT " REGION_JSON("r") ", r.id, r.name FROM regions r WHERE"
 	SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint") SQL_SEARCH("r.name")
 	SQL_LIST_KEYSET("r.name", "r.id") SQL_LIST_ORDER("r.name", "r.id"),
 	9};
-static const struct db_stmt REGION_CREATE_SQL = {
+DB_STMT(REGION_CREATE_SQL) = {
 	"regions_create",
 	"WITH ins AS (INSERT INTO regions (code, name) "
 	" SELECT b->>'code', b->>'name' FROM (SELECT $5::jsonb AS b) x RETURNING *),"
@@ -72,7 +72,7 @@ static const struct db_stmt REGION_CREATE_SQL = {
 	" to_jsonb(ins), $7, id, NULL, NULL FROM ins) "
 	"SELECT " REGION_JSON("ins") ", ins.id, ins.version FROM ins",
 	7};
-static const struct db_stmt REGION_UPDATE_SQL = {
+DB_STMT(REGION_UPDATE_SQL) = {
 	"regions_update",
 	"WITH old AS (SELECT * FROM regions WHERE id = $5::bigint AND"
 	SQL_SCOPE("id", "NULL::bigint", "NULL::bigint") " FOR UPDATE),"
@@ -121,12 +121,12 @@ static const struct field MUNI_UPDATE[] = {
 	".name, 'oktmo', " m ".oktmo, 'created_at', " m ".created_at, 'updated_at', " m   \
 	".updated_at, 'version', " m ".version)"
 
-static const struct db_stmt MUNI_GET = {
+DB_STMT(MUNI_GET) = {
 	"municipalities_get",
 	"SELECT " MUNI_JSON("m") ", m.version FROM municipalities m WHERE m.id = $5::bigint AND"
 	SQL_SCOPE("m.region_id", "m.id", "NULL::bigint"),
 	5};
-static const struct db_stmt MUNI_LIST = {
+DB_STMT(MUNI_LIST) = {
 	"municipalities_list",
 	"SELECT " MUNI_JSON("m") ", m.id, m.name FROM municipalities m WHERE"
 	SQL_SCOPE("m.region_id", "m.id", "NULL::bigint") SQL_SEARCH("m.name")
@@ -134,7 +134,7 @@ static const struct db_stmt MUNI_LIST = {
 	SQL_LIST_KEYSET("m.name", "m.id") SQL_LIST_ORDER("m.name", "m.id"),
 	10};
 /* The region must be in the caller's scope; the statement returns no row if not. */
-static const struct db_stmt MUNI_CREATE_SQL = {
+DB_STMT(MUNI_CREATE_SQL) = {
 	"municipalities_create",
 	"WITH ins AS (INSERT INTO municipalities (region_id, name, oktmo) "
 	" SELECT r.id, b->>'name', b->>'oktmo' FROM (SELECT $5::jsonb AS b) x "
@@ -144,7 +144,7 @@ static const struct db_stmt MUNI_CREATE_SQL = {
 	" to_jsonb(ins), $7, region_id, id, NULL FROM ins) "
 	"SELECT " MUNI_JSON("ins") ", ins.id, ins.version FROM ins",
 	7};
-static const struct db_stmt MUNI_UPDATE_SQL = {
+DB_STMT(MUNI_UPDATE_SQL) = {
 	"municipalities_update",
 	"WITH old AS (SELECT * FROM municipalities WHERE id = $5::bigint AND"
 	SQL_SCOPE("region_id", "id", "NULL::bigint") " FOR UPDATE),"

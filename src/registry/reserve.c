@@ -60,12 +60,12 @@ static void res_check(const json_t *body, bool creating, struct em_reply *reply)
 
 #define RES_SCOPE(c) SQL_SCOPE(c ".region_id", c ".municipality_id", "NULL::bigint")
 
-static const struct db_stmt RES_GET = {
+DB_STMT(RES_GET) = {
 	"reserve_get",
 	"SELECT " RES_JSON("c") ", c.version FROM reserve_candidates c WHERE c.id = $5::bigint "
 	"AND" RES_SCOPE("c"),
 	5};
-static const struct db_stmt RES_LIST = {
+DB_STMT(RES_LIST) = {
 	"reserve_list",
 	"SELECT " RES_JSON("c") ", c.id, c.full_name FROM reserve_candidates c WHERE"
 	RES_SCOPE("c") SQL_SEARCH("c.full_name")
@@ -74,7 +74,7 @@ static const struct db_stmt RES_LIST = {
 	" AND ($12::text IS NULL OR c.status = $12)"
 	SQL_LIST_KEYSET("c.full_name", "c.id") SQL_LIST_ORDER("c.full_name", "c.id"),
 	12};
-static const struct db_stmt RES_CREATE_SQL = {
+DB_STMT(RES_CREATE_SQL) = {
 	"reserve_create",
 	"WITH ins AS (INSERT INTO reserve_candidates (full_name, municipality_id, region_id, "
 	" target_position, training_programme, email) "
@@ -87,7 +87,7 @@ static const struct db_stmt RES_CREATE_SQL = {
 	" NULL, to_jsonb(ins), $7, region_id, municipality_id, NULL FROM ins) "
 	"SELECT " RES_JSON("ins") ", ins.id, ins.version FROM ins",
 	7};
-static const struct db_stmt RES_UPDATE_SQL = {
+DB_STMT(RES_UPDATE_SQL) = {
 	"reserve_update",
 	"WITH old AS (SELECT * FROM reserve_candidates c WHERE c.id = $5::bigint AND"
 	RES_SCOPE("c") " FOR UPDATE),"
@@ -139,14 +139,14 @@ const struct em_resource RESERVE = {
 /* --- Transitions ---------------------------------------------------------------------- */
 
 /* Locks the candidate: version, status, the row as JSON. Parameters: scope, $5 id. */
-static const struct db_stmt RES_LOCK = {
+DB_STMT(RES_LOCK) = {
 	"reserve_lock",
 	"SELECT c.version, c.status, to_jsonb(c) FROM reserve_candidates c "
 	"WHERE c.id = $5::bigint AND" RES_SCOPE("c") " FOR UPDATE",
 	5};
 
 /* $1 role, $5 id, $6 to, $7 reason, $8 from, $9 before, $10 actor, $11 request id. */
-static const struct db_stmt RES_MOVE = {
+DB_STMT(RES_MOVE) = {
 	"reserve_transition",
 	"WITH upd AS (UPDATE reserve_candidates c SET status = $6, "
 	"  exclusion_reason = CASE WHEN $6 = 'excluded' THEN $7 END, "
@@ -160,7 +160,7 @@ static const struct db_stmt RES_MOVE = {
 	11};
 
 /* One row per visible candidate (none: 404), its history as one JSON array. */
-static const struct db_stmt RES_HISTORY = {
+DB_STMT(RES_HISTORY) = {
 	"reserve_transitions_list",
 	"SELECT coalesce(jsonb_agg(jsonb_build_object('id', t.id, 'candidate_id', "
 	"  t.candidate_id, 'from', t.from_status, 'to', t.to_status, 'reason', t.reason, "

@@ -41,12 +41,12 @@ static const char *const ROLES[] = {"admin", "regional_operator", "municipal_ope
 	" OR ($1 = 'municipal_operator' AND " USER_MUNI " = $3::bigint))"
 
 /* Columns: json, version, role. */
-static const struct db_stmt USER_GET = {
+DB_STMT(USER_GET) = {
 	"users_get",
 	"SELECT " USER_JSON("u") ", u.version, u.role" USER_FROM
 	" WHERE u.id = $5::bigint AND" USER_SCOPE,
 	5};
-static const struct db_stmt USER_LIST = {
+DB_STMT(USER_LIST) = {
 	"users_list",
 	"SELECT " USER_JSON("u") ", u.id, u.login" USER_FROM " WHERE" USER_SCOPE
 	SQL_SEARCH("u.login")
@@ -65,7 +65,7 @@ static const struct db_stmt USER_LIST = {
  * whether it names an object inside the caller's scope. A head's manager
  * must be the current head of that organization.
  */
-static const struct db_stmt USER_CREATE_SQL = {
+DB_STMT(USER_CREATE_SQL) = {
 	"users_create",
 	"WITH t AS (SELECT b->>'login' AS login, b->>'role' AS role,"
 	"  (b->>'region_id')::bigint AS region_id,"
@@ -106,7 +106,7 @@ static const struct db_stmt USER_CREATE_SQL = {
  * $9 request id, $10 new password hash or NULL. The audit row records that
  * the password changed, never the hash.
  */
-static const struct db_stmt USER_UPDATE_SQL = {
+DB_STMT(USER_UPDATE_SQL) = {
 	"users_update",
 	"WITH old AS (SELECT u.*, " USER_REGION " AS eff_region, " USER_MUNI " AS eff_muni"
 	USER_FROM " WHERE u.id = $5::bigint AND" USER_SCOPE " FOR UPDATE OF u),"

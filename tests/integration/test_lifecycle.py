@@ -9,6 +9,7 @@ daemon's role.
 import glob
 import hashlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -314,6 +315,40 @@ class LifecycleTest(harness.DaemonTestCase):
         self.assertEqual(recorded()['00_common.sql'], ('newer', latest + 1))
         assert_status(d.request('GET', '/readyz', timeout=5), 200,
                       'readyz with functions of a newer binary')
+
+    def test_check_statements(self):
+        """Every DB_STMT of the sources is registered, and each prepares on a migrated
+        database; a schema that no longer fits names the statements it breaks."""
+        declared = set()
+        for path in glob.glob(os.path.join(SOURCE_ROOT, 'src', '**', '*.c'), recursive=True):
+            with open(path, encoding='utf-8') as f:
+                text = f.read()
+            for var, name in re.findall(r'^DB_STMT\((\w+)\) = \{\s*"([a-z0-9_]+)"', text, re.M):
+                self.assertNotIn(name, declared, 'statement name %s used twice' % name)
+                declared.add(name)
+        self.assertGreater(len(declared), 100)
+        url, db = self.fresh_db()
+        p = self.effmond(['check-statements'], url)
+        self.assertEqual(p.returncode, 1, 'check-statements on an empty database: %r'
+                         % (p.stdout + p.stderr))
+        p = self.effmond(['migrate'], url)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.effmond(['check-statements'], url)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(p.stdout.strip(), '%d statements prepared' % len(declared))
+        # a column the statements use is gone: each statement that reads it is named
+        self.cluster.psql('ALTER TABLE organizations RENAME COLUMN inn TO inn_old', db=db)
+        p = self.effmond(['check-statements'], url)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        broken = {line.split(':')[0] for line in p.stderr.splitlines()
+                  if re.match(r'^[a-z0-9_]+: ', line)
+                  and not line.startswith('effmond:')}
+        self.assertTrue({'import_check', 'import_write'} <= broken, repr(p.stderr))
+        self.assertTrue(broken <= declared, broken - declared)
+        self.assertIn('%d of %d statements do not prepare' % (len(broken), len(declared)),
+                      p.stderr)
+        for name in broken:
+            self.assertRegex(p.stderr, r'(?m)^%s: .*inn' % name)
 
     # ------------------------------------------------------------ audit_events
 
