@@ -170,3 +170,103 @@ bool validate_object(const json_t *body, const struct field *fields, size_t nfie
 	}
 	return (r->errors ? json_array_size(r->errors) : 0) == before;
 }
+
+void validate_object_except(const json_t *body, const struct field *fields, size_t n,
+			    const char *const *custom, struct em_reply *reply)
+{
+	json_t *plain = json_copy((json_t *)body);
+
+	if (!plain) {
+		reply_field_error(reply, "", "cannot read the body");
+		return;
+	}
+	for (const char *const *c = custom; *c; c++)
+		json_object_del(plain, *c);
+	validate_object(plain, fields, n, reply);
+	json_decref(plain);
+}
+
+static long days_from_civil(long y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	long era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (long)doe - 719468;
+}
+
+static bool digits(const char *s, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return true;
+}
+
+bool rfc3339_parse(const char *s, double *epoch)
+{
+	static const int DAYS[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+	double frac = 0;
+	const char *p;
+
+	if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+	    s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+	    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
+	    !digits(s + 17, 2, &sec))
+		return false;
+	if (y < 1900 || y > 2200 || mo < 1 || mo > 12 || d < 1 || d > DAYS[mo - 1] || h > 23 ||
+	    mi > 59 || sec > 59)
+		return false;
+	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return false;
+	p = s + 19;
+	if (*p == '.') {
+		double scale = 0.1;
+		int n = 0;
+		for (p++; *p >= '0' && *p <= '9'; p++, n++, scale /= 10)
+			frac += (*p - '0') * scale;
+		if (n < 1 || n > 9)
+			return false;
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+		sign = 0;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && digits(p + 1, 2, &oh) &&
+		   p[3] == ':' && digits(p + 4, 2, &om) && oh <= 23 && om <= 59) {
+		sign = *p == '+' ? 1 : -1;
+	} else {
+		return false;
+	}
+	*epoch = (double)days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400.0 + h * 3600 +
+		 mi * 60 + sec + frac - sign * (oh * 3600 + om * 60);
+	return true;
+}
+
+bool validate_timestamp(const json_t *body, const char *name, bool required,
+			    struct em_reply *reply, double *epoch)
+{
+	const json_t *v = json_object_get(body, name);
+
+	if (!v) {
+		if (required)
+			reply_field_error(reply, name, "is required");
+		return false;
+	}
+	if (!json_is_string(v) || !rfc3339_parse(json_string_value(v), epoch)) {
+		reply_field_error(reply, name,
+				  "must be an RFC 3339 timestamp with its offset, "
+				  "e.g. 2026-03-01T00:00:00+03:00");
+		return false;
+	}
+	return true;
+}
+
+bool json_has_nul(const json_t *s)
+{
+	return strlen(json_string_value(s)) != json_string_length(s);
+}

@@ -33,6 +33,23 @@ struct field {
 bool validate_object(const json_t *body, const struct field *fields, size_t nfields,
 		     struct em_reply *reply);
 
+/* validate_object over the fields of the table, with the members named in custom (a
+ * NULL-terminated list) left to the caller: the field table knows no arrays or objects. */
+void validate_object_except(const json_t *body, const struct field *fields, size_t n,
+			    const char *const *custom, struct em_reply *reply);
+
+/* RFC 3339 date-time with its offset, YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM); on
+ * success *epoch is the instant in seconds since 1970 UTC. */
+bool rfc3339_parse(const char *s, double *epoch);
+
+/* Checks a timestamp member; true and *epoch when it is present and valid, else a field
+ * error when it is required or malformed. */
+bool validate_timestamp(const json_t *body, const char *name, bool required,
+			struct em_reply *reply, double *epoch);
+
+/* Does a JSON string hold a NUL (which jansson allows and text columns do not)? */
+bool json_has_nul(const json_t *s);
+
 /* Is s[0..n) well-formed UTF-8 without NUL, overlongs or surrogates? */
 bool utf8_valid(const char *s, size_t n);
 

@@ -76,11 +76,6 @@ static bool number_valid(const char *s)
 	}
 }
 
-static bool has_nul(const json_t *s)
-{
-	return strlen(json_string_value(s)) != json_string_length(s);
-}
-
 /* An absolute http(s) URL with a host, no spaces or control characters. */
 static bool url_valid(const char *u)
 {
@@ -123,7 +118,7 @@ static void check_lists(const json_t *body, struct em_reply *reply)
 				 utf8_length(json_string_value(v)) > EXECUTOR_MAX_CHARS)
 				reply_field_error(reply, name, "length must be 1 to %d characters",
 						  EXECUTOR_MAX_CHARS);
-			else if (has_nul(v))
+			else if (json_has_nul(v))
 				reply_field_error(reply, name, "must not contain NUL characters");
 		}
 	}
@@ -137,7 +132,7 @@ static void check_lists(const json_t *body, struct em_reply *reply)
 			snprintf(name, sizeof(name), "evidence[%zu]", i);
 			if (!json_is_string(v))
 				reply_field_error(reply, name, "must be a string");
-			else if (utf8_length(json_string_value(v)) > URL_MAX_CHARS || has_nul(v) ||
+			else if (utf8_length(json_string_value(v)) > URL_MAX_CHARS || json_has_nul(v) ||
 				 !url_valid(json_string_value(v)))
 				reply_field_error(reply, name,
 						  "must be an http:// or https:// URL of at most %d "
