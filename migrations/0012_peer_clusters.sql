@@ -47,11 +47,11 @@ FROM organizations o WHERE o.id = sc.organization_id;
 ALTER TABLE submission_scores ALTER COLUMN settlement SET NOT NULL,
     ALTER COLUMN size_band SET NOT NULL;
 
--- Cluster ranks: counted rows of one campaign and cluster in total order.
-CREATE INDEX submission_scores_cluster_rank_idx
-    ON submission_scores (campaign_id, kind, settlement, size_band, total_rounded DESC,
-                          submission_id)
-    WHERE status IN ('approved', 'submitted', 'verified');
+-- No index of its own for the cluster ranks: the scores page reads a
+-- campaign's counted rows through submission_scores_campaign_rank_idx for the
+-- ranks by kind, and the cluster window sorts those rows again (a region's
+-- few thousand), which costs less than one more index written by every
+-- rescore.
 
 -- The rollups gain the two keys; they are rebuilt below from the score rows.
 ALTER TABLE score_counts ADD COLUMN settlement text NOT NULL DEFAULT '',
