@@ -49,7 +49,7 @@
 
 /* The groupings, in the order of the CSV columns. cluster is kind ×
  * settlement × size_band, and its groups name those three too. */
-static const char *const GROUPS[] = {"municipality", "cluster",    "kind",     "settlement",
+static const char *const GROUPS[] = {"municipality", "cluster",   "kind", "settlement",
 				     "size_band",    "direction", "level"};
 #define NGROUPS 7
 enum { G_CLUSTER = 1, G_KIND = 2, G_SIZE_BAND = 4 }; /* GROUPS[]: the cluster's parts follow it */
