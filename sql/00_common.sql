@@ -72,3 +72,24 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
         coalesce(CASE WHEN recurrence = 'annual' THEN period_to ELSE due_on END < em_today(),
                  false)
 $$;
+
+-- The size band of an organization of a kind with a number of students: the
+-- one place the bands are defined (api/openapi.yaml and README.md describe
+-- them). Preschools count children, and a kindergarten of 50 is already a
+-- two- or three-group one: its bands are lower.
+--   preschool: small < 50, medium 50–199, large ≥ 200
+--   any other: small < 100, medium 100–499, large ≥ 500
+CREATE OR REPLACE FUNCTION em_size_band(kind text, students integer) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN kind = 'preschool' THEN
+                    CASE WHEN students < 50 THEN 'small' WHEN students < 200 THEN 'medium'
+                         ELSE 'large' END
+                ELSE CASE WHEN students < 100 THEN 'small' WHEN students < 500 THEN 'medium'
+                          ELSE 'large' END END
+$$;
+
+-- The cluster's key as clients see it: kind/settlement/size_band.
+CREATE OR REPLACE FUNCTION em_cluster_key(kind text, settlement text, size_band text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT kind || '/' || settlement || '/' || size_band
+$$;

@@ -30,28 +30,41 @@ RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
                 ELSE greatest(0, least(1, (v - min_value) / (max_value - min_value))) END
 $$;
 
--- The contributions of the given submissions as they stand now, times sign.
+-- The contributions of the given submissions as they stand now, times sign:
+-- the rollup rows they make (counts, and the buckets of totals and direction
+-- scores); the tests rebuild the rollups with them.
 CREATE OR REPLACE FUNCTION em_count_contrib(p_ids bigint[], p_sign integer) RETURNS SETOF em_count_delta
 LANGUAGE sql STABLE AS $$
-    SELECT campaign_id, municipality_id, kind, status, on_time, coalesce(level, 'none'), p_sign
+    SELECT campaign_id, municipality_id, kind, settlement, size_band, status, on_time,
+           coalesce(level, 'none'), p_sign
     FROM submission_scores WHERE submission_id = ANY (p_ids)
 $$;
 
 CREATE OR REPLACE FUNCTION em_bucket_contrib(p_ids bigint[], p_sign integer) RETURNS SETOF em_bucket_delta
 LANGUAGE sql STABLE AS $$
-    SELECT sc.campaign_id, sc.municipality_id, sc.kind, sc.status = 'approved', sc.level,
-           0::bigint, sc.total_rounded, p_sign
+    SELECT sc.campaign_id, sc.municipality_id, sc.kind, sc.settlement, sc.size_band,
+           sc.status = 'approved', sc.level, 0::bigint, sc.total_rounded, p_sign
     FROM submission_scores sc
     WHERE sc.submission_id = ANY (p_ids) AND em_status_class(sc.status) IS NOT NULL
       AND sc.total_rounded IS NOT NULL
     UNION ALL
-    SELECT sc.campaign_id, sc.municipality_id, sc.kind, sc.status = 'approved', sc.level,
-           ds.direction_id, round(ds.score, 2), p_sign
+    SELECT sc.campaign_id, sc.municipality_id, sc.kind, sc.settlement, sc.size_band,
+           sc.status = 'approved', sc.level, ds.direction_id, round(ds.score, 2), p_sign
     FROM submission_scores sc JOIN direction_scores ds ON ds.submission_id = sc.submission_id
     WHERE sc.submission_id = ANY (p_ids) AND em_status_class(sc.status) IS NOT NULL
       AND sc.total_rounded IS NOT NULL
 $$;
 
+-- Scores the given submissions (DESIGN §3) in one set-wise statement, in the
+-- transaction that changed their inputs: each table is read once, only the
+-- score and direction rows that differ are written, and the rollups
+-- (score_counts, score_buckets) move by the deltas of old and new rows, keyed
+-- by municipality, kind, the organization's settlement and size band (its
+-- peer cluster), status and level; zeroed keys are deleted under the lock the
+-- first statement took, and the campaign's change stamp is bumped. A small set
+-- runs with its cached plan, a large one is planned with its real size; JIT
+-- is off (CTE estimates pass jit_above_cost; compiling took longer than
+-- running) and work_mem is raised so a campaign's hash tables do not spill.
 CREATE OR REPLACE FUNCTION em_rescore(p_ids bigint[]) RETURNS void LANGUAGE plpgsql
 SET jit = off SET work_mem = '64MB' AS $fn$
 DECLARE
@@ -63,27 +76,25 @@ BEGIN
     IF p_ids IS NULL OR cardinality(p_ids) = 0 THEN
         RETURN;
     END IF;
-    -- A large set is planned with its real size (a custom plan), not with the
-    -- cached generic plan a small one (one submission's write) runs.
     IF cardinality(p_ids) > 64 THEN
         saved_mode := current_setting('plan_cache_mode');
         PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
     END IF;
     WITH sub AS MATERIALIZED (
         SELECT s.id, s.campaign_id, s.region_id, s.municipality_id, s.organization_id,
-               s.manager_id, s.kind, s.status,
+               s.manager_id, s.kind, s.status, org.settlement,
+               em_size_band(s.kind, org.students) AS size_band,
                coalesce(s.first_submitted_at <= c.closes_at, false) AS on_time,
                c.threshold_high, c.threshold_sufficient, c.threshold_low
         FROM submissions s JOIN campaigns c ON c.id = s.campaign_id
+        JOIN organizations org ON org.id = s.organization_id
         WHERE s.id = ANY (p_ids)
     ), vals AS MATERIALIZED (
-        -- Each submission's values by one range scan of the primary key.
         SELECT s.id AS submission_id, s.campaign_id, s.kind, v.indicator_id, v.value
         FROM sub s CROSS JOIN LATERAL (SELECT v.indicator_id, v.value
                                        FROM submission_values v WHERE v.submission_id = s.id
                                        OFFSET 0) v
     ), ind AS MATERIALIZED (
-        -- The indicators that apply to each (campaign, kind) present: weight > 0.
         SELECT i.id, i.campaign_id, k.kind, i.direction_id, i.value_type, i.polarity,
                i.min_value, i.max_value, w.weight
         FROM (SELECT DISTINCT campaign_id, kind FROM sub) k
@@ -91,10 +102,6 @@ BEGIN
         CROSS JOIN LATERAL (SELECT coalesce((i.weights ->> k.kind)::numeric, 0) AS weight) w
         WHERE w.weight > 0
     ), filled AS (
-        -- Σ(w·s) over the values present. A missing value scores 0, and leaving its
-        -- w·0 out of the sum changes neither its value nor the quotient's scale
-        -- (numeric division takes the larger display scale of its operands, and
-        -- Σ(w) below carries every applicable weight's).
         SELECT v.submission_id, i.direction_id,
                sum(i.weight * em_indicator_score(v.value, i.value_type, i.polarity,
                                                  i.min_value, i.max_value)) AS ws,
@@ -103,9 +110,6 @@ BEGIN
         JOIN ind i ON i.id = v.indicator_id AND i.campaign_id = v.campaign_id AND i.kind = v.kind
         GROUP BY v.submission_id, i.direction_id
     ), new_ds AS MATERIALIZED (
-        -- Per submission and direction with an applicable indicator: the score
-        -- 100·Σ(w·s)/Σ(w), and the sums themselves (numeric sums are exact, so the
-        -- total's sums are the sums of these).
         SELECT s.id AS submission_id, d.direction_id, s.campaign_id,
                100 * coalesce(f.ws, 0) / d.w AS score, coalesce(f.ws, 0) AS ws, d.w,
                d.applicable, coalesce(f.filled, 0) AS filled
@@ -120,8 +124,6 @@ BEGIN
     ), old_ds AS MATERIALIZED (
         SELECT ds.* FROM sub JOIN direction_scores ds ON ds.submission_id = sub.id
     ), new_sc AS MATERIALIZED (
-        -- The row as the upsert leaves it: campaign, territory and organization as
-        -- first written, the rest as the submission is now.
         SELECT s.id AS submission_id, coalesce(o.campaign_id, s.campaign_id) AS campaign_id,
                coalesce(o.region_id, s.region_id) AS region_id,
                coalesce(o.municipality_id, s.municipality_id) AS municipality_id,
@@ -131,6 +133,7 @@ BEGIN
                         s.threshold_low) AS level,
                coalesce(t.applicable, 0) AS applicable, coalesce(t.filled, 0) AS filled,
                t.filled::numeric / nullif(t.applicable, 0) AS completeness, s.on_time,
+               s.settlement, s.size_band,
                o.submission_id IS NULL AS is_new, o AS old
         FROM sub s
         LEFT JOIN (SELECT submission_id, 100 * sum(ws) / sum(w) AS total,
@@ -138,30 +141,30 @@ BEGIN
                    FROM new_ds GROUP BY submission_id) t ON t.submission_id = s.id
         LEFT JOIN old_sc o ON o.submission_id = s.id
     ), sc_write AS (
-        -- Only rows that differ (scale included, so a stored number reads back as
-        -- a full rewrite would have left it).
         INSERT INTO submission_scores AS sc (submission_id, campaign_id, region_id, municipality_id,
             organization_id, manager_id, kind, status, total, total_rounded, level, applicable,
-            filled, completeness, on_time, computed_at)
+            filled, completeness, on_time, settlement, size_band, computed_at)
         SELECT n.submission_id, n.campaign_id, n.region_id, n.municipality_id, n.organization_id,
                n.manager_id, n.kind, n.status, n.total, n.total_rounded, n.level, n.applicable,
-               n.filled, n.completeness, n.on_time, now()
+               n.filled, n.completeness, n.on_time, n.settlement, n.size_band, now()
         FROM new_sc n
         WHERE n.is_new
            OR ((n.old).manager_id, (n.old).kind, (n.old).status, (n.old).total, scale((n.old).total),
                (n.old).total_rounded, (n.old).level, (n.old).applicable, (n.old).filled,
-               (n.old).completeness, scale((n.old).completeness), (n.old).on_time)
+               (n.old).completeness, scale((n.old).completeness), (n.old).on_time,
+               (n.old).settlement, (n.old).size_band)
               IS DISTINCT FROM
               (n.manager_id, n.kind, n.status, n.total, scale(n.total), n.total_rounded, n.level,
-               n.applicable, n.filled, n.completeness, scale(n.completeness), n.on_time)
+               n.applicable, n.filled, n.completeness, scale(n.completeness), n.on_time,
+               n.settlement, n.size_band)
         ON CONFLICT (submission_id) DO UPDATE SET
             manager_id = EXCLUDED.manager_id, kind = EXCLUDED.kind, status = EXCLUDED.status,
             total = EXCLUDED.total, total_rounded = EXCLUDED.total_rounded, level = EXCLUDED.level,
             applicable = EXCLUDED.applicable, filled = EXCLUDED.filled,
             completeness = EXCLUDED.completeness, on_time = EXCLUDED.on_time,
+            settlement = EXCLUDED.settlement, size_band = EXCLUDED.size_band,
             computed_at = EXCLUDED.computed_at
     ), ds_cmp AS MATERIALIZED (
-        -- Old and new direction rows side by side: gone, new, or changed (scale included).
         SELECT o.submission_id AS old_submission, o.direction_id AS old_direction,
                n.submission_id, n.direction_id, n.campaign_id, n.score, n.applicable, n.filled
         FROM new_ds n FULL JOIN old_ds o
@@ -170,7 +173,6 @@ BEGIN
            OR (o.campaign_id, o.score, scale(o.score), o.applicable, o.filled)
               IS DISTINCT FROM (n.campaign_id, n.score, scale(n.score), n.applicable, n.filled)
     ), ds_gone AS (
-        -- A direction that no longer applies (the kind or the catalog changed).
         DELETE FROM direction_scores d USING ds_cmp c
         WHERE c.submission_id IS NULL AND d.submission_id = c.old_submission
           AND d.direction_id = c.old_direction
@@ -183,55 +185,59 @@ BEGIN
             campaign_id = EXCLUDED.campaign_id, score = EXCLUDED.score,
             applicable = EXCLUDED.applicable, filled = EXCLUDED.filled
     ), cnt_write AS (
-        -- Rollup deltas: each submission's contribution before (−1) and after (+1),
-        -- summed per key; keys with no net change are not touched.
-        INSERT INTO score_counts AS t
-        SELECT campaign_id, municipality_id, kind, status, on_time, level, sum(n)::integer
-        FROM (SELECT campaign_id, municipality_id, kind, status, on_time,
+        INSERT INTO score_counts AS t (campaign_id, municipality_id, kind, settlement, size_band,
+                                       status, on_time, level, n)
+        SELECT campaign_id, municipality_id, kind, settlement, size_band, status, on_time, level,
+               sum(n)::integer
+        FROM (SELECT campaign_id, municipality_id, kind, settlement, size_band, status, on_time,
                      coalesce(level, 'none') AS level, -1 AS n FROM old_sc
               UNION ALL
-              SELECT campaign_id, municipality_id, kind, status, on_time,
+              SELECT campaign_id, municipality_id, kind, settlement, size_band, status, on_time,
                      coalesce(level, 'none'), 1 FROM new_sc) x
-        GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0
-        ORDER BY 1, 2, 3, 4, 5, 6
-        ON CONFLICT (campaign_id, municipality_id, kind, status, on_time, level)
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 HAVING sum(n) <> 0
+        ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+        ON CONFLICT (campaign_id, municipality_id, kind, settlement, size_band, status, on_time,
+                     level)
         DO UPDATE SET n = t.n + EXCLUDED.n
         RETURNING t.*
     ), bk_write AS (
-        -- Totals (direction 0) and directions of the counted rows.
         INSERT INTO score_buckets AS t
-            (campaign_id, municipality_id, kind, approved, level, direction_id, value, n)
-        SELECT campaign_id, municipality_id, kind, approved, level, direction_id, value,
-               sum(n)::integer
-        FROM (SELECT o.campaign_id, o.municipality_id, o.kind, o.status = 'approved' AS approved,
-                     o.level, 0::bigint AS direction_id, o.total_rounded AS value, -1 AS n
+            (campaign_id, municipality_id, kind, settlement, size_band, approved, level,
+             direction_id, value, n)
+        SELECT campaign_id, municipality_id, kind, settlement, size_band, approved, level,
+               direction_id, value, sum(n)::integer
+        FROM (SELECT o.campaign_id, o.municipality_id, o.kind, o.settlement, o.size_band,
+                     o.status = 'approved' AS approved, o.level, 0::bigint AS direction_id,
+                     o.total_rounded AS value, -1 AS n
               FROM old_sc o
               WHERE em_status_class(o.status) IS NOT NULL AND o.total_rounded IS NOT NULL
               UNION ALL
-              SELECT o.campaign_id, o.municipality_id, o.kind, o.status = 'approved', o.level,
-                     d.direction_id, round(d.score, 2), -1
+              SELECT o.campaign_id, o.municipality_id, o.kind, o.settlement, o.size_band,
+                     o.status = 'approved', o.level, d.direction_id, round(d.score, 2), -1
               FROM old_sc o JOIN old_ds d ON d.submission_id = o.submission_id
               WHERE em_status_class(o.status) IS NOT NULL AND o.total_rounded IS NOT NULL
               UNION ALL
-              SELECT s.campaign_id, s.municipality_id, s.kind, s.status = 'approved', s.level,
-                     0::bigint, s.total_rounded, 1
+              SELECT s.campaign_id, s.municipality_id, s.kind, s.settlement, s.size_band,
+                     s.status = 'approved', s.level, 0::bigint, s.total_rounded, 1
               FROM new_sc s
               WHERE em_status_class(s.status) IS NOT NULL AND s.total_rounded IS NOT NULL
               UNION ALL
-              SELECT s.campaign_id, s.municipality_id, s.kind, s.status = 'approved', s.level,
-                     d.direction_id, round(d.score, 2), 1
+              SELECT s.campaign_id, s.municipality_id, s.kind, s.settlement, s.size_band,
+                     s.status = 'approved', s.level, d.direction_id, round(d.score, 2), 1
               FROM new_sc s JOIN new_ds d ON d.submission_id = s.submission_id
               WHERE em_status_class(s.status) IS NOT NULL AND s.total_rounded IS NOT NULL) x
-        GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(n) <> 0
-        ORDER BY 1, 6, 4, 2, 3, 5, 7
-        ON CONFLICT (campaign_id, direction_id, approved, municipality_id, kind, level, value)
+        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 HAVING sum(n) <> 0
+        ORDER BY 1, 8, 6, 2, 3, 4, 5, 7, 9
+        ON CONFLICT (campaign_id, direction_id, approved, municipality_id, kind, settlement,
+                     size_band, level, value)
         DO UPDATE SET n = t.n + EXCLUDED.n
         RETURNING t.*
     )
-    SELECT (SELECT array_agg(ROW(campaign_id, municipality_id, kind, status, on_time, level,
-                                 n)::em_count_delta) FROM cnt_write WHERE n = 0),
-           (SELECT array_agg(ROW(campaign_id, municipality_id, kind, approved, level,
-                                 direction_id, value, n)::em_bucket_delta)
+    SELECT (SELECT array_agg(ROW(campaign_id, municipality_id, kind, settlement, size_band,
+                                 status, on_time, level, n)::em_count_delta)
+            FROM cnt_write WHERE n = 0),
+           (SELECT array_agg(ROW(campaign_id, municipality_id, kind, settlement, size_band,
+                                 approved, level, direction_id, value, n)::em_bucket_delta)
             FROM bk_write WHERE n = 0),
            (SELECT array_agg(DISTINCT campaign_id)
             FROM (SELECT campaign_id FROM cnt_write UNION ALL SELECT campaign_id FROM bk_write) u)
@@ -240,18 +246,18 @@ BEGIN
         PERFORM set_config('plan_cache_mode', saved_mode, true);
     END IF;
 
-    -- Empty rollup rows are dropped so that a histogram stays as small as its group.
     IF zero_counts IS NOT NULL THEN
         DELETE FROM score_counts t USING unnest(zero_counts) o
         WHERE t.campaign_id = o.campaign_id AND t.municipality_id = o.municipality_id
-          AND t.kind = o.kind AND t.status = o.status AND t.on_time = o.on_time
-          AND t.level = o.level AND t.n = 0;
+          AND t.kind = o.kind AND t.settlement = o.settlement AND t.size_band = o.size_band
+          AND t.status = o.status AND t.on_time = o.on_time AND t.level = o.level AND t.n = 0;
     END IF;
     IF zero_buckets IS NOT NULL THEN
         DELETE FROM score_buckets t USING unnest(zero_buckets) o
         WHERE t.campaign_id = o.campaign_id AND t.direction_id = o.direction_id
           AND t.approved = o.approved AND t.municipality_id = o.municipality_id
-          AND t.kind = o.kind AND t.level = o.level AND t.value = o.value AND t.n = 0;
+          AND t.kind = o.kind AND t.settlement = o.settlement AND t.size_band = o.size_band
+          AND t.level = o.level AND t.value = o.value AND t.n = 0;
     END IF;
     IF changed IS NOT NULL THEN
         INSERT INTO aggregate_stamps AS a (campaign_id, shard, changes)

@@ -43,24 +43,33 @@ LANGUAGE sql IMMUTABLE AS $$
           FROM unnest(v, n) AS x(v, n)) s
 $$;
 
--- GET /aggregates: counts, shares, level distribution and the summary of
+-- GET /aggregates: counts, shares, the level distribution and the summary of
 -- totals (or direction scores) per group, from the rollups, with the change
--- since the previous campaign. The bucket read's conditions are on the primary
--- key's leading columns (campaign, direction 0 or > 0, approved), so a group
--- by municipality reads ~1/11 of the rows for the totals.
+-- since the previous campaign. Groupings: municipality, kind, level,
+-- direction, settlement, size_band and cluster (kind × settlement × size
+-- band: a cluster group names its key and the three parts). Every grouping
+-- reads the same rollup rows through the primary key's leading columns
+-- (campaign, direction 0 or > 0, approved), and the public feed's suppression
+-- of groups under 3 organizations applies to every grouping alike.
 CREATE OR REPLACE FUNCTION em_aggregates(p_campaign bigint, p_groups text[], p_unapproved boolean,
                               p_previous bigint, p_public boolean, c_role text,
                               c_region bigint, c_muni bigint, c_org bigint)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
 WITH g AS (
-    SELECT 'municipality' = ANY (p_groups) AS gm, 'kind' = ANY (p_groups) AS gk,
-           'level' = ANY (p_groups) AS gl, 'direction' = ANY (p_groups) AS gd
+    SELECT 'municipality' = ANY (p_groups) AS gm,
+           'kind' = ANY (p_groups) OR 'cluster' = ANY (p_groups) AS gk,
+           'level' = ANY (p_groups) AS gl, 'direction' = ANY (p_groups) AS gd,
+           'settlement' = ANY (p_groups) OR 'cluster' = ANY (p_groups) AS gs,
+           'size_band' = ANY (p_groups) OR 'cluster' = ANY (p_groups) AS gb,
+           'cluster' = ANY (p_groups) AS gc
 ), camp AS (
     SELECT c.id, c.region_id FROM campaigns c WHERE c.id = p_campaign
 ), cnt AS (
     SELECT CASE WHEN g.gm THEN s.municipality_id ELSE 0 END AS m,
            CASE WHEN g.gk THEN s.kind ELSE '' END AS k,
-           CASE WHEN g.gl THEN s.level ELSE '' END AS l, sum(s.n) AS expected,
+           CASE WHEN g.gl THEN s.level ELSE '' END AS l,
+           CASE WHEN g.gs THEN s.settlement ELSE '' END AS st,
+           CASE WHEN g.gb THEN s.size_band ELSE '' END AS sb, sum(s.n) AS expected,
            sum(s.n) FILTER (WHERE s.status IN ('submitted', 'verified', 'approved')) AS submitted,
            sum(s.n) FILTER (WHERE s.on_time) AS on_time,
            sum(s.n) FILTER (WHERE s.status = 'approved') AS approved
@@ -68,15 +77,15 @@ WITH g AS (
     WHERE (NOT g.gl OR s.level <> 'none')
       AND (p_public OR em_in_scope(c_role, c_region, c_muni, c_org, camp.region_id,
                                    s.municipality_id, NULL))
-    GROUP BY 1, 2, 3
+    GROUP BY 1, 2, 3, 4, 5
 ), bk AS (
     SELECT b.campaign_id AS cid, CASE WHEN g.gm THEN b.municipality_id ELSE 0 END AS m,
            CASE WHEN g.gk THEN b.kind ELSE '' END AS k,
            CASE WHEN g.gl THEN b.level ELSE '' END AS l,
+           CASE WHEN g.gs THEN b.settlement ELSE '' END AS st,
+           CASE WHEN g.gb THEN b.size_band ELSE '' END AS sb,
            b.direction_id AS d, b.level AS lev, b.value, sum(b.n)::bigint AS n
     FROM g, camp, (
-        -- Totals or directions, approved or all: index conditions on the
-        -- primary key, the other branch cut by a one-time filter.
         SELECT * FROM score_buckets b0
         WHERE b0.campaign_id IN (p_campaign, p_previous) AND b0.direction_id = 0
           AND NOT ('direction' = ANY (p_groups))
@@ -89,18 +98,15 @@ WITH g AS (
     ) b
     WHERE p_public OR em_in_scope(c_role, c_region, c_muni, c_org, camp.region_id,
                                   b.municipality_id, NULL)
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 ), bv AS (
-    -- One row per group and value, with the cumulative count up to it.
-    SELECT cid, m, k, l, d, value, n,
-           sum(n) OVER (PARTITION BY cid, m, k, l, d ORDER BY value) AS cum,
-           sum(n) OVER (PARTITION BY cid, m, k, l, d) AS total
-    FROM (SELECT cid, m, k, l, d, value, sum(n)::bigint AS n FROM bk
-          GROUP BY cid, m, k, l, d, value) v
+    SELECT cid, m, k, l, st, sb, d, value, n,
+           sum(n) OVER (PARTITION BY cid, m, k, l, st, sb, d ORDER BY value) AS cum,
+           sum(n) OVER (PARTITION BY cid, m, k, l, st, sb, d) AS total
+    FROM (SELECT cid, m, k, l, st, sb, d, value, sum(n)::bigint AS n FROM bk
+          GROUP BY cid, m, k, l, st, sb, d, value) v
 ), q AS (
-    -- Quantiles set-wise (as em_hist_quantile, without a call per group): the
-    -- value at 0-based position i is the smallest value whose cum > i.
-    SELECT cid, m, k, l, d, sum(n) AS cnt, sum(value * n) AS sm, min(value) AS mn,
+    SELECT cid, m, k, l, st, sb, d, sum(n) AS cnt, sum(value * n) AS sm, min(value) AS mn,
            max(value) AS mx, max(total) AS total,
            min(value) FILTER (WHERE cum > floor((total - 1) * 0.25)) AS q1_lo,
            min(value) FILTER (WHERE cum > ceil((total - 1) * 0.25)) AS q1_hi,
@@ -108,16 +114,16 @@ WITH g AS (
            min(value) FILTER (WHERE cum > ceil((total - 1) * 0.5)) AS q2_hi,
            min(value) FILTER (WHERE cum > floor((total - 1) * 0.75)) AS q3_lo,
            min(value) FILTER (WHERE cum > ceil((total - 1) * 0.75)) AS q3_hi
-    FROM bv GROUP BY cid, m, k, l, d
+    FROM bv GROUP BY cid, m, k, l, st, sb, d
 ), lv AS (
-    SELECT cid, m, k, l, d, jsonb_build_object(
+    SELECT cid, m, k, l, st, sb, d, jsonb_build_object(
                'high', coalesce(sum(n) FILTER (WHERE lev = 'high'), 0),
                'sufficient', coalesce(sum(n) FILTER (WHERE lev = 'sufficient'), 0),
                'low', coalesce(sum(n) FILTER (WHERE lev = 'low'), 0),
                'critical', coalesce(sum(n) FILTER (WHERE lev = 'critical'), 0)) AS levels
-    FROM bk GROUP BY cid, m, k, l, d
-), st AS (
-    SELECT q.cid, q.m, q.k, q.l, q.d, lv.levels,
+    FROM bk GROUP BY cid, m, k, l, st, sb, d
+), stat AS (
+    SELECT q.cid, q.m, q.k, q.l, q.st, q.sb, q.d, lv.levels,
            jsonb_build_object('count', q.cnt, 'mean', round(q.sm / q.cnt, 2),
                'median', round(q.q2_lo + ((q.total - 1) * 0.5 - floor((q.total - 1) * 0.5))
                                          * (q.q2_hi - q.q2_lo), 2),
@@ -126,23 +132,25 @@ WITH g AS (
                'q3', round(q.q3_lo + ((q.total - 1) * 0.75 - floor((q.total - 1) * 0.75))
                                      * (q.q3_hi - q.q3_lo), 2),
                'min', q.mn, 'max', q.mx) AS s
-    FROM q JOIN lv ON lv.cid = q.cid AND lv.m = q.m AND lv.k = q.k AND lv.l = q.l AND lv.d = q.d
+    FROM q JOIN lv ON lv.cid = q.cid AND lv.m = q.m AND lv.k = q.k AND lv.l = q.l
+         AND lv.st = q.st AND lv.sb = q.sb AND lv.d = q.d
 ), dirs AS (
     SELECT DISTINCT i.direction_id AS d FROM indicators i, g
     WHERE i.campaign_id = p_campaign AND g.gd
     UNION ALL SELECT 0 FROM g WHERE NOT g.gd
 ), keys AS (
-    SELECT cnt.m, cnt.k, cnt.l, dirs.d FROM cnt, dirs
-    UNION SELECT m, k, l, d FROM st WHERE cid = p_campaign
+    SELECT cnt.m, cnt.k, cnt.l, cnt.st, cnt.sb, dirs.d FROM cnt, dirs
+    UNION SELECT m, k, l, st, sb, d FROM stat WHERE cid = p_campaign
 ), grp AS (
     SELECT keys.*, cnt.expected, cnt.submitted, cnt.on_time, cnt.approved,
            cur.s, cur.levels, prev.s AS ps
     FROM keys
     LEFT JOIN cnt ON cnt.m = keys.m AND cnt.k = keys.k AND cnt.l = keys.l
-    LEFT JOIN st cur ON cur.cid = p_campaign AND cur.m = keys.m AND cur.k = keys.k
-         AND cur.l = keys.l AND cur.d = keys.d
-    LEFT JOIN st prev ON prev.cid = p_previous AND prev.m = keys.m AND prev.k = keys.k
-         AND prev.l = keys.l AND prev.d = keys.d
+         AND cnt.st = keys.st AND cnt.sb = keys.sb
+    LEFT JOIN stat cur ON cur.cid = p_campaign AND cur.m = keys.m AND cur.k = keys.k
+         AND cur.l = keys.l AND cur.st = keys.st AND cur.sb = keys.sb AND cur.d = keys.d
+    LEFT JOIN stat prev ON prev.cid = p_previous AND prev.m = keys.m AND prev.k = keys.k
+         AND prev.l = keys.l AND prev.st = keys.st AND prev.sb = keys.sb AND prev.d = keys.d
 ), fin AS (
     SELECT r.*, mu.name AS mname, dr.code AS dcode, dr.position AS dpos,
            coalesce((r.s ->> 'count')::bigint, 0) AS scored,
@@ -158,7 +166,10 @@ SELECT coalesce(jsonb_agg(
     jsonb_strip_nulls(jsonb_build_object(
         'municipality_id', CASE WHEN g.gm THEN to_jsonb(o.m) END,
         'municipality_name', CASE WHEN g.gm THEN to_jsonb(o.mname) END,
+        'cluster', CASE WHEN g.gc THEN to_jsonb(em_cluster_key(o.k, o.st, o.sb)) END,
         'kind', CASE WHEN g.gk THEN to_jsonb(o.k) END,
+        'settlement', CASE WHEN g.gs THEN to_jsonb(o.st) END,
+        'size_band', CASE WHEN g.gb THEN to_jsonb(o.sb) END,
         'direction', CASE WHEN g.gd THEN to_jsonb(o.dcode) END,
         'level', CASE WHEN g.gl THEN to_jsonb(o.l) END))
     || jsonb_build_object(
@@ -181,7 +192,9 @@ SELECT coalesce(jsonb_agg(
             AND jsonb_typeof(o.s -> 'mean') = 'number' AND jsonb_typeof(o.ps -> 'mean') = 'number'
             THEN to_jsonb((o.s ->> 'mean')::numeric - (o.ps ->> 'mean')::numeric) END,
         'suppressed', o.sup)
-    ORDER BY o.mname COLLATE "ru-x-icu", o.m, o.k, o.dpos,
+    ORDER BY o.mname COLLATE "ru-x-icu", o.m, o.k,
+             array_position(ARRAY['urban', 'rural'], o.st),
+             array_position(ARRAY['small', 'medium', 'large'], o.sb), o.dpos,
              array_position(ARRAY['high', 'sufficient', 'low', 'critical'], o.l))
     FILTER (WHERE o.scored IS NOT NULL), '[]'::jsonb)
 FROM g LEFT JOIN fin o ON true

@@ -148,3 +148,13 @@ BEGIN
     PERFORM pg_notify('effmon_users', '');
     RETURN NULL;
 END $$;
+
+-- A changed settlement or head count moves the organization's submissions of
+-- every campaign to their new cluster (scores, ranks and rollups), in the
+-- transaction of the change.
+CREATE OR REPLACE FUNCTION em_organization_cluster_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM em_rescore(ARRAY(SELECT s.id FROM submissions s
+                             WHERE s.organization_id = NEW.id ORDER BY s.id));
+    RETURN NULL;
+END $$;

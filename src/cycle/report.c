@@ -140,7 +140,9 @@ DB_STMT(CR_MONITORING) = {
  * Approved totals of the territory now and in the previous campaign; the
  * outliers: non-boolean values with |z| > 3, z over the indicator's values of
  * one kind in the whole campaign's submitted, verified and approved
- * submissions (population sd), as GET /campaigns/{id}/outliers counts them.
+ * submissions (population sd), as GET /campaigns/{id}/outliers counts them;
+ * by_cluster: the territory's groups of GET /aggregates?group_by=cluster (the
+ * same rollups through em_aggregates, migration 0012), approved results.
  */
 DB_STMT(CR_ANALYSIS) = {
 	"cycle_report_analysis",
@@ -169,7 +171,10 @@ DB_STMT(CR_ANALYSIS) = {
 	"  JOIN submission_values sv ON sv.submission_id = x.id "
 	"  JOIN indicators i ON i.id = sv.indicator_id AND i.source = 'self' "
 	"  WHERE sv.submitted_value IS NOT NULL AND sv.verified_value IS NOT NULL "
-	"  AND sv.submitted_value <> sv.verified_value)))::text FROM s, ps",
+	"  AND sv.submitted_value <> sv.verified_value), "
+	" 'by_cluster', em_aggregates($1::bigint, '{cluster}', false, $3::bigint, false, "
+	"  CASE WHEN $2::bigint IS NULL THEN 'admin' ELSE 'municipal_operator' END, NULL, "
+	"  $2::bigint, NULL)))::text FROM s, ps",
 	3};
 
 /* Recommendations of this campaign to the territory's heads and municipalities;

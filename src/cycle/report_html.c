@@ -188,6 +188,16 @@ static const struct label NAMES[] = {
 	{"vpr_raw", "первичные результаты ВПР"},
 	{"staff", "кадры"},
 	{"other", "прочее"},
+	{"school", "общеобразовательные"},
+	{"preschool", "дошкольные"},
+	{"additional", "дополнительного образования"},
+	{"vocational", "профессиональные"},
+	{"special", "для обучающихся с ОВЗ"},
+	{"urban", "городские"},
+	{"rural", "сельские"},
+	{"small", "малые"},
+	{"medium", "средние"},
+	{"large", "крупные"},
 	{"open", "идёт сбор данных"},
 	{"closed", "сбор завершён"},
 	{"published", "опубликована"},
@@ -438,6 +448,34 @@ static void html_effect(struct sbuf *b, const json_t *step)
 	sb_str(b, "</td></tr></tbody></table>");
 }
 
+/* The analysis step's peer clusters (kind × settlement × size band): one row each. */
+static void html_clusters(struct sbuf *b, const json_t *step)
+{
+	static const char *const PARTS[] = {"kind", "settlement", "size_band"};
+	static const char *const FIGURES[] = {"count", "mean", "median", "mean_change"};
+	const json_t *x;
+	size_t i;
+
+	sb_str(b, "<p>По группам сравнения (тип ОО, тип поселения, размер ОО по числу "
+		  "обучающихся):</p><table class=\"list\"><thead><tr><th>Тип ОО</th>"
+		  "<th>Поселение</th><th>Размер</th><th class=\"num\">Результатов</th>"
+		  "<th class=\"num\">Средний балл</th><th class=\"num\">Медиана</th>"
+		  "<th class=\"num\">Изменение среднего</th></tr></thead><tbody>");
+	json_array_foreach(json_object_get(step, "by_cluster"), i, x) {
+		sb_str(b, "<tr>");
+		for (size_t p = 0; p < 3; p++)
+			html_text_cell(b, "td",
+				       name_of(json_string_value(json_object_get(x, PARTS[p]))));
+		for (size_t f = 0; f < 4; f++) {
+			sb_str(b, "<td class=\"num\">");
+			html_value(b, json_object_get(x, FIGURES[f]));
+			sb_str(b, "</td>");
+		}
+		sb_str(b, "</tr>");
+	}
+	sb_str(b, "</tbody></table>");
+}
+
 /*
  * Screen: a sheet on a grey desk. Print: A4 with GOST-like margins, the title
  * page and every step of the cycle on a page of its own, table headers repeated,
@@ -565,6 +603,8 @@ enum em_err cycle_report_html(json_t *doc, struct em_reply *reply)
 		else if (strcmp(v->key, "effect") == 0)
 			html_effect(&b, step);
 		html_figures(&b, step, v->figures);
+		if (strcmp(v->key, "analysis") == 0)
+			html_clusters(&b, step);
 		sb_str(&b, "</section>");
 	}
 	html_signatures(&b);

@@ -1,7 +1,9 @@
 /*
  * aggregates.c — GET /aggregates and GET /public/aggregates (issue 5): counts,
  * mean, median, quartiles and level distribution of a campaign's scores by
- * municipality, kind, direction and level, and the change since the region's
+ * municipality, kind, direction and level, and by settlement, size band and
+ * peer cluster (kind × settlement × size band, migration 0012), and the change
+ * since the region's
  * previous campaign; read from the rollups of migration 0004, as JSON, CSV or XLSX.
  * The ETag comes from the campaign's change stamp, so a 304 never reads them,
  * and an answer is kept under its ETag, so a repeated GET does not either.
@@ -45,9 +47,12 @@
 #define META_MAX_AGE_MS 2000
 #define META_COLS 7
 
-/* The groupings, in the order of the CSV columns. */
-static const char *const GROUPS[] = {"municipality", "kind", "direction", "level"};
-#define NGROUPS 4
+/* The groupings, in the order of the CSV columns. cluster is kind ×
+ * settlement × size_band, and its groups name those three too. */
+static const char *const GROUPS[] = {"municipality", "cluster",   "kind", "settlement",
+				     "size_band",    "direction", "level"};
+#define NGROUPS 7
+enum { G_CLUSTER = 1, G_KIND = 2, G_SIZE_BAND = 4 }; /* GROUPS[]: the cluster's parts follow it */
 
 /*
  * The campaign and what its aggregates depend on besides the rollups: $1..$4
@@ -94,7 +99,7 @@ struct agg_query {
 	enum em_format format;
 	struct csv_opts csv;
 	bool grouped[NGROUPS];
-	char group_array[96]; /* {municipality,kind} */
+	char group_array[128]; /* {municipality,kind} */
 	char campaign[MAX_CAMPAIGN_PARAM];
 };
 
@@ -119,7 +124,8 @@ static void parse_group_by(const char *v, struct em_reply *reply, struct agg_que
 			;
 		if (i == NGROUPS) {
 			reply_field_error(reply, "group_by",
-					  "%s is not one of municipality, kind, direction, level",
+					  "%s is not one of municipality, cluster, kind, "
+					  "settlement, size_band, direction, level",
 					  tok);
 			continue;
 		}
@@ -506,7 +512,10 @@ static enum em_err file_reply(struct em_reply *reply, const struct agg_query *q,
 	} KEY_COLUMNS[NGROUPS][2] = {
 		{{"municipality_id", "Код муниципалитета", SK_INT},
 		 {"municipality_name", "Муниципалитет", SK_TEXT}},
+		{{"cluster", "Группа сравнения", SK_TEXT}, {NULL, NULL, SK_TEXT}},
 		{{"kind", "Тип ОО", SK_TEXT}, {NULL, NULL, SK_TEXT}},
+		{{"settlement", "Тип поселения", SK_TEXT}, {NULL, NULL, SK_TEXT}},
+		{{"size_band", "Размер ОО", SK_TEXT}, {NULL, NULL, SK_TEXT}},
 		{{"direction", "Направление", SK_TEXT}, {NULL, NULL, SK_TEXT}},
 		{{"level", "Уровень", SK_TEXT}, {NULL, NULL, SK_TEXT}}};
 	struct sheet_book book = {0};
@@ -517,7 +526,9 @@ static enum em_err file_reply(struct em_reply *reply, const struct agg_query *q,
 	t = sheet_add_table(&book, book_add_sheet(&book, "Сводные показатели"), NULL, groups);
 	for (int g = 0; g < NGROUPS; g++)
 		for (int c = 0; c < 2; c++)
-			if (q->grouped[g] && KEY_COLUMNS[g][c].key)
+			if ((q->grouped[g] ||
+			     (q->grouped[G_CLUSTER] && g >= G_KIND && g <= G_SIZE_BAND)) &&
+			    KEY_COLUMNS[g][c].key)
 				table_add_col(&book, t, KEY_COLUMNS[g][c].key,
 					      KEY_COLUMNS[g][c].title, KEY_COLUMNS[g][c].kind);
 	for (size_t f = 0; f < sizeof(FILE_FIGURES) / sizeof(FILE_FIGURES[0]); f++)

@@ -1,7 +1,8 @@
 /*
  * scores.c — reading the scores that em_rescore() keeps (DESIGN §3, issue 5):
  * GET /campaigns/{id}/scores (rows with dense ranks in the region and the
- * municipality, a head's own row and its peer group's distribution),
+ * municipality, and in the peer cluster — kind × settlement × size band,
+ * migration 0012 — a head's own row and its peer group's distribution),
  * GET /managers/{id}/scores (a head's results across campaigns, with the
  * change from one to the next) and GET /campaigns/{id}/outliers. The scores
  * page and the outliers are also given as CSV and XLSX, built from their JSON.
@@ -20,7 +21,9 @@
 #define OUTLIERS_DEFAULT_LIMIT 100
 
 static const char *const LEVELS[] = {"high", "sufficient", "low", "critical", NULL};
-static const char *const SCORE_SORTS[] = {"rank", "total", "id", NULL};
+static const char *const SCORE_SORTS[] = {"rank", "total", "id", "rank_cluster", NULL};
+static const char *const SETTLEMENTS[] = {"urban", "rural", NULL};
+static const char *const SIZE_BANDS[] = {"small", "medium", "large", NULL};
 
 /* Every direction code with the 2-decimal score of a submission, null where none applies. */
 #define SQL_DIRECTIONS(sub)                                                               \
@@ -37,12 +40,15 @@ DB_STMT(CAMPAIGN_VISIBLE) = {
 
 /*
  * $1..$4 scope, $5 campaign, $6 include unapproved, $7 municipality, $8 kind,
- * $9 level, $10 sort (rank|total|id), $11 limit+1, $12 after id, $13 after key.
+ * $9 level, $10 sort (rank|total|id|rank_cluster), $11 limit+1, $12 after id,
+ * $13 after key, $14 settlement, $15 size band.
  * Ranks are dense over the presented total among the counted rows of the
- * campaign (one region) and kind, and of the municipality; the caller's scope
- * and the municipality and level filters apply after ranking, so a municipal
- * operator sees region ranks. Rows without a total (nothing applicable) have
- * no rank. Served by submission_scores_campaign_rank_idx.
+ * campaign (one region) and kind, and of the municipality, and of the cluster
+ * (kind, settlement and size band as em_rescore stored them, migration 0012);
+ * the caller's scope and the municipality, level, settlement and size band
+ * filters apply after ranking, so a municipal operator sees region ranks.
+ * Rows without a total (nothing applicable) have no rank. Served by
+ * submission_scores_campaign_rank_idx.
  */
 DB_STMT(SCORES_LIST) = {
 	"scores_list",
@@ -50,29 +56,37 @@ DB_STMT(SCORES_LIST) = {
 	"  CASE WHEN sc.total_rounded IS NOT NULL THEN dense_rank() OVER (PARTITION BY sc.kind "
 	"   ORDER BY sc.total_rounded DESC NULLS LAST) END AS rank_region, "
 	"  CASE WHEN sc.total_rounded IS NOT NULL THEN dense_rank() OVER (PARTITION BY sc.kind, "
-	"   sc.municipality_id ORDER BY sc.total_rounded DESC NULLS LAST) END AS rank_municipality "
+	"   sc.municipality_id ORDER BY sc.total_rounded DESC NULLS LAST) END AS rank_municipality, "
+	"  CASE WHEN sc.total_rounded IS NOT NULL THEN dense_rank() OVER (PARTITION BY sc.kind, "
+	"   sc.settlement, sc.size_band ORDER BY sc.total_rounded DESC NULLS LAST) END AS rank_cluster "
 	" FROM submission_scores sc WHERE sc.campaign_id = $5::bigint "
 	"  AND sc.status IN ('approved', 'submitted', 'verified') "
 	"  AND (sc.status = 'approved' OR $6::boolean) AND ($8::text IS NULL OR sc.kind = $8)),"
 	" rows AS (SELECT p.*, CASE $10 WHEN 'rank' THEN coalesce(p.rank_region, 2147483647)::numeric "
-	"   WHEN 'total' THEN -coalesce(p.total_rounded, -1) ELSE p.submission_id::numeric END "
+	"   WHEN 'total' THEN -coalesce(p.total_rounded, -1) "
+	"   WHEN 'rank_cluster' THEN coalesce(p.rank_cluster, 2147483647)::numeric "
+	"   ELSE p.submission_id::numeric END "
 	"   AS sort_key FROM peers p WHERE"
 	SQL_SCOPE("p.region_id", "p.municipality_id", "p.organization_id")
 	"  AND ($7::bigint IS NULL OR p.municipality_id = $7::bigint) "
-	"  AND ($9::text IS NULL OR p.level = $9)) "
+	"  AND ($9::text IS NULL OR p.level = $9) "
+	"  AND ($14::text IS NULL OR p.settlement = $14) AND ($15::text IS NULL OR p.size_band = $15)) "
 	"SELECT jsonb_build_object('submission_id', r.submission_id, 'campaign_id', r.campaign_id, "
 	" 'organization_id', r.organization_id, 'organization_name', o.short_name, "
 	" 'municipality_id', r.municipality_id, 'kind', r.kind, 'manager_id', r.manager_id, "
 	" 'manager_name', m.full_name, 'status', r.status, 'total', r.total_rounded, "
 	" 'level', r.level, 'completeness', round(r.completeness, 4), "
 	" 'directions', " SQL_DIRECTIONS("r.submission_id") ", "
-	" 'rank_region', r.rank_region, 'rank_municipality', r.rank_municipality), "
+	" 'rank_region', r.rank_region, 'rank_municipality', r.rank_municipality, "
+	" 'settlement', r.settlement, 'size_band', r.size_band, "
+	" 'cluster', em_cluster_key(r.kind, r.settlement, r.size_band), "
+	" 'rank_cluster', r.rank_cluster), "
 	" r.submission_id, r.sort_key "
 	"FROM rows r JOIN organizations o ON o.id = r.organization_id "
 	"LEFT JOIN managers m ON m.id = r.manager_id "
 	"WHERE ($12::bigint IS NULL OR (r.sort_key, r.submission_id) > ($13::numeric, $12::bigint)) "
 	"ORDER BY r.sort_key, r.submission_id LIMIT $11::int",
-	13};
+	15};
 
 /*
  * A head's peer group: the approved rows of its kind in the campaign, from the
@@ -122,7 +136,7 @@ static void page_parse(struct em_req *req, struct em_reply *reply, const char *c
 		if (*s)
 			page->sort = *s;
 		else
-			reply_field_error(reply, "sort", "must be one of: rank, total, id");
+			reply_field_error(reply, "sort", "must be one of: rank, total, id, rank_cluster");
 	}
 	if (!cursor)
 		return;
@@ -180,6 +194,47 @@ static void enum_param(struct em_req *req, struct em_reply *reply, const char *n
 	reply_field_error(reply, name, "is not an allowed value");
 }
 
+/* The peer-cluster filters: kind, settlement, size_band, or cluster
+ * ("kind/settlement/size_band", which sets the three and must agree with
+ * them when they are given too). out: kind, settlement, size band. */
+static void cluster_filters(struct em_req *req, struct em_reply *reply, const char *out[3],
+			    char parts[3][16])
+{
+	static const char *const *const CHOICES[3] = {EM_ORG_KINDS, SETTLEMENTS, SIZE_BANDS};
+	static const char *const NAMES[3] = {"kind", "settlement", "size_band"};
+	const char *cluster = req_query(req, "cluster");
+	const char *p;
+
+	for (int i = 0; i < 3; i++)
+		enum_param(req, reply, NAMES[i], CHOICES[i], &out[i]);
+	if (!cluster)
+		return;
+	p = cluster;
+	for (int i = 0; i < 3; i++) {
+		size_t n = strcspn(p, "/");
+		bool known = false;
+
+		if (n >= sizeof(parts[i]) || (i < 2 && p[n] != '/') || (i == 2 && p[n]))
+			goto bad;
+		memcpy(parts[i], p, n);
+		parts[i][n] = '\0';
+		for (const char *const *c = CHOICES[i]; *c && !known; c++)
+			known = strcmp(*c, parts[i]) == 0;
+		if (!known)
+			goto bad;
+		if (out[i] && strcmp(out[i], parts[i]) != 0) {
+			reply_field_error(reply, "cluster", "does not agree with %s", NAMES[i]);
+			return;
+		}
+		out[i] = parts[i];
+		p += n + (i < 2);
+	}
+	return;
+bad:
+	reply_field_error(reply, "cluster", "must be kind/settlement/size_band, "
+			  "e.g. school/rural/small");
+}
+
 /* The page's rows; a direction column for each direction code of the first row. */
 static void scores_book(struct sheet_book *book, json_t *doc)
 {
@@ -203,6 +258,8 @@ static void scores_book(struct sheet_book *book, json_t *doc)
 	table_add_col(book, t, "completeness", "Полнота данных", SK_DEC4);
 	table_add_col(book, t, "rank_region", "Место в регионе", SK_INT);
 	table_add_col(book, t, "rank_municipality", "Место в муниципалитете", SK_INT);
+	table_add_col(book, t, "cluster", "Группа сравнения", SK_TEXT);
+	table_add_col(book, t, "rank_cluster", "Место в группе", SK_INT);
 	json_object_foreach(json_object_get(json_array_get(items, 0), "directions"), code, x) {
 		(void)x;
 		snprintf(key, sizeof(key), "directions.%s", code);
@@ -275,8 +332,8 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 				 struct em_reply *reply)
 {
 	struct list_page page;
-	char bufs[3][24], cid[24], limit[24], after[24];
-	const char *params[13], *kind, *level, *muni;
+	char bufs[3][24], cid[24], limit[24], after[24], parts[3][16];
+	const char *params[15], *cl[3], *level, *muni;
 	bool unapproved;
 	int64_t id;
 	PGresult *res;
@@ -291,7 +348,7 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	if ((rc = monitoring_include(req, reply, &unapproved)) != EM_OK)
 		return rc;
 	page_parse(req, reply, SCORE_SORTS, &page);
-	enum_param(req, reply, "kind", EM_ORG_KINDS, &kind);
+	cluster_filters(req, reply, cl, parts);
 	enum_param(req, reply, "level", LEVELS, &level);
 	if ((muni = req_query(req, "municipality_id")) && !router_parse_id(muni, strlen(muni), &id))
 		reply_field_error(reply, "municipality_id", "must be a positive integer id");
@@ -313,12 +370,14 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
 	params[5] = unapproved ? "true" : "false";
 	params[6] = muni;
-	params[7] = kind;
+	params[7] = cl[0];
 	params[8] = level;
 	params[9] = page.sort;
 	params[10] = limit;
 	params[11] = page.after_id ? after : NULL;
 	params[12] = page.has_key ? page.after_key : NULL;
+	params[13] = cl[1];
+	params[14] = cl[2];
 	if ((rc = db_exec(req->db, &SCORES_LIST, params, &res)) != EM_OK)
 		return rc;
 	if (fmt == EM_FMT_JSON && req->caller.role == EM_ROLE_HEAD)

@@ -224,20 +224,24 @@ class AggregatesTest(harness.DaemonTestCase):
               "SELECT em_rescore_campaign(%d); COMMIT" % (w.cur, w.cur))
         w.thresholds[w.cur]['high'] = D(70)
         rebuilt_counts = w.sql(
-            "SELECT string_agg(format('%%s|%%s|%%s|%%s|%%s|%%s|%%s', campaign_id, municipality_id, "
-            "kind, status, on_time, level, n), ',' ORDER BY 1) FROM (SELECT campaign_id, "
-            "municipality_id, kind, status, on_time, coalesce(level, 'none') AS level, count(*) AS n "
-            "FROM submission_scores GROUP BY 1, 2, 3, 4, 5, 6) x")
+            "SELECT string_agg(format('%%s|%%s|%%s|%%s|%%s|%%s|%%s|%%s|%%s', campaign_id, "
+            "municipality_id, kind, settlement, size_band, status, on_time, level, n), ',' "
+            "ORDER BY 1) FROM (SELECT campaign_id, municipality_id, kind, settlement, size_band, "
+            "status, on_time, coalesce(level, 'none') AS level, count(*) AS n "
+            "FROM submission_scores GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) x")
         kept_counts = w.sql(
-            "SELECT string_agg(format('%%s|%%s|%%s|%%s|%%s|%%s|%%s', campaign_id, municipality_id, "
-            "kind, status, on_time, level, n), ',' ORDER BY 1) FROM score_counts")
+            "SELECT string_agg(format('%%s|%%s|%%s|%%s|%%s|%%s|%%s|%%s|%%s', campaign_id, "
+            "municipality_id, kind, settlement, size_band, status, on_time, level, n), ',' "
+            "ORDER BY 1) FROM score_counts")
         self.assertEqual(sorted(kept_counts.split(',')), sorted(rebuilt_counts.split(',')))
         rebuilt = w.sql(
             "SELECT string_agg(x::text, ',') FROM (SELECT campaign_id, municipality_id, kind, "
-            "approved, level, direction_id, value, sum(n) FROM em_bucket_contrib(ARRAY(SELECT "
-            "submission_id FROM submission_scores), 1) GROUP BY 1, 2, 3, 4, 5, 6, 7) x")
+            "settlement, size_band, approved, level, direction_id, value, sum(n) FROM "
+            "em_bucket_contrib(ARRAY(SELECT submission_id FROM submission_scores), 1) "
+            "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) x")
         kept = w.sql("SELECT string_agg(x::text, ',') FROM (SELECT campaign_id, municipality_id, "
-                     "kind, approved, level, direction_id, value, n FROM score_buckets) x")
+                     "kind, settlement, size_band, approved, level, direction_id, value, n "
+                     "FROM score_buckets) x")
         self.assertEqual(sorted(kept.split(',')), sorted(rebuilt.split(',')))
         self.await_change(probe, w.tok['admin'], before)
         for groups in (['kind'], ['level', 'direction'], ['municipality']):

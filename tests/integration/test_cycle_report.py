@@ -31,6 +31,7 @@ from fractions import Fraction
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import cluster_expect  # noqa: E402
 from harness import assert_problem, assert_status  # noqa: E402
 from test_scores import (API, DIRECTIONS, LEVELS, ScoresWorld, quantile, r2,  # noqa: E402
                          sql_lit, url)
@@ -407,6 +408,10 @@ class CycleWorld(ScoresWorld):
                 "s ON s.id = v.submission_id WHERE s.campaign_id = %d AND v.submitted_value <> "
                 "v.verified_value" % self.cur))
             if sid in ids and iid in self_ids)
+        # The peer clusters' groups, as GET /aggregates?group_by=cluster gives them.
+        a['by_cluster'] = cluster_expect.server_order(cluster_expect.expected_groups(
+            self, self.cur, self.prev, ['cluster'],
+            lambda s: self.in_territory(muni, s['muni'])), ['cluster'])
         return a
 
     def expected_measures(self, muni):

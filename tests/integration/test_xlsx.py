@@ -170,6 +170,8 @@ class XlsxTest(harness.DaemonTestCase):
                     ('Полнота данных', lambda i: i['completeness']),
                     ('Место в регионе', lambda i: i['rank_region']),
                     ('Место в муниципалитете', lambda i: i['rank_municipality']),
+                    ('Группа сравнения', lambda i: i['cluster']),
+                    ('Место в группе', lambda i: i['rank_cluster']),
                     ('Уровень', lambda i: i['level'])]
             for code in doc['items'][0]['directions']:
                 cols.append(('Направление %s' % code,
