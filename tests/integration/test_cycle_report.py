@@ -34,6 +34,7 @@ import harness  # noqa: E402
 from harness import assert_problem, assert_status  # noqa: E402
 from test_scores import (API, DIRECTIONS, LEVELS, ScoresWorld, quantile, r2,  # noqa: E402
                          sql_lit, url)
+from test_calibration import DEFAULT_RULE, calibration_of, compared_values  # noqa: E402
 
 CHROMIUM = '/usr/bin/chromium'
 SHOT_W, SHOT_H = 1240, 1754
@@ -392,6 +393,14 @@ class CycleWorld(ScoresWorld):
                 "s ON s.id = v.submission_id WHERE s.campaign_id = %d AND v.submitted_value <> "
                 "v.verified_value" % self.cur))
             if sid in ids and iid in self_ids)
+        # Calibration: the territory's totals of GET /campaigns/{id}/calibration.
+        cal = calibration_of(compared_values(self, self.cur,
+                                             lambda s: self.in_territory(muni, s['muni'])))
+        a['calibration'] = dict(cal['total'].figures(), organizations=len(cal['orgs']),
+                                organizations_flagged=len(cal['flagged']),
+                                rule={'min_values': DEFAULT_RULE[0],
+                                      'min_share_lowered': DEFAULT_RULE[1],
+                                      'min_mean_gap': DEFAULT_RULE[2]})
         return a
 
     def expected_measures(self, muni):
@@ -567,6 +576,7 @@ class CycleReportTest(harness.DaemonTestCase):
         # The dataset exercises every figure.
         self.assertGreater(want['analysis']['outliers'], 0)
         self.assertGreater(want['analysis']['values_changed_at_verification'], 0)
+        self.assertGreater(want['analysis']['calibration']['lowered'], 0)
         self.assertGreater(want['effect']['treated']['count'], 0)
         self.assertGreater(want['effect']['others']['count'], 0)
         self.assertGreater(want['measures']['overdue'], 0)
