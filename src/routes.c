@@ -8,6 +8,7 @@
  * (their ETag feeds If-Match), users, submissions and /auth stay on the primary.
  */
 #include "effmon/auth.h"
+#include "effmon/calibration.h"
 #include "effmon/cycle.h"
 #include "effmon/lint.h"
 #include "effmon/ops.h"
@@ -127,6 +128,9 @@ const struct em_route ROUTES[] = {
 	{"GET", "/api/v1/campaigns/{id}/scores", SUBMISSION_READERS, campaign_scores_list,
 	 ROUTE_NEGOTIATES | ROUTE_READ_REPLICA},
 	{"GET", "/api/v1/campaigns/{id}/outliers", OPERATORS | EM_ROLE_EXPERT, campaign_outliers,
+	 ROUTE_NEGOTIATES | ROUTE_READ_REPLICA},
+	/* Objectivity calibration: a head sees its own organization's values only. */
+	{"GET", "/api/v1/campaigns/{id}/calibration", SUBMISSION_READERS, campaign_calibration,
 	 ROUTE_NEGOTIATES | ROUTE_READ_REPLICA},
 	{"GET", "/api/v1/managers/{id}/scores", MANAGER_READERS, manager_scores_get,
 	 ROUTE_READ_REPLICA},

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "effmon/calibration.h"
 #include "effmon/cycle.h"
 #include "effmon/lint.h"
 #include "effmon/router.h"
@@ -177,6 +178,24 @@ DB_STMT(CR_ANALYSIS) = {
 	"  $2::bigint, NULL)))::text FROM s, ps",
 	3};
 
+/*
+ * The objectivity of the territory's self-assessment, added to the analysis
+ * step as `calibration`: the totals of GET /campaigns/{id}/calibration for
+ * the territory, and the organizations its default rule flags.
+ */
+DB_STMT(CR_CALIBRATION) = {
+	"cycle_report_calibration",
+	"WITH p AS (" SQL_CAL_PAIRS("$1::bigint")
+	" AND ($2::bigint IS NULL OR cs.municipality_id = $2::bigint)), "
+	" o AS (SELECT " SQL_CAL_SUMS " FROM p GROUP BY organization_id), "
+	" t AS (SELECT " SQL_CAL_SUMS " FROM p) "
+	"SELECT (" SQL_CAL_FIGURES("t") " || jsonb_build_object("
+	" 'organizations', (SELECT count(*) FROM o), 'organizations_flagged', (SELECT count(*) "
+	"  FROM o WHERE " SQL_CAL_FLAG("o", CAL_MIN_VALUES, CAL_MIN_SHARE_LOWERED, CAL_MIN_MEAN_GAP)
+	"), 'rule', jsonb_build_object('min_values', " CAL_MIN_VALUES ", 'min_share_lowered', "
+	CAL_MIN_SHARE_LOWERED ", 'min_mean_gap', " CAL_MIN_MEAN_GAP ")))::text FROM t",
+	2};
+
 /* Recommendations of this campaign to the territory's heads and municipalities;
  * drafts and withdrawn drafts were never issued. Stages count what reached them. */
 DB_STMT(CR_RECOMMENDATIONS) = {
@@ -310,6 +329,29 @@ struct report_ctx {
 	char *steps[NSTEPS];
 };
 
+/* Adds "key": the one value st reads, as the last member of the object text *obj. */
+static enum em_err add_member(struct db_conn *db, const struct db_stmt *st,
+			      const char *const *params, const char *key, char **obj)
+{
+	PGresult *res;
+	size_t n = strlen(*obj);
+	char *out = NULL;
+	enum em_err rc;
+
+	if ((rc = db_exec(db, st, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 1 && n >= 2 && (*obj)[n - 1] == '}' &&
+	    asprintf(&out, "%.*s%s\"%s\": %s}", (int)(n - 1), *obj, n > 2 ? ", " : "", key,
+		     PQgetvalue(res, 0, 0)) < 0)
+		out = NULL;
+	PQclear(res);
+	if (!out)
+		return EM_EINTERNAL;
+	free(*obj);
+	*obj = out;
+	return EM_OK;
+}
+
 static enum em_err report_read(struct db_conn *db, void *arg)
 {
 	struct report_ctx *x = arg;
@@ -341,6 +383,9 @@ static enum em_err report_read(struct db_conn *db, void *arg)
 		PQclear(res);
 		if (!x->steps[i])
 			return EM_EINTERNAL;
+		if (STEPS[i] == &CR_ANALYSIS &&
+		    (rc = add_member(db, &CR_CALIBRATION, params, "calibration", &x->steps[i])) != EM_OK)
+			return rc;
 	}
 	return EM_OK;
 }

@@ -120,6 +120,12 @@ static const struct label ANALYSIS_FIGURES[] = {
 	{"mean_change", "Изменение среднего балла"},
 	{"outliers", "Выбросов (|z| > 3 по показателю и типу ОО)"},
 	{"values_changed_at_verification", "Значений, изменённых при проверке"},
+	{"calibration.compared", "Значений самооценки, сверенных при проверке"},
+	{"calibration.share_lowered", "— доля сниженных при проверке", FMT_PERCENT},
+	{"calibration.share_raised", "— доля повышенных при проверке", FMT_PERCENT},
+	{"calibration.mean_gap", "Средний разрыв самооценки и проверки, баллов"},
+	{"calibration.mean_lowering", "Среднее снижение значения при проверке, баллов"},
+	{"calibration.organizations_flagged", "ОО с систематически завышенной самооценкой"},
 	{NULL, NULL}};
 
 static const struct label RECOMMENDATION_FIGURES[] = {

@@ -116,6 +116,7 @@ MATRIX = [
 
     ('GET',   '/api/v1/campaigns/{id}/scores',         (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/campaigns/{id}/outliers',       (200, 200), (200, 404), (200, 404), (403, 403), (200, 404), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/campaigns/{id}/calibration',    (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/campaigns/{id}/cycle-report',   (200, 200), (200, 404), (200, 404), (403, 403), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/managers/{id}/scores',          (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/aggregates',                    200,        200,        200,        403,        200,        200,        ANON),
@@ -498,6 +499,7 @@ ACTIONS.update({
 
     ('GET', '/api/v1/campaigns/{id}/scores'): side_obj(lambda w, s: w.campaign(s)),
     ('GET', '/api/v1/campaigns/{id}/outliers'): side_obj(lambda w, s: w.campaign(s)),
+    ('GET', '/api/v1/campaigns/{id}/calibration'): side_obj(lambda w, s: w.campaign(s)),
     ('GET', '/api/v1/campaigns/{id}/cycle-report'): side_obj(lambda w, s: w.campaign(s)),
     ('GET', '/api/v1/managers/{id}/scores'): side_obj(lambda w, s: w.mgr(s)),
     ('GET', '/api/v1/aggregates'): aggregates,

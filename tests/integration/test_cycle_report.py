@@ -35,6 +35,7 @@ import cluster_expect  # noqa: E402
 from harness import assert_problem, assert_status  # noqa: E402
 from test_scores import (API, DIRECTIONS, LEVELS, ScoresWorld, quantile, r2,  # noqa: E402
                          sql_lit, url)
+from test_calibration import DEFAULT_RULE, calibration_of, compared_values  # noqa: E402
 
 DATA_KINDS = ('management', 'contingent', 'exam_results', 'objectivity_marker', 'vpr_raw',
               'staff', 'other')
@@ -412,6 +413,14 @@ class CycleWorld(ScoresWorld):
         a['by_cluster'] = cluster_expect.server_order(cluster_expect.expected_groups(
             self, self.cur, self.prev, ['cluster'],
             lambda s: self.in_territory(muni, s['muni'])), ['cluster'])
+        # Calibration: the territory's totals of GET /campaigns/{id}/calibration.
+        cal = calibration_of(compared_values(self, self.cur,
+                                             lambda s: self.in_territory(muni, s['muni'])))
+        a['calibration'] = dict(cal['total'].figures(), organizations=len(cal['orgs']),
+                                organizations_flagged=len(cal['flagged']),
+                                rule={'min_values': DEFAULT_RULE[0],
+                                      'min_share_lowered': DEFAULT_RULE[1],
+                                      'min_mean_gap': DEFAULT_RULE[2]})
         return a
 
     def expected_measures(self, muni):
@@ -587,6 +596,7 @@ class CycleReportTest(harness.DaemonTestCase):
         # The dataset exercises every figure.
         self.assertGreater(want['analysis']['outliers'], 0)
         self.assertGreater(want['analysis']['values_changed_at_verification'], 0)
+        self.assertGreater(want['analysis']['calibration']['lowered'], 0)
         self.assertGreater(want['effect']['treated']['count'], 0)
         self.assertGreater(want['effect']['others']['count'], 0)
         self.assertGreater(want['measures']['overdue'], 0)

@@ -1,0 +1,408 @@
+/*
+ * calibration.c — GET /campaigns/{id}/calibration: the objectivity of the
+ * heads' self-assessment, as the gap between what a head submitted and what
+ * the municipality verified, in indicator-score points (DESIGN §3 × 100), by
+ * municipality, organization, direction or indicator; the organizations whose
+ * self-assessment is systematically higher, by a stated rule. One read-only
+ * snapshot; JSON, CSV or XLSX; a weak ETag over the answer, 304 on a match.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/calibration.h"
+#include "effmon/conditional.h"
+#include "effmon/router.h"
+#include "effmon/sbuf.h"
+#include "effmon/sheet.h"
+
+/* The flagged organizations listed with the totals; all of them page through
+ * group_by=organization&flagged=true. */
+#define CAL_FLAGGED_CAP 100
+#define CAL_MAX_MIN_VALUES 10000
+#define CAL_MAX_NUMBER 12
+
+static const char *const GROUPS[] = {"organization", "municipality", "direction", "indicator",
+				     NULL};
+
+DB_STMT(CAL_SNAPSHOT) = {
+	"calibration_snapshot", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0};
+
+/* The compared values in the caller's scope and the municipality filter $m. */
+#define CAL_VALUES(campaign, m)                                                            \
+	"p AS MATERIALIZED (" SQL_CAL_PAIRS(campaign) " AND"                                \
+	SQL_SCOPE("cs.region_id", "cs.municipality_id", "cs.organization_id")               \
+	" AND (" m "::bigint IS NULL OR cs.municipality_id = " m "::bigint)), "
+/* Per organization, with its flag. */
+#define CAL_ORGS(n, share, gap)                                                            \
+	"o AS (SELECT t.*, " SQL_CAL_FLAG("t", n, share, gap) " AS flagged FROM ("           \
+	" SELECT organization_id, municipality_id, min(submission_id) AS submission_id, "   \
+	" min(kind) AS kind, " SQL_CAL_SUMS " FROM p GROUP BY organization_id, municipality_id) t) "
+
+/*
+ * The campaign if visible, the rule, the totals and the flagged organizations
+ * (at most $10, largest mean gap first). $1..$4 scope, $5 campaign, $6 min
+ * values, $7 min share lowered, $8 min mean gap, $9 municipality, $10 cap,
+ * $11 group_by. No row: the campaign is not visible.
+ */
+DB_STMT(CAL_SUMMARY) = {
+	"calibration_summary",
+	"WITH " CAL_VALUES("$5::bigint", "$9") CAL_ORGS("$6::int", "$7::numeric", "$8::numeric")
+	", tot AS (SELECT " SQL_CAL_SUMS " FROM p), "
+	" fl AS (SELECT o.*, o.gap_sum / o.compared AS mean FROM o WHERE o.flagged) "
+	"SELECT jsonb_build_object('campaign_id', c.id, 'group_by', $11::text, "
+	" 'rule', jsonb_build_object('min_values', $6::int, 'min_share_lowered', $7::numeric, "
+	"  'min_mean_gap', $8::numeric), "
+	" 'totals', (SELECT " SQL_CAL_FIGURES("tot") " FROM tot) || jsonb_build_object("
+	"  'organizations', (SELECT count(*) FROM o), "
+	"  'organizations_flagged', (SELECT count(*) FROM fl)), "
+	" 'flagged', jsonb_build_object('count', (SELECT count(*) FROM fl), 'limit', $10::int, "
+	"  'items', coalesce((SELECT jsonb_agg(x.j ORDER BY x.mean DESC, x.organization_id) FROM ("
+	"   SELECT fl.mean, fl.organization_id, jsonb_build_object('organization_id', "
+	"    fl.organization_id, 'organization_name', og.short_name, 'municipality_id', "
+	"    fl.municipality_id, 'kind', fl.kind, 'submission_id', fl.submission_id) || "
+	     SQL_CAL_FIGURES("fl") " AS j "
+	"   FROM fl JOIN organizations og ON og.id = fl.organization_id "
+	"   ORDER BY fl.mean DESC, fl.organization_id LIMIT $10::int) x), '[]'::jsonb)))::text "
+	"FROM campaigns c WHERE c.id = $5::bigint AND"
+	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
+	11};
+
+/*
+ * One page of groups: rows (json, group id, name). $1..$4 scope, $5 limit+1,
+ * $6 after id, $7 after name, $8 sort (id|name), $9 campaign, $10 group_by
+ * (for organizations: flagged, NULL for all), $11 min values, $12 min share
+ * lowered, $13 min mean gap, $14 municipality. Only groups with a compared
+ * value are listed.
+ */
+#define CAL_PAGE_HEAD                                                                      \
+	"WITH " CAL_VALUES("$9::bigint", "$14") CAL_ORGS("$11::int", "$12::numeric", "$13::numeric")
+
+DB_STMT(CAL_ORG_PAGE) = {
+	"calibration_organizations",
+	CAL_PAGE_HEAD
+	"SELECT jsonb_build_object('organization_id', o.organization_id, 'organization_name', "
+	" og.short_name, 'municipality_id', o.municipality_id, 'kind', o.kind, 'submission_id', "
+	" o.submission_id, 'flagged', o.flagged) || " SQL_CAL_FIGURES("o") ", "
+	" o.organization_id, og.short_name "
+	"FROM o JOIN organizations og ON og.id = o.organization_id "
+	"WHERE ($10::boolean IS NULL OR o.flagged = $10::boolean)"
+	SQL_LIST_KEYSET("og.short_name", "o.organization_id")
+	SQL_LIST_ORDER("og.short_name", "o.organization_id"),
+	14};
+
+/* $10 municipality, direction or indicator; a municipality's row counts its
+ * organizations with a compared value and those flagged. */
+DB_STMT(CAL_GROUP_PAGE) = {
+	"calibration_groups",
+	CAL_PAGE_HEAD
+	", g AS (SELECT CASE $10 WHEN 'municipality' THEN municipality_id "
+	"  WHEN 'indicator' THEN indicator_id ELSE direction_id END AS gid, " SQL_CAL_SUMS
+	"  FROM p GROUP BY 1), "
+	" n AS (SELECT g.*, mu.name AS muni, ind.code AS icode, ind.name AS iname, "
+	"  d.code AS dcode, d.name AS dname, "
+	"  CASE $10 WHEN 'municipality' THEN mu.name WHEN 'indicator' THEN ind.name "
+	"   ELSE d.name END AS key_name "
+	"  FROM g LEFT JOIN municipalities mu ON $10 = 'municipality' AND mu.id = g.gid "
+	"  LEFT JOIN indicators ind ON $10 = 'indicator' AND ind.id = g.gid "
+	"  LEFT JOIN directions d ON d.id = CASE $10 WHEN 'direction' THEN g.gid "
+	"   WHEN 'indicator' THEN ind.direction_id END) "
+	"SELECT CASE $10 WHEN 'municipality' THEN jsonb_build_object('municipality_id', n.gid, "
+	"  'municipality_name', n.muni, "
+	"  'organizations', (SELECT count(*) FROM o WHERE o.municipality_id = n.gid), "
+	"  'organizations_flagged', (SELECT count(*) FROM o WHERE o.municipality_id = n.gid "
+	"   AND o.flagged)) "
+	" WHEN 'indicator' THEN jsonb_build_object('indicator_id', n.gid, 'indicator_code', "
+	"  n.icode, 'indicator_name', n.iname, 'direction', n.dcode) "
+	" ELSE jsonb_build_object('direction_id', n.gid, 'direction', n.dcode, "
+	"  'direction_name', n.dname) END || " SQL_CAL_FIGURES("n") ", n.gid, n.key_name "
+	"FROM n WHERE true"
+	SQL_LIST_KEYSET("n.key_name", "n.gid") SQL_LIST_ORDER("n.key_name", "n.gid"),
+	14};
+
+/* --- Parameters ------------------------------------------------------------------ */
+
+struct cal_query {
+	const char *group_by;
+	char min_values[24];
+	char min_share[CAL_MAX_NUMBER + 1];
+	char min_gap[CAL_MAX_NUMBER + 1];
+	const char *muni;
+	const char *flagged; /* "true", "false" or NULL */
+	struct list_page page;
+	enum em_format fmt;
+	struct csv_opts csv;
+};
+
+/* A plain decimal (digits, an optional fraction) in (0, max]; else a field error. */
+static void decimal_param(struct em_req *req, struct em_reply *reply, const char *name,
+			  double max, const char *dflt, char *out, size_t outlen)
+{
+	const char *v = req_query(req, name), *p;
+	char *end;
+	double d;
+
+	snprintf(out, outlen, "%s", dflt);
+	if (!v)
+		return;
+	for (p = v; *p >= '0' && *p <= '9'; p++)
+		;
+	if (p > v && *p == '.' && p[1])
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	errno = 0;
+	d = strtod(v, &end);
+	if (p == v || *p || strlen(v) >= outlen || errno || end != p || !(d > 0) || d > max) {
+		reply_field_error(reply, name, "must be a decimal number greater than 0 and at "
+				  "most %g (digits, a point before the fraction)", max);
+		return;
+	}
+	snprintf(out, outlen, "%s", v);
+}
+
+static void cal_parse(struct em_req *req, struct em_reply *reply, struct cal_query *q)
+{
+	const char *g = req_query(req, "group_by"), *n = req_query(req, "min_values");
+	const char *f = req_query(req, "flagged");
+	const char *const *c;
+	char *end;
+	int64_t id;
+
+	q->group_by = GROUPS[0];
+	if (g) {
+		for (c = GROUPS; *c && strcmp(*c, g) != 0; c++)
+			;
+		if (*c)
+			q->group_by = *c;
+		else
+			reply_field_error(reply, "group_by",
+					  "must be one of: organization, municipality, direction, "
+					  "indicator");
+	}
+	snprintf(q->min_values, sizeof(q->min_values), "%s", CAL_MIN_VALUES);
+	if (n) {
+		errno = 0;
+		long v = strtol(n, &end, 10);
+		if (errno || end == n || *end || n[0] < '0' || n[0] > '9' || v < 1 ||
+		    v > CAL_MAX_MIN_VALUES)
+			reply_field_error(reply, "min_values", "must be an integer from 1 to %d",
+					  CAL_MAX_MIN_VALUES);
+		else
+			snprintf(q->min_values, sizeof(q->min_values), "%ld", v);
+	}
+	decimal_param(req, reply, "min_share_lowered", 1, CAL_MIN_SHARE_LOWERED, q->min_share,
+		      sizeof(q->min_share));
+	decimal_param(req, reply, "min_mean_gap", 100, CAL_MIN_MEAN_GAP, q->min_gap,
+		      sizeof(q->min_gap));
+	if ((q->muni = req_query(req, "municipality_id")) &&
+	    !router_parse_id(q->muni, strlen(q->muni), &id))
+		reply_field_error(reply, "municipality_id", "must be a positive integer id");
+	q->flagged = NULL;
+	if (f) {
+		if (strcmp(f, "true") != 0 && strcmp(f, "false") != 0)
+			reply_field_error(reply, "flagged", "must be true or false");
+		else if (strcmp(q->group_by, "organization") != 0)
+			reply_field_error(reply, "flagged", "filters organizations: it needs "
+					  "group_by=organization");
+		else
+			q->flagged = f;
+	}
+	/* limit, cursor and sort (id|name); its own errors go with the others. */
+	(void)list_page_parse(req, reply, &q->page);
+}
+
+/* --- Reading ------------------------------------------------------------------------ */
+
+struct cal_read {
+	const struct cal_query *q;
+	const char *scope[4];
+	char bufs[3][24];
+	char campaign[24];
+	PGresult *summary, *groups;
+};
+
+static enum em_err cal_read(struct db_conn *db, void *arg)
+{
+	struct cal_read *x = arg;
+	const struct cal_query *q = x->q;
+	char cap[24], limit[24], after[24];
+	const char *params[14];
+	bool org = strcmp(q->group_by, "organization") == 0;
+	PGresult *res;
+	enum em_err rc;
+
+	/* A retried transaction starts again from nothing. */
+	PQclear(x->summary);
+	PQclear(x->groups);
+	x->summary = x->groups = NULL;
+	if ((rc = db_exec(db, &CAL_SNAPSHOT, NULL, &res)) != EM_OK)
+		return rc;
+	PQclear(res);
+	memcpy(params, x->scope, sizeof(x->scope));
+	snprintf(cap, sizeof(cap), "%d", CAL_FLAGGED_CAP);
+	params[4] = x->campaign;
+	params[5] = q->min_values;
+	params[6] = q->min_share;
+	params[7] = q->min_gap;
+	params[8] = q->muni;
+	params[9] = cap;
+	params[10] = q->group_by;
+	if ((rc = db_exec(db, &CAL_SUMMARY, params, &x->summary)) != EM_OK)
+		return rc;
+	if (PQntuples(x->summary) == 0)
+		return EM_ENOTFOUND;
+	snprintf(limit, sizeof(limit), "%ld", q->page.limit + 1);
+	snprintf(after, sizeof(after), "%lld", (long long)q->page.after_id);
+	params[4] = limit;
+	params[5] = q->page.after_id ? after : NULL;
+	params[6] = q->page.has_key ? q->page.after_key : NULL;
+	params[7] = q->page.sort;
+	params[8] = x->campaign;
+	params[9] = org ? q->flagged : q->group_by;
+	params[10] = q->min_values;
+	params[11] = q->min_share;
+	params[12] = q->min_gap;
+	params[13] = q->muni;
+	return db_exec(db, org ? &CAL_ORG_PAGE : &CAL_GROUP_PAGE, params, &x->groups);
+}
+
+/* --- Files --------------------------------------------------------------------------- */
+
+static void figure_cols(struct sheet_book *book, struct sheet_table *t)
+{
+	table_add_col(book, t, "compared", "Сравнено значений", SK_INT);
+	table_add_col(book, t, "lowered", "Снижено при проверке", SK_INT);
+	table_add_col(book, t, "raised", "Повышено при проверке", SK_INT);
+	table_add_col(book, t, "share_lowered", "Доля сниженных", SK_DEC4);
+	table_add_col(book, t, "share_raised", "Доля повышенных", SK_DEC4);
+	table_add_col(book, t, "mean_gap", "Средний разрыв, баллов", SK_DEC2);
+	table_add_col(book, t, "mean_lowering", "Среднее снижение, баллов", SK_DEC2);
+}
+
+static void org_cols(struct sheet_book *book, struct sheet_table *t)
+{
+	table_add_col(book, t, "organization_id", "Код ОО", SK_INT);
+	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
+	table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
+	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
+	table_add_col(book, t, "submission_id", "Анкета", SK_INT);
+}
+
+/* The groups of the page, the totals, and the flagged organizations. */
+static void calibration_book(struct sheet_book *book, json_t *doc)
+{
+	const char *g = json_string_value(json_object_get(doc, "group_by"));
+	json_t *totals = json_pack("[O]", json_object_get(doc, "totals"));
+	struct sheet_table *t;
+
+	t = sheet_add_table(book, book_add_sheet(book, "Калибровка"), NULL,
+			    json_object_get(doc, "items"));
+	if (g && strcmp(g, "organization") == 0) {
+		org_cols(book, t);
+		table_add_col(book, t, "flagged", "Завышение самооценки", SK_BOOL);
+	} else if (g && strcmp(g, "municipality") == 0) {
+		table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
+		table_add_col(book, t, "municipality_name", "Муниципалитет", SK_TEXT);
+		table_add_col(book, t, "organizations", "ОО со сравнением", SK_INT);
+		table_add_col(book, t, "organizations_flagged", "ОО с завышением", SK_INT);
+	} else if (g && strcmp(g, "indicator") == 0) {
+		table_add_col(book, t, "indicator_id", "Код показателя", SK_INT);
+		table_add_col(book, t, "indicator_code", "Показатель", SK_TEXT);
+		table_add_col(book, t, "indicator_name", "Наименование показателя", SK_TEXT);
+		table_add_col(book, t, "direction", "Направление", SK_TEXT);
+	} else {
+		table_add_col(book, t, "direction", "Направление", SK_TEXT);
+		table_add_col(book, t, "direction_name", "Наименование направления", SK_TEXT);
+	}
+	figure_cols(book, t);
+	t = sheet_add_table(book, book_add_sheet(book, "Итого"), NULL, totals);
+	figure_cols(book, t);
+	table_add_col(book, t, "organizations", "ОО со сравнением", SK_INT);
+	table_add_col(book, t, "organizations_flagged", "ОО с завышением", SK_INT);
+	json_decref(totals);
+	t = sheet_add_table(book, book_add_sheet(book, "Завышение самооценки"), NULL,
+			    json_object_get(json_object_get(doc, "flagged"), "items"));
+	org_cols(book, t);
+	figure_cols(book, t);
+}
+
+/* --- The handler -------------------------------------------------------------------- */
+
+/* W/"cal-<hash>" over the answer's text and what else selects its bytes. */
+static void cal_etag(const struct em_reply *reply, const struct cal_query *q, char *out,
+		     size_t outlen)
+{
+	crypto_generichash_state st;
+	unsigned char h[16];
+	char hex[33], sel[16];
+
+	snprintf(sel, sizeof(sel), "%d|%c%c", (int)q->fmt, q->csv.delimiter, q->csv.decimal);
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)sel, strlen(sel));
+	crypto_generichash_update(&st, (const unsigned char *)reply->text, reply->text_len);
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	snprintf(out, outlen, "W/\"cal-%s\"", hex);
+}
+
+/* The summary's members (its object without the braces) after the page's. */
+static enum em_err cal_reply(struct em_reply *reply, struct cal_read *x)
+{
+	const char *sum = PQgetvalue(x->summary, 0, 0);
+	size_t n = strlen(sum);
+	char *extra;
+	enum em_err rc;
+
+	if (n < 2 || sum[0] != '{' || sum[n - 1] != '}' || !(extra = strndup(sum + 1, n - 2)))
+		return EM_EINTERNAL;
+	rc = list_reply(reply, x->groups, &x->q->page, extra);
+	free(extra);
+	return rc;
+}
+
+enum em_err campaign_calibration(struct em_req *req, const struct em_args *args, json_t *body,
+				 struct em_reply *reply)
+{
+	struct cal_query q;
+	struct cal_read x = {.q = &q};
+	char etag[64], name[64];
+	enum em_err rc;
+
+	(void)body;
+	memset(&q, 0, sizeof(q));
+	if ((rc = book_params(req, reply, &q.fmt, &q.csv)) != EM_OK)
+		return rc;
+	cal_parse(req, reply, &q);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid parameters");
+	scope_params(req, x.bufs, x.scope);
+	snprintf(x.campaign, sizeof(x.campaign), "%lld", (long long)args->id[0]);
+
+	rc = db_tx(req->db, cal_read, &x);
+	if (rc == EM_ENOTFOUND)
+		rc = reply_fail(reply, rc, "no campaign %s", x.campaign);
+	if (rc != EM_OK || (rc = cal_reply(reply, &x)) != EM_OK)
+		goto out;
+	cal_etag(reply, &q, etag, sizeof(etag));
+	reply_header(reply, "ETag", etag);
+	reply_header(reply, "Cache-Control", "private, no-cache");
+	reply_header(reply, "Vary", "Authorization");
+	if (etag_list_match(req_header(req, "If-None-Match"), etag, false) == ETAG_MATCHES) {
+		free(reply->text);
+		reply->text = NULL;
+		reply->text_len = 0;
+		reply->content_type = NULL;
+		reply->status = 304;
+		goto out;
+	}
+	if (q.fmt != EM_FMT_JSON) {
+		snprintf(name, sizeof(name), "calibration-campaign-%s-%s", x.campaign, q.group_by);
+		rc = book_from_json(reply, q.fmt, &q.csv, name, calibration_book);
+	}
+out:
+	PQclear(x.summary);
+	PQclear(x.groups);
+	return rc;
+}
