@@ -1,7 +1,9 @@
 /*
  * report.c — GET /campaigns/{id}/cycle-report (issue 6, DESIGN "The
  * management-cycle report"): the nine steps of the management cycle of one
- * campaign, region-wide or for one municipality, each with its figures, read
+ * campaign (and, between analysis and recommendations, the early warnings that
+ * lead from one to the other), region-wide or for one municipality, each with
+ * its figures, read
  * in one read-only snapshot; answered as JSON, as CSV or XLSX tables
  * (report_tables.c) or as a self-contained printable HTML page
  * (report_html.c), by Accept or format=.
@@ -160,6 +162,33 @@ static const struct db_stmt CR_ANALYSIS = {
 	"  AND sv.submitted_value <> sv.verified_value)))::text FROM s, ps",
 	3};
 
+/*
+ * Early warnings of the territory's heads (em_warnings(), migration 0011: official
+ * scores, the campaign's low threshold, the default completeness bound), in all and
+ * by type, and how many have a recommendation made from them (not withdrawn): still
+ * a draft, or issued (and any later status).
+ */
+#define WARNING_COUNTS(where)                                                                \
+	"'count', (SELECT count(*) FROM w WHERE " where "), 'heads', (SELECT count(DISTINCT " \
+	"w.manager_id) FROM w WHERE " where "), 'drafted', (SELECT count(*) FROM w WHERE "    \
+	where " AND w.rstatus = 'draft'), 'issued', (SELECT count(*) FROM w WHERE " where     \
+	" AND w.rstatus <> 'draft')"
+static const struct db_stmt CR_WARNINGS = {
+	"cycle_report_warnings",
+	WITH_C ", w AS (SELECT w.type, w.manager_id, rec.status AS rstatus "
+	" FROM c, em_warnings(c.id, false, NULL, NULL) w LEFT JOIN LATERAL (SELECT r.status "
+	" FROM recommendations r WHERE r.campaign_id = c.id AND r.addressee_manager_id = "
+	" w.manager_id AND r.warning ->> 'type' = w.type AND coalesce(r.warning ->> 'direction', "
+	" '') = coalesce(w.direction_code, '') AND r.status <> 'withdrawn' ORDER BY r.id LIMIT 1) "
+	" rec ON true WHERE" TERRITORY("w.region_id", "w.municipality_id") ") "
+	"SELECT jsonb_build_object('key', 'warnings', 'threshold', c.threshold_low, "
+	" 'completeness_bound', em_completeness_bound(), " WARNING_COUNTS("true") ", "
+	" 'by_type', (SELECT jsonb_agg(jsonb_build_object('type', t.type, "
+	WARNING_COUNTS("w.type = t.type") ") ORDER BY t.n) FROM unnest(ARRAY['decline_total', "
+	" 'decline_direction', 'below_threshold', 'low_completeness']) WITH ORDINALITY "
+	" AS t(type, n)))::text FROM c",
+	2};
+
 /* Recommendations of this campaign to the territory's heads and municipalities;
  * drafts and withdrawn drafts were never issued. Stages count what reached them. */
 static const struct db_stmt CR_RECOMMENDATIONS = {
@@ -272,7 +301,7 @@ static const struct db_stmt CR_EFFECT = {
 	3};
 
 static const struct db_stmt *const STEPS[] = {
-	&CR_GOALS, &CR_INDICATORS, &CR_METHODS, &CR_MONITORING, &CR_ANALYSIS,
+	&CR_GOALS, &CR_INDICATORS, &CR_METHODS, &CR_MONITORING, &CR_ANALYSIS, &CR_WARNINGS,
 	&CR_RECOMMENDATIONS, &CR_MEASURES, &CR_DECISIONS, &CR_EFFECT,
 };
 #define NSTEPS (sizeof(STEPS) / sizeof(STEPS[0]))
