@@ -121,8 +121,8 @@ enum em_err milestone_participants_remove(struct em_req *req, const struct em_ar
 
 /* --- The management-cycle report (src/cycle/report.c) --- */
 
-/* GET /campaigns/{id}/cycle-report?municipality_id=: the nine steps with their
- * figures as JSON, or CSV or a printable HTML page by Accept. */
+/* GET /campaigns/{id}/cycle-report?municipality_id=: the nine steps (and the early
+ * warnings) with their figures as JSON, or CSV or a printable HTML page by Accept. */
 /* report_tables.c: the report's tables for its CSV and XLSX answers. */
 struct sheet_book;
 struct csv_opts;

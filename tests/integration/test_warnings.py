@@ -160,6 +160,7 @@ class WarningsTest(harness.DaemonTestCase):
         cls.t2, cls.mt2 = head(m2, 'Школа T2')
         cls.u, cls.mu = head(m1, 'Школа U')            # submitted, not approved
         cls.z, cls.mz = head(m1, 'Школа Z')            # 39.99: just below the threshold
+        cls.e, cls.me = head(m2, 'Школа E')            # falls, then stays equal
         a1, a1b, a2 = (w.org_a1, w.mgr_a1), (w.org_a1b, w.mgr_a1b), (w.org_a2, w.mgr_a2)
         tie = [vals(50, 50, 50, 50, 50), vals(45, 45, 45, 45, 45),
                vals('39.99', 40, 40, 40, 40)]
@@ -171,6 +172,8 @@ class WarningsTest(harness.DaemonTestCase):
             (cls.t1, cls.mt1): tie, (cls.t2, cls.mt2): tie,
             (cls.u, cls.mu): [None, None, vals(10, 10, 10, 10, 10)],
             (cls.z, cls.mz): [None, None, vals('39.95', 40, 40, 40, 40)],
+            (cls.e, cls.me): [vals(70, 70, 70, 70, 70), vals(60, 60, 60, 60, 60),
+                              vals(60, 60, 60, 60, 60)],
         }
         cls.camps = []
         for i, year in enumerate(YEARS):
@@ -261,6 +264,8 @@ class WarningsTest(harness.DaemonTestCase):
             self.assertIn(('decline_total', t, None), kinds)
             self.assertNotIn(('below_threshold', t, None), kinds)
         self.assertEqual(want[('decline_total', t1, None)]['series'][2]['total'], D('40.00'))
+        # e: a fall, then an equal total: no decline of anything
+        self.assertFalse([k for k in kinds if k[1] == self.sub(self.e)])
         # z: 39.99 is below 40 by 0.01
         self.assertEqual(want[('below_threshold', self.sub(self.z), None)]['gap'], D('0.01'))
         # u: submitted only, not counted
@@ -294,7 +299,7 @@ class WarningsTest(harness.DaemonTestCase):
         self.check(doc['items'], {k: v for k, v in all_.items()
                                   if k[0] in ('low_completeness', 'decline_total')}, 'types')
         doc = self.get(reg, municipality_id=w.muni_a2)
-        subs2 = {self.sub(o) for o in (w.org_a2, self.t1, self.t2)}
+        subs2 = {self.sub(o) for o in (w.org_a2, self.t1, self.t2, self.e)}
         self.check(doc['items'], {k: v for k, v in all_.items() if k[1] in subs2}, 'muni a2')
         doc = self.get(reg, organization_id=w.org_a1, type='decline_direction')
         self.check(doc['items'], {k: v for k, v in all_.items() if k[1] == self.sub(w.org_a1)
@@ -388,10 +393,12 @@ class WarningsTest(harness.DaemonTestCase):
 
     # ================================================================ drafts
 
-    def drafts(self, body, token=None, expect=200):
+    def drafts(self, body, token=None, expect=200, key=None):
         r = self.w.call('POST', '%s/campaigns/%d/recommendation-drafts' % (API, self.cur),
-                        body=body, token=token or self.tok('regional_operator'))
+                        body=body, token=token or self.tok('regional_operator'),
+                        headers={'Idempotency-Key': key} if key else None)
         assert_status(r, expect, 'drafts %r' % body)
+        self.replayed = r.headers.get('idempotent-replayed')
         return json.loads(r.body, parse_float=D)
 
     def test_06_drafts(self):
@@ -432,9 +439,13 @@ class WarningsTest(harness.DaemonTestCase):
         doc = self.drafts({'from': 'warnings', 'types': ['low_completeness']})
         self.assertEqual((doc['from'], doc['types'], doc['created'], doc['skipped']),
                          ('warnings', ['low_completeness'], 0, 0))
-        doc = self.drafts({'from': 'warnings', 'due_on': '2031-01-31'})
+        doc = self.drafts({'from': 'warnings', 'due_on': '2031-01-31'}, key='warn-drafts-1')
         self.assertEqual((doc['created'], doc['skipped'], doc['threshold'], doc['completeness']),
                          (len(want), 0, 40, D('0.8')))
+        self.assertEqual(w.audit_count(), before + len(want))
+        # the same Idempotency-Key and body: the first answer again, nothing new
+        again = self.drafts({'from': 'warnings', 'due_on': '2031-01-31'}, key='warn-drafts-1')
+        self.assertEqual((again, self.replayed), (doc, 'true'))
         self.assertEqual(w.audit_count(), before + len(want))
         self.assertEqual(int(w.sql("SELECT count(*) FROM recommendation_history WHERE action = "
                                    "'generate'")), hist + len(want))
