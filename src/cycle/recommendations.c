@@ -2,7 +2,8 @@
  * recommendations.c — addressed recommendations (адресные рекомендации) of a
  * region or a municipality to a head or a municipality: draft → issued →
  * acknowledged → reported → accepted, or reported → issued for rework; drafts
- * generated from weak direction scores of a campaign; overdue derived from
+ * generated from weak direction scores of a campaign (from its early warnings:
+ * src/analysis/warning_drafts.c, by the same route); overdue derived from
  * em_today(); the history of every action. Drafts are seen by the issuing side only.
  */
 #include <stdio.h>
