@@ -4,7 +4,7 @@
  * dispatcher (src/http/server.c) checks the body, the token and the role
  * before a handler runs; handlers add only the row-level scope check.
  * ROUTE_READ_REPLICA marks what may read from the read replica: lists,
- * scores, aggregates, outliers and the cycle report. Writes, single objects
+ * scores, aggregates, outliers, warnings and the cycle report. Writes, single objects
  * (their ETag feeds If-Match), users, submissions and /auth stay on the primary.
  */
 #include "effmon/auth.h"
@@ -15,6 +15,7 @@
 #include "effmon/monitoring.h"
 #include "effmon/registry.h"
 #include "effmon/router.h"
+#include "effmon/warnings.h"
 
 /* Who keeps the registry. */
 #define ADMIN_REGIONAL (EM_ROLE_ADMIN | EM_ROLE_REGIONAL)
@@ -132,6 +133,9 @@ const struct em_route ROUTES[] = {
 	/* Objectivity calibration: a head sees its own organization's values only. */
 	{"GET", "/api/v1/campaigns/{id}/calibration", SUBMISSION_READERS, campaign_calibration,
 	 ROUTE_NEGOTIATES | ROUTE_READ_REPLICA},
+	/* Early warnings: operators and experts in their scope, a head its own. */
+	{"GET", "/api/v1/campaigns/{id}/warnings", SUBMISSION_READERS, campaign_warnings_list,
+	 ROUTE_READ_REPLICA},
 	{"GET", "/api/v1/managers/{id}/scores", MANAGER_READERS, manager_scores_get,
 	 ROUTE_READ_REPLICA},
 	{"GET", "/api/v1/aggregates", OPERATORS | EM_ROLE_EXPERT | EM_ROLE_PORTAL, aggregates_get,

@@ -58,6 +58,9 @@ enum em_err recommendations_history(struct em_req *req, const struct em_args *ar
 				    struct em_reply *reply);
 enum em_err recommendations_drafts(struct em_req *req, const struct em_args *args, json_t *body,
 				   struct em_reply *reply);
+/* The recommendations of ids (a bigint[] literal) as a JSON array ordered by id;
+ * the caller owns *out. For answers that list what they created. */
+enum em_err recommendations_json_array(struct em_req *req, const char *ids, char **out);
 
 enum em_err decisions_list(struct em_req *req, const struct em_args *args, json_t *body,
 			   struct em_reply *reply);
@@ -118,8 +121,8 @@ enum em_err milestone_participants_remove(struct em_req *req, const struct em_ar
 
 /* --- The management-cycle report (src/cycle/report.c) --- */
 
-/* GET /campaigns/{id}/cycle-report?municipality_id=: the nine steps with their
- * figures as JSON, or CSV or a printable HTML page by Accept. */
+/* GET /campaigns/{id}/cycle-report?municipality_id=: the nine steps (and the early
+ * warnings) with their figures as JSON, or CSV or a printable HTML page by Accept. */
 /* report_tables.c: the report's tables for its CSV and XLSX answers. */
 struct sheet_book;
 struct csv_opts;

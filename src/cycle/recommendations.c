@@ -2,7 +2,8 @@
  * recommendations.c — addressed recommendations (адресные рекомендации) of a
  * region or a municipality to a head or a municipality: draft → issued →
  * acknowledged → reported → accepted, or reported → issued for rework; drafts
- * generated from weak direction scores of a campaign; overdue derived from
+ * generated from weak direction scores of a campaign (from its early warnings:
+ * src/analysis/warning_drafts.c, by the same route); overdue derived from
  * em_today(); the history of every action. Drafts are seen by the issuing side only.
  */
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "effmon/cycle.h"
 #include "effmon/registry.h"
+#include "effmon/warnings.h"
 
 #define MAX_CODES 50
 
@@ -38,7 +40,8 @@ static const char *const STATUSES[] = {"draft",    "issued",   "acknowledged", "
 	".issued_by, 'directions', to_jsonb(" r ".directions), 'indicators', to_jsonb(" r       \
 	".indicators), 'text', " r ".text, 'due_on', " r ".due_on, 'status', " r ".status, "    \
 	"'overdue', " RECO_OVERDUE(r) ", 'report', " r ".report, 'rework_comment', " r          \
-	".rework_comment, 'generated', " r ".generated, 'issued_at', " r ".issued_at, "         \
+	".rework_comment, 'generated', " r ".generated, 'warning', " r ".warning, "              \
+	"'issued_at', " r ".issued_at, "                                                          \
 	"'acknowledged_at', " r ".acknowledged_at, 'reported_at', " r ".reported_at, "          \
 	"'accepted_at', " r ".accepted_at, 'created_at', " r ".created_at, 'updated_at', " r    \
 	".updated_at, 'version', " r ".version)"
@@ -765,7 +768,30 @@ DB_STMT(DRAFT_ITEMS) = {
 	"FROM recommendations r WHERE r.id = ANY ($1::bigint[])",
 	4};
 
+/* $1 ids (bigint[]) -> the recommendations as a JSON array, by id. */
+DB_STMT(RECO_ARRAY_OF) = {
+	"recommendation_array_of",
+	"SELECT coalesce(jsonb_agg(" RECO_JSON("r") " ORDER BY r.id), '[]'::jsonb) "
+	"FROM recommendations r WHERE r.id = ANY ($1::bigint[])",
+	1};
+
+enum em_err recommendations_json_array(struct em_req *req, const char *ids, char **out)
+{
+	PGresult *res;
+	enum em_err rc;
+
+	if ((rc = db_exec(req->db, &RECO_ARRAY_OF, &ids, &res)) != EM_OK)
+		return rc;
+	*out = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return *out ? EM_OK : EM_EINTERNAL;
+}
+
+/* "from": "warnings" is answered by warning_drafts() (src/analysis/warning_drafts.c). */
+static const char *const DRAFT_SOURCES[] = {"weak_directions", "warnings", NULL};
+
 static const struct field DRAFT_FIELDS[] = {
+	{"from", F_ENUM, false, false, 0, 0, DRAFT_SOURCES},
 	{"threshold", F_NUMBER, false, true, 0, 100, NULL},
 	{"due_on", F_DATE, false, true, 0, 0, NULL},
 };
@@ -850,6 +876,12 @@ enum em_err recommendations_drafts(struct em_req *req, const struct em_args *arg
 	if (!json_is_object(d.body)) {
 		json_decref(d.body);
 		return reply_fail(reply, EM_EBADREQ, "the body must be a JSON object");
+	}
+	const json_t *from = json_object_get(d.body, "from");
+	if (json_is_string(from) && strcmp(json_string_value(from), "warnings") == 0) {
+		rc = warning_drafts(req, args->id[0], d.body, d.text, reply);
+		json_decref(d.body);
+		return rc;
 	}
 	validate_object(d.body, DRAFT_FIELDS, sizeof(DRAFT_FIELDS) / sizeof(DRAFT_FIELDS[0]),
 			reply);

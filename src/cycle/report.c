@@ -1,7 +1,9 @@
 /*
  * report.c — GET /campaigns/{id}/cycle-report (issue 6, DESIGN "The
  * management-cycle report"): the nine steps of the management cycle of one
- * campaign, region-wide or for one municipality, each with its figures, read
+ * campaign (and, between analysis and recommendations, the early warnings that
+ * lead from one to the other), region-wide or for one municipality, each with
+ * its figures, read
  * in one read-only snapshot; answered as JSON, as CSV or XLSX tables
  * (report_tables.c) or as a self-contained printable HTML page
  * (report_html.c), by Accept or format=.
@@ -143,7 +145,7 @@ DB_STMT(CR_MONITORING) = {
  * one kind in the whole campaign's submitted, verified and approved
  * submissions (population sd), as GET /campaigns/{id}/outliers counts them;
  * by_cluster: the territory's groups of GET /aggregates?group_by=cluster (the
- * same rollups through em_aggregates, migration 0012), approved results.
+ * same rollups through em_aggregates), approved results.
  */
 DB_STMT(CR_ANALYSIS) = {
 	"cycle_report_analysis",
@@ -194,6 +196,33 @@ DB_STMT(CR_CALIBRATION) = {
 	"  FROM o WHERE " SQL_CAL_FLAG("o", CAL_MIN_VALUES, CAL_MIN_SHARE_LOWERED, CAL_MIN_MEAN_GAP)
 	"), 'rule', jsonb_build_object('min_values', " CAL_MIN_VALUES ", 'min_share_lowered', "
 	CAL_MIN_SHARE_LOWERED ", 'min_mean_gap', " CAL_MIN_MEAN_GAP ")))::text FROM t",
+	2};
+
+/*
+ * Early warnings of the territory's heads (em_warnings(), sql/40_analysis.sql: official
+ * scores, the campaign's low threshold, the default completeness bound), in all and
+ * by type, and how many have a recommendation made from them (not withdrawn): still
+ * a draft, or issued (and any later status).
+ */
+#define WARNING_COUNTS(where)                                                                \
+	"'count', (SELECT count(*) FROM w WHERE " where "), 'heads', (SELECT count(DISTINCT " \
+	"w.manager_id) FROM w WHERE " where "), 'drafted', (SELECT count(*) FROM w WHERE "    \
+	where " AND w.rstatus = 'draft'), 'issued', (SELECT count(*) FROM w WHERE " where     \
+	" AND w.rstatus <> 'draft')"
+DB_STMT(CR_WARNINGS) = {
+	"cycle_report_warnings",
+	WITH_C ", w AS (SELECT w.type, w.manager_id, rec.status AS rstatus "
+	" FROM c, em_warnings(c.id, false, NULL, NULL) w LEFT JOIN LATERAL (SELECT r.status "
+	" FROM recommendations r WHERE r.campaign_id = c.id AND r.addressee_manager_id = "
+	" w.manager_id AND r.warning ->> 'type' = w.type AND coalesce(r.warning ->> 'direction', "
+	" '') = coalesce(w.direction_code, '') AND r.status <> 'withdrawn' ORDER BY r.id LIMIT 1) "
+	" rec ON true WHERE" TERRITORY("w.region_id", "w.municipality_id") ") "
+	"SELECT jsonb_build_object('key', 'warnings', 'threshold', c.threshold_low, "
+	" 'completeness_bound', em_completeness_bound(), " WARNING_COUNTS("true") ", "
+	" 'by_type', (SELECT jsonb_agg(jsonb_build_object('type', t.type, "
+	WARNING_COUNTS("w.type = t.type") ") ORDER BY t.n) FROM unnest(ARRAY['decline_total', "
+	" 'decline_direction', 'below_threshold', 'low_completeness']) WITH ORDINALITY "
+	" AS t(type, n)))::text FROM c",
 	2};
 
 /* Recommendations of this campaign to the territory's heads and municipalities;
@@ -308,7 +337,7 @@ DB_STMT(CR_EFFECT) = {
 	3};
 
 static const struct db_stmt *const STEPS[] = {
-	&CR_GOALS, &CR_INDICATORS, &CR_METHODS, &CR_MONITORING, &CR_ANALYSIS,
+	&CR_GOALS, &CR_INDICATORS, &CR_METHODS, &CR_MONITORING, &CR_ANALYSIS, &CR_WARNINGS,
 	&CR_RECOMMENDATIONS, &CR_MEASURES, &CR_DECISIONS, &CR_EFFECT,
 };
 #define NSTEPS (sizeof(STEPS) / sizeof(STEPS[0]))

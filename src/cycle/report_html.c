@@ -128,6 +128,15 @@ static const struct label ANALYSIS_FIGURES[] = {
 	{"calibration.organizations_flagged", "ОО с систематически завышенной самооценкой"},
 	{NULL, NULL}};
 
+static const struct label WARNING_FIGURES[] = {
+	{"count", "Предупреждений"},
+	{"heads", "Руководителей, получивших предупреждения"},
+	{"drafted", "Подготовлено черновиков рекомендаций"},
+	{"issued", "Выдано рекомендаций по предупреждениям"},
+	{"threshold", "Порог итогового балла"},
+	{"completeness_bound", "Граница полноты данных", FMT_PERCENT},
+	{NULL, NULL}};
+
 static const struct label RECOMMENDATION_FIGURES[] = {
 	{"issued", "Выдано адресных рекомендаций"},
 	{"to_managers", "— руководителям ОО"},
@@ -168,6 +177,7 @@ static const struct step_view VIEWS[] = {
 	{"methods", "Методы сбора информации", METHODS_FIGURES},
 	{"monitoring", "Мониторинг", MONITORING_FIGURES},
 	{"analysis", "Анализ результатов", ANALYSIS_FIGURES},
+	{"warnings", "Ранние предупреждения", WARNING_FIGURES},
 	{"recommendations", "Адресные рекомендации", RECOMMENDATION_FIGURES},
 	{"measures", "Меры и мероприятия", MEASURE_FIGURES},
 	{"decisions", "Управленческие решения", DECISION_FIGURES},
@@ -186,6 +196,10 @@ static const struct label NAMES[] = {
 	{"attestation_referral", "Направление на аттестацию"},
 	{"contract_extension", "Продление контракта"},
 	{"contract_termination_proposal", "Предложение о прекращении контракта"},
+	{"decline_total", "Итоговый балл снижается две кампании подряд"},
+	{"decline_direction", "Балл направления снижается две кампании подряд"},
+	{"below_threshold", "Итоговый балл ниже порога"},
+	{"low_completeness", "Неполные данные"},
 	{"draft", "черновик"},
 	{"management", "управленческая практика"},
 	{"contingent", "контингент и сеть"},
@@ -416,6 +430,33 @@ static void html_decisions(struct sbuf *b, const json_t *step)
 	sb_str(b, "</tbody></table>");
 }
 
+/* Warnings by type, and what became of them: drafts and issued recommendations. */
+static void html_warnings(struct sbuf *b, const json_t *step)
+{
+	static const char *const COLS[] = {"count", "heads", "drafted", "issued"};
+	const json_t *x;
+	size_t i;
+
+	sb_str(b, "<p>Ранние предупреждения по утверждённым результатам: снижение итогового балла "
+		  "или балла направления две кампании подряд, итоговый балл ниже порога, неполные "
+		  "данные; и адресные рекомендации, подготовленные по ним.</p>"
+		  "<table class=\"figures\"><thead><tr><th>Вид предупреждения</th>"
+		  "<th class=\"num\">Предупреждений</th><th class=\"num\">Руководителей</th>"
+		  "<th class=\"num\">Черновиков рекомендаций</th><th class=\"num\">Выдано "
+		  "рекомендаций</th></tr></thead><tbody>");
+	json_array_foreach(json_object_get(step, "by_type"), i, x) {
+		sb_str(b, "<tr>");
+		html_text_cell(b, "td", name_of(json_string_value(json_object_get(x, "type"))));
+		for (size_t k = 0; k < sizeof(COLS) / sizeof(COLS[0]); k++) {
+			sb_str(b, "<td class=\"num\">");
+			html_value(b, json_object_get(x, COLS[k]));
+			sb_str(b, "</td>");
+		}
+		sb_str(b, "</tr>");
+	}
+	sb_str(b, "</tbody></table>");
+}
+
 static void html_effect(struct sbuf *b, const json_t *step)
 {
 	static const struct label ROWS[] = {
@@ -538,6 +579,20 @@ static void html_territory(struct sbuf *b, const json_t *terr)
 	}
 }
 
+/* The step with this key (the page follows VIEWS, whatever the order of steps). */
+static const json_t *step_of(const json_t *steps, const char *key)
+{
+	const json_t *x;
+	size_t i;
+
+	json_array_foreach(steps, i, x) {
+		const char *k = json_string_value(json_object_get(x, "key"));
+		if (k && strcmp(k, key) == 0)
+			return x;
+	}
+	return NULL;
+}
+
 /* Position, signature, name and date lines to be filled in by hand. */
 static void html_signatures(struct sbuf *b)
 {
@@ -591,7 +646,7 @@ enum em_err cycle_report_html(json_t *doc, struct em_reply *reply)
 	sb_str(&b, "</td></tr></tbody></table></header>");
 	for (size_t i = 0; i < sizeof(VIEWS) / sizeof(VIEWS[0]); i++) {
 		const struct step_view *v = &VIEWS[i];
-		const json_t *step = json_array_get(steps, i);
+		const json_t *step = step_of(steps, v->key);
 
 		snprintf(num, sizeof(num), "%zu. ", i + 1);
 		sb_str(&b, "<section class=\"step\" id=\"");
@@ -608,6 +663,8 @@ enum em_err cycle_report_html(json_t *doc, struct em_reply *reply)
 			html_decisions(&b, step);
 		else if (strcmp(v->key, "effect") == 0)
 			html_effect(&b, step);
+		else if (strcmp(v->key, "warnings") == 0)
+			html_warnings(&b, step);
 		html_figures(&b, step, v->figures);
 		if (strcmp(v->key, "analysis") == 0)
 			html_clusters(&b, step);

@@ -44,7 +44,7 @@ DB_STMT(CAMPAIGN_VISIBLE) = {
  * $13 after key, $14 settlement, $15 size band.
  * Ranks are dense over the presented total among the counted rows of the
  * campaign (one region) and kind, and of the municipality, and of the cluster
- * (kind, settlement and size band as em_rescore stored them, migration 0012);
+ * (kind, settlement and size band as em_rescore stores them);
  * the caller's scope and the municipality, level, settlement and size band
  * filters apply after ranking, so a municipal operator sees region ranks.
  * Rows without a total (nothing applicable) have no rank. Served by

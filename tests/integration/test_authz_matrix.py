@@ -118,6 +118,7 @@ MATRIX = [
     ('GET',   '/api/v1/campaigns/{id}/outliers',       (200, 200), (200, 404), (200, 404), (403, 403), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/campaigns/{id}/calibration',    (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/campaigns/{id}/cycle-report',   (200, 200), (200, 404), (200, 404), (403, 403), (200, 404), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/campaigns/{id}/warnings',       (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/managers/{id}/scores',          (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/aggregates',                    200,        200,        200,        403,        200,        200,        ANON),
     ('GET',   '/api/v1/public/aggregates',             200,        200,        200,        200,        200,        200,        200),
@@ -498,6 +499,7 @@ ACTIONS.update({
     ('GET', '/api/v1/submissions/{id}/history'): submission_read,
 
     ('GET', '/api/v1/campaigns/{id}/scores'): side_obj(lambda w, s: w.campaign(s)),
+    ('GET', '/api/v1/campaigns/{id}/warnings'): side_obj(lambda w, s: w.campaign(s)),
     ('GET', '/api/v1/campaigns/{id}/outliers'): side_obj(lambda w, s: w.campaign(s)),
     ('GET', '/api/v1/campaigns/{id}/calibration'): side_obj(lambda w, s: w.campaign(s)),
     ('GET', '/api/v1/campaigns/{id}/cycle-report'): side_obj(lambda w, s: w.campaign(s)),

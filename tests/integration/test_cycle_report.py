@@ -48,7 +48,8 @@ HOSTILE_METHOD = 'Отношение a < b && c > d'
 GOALS = ['Повысить качество <b>управления</b> & подготовки',
          'Сформировать кадровый резерв']
 HEADINGS = ['Цели', 'Показатели', 'Методы сбора информации', 'Мониторинг',
-            'Анализ результатов', 'Адресные рекомендации', 'Меры и мероприятия',
+            'Анализ результатов', 'Ранние предупреждения', 'Адресные рекомендации',
+            'Меры и мероприятия',
             'Управленческие решения', 'Анализ эффективности принятых мер']
 MONTHS_GENITIVE = ('января', 'февраля', 'марта', 'апреля', 'мая', 'июня', 'июля', 'августа',
                    'сентября', 'октября', 'ноября', 'декабря')
@@ -559,7 +560,7 @@ class CycleReportTest(harness.DaemonTestCase):
         got = {s['key']: s for s in doc['steps']}
         self.assertEqual([s['key'] for s in doc['steps']],
                          ['goals', 'indicators', 'methods', 'monitoring', 'analysis',
-                          'recommendations', 'measures', 'decisions', 'effect'])
+                          'warnings', 'recommendations', 'measures', 'decisions', 'effect'])
         for key, exp in want.items():
             g = got[key]
             if key == 'indicators':
@@ -685,8 +686,9 @@ class CycleReportTest(harness.DaemonTestCase):
         titles = [rows[i - 1][0] for i, x in enumerate(rows)
                   if i and x == ['Показатель', 'Значение']]
         self.assertEqual(titles, ['Отчёт', 'Цели', 'Показатели', 'Методы сбора информации',
-                                  'Мониторинг', 'Анализ результатов', 'Адресные рекомендации',
-                                  'Меры и мероприятия', 'Управленческие решения',
+                                  'Мониторинг', 'Анализ результатов', 'Ранние предупреждения',
+                                  'Адресные рекомендации', 'Меры и мероприятия',
+                                  'Управленческие решения',
                                   'Анализ эффективности мер'])
         cells = [c for x in rows for c in x]
         # Every number and string of the JSON is a cell of some table.
@@ -743,7 +745,7 @@ class CycleReportTest(harness.DaemonTestCase):
         self.assertIn('@media print', page)
         for needle in ('src=', 'href=', '<link', 'url(', 'http://', 'https://', '@import'):
             self.assertNotIn(needle, page)
-        # The nine steps, in order, with Russian headings.
+        # The nine steps and the warnings, in order, with Russian headings.
         at = [page.find('<h2>%d. %s</h2>' % (i + 1, h)) for i, h in enumerate(HEADINGS)]
         self.assertTrue(all(p >= 0 for p in at), dict(zip(HEADINGS, at)))
         self.assertEqual(at, sorted(at))

@@ -260,6 +260,7 @@ class ReplicaTest(unittest.TestCase):
             'managers', 'reserve', 'campaigns', 'roadmaps', 'milestones',
             'campaigns/%d/scores' % camp, 'campaigns/%d/outliers' % camp,
             'campaigns/%d/calibration' % camp,
+            'campaigns/%d/warnings' % camp,
             'managers/%d/scores' % scope['manager'], 'aggregates?campaign=%d' % camp,
             'public/aggregates', 'campaigns/%d/cycle-report' % camp)]
         for path in paths:

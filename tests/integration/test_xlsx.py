@@ -26,8 +26,8 @@ from test_scores import API, url  # noqa: E402
 
 XLSX = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 CYRILLIC = re.compile('[А-Яа-яЁё]')
-STEP_KEYS = ('goals', 'indicators', 'methods', 'monitoring', 'analysis', 'recommendations',
-             'measures', 'decisions', 'effect')
+STEP_KEYS = ('goals', 'indicators', 'methods', 'monitoring', 'analysis', 'warnings',
+             'recommendations', 'measures', 'decisions', 'effect')
 
 
 def numbers(v, out):

@@ -1,0 +1,174 @@
+/*
+ * warning_drafts.c — POST /campaigns/{id}/recommendation-drafts with
+ * "from": "warnings": a recommendation draft addressed to the head of each
+ * early warning of the campaign (em_warnings(), official scores only), its
+ * text naming the warning and its figures, the warning kept with it. A
+ * (campaign, head, type, direction) that already has a recommendation from a
+ * warning, other than a withdrawn draft, is skipped, so a repeated run drafts
+ * nothing twice. One transaction with its history and audit rows, as the
+ * weak-direction drafts of src/cycle/recommendations.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/cycle.h"
+#include "effmon/registry.h"
+#include "effmon/warnings.h"
+
+/* The campaign, in scope and locked against a concurrent run of either kind of
+ * drafts (the weak-direction drafts take the same lock): $1..$4 scope, $5 id. */
+DB_STMT(WDRAFT_CAMPAIGN) = {
+	"warning_drafts_campaign",
+	"SELECT c.id, pg_advisory_xact_lock(hashtextextended('recommendation-drafts:' || c.id, 0)) "
+	"FROM campaigns c WHERE c.id = $5::bigint AND em_in_scope($1, $2::bigint, $3::bigint, "
+	"$4::bigint, c.region_id, NULL, NULL)",
+	5};
+
+/* The same warning: campaign, head, type and direction. */
+#define SAME_WARNING(r, w)                                                                    \
+	r ".campaign_id = $2::bigint AND " r ".addressee_manager_id = " w ".manager_id AND " r   \
+	".warning ->> 'type' = " w ".type AND coalesce(" r ".warning ->> 'direction', '') = "     \
+	"coalesce(" w ".direction_code, '') AND " r ".status <> 'withdrawn'"
+
+/*
+ * One draft per warning of an active head (of one kind and direction, once per
+ * head: a head of two organizations gets the one of the first submission).
+ * $1 role, $2 campaign, $3 body, $4 actor, $5 request id, $6 types (NULL: all)
+ * -> created, skipped, ids, threshold, completeness bound.
+ */
+DB_STMT(WDRAFT_GENERATE) = {
+	"warning_drafts_generate",
+	"WITH o AS (SELECT c.title, coalesce(($3::jsonb ->> 'threshold')::numeric, "
+	"  c.threshold_low) AS t, coalesce(($3::jsonb ->> 'completeness')::numeric, "
+	"  em_completeness_bound()) AS b, coalesce(($3::jsonb ->> 'due_on')::date, "
+	"  em_today() + 90) AS due FROM campaigns c WHERE c.id = $2::bigint),"
+	" w AS (SELECT w.*, EXISTS (SELECT 1 FROM recommendations r WHERE " SAME_WARNING("r", "w")
+	"  ) AS taken FROM o, em_warnings($2::bigint, false, o.t, o.b) w "
+	"  JOIN managers m ON m.id = w.manager_id AND m.status = 'active' "
+	"  WHERE $6::text[] IS NULL OR w.type = ANY ($6::text[])),"
+	" todo AS (SELECT DISTINCT ON (w.manager_id, w.type, coalesce(w.direction_code, '')) w.* "
+	"  FROM w WHERE NOT w.taken ORDER BY w.manager_id, w.type, coalesce(w.direction_code, ''), "
+	"  w.submission_id),"
+	" ins AS (INSERT INTO recommendations (campaign_id, region_id, municipality_id, "
+	"  organization_id, addressee_manager_id, issuer_level, issued_by, directions, text, "
+	"  due_on, status, generated, warning) SELECT $2::bigint, t.region_id, t.municipality_id, "
+	"  t.organization_id, t.manager_id, 'regional', $4::bigint, CASE WHEN t.direction_code IS "
+	"  NOT NULL THEN ARRAY[t.direction_code] ELSE '{}' END, em_warning_text(o.title, t.type, "
+	"  t.direction_name, t.figures), o.due, 'draft', "
+	"  true, jsonb_build_object('type', t.type, 'direction', t.direction_code, "
+	"  'submission_id', t.submission_id, 'figures', t.figures) FROM todo t, o "
+	"  ORDER BY t.submission_id, t.type_order, t.direction_position RETURNING *),"
+	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, "
+	"  actor_role, action, to_status, request_id) SELECT ins.id, $4::bigint, $1, 'generate', "
+	"  'draft', $5 FROM ins),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $4::bigint, $1, 'recommendation', ins.id, "
+	"  'generate', NULL, to_jsonb(ins), $5, ins.region_id, ins.municipality_id, "
+	"  ins.organization_id FROM ins) "
+	"SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM w WHERE taken), "
+	" (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM ins), o.t, o.b FROM o",
+	6};
+
+static const char *const SOURCES[] = {"weak_directions", "warnings", NULL};
+
+/* The body but its types (checked apart). */
+static const struct field WDRAFT_FIELDS[] = {
+	{"from", F_ENUM, true, false, 0, 0, SOURCES},
+	{"threshold", F_NUMBER, false, true, 0, 100, NULL},
+	{"completeness", F_NUMBER, false, true, 0, 1, NULL},
+	{"due_on", F_DATE, false, true, 0, 0, NULL},
+};
+
+struct wdrafts {
+	struct em_req *req;
+	int64_t campaign;
+	json_t *body;
+	const char *text;
+	const char *types; /* array literal, NULL: all */
+	struct em_reply *reply;
+};
+
+/* The answer: {"from", "types", "created", "skipped", "threshold", "completeness", "items"}. */
+static enum em_err drafts_answer(struct wdrafts *d, PGresult *gen)
+{
+	char *items = NULL, *text = NULL;
+	enum em_err rc;
+
+	if ((rc = recommendations_json_array(d->req, PQgetvalue(gen, 0, 2), &items)) != EM_OK)
+		return rc;
+	json_t *types = json_object_get(d->body, "types");
+	char *tj = types ? json_dumps(types, JSON_COMPACT) : NULL;
+	int n = asprintf(&text, "{\"from\":\"warnings\",\"types\":%s,\"created\":%s,\"skipped\":%s,"
+			 "\"threshold\":%s,\"completeness\":%s,\"items\":%s}",
+			 tj ? tj : "null", PQgetvalue(gen, 0, 0), PQgetvalue(gen, 0, 1),
+			 PQgetvalue(gen, 0, 3), PQgetvalue(gen, 0, 4), items);
+	free(tj);
+	free(items);
+	if (n < 0)
+		return EM_EINTERNAL;
+	d->reply->status = 200;
+	d->reply->text = text;
+	d->reply->text_len = (size_t)n;
+	d->reply->content_type = "application/json";
+	return EM_OK;
+}
+
+static enum em_err wdrafts_tx(struct db_conn *db, void *arg)
+{
+	struct wdrafts *d = arg;
+	struct em_req *req = d->req;
+	struct idem idem;
+	char bufs[3][24], idbuf[24], actor[24];
+	const char *params[6];
+	PGresult *gen, *res;
+	enum em_err rc;
+
+	(void)db;
+	reply_clear(d->reply);
+	if ((rc = idem_begin(req, d->body, &idem, d->reply)) != EM_OK || idem.replayed)
+		return rc;
+	scope_params(req, bufs, params);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)d->campaign);
+	params[4] = idbuf;
+	if ((rc = db_exec(req->db, &WDRAFT_CAMPAIGN, params, &res)) != EM_OK)
+		return rc;
+	bool found = PQntuples(res) == 1;
+	PQclear(res);
+	if (!found)
+		return reply_fail(d->reply, EM_ENOTFOUND, "no campaign %lld", (long long)d->campaign);
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	params[0] = em_role_name(req->caller.role);
+	params[1] = idbuf;
+	params[2] = d->text;
+	params[3] = actor;
+	params[4] = req->request_id;
+	params[5] = d->types;
+	if ((rc = db_exec(req->db, &WDRAFT_GENERATE, params, &gen)) != EM_OK)
+		return rc;
+	rc = drafts_answer(d, gen);
+	PQclear(gen);
+	if (rc != EM_OK)
+		return rc;
+	return idem_finish(req, &idem, d->reply);
+}
+
+enum em_err warning_drafts(struct em_req *req, int64_t campaign, json_t *body, const char *text,
+			   struct em_reply *reply)
+{
+	struct wdrafts d = {req, campaign, body, text, NULL, reply};
+	char types[128];
+	json_t *rest;
+
+	if (!(rest = json_deep_copy(body)))
+		return EM_EINTERNAL;
+	json_object_del(rest, "types");
+	validate_object(rest, WDRAFT_FIELDS, sizeof(WDRAFT_FIELDS) / sizeof(WDRAFT_FIELDS[0]),
+			reply);
+	json_decref(rest);
+	warning_types_json(json_object_get(body, "types"), "types", types, sizeof(types), reply);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "the request for drafts from warnings is not "
+				  "valid");
+	d.types = types[0] ? types : NULL;
+	return db_tx(req->db, wdrafts_tx, &d);
+}

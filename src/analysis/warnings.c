@@ -1,0 +1,359 @@
+/*
+ * warnings.c — GET /campaigns/{id}/warnings: the early warnings of a
+ * campaign's heads (a total or a direction score falling two campaigns
+ * running, a total below a threshold, incomplete data) with their figures,
+ * as em_warnings() (sql/40_analysis.sql) finds them, in the caller's scope (a head:
+ * its own), filtered and paged. The ETag is a hash of the answer.
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/conditional.h"
+#include "effmon/cycle.h"
+#include "effmon/monitoring.h"
+#include "effmon/router.h"
+#include "effmon/warnings.h"
+
+const char *const WARNING_TYPES[] = {"decline_total", "decline_direction", "below_threshold",
+				     "low_completeness", NULL};
+#define NTYPES 4
+
+/* The campaign if visible ($1..$4 scope, $5 id), with what the answer says it
+ * used: $6 threshold, $7 completeness bound, $8 include -> a JSON object. The
+ * campaigns are this one and the two before it, oldest first. */
+DB_STMT(WARN_CAMPAIGN) = {
+	"warnings_campaign",
+	"WITH c AS (SELECT c.* FROM campaigns c WHERE c.id = $5::bigint AND"
+	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") "), "
+	" p AS (SELECT p.id, p.year FROM c JOIN campaigns p ON p.region_id = c.region_id "
+	"  AND p.year <= c.year ORDER BY p.year DESC LIMIT 3) "
+	"SELECT jsonb_build_object('campaign_id', c.id, 'include', $8::text, "
+	" 'threshold', coalesce($6::numeric, c.threshold_low), "
+	" 'completeness', coalesce($7::numeric, em_completeness_bound()), "
+	" 'campaigns', (SELECT jsonb_agg(jsonb_build_object('id', p.id, 'year', p.year) "
+	"  ORDER BY p.year) FROM p))::text FROM c",
+	8};
+
+/* The key that orders a submission's warnings: type, then direction. */
+#define WARN_KEY "(w.type_order * 100 + coalesce(w.direction_position, 0))"
+
+/*
+ * $1..$5 caller (cycle_params), $6 campaign, $7 include unapproved, $8
+ * threshold, $9 completeness bound, $10 types (NULL: all), $11 municipality,
+ * $12 organization, $13 limit + 1, $14 after submission, $15 after key ->
+ * json, submission id, key. recommendation_id: the recommendation made from
+ * the warning (not withdrawn; a draft only for the issuing side).
+ */
+DB_STMT(WARN_LIST) = {
+	"warnings_list",
+	"SELECT jsonb_build_object('type', w.type, 'campaign_id', $6::bigint, "
+	" 'submission_id', w.submission_id, 'organization_id', w.organization_id, "
+	" 'organization_name', o.short_name, 'municipality_id', w.municipality_id, "
+	" 'kind', w.kind, 'manager_id', w.manager_id, 'manager_name', m.full_name, "
+	" 'status', w.status, 'direction', CASE WHEN w.direction_code IS NOT NULL THEN "
+	" jsonb_build_object('code', w.direction_code, 'name', w.direction_name) END, "
+	" 'figures', w.figures, 'recommendation_id', rec.id), w.submission_id, " WARN_KEY " "
+	"FROM em_warnings($6::bigint, $7::boolean, $8::numeric, $9::numeric) w "
+	"JOIN organizations o ON o.id = w.organization_id JOIN managers m ON m.id = w.manager_id "
+	"LEFT JOIN LATERAL (SELECT r.id FROM recommendations r WHERE r.campaign_id = $6::bigint "
+	" AND r.addressee_manager_id = w.manager_id AND r.warning ->> 'type' = w.type "
+	" AND coalesce(r.warning ->> 'direction', '') = coalesce(w.direction_code, '') "
+	" AND r.status <> 'withdrawn' AND (r.status <> 'draft' OR $1 IN ('admin', "
+	" 'regional_operator') OR ($1 = 'municipal_operator' AND r.issuer_municipality_id = "
+	" $3::bigint)) ORDER BY r.id LIMIT 1) rec ON true "
+	"WHERE" CYCLE_SCOPE("w.region_id", "w.municipality_id", "w.organization_id", "w.manager_id")
+	" AND ($10::text[] IS NULL OR w.type = ANY ($10::text[])) "
+	" AND ($11::bigint IS NULL OR w.municipality_id = $11::bigint) "
+	" AND ($12::bigint IS NULL OR w.organization_id = $12::bigint) "
+	" AND ($14::bigint IS NULL OR (w.submission_id, " WARN_KEY ") > ($14::bigint, $15::int)) "
+	"ORDER BY 2, 3 LIMIT $13::int",
+	15};
+
+/* --- Parameters ------------------------------------------------------------------------ */
+
+static bool known_type(const char *s, size_t n)
+{
+	for (const char *const *t = WARNING_TYPES; *t; t++)
+		if (strlen(*t) == n && strncmp(*t, s, n) == 0)
+			return true;
+	return false;
+}
+
+/* Adds s[0..n) to the array literal out, once; false when it is not a type. */
+static bool add_type(const char *s, size_t n, char *out, size_t outlen, unsigned *seen)
+{
+	for (int i = 0; WARNING_TYPES[i]; i++) {
+		if (strlen(WARNING_TYPES[i]) != n || strncmp(WARNING_TYPES[i], s, n) != 0)
+			continue;
+		if (!(*seen & (1u << i))) {
+			size_t used = strlen(out);
+			snprintf(out + used, outlen - used, "%s%s", used > 1 ? "," : "",
+				 WARNING_TYPES[i]);
+		}
+		*seen |= 1u << i;
+		return true;
+	}
+	return false;
+}
+
+void warning_types_query(const char *csv, const char *field, char *out, size_t outlen,
+			 struct em_reply *reply)
+{
+	unsigned seen = 0;
+
+	out[0] = '\0';
+	if (!csv)
+		return;
+	snprintf(out, outlen, "{");
+	for (const char *p = csv;;) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		if (!add_type(p, n, out, outlen, &seen)) {
+			reply_field_error(reply, field, "must be one or more of decline_total, "
+					  "decline_direction, below_threshold, low_completeness, "
+					  "separated by commas");
+			return;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	snprintf(out + strlen(out), outlen - strlen(out), "}");
+}
+
+void warning_types_json(const json_t *arr, const char *field, char *out, size_t outlen,
+			struct em_reply *reply)
+{
+	unsigned seen = 0;
+	const json_t *v;
+	char f[64];
+	size_t i;
+
+	out[0] = '\0';
+	if (!arr)
+		return;
+	if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > NTYPES) {
+		reply_field_error(reply, field, "must be an array of 1 to %d warning types", NTYPES);
+		return;
+	}
+	snprintf(out, outlen, "{");
+	json_array_foreach(arr, i, v) {
+		snprintf(f, sizeof(f), "%s[%zu]", field, i);
+		unsigned before = seen;
+		if (!json_is_string(v) || !known_type(json_string_value(v), json_string_length(v)))
+			reply_field_error(reply, f, "must be one of decline_total, decline_direction, "
+					  "below_threshold, low_completeness");
+		else if (add_type(json_string_value(v), json_string_length(v), out, outlen, &seen) &&
+			 seen == before)
+			reply_field_error(reply, f, "%s is named twice", json_string_value(v));
+	}
+	snprintf(out + strlen(out), outlen - strlen(out), "}");
+}
+
+/* A decimal query parameter from 0 to max, with up to 4 decimals ("40", "0.75"). */
+static const char *decimal_param(struct em_req *req, struct em_reply *reply, const char *name,
+				 double max)
+{
+	const char *v = req_query(req, name), *p;
+	size_t digits = 0, decimals = 0;
+	bool dot = false;
+
+	if (!v)
+		return NULL;
+	for (p = v; *p; p++) {
+		if (*p == '.' && !dot && digits > 0) {
+			dot = true;
+		} else if (*p >= '0' && *p <= '9') {
+			if (dot)
+				decimals++;
+			else
+				digits++;
+		} else {
+			break;
+		}
+	}
+	if (*p || digits == 0 || digits > 3 || (dot && decimals == 0) || decimals > 4 ||
+	    strtod(v, NULL) > max) {
+		reply_field_error(reply, name, "must be a number from 0 to %g with at most 4 "
+				  "decimals", max);
+		return NULL;
+	}
+	return v;
+}
+
+static void id_param(struct em_req *req, struct em_reply *reply, const char *name,
+		     const char **out)
+{
+	int64_t id;
+
+	*out = req_query(req, name);
+	if (*out && !router_parse_id(*out, strlen(*out), &id))
+		reply_field_error(reply, name, "must be a positive integer id");
+}
+
+/* limit (1..500), sort (id only: by submission, then type and direction) and cursor
+ * (base64url "id\nsubmission\nkey", as list_reply writes it). */
+static void page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page)
+{
+	const char *limit = req_query(req, "limit"), *cursor = req_query(req, "cursor");
+	const char *sort = req_query(req, "sort");
+	unsigned char raw[LIST_MAX_KEY + 64];
+	char *end, *text, *nl1, *nl2;
+	size_t n;
+	long key;
+
+	memset(page, 0, sizeof(*page));
+	page->limit = LIST_DEFAULT_LIMIT;
+	page->sort = "id";
+	if (limit) {
+		errno = 0;
+		page->limit = strtol(limit, &end, 10);
+		if (errno || end == limit || *end || page->limit < 1 || page->limit > LIST_MAX_LIMIT)
+			reply_field_error(reply, "limit", "must be an integer from 1 to %d",
+					  LIST_MAX_LIMIT);
+	}
+	if (sort && strcmp(sort, "id") != 0)
+		reply_field_error(reply, "sort", "warnings are ordered by submission id, then type "
+				  "and direction: sort takes id only");
+	if (!cursor)
+		return;
+	if (sodium_base642bin(raw, sizeof(raw) - 1, cursor, strlen(cursor), NULL, &n, NULL,
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+		goto bad;
+	raw[n] = '\0';
+	text = (char *)raw;
+	if (strlen(text) != n || !(nl1 = strchr(text, '\n')) || !(nl2 = strchr(nl1 + 1, '\n')))
+		goto bad;
+	*nl1 = *nl2 = '\0';
+	if (strcmp(text, "id") != 0 || !router_parse_id(nl1 + 1, strlen(nl1 + 1), &page->after_id))
+		goto bad;
+	errno = 0;
+	key = strtol(nl2 + 1, &end, 10);
+	if (errno || end == nl2 + 1 || *end || key < 0 || key > 9999)
+		goto bad;
+	snprintf(page->after_key, sizeof(page->after_key), "%ld", key);
+	page->has_key = true;
+	return;
+bad:
+	reply_field_error(reply, "cursor", "is not a cursor of this list");
+}
+
+/* --- The handler ------------------------------------------------------------------------- */
+
+struct warn_query {
+	struct list_page page;
+	bool unapproved;
+	char types[128];
+	const char *threshold, *completeness, *muni, *org;
+};
+
+static enum em_err parse_query(struct em_req *req, struct em_reply *reply, struct warn_query *q)
+{
+	enum em_err rc;
+
+	memset(q, 0, sizeof(*q));
+	if ((rc = monitoring_include(req, reply, &q->unapproved)) != EM_OK)
+		return rc;
+	page_parse(req, reply, &q->page);
+	warning_types_query(req_query(req, "type"), "type", q->types, sizeof(q->types), reply);
+	q->threshold = decimal_param(req, reply, "threshold", 100);
+	q->completeness = decimal_param(req, reply, "completeness", 1);
+	id_param(req, reply, "municipality_id", &q->muni);
+	id_param(req, reply, "organization_id", &q->org);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid parameters");
+	return EM_OK;
+}
+
+/* W/"warn-<hash of the body>": a 304 saves sending the answer, not computing it. */
+static void etag_reply(struct em_req *req, struct em_reply *reply)
+{
+	unsigned char h[16];
+	char hex[33], etag[48];
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)reply->text, reply->text_len,
+			   NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	snprintf(etag, sizeof(etag), "W/\"warn-%s\"", hex);
+	reply_header(reply, "ETag", etag);
+	reply_header(reply, "Cache-Control", "private, no-cache");
+	reply_header(reply, "Vary", "Authorization");
+	if (etag_list_match(req_header(req, "If-None-Match"), etag, false) == ETAG_MATCHES) {
+		free(reply->text);
+		reply->text = NULL;
+		reply->text_len = 0;
+		reply->status = 304;
+	}
+}
+
+/* The answer's members after items and next: what the warnings were computed with. */
+static enum em_err campaign_extra(struct em_req *req, const struct warn_query *q, const char *cid,
+				  char **extra)
+{
+	char bufs[3][24];
+	const char *params[8];
+	PGresult *res;
+	enum em_err rc;
+
+	scope_params(req, bufs, params);
+	params[4] = cid;
+	params[5] = q->threshold;
+	params[6] = q->completeness;
+	params[7] = q->unapproved ? "unapproved" : "approved";
+	if ((rc = db_exec(req->db, &WARN_CAMPAIGN, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return EM_ENOTFOUND;
+	}
+	/* The object's members without its braces. */
+	const char *obj = PQgetvalue(res, 0, 0);
+	size_t n = strlen(obj);
+	*extra = n >= 2 ? strndup(obj + 1, n - 2) : NULL;
+	PQclear(res);
+	return *extra ? EM_OK : EM_EINTERNAL;
+}
+
+enum em_err campaign_warnings_list(struct em_req *req, const struct em_args *args, json_t *body,
+				   struct em_reply *reply)
+{
+	struct warn_query q;
+	char bufs[4][24], cid[24], limit[24], after[24], *extra = NULL;
+	const char *params[15];
+	PGresult *res;
+	enum em_err rc;
+
+	(void)body;
+	if ((rc = parse_query(req, reply, &q)) != EM_OK)
+		return rc;
+	snprintf(cid, sizeof(cid), "%lld", (long long)args->id[0]);
+	rc = campaign_extra(req, &q, cid, &extra);
+	if (rc == EM_ENOTFOUND)
+		return reply_fail(reply, rc, "no campaign %s", cid);
+	if (rc != EM_OK)
+		return rc;
+	cycle_params(req, bufs, params);
+	snprintf(limit, sizeof(limit), "%ld", q.page.limit + 1);
+	snprintf(after, sizeof(after), "%lld", (long long)q.page.after_id);
+	params[5] = cid;
+	params[6] = q.unapproved ? "true" : "false";
+	params[7] = q.threshold;
+	params[8] = q.completeness;
+	params[9] = q.types[0] ? q.types : NULL;
+	params[10] = q.muni;
+	params[11] = q.org;
+	params[12] = limit;
+	params[13] = q.page.after_id ? after : NULL;
+	params[14] = q.page.has_key ? q.page.after_key : NULL;
+	if ((rc = db_exec(req->db, &WARN_LIST, params, &res)) == EM_OK) {
+		rc = list_reply(reply, res, &q.page, extra);
+		PQclear(res);
+	}
+	free(extra);
+	if (rc == EM_OK)
+		etag_reply(req, reply);
+	return rc;
+}
