@@ -527,8 +527,11 @@ enum em_err campaign_simulate(struct em_req *req, const struct em_args *args, js
 	snprintf(cid, sizeof(cid), "%lld", (long long)args->id[0]);
 	/* Not found before invalid: an out-of-scope campaign answers like a missing one. */
 	if ((rc = load_context(req, scope, cid, fid, previous, &ctx)) != EM_OK) {
-		if (rc == EM_ENOTFOUND)
+		if (rc == EM_ENOTFOUND) {
+			json_decref(reply->errors); /* a 404 tells nothing of the parameters */
+			reply->errors = NULL;
 			rc = reply_fail(reply, EM_ENOTFOUND, "no campaign %s", cid);
+		}
 		return rc;
 	}
 	check_body(body, &ctx, from, reply);

@@ -396,6 +396,8 @@ class SimulationsTest(harness.DaemonTestCase):
             assert_problem(self.simulate(w.camp_b, {}, token=token), 404, token)
             # Not found comes first: an out-of-scope campaign with a bad body is still 404.
             assert_problem(self.simulate(w.camp_b, {'zzz': 1}, token=token), 404, token)
+            doc = assert_problem(self.simulate(w.camp_b, {}, token=token, query='?limit=0'), 404)
+            self.assertNotIn('errors', doc)
         assert_problem(self.simulate(999999, {}), 404, 'missing')
         self.assertEqual(self.ok(w.camp_b, {}, token='regional_b')['values_campaign_id'],
                          w.camp_b)
