@@ -136,6 +136,9 @@ const struct em_route ROUTES[] = {
 	/* Early warnings: operators and experts in their scope, a head its own. */
 	{"GET", "/api/v1/campaigns/{id}/warnings", SUBMISSION_READERS, campaign_warnings_list,
 	 ROUTE_READ_REPLICA},
+	/* What-if catalog and thresholds: operators; a municipal operator's figures are its own. */
+	{"POST", "/api/v1/campaigns/{id}/simulations", OPERATORS, campaign_simulate,
+	 ROUTE_JSON_BODY},
 	{"GET", "/api/v1/managers/{id}/scores", MANAGER_READERS, manager_scores_get,
 	 ROUTE_READ_REPLICA},
 	{"GET", "/api/v1/aggregates", OPERATORS | EM_ROLE_EXPERT | EM_ROLE_PORTAL, aggregates_get,

@@ -57,4 +57,9 @@ enum em_err imports_create(struct em_req *req, const struct em_args *args, json_
 enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t *body,
 			 struct em_reply *reply);
 
+/* The what-if simulator (src/analysis/simulations.c): POST /campaigns/{id}/simulations
+ * scores the campaign's catalog with changes; nothing is written. */
+enum em_err campaign_simulate(struct em_req *req, const struct em_args *args, json_t *body,
+			      struct em_reply *reply);
+
 #endif

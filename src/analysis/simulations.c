@@ -1,0 +1,544 @@
+/*
+ * simulations.c — POST /campaigns/{id}/simulations, the what-if simulator:
+ * the campaign's catalog and thresholds with the body's changes, scored by
+ * DESIGN §3 in one SQL statement over the counted submissions (or over an
+ * earlier campaign's, values_from), against the official scores. Nothing is
+ * written: submission_scores and direction_scores are only read.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "effmon/monitoring.h"
+#include "effmon/registry.h"
+#include "effmon/router.h"
+
+#define SIM_DEFAULT_LIMIT 50
+#define SIM_MAX_CHANGES 500
+/* Bounds of a simulated min_value/max_value (as the catalog's). */
+#define SIM_BOUND_LIMIT 1e12
+/* Numbers go back to SQL with 15 significant digits: what a client wrote
+ * with up to 15 digits reads back exactly, not as its nearest double. */
+#define SIM_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/*
+ * The campaign if visible ($1..$4 scope, $5 id), with what validation needs:
+ * its thresholds, its catalog {code: {value_type, min_value, max_value}},
+ * and the campaign whose values are used: itself; the one named by $6 if it
+ * is an earlier campaign of the same region (else null); with $7, the latest
+ * earlier campaign of the region (null if none).
+ */
+DB_STMT(SIM_CONTEXT) = {
+	"simulation_context",
+	"SELECT jsonb_build_object('thresholds', jsonb_build_object('high', c.threshold_high, "
+	" 'sufficient', c.threshold_sufficient, 'low', c.threshold_low), "
+	" 'catalog', coalesce((SELECT jsonb_object_agg(i.code, jsonb_build_object("
+	"  'value_type', i.value_type, 'min_value', i.min_value, 'max_value', i.max_value)) "
+	"  FROM indicators i WHERE i.campaign_id = c.id), '{}'::jsonb), "
+	" 'values_campaign', CASE WHEN $7::boolean THEN (SELECT p.id FROM campaigns p "
+	"   WHERE p.region_id = c.region_id AND p.year < c.year ORDER BY p.year DESC LIMIT 1) "
+	"  WHEN $6::bigint IS NOT NULL THEN (SELECT p.id FROM campaigns p WHERE p.id = $6::bigint "
+	"   AND p.region_id = c.region_id AND p.year < c.year) ELSE c.id END) "
+	"FROM campaigns c WHERE c.id = $5::bigint AND"
+	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
+	7};
+
+/* {"high": n, "sufficient": n, "low": n, "critical": n} of a level column. */
+#define SQL_LEVELS(col)                                                                   \
+	"jsonb_build_object('high', count(*) FILTER (WHERE " col " = 'high'), "          \
+	"'sufficient', count(*) FILTER (WHERE " col " = 'sufficient'), "                  \
+	"'low', count(*) FILTER (WHERE " col " = 'low'), "                                \
+	"'critical', count(*) FILTER (WHERE " col " = 'critical'))"
+
+/* Spearman's rho from the sums of average ranks x, y: Pearson's r of the ranks,
+ * exact up to the square root; null under 2 rows or without variance. */
+#define SQL_SPEARMAN(x, y)                                                                \
+	"(SELECT CASE WHEN q.n > 1 AND q.vx > 0 AND q.vy > 0 THEN "                        \
+	" round((q.n * q.sxy - q.sx * q.sy) / sqrt(q.vx * q.vy), 6) END FROM (SELECT "     \
+	" count(*)::numeric AS n, sum(" x ") AS sx, sum(" y ") AS sy, sum(" x " * " y ") AS sxy, " \
+	" count(*) * sum(" x " * " x ") - sum(" x ") ^ 2 AS vx, "                          \
+	" count(*) * sum(" y " * " y ") - sum(" y ") ^ 2 AS vy"
+
+/* Mean absolute and largest rank shift of the compared rows (both ranks). */
+#define SQL_SHIFTS                                                                        \
+	"'compared', count(*) FILTER (WHERE x.shift IS NOT NULL), "                        \
+	"'mean_abs', round(avg(abs(x.shift)), 4), 'max_abs', max(abs(x.shift))"
+
+/*
+ * The simulation. $1..$4 scope, $5 the campaign (catalog, thresholds), $6
+ * the campaign whose counted submissions and values are used, $7 changes
+ * [{code, weights?, min_value?, max_value?, polarity?, exclude?}], $8
+ * thresholds {high?, sufficient?, low?} or null, $9 include unapproved, $10
+ * the cap of changed items. Values are matched to the catalog by indicator
+ * code. Ranks are dense by the 2-decimal total within kind among every
+ * counted row (the campaign is one region), before the scope filter, as on
+ * /scores; every figure of the answer is over the rows in the caller's scope.
+ */
+/* One statement of some 8 KB: longer than the 4095 characters C99 promises,
+ * which GCC and Clang take (as meson.build does for the embedded files). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverlength-strings"
+DB_STMT(SIMULATE) = {
+	"simulation_run",
+	"WITH c AS (SELECT c.id, "
+	"  coalesce(($8::jsonb ->> 'high')::numeric, c.threshold_high) AS high, "
+	"  coalesce(($8::jsonb ->> 'sufficient')::numeric, c.threshold_sufficient) AS sufficient, "
+	"  coalesce(($8::jsonb ->> 'low')::numeric, c.threshold_low) AS low "
+	"  FROM campaigns c WHERE c.id = $5::bigint), "
+	" ch AS (SELECT x ->> 'code' AS code, x FROM jsonb_array_elements($7::jsonb) x), "
+	" cat AS MATERIALIZED (SELECT i.code, i.value_type, "
+	"  CASE WHEN ch.x ? 'min_value' THEN (ch.x ->> 'min_value')::numeric ELSE i.min_value END "
+	"   AS min_value, "
+	"  CASE WHEN ch.x ? 'max_value' THEN (ch.x ->> 'max_value')::numeric ELSE i.max_value END "
+	"   AS max_value, coalesce(ch.x ->> 'polarity', i.polarity) AS polarity, "
+	"  i.weights || coalesce(ch.x -> 'weights', '{}'::jsonb) AS weights "
+	"  FROM indicators i LEFT JOIN ch ON ch.code = i.code WHERE i.campaign_id = $5::bigint "
+	"   AND NOT coalesce((ch.x ->> 'exclude')::boolean, false)), "
+	" sub AS MATERIALIZED (SELECT sc.submission_id AS id, sc.region_id, sc.municipality_id, "
+	"  sc.organization_id, sc.manager_id, sc.kind, sc.total_rounded AS before_total, "
+	"  sc.level AS before_level FROM submission_scores sc WHERE sc.campaign_id = $6::bigint "
+	"  AND sc.status IN ('approved', 'submitted', 'verified') "
+	"  AND (sc.status = 'approved' OR $9::boolean)), "
+	" ind AS MATERIALIZED (SELECT cat.*, k.kind, (cat.weights ->> k.kind)::numeric AS w "
+	"  FROM cat CROSS JOIN (SELECT DISTINCT kind FROM sub) k "
+	"  WHERE coalesce((cat.weights ->> k.kind)::numeric, 0) > 0), "
+	" kw AS (SELECT kind, sum(w) AS w FROM ind GROUP BY kind), "
+	" vcode AS (SELECT i.id, i.code FROM indicators i WHERE i.campaign_id = $6::bigint), "
+	" ws AS (SELECT s.id, sum(ind.w * em_indicator_score(v.value, ind.value_type, "
+	"   ind.polarity, ind.min_value, ind.max_value)) AS ws "
+	"  FROM sub s CROSS JOIN LATERAL (SELECT v.indicator_id, v.value FROM submission_values v "
+	"   WHERE v.submission_id = s.id OFFSET 0) v "
+	"  JOIN vcode ON vcode.id = v.indicator_id "
+	"  JOIN ind ON ind.code = vcode.code AND ind.kind = s.kind GROUP BY s.id), "
+	" sim AS (SELECT s.*, round(100 * coalesce(ws.ws, 0) / kw.w, 2) AS after_total "
+	"  FROM sub s LEFT JOIN kw ON kw.kind = s.kind LEFT JOIN ws ON ws.id = s.id), "
+	" ranked AS (SELECT s.*, em_level(s.after_total, c.high, c.sufficient, c.low) AS after_level, "
+	"  CASE WHEN s.before_total IS NOT NULL THEN dense_rank() OVER (PARTITION BY s.kind "
+	"   ORDER BY s.before_total DESC NULLS LAST) END AS before_rank, "
+	"  CASE WHEN s.after_total IS NOT NULL THEN dense_rank() OVER (PARTITION BY s.kind "
+	"   ORDER BY s.after_total DESC NULLS LAST) END AS after_rank FROM sim s, c), "
+	" r AS MATERIALIZED (SELECT r.*, r.after_rank - r.before_rank AS shift FROM ranked r WHERE"
+	SQL_SCOPE("r.region_id", "r.municipality_id", "r.organization_id") "), "
+	/* Average ranks (ties share the mean of their positions), in all and within kind. */
+	" av AS MATERIALIZED (SELECT r.kind, "
+	"  rank() OVER (ORDER BY r.before_total) + (count(*) OVER (PARTITION BY r.before_total) - 1) "
+	"   / 2.0 AS xb, "
+	"  rank() OVER (ORDER BY r.after_total) + (count(*) OVER (PARTITION BY r.after_total) - 1) "
+	"   / 2.0 AS xa, "
+	"  rank() OVER (PARTITION BY r.kind ORDER BY r.before_total) + (count(*) OVER "
+	"   (PARTITION BY r.kind, r.before_total) - 1) / 2.0 AS kb, "
+	"  rank() OVER (PARTITION BY r.kind ORDER BY r.after_total) + (count(*) OVER "
+	"   (PARTITION BY r.kind, r.after_total) - 1) / 2.0 AS ka "
+	"  FROM r WHERE r.before_total IS NOT NULL AND r.after_total IS NOT NULL), "
+	" chg AS MATERIALIZED (SELECT r.* FROM r WHERE r.before_level IS DISTINCT FROM r.after_level) "
+	"SELECT jsonb_build_object('campaign_id', c.id, 'values_campaign_id', $6::bigint, "
+	" 'include', CASE WHEN $9::boolean THEN 'unapproved' ELSE 'approved' END, "
+	" 'thresholds', jsonb_build_object('high', c.high, 'sufficient', c.sufficient, 'low', c.low), "
+	" 'unmatched_indicators', (SELECT coalesce(jsonb_agg(cat.code ORDER BY cat.code), '[]'::jsonb) "
+	"  FROM cat WHERE NOT EXISTS (SELECT 1 FROM vcode WHERE vcode.code = cat.code)), "
+	" 'counted', (SELECT count(*) FROM r), "
+	" 'levels', (SELECT jsonb_build_object('before', " SQL_LEVELS("before_level") ", "
+	"  'after', " SQL_LEVELS("after_level") ") FROM r), "
+	" 'rank_shift', (SELECT jsonb_build_object(" SQL_SHIFTS ", 'largest', "
+	"  (SELECT jsonb_build_object('submission_id', y.id, 'kind', y.kind, "
+	"   'before_rank', y.before_rank, 'after_rank', y.after_rank, 'shift', y.shift) FROM r y "
+	"   WHERE y.shift <> 0 ORDER BY abs(y.shift) DESC, y.id LIMIT 1)) FROM r x), "
+	" 'spearman', " SQL_SPEARMAN("xb", "xa") " FROM av) q), "
+	" 'by_kind', (SELECT coalesce(jsonb_agg(k.j ORDER BY k.kind), '[]'::jsonb) FROM ("
+	"  SELECT x.kind, jsonb_build_object('kind', x.kind, 'counted', count(*), "
+	"   'levels', jsonb_build_object('before', " SQL_LEVELS("x.before_level") ", "
+	"    'after', " SQL_LEVELS("x.after_level") "), "
+	"   'rank_shift', jsonb_build_object(" SQL_SHIFTS "), "
+	"   'spearman', " SQL_SPEARMAN("kb", "ka") " FROM av WHERE av.kind = x.kind) q)) AS j "
+	"  FROM r x GROUP BY x.kind) k), "
+	" 'by_municipality', (SELECT coalesce(jsonb_agg(m.j ORDER BY m.id), '[]'::jsonb) FROM ("
+	"  SELECT x.municipality_id AS id, jsonb_build_object('municipality_id', x.municipality_id, "
+	"   'municipality_name', (SELECT mu.name FROM municipalities mu "
+	"    WHERE mu.id = x.municipality_id), 'counted', count(*), "
+	"   'levels', jsonb_build_object('before', " SQL_LEVELS("x.before_level") ", "
+	"    'after', " SQL_LEVELS("x.after_level") ")) AS j "
+	"  FROM r x GROUP BY x.municipality_id) m), "
+	" 'changed', jsonb_build_object('count', (SELECT count(*) FROM chg), 'limit', $10::int, "
+	"  'items', coalesce((SELECT jsonb_agg(z.j ORDER BY z.d DESC, z.id) FROM ("
+	"   SELECT y.id, abs(coalesce(y.after_total, 0) - coalesce(y.before_total, 0)) AS d, "
+	"   jsonb_build_object('submission_id', y.id, 'organization_id', y.organization_id, "
+	"    'organization_name', o.short_name, 'municipality_id', y.municipality_id, "
+	"    'kind', y.kind, 'manager_id', y.manager_id, 'manager_name', mg.full_name, "
+	"    'before', jsonb_build_object('total', y.before_total, 'level', y.before_level, "
+	"     'rank_region', y.before_rank), "
+	"    'after', jsonb_build_object('total', y.after_total, 'level', y.after_level, "
+	"     'rank_region', y.after_rank)) AS j "
+	"   FROM chg y JOIN organizations o ON o.id = y.organization_id "
+	"   LEFT JOIN managers mg ON mg.id = y.manager_id "
+	"   ORDER BY abs(coalesce(y.after_total, 0) - coalesce(y.before_total, 0)) DESC, y.id "
+	"   LIMIT $10::int) z), '[]'::jsonb))) "
+	"FROM c",
+	10};
+#pragma GCC diagnostic pop
+
+/* What the body may change, and what validation reads of the campaign. */
+struct sim_ctx {
+	json_t *doc;              /* owned: the SIM_CONTEXT document */
+	const json_t *catalog;    /* borrowed from doc */
+	const json_t *thresholds; /* borrowed from doc */
+};
+
+static bool is_one_of(const char *s, const char *const *set)
+{
+	for (; *set; set++)
+		if (strcmp(*set, s) == 0)
+			return true;
+	return false;
+}
+
+static void check_members(const json_t *obj, const char *prefix, const char *const *known,
+			  struct em_reply *reply)
+{
+	const char *key;
+	json_t *v;
+	char name[160];
+
+	json_object_foreach((json_t *)obj, key, v) {
+		(void)v;
+		if (!is_one_of(key, known)) {
+			snprintf(name, sizeof(name), "%s%s", prefix, key);
+			reply_field_error(reply, name, "unknown field");
+		}
+	}
+}
+
+/* weights: {kind: 0..1000}; merged over the indicator's own (0 = not applicable). */
+static void check_weights(const json_t *w, const char *prefix, struct em_reply *reply)
+{
+	const char *key;
+	json_t *v;
+	char name[160];
+
+	if (!json_is_object(w)) {
+		snprintf(name, sizeof(name), "%sweights", prefix);
+		reply_field_error(reply, name, "must be an object {kind: weight}, e.g. {\"school\": 2}");
+		return;
+	}
+	json_object_foreach((json_t *)w, key, v) {
+		snprintf(name, sizeof(name), "%sweights.%s", prefix, key);
+		if (!is_one_of(key, EM_ORG_KINDS))
+			reply_field_error(reply, name, "is not a kind of organization (school, "
+						       "preschool, additional, vocational, special)");
+		else if (!json_is_number(v))
+			reply_field_error(reply, name, "must be a number");
+		else if (json_number_value(v) < 0 || json_number_value(v) > 1000)
+			reply_field_error(reply, name, "must be between 0 and 1000");
+	}
+}
+
+/* A bound as the change leaves it: the given number, else the catalog's; NAN if none. */
+static double merged_bound(const json_t *item, const json_t *ind, const char *name)
+{
+	const json_t *v = json_object_get(item, name);
+	if (!v)
+		v = json_object_get(ind, name);
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* min_value/max_value: numbers, not for booleans, percent within 0..100,
+ * integer bounds whole, and min < max once merged with the catalog's. */
+static void check_bounds(const json_t *item, const json_t *ind, const char *prefix,
+			 struct em_reply *reply)
+{
+	static const char *const NAMES[2] = {"min_value", "max_value"};
+	const char *type = json_string_value(json_object_get(ind, "value_type"));
+	bool ok = true;
+	char name[160];
+
+	for (int i = 0; i < 2; i++) {
+		const json_t *v = json_object_get(item, NAMES[i]);
+		double x = json_number_value(v);
+		if (!v)
+			continue;
+		snprintf(name, sizeof(name), "%s%s", prefix, NAMES[i]);
+		ok = false;
+		if (strcmp(type, "boolean") == 0)
+			reply_field_error(reply, name, "a boolean indicator has no bounds");
+		else if (!json_is_number(v))
+			reply_field_error(reply, name, "must be a number");
+		else if (x < -SIM_BOUND_LIMIT || x > SIM_BOUND_LIMIT)
+			reply_field_error(reply, name, "must be within -1e12..1e12");
+		else if (strcmp(type, "percent") == 0 && (x < 0 || x > 100))
+			reply_field_error(reply, name, "must be within 0..100 for a percent");
+		else if (strcmp(type, "integer") == 0 && x != floor(x))
+			reply_field_error(reply, name, "must be a whole number for an integer indicator");
+		else
+			ok = true;
+		if (!ok)
+			return;
+	}
+	if (strcmp(type, "boolean") == 0 ||
+	    (!json_object_get(item, "min_value") && !json_object_get(item, "max_value")))
+		return;
+	if (!(merged_bound(item, ind, "min_value") < merged_bound(item, ind, "max_value"))) {
+		snprintf(name, sizeof(name), "%smax_value", prefix);
+		reply_field_error(reply, name, "must be greater than min_value (the catalog's "
+					       "where not given)");
+	}
+}
+
+/* One change: {code, exclude?, weights?, min_value?, max_value?, polarity?}. */
+static void check_change(const json_t *item, size_t i, const json_t *catalog, json_t *seen,
+			 struct em_reply *reply)
+{
+	static const char *const KNOWN[] = {"code",      "exclude",   "weights", "min_value",
+					    "max_value", "polarity",  NULL};
+	static const char *const POLARITIES[] = {"up", "down", NULL};
+	const json_t *code = json_object_get(item, "code"), *ind, *x;
+	char prefix[64], name[160];
+
+	snprintf(prefix, sizeof(prefix), "indicators[%zu].", i);
+	if (!json_is_object(item)) {
+		snprintf(name, sizeof(name), "indicators[%zu]", i);
+		reply_field_error(reply, name, "must be an object {code, ...}");
+		return;
+	}
+	check_members(item, prefix, KNOWN, reply);
+	snprintf(name, sizeof(name), "%scode", prefix);
+	if (!code) {
+		reply_field_error(reply, name, "is required");
+		return;
+	}
+	if (!json_is_string(code) || !(ind = json_object_get(catalog, json_string_value(code)))) {
+		reply_field_error(reply, name, "is not the code of an indicator of this campaign");
+		return;
+	}
+	if ((x = json_object_get(seen, json_string_value(code)))) {
+		reply_field_error(reply, name, "is already changed in indicators[%lld]",
+				  (long long)json_integer_value(x));
+		return;
+	}
+	json_object_set_new(seen, json_string_value(code), json_integer((json_int_t)i));
+	if ((x = json_object_get(item, "exclude"))) {
+		snprintf(name, sizeof(name), "%sexclude", prefix);
+		if (!json_is_boolean(x))
+			reply_field_error(reply, name, "must be true or false");
+		else if (json_is_true(x) && json_object_size(item) > 2)
+			reply_field_error(reply, name, "an excluded indicator takes no other change");
+	}
+	if ((x = json_object_get(item, "weights")))
+		check_weights(x, prefix, reply);
+	if ((x = json_object_get(item, "polarity")) &&
+	    (!json_is_string(x) || !is_one_of(json_string_value(x), POLARITIES))) {
+		snprintf(name, sizeof(name), "%spolarity", prefix);
+		reply_field_error(reply, name, "must be up or down");
+	}
+	check_bounds(item, ind, prefix, reply);
+}
+
+static void check_indicators(const json_t *list, const json_t *catalog, struct em_reply *reply)
+{
+	json_t *seen, *item;
+	size_t i;
+
+	if (!json_is_array(list)) {
+		reply_field_error(reply, "indicators", "must be an array of changes [{code, ...}]");
+		return;
+	}
+	if (json_array_size(list) > SIM_MAX_CHANGES) {
+		reply_field_error(reply, "indicators", "must hold at most %d changes",
+				  SIM_MAX_CHANGES);
+		return;
+	}
+	seen = json_object();
+	json_array_foreach((json_t *)list, i, item)
+		check_change(item, i, catalog, seen, reply);
+	json_decref(seen);
+}
+
+/* thresholds: {high?, sufficient?, low?}, numbers in 0..100; merged over the
+ * campaign's they must rise strictly. */
+static void check_thresholds(const json_t *t, const json_t *campaign, struct em_reply *reply)
+{
+	static const char *const KEYS[] = {"high", "sufficient", "low", NULL};
+	double v[3];
+	bool ok = true;
+	char name[64];
+
+	if (!json_is_object(t)) {
+		reply_field_error(reply, "thresholds", "must be an object {high, sufficient, low}");
+		return;
+	}
+	check_members(t, "thresholds.", KEYS, reply);
+	for (int i = 0; i < 3; i++) {
+		const json_t *x = json_object_get(t, KEYS[i]);
+		snprintf(name, sizeof(name), "thresholds.%s", KEYS[i]);
+		if (x && !json_is_number(x)) {
+			reply_field_error(reply, name, "must be a number");
+			ok = false;
+		} else if (x && (json_number_value(x) < 0 || json_number_value(x) > 100)) {
+			reply_field_error(reply, name, "must be between 0 and 100");
+			ok = false;
+		}
+		if (!x)
+			x = json_object_get(campaign, KEYS[i]);
+		v[i] = json_number_value(x);
+	}
+	if (ok && !(v[2] < v[1] && v[1] < v[0]))
+		reply_field_error(reply, "thresholds", "must rise strictly: low < sufficient < high "
+						       "(the campaign's where not given)");
+}
+
+/* values_from: a campaign id, or "previous"; none: the campaign's own values. */
+static void parse_values_from(const json_t *v, struct em_reply *reply, char *id, size_t len,
+			      bool *previous)
+{
+	*previous = false;
+	id[0] = '\0';
+	if (!v || json_is_null(v))
+		return;
+	if (json_is_string(v) && strcmp(json_string_value(v), "previous") == 0)
+		*previous = true;
+	else if (json_is_integer(v) && json_integer_value(v) > 0)
+		snprintf(id, len, "%lld", (long long)json_integer_value(v));
+	else
+		reply_field_error(reply, "values_from",
+				  "must be a campaign id or \"previous\"");
+}
+
+/* limit: the cap of changed.items, 1..500 (default 50). */
+static long parse_limit(struct em_req *req, struct em_reply *reply)
+{
+	const char *s = req_query(req, "limit");
+	char *end;
+	long n;
+
+	if (!s)
+		return SIM_DEFAULT_LIMIT;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < 1 || n > LIST_MAX_LIMIT) {
+		reply_field_error(reply, "limit", "must be an integer from 1 to %d", LIST_MAX_LIMIT);
+		return SIM_DEFAULT_LIMIT;
+	}
+	return n;
+}
+
+/* The campaign's context; EM_ENOTFOUND when it is not visible. */
+static enum em_err load_context(struct em_req *req, const char **scope, const char *cid,
+				const char *from, bool previous, struct sim_ctx *ctx)
+{
+	const char *params[7] = {scope[0], scope[1], scope[2], scope[3], cid,
+				 from[0] ? from : NULL, previous ? "true" : "false"};
+	PGresult *res;
+	enum em_err rc;
+
+	if ((rc = db_exec(req->db, &SIM_CONTEXT, params, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return EM_ENOTFOUND;
+	}
+	ctx->doc = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	PQclear(res);
+	if (!ctx->doc)
+		return EM_EINTERNAL;
+	ctx->catalog = json_object_get(ctx->doc, "catalog");
+	ctx->thresholds = json_object_get(ctx->doc, "thresholds");
+	return EM_OK;
+}
+
+/* Every check of the body against the campaign: errors go to reply->errors. */
+static void check_body(const json_t *body, const struct sim_ctx *ctx, const json_t *from,
+		       struct em_reply *reply)
+{
+	static const char *const KNOWN[] = {"indicators", "thresholds", "values_from", NULL};
+	const json_t *x;
+
+	check_members(body, "", KNOWN, reply);
+	if ((x = json_object_get(body, "indicators")))
+		check_indicators(x, ctx->catalog, reply);
+	if ((x = json_object_get(body, "thresholds")))
+		check_thresholds(x, ctx->thresholds, reply);
+	if (from && !json_is_null(from) &&
+	    json_is_null(json_object_get(ctx->doc, "values_campaign")))
+		reply_field_error(reply, "values_from",
+				  json_is_string(from) ? "the region has no earlier campaign"
+						       : "is not an earlier campaign of this "
+							 "campaign's region");
+}
+
+static enum em_err run_simulation(struct em_req *req, const char **scope, const char *cid,
+				  const struct sim_ctx *ctx, const json_t *body, bool unapproved,
+				  long limit, struct em_reply *reply)
+{
+	const json_t *changes = json_object_get(body, "indicators");
+	const json_t *th = json_object_get(body, "thresholds");
+	char vid[24], cap[24], *ctext = NULL, *ttext = NULL;
+	const char *params[10];
+	PGresult *res;
+	enum em_err rc = EM_EINTERNAL;
+
+	snprintf(vid, sizeof(vid), "%lld",
+		 (long long)json_integer_value(json_object_get(ctx->doc, "values_campaign")));
+	snprintf(cap, sizeof(cap), "%ld", limit);
+	ctext = changes ? json_dumps(changes, SIM_JSON_FLAGS) : strdup("[]");
+	ttext = th ? json_dumps(th, SIM_JSON_FLAGS) : NULL;
+	if (!ctext || (th && !ttext))
+		goto out;
+	for (int i = 0; i < 4; i++)
+		params[i] = scope[i];
+	params[4] = cid;
+	params[5] = vid;
+	params[6] = ctext;
+	params[7] = ttext;
+	params[8] = unapproved ? "true" : "false";
+	params[9] = cap;
+	if ((rc = db_exec(req->db, &SIMULATE, params, &res)) != EM_OK)
+		goto out;
+	rc = EM_EINTERNAL;
+	if (PQntuples(res) == 1 && (reply->text = strdup(PQgetvalue(res, 0, 0)))) {
+		reply->status = 200;
+		reply->text_len = strlen(reply->text);
+		reply->content_type = "application/json";
+		reply_header(reply, "Cache-Control", "no-store");
+		rc = EM_OK;
+	}
+	PQclear(res);
+out:
+	free(ctext);
+	free(ttext);
+	return rc;
+}
+
+enum em_err campaign_simulate(struct em_req *req, const struct em_args *args, json_t *body,
+			      struct em_reply *reply)
+{
+	const json_t *from = json_object_get(body, "values_from");
+	struct sim_ctx ctx = {0};
+	char bufs[3][24], cid[24], fid[24];
+	const char *scope[4];
+	bool unapproved, previous;
+	long limit;
+	enum em_err rc;
+
+	if ((rc = monitoring_include(req, reply, &unapproved)) != EM_OK)
+		return rc;
+	limit = parse_limit(req, reply);
+	parse_values_from(from, reply, fid, sizeof(fid), &previous);
+	scope_params(req, bufs, scope);
+	snprintf(cid, sizeof(cid), "%lld", (long long)args->id[0]);
+	/* Not found before invalid: an out-of-scope campaign answers like a missing one. */
+	if ((rc = load_context(req, scope, cid, fid, previous, &ctx)) != EM_OK) {
+		if (rc == EM_ENOTFOUND) {
+			json_decref(reply->errors); /* a 404 tells nothing of the parameters */
+			reply->errors = NULL;
+			rc = reply_fail(reply, EM_ENOTFOUND, "no campaign %s", cid);
+		}
+		return rc;
+	}
+	check_body(body, &ctx, from, reply);
+	if (reply->errors)
+		rc = reply_fail(reply, EM_EINVAL, "invalid simulation");
+	else
+		rc = run_simulation(req, scope, cid, &ctx, body, unapproved, limit, reply);
+	json_decref(ctx.doc);
+	return rc;
+}
