@@ -54,7 +54,8 @@ CROSS JOIN LATERAL (SELECT CASE
         END AS v) x
 ON CONFLICT DO NOTHING;
 
-UPDATE submission_values v SET submitted_value = v.value, verified_value = v.value
+UPDATE submission_values v SET submitted_value = v.value, self_value = v.value,
+    verified_value = v.value
 FROM demo_early e WHERE e.submission_id = v.submission_id;
 
 UPDATE submissions s SET status = 'approved',
@@ -364,9 +365,10 @@ SELECT 'cli', 'roadmap', r.id, 'load-demo', to_jsonb(r) || jsonb_build_object('m
 FROM demo_plan_ids d JOIN roadmaps r ON r.id = d.id;
 
 -- Objectivity calibration (GET /campaigns/{id}/calibration): in 2025 the
--- municipalities corrected some self-assessed values at verification. For six
--- organizations (by md5 of the INN) what the head submitted differs from the
--- verified value, which stays the value scored: three heads claimed more on
+-- municipalities returned some self-assessments for correction before they
+-- verified them. For six organizations (by md5 of the INN) what the head first
+-- submitted (self_value) differs from the verified value, which stays the value
+-- scored and the one submitted last: three heads claimed more on
 -- about 60 % of their self-assessed values (by 15-40 % of the indicator's
 -- range, a true boolean for a false one), two claimed a little more on a few
 -- (5 %), and one claimed less on some (10 %). Official scores do not change.
@@ -389,7 +391,7 @@ WITH pick AS (
     CROSS JOIN LATERAL (SELECT pg_temp.demo_rand2('calibration', p.inn, i.code)::numeric AS r) q
     WHERE p.n <= 6
 )
-UPDATE submission_values sv SET submitted_value = x.claimed
+UPDATE submission_values sv SET self_value = x.claimed
 FROM (SELECT v.submission_id, v.indicator_id, CASE
           WHEN v.value_type = 'boolean' THEN CASE WHEN v.f > 0 THEN 1 ELSE 0 END
           ELSE round(least(v.max_value, greatest(v.min_value, v.value

@@ -310,7 +310,8 @@ SELECT h.* FROM (
 ) h ORDER BY h.occurred_at, h.submission_id;
 
 -- Verified values are what the municipality saw; submitted ones what the head sent.
-UPDATE submission_values v SET submitted_value = v.value, verified_value = v.value
+UPDATE submission_values v SET submitted_value = v.value, self_value = v.value,
+    verified_value = v.value
 FROM demo_quality q WHERE q.submission_id = v.submission_id AND q.year = 2025;
 
 SELECT em_rescore(array_agg(q.submission_id ORDER BY q.submission_id)) FROM demo_quality q;

@@ -25,8 +25,8 @@
  * The compared values of campaign `campaign` (an SQL expression): values of
  * `self` indicators applicable to the submission's kind, in submissions now
  * `verified` or `approved` (their last verification is of their last
- * submission), holding both the value the head submitted and the value at
- * verification; each scored as DESIGN §3 scores a value (em_indicator_score,
+ * submission), holding both the value the head first submitted (self_value:
+ * kept across returns for correction) and the value at verification; each scored as DESIGN §3 scores a value (em_indicator_score,
  * polarity included) and × 100. Columns: submission_id, region_id,
  * municipality_id, organization_id, kind, indicator_id, direction_id,
  * self_points, verified_points. Tables are aliased cs, cv, ci: append
@@ -35,14 +35,14 @@
 #define SQL_CAL_PAIRS(campaign)                                                            \
 	"SELECT cs.id AS submission_id, cs.region_id, cs.municipality_id, cs.organization_id, " \
 	" cs.kind, ci.id AS indicator_id, ci.direction_id, "                                 \
-	" 100 * em_indicator_score(cv.submitted_value, ci.value_type, ci.polarity, "          \
+	" 100 * em_indicator_score(cv.self_value, ci.value_type, ci.polarity, "          \
 	"  ci.min_value, ci.max_value) AS self_points, "                                     \
 	" 100 * em_indicator_score(cv.verified_value, ci.value_type, ci.polarity, "           \
 	"  ci.min_value, ci.max_value) AS verified_points "                                  \
 	"FROM submissions cs JOIN submission_values cv ON cv.submission_id = cs.id "          \
 	"JOIN indicators ci ON ci.id = cv.indicator_id AND ci.source = 'self' "              \
 	"WHERE cs.campaign_id = " campaign " AND cs.status IN ('verified', 'approved') "     \
-	" AND cv.submitted_value IS NOT NULL AND cv.verified_value IS NOT NULL "             \
+	" AND cv.self_value IS NOT NULL AND cv.verified_value IS NOT NULL "             \
 	" AND coalesce((ci.weights ->> cs.kind)::numeric, 0) > 0 "
 
 /* Aggregates over rows of SQL_CAL_PAIRS, in full precision. */

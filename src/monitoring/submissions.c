@@ -276,9 +276,12 @@ DB_STMT(SUB_MOVE) = {
 	"  approved_at = CASE WHEN $6 = 'approved' THEN now() ELSE s.approved_at END, "
 	"  returned_at = CASE WHEN $6 = 'returned' THEN now() ELSE s.returned_at END, "
 	"  version = s.version + 1, updated_at = now() WHERE s.id = $5::bigint RETURNING s.*),"
-	/* What the head had when it submitted, what was verified: kept for outliers. */
+	/* What the head had when it submitted (and when it first did), what was verified:
+	 * kept for the outliers and the objectivity calibration. */
 	" snap AS (UPDATE submission_values v SET "
 	"  submitted_value = CASE WHEN $6 = 'submitted' THEN v.value ELSE v.submitted_value END, "
+	"  self_value = CASE WHEN $6 = 'submitted' THEN coalesce(v.self_value, v.value) "
+	"   ELSE v.self_value END, "
 	"  verified_value = CASE WHEN $6 = 'verified' THEN v.value ELSE v.verified_value END "
 	"  WHERE v.submission_id = $5::bigint AND $6 IN ('submitted', 'verified')),"
 	" hist AS (INSERT INTO submission_history (submission_id, actor_user_id, actor_role, "

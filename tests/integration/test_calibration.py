@@ -51,7 +51,7 @@ def compared_values(world, camp, keep=lambda s: True):
     inds = {i['id']: i for i in world.catalog[camp]}
     out = []
     for sid, iid, sv, vv in world.rows(
-            "SELECT v.submission_id, v.indicator_id, coalesce(v.submitted_value::text, '-'), "
+            "SELECT v.submission_id, v.indicator_id, coalesce(v.self_value::text, '-'), "
             "coalesce(v.verified_value::text, '-') FROM submission_values v JOIN submissions s "
             "ON s.id = v.submission_id WHERE s.campaign_id = %d" % camp):
         s, ind = subs[int(sid)], inds[int(iid)]
@@ -152,7 +152,7 @@ class CalibrationWorld(ScoresWorld):
                 updates.append('(%d, %d, %s, %s)' % (
                     s['id'], iid, 'NULL' if nulls < 0.04 else sv,
                     'NULL' if 0.04 <= nulls < 0.07 else vv))
-        self.sql("UPDATE submission_values v SET submitted_value = x.sv::numeric, "
+        self.sql("UPDATE submission_values v SET self_value = x.sv::numeric, "
                  "verified_value = x.vv::numeric FROM (VALUES %s) x(sid, iid, sv, vv) "
                  "WHERE v.submission_id = x.sid AND v.indicator_id = x.iid" % ', '.join(updates))
 
@@ -203,7 +203,7 @@ class CalibrationWorld(ScoresWorld):
                 rows.append('(%d, %d, %s, %s, %s)' % (sid, ind['id'], verified, claimed,
                                                       'NULL' if gap is None else verified))
         self.sql("INSERT INTO submission_values (submission_id, indicator_id, value, "
-                 "submitted_value, verified_value) VALUES " + ', '.join(rows))
+                 "self_value, verified_value) VALUES " + ', '.join(rows))
         self.sql('SELECT em_rescore_campaign(%d)' % self.edge)
 
     def calibration(self, camp, token, expect=200, headers=None, **params):
@@ -319,13 +319,13 @@ class CalibrationTest(harness.DaemonTestCase):
         n = w.sql(
             "SELECT count(*) FROM submission_values v JOIN submissions s ON s.id = v.submission_id "
             "JOIN indicators i ON i.id = v.indicator_id WHERE s.campaign_id = %d AND "
-            "v.submitted_value <> v.verified_value AND (i.source <> 'self' OR s.status NOT IN "
+            "v.self_value <> v.verified_value AND (i.source <> 'self' OR s.status NOT IN "
             "('verified', 'approved') OR coalesce((i.weights ->> s.kind)::numeric, 0) = 0)"
             % w.cur)
         self.assertGreater(int(n), 0)
         nulls = w.sql("SELECT count(*) FROM submission_values v JOIN submissions s ON "
                       "s.id = v.submission_id WHERE s.campaign_id = %d AND s.status = 'approved' "
-                      "AND (v.submitted_value IS NULL OR v.verified_value IS NULL)" % w.cur)
+                      "AND (v.self_value IS NULL OR v.verified_value IS NULL)" % w.cur)
         self.assertGreater(int(nulls), 0)
         total = w.json(w.calibration(w.cur, w.tok['admin']))['totals']['compared']
         self.assertEqual(total, len(compared_values(w, w.cur)))
@@ -485,13 +485,13 @@ class CalibrationTest(harness.DaemonTestCase):
         self.assertEqual(len(other), 3)
         # A changed value changes the answer and its tag.
         sid, iid, sv = w.rows(
-            "SELECT v.submission_id, v.indicator_id, v.submitted_value FROM submission_values v "
+            "SELECT v.submission_id, v.indicator_id, v.self_value FROM submission_values v "
             "JOIN submissions s ON s.id = v.submission_id JOIN indicators i ON "
             "i.id = v.indicator_id WHERE s.campaign_id = %d AND s.status = 'approved' AND "
             "i.source = 'self' AND i.value_type = 'percent' AND v.verified_value IS NOT NULL "
-            "AND v.submitted_value BETWEEN 0 AND 90 AND (i.weights ->> s.kind)::numeric > 0 "
+            "AND v.self_value BETWEEN 0 AND 90 AND (i.weights ->> s.kind)::numeric > 0 "
             "ORDER BY 1, 2 LIMIT 1" % w.cur)[0]
-        w.sql("UPDATE submission_values SET submitted_value = submitted_value + 7 "
+        w.sql("UPDATE submission_values SET self_value = self_value + 7 "
               "WHERE submission_id = %s AND indicator_id = %s" % (sid, iid))
         try:
             r3 = w.calibration(w.cur, w.tok['admin'], group_by='municipality',
@@ -500,7 +500,7 @@ class CalibrationTest(harness.DaemonTestCase):
             self.assertNotEqual(r3.headers['etag'], tag)
             self.check_groups(w.cur, w.tok['admin'], 'municipality', DEFAULT_RULE)
         finally:
-            w.sql("UPDATE submission_values SET submitted_value = %s WHERE submission_id = %s "
+            w.sql("UPDATE submission_values SET self_value = %s WHERE submission_id = %s "
                   "AND indicator_id = %s" % (sv, sid, iid))
 
     def test_08_csv_and_xlsx(self):

@@ -145,15 +145,15 @@ class CycleWorld(ScoresWorld):
             for iid, v in sorted(s['values'].items()):
                 changed += 1
                 if changed % 7 == 0 and iid in self_ids:
-                    self.sql("UPDATE submission_values SET submitted_value = %s, verified_value = "
-                             "%s WHERE submission_id = %d AND indicator_id = %d"
-                             % (v + 1, v, s['id'], iid))
+                    self.sql("UPDATE submission_values SET submitted_value = %s, self_value = "
+                             "%s, verified_value = %s WHERE submission_id = %d AND "
+                             "indicator_id = %d" % (v + 1, v + 1, v, s['id'], iid))
                 elif changed % 11 == 0:
                     # Equal (not a change), or not a self indicator: not counted.
                     sv = v + 1 if iid in other_ids else v
-                    self.sql("UPDATE submission_values SET submitted_value = %s, verified_value = "
-                             "%s WHERE submission_id = %d AND indicator_id = %d"
-                             % (sv, v, s['id'], iid))
+                    self.sql("UPDATE submission_values SET submitted_value = %s, self_value = "
+                             "%s, verified_value = %s WHERE submission_id = %d AND "
+                             "indicator_id = %d" % (sv, sv, v, s['id'], iid))
         approved = sorted(s['id'] for s in subs.values() if s['status'] == 'approved')
         self.sql("UPDATE submissions SET returned_at = now() - interval '3 days' WHERE "
                  "campaign_id = %d AND (status = 'returned' OR id IN (%d, %d))"

@@ -352,6 +352,22 @@ class SubmissionsTest(harness.DaemonTestCase):
                                  ('submitted', 'verified'), ('verified', 'approved')])
         returns = [h['comment'] for h in self.history(sid) if h['to'] == 'returned']
         self.assertEqual(returns, ['Уточните S_NUM', 'Проверьте S_PCT'])
+        # what the head first submitted is kept across the returns: the objectivity
+        # calibration holds it against what was verified (S_NUM 150 -> 140 of 0..200: 75
+        # points self-assessed, 70 verified)
+        self.assertEqual(self.sql(
+            "SELECT v.self_value || '|' || v.submitted_value || '|' || v.verified_value FROM "
+            "submission_values v JOIN indicators i ON i.id = v.indicator_id WHERE "
+            "v.submission_id = %d AND i.code = 'S_NUM'" % sid), '150|140|140')
+        r = self.daemon.request('GET', '%s/campaigns/%d/calibration?group_by=indicator'
+                                % (API, cid), token=self.reg.token)
+        assert_status(r, 200, 'calibration of the campaign')
+        got = {g['indicator_code']: g for g in r.json['items']}
+        self.assertEqual((got['S_NUM']['compared'], got['S_NUM']['lowered'],
+                          got['S_NUM']['mean_gap']), (1, 1, 5), got)
+        for code in ('S_INT', 'S_BOOL', 'S_PCT'):
+            self.assertEqual((got[code]['lowered'], got[code]['raised'], got[code]['mean_gap']),
+                             (0, 0, 0), got)
 
     # --- transitions: illegal moves, roles, campaign ------------------------------------
 
