@@ -139,6 +139,7 @@ const struct em_route ROUTES[] = {
 	/* What-if catalog and thresholds: operators; a municipal operator's figures are its own. */
 	{"POST", "/api/v1/campaigns/{id}/simulations", OPERATORS, campaign_simulate,
 	 ROUTE_JSON_BODY},
+	{"GET", "/api/v1/campaigns/{id}/simulations", OPERATORS, campaign_simulations_list, 0},
 	{"GET", "/api/v1/managers/{id}/scores", MANAGER_READERS, manager_scores_get,
 	 ROUTE_READ_REPLICA},
 	{"GET", "/api/v1/aggregates", OPERATORS | EM_ROLE_EXPERT | EM_ROLE_PORTAL, aggregates_get,

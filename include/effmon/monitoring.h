@@ -61,5 +61,8 @@ enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t 
  * scores the campaign's catalog with changes; nothing is written. */
 enum em_err campaign_simulate(struct em_req *req, const struct em_args *args, json_t *body,
 			      struct em_reply *reply);
+/* GET /campaigns/{id}/simulations: the record of the runs the caller may see, newest first. */
+enum em_err campaign_simulations_list(struct em_req *req, const struct em_args *args,
+				      json_t *body, struct em_reply *reply);
 
 #endif

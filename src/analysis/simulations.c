@@ -2,8 +2,9 @@
  * simulations.c — POST /campaigns/{id}/simulations, the what-if simulator:
  * the campaign's catalog and thresholds with the body's changes, scored by
  * DESIGN §3 in one SQL statement over the counted submissions (or over an
- * earlier campaign's, values_from), against the official scores. Nothing is
- * written: submission_scores and direction_scores are only read.
+ * earlier campaign's, values_from), against the official scores, and
+ * GET /campaigns/{id}/simulations, the record of the runs. Official scores are
+ * only read; each run is recorded (simulations: the request and a summary).
  */
 #include <errno.h>
 #include <math.h>
@@ -177,6 +178,49 @@ DB_STMT(SIMULATE) = {
 	"FROM c",
 	10};
 #pragma GCC diagnostic pop
+
+/* The summary kept of a run, from its answer $1. */
+#define SQL_SIM_SUMMARY(doc)                                                              \
+	"jsonb_build_object('counted', " doc "->'counted', 'include', " doc "->'include', "   \
+	"'thresholds', " doc "->'thresholds', 'levels', " doc "->'levels', "               \
+	"'changed', " doc "->'changed'->'count', 'rank_shift', (" doc "->'rank_shift') - "  \
+	"'largest', 'spearman', " doc "->'spearman', 'unmatched_indicators', "             \
+	doc "->'unmatched_indicators')"
+
+/* $1..$4 the caller's role and scope (region, municipality, organization), $5 campaign,
+ * $6 actor, $7 the request, $8 the answer, $9 request id -> the answer with the record's id
+ * and time. A municipal operator's run is recorded for its municipality. */
+DB_STMT(SIM_SAVE) = {
+	"simulation_save",
+	"WITH d AS (SELECT $8::jsonb AS doc), "
+	" ins AS (INSERT INTO simulations (campaign_id, region_id, municipality_id, "
+	"  values_campaign_id, user_id, role, request, summary) "
+	" SELECT c.id, c.region_id, CASE WHEN $1 = 'municipal_operator' THEN $3::bigint END, "
+	"  (d.doc ->> 'values_campaign_id')::bigint, $6::bigint, $1, $7::jsonb, "
+	SQL_SIM_SUMMARY("d.doc") " FROM campaigns c, d WHERE c.id = $5::bigint RETURNING *), "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'simulation', ins.id, 'create', "
+	" NULL, jsonb_build_object('request', ins.request, 'summary', ins.summary), $9, "
+	" ins.region_id, ins.municipality_id, NULL FROM ins) "
+	"SELECT (d.doc || jsonb_build_object('id', ins.id, 'created_at', ins.created_at))::text "
+	"FROM ins, d",
+	9};
+
+#define SIM_RUN_JSON(s)                                                                   \
+	"jsonb_build_object('id', " s ".id, 'campaign_id', " s ".campaign_id, "           \
+	"'municipality_id', " s ".municipality_id, 'values_campaign_id', "                  \
+	s ".values_campaign_id, 'user_id', " s ".user_id, 'role', " s ".role, 'request', "  \
+	s ".request, 'summary', " s ".summary, 'created_at', " s ".created_at)"
+
+/* The runs of campaign $5 the caller may see (a municipal operator: its municipality's
+ * runs; a regional operator: the region's), newest first: $6 limit + 1, $7 before id. */
+DB_STMT(SIM_LIST) = {
+	"simulation_list",
+	"SELECT " SIM_RUN_JSON("s") ", s.id FROM simulations s JOIN campaigns c "
+	" ON c.id = s.campaign_id WHERE s.campaign_id = $5::bigint AND"
+	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint")
+	" AND ($1 <> 'municipal_operator' OR s.municipality_id = $3::bigint) "
+	" AND ($7::bigint IS NULL OR s.id < $7::bigint) ORDER BY s.id DESC LIMIT $6::int",
+	7};
 
 /* What the body may change, and what validation reads of the campaign. */
 struct sim_ctx {
@@ -465,9 +509,10 @@ static void check_body(const json_t *body, const struct sim_ctx *ctx, const json
 							 "campaign's region");
 }
 
+/* The simulation's answer (owned by the caller) in *out. */
 static enum em_err run_simulation(struct em_req *req, const char **scope, const char *cid,
 				  const struct sim_ctx *ctx, const json_t *body, bool unapproved,
-				  long limit, struct em_reply *reply)
+				  long limit, char **out)
 {
 	const json_t *changes = json_object_get(body, "indicators");
 	const json_t *th = json_object_get(body, "thresholds");
@@ -494,17 +539,77 @@ static enum em_err run_simulation(struct em_req *req, const char **scope, const 
 	if ((rc = db_exec(req->db, &SIMULATE, params, &res)) != EM_OK)
 		goto out;
 	rc = EM_EINTERNAL;
-	if (PQntuples(res) == 1 && (reply->text = strdup(PQgetvalue(res, 0, 0)))) {
-		reply->status = 200;
-		reply->text_len = strlen(reply->text);
-		reply->content_type = "application/json";
-		reply_header(reply, "Cache-Control", "no-store");
+	if (PQntuples(res) == 1 && (*out = strdup(PQgetvalue(res, 0, 0))))
 		rc = EM_OK;
-	}
 	PQclear(res);
 out:
 	free(ctext);
 	free(ttext);
+	return rc;
+}
+
+/* One run in its transaction: the Idempotency-Key, the simulation, its record and audit
+ * row; the answer is 201 with the record's id. */
+struct sim_run {
+	struct em_req *req;
+	const char **scope;
+	const char *cid;
+	const struct sim_ctx *ctx;
+	const json_t *body;
+	bool unapproved;
+	long limit;
+	struct em_reply *reply;
+};
+
+static enum em_err sim_run_tx(struct db_conn *db, void *arg)
+{
+	struct sim_run *x = arg;
+	struct em_req *req = x->req;
+	char variant[64], actor[24], location[96], *answer = NULL, *request = NULL;
+	const char *params[9];
+	struct idem idem;
+	PGresult *res;
+	enum em_err rc;
+
+	(void)db;
+	reply_clear(x->reply);
+	snprintf(variant, sizeof(variant), "limit=%ld include=%s", x->limit,
+		 x->unapproved ? "unapproved" : "approved");
+	if ((rc = idem_begin_raw(req, variant, req->body, req->body_len, &idem, x->reply)) !=
+		    EM_OK ||
+	    idem.replayed)
+		return rc;
+	if ((rc = run_simulation(req, x->scope, x->cid, x->ctx, x->body, x->unapproved, x->limit,
+				 &answer)) != EM_OK)
+		return rc;
+	rc = EM_EINTERNAL;
+	if (!(request = json_dumps(x->body, SIM_JSON_FLAGS)))
+		goto out;
+	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
+	for (int i = 0; i < 4; i++)
+		params[i] = x->scope[i];
+	params[4] = x->cid;
+	params[5] = actor;
+	params[6] = request;
+	params[7] = answer;
+	params[8] = req->request_id;
+	if ((rc = db_exec(req->db, &SIM_SAVE, params, &res)) != EM_OK)
+		goto out;
+	rc = EM_EINTERNAL;
+	if (PQntuples(res) == 1 && (x->reply->text = strdup(PQgetvalue(res, 0, 0)))) {
+		x->reply->status = 201;
+		x->reply->text_len = strlen(x->reply->text);
+		x->reply->content_type = "application/json";
+		/* No route reads one run: Location is the campaign's record of them. */
+		snprintf(location, sizeof(location), "/api/v1/campaigns/%s/simulations", x->cid);
+		reply_header(x->reply, "Location", location);
+		reply_header(x->reply, "Cache-Control", "no-store");
+		rc = idem_finish(req, &idem, x->reply);
+	}
+	PQclear(res);
+out:
+	free(answer);
+	free(request);
 	return rc;
 }
 
@@ -535,10 +640,53 @@ enum em_err campaign_simulate(struct em_req *req, const struct em_args *args, js
 		return rc;
 	}
 	check_body(body, &ctx, from, reply);
-	if (reply->errors)
+	if (reply->errors) {
 		rc = reply_fail(reply, EM_EINVAL, "invalid simulation");
-	else
-		rc = run_simulation(req, scope, cid, &ctx, body, unapproved, limit, reply);
+	} else {
+		struct sim_run run = {req, scope, cid, &ctx, body, unapproved, limit, reply};
+		rc = db_tx(req->db, sim_run_tx, &run);
+	}
 	json_decref(ctx.doc);
+	return rc;
+}
+
+enum em_err campaign_simulations_list(struct em_req *req, const struct em_args *args,
+				      json_t *body, struct em_reply *reply)
+{
+	struct list_page page;
+	char bufs[3][24], cid[24], limit[24], before[24];
+	const char *params[7];
+	const char *sort = req_query(req, "sort");
+	struct sim_ctx ctx = {0};
+	PGresult *res;
+	enum em_err rc;
+
+	(void)body;
+	if ((rc = list_page_parse(req, reply, &page)) != EM_OK && rc != EM_EINVAL)
+		return rc;
+	if (sort && strcmp(sort, "id") != 0)
+		reply_field_error(reply, "sort", "simulations are listed newest first: only id");
+	scope_params(req, bufs, params);
+	snprintf(cid, sizeof(cid), "%lld", (long long)args->id[0]);
+	if ((rc = load_context(req, params, cid, "", false, &ctx)) != EM_OK) {
+		if (rc == EM_ENOTFOUND) {
+			json_decref(reply->errors);
+			reply->errors = NULL;
+			rc = reply_fail(reply, EM_ENOTFOUND, "no campaign %s", cid);
+		}
+		return rc;
+	}
+	json_decref(ctx.doc);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
+	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
+	snprintf(before, sizeof(before), "%lld", (long long)page.after_id);
+	params[4] = cid;
+	params[5] = limit;
+	params[6] = page.after_id ? before : NULL;
+	if ((rc = db_exec(req->db, &SIM_LIST, params, &res)) != EM_OK)
+		return rc;
+	rc = list_reply(reply, res, &page, NULL);
+	PQclear(res);
 	return rc;
 }

@@ -91,8 +91,20 @@ DB_STMT(CR_INDICATORS) = {
 	"  FROM i), "
 	" 'policy_lint', (SELECT jsonb_build_object('vpr_raw', count(*) FILTER (WHERE "
 	LINT_VPR_RAW("i") "), 'bounds', count(*) FILTER (WHERE " LINT_BOUNDS("i") "), "
-	"  'no_weight', count(*) FILTER (WHERE " LINT_NO_WEIGHT("i") ")) FROM i))::text",
-	1};
+	"  'no_weight', count(*) FILTER (WHERE " LINT_NO_WEIGHT("i") ")) FROM i), "
+	/* The what-if runs that tried the catalog: the region's, and the territory's own. */
+	" 'simulations', (SELECT jsonb_build_object('count', count(*), 'latest', "
+	"  coalesce((SELECT jsonb_agg(l.j ORDER BY l.id DESC) FROM (SELECT r.id, "
+	"   jsonb_build_object('id', r.id, 'created_at', r.created_at, 'role', r.role, "
+	"    'indicators_changed', jsonb_array_length(coalesce(r.request -> 'indicators', "
+	"     '[]')), 'thresholds_changed', r.request ? 'thresholds', 'heads_changed', "
+	"    r.summary -> 'changed', 'spearman', r.summary -> 'spearman') AS j "
+	"   FROM simulations r WHERE r.campaign_id = $1::bigint AND (r.municipality_id IS NULL "
+	"    OR r.municipality_id = $2::bigint OR $2::bigint IS NULL) "
+	"   ORDER BY r.id DESC LIMIT 5) l), '[]'::jsonb)) FROM simulations r "
+	"  WHERE r.campaign_id = $1::bigint AND (r.municipality_id IS NULL "
+	"   OR r.municipality_id = $2::bigint OR $2::bigint IS NULL)))::text",
+	2};
 
 /* Indicators by source, the values of the territory's submissions by their indicator's
  * source, the region's bulk imports, the self-assessment window. */

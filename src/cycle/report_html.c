@@ -344,6 +344,35 @@ static const char *direction_name(const json_t *step, const json_t *code)
 	return json_string_value(code);
 }
 
+/* The what-if runs that tried the catalog before it was adopted: how many, and the last. */
+static void html_simulations(struct sbuf *b, const json_t *sims)
+{
+	const json_t *last = json_array_get(json_object_get(sims, "latest"), 0);
+	json_int_t n = json_integer_value(json_object_get(sims, "count"));
+	char line[640], date[64], rho[32];
+
+	if (!sims)
+		return;
+	if (n == 0 || !last) {
+		sb_str(b, "<p>Моделирование изменений каталога и порогов не проводилось.</p>");
+		return;
+	}
+	if (!ru_date(json_string_value(json_object_get(last, "created_at")), false, date,
+		     sizeof(date)))
+		snprintf(date, sizeof(date), "—");
+	if (!json_is_number(json_object_get(last, "spearman")) ||
+	    !ru_number(json_number_value(json_object_get(last, "spearman")), 3, rho, sizeof(rho)))
+		snprintf(rho, sizeof(rho), "—");
+	snprintf(line, sizeof(line),
+		 "<p>Моделирование изменений каталога и порогов: расчётов — %lld; последний (%s): "
+		 "изменённых показателей — %lld, уровень изменился бы у %lld руководителей, "
+		 "ранговая корреляция с официальными баллами — %s.</p>",
+		 (long long)n, date,
+		 (long long)json_integer_value(json_object_get(last, "indicators_changed")),
+		 (long long)json_integer_value(json_object_get(last, "heads_changed")), rho);
+	sb_str(b, line);
+}
+
 /* The policy lint's error findings: the federal position on ВПР, bounds, weights. */
 static void html_lint(struct sbuf *b, const json_t *lint)
 {
@@ -396,6 +425,7 @@ static void html_indicators(struct sbuf *b, const json_t *step)
 		sb_str(b, "</tr>");
 	}
 	sb_str(b, "</tbody></table>");
+	html_simulations(b, json_object_get(step, "simulations"));
 }
 
 static void html_goals(struct sbuf *b, const json_t *step)

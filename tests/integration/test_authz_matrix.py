@@ -117,7 +117,8 @@ MATRIX = [
     ('GET',   '/api/v1/campaigns/{id}/scores',         (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/campaigns/{id}/outliers',       (200, 200), (200, 404), (200, 404), (403, 403), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/campaigns/{id}/calibration',    (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
-    ('POST',  '/api/v1/campaigns/{id}/simulations',    (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('POST',  '/api/v1/campaigns/{id}/simulations',    (201, 201), (201, 404), (201, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
+    ('GET',   '/api/v1/campaigns/{id}/simulations',    (200, 200), (200, 404), (200, 404), (403, 403), (403, 403), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/campaigns/{id}/cycle-report',   (200, 200), (200, 404), (200, 404), (403, 403), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/campaigns/{id}/warnings',       (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
     ('GET',   '/api/v1/managers/{id}/scores',          (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),
@@ -162,9 +163,7 @@ MATRIX = [
 # Routes on one object that has no territory: one column, nothing is out of scope.
 GLOBAL_OBJECTS = {'/api/v1/directions/{id}', '/api/v1/competencies/{id}'}
 # Routes that answer without writing anything, whatever the method.
-NOT_AUDITED = {('POST', '/api/v1/auth/token'),
-               # the what-if simulator stores nothing
-               ('POST', '/api/v1/campaigns/{id}/simulations')}
+NOT_AUDITED = {('POST', '/api/v1/auth/token')}
 # Writes that make a number of objects, each audited: the audit rows a success adds.
 AUDIT_ROWS = {
     ('POST', '/api/v1/campaigns/{id}/recommendation-drafts'): lambda r: r.json['created'],
@@ -505,6 +504,7 @@ ACTIONS.update({
     ('GET', '/api/v1/campaigns/{id}/warnings'): side_obj(lambda w, s: w.campaign(s)),
     ('GET', '/api/v1/campaigns/{id}/outliers'): side_obj(lambda w, s: w.campaign(s)),
     ('GET', '/api/v1/campaigns/{id}/calibration'): side_obj(lambda w, s: w.campaign(s)),
+    ('GET', '/api/v1/campaigns/{id}/simulations'): side_obj(lambda w, s: w.campaign(s)),
     ('POST', '/api/v1/campaigns/{id}/simulations'): lambda w, role, where: {
         'id': w.campaign(w.side(where)), 'body': {'thresholds': {'high': 90}}},
     ('GET', '/api/v1/campaigns/{id}/cycle-report'): side_obj(lambda w, s: w.campaign(s)),

@@ -301,6 +301,8 @@ class CycleWorld(ScoresWorld):
                    for k in ('self', 'municipal', 'regional_import')}
         steps['indicators'] = {
             'key': 'indicators', 'count': len(cat),
+            # no what-if run in this world (test_simulations counts them)
+            'simulations': {'count': 0, 'latest': []},
             'by_direction': [{'code': d, 'count': sum(1 for i in cat if i['direction'] == d)}
                              for d in DIRECTIONS],
             'by_source': sources,

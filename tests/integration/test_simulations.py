@@ -12,7 +12,9 @@ distributions (overall, per kind, per municipality), the heads whose level chang
 region ranks before and after, the rank shifts and Spearman's rho (average ranks for ties);
 also for values_from (the previous campaign's values, matched by code), include=unapproved
 and a municipal operator's scope. Plus: nothing is written, bad bodies and parameters give
-field errors, and out-of-scope campaigns answer 404.
+field errors, and out-of-scope campaigns answer 404. Every run is recorded (201, its id; the
+simulations table, one audit row; GET /campaigns/{id}/simulations lists the runs the caller may
+see; an Idempotency-Key replays the same run) and counted in the cycle report's indicators step.
 """
 import json
 import os
@@ -236,9 +238,16 @@ class SimulationsTest(harness.DaemonTestCase):
                         self.tok[token], body=body)
         return r
 
-    def ok(self, camp, body, token='admin', query=''):
-        r = assert_status(self.simulate(camp, body, token, query), 200, 'simulation')
-        return json.loads(r.body.decode('utf-8'), parse_float=D)
+    def ok(self, camp, body, token='admin', query='', headers=None):
+        """A run's answer, without the record's id and time (kept in self.last)."""
+        r = self.w.call('POST', '%s/campaigns/%d/simulations%s' % (API, camp, query),
+                        self.tok[token], body=body, headers=headers)
+        assert_status(r, 201, 'simulation')
+        self.assertEqual(r.headers.get('location'), '/api/v1/campaigns/%d/simulations' % camp)
+        doc = json.loads(r.body.decode('utf-8'), parse_float=D)
+        self.last = (doc.pop('id'), doc.pop('created_at'))
+        self.assertIsInstance(self.last[0], int)
+        return doc
 
     def changes(self):
         """Changes touching every kind of rule, named from the random catalog."""
@@ -253,12 +262,21 @@ class SimulationsTest(harness.DaemonTestCase):
             {'code': 'I08', 'weights': {'additional': 7}},
         ]
 
-    def snapshot(self):
+    def official(self):
         return self.w.sql(
             "SELECT (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY submission_id), '')) "
             "FROM submission_scores t) || (SELECT md5(coalesce(string_agg(t::text, ',' "
-            "ORDER BY submission_id, direction_id), '')) FROM direction_scores t) || "
-            "(SELECT count(*) FROM audit_events)")
+            "ORDER BY submission_id, direction_id), '')) FROM direction_scores t)")
+
+    def snapshot(self):
+        return self.official() + self.w.sql(
+            "SELECT (SELECT count(*) FROM audit_events) || '/' || "
+            "(SELECT count(*) FROM simulations)")
+
+    def counts(self):
+        return tuple(int(x) for x in self.w.sql(
+            "SELECT (SELECT count(*) FROM audit_events) || '|' || "
+            "(SELECT count(*) FROM simulations)").split('|'))
 
     # --- exactness
 
@@ -279,9 +297,10 @@ class SimulationsTest(harness.DaemonTestCase):
     def test_02_changes_and_thresholds(self):
         w = self.w
         body = {'indicators': self.changes(), 'thresholds': {'high': 70, 'low': 30}}
-        before = self.snapshot()
+        before, (audits, runs) = self.official(), self.counts()
         doc = self.ok(w.cur, body)
-        self.assertEqual(self.snapshot(), before, 'the simulation wrote something')
+        self.assertEqual(self.official(), before, 'the simulation changed official scores')
+        self.assertEqual(self.counts(), (audits + 1, runs + 1), 'one record, one audit row')
         rows, th = self.expected(w.cur, body['indicators'], body['thresholds'])
         changed = self.check(doc, rows, th)
         self.assertGreater(len(changed), 2, 'the changes move some heads across levels')
@@ -401,6 +420,80 @@ class SimulationsTest(harness.DaemonTestCase):
         assert_problem(self.simulate(999999, {}), 404, 'missing')
         self.assertEqual(self.ok(w.camp_b, {}, token='regional_b')['values_campaign_id'],
                          w.camp_b)
+
+    # --- the record of the runs
+
+    def runs(self, camp, token='admin', query=''):
+        r = self.w.call('GET', '%s/campaigns/%d/simulations%s' % (API, camp, query),
+                        self.tok[token])
+        assert_status(r, 200, 'the runs of %d' % camp)
+        return r.json
+
+    def test_08_every_run_is_recorded(self):
+        w = self.w
+        camp = w.new_campaign(w.region_a, 2031, 'draft', (80, 60, 40))
+        w.catalog[camp] = w.new_catalog(camp)
+        self.assertEqual(self.runs(camp)['items'], [])
+        body = {'indicators': [{'code': 'I02', 'exclude': True}], 'thresholds': {'high': 90},
+                'values_from': w.cur}
+        doc = self.ok(camp, body, token='regional_operator')
+        regional = self.last[0]
+        row = w.sql("SELECT campaign_id || '|' || region_id || '|' || coalesce(municipality_id, "
+                    "0) || '|' || values_campaign_id || '|' || role FROM simulations WHERE id = "
+                    "%d" % regional)
+        self.assertEqual(row, '%d|%d|0|%d|regional_operator' % (camp, w.region_a, w.cur))
+        audit = w.sql("SELECT entity || '|' || action || '|' || (after -> 'summary' ->> "
+                      "'counted') FROM audit_events WHERE entity = 'simulation' AND entity_id "
+                      "= %d" % regional)
+        self.assertEqual(audit, 'simulation|create|%d' % doc['counted'])
+        # a municipal operator's run covers its municipality: the region sees it, the
+        # municipality sees its own runs only
+        self.ok(camp, {}, token='municipal_operator')
+        municipal = self.last[0]
+        items = self.runs(camp, 'regional_operator')['items']
+        self.assertEqual([i['id'] for i in items], [municipal, regional])
+        first = items[1]
+        self.assertEqual((first['role'], first['municipality_id'], first['values_campaign_id'],
+                          first['request']), ('regional_operator', None, w.cur, body))
+        self.assertEqual(first['summary']['counted'], doc['counted'])
+        self.assertEqual(first['summary']['changed'], doc['changed']['count'])
+        self.assertEqual(first['summary']['levels'], json.loads(json.dumps(doc['levels'])))
+        self.assertEqual([i['id'] for i in self.runs(camp, 'municipal_operator')['items']],
+                         [municipal])
+        self.assertEqual(self.runs(camp, 'municipal_operator')['items'][0]['municipality_id'],
+                         w.muni_a1)
+        # pages, newest first
+        page = self.runs(camp, 'admin', '?limit=1')
+        self.assertEqual([i['id'] for i in page['items']], [municipal])
+        rest = self.runs(camp, 'admin', '?limit=1&cursor=%s' % page['next'])
+        self.assertEqual([i['id'] for i in rest['items']], [regional])
+        # an Idempotency-Key replays the run, recording nothing more
+        key = {'Idempotency-Key': 'sim-%d' % camp}
+        before = self.counts()
+        once = self.ok(camp, body, headers=key)
+        run = self.last[0]
+        again = self.ok(camp, body, headers=key)
+        self.assertEqual((again, self.last[0]), (once, run))
+        self.assertEqual(self.counts(), (before[0] + 1, before[1] + 1))
+        # refused: other roles, out of scope, bad parameters
+        for token in ('head', 'expert', 'portal'):
+            r = w.call('GET', '%s/campaigns/%d/simulations' % (API, camp), self.tok[token])
+            assert_problem(r, 403, token)
+        r = w.call('GET', '%s/campaigns/%d/simulations' % (API, camp), self.tok['regional_b'])
+        assert_problem(r, 404, 'another region')
+        r = w.call('GET', '%s/campaigns/%d/simulations?sort=name' % (API, camp),
+                   self.tok['admin'])
+        self.assertEqual([e['field'] for e in assert_problem(r, 400)['errors']], ['sort'])
+        # the cycle report's indicators step counts them, the latest first
+        r = w.call('GET', '%s/campaigns/%d/cycle-report' % (API, camp), self.tok['admin'])
+        assert_status(r, 200, 'cycle report')
+        sims = [x for x in r.json['steps'] if x['key'] == 'indicators'][0]['simulations']
+        self.assertEqual(sims['count'], 3)
+        self.assertEqual([x['id'] for x in sims['latest']], [run, municipal, regional])
+        self.assertEqual((sims['latest'][2]['indicators_changed'],
+                          sims['latest'][2]['thresholds_changed'],
+                          sims['latest'][2]['heads_changed']),
+                         (1, True, doc['changed']['count']))
 
 
 if __name__ == '__main__':
