@@ -124,7 +124,7 @@ const struct em_route ROUTES[] = {
 	{"GET", "/api/v1/submissions/{id}/history", SUBMISSION_READERS, submissions_history, 0,
 	 &SUBMISSIONS},
 
-	/* Scores and analysis (issue 5): personal rows for operators, experts and a head
+	/* Scores and analysis: personal rows for operators, experts and a head
 	 * (its own row); aggregates without personal data for portals too. */
 	{"GET", "/api/v1/campaigns/{id}/scores", SUBMISSION_READERS, campaign_scores_list,
 	 ROUTE_NEGOTIATES | ROUTE_READ_REPLICA},
@@ -147,7 +147,7 @@ const struct em_route ROUTES[] = {
 	{"GET", "/api/v1/public/aggregates", EM_ROLES_PUBLIC, public_aggregates_get,
 	 ROUTE_NEGOTIATES | ROUTE_READ_REPLICA},
 
-	/* The management cycle (issue 6): attestation, recommendations, decisions. */
+	/* The management cycle: attestation, recommendations, decisions. */
 	{"GET", "/api/v1/attestations", CYCLE_READERS, attestations_list, 0},
 	{"POST", "/api/v1/attestations", ATTESTERS, attestations_create, ROUTE_JSON_BODY},
 	{"GET", "/api/v1/attestations/{id}", CYCLE_READERS, attestations_get, 0},
@@ -168,7 +168,7 @@ const struct em_route ROUTES[] = {
 	{"GET", "/api/v1/decisions/{id}", CYCLE_READERS, decisions_get, 0},
 	{"POST", "/api/v1/decisions/{id}/revoke", OPERATORS, decisions_revoke, ROUTE_JSON_BODY},
 
-	/* Roadmaps and milestones (issue 6): heads write progress on their own organization's. */
+	/* Roadmaps and milestones: heads write progress on their own organization's. */
 	{"GET", "/api/v1/roadmaps", CYCLE_READERS, resource_list, ROUTE_READ_REPLICA, &ROADMAPS},
 	{"POST", "/api/v1/roadmaps", OPERATORS, roadmaps_create, ROUTE_JSON_BODY, &ROADMAPS},
 	{"GET", "/api/v1/roadmaps/{id}", CYCLE_READERS, resource_get, 0, &ROADMAPS},

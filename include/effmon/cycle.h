@@ -1,5 +1,5 @@
 /*
- * cycle.h — the management cycle (issue 6): attestations, addressed
+ * cycle.h — the management cycle: attestations, addressed
  * recommendations and their drafts, management decisions (src/cycle/
  * attestations.c, recommendations.c, decisions.c), and roadmaps with their
  * milestones. Handlers beyond the generic resource layer, and what they share.

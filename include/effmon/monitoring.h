@@ -1,5 +1,5 @@
 /*
- * monitoring.h — the monitoring module (issue 4): campaigns and their indicator
+ * monitoring.h — the monitoring module: campaigns and their indicator
  * catalogs, submissions and their workflow, bulk imports. Descriptors for the
  * generic handlers (src/resource.c) and the handlers of actions beyond them.
  */
@@ -37,7 +37,7 @@ enum em_err submissions_list(struct em_req *req, const struct em_args *args, jso
 enum em_err submissions_history(struct em_req *req, const struct em_args *args, json_t *body,
 				struct em_reply *reply);
 
-/* Scores, aggregates, outliers (src/monitoring/scores.c, aggregates.c; issue 5). */
+/* Scores, aggregates, outliers (src/monitoring/scores.c, aggregates.c). */
 /* include=unapproved: operators only (403 for other roles), 400 for another value. */
 enum em_err monitoring_include(struct em_req *req, struct em_reply *reply, bool *unapproved);
 enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args, json_t *body,

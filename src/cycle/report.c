@@ -1,5 +1,5 @@
 /*
- * report.c — GET /campaigns/{id}/cycle-report (issue 6, DESIGN "The
+ * report.c — GET /campaigns/{id}/cycle-report (DESIGN "The
  * management-cycle report"): the nine steps of the management cycle of one
  * campaign (and, between analysis and recommendations, the early warnings that
  * lead from one to the other), region-wide or for one municipality, each with

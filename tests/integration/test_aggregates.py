@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-test_aggregates.py - GET /aggregates and GET /public/aggregates (issue 5) against an
+test_aggregates.py - GET /aggregates and GET /public/aggregates against an
 independent recomputation from the scores formula (ScoresWorld of test_scores.py):
 counts, mean, median, quartiles, min, max, level distribution and the change since the
 previous campaign, for every grouping and combinations; the rollups equal a rebuild

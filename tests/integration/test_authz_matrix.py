@@ -93,7 +93,7 @@ MATRIX = [
 
     ('GET',   '/api/v1/audit',                         200,        200,        403,        403,        403,        403,        ANON),
 
-    # Monitoring (issues 4, 5): campaigns and catalogs, imports, submissions, scores.
+    # Monitoring: campaigns and catalogs, imports, submissions, scores.
     ('GET',   '/api/v1/campaigns',                     200,        200,        200,        200,        200,        200,        ANON),
     ('POST',  '/api/v1/campaigns',                     201,        201,        403,        403,        403,        403,        ANON),
     ('GET',   '/api/v1/campaigns/{id}',                (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (200, 404), (ANON, ANON)),
@@ -125,7 +125,7 @@ MATRIX = [
     ('GET',   '/api/v1/aggregates',                    200,        200,        200,        403,        200,        200,        ANON),
     ('GET',   '/api/v1/public/aggregates',             200,        200,        200,        200,        200,        200,        200),
 
-    # The management cycle (issue 6): attestations, recommendations, decisions, roadmaps.
+    # The management cycle: attestations, recommendations, decisions, roadmaps.
     ('GET',   '/api/v1/attestations',                  200,        200,        200,        200,        200,        403,        ANON),
     ('POST',  '/api/v1/attestations',                  201,        201,        403,        403,        201,        403,        ANON),
     ('GET',   '/api/v1/attestations/{id}',             (200, 200), (200, 404), (200, 404), (200, 404), (200, 404), (403, 403), (ANON, ANON)),

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-test_cycle_report.py - GET /campaigns/{id}/cycle-report (issue 6) against an independent
+test_cycle_report.py - GET /campaigns/{id}/cycle-report against an independent
 recomputation: the scored world of test_scores.py (a previous and a current campaign of
 region A, random catalogs and submissions) plus, seeded by SQL, goals, indicator methods,
 imports, returns, planted outliers and values changed at verification, recommendations of

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-test_scores.py - scores and ranks (issue 5) against an independent recomputation.
+test_scores.py - scores and ranks against an independent recomputation.
 
 A random catalog (booleans, polarity down, weights 0 for some kinds, missing values,
 out-of-range values that clamp) and random submissions are seeded by SQL; part of the

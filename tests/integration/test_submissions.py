@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-test_submissions.py - submissions over HTTP (issue 4): the lifecycle by the three roles
+test_submissions.py - submissions over HTTP: the lifecycle by the three roles
 (the head fills and submits, the municipality verifies, the region approves), returns and
 resubmission, every illegal transition (409 naming the allowed ones) and wrong role (403),
 every validation error of PUT .../values (nothing written), the submission window, frozen
