@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-test_abuse.py - abuse of the API mass assignment of protected fields on every
+test_abuse.py - abuse of the API: mass assignment of protected fields on every
 writable route (derived from `effmond routes` and the served OpenAPI document), scope and
 role escalation through fields a body may carry, and enumeration of ids across scopes
 (a foreign id answers exactly like a missing one, on every route with an id and on list

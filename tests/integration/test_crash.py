@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-test_crash.py - crash safety creating writes with unique Idempotency-Keys while effmond
+test_crash.py - crash safety: creating writes with unique Idempotency-Keys while effmond
 is SIGKILLed (20 cycles) and while PostgreSQL stops -m immediate (6); then every acknowledged write
 exists once with one audit row, key retries create each once, nothing is unaccounted for, no key is
 left in progress. Seeded timing (EFFMON_CRASH_SEED); one summary line per phase for the issue note.
