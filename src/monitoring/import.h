@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "effmon/monitoring.h"
+#include "effmon/sbuf.h"
 
 #define IMPORT_MAX_ERRORS 10000
 #define IMPORT_COPY_CHUNK (256 * 1024)
@@ -48,9 +49,8 @@ struct import {
 	long errs_total;
 	long sql_errs_total;
 	PGresult *sql_errs;     /* rows of (line, inn, code, value, comment, record) errors */
-	char *out;              /* the COPY buffer */
-	size_t len, cap;
-	bool failed;            /* out of memory while buffering */
+	struct sbuf out;        /* the COPY buffer */
+	bool failed;            /* out of memory (the error list) */
 	bool bad;               /* the file has bad rows: answer 422 */
 };
 

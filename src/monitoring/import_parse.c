@@ -46,62 +46,39 @@ static void row_error(struct import *im, unsigned long row, enum import_col col,
 
 /* --- The COPY buffer ------------------------------------------------------------------- */
 
-static void out_reserve(struct import *im, size_t n)
-{
-	if (im->failed || im->len + n <= im->cap)
-		return;
-	size_t cap = im->cap ? im->cap : IMPORT_COPY_CHUNK + 4096;
-	while (cap < im->len + n)
-		cap *= 2;
-	char *p = realloc(im->out, cap);
-	if (!p) {
-		im->failed = true;
-		return;
-	}
-	im->out = p;
-	im->cap = cap;
-}
-
 static void out_raw(struct import *im, const char *s, size_t n)
 {
-	out_reserve(im, n);
-	if (im->failed)
-		return;
-	memcpy(im->out + im->len, s, n);
-	im->len += n;
+	sb_add(&im->out, s, n);
 }
 
-/* Appends s[0..n) escaped for COPY's text format (\\, \n, \r, \t). */
+/* Appends s[0..n) escaped for COPY's text format (\\, \n, \r, \t): plain runs as they are. */
 static void out_text(struct import *im, const char *s, size_t n)
 {
-	out_reserve(im, 2 * n);
-	if (im->failed)
-		return;
-	char *o = im->out + im->len;
+	size_t from = 0;
+
 	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		switch (c) {
-		case '\\': *o++ = '\\'; *o++ = '\\'; break;
-		case '\n': *o++ = '\\'; *o++ = 'n'; break;
-		case '\r': *o++ = '\\'; *o++ = 'r'; break;
-		case '\t': *o++ = '\\'; *o++ = 't'; break;
-		default: *o++ = c;
-		}
+		const char *esc = s[i] == '\\' ? "\\\\" : s[i] == '\n' ? "\\n"
+				: s[i] == '\r' ? "\\r" : s[i] == '\t' ? "\\t" : NULL;
+		if (!esc)
+			continue;
+		sb_add(&im->out, s + from, i - from);
+		sb_add(&im->out, esc, 2);
+		from = i + 1;
 	}
-	im->len = (size_t)(o - im->out);
+	sb_add(&im->out, s + from, n - from);
 }
 
 enum em_err import_out_flush(struct import *im, bool force)
 {
 	enum em_err rc;
 
-	if (im->failed)
+	if (im->failed || im->out.failed)
 		return EM_EINTERNAL;
-	if (im->len == 0 || (!force && im->len < IMPORT_COPY_CHUNK))
+	if (im->out.len == 0 || (!force && im->out.len < IMPORT_COPY_CHUNK))
 		return EM_OK;
-	if ((rc = db_copy_put(im->req->db, im->out, im->len)) != EM_OK)
+	if ((rc = db_copy_put(im->req->db, im->out.p, im->out.len)) != EM_OK)
 		return rc;
-	im->len = 0;
+	im->out.len = 0;
 	return EM_OK;
 }
 

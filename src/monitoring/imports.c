@@ -278,8 +278,8 @@ static void import_reset(struct import *im)
 {
 	im->rows = im->staged = im->errs_total = im->sql_errs_total = 0;
 	im->nerrs = 0;
-	im->len = 0;
-	im->failed = im->bad = false;
+	im->out.len = 0;
+	im->out.failed = im->failed = im->bad = false;
 	PQclear(im->sql_errs);
 	im->sql_errs = NULL;
 }
@@ -503,7 +503,7 @@ enum em_err imports_create(struct em_req *req, const struct em_args *args, json_
 	json_decref(im.json);
 	PQclear(im.sql_errs);
 	free(im.errs);
-	free(im.out);
+	free(im.out.p);
 	return rc;
 }
 
