@@ -15,6 +15,8 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include "effmon/sbuf.h"
+
 enum opt_type { OPT_STRING, OPT_LONG, OPT_ENUM };
 
 struct opt {
@@ -334,44 +336,39 @@ enum em_err config_parse(struct em_config *cfg, int argc, char **argv, int first
 	return parse_listen(cfg, err, errlen);
 }
 
-/* Reads a whole small file; strips one trailing newline. */
+/* Reads a whole small file (at most 1 MiB); strips the trailing newlines. */
 static enum em_err read_file(const char *path, char **out, size_t *outlen, const char *what,
 			     char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, len = 0, n;
+	struct sbuf b = {0};
 	char chunk[4096];
+	size_t n;
 
 	if (!f) {
 		snprintf(err, errlen, "%s: cannot read %s: %s", what, path, strerror(errno));
 		return EM_EINVAL;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (len + n + 1 > cap) {
-			char *nb;
-			cap = (len + n + 1) * 2;
-			if (cap > (1u << 20) || !(nb = realloc(buf, cap))) {
-				snprintf(err, errlen, "%s: %s is too large", what, path);
-				free(buf);
-				fclose(f);
-				return EM_EINVAL;
-			}
-			buf = nb;
-		}
-		memcpy(buf + len, chunk, n);
-		len += n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && !b.failed) {
+		if (b.len + n > (1u << 20))
+			b.failed = true;
+		sb_add(&b, chunk, n);
 	}
 	fclose(f);
-	if (!buf) {
+	if (b.failed) {
+		snprintf(err, errlen, "%s: %s is too large", what, path);
+		free(b.p);
+		return EM_EINVAL;
+	}
+	if (!b.p) {
 		snprintf(err, errlen, "%s: %s is empty", what, path);
 		return EM_EINVAL;
 	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
+	while (b.len > 0 && (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == '\r'))
+		b.len--;
+	b.p[b.len] = '\0';
+	*out = b.p;
+	*outlen = b.len;
 	return EM_OK;
 }
 
