@@ -91,6 +91,10 @@ void reply_clear(struct em_reply *r);
 void reply_json(struct em_reply *r, unsigned status, json_t *json); /* steals json */
 void reply_text(struct em_reply *r, unsigned status, const char *content_type, const char *text,
 		size_t len); /* static text */
+/* JSON text as the body: a copy of json, or text itself (owned: the reply frees it, also on
+ * failure); EM_EINTERNAL when json is NULL or the copy fails. */
+enum em_err reply_json_copy(struct em_reply *r, unsigned status, const char *json);
+enum em_err reply_json_owned(struct em_reply *r, unsigned status, char *text);
 void reply_header(struct em_reply *r, const char *name, const char *value);
 enum em_err reply_fail(struct em_reply *r, enum em_err err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -595,11 +595,9 @@ static enum em_err sim_run_tx(struct db_conn *db, void *arg)
 	params[8] = req->request_id;
 	if ((rc = db_exec(req->db, &SIM_SAVE, params, &res)) != EM_OK)
 		goto out;
-	rc = EM_EINTERNAL;
-	if (PQntuples(res) == 1 && (x->reply->text = strdup(PQgetvalue(res, 0, 0)))) {
-		x->reply->status = 201;
-		x->reply->text_len = strlen(x->reply->text);
-		x->reply->content_type = "application/json";
+	rc = PQntuples(res) == 1 ? reply_json_copy(x->reply, 201, PQgetvalue(res, 0, 0))
+				 : EM_EINTERNAL;
+	if (rc == EM_OK) {
 		/* No route reads one run: Location is the campaign's record of them. */
 		snprintf(location, sizeof(location), "/api/v1/campaigns/%s/simulations", x->cid);
 		reply_header(x->reply, "Location", location);

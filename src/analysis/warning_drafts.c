@@ -106,11 +106,7 @@ static enum em_err drafts_answer(struct wdrafts *d, PGresult *gen)
 	free(items);
 	if (n < 0)
 		return EM_EINTERNAL;
-	d->reply->status = 200;
-	d->reply->text = text;
-	d->reply->text_len = (size_t)n;
-	d->reply->content_type = "application/json";
-	return EM_OK;
+	return reply_json_owned(d->reply, 200, text);
 }
 
 static enum em_err wdrafts_tx(struct db_conn *db, void *arg)

@@ -177,12 +177,9 @@ enum em_err attestations_of_manager(struct em_req *req, const struct em_args *ar
 		return reply_fail(reply, rc, "no manager %lld", (long long)args->id[0]);
 	if (rc != EM_OK)
 		return rc;
-	reply->status = 200;
-	reply->text = strdup(PQgetvalue(res, 0, 0));
-	reply->text_len = reply->text ? strlen(reply->text) : 0;
-	reply->content_type = "application/json";
+	rc = reply_json_copy(reply, 200, PQgetvalue(res, 0, 0));
 	PQclear(res);
-	return reply->text ? EM_OK : EM_EINTERNAL;
+	return rc;
 }
 
 /* --- Create ------------------------------------------------------------------------------- */

@@ -75,6 +75,21 @@ void reply_text(struct em_reply *r, unsigned status, const char *content_type, c
 	r->text_len = len;
 }
 
+enum em_err reply_json_owned(struct em_reply *r, unsigned status, char *text)
+{
+	free(r->text);
+	r->text = text;
+	r->text_len = text ? strlen(text) : 0;
+	r->status = status;
+	r->content_type = "application/json";
+	return text ? EM_OK : EM_EINTERNAL;
+}
+
+enum em_err reply_json_copy(struct em_reply *r, unsigned status, const char *json)
+{
+	return reply_json_owned(r, status, json ? strdup(json) : NULL);
+}
+
 void reply_header(struct em_reply *r, const char *name, const char *value)
 {
 	if (r->nheaders >= EM_MAX_REPLY_HEADERS)

@@ -359,14 +359,11 @@ static enum em_err import_write(struct import *im, const struct idem *idem)
 	/* No route reads one import: Location is the campaign's list, newest first. */
 	snprintf(location, sizeof(location), "/api/v1/campaigns/%lld/imports",
 		 (long long)im->campaign_id);
-	im->reply->status = 201;
-	im->reply->text = strdup(PQgetvalue(res, 0, 0));
-	im->reply->text_len = im->reply->text ? strlen(im->reply->text) : 0;
-	im->reply->content_type = "application/json";
-	reply_header(im->reply, "Location", location);
+	rc = reply_json_copy(im->reply, 201, PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (!im->reply->text)
-		return EM_EINTERNAL;
+	if (rc != EM_OK)
+		return rc;
+	reply_header(im->reply, "Location", location);
 	return idem_finish(req, idem, im->reply);
 }
 
@@ -433,12 +430,8 @@ static enum em_err import_tx(struct db_conn *db, void *arg)
 					(json_int_t)im->staged, "errors");
 		char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 		json_decref(doc);
-		if (!text)
-			return EM_EINTERNAL;
-		im->reply->status = 200;
-		im->reply->text = text;
-		im->reply->text_len = strlen(text);
-		im->reply->content_type = "application/json";
+		if ((rc = reply_json_owned(im->reply, 200, text)) != EM_OK)
+			return rc;
 		return idem_finish(req, &idem, im->reply);
 	}
 	return import_write(im, &idem);
