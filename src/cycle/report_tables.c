@@ -283,7 +283,9 @@ static void element_cols(struct sheet_book *book, struct sheet_table *t, const c
 	char sub[64], label[SHEET_TEXT];
 
 	json_object_foreach(obj, key, x) {
-		snprintf(sub, sizeof(sub), "%s%s%s", prefix, *prefix ? "." : "", key);
+		int n = snprintf(sub, sizeof(sub), "%s%s%s", prefix, *prefix ? "." : "", key);
+		if (n < 0 || (size_t)n >= sizeof(sub))
+			continue; /* no key of the report is that deep or long */
 		if (json_is_object(x) && depth < 3) {
 			element_cols(book, t, sub, x, depth + 1);
 			continue;

@@ -3,8 +3,11 @@
 # private PostgreSQL under /tmp, loads the generated dataset at SCALE, runs each
 # HTTP scenario with wrk for DURATION seconds against effmond and the ceiling
 # program, then the import, rescoring and RSS-flatness measurements. One line
-# per scenario. Every step is bounded by timeout(1); everything it started is
-# stopped by PID on exit. usage: SCALE=0.01 DURATION=10 tests/bench/bench.sh
+# per scenario, then each target of DESIGN §7's national size with its figure
+# and met / not met. Every step is bounded by timeout(1); everything it started
+# is stopped by PID on exit. usage: SCALE=0.01 DURATION=10 tests/bench/bench.sh
+# ONLY=name,name runs those HTTP scenarios (and the ceiling) alone, without the
+# RSS, login, rescoring and import steps (tests/bench/scaling.sh uses it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -101,13 +104,16 @@ rss() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status";
 ms() { awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
   if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000;
   printf "%.2f", n }'; }
-declare -A RPS
+declare -A RPS P99
+# Is scenario $1 to run (ONLY unset, or naming it)?
+want() { [ -z "${ONLY:-}" ] || [[ ",$ONLY,ceiling," == *",$1,"* ]]; }
 printf '%-22s %4s %9s %9s %9s %12s %9s %8s  %s\n' scenario c rps p50_ms p99_ms "errors" \
   peak_MiB rss_MiB ratio
 # name concurrency pid ratio-base wrk-args... : one wrk run, one line
 run() {
   local name=$1 c=$2 pid=$3 base_name=$4 out rps p50 p99 non2xx sock ratio
   shift 4
+  want "$name" || return 0
   echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true # VmHWM: this scenario's peak
   out=$(timeout $((DURATION + 30)) wrk -t2 -c"$c" -d"${DURATION}s" --timeout 10s --latency "$@" 2>&1) ||
     { echo "$name: wrk failed: $out" >&2; return 1; }
@@ -118,6 +124,7 @@ run() {
   non2xx=$(echo "$out" | awk '/Non-2xx or 3xx responses:/ { print $NF }')
   sock=$(echo "$out" | awk -F'[ ,]+' '/Socket errors:/ { print $4 + $6 + $8 + $10 }')
   RPS[$name]=$rps
+  P99[$name]=$p99
   ratio=-
   if [ "$base_name" != - ] && [ -n "${RPS[$base_name]:-}" ]; then
     ratio=$(awk -v a="$rps" -v b="${RPS[$base_name]}" -v n="$base_name" \
@@ -143,6 +150,39 @@ if [ -s "$work/subs.txt" ]; then
     -H "Authorization: Bearer $writer_token" "$base"
 else
   echo "put_values: gen's JSON names no writable submission"
+fi
+# The first read of the aggregates after a write: 30 rounds of one change of an
+# approved submission's value (between its indicator's bounds, so the total and
+# the campaign's stamp move) and em_rescore, then one timed GET.
+after_write() {
+  local sub ind i t times=()
+  read -r sub ind < <(pg -d effmon -tAF' ' -c "SELECT v.submission_id, v.indicator_id \
+    FROM submission_values v JOIN submissions s ON s.id = v.submission_id \
+    JOIN indicators i ON i.id = v.indicator_id WHERE s.campaign_id = $campaign \
+    AND s.status = 'approved' AND i.value_type = 'number' \
+    AND coalesce((i.weights ->> s.kind)::numeric, 0) > 0 ORDER BY 1, 2 LIMIT 1")
+  [ -n "$sub" ] || { echo "aggregates_after_write: no approved numeric value"; return 0; }
+  for i in $(seq 30); do
+    pg -d effmon -qc "UPDATE submission_values v SET value = CASE WHEN v.value <= \
+      (i.min_value + i.max_value) / 2 THEN i.max_value ELSE i.min_value END FROM indicators i \
+      WHERE i.id = v.indicator_id AND v.submission_id = $sub AND v.indicator_id = $ind; \
+      SELECT em_rescore(ARRAY[$sub]::bigint[])" >/dev/null
+    t=$(curl -s -o /dev/null -w '%{time_total}' -H "$R" "$base$agg")
+    times+=("$t")
+  done
+  P99[aggregates_after_write]=$(printf '%s\n' "${times[@]}" | sort -n |
+    awk '{ v[NR] = $1 * 1000 } END { i = int(NR * 0.99 + 0.999); if (i > NR) i = NR;
+      printf "%.2f", v[i] }')
+  printf '%-22s %4s %9s %9s %9s %12s %9s %8s  %s\n' aggregates_after_write 1 - \
+    "$(printf '%s\n' "${times[@]}" | sort -n | awk '{ v[NR] = $1 * 1000 }
+      END { printf "%.2f", v[int((NR + 1) / 2)] }')" "${P99[aggregates_after_write]}" \
+    "30 rounds" - - -
+}
+want aggregates_after_write && after_write
+if [ -n "${ONLY:-}" ]; then
+  kill "$epid" "$cpid" 2>/dev/null || true
+  echo "dataset: $dataset: $counts; total $(($(date +%s) - t_start)) s"
+  exit 0
 fi
 # RSS flatness: c=128 on GET /organizations/{id} for RSS_SECONDS, RSS sampled
 # every second; the peak is this run's alone.
@@ -187,5 +227,45 @@ say "import: tests/bench/import.sh $BUILD $iorgs 40"
 timeout 1800 bash tests/bench/import.sh "$root/$BUILD" "$iorgs" 40 >"$work/import.log" 2>&1 ||
   { echo "import.sh failed:"; tail -5 "$work/import.log"; }
 grep -E 'values/s|ratio' "$work/import.log" | sed 's/^/import: /' || true
+
+# --- targets (DESIGN §7: the national size is SCALE=1) ---------------------------
+# name, the figure, the bound, met when the figure is within it.
+target() { printf '%-48s %14s %14s  %s\n' "$1" "$2" "$3" "$4"; }
+verdict() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { if (a == "" || a == "-") { print "no figure";
+  exit } ok = op == "<" ? a + 0 < b + 0 : a + 0 >= b + 0; print ok ? "met" : "not met" }'; }
+both() { [ "$1" = met ] && [ "$2" = met ] && echo met || echo "not met"; }
+ratio() { awk -v a="${RPS[$1]:-}" -v b="${RPS[$2]:-}" 'BEGIN { if (a == "" || b == "" || b == 0)
+  print "-"; else printf "%.2f", a / b }'; }
+import_s=$(awk '/^effmond import \(new values\)/ { print $(NF - 3) }' "$work/import.log")
+copy_s=$(awk '/^plain COPY into a bare table/ { print $(NF - 3) }' "$work/import.log")
+shaped_s=$(awk '/^COPY into a submission_values shape/ { print $(NF - 3) }' "$work/import.log")
+ivalues=$((iorgs * 40))
+echo
+echo "targets at SCALE=$SCALE (they are set for SCALE=1; a figure met at a smaller scale is not met):"
+target target figure bound verdict
+r=$(ratio organization ceiling)
+target "GET /organizations/{id} / ceiling" "$r x" ">= 0.9 x" "$(verdict "$r" '>=' 0.9)"
+target "GET /organizations/{id} p99" "${P99[organization]:--} ms" "< 10 ms" \
+  "$(verdict "${P99[organization]:-}" '<' 10)"
+r=$(ratio organizations_list ceiling)
+target "organizations list (sort=name, 50) p99" "${P99[organizations_list]:--} ms" "< 20 ms" \
+  "$(verdict "${P99[organizations_list]:-}" '<' 20)"
+target "organizations list / ceiling" "$r x" ">= 0.3 x" "$(verdict "$r" '>=' 0.3)"
+r=$(ratio scores ceiling)
+target "GET /campaigns/{id}/scores?limit=50 p99" "${P99[scores]:--} ms" "< 25 ms" \
+  "$(verdict "${P99[scores]:-}" '<' 25)"
+target "scores / ceiling" "$r x" ">= 0.25 x" "$(verdict "$r" '>=' 0.25)"
+target "aggregates, first read after a write, p99" "${P99[aggregates_after_write]:--} ms" \
+  "< 50 ms" "$(verdict "${P99[aggregates_after_write]:-}" '<' 50)"
+target "PUT /submissions/{id}/values (10), c=8, p99" "${P99[put_values]:--} ms" "< 25 ms" \
+  "$(verdict "${P99[put_values]:-}" '<' 25)"
+iv=$( [ "$ivalues" -ge 1000000 ] && verdict "${import_s:-}" '<' 5 || echo "not met (under 1 M values)")
+target "import of $ivalues new values" "${import_s:--} s" "< 5 s for 1 M" "$iv"
+[ -n "${copy_s:-}" ] && [ -n "${import_s:-}" ] &&
+  target "  import / a bare COPY of the same file" "$(awk -v a="$copy_s" -v b="$import_s" \
+    'BEGIN { printf "%.2f", a / b }')" - -
+[ -n "${shaped_s:-}" ] && [ -n "${import_s:-}" ] &&
+  target "  import / a COPY into the submission_values shape" "$(awk -v a="$shaped_s" \
+    -v b="$import_s" 'BEGIN { printf "%.2f", a / b }')" - -
 
 echo "dataset: $dataset: $counts; total $(($(date +%s) - t_start)) s"

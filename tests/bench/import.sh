@@ -3,7 +3,9 @@
 # regional_import indicators of one open campaign) imported through effmond
 # (POST /campaigns/{id}/imports: parse, COPY to staging, set-wise checks,
 # upsert, history, audit, rescore), against a plain COPY of the same file into
-# a bare table on the same cluster. Prints values/s for both and the ratio.
+# a bare table on the same cluster, and against a COPY of the same rows (as ids)
+# into a table shaped like submission_values with its primary key and index:
+# the honest limit of a write of that many values. Prints values/s and the ratios.
 # Starts its own PostgreSQL cluster under /tmp and stops everything it started;
 # every step is bounded by timeout(1). Not part of `meson test`.
 # usage: tests/bench/import.sh [build-dir] [organizations] [indicators]
@@ -69,6 +71,18 @@ pg -d effmon -c "\\copy bare FROM '$work/import.csv' WITH (FORMAT csv, HEADER)"
 t1=$(now)
 copy_s=$(echo "$t1 - $t0" | bc -l)
 
+echo "== COPY of the same rows into a table shaped like submission_values, with its indexes"
+pg -d effmon -c "\\copy (SELECT s.id, i.id, b.value::numeric FROM bare b \
+  JOIN organizations o ON o.inn = b.organization_inn JOIN submissions s ON s.organization_id = o.id \
+  JOIN indicators i ON i.code = b.indicator_code AND i.campaign_id = s.campaign_id) \
+  TO '$work/shaped.copy'"
+pg -d effmon -c "CREATE TABLE shaped (LIKE submission_values INCLUDING DEFAULTS INCLUDING \
+  CONSTRAINTS INCLUDING INDEXES)"
+t0=$(now)
+pg -d effmon -c "\\copy shaped (submission_id, indicator_id, value) FROM '$work/shaped.copy'"
+t1=$(now)
+shaped_s=$(echo "$t1 - $t0" | bc -l)
+
 echo "== effmond import (POST /api/v1/campaigns/$campaign/imports, text/csv)"
 t0=$(now)
 code=$(timeout 600 curl -s -o "$work/answer.json" -w '%{http_code}' \
@@ -93,9 +107,12 @@ jq -c '{values_written, values_unchanged}' "$work/answer2.json"
 
 printf '\n%-34s %8.2f s %12.0f values/s\n' "plain COPY into a bare table" "$copy_s" \
   "$(echo "$rows / $copy_s" | bc -l)"
+printf '%-34s %8.2f s %12.0f values/s\n' "COPY into a submission_values shape" "$shaped_s" \
+  "$(echo "$rows / $shaped_s" | bc -l)"
 printf '%-34s %8.2f s %12.0f values/s\n' "effmond import (new values)" "$import_s" \
   "$(echo "$rows / $import_s" | bc -l)"
 printf '%-34s %8.2f s %12.0f values/s\n' "effmond import (unchanged)" "$again_s" \
   "$(echo "$rows / $again_s" | bc -l)"
 printf 'ratio import / COPY: %.2f (new values), %.2f (unchanged)\n' \
   "$(echo "$copy_s / $import_s" | bc -l)" "$(echo "$copy_s / $again_s" | bc -l)"
+printf 'ratio import / shaped COPY: %.2f (new values)\n' "$(echo "$shaped_s / $import_s" | bc -l)"
