@@ -101,7 +101,7 @@ static enum em_err write_move(struct wf_ctx *c)
 	const struct workflow *wf = c->wf;
 	struct em_req *req = c->req;
 	char bufs[3][24], idbuf[24], actor[24];
-	const char *params[10 + WF_MAX_TEXTS + WF_MAX_EXTRA];
+	const char *params[10 + WF_MAX_TEXTS + WF_MAX_EXTRA] = {0};
 	size_t n = 10;
 	PGresult *res;
 	enum em_err rc;
@@ -115,7 +115,7 @@ static enum em_err write_move(struct wf_ctx *c)
 	params[7] = PQgetvalue(c->lock, 0, 2);
 	params[8] = actor;
 	params[9] = req->request_id;
-	for (size_t i = 0; wf->texts && wf->texts[i] && i < WF_MAX_TEXTS; i++)
+	for (size_t i = 0; wf->texts && i < WF_MAX_TEXTS && wf->texts[i]; i++)
 		params[n++] = json_string_value(json_object_get(c->body, wf->texts[i]));
 	for (size_t i = 0; i < wf->nextra && i < WF_MAX_EXTRA; i++)
 		params[n++] = c->extra[i];
