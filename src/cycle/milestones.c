@@ -11,6 +11,7 @@
 
 #include "effmon/cycle.h"
 #include "effmon/registry.h"
+#include "effmon/workflow.h"
 
 #define MS_MAX_PER_ROADMAP 500
 #define MS_MAX_PER_ROADMAP_SQL "500"
@@ -22,17 +23,6 @@
 static const char *const STATUSES[] = {"planned", "in_progress", "done", "cancelled", NULL};
 static const char *const RECURRENCES[] = {"once", "annual", "continuous", NULL};
 static const char *const LEVELS[] = {"regional", "municipal", "organization", NULL};
-
-/* The next states of each state; done and cancelled are final. */
-static const struct {
-	const char *from;
-	const char *to[2];
-} NEXT[] = {
-	{"planned", {"in_progress", "cancelled"}},
-	{"in_progress", {"done", "cancelled"}},
-	{"done", {NULL, NULL}},
-	{"cancelled", {NULL, NULL}},
-};
 
 /* Arrays are checked by check_lists; the table sees the body without them. */
 static const struct field MS_CREATE[] = {
@@ -230,16 +220,16 @@ DB_STMT(MS_CREATE_SQL) = {
 	"SELECT " MS_JSON("ins", "r") ", ins.id, ins.version FROM ins, r",
 	10};
 
-/* Locks a visible milestone: version, level, organization, row JSON, period, status,
- * due_text, due_on, recurrence, roadmap id. */
+/* Locks a visible milestone: version, status, row JSON (the workflow's three), level,
+ * organization, period, due_text, due_on, recurrence, roadmap id. */
 DB_STMT(MS_LOCK) = {
 	"milestone_lock",
-	"SELECT m.version, r.level, r.organization_id, to_jsonb(m), r.period_from, "
-	"r.period_to, m.status, m.due_text, m.due_on, m.recurrence, m.roadmap_id "
+	"SELECT m.version, m.status, to_jsonb(m), r.level, r.organization_id, r.period_from, "
+	"r.period_to, m.due_text, m.due_on, m.recurrence, m.roadmap_id "
 	"FROM milestones m JOIN roadmaps r ON r.id = m.roadmap_id "
 	"WHERE m.id = $5::bigint AND" MS_SCOPE("r") " FOR UPDATE OF m",
 	5};
-enum { L_VERSION, L_LEVEL, L_ORG, L_ROW, L_FROM, L_TO, L_STATUS, L_DUE_TEXT, L_DUE_ON,
+enum { L_VERSION, L_STATUS, L_ROW, L_LEVEL, L_ORG, L_FROM, L_TO, L_DUE_TEXT, L_DUE_ON,
        L_RECURRENCE, L_ROADMAP };
 
 /* $5 id, $6 body, $7 due_on, $8 recurrence, $9 before, $10 actor, $11 request id. */
@@ -267,7 +257,7 @@ DB_STMT(MS_UPDATE_SQL) = {
 	"SELECT " MS_JSON("upd", "r") ", upd.version FROM upd, r",
 	11};
 
-/* $5 id, $6 to, $7 comment, $8 from, $9 before, $10 actor, $11 request id. */
+/* The workflow layout (workflow.h), $11 comment. */
 DB_STMT(MS_MOVE) = {
 	"milestone_transition",
 	"WITH upd AS (UPDATE milestones m SET status = $6, "
@@ -276,12 +266,12 @@ DB_STMT(MS_MOVE) = {
 	"  cancelled_at = CASE WHEN $6 = 'cancelled' THEN now() ELSE m.cancelled_at END, "
 	"  version = m.version + 1, updated_at = now() WHERE m.id = $5::bigint RETURNING m.*),"
 	" tr AS (INSERT INTO milestone_transitions (milestone_id, from_status, to_status, "
-	"  comment, actor_user_id) SELECT upd.id, $8, upd.status, $7, $10::bigint FROM upd "
+	"  comment, actor_user_id) SELECT upd.id, $7, upd.status, $11, $9::bigint FROM upd "
 	"  RETURNING *),"
 	" r AS (SELECT r.* FROM roadmaps r JOIN upd ON upd.roadmap_id = r.id),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'milestone', upd.id, "
-	"  'transition', $9::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
-	"  to_jsonb(tr)), $11, r.region_id, r.municipality_id, r.organization_id "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'milestone', upd.id, "
+	"  'transition', $8::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
+	"  to_jsonb(tr)), $10, r.region_id, r.municipality_id, r.organization_id "
 	"  FROM upd, tr, r) "
 	"SELECT " MS_JSON("upd", "r") ", upd.version FROM upd, r",
 	11};
@@ -581,92 +571,29 @@ enum em_err milestones_update(struct em_req *req, const struct em_args *args, js
 
 /* --- Transitions ------------------------------------------------------------------------ */
 
-/* Is from → to allowed? If not, the reply names the moves that are. */
-static bool move_allowed(const char *from, const char *to, struct em_reply *reply)
-{
-	for (size_t i = 0; i < sizeof(NEXT) / sizeof(NEXT[0]); i++) {
-		if (strcmp(NEXT[i].from, from) != 0)
-			continue;
-		if (!NEXT[i].to[0]) {
-			reply_fail(reply, EM_ECONFLICT,
-				   "from %s: no transition is allowed (%s is final)", from, from);
-			return false;
-		}
-		if (strcmp(NEXT[i].to[0], to) == 0 || strcmp(NEXT[i].to[1], to) == 0)
-			return true;
-		reply_fail(reply, EM_ECONFLICT, "from %s: allowed %s, %s", from, NEXT[i].to[0],
-			   NEXT[i].to[1]);
-		return false;
-	}
-	reply_fail(reply, EM_ECONFLICT, "from %s: no transition is known", from);
-	return false;
-}
-
-struct ms_move {
-	struct em_req *req;
-	int64_t id;
-	long version;
-	json_t *body;
-	const char *to, *comment;
-	struct em_reply *reply;
+/* The next states of each state; done and cancelled are final. */
+static const struct wf_move MOVES[] = {
+	{"planned", "in_progress"},
+	{"planned", "cancelled"},
+	{"in_progress", "done"},
+	{"in_progress", "cancelled"},
 };
 
-static enum em_err move_tx(struct db_conn *db, void *arg)
+/* Who may write the milestone, before its version is compared: a head moves its
+ * organization's milestones along; cancelling is the operators'. */
+static enum em_err move_locked(struct wf_ctx *c)
 {
-	struct ms_move *m = arg;
-	struct em_req *req = m->req;
-	struct idem idem;
-	char bufs[3][24], idbuf[24], actor[24];
-	const char *params[11];
-	PGresult *lock = NULL, *res;
-	enum em_err rc;
+	struct em_req *req = c->req;
 
-	(void)db;
-	reply_clear(m->reply);
-	if ((rc = idem_begin(req, m->body, &idem, m->reply)) != EM_OK || idem.replayed)
-		return rc;
-	if ((rc = milestone_lock(req, m->id, &lock, m->reply)) != EM_OK)
-		return rc;
-	/* A head moves its organization's milestones along; cancelling is the operators'. */
-	if (req->caller.role == EM_ROLE_HEAD && strcmp(m->to, "cancelled") == 0 &&
-	    strcmp(PQgetvalue(lock, 0, L_LEVEL), "organization") == 0 &&
-	    db_int64(lock, 0, L_ORG) == req->caller.organization_id) {
-		rc = reply_fail(m->reply, EM_EFORBIDDEN,
-				"a milestone is cancelled by an operator (admin, regional, or "
-				"municipal for its territory); a head reports progress");
-		goto out;
-	}
-	if ((rc = roadmap_may_write(req, PQgetvalue(lock, 0, L_LEVEL), db_int64(lock, 0, L_ORG),
-				    req->caller.role == EM_ROLE_HEAD, m->reply)) != EM_OK)
-		goto out;
-	if (atol(PQgetvalue(lock, 0, L_VERSION)) != m->version) {
-		rc = reply_fail(m->reply, EM_EPRECOND,
-				"the milestone has changed: its ETag is now \"%s\"",
-				PQgetvalue(lock, 0, L_VERSION));
-		goto out;
-	}
-	if (!move_allowed(PQgetvalue(lock, 0, L_STATUS), m->to, m->reply)) {
-		rc = EM_ECONFLICT;
-		goto out;
-	}
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)m->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = m->to;
-	params[6] = m->comment;
-	params[7] = PQgetvalue(lock, 0, L_STATUS);
-	params[8] = PQgetvalue(lock, 0, L_ROW);
-	params[9] = actor;
-	params[10] = req->request_id;
-	if ((rc = db_exec(req->db, &MS_MOVE, params, &res)) != EM_OK)
-		goto out;
-	reply_row(req, m->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-	rc = idem_finish(req, &idem, m->reply);
-	PQclear(res);
-out:
-	PQclear(lock);
-	return rc;
+	if (req->caller.role == EM_ROLE_HEAD && c->to && strcmp(c->to, "cancelled") == 0 &&
+	    strcmp(PQgetvalue(c->lock, 0, L_LEVEL), "organization") == 0 &&
+	    db_int64(c->lock, 0, L_ORG) == req->caller.organization_id)
+		return reply_fail(c->reply, EM_EFORBIDDEN,
+				  "a milestone is cancelled by an operator (admin, regional, or "
+				  "municipal for its territory); a head reports progress");
+	return roadmap_may_write(req, PQgetvalue(c->lock, 0, L_LEVEL),
+				 db_int64(c->lock, 0, L_ORG), req->caller.role == EM_ROLE_HEAD,
+				 c->reply);
 }
 
 static const struct field MOVE_FIELDS[] = {
@@ -674,22 +601,33 @@ static const struct field MOVE_FIELDS[] = {
 	{"comment", F_STRING, false, true, 1, 2000, NULL},
 };
 
+static void move_check(const json_t *body, const char *to, struct em_reply *reply)
+{
+	if (to && strcmp(to, "cancelled") == 0 &&
+	    !json_string_value(json_object_get(body, "comment")))
+		reply_field_error(reply, "comment", "is required when to is cancelled: say why");
+}
+
+static const char *const MOVE_TEXTS[] = {"comment", NULL};
+
+static const struct workflow MS_FLOW = {
+	.entity = "milestone",
+	.states = STATUSES,
+	.moves = MOVES,
+	.nmoves = sizeof(MOVES) / sizeof(MOVES[0]),
+	.fields = MOVE_FIELDS,
+	.nfields = sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]),
+	.check = move_check,
+	.texts = MOVE_TEXTS,
+	.lock = &MS_LOCK,
+	.locked = move_locked,
+	.move = &MS_MOVE,
+};
+
 enum em_err milestones_transition(struct em_req *req, const struct em_args *args, json_t *body,
 				  struct em_reply *reply)
 {
-	struct ms_move m = {.req = req, .id = args->id[0], .body = body, .reply = reply};
-	enum em_err rc;
-
-	if ((rc = require_if_match(req, reply, &m.version)) != EM_OK)
-		return rc;
-	validate_object(body, MOVE_FIELDS, 2, reply);
-	m.to = json_string_value(json_object_get(body, "to"));
-	m.comment = json_string_value(json_object_get(body, "comment"));
-	if (m.to && strcmp(m.to, "cancelled") == 0 && !m.comment)
-		reply_field_error(reply, "comment", "is required when to is cancelled: say why");
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the transition is not valid");
-	return db_tx(req->db, move_tx, &m);
+	return workflow_transition(&MS_FLOW, req, args, body, reply);
 }
 
 /* --- Participants ----------------------------------------------------------------------- */

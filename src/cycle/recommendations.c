@@ -14,6 +14,7 @@
 #include "effmon/cycle.h"
 #include "effmon/registry.h"
 #include "effmon/warnings.h"
+#include "effmon/workflow.h"
 
 #define MAX_CODES 50
 
@@ -541,128 +542,59 @@ enum em_err recommendations_update(struct em_req *req, const struct em_args *arg
 
 /* --- Transitions ------------------------------------------------------------------------------ */
 
-enum side { ISSUER, ADDRESSEE };
-
-static const struct move {
-	const char *from, *to;
-	enum side side;
-} MOVES[] = {
-	{"draft", "issued", ISSUER},
-	{"draft", "withdrawn", ISSUER},
-	{"issued", "acknowledged", ADDRESSEE},
-	{"acknowledged", "reported", ADDRESSEE},
-	{"reported", "accepted", ISSUER},
-	{"reported", "issued", ISSUER},
-};
-#define NMOVES (sizeof(MOVES) / sizeof(MOVES[0]))
-
-static const struct move *find_move(const char *from, const char *to, struct em_reply *reply)
+static bool by_issuer(const struct wf_ctx *c)
 {
-	char allowed[128] = "";
-
-	for (size_t i = 0; i < NMOVES; i++) {
-		if (strcmp(MOVES[i].from, from) != 0)
-			continue;
-		if (strcmp(MOVES[i].to, to) == 0)
-			return &MOVES[i];
-		size_t n = strlen(allowed);
-		snprintf(allowed + n, sizeof(allowed) - n, "%s%s", n ? ", " : "", MOVES[i].to);
-	}
-	if (!allowed[0])
-		reply_fail(reply, EM_ECONFLICT, "from %s: no transition is allowed (%s is final)",
-			   from, from);
-	else
-		reply_fail(reply, EM_ECONFLICT, "from %s: allowed %s", from, allowed);
-	return NULL;
+	return is_issuer(c->req, c->lock);
 }
 
-/* $1 role, $2 id, $3 to, $4 from, $5 report, $6 comment, $7 actor, $8 request id, $9 before. */
+static bool by_addressee(const struct wf_ctx *c)
+{
+	return is_addressee(c->req, c->lock);
+}
+
+#define ISSUER by_issuer, ISSUER_WHO
+#define ADDRESSEE by_addressee, ADDRESSEE_WHO
+static const struct wf_move MOVES[] = {
+	{"draft", "issued", 0, ISSUER},
+	{"draft", "withdrawn", 0, ISSUER},
+	{"issued", "acknowledged", 0, ADDRESSEE},
+	{"acknowledged", "reported", 0, ADDRESSEE},
+	{"reported", "accepted", 0, ISSUER},
+	{"reported", "issued", 0, ISSUER, "comment",
+	 "is required when sending a report back for rework: say what to correct"},
+};
+#undef ISSUER
+#undef ADDRESSEE
+
+/* The workflow layout (workflow.h), $11 comment, $12 report. -> id */
 DB_STMT(RECO_MOVE) = {
 	"recommendation_transition",
-	"WITH upd AS (UPDATE recommendations r SET status = $3, "
-	"  report = CASE WHEN $3 = 'reported' THEN $5 ELSE r.report END, "
-	"  rework_comment = CASE WHEN $4 = 'reported' AND $3 = 'issued' THEN $6 "
+	"WITH upd AS (UPDATE recommendations r SET status = $6, "
+	"  report = CASE WHEN $6 = 'reported' THEN $12 ELSE r.report END, "
+	"  rework_comment = CASE WHEN $7 = 'reported' AND $6 = 'issued' THEN $11 "
 	"   ELSE r.rework_comment END, "
-	"  issued_at = CASE WHEN $3 = 'issued' AND r.issued_at IS NULL THEN now() "
+	"  issued_at = CASE WHEN $6 = 'issued' AND r.issued_at IS NULL THEN now() "
 	"   ELSE r.issued_at END, "
-	"  acknowledged_at = CASE WHEN $3 = 'acknowledged' THEN now() ELSE r.acknowledged_at END, "
-	"  reported_at = CASE WHEN $3 = 'reported' THEN now() ELSE r.reported_at END, "
-	"  accepted_at = CASE WHEN $3 = 'accepted' THEN now() ELSE r.accepted_at END, "
-	"  version = r.version + 1, updated_at = now() WHERE r.id = $2::bigint RETURNING r.*),"
+	"  acknowledged_at = CASE WHEN $6 = 'acknowledged' THEN now() ELSE r.acknowledged_at END, "
+	"  reported_at = CASE WHEN $6 = 'reported' THEN now() ELSE r.reported_at END, "
+	"  accepted_at = CASE WHEN $6 = 'accepted' THEN now() ELSE r.accepted_at END, "
+	"  version = r.version + 1, updated_at = now() WHERE r.id = $5::bigint RETURNING r.*),"
 	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, "
 	"  actor_role, action, from_status, to_status, comment, report, request_id) "
-	"  SELECT upd.id, $7::bigint, $1, 'transition', $4, upd.status, $6, "
-	"  CASE WHEN $3 = 'reported' THEN $5 END, $8 FROM upd RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $7::bigint, $1, 'recommendation', upd.id, "
-	"  'transition', $9::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
-	"  to_jsonb(hist)), $8, upd.region_id, upd.municipality_id, upd.organization_id "
+	"  SELECT upd.id, $9::bigint, $1, 'transition', $7, upd.status, $11, "
+	"  CASE WHEN $6 = 'reported' THEN $12 END, $10 FROM upd RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'recommendation', upd.id, "
+	"  'transition', $8::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
+	"  to_jsonb(hist)), $10, upd.region_id, upd.municipality_id, upd.organization_id "
 	"  FROM upd, hist) "
 	"SELECT upd.id FROM upd",
-	9};
+	12};
 
-struct reco_move {
-	struct em_req *req;
-	int64_t id;
-	long version;
-	json_t *body;
-	const char *to, *comment, *report;
-	struct em_reply *reply;
-};
-
-static enum em_err move_tx(struct db_conn *db, void *arg)
+/* The move answers the id: answer the recommendation as GET would. */
+static enum em_err move_answer(struct wf_ctx *c, PGresult *moved)
 {
-	struct reco_move *m = arg;
-	struct em_req *req = m->req;
-	struct idem idem;
-	char idbuf[24], actor[24];
-	const char *params[9];
-	const struct move *mv;
-	PGresult *lock = NULL, *res;
-	enum em_err rc;
-
-	(void)db;
-	reply_clear(m->reply);
-	if ((rc = idem_begin(req, m->body, &idem, m->reply)) != EM_OK || idem.replayed)
-		return rc;
-	if ((rc = lock_reco(req, m->id, m->version, m->reply, &lock)) != EM_OK)
-		return rc;
-	const char *from = PQgetvalue(lock, 0, K_STATUS);
-	if (!(mv = find_move(from, m->to, m->reply))) {
-		rc = EM_ECONFLICT;
-		goto out;
-	}
-	if (!(mv->side == ISSUER ? is_issuer(req, lock) : is_addressee(req, lock))) {
-		rc = reply_fail(m->reply, EM_EFORBIDDEN, "a %s may not move this recommendation "
-				"from %s to %s: %s", em_role_name(req->caller.role), from, m->to,
-				mv->side == ISSUER ? ISSUER_WHO : ADDRESSEE_WHO);
-		goto out;
-	}
-	if (strcmp(from, "reported") == 0 && strcmp(m->to, "issued") == 0 && !m->comment) {
-		reply_field_error(m->reply, "comment", "is required when sending a report back for "
-				  "rework: say what to correct");
-		rc = reply_fail(m->reply, EM_EINVAL, "the transition is not valid");
-		goto out;
-	}
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)m->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[0] = em_role_name(req->caller.role);
-	params[1] = idbuf;
-	params[2] = m->to;
-	params[3] = from;
-	params[4] = m->report;
-	params[5] = m->comment;
-	params[6] = actor;
-	params[7] = req->request_id;
-	params[8] = PQgetvalue(lock, 0, K_ROW);
-	if ((rc = db_exec(req->db, &RECO_MOVE, params, &res)) != EM_OK)
-		goto out;
-	PQclear(res);
-	if ((rc = cycle_reply_one(req, m->reply, &RECO_GET, m->id, 200, "recommendation")) != EM_OK)
-		goto out;
-	rc = idem_finish(req, &idem, m->reply);
-out:
-	PQclear(lock);
-	return rc;
+	(void)moved;
+	return cycle_reply_one(c->req, c->reply, &RECO_GET, c->id, 200, "recommendation");
 }
 
 static const char *const TARGETS[] = {"issued", "acknowledged", "reported", "accepted",
@@ -673,26 +605,39 @@ static const struct field MOVE_FIELDS[] = {
 	{"report", F_STRING, false, true, 1, 4000, NULL},
 };
 
+static void move_check(const json_t *body, const char *to, struct em_reply *reply)
+{
+	const char *report = json_string_value(json_object_get(body, "report"));
+
+	if (to && strcmp(to, "reported") == 0 && !report)
+		reply_field_error(reply, "report", "is required when reporting: describe the "
+				  "correction made");
+	if (to && strcmp(to, "reported") != 0 && report)
+		reply_field_error(reply, "report", "is taken only with to: reported");
+}
+
+static const char *const MOVE_TEXTS[] = {"comment", "report", NULL};
+
+static const struct workflow RECO_FLOW = {
+	.entity = "recommendation",
+	.object = "this recommendation",
+	.states = STATUSES,
+	.moves = MOVES,
+	.nmoves = sizeof(MOVES) / sizeof(MOVES[0]),
+	.fields = MOVE_FIELDS,
+	.nfields = sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]),
+	.check = move_check,
+	.texts = MOVE_TEXTS,
+	.lock = &RECO_LOCK,
+	.fetch = cycle_fetch,
+	.move = &RECO_MOVE,
+	.answer = move_answer,
+};
+
 enum em_err recommendations_transition(struct em_req *req, const struct em_args *args,
 				       json_t *body, struct em_reply *reply)
 {
-	struct reco_move m = {.req = req, .id = args->id[0], .body = body, .reply = reply};
-	enum em_err rc;
-
-	if ((rc = require_if_match(req, reply, &m.version)) != EM_OK)
-		return rc;
-	validate_object(body, MOVE_FIELDS, sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]), reply);
-	m.to = json_string_value(json_object_get(body, "to"));
-	m.comment = json_string_value(json_object_get(body, "comment"));
-	m.report = json_string_value(json_object_get(body, "report"));
-	if (m.to && strcmp(m.to, "reported") == 0 && !m.report)
-		reply_field_error(reply, "report", "is required when reporting: describe the "
-				  "correction made");
-	if (m.to && strcmp(m.to, "reported") != 0 && m.report)
-		reply_field_error(reply, "report", "is taken only with to: reported");
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the transition is not valid");
-	return db_tx(req->db, move_tx, &m);
+	return workflow_transition(&RECO_FLOW, req, args, body, reply);
 }
 
 /* --- Drafts from weak direction scores --------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include "effmon/lint.h"
 #include "effmon/monitoring.h"
 #include "effmon/registry.h"
+#include "effmon/workflow.h"
 
 static const char *const STATUSES[] = {"draft", "open", "closed", "published", NULL};
 #define GOALS_MAX 50
@@ -250,8 +251,7 @@ DB_STMT(CAMP_OPEN_SUBMISSIONS) = {
 	"SELECT count(*) FROM subs",
 	4};
 
-/* $5 id, $6 to, $7 from, $8 before, $9 comment, $10 actor, $11 request id,
- * $12 submissions created (opening) or NULL. */
+/* The workflow layout (workflow.h), $11 comment, $12 submissions created (opening) or NULL. */
 DB_STMT(CAMP_MOVE) = {
 	"campaigns_transition",
 	"WITH upd AS (UPDATE campaigns c SET status = $6, "
@@ -260,10 +260,10 @@ DB_STMT(CAMP_MOVE) = {
 	"  published_at = CASE WHEN $6 = 'published' THEN now() ELSE c.published_at END, "
 	"  version = c.version + 1, updated_at = now() "
 	" WHERE c.id = $5::bigint AND" CAMP_SCOPE("c") " RETURNING c.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'campaign', upd.id, 'transition', "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'campaign', upd.id, 'transition', "
 	" $8::jsonb, to_jsonb(upd) || jsonb_strip_nulls(jsonb_build_object('transition', "
-	"  jsonb_build_object('from', $7, 'to', upd.status, 'comment', $9), "
-	"  'submissions_created', $12::int)), $11, upd.region_id, NULL, NULL FROM upd) "
+	"  jsonb_build_object('from', $7, 'to', upd.status, 'comment', $11), "
+	"  'submissions_created', $12::int)), $10, upd.region_id, NULL, NULL FROM upd) "
 	"SELECT " CAMP_JSON("upd") ", upd.version FROM upd",
 	12};
 
@@ -302,7 +302,6 @@ struct camp_write {
 	long version;
 	json_t *body;
 	const char *body_text;
-	const char *to, *comment; /* transitions */
 	struct em_reply *reply;
 };
 
@@ -477,97 +476,44 @@ enum em_err campaigns_update(struct em_req *req, const struct em_args *args, jso
 }
 
 /* The one move out of each status; published is final. */
-static const struct {
-	const char *from, *to;
-} CAMP_NEXT[] = {
+static const struct wf_move CAMP_MOVES[] = {
 	{"draft", "open"},
 	{"open", "closed"},
 	{"closed", "published"},
-	{"published", NULL},
 };
 
-static bool camp_move_allowed(const char *from, const char *to, struct em_reply *reply)
+/* Opening: the catalog must be usable and pass the policy lint; then the draft
+ * submissions are created and scored, and their count goes to the audit row. */
+static enum em_err camp_open(struct wf_ctx *c, const struct wf_move *mv)
 {
-	for (size_t i = 0; i < sizeof(CAMP_NEXT) / sizeof(CAMP_NEXT[0]); i++) {
-		if (strcmp(CAMP_NEXT[i].from, from) != 0)
-			continue;
-		if (!CAMP_NEXT[i].to) {
-			reply_fail(reply, EM_ECONFLICT,
-				   "from %s: no transition is allowed (%s is final)", from, from);
-			return false;
-		}
-		if (strcmp(CAMP_NEXT[i].to, to) == 0)
-			return true;
-		reply_fail(reply, EM_ECONFLICT, "from %s: allowed %s", from, CAMP_NEXT[i].to);
-		return false;
-	}
-	reply_fail(reply, EM_ECONFLICT, "from %s: no transition is known", from);
-	return false;
-}
-
-static enum em_err camp_move_tx(struct db_conn *db, void *arg)
-{
-	struct camp_write *w = arg;
-	struct em_req *req = w->req;
-	struct idem idem;
-	char bufs[3][24], idbuf[24], actor[24], created[24];
-	const char *params[12];
-	PGresult *lock = NULL, *res;
+	struct em_req *req = c->req;
+	char idbuf[24], actor[24];
+	PGresult *res;
 	enum em_err rc;
-	bool opening = strcmp(w->to, "open") == 0;
 
-	(void)db;
-	reply_clear(w->reply);
-	if ((rc = idem_begin(req, w->body, &idem, w->reply)) != EM_OK || idem.replayed)
+	if (strcmp(mv->to, "open") != 0)
+		return EM_OK;
+	if (!db_bool(c->lock, 0, 3))
+		return reply_fail(c->reply, EM_ECONFLICT,
+				  "the catalog is empty: add indicators before opening the campaign");
+	if (!db_bool(c->lock, 0, 4))
+		return reply_fail(c->reply, EM_ECONFLICT,
+				  "no indicator of the catalog applies to any kind of organization "
+				  "(every weight is 0): set weights before opening the campaign");
+	if ((rc = campaign_lint_for_open(req, c->id, c->reply)) != EM_OK)
 		return rc;
-	if ((rc = camp_lock(w, &lock)) != EM_OK)
-		return rc;
-	if (!camp_move_allowed(PQgetvalue(lock, 0, 1), w->to, w->reply)) {
-		rc = EM_ECONFLICT;
-		goto out;
-	}
-	if (opening && !db_bool(lock, 0, 3)) {
-		rc = reply_fail(w->reply, EM_ECONFLICT,
-				"the catalog is empty: add indicators before opening the campaign");
-		goto out;
-	}
-	if (opening && !db_bool(lock, 0, 4)) {
-		rc = reply_fail(w->reply, EM_ECONFLICT,
-				"no indicator of the catalog applies to any kind of organization "
-				"(every weight is 0): set weights before opening the campaign");
-		goto out;
-	}
-	if (opening && (rc = campaign_lint_for_open(req, w->id, w->reply)) != EM_OK)
-		goto out;
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)w->id);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)c->id);
 	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	if (opening) {
-		const char *op[4] = {idbuf, actor, em_role_name(req->caller.role), req->request_id};
-		if ((rc = db_exec(req->db, &CAMP_OPEN_SUBMISSIONS, op, &res)) != EM_OK)
-			goto out;
-		snprintf(created, sizeof(created), "%s", PQgetvalue(res, 0, 0));
-		PQclear(res);
-		if ((rc = db_exec(req->db, &CAMP_RESCORE, op, &res)) != EM_OK)
-			goto out;
-		PQclear(res);
-	}
-	scope_params(req, bufs, params);
-	params[4] = idbuf;
-	params[5] = w->to;
-	params[6] = PQgetvalue(lock, 0, 1);
-	params[7] = PQgetvalue(lock, 0, 2);
-	params[8] = w->comment;
-	params[9] = actor;
-	params[10] = req->request_id;
-	params[11] = opening ? created : NULL;
-	if ((rc = db_exec(req->db, &CAMP_MOVE, params, &res)) != EM_OK)
-		goto out;
-	reply_row(req, w->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-	rc = idem_finish(req, &idem, w->reply);
+	const char *op[4] = {idbuf, actor, em_role_name(req->caller.role), req->request_id};
+	if ((rc = db_exec(req->db, &CAMP_OPEN_SUBMISSIONS, op, &res)) != EM_OK)
+		return rc;
+	snprintf(c->extra_buf[0], sizeof(c->extra_buf[0]), "%s", PQgetvalue(res, 0, 0));
+	c->extra[0] = c->extra_buf[0];
 	PQclear(res);
-out:
-	PQclear(lock);
-	return rc;
+	if ((rc = db_exec(req->db, &CAMP_RESCORE, op, &res)) != EM_OK)
+		return rc;
+	PQclear(res);
+	return EM_OK;
 }
 
 static const struct field MOVE_FIELDS[] = {
@@ -575,18 +521,24 @@ static const struct field MOVE_FIELDS[] = {
 	{"comment", F_STRING, false, true, 1, 1000, NULL},
 };
 
+static const char *const MOVE_TEXTS[] = {"comment", NULL};
+
+static const struct workflow CAMP_FLOW = {
+	.entity = "campaign",
+	.states = STATUSES,
+	.moves = CAMP_MOVES,
+	.nmoves = sizeof(CAMP_MOVES) / sizeof(CAMP_MOVES[0]),
+	.fields = MOVE_FIELDS,
+	.nfields = sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]),
+	.texts = MOVE_TEXTS,
+	.nextra = 1,
+	.lock = &CAMP_LOCK,
+	.before = camp_open,
+	.move = &CAMP_MOVE,
+};
+
 enum em_err campaigns_transition(struct em_req *req, const struct em_args *args, json_t *body,
 				 struct em_reply *reply)
 {
-	struct camp_write w = {.req = req, .id = args->id[0], .body = body, .reply = reply};
-	enum em_err rc;
-
-	if ((rc = require_if_match(req, reply, &w.version)) != EM_OK)
-		return rc;
-	validate_object(body, MOVE_FIELDS, sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]), reply);
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the transition is not valid");
-	w.to = json_string_value(json_object_get(body, "to"));
-	w.comment = json_string_value(json_object_get(body, "comment"));
-	return db_tx(req->db, camp_move_tx, &w);
+	return workflow_transition(&CAMP_FLOW, req, args, body, reply);
 }

@@ -11,6 +11,7 @@
 #include "effmon/monitoring.h"
 #include "effmon/registry.h"
 #include "effmon/sheet.h"
+#include "effmon/workflow.h"
 
 #define MAX_VALUES 500
 #define MAX_TEXT 2000
@@ -210,47 +211,23 @@ static bool role_in(const struct em_req *req, unsigned roles)
 
 /* --- Transitions ------------------------------------------------------------------------- */
 
-/* Every legal move, who may make it, and the campaign it needs. */
-static const struct move {
-	const char *from, *to;
-	unsigned roles;
-	const char *who;
-} MOVES[] = {
-	{"draft", "submitted", EM_ROLE_HEAD | EM_ROLE_ADMIN,
+/* Every legal move and who may make it; the campaign each needs is move_preconditions'. */
+#define RETURN_NEEDS "comment", "is required when returning a submission: say what to correct"
+static const struct wf_move MOVES[] = {
+	{"draft", "submitted", EM_ROLE_HEAD | EM_ROLE_ADMIN, NULL,
 	 "the head of the organization (or an admin) submits"},
-	{"returned", "submitted", EM_ROLE_HEAD | EM_ROLE_ADMIN,
+	{"returned", "submitted", EM_ROLE_HEAD | EM_ROLE_ADMIN, NULL,
 	 "the head of the organization (or an admin) submits"},
-	{"submitted", "verified", EM_ROLE_MUNICIPAL | EM_ROLE_ADMIN,
+	{"submitted", "verified", EM_ROLE_MUNICIPAL | EM_ROLE_ADMIN, NULL,
 	 "a municipal operator (or an admin) verifies"},
-	{"submitted", "returned", EM_ROLE_MUNICIPAL | EM_ROLE_REGIONAL | EM_ROLE_ADMIN,
-	 "a municipal or regional operator (or an admin) returns a submitted submission"},
-	{"verified", "approved", EM_ROLE_REGIONAL | EM_ROLE_ADMIN,
+	{"submitted", "returned", EM_ROLE_MUNICIPAL | EM_ROLE_REGIONAL | EM_ROLE_ADMIN, NULL,
+	 "a municipal or regional operator (or an admin) returns a submitted submission",
+	 RETURN_NEEDS},
+	{"verified", "approved", EM_ROLE_REGIONAL | EM_ROLE_ADMIN, NULL,
 	 "a regional operator (or an admin) approves"},
-	{"verified", "returned", EM_ROLE_REGIONAL | EM_ROLE_ADMIN,
-	 "a regional operator (or an admin) returns a verified submission"},
+	{"verified", "returned", EM_ROLE_REGIONAL | EM_ROLE_ADMIN, NULL,
+	 "a regional operator (or an admin) returns a verified submission", RETURN_NEEDS},
 };
-#define NMOVES (sizeof(MOVES) / sizeof(MOVES[0]))
-
-/* The move from → to, or NULL with a 409 naming the moves allowed from `from`. */
-static const struct move *find_move(const char *from, const char *to, struct em_reply *reply)
-{
-	char allowed[128] = "";
-
-	for (size_t i = 0; i < NMOVES; i++) {
-		if (strcmp(MOVES[i].from, from) != 0)
-			continue;
-		if (strcmp(MOVES[i].to, to) == 0)
-			return &MOVES[i];
-		size_t n = strlen(allowed);
-		snprintf(allowed + n, sizeof(allowed) - n, "%s%s", n ? ", " : "", MOVES[i].to);
-	}
-	if (!allowed[0])
-		reply_fail(reply, EM_ECONFLICT, "from %s: no transition is allowed (%s is final)",
-			   from, from);
-	else
-		reply_fail(reply, EM_ECONFLICT, "from %s: allowed %s", from, allowed);
-	return NULL;
-}
 
 /* Applicable self-assessed indicators without a value. $1 submission id. */
 DB_STMT(SUB_MISSING) = {
@@ -263,11 +240,11 @@ DB_STMT(SUB_MISSING) = {
 	"ORDER BY i.position, i.id",
 	1};
 
-/* $1 role, $5 id, $6 to, $7 comment, $8 from, $9 row before, $10 actor, $11 request id. */
+/* The workflow layout (workflow.h), $11 comment. -> id */
 DB_STMT(SUB_MOVE) = {
 	"submission_transition",
 	"WITH upd AS (UPDATE submissions s SET status = $6, "
-	"  return_comment = CASE WHEN $6 = 'returned' THEN $7 WHEN $6 = 'submitted' THEN NULL "
+	"  return_comment = CASE WHEN $6 = 'returned' THEN $11 WHEN $6 = 'submitted' THEN NULL "
 	"   ELSE s.return_comment END, "
 	"  first_submitted_at = CASE WHEN $6 = 'submitted' THEN coalesce(s.first_submitted_at, "
 	"   now()) ELSE s.first_submitted_at END, "
@@ -285,28 +262,28 @@ DB_STMT(SUB_MOVE) = {
 	"  verified_value = CASE WHEN $6 = 'verified' THEN v.value ELSE v.verified_value END "
 	"  WHERE v.submission_id = $5::bigint AND $6 IN ('submitted', 'verified')),"
 	" hist AS (INSERT INTO submission_history (submission_id, actor_user_id, actor_role, "
-	"  action, from_status, to_status, comment, request_id) SELECT upd.id, $10::bigint, $1, "
-	"  'transition', $8, upd.status, $7, $11 FROM upd RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'submission', upd.id, "
-	" 'transition', $9::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
-	"  to_jsonb(hist)), $11, upd.region_id, upd.municipality_id, upd.organization_id "
+	"  action, from_status, to_status, comment, request_id) SELECT upd.id, $9::bigint, $1, "
+	"  'transition', $7, upd.status, $11, $10 FROM upd RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'submission', upd.id, "
+	" 'transition', $8::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
+	"  to_jsonb(hist)), $10, upd.region_id, upd.municipality_id, upd.organization_id "
 	" FROM upd, hist) "
 	"SELECT upd.id FROM upd",
 	11};
 
-struct sub_move {
-	struct em_req *req;
-	int64_t id;
-	long version;
-	json_t *body;
-	const char *to, *comment;
-	struct em_reply *reply;
-};
+/* A published campaign's submissions no longer change. */
+static enum em_err move_current(struct wf_ctx *c)
+{
+	if (strcmp(PQgetvalue(c->lock, 0, L_CAMPAIGN_STATUS), "published") == 0)
+		return reply_fail(c->reply, EM_ECONFLICT,
+				  "the campaign is published: its submissions no longer change");
+	return EM_OK;
+}
 
 /* The campaign and completeness rules of a move, once the move and role are right. */
-static enum em_err move_preconditions(struct sub_move *m, const struct move *mv, PGresult *lock)
+static enum em_err move_preconditions(struct wf_ctx *c, const struct wf_move *mv)
 {
-	const char *campaign = PQgetvalue(lock, 0, L_CAMPAIGN_STATUS);
+	const char *campaign = PQgetvalue(c->lock, 0, L_CAMPAIGN_STATUS);
 	char idbuf[24];
 	const char *params[1] = {idbuf};
 	PGresult *res;
@@ -314,26 +291,26 @@ static enum em_err move_preconditions(struct sub_move *m, const struct move *mv,
 
 	if (strcmp(mv->to, "submitted") != 0) {
 		if (strcmp(campaign, "open") != 0 && strcmp(campaign, "closed") != 0)
-			return reply_fail(m->reply, EM_ECONFLICT,
+			return reply_fail(c->reply, EM_ECONFLICT,
 					  "the campaign is %s: submissions are verified and "
 					  "approved while it is open or closed", campaign);
 		return EM_OK;
 	}
 	if (strcmp(campaign, "open") != 0)
-		return reply_fail(m->reply, EM_ECONFLICT,
+		return reply_fail(c->reply, EM_ECONFLICT,
 				  "the campaign is %s: submissions are accepted while it is open",
 				  campaign);
 	/* A returned submission may come back after the window; a first one may not. */
-	if (strcmp(mv->from, "draft") == 0 && strcmp(PQgetvalue(lock, 0, L_IN_WINDOW), "t") != 0)
-		return reply_fail(m->reply, EM_ECONFLICT,
+	if (strcmp(mv->from, "draft") == 0 && strcmp(PQgetvalue(c->lock, 0, L_IN_WINDOW), "t") != 0)
+		return reply_fail(c->reply, EM_ECONFLICT,
 				  "the submission window is closed (it closes at %s, and opens at "
-				  "the campaign's opens_at)", PQgetvalue(lock, 0, L_CLOSES));
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)m->id);
-	if ((rc = db_exec(m->req->db, &SUB_MISSING, params, &res)) != EM_OK)
+				  "the campaign's opens_at)", PQgetvalue(c->lock, 0, L_CLOSES));
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)c->id);
+	if ((rc = db_exec(c->req->db, &SUB_MISSING, params, &res)) != EM_OK)
 		return rc;
 	int n = PQntuples(res);
 	for (int i = 0; i < n; i++)
-		reply_field_error(m->reply, "values",
+		reply_field_error(c->reply, "values",
 				  "indicator %s has no value: every applicable self-assessed "
 				  "indicator needs one before submitting", PQgetvalue(res, i, 0));
 	if (n > 0) {
@@ -341,67 +318,17 @@ static enum em_err move_preconditions(struct sub_move *m, const struct move *mv,
 		snprintf(detail, sizeof(detail), "%d applicable self-assessed indicator%s without a "
 			 "value, first %s", n, n == 1 ? "" : "s", PQgetvalue(res, 0, 0));
 		PQclear(res);
-		return reply_fail(m->reply, EM_EUNPROCESSABLE, "%s", detail);
+		return reply_fail(c->reply, EM_EUNPROCESSABLE, "%s", detail);
 	}
 	PQclear(res);
 	return EM_OK;
 }
 
-static enum em_err move_tx(struct db_conn *db, void *arg)
+/* The move answers the id: rescore, and answer the submission as GET would. */
+static enum em_err move_answer(struct wf_ctx *c, PGresult *moved)
 {
-	struct sub_move *m = arg;
-	struct em_req *req = m->req;
-	struct idem idem;
-	char bufs[3][24], idbuf[24], actor[24];
-	const char *params[11];
-	const struct move *mv;
-	PGresult *lock = NULL, *res;
-	enum em_err rc;
-
-	(void)db;
-	reply_clear(m->reply);
-	if ((rc = idem_begin(req, m->body, &idem, m->reply)) != EM_OK || idem.replayed)
-		return rc;
-	if ((rc = lock_submission(req, m->id, m->version, m->reply, &lock)) != EM_OK)
-		return rc;
-	const char *from = PQgetvalue(lock, 0, L_STATUS);
-	if (!(mv = find_move(from, m->to, m->reply))) {
-		rc = EM_ECONFLICT;
-		goto out;
-	}
-	if (!role_in(req, mv->roles)) {
-		rc = reply_fail(m->reply, EM_EFORBIDDEN, "a %s may not move a submission from %s to "
-				"%s: %s", em_role_name(req->caller.role), from, m->to, mv->who);
-		goto out;
-	}
-	/* After the move and the role: returning an approved one is a 409, not a 400. */
-	if (strcmp(mv->to, "returned") == 0 && !m->comment) {
-		reply_field_error(m->reply, "comment", "is required when returning a submission: "
-				  "say what to correct");
-		rc = reply_fail(m->reply, EM_EINVAL, "the transition is not valid");
-		goto out;
-	}
-	if ((rc = move_preconditions(m, mv, lock)) != EM_OK)
-		goto out;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)m->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = m->to;
-	params[6] = m->comment;
-	params[7] = from;
-	params[8] = PQgetvalue(lock, 0, L_ROW);
-	params[9] = actor;
-	params[10] = req->request_id;
-	if ((rc = db_exec(req->db, &SUB_MOVE, params, &res)) != EM_OK)
-		goto out;
-	PQclear(res);
-	if ((rc = reply_current(req, m->id, true, m->reply)) != EM_OK)
-		goto out;
-	rc = idem_finish(req, &idem, m->reply);
-out:
-	PQclear(lock);
-	return rc;
+	(void)moved;
+	return reply_current(c->req, c->id, true, c->reply);
 }
 
 static const struct field MOVE_FIELDS[] = {
@@ -409,20 +336,28 @@ static const struct field MOVE_FIELDS[] = {
 	{"comment", F_STRING, false, true, 1, MAX_TEXT, NULL},
 };
 
+static const char *const MOVE_TEXTS[] = {"comment", NULL};
+
+static const struct workflow SUB_FLOW = {
+	.entity = "submission",
+	.object = "a submission",
+	.states = STATUSES,
+	.moves = MOVES,
+	.nmoves = sizeof(MOVES) / sizeof(MOVES[0]),
+	.fields = MOVE_FIELDS,
+	.nfields = sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]),
+	.texts = MOVE_TEXTS,
+	.lock = &SUB_LOCK,
+	.current = move_current,
+	.before = move_preconditions,
+	.move = &SUB_MOVE,
+	.answer = move_answer,
+};
+
 enum em_err submissions_transition(struct em_req *req, const struct em_args *args, json_t *body,
 				   struct em_reply *reply)
 {
-	struct sub_move m = {.req = req, .id = args->id[0], .body = body, .reply = reply};
-	enum em_err rc;
-
-	if ((rc = require_if_match(req, reply, &m.version)) != EM_OK)
-		return rc;
-	validate_object(body, MOVE_FIELDS, sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]), reply);
-	m.to = json_string_value(json_object_get(body, "to"));
-	m.comment = json_string_value(json_object_get(body, "comment"));
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the transition is not valid");
-	return db_tx(req->db, move_tx, &m);
+	return workflow_transition(&SUB_FLOW, req, args, body, reply);
 }
 
 /* --- Values ------------------------------------------------------------------------------ */

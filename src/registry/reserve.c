@@ -10,22 +10,10 @@
 #include <string.h>
 
 #include "effmon/registry.h"
+#include "effmon/workflow.h"
 
 static const char *const STATUSES[] = {"nominated", "training", "trained", "included",
 				       "appointed", "excluded", NULL};
-
-/* The next states of each state; excluded is final. */
-static const struct {
-	const char *from;
-	const char *to[2];
-} NEXT[] = {
-	{"nominated", {"training", "excluded"}},
-	{"training", {"trained", "excluded"}},
-	{"trained", {"included", "excluded"}},
-	{"included", {"appointed", "excluded"}},
-	{"appointed", {"excluded", NULL}},
-	{"excluded", {NULL, NULL}},
-};
 
 static const struct field RES_CREATE[] = {
 	{"full_name", F_STRING, true, false, 1, 300, NULL},
@@ -145,17 +133,17 @@ DB_STMT(RES_LOCK) = {
 	"WHERE c.id = $5::bigint AND" RES_SCOPE("c") " FOR UPDATE",
 	5};
 
-/* $1 role, $5 id, $6 to, $7 reason, $8 from, $9 before, $10 actor, $11 request id. */
+/* The workflow layout (workflow.h), $11 reason. */
 DB_STMT(RES_MOVE) = {
 	"reserve_transition",
 	"WITH upd AS (UPDATE reserve_candidates c SET status = $6, "
-	"  exclusion_reason = CASE WHEN $6 = 'excluded' THEN $7 END, "
+	"  exclusion_reason = CASE WHEN $6 = 'excluded' THEN $11 END, "
 	"  version = c.version + 1, updated_at = now() WHERE c.id = $5::bigint RETURNING c.*),"
 	" tr AS (INSERT INTO reserve_transitions (candidate_id, from_status, to_status, reason, "
-	"  actor_user_id) SELECT upd.id, $8, upd.status, $7, $10::bigint FROM upd RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'reserve_candidate', upd.id, "
-	" 'transition', $9::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
-	"  to_jsonb(tr)), $11, upd.region_id, upd.municipality_id, NULL FROM upd, tr) "
+	"  actor_user_id) SELECT upd.id, $7, upd.status, $11, $9::bigint FROM upd RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'reserve_candidate', upd.id, "
+	" 'transition', $8::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
+	"  to_jsonb(tr)), $10, upd.region_id, upd.municipality_id, NULL FROM upd, tr) "
 	"SELECT " RES_JSON("upd") ", upd.version FROM upd",
 	11};
 
@@ -170,112 +158,51 @@ DB_STMT(RES_HISTORY) = {
 	"WHERE c.id = $5::bigint AND" RES_SCOPE("c") " GROUP BY c.id",
 	5};
 
-struct res_move {
-	struct em_req *req;
-	int64_t id;
-	long version;
-	json_t *body;
-	const char *to, *reason;
-	struct em_reply *reply;
+/* The next states of each state; excluded is final. */
+static const struct wf_move MOVES[] = {
+	{"nominated", "training"},
+	{"nominated", "excluded"},
+	{"training", "trained"},
+	{"training", "excluded"},
+	{"trained", "included"},
+	{"trained", "excluded"},
+	{"included", "appointed"},
+	{"included", "excluded"},
+	{"appointed", "excluded"},
 };
-
-/* Is from → to allowed? If not, says which moves are, in the reply's detail. */
-static bool move_allowed(const char *from, const char *to, struct em_reply *reply)
-{
-	for (size_t i = 0; i < sizeof(NEXT) / sizeof(NEXT[0]); i++) {
-		if (strcmp(NEXT[i].from, from) != 0)
-			continue;
-		if (!NEXT[i].to[0]) {
-			reply_fail(reply, EM_ECONFLICT,
-				   "from %s: no transition is allowed (%s is final)", from, from);
-			return false;
-		}
-		if (strcmp(NEXT[i].to[0], to) == 0 || (NEXT[i].to[1] && strcmp(NEXT[i].to[1], to) == 0))
-			return true;
-		if (NEXT[i].to[1])
-			reply_fail(reply, EM_ECONFLICT, "from %s: allowed %s, %s", from,
-				   NEXT[i].to[0], NEXT[i].to[1]);
-		else
-			reply_fail(reply, EM_ECONFLICT, "from %s: allowed %s", from, NEXT[i].to[0]);
-		return false;
-	}
-	reply_fail(reply, EM_ECONFLICT, "from %s: no transition is known", from);
-	return false;
-}
-
-static enum em_err move_tx(struct db_conn *db, void *arg)
-{
-	struct res_move *m = arg;
-	struct em_req *req = m->req;
-	struct idem idem;
-	char bufs[3][24], idbuf[24], actor[24];
-	const char *params[11];
-	PGresult *lock = NULL, *res;
-	enum em_err rc;
-
-	(void)db;
-	reply_clear(m->reply);
-	if ((rc = idem_begin(req, m->body, &idem, m->reply)) != EM_OK || idem.replayed)
-		return rc;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)m->id);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &RES_LOCK, params, &lock)) != EM_OK)
-		return rc;
-	if (PQntuples(lock) == 0) {
-		rc = reply_fail(m->reply, EM_ENOTFOUND, "no reserve candidate %lld",
-				(long long)m->id);
-		goto out;
-	}
-	if (atol(PQgetvalue(lock, 0, 0)) != m->version) {
-		rc = reply_fail(m->reply, EM_EPRECOND,
-				"the reserve candidate has changed: its ETag is now \"%s\"",
-				PQgetvalue(lock, 0, 0));
-		goto out;
-	}
-	if (!move_allowed(PQgetvalue(lock, 0, 1), m->to, m->reply)) {
-		rc = EM_ECONFLICT;
-		goto out;
-	}
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[5] = m->to;
-	params[6] = m->reason;
-	params[7] = PQgetvalue(lock, 0, 1);
-	params[8] = PQgetvalue(lock, 0, 2);
-	params[9] = actor;
-	params[10] = req->request_id;
-	if ((rc = db_exec(req->db, &RES_MOVE, params, &res)) != EM_OK)
-		goto out;
-	reply_row(req, m->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-	rc = idem_finish(req, &idem, m->reply);
-	PQclear(res);
-out:
-	PQclear(lock);
-	return rc;
-}
 
 static const struct field MOVE_FIELDS[] = {
 	{"to", F_ENUM, true, false, 0, 0, STATUSES},
 	{"reason", F_STRING, false, true, 1, 500, NULL},
 };
 
+static void move_check(const json_t *body, const char *to, struct em_reply *reply)
+{
+	const json_t *reason = json_object_get(body, "reason");
+
+	if (to && strcmp(to, "excluded") == 0 && (!reason || json_is_null(reason)))
+		reply_field_error(reply, "reason", "is required when to is excluded");
+}
+
+static const char *const MOVE_TEXTS[] = {"reason", NULL};
+
+static const struct workflow RESERVE_FLOW = {
+	.entity = "reserve candidate",
+	.states = STATUSES,
+	.moves = MOVES,
+	.nmoves = sizeof(MOVES) / sizeof(MOVES[0]),
+	.fields = MOVE_FIELDS,
+	.nfields = sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]),
+	.check = move_check,
+	.texts = MOVE_TEXTS,
+	.lock = &RES_LOCK,
+	.move = &RES_MOVE,
+};
+
 enum em_err reserve_transition(struct em_req *req, const struct em_args *args, json_t *body,
 			       struct em_reply *reply)
 {
-	struct res_move m = {.req = req, .id = args->id[0], .body = body, .reply = reply};
-	enum em_err rc;
-
-	if ((rc = require_if_match(req, reply, &m.version)) != EM_OK)
-		return rc;
-	validate_object(body, MOVE_FIELDS, 2, reply);
-	m.to = json_string_value(json_object_get(body, "to"));
-	m.reason = json_string_value(json_object_get(body, "reason"));
-	if (m.to && strcmp(m.to, "excluded") == 0 &&
-	    (!json_object_get(body, "reason") || json_is_null(json_object_get(body, "reason"))))
-		reply_field_error(reply, "reason", "is required when to is excluded");
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the transition is not valid");
-	return db_tx(req->db, move_tx, &m);
+	return workflow_transition(&RESERVE_FLOW, req, args, body, reply);
 }
 
 enum em_err reserve_transitions_list(struct em_req *req, const struct em_args *args,
