@@ -1,10 +1,11 @@
 /*
  * recommendations.c — addressed recommendations (адресные рекомендации) of a
  * region or a municipality to a head or a municipality: draft → issued →
- * acknowledged → reported → accepted, or reported → issued for rework; drafts
- * generated from weak direction scores of a campaign (from its early warnings:
- * src/analysis/warning_drafts.c, by the same route); overdue derived from
- * em_today(); the history of every action. Drafts are seen by the issuing side only.
+ * acknowledged → reported → accepted, or reported → issued for rework; overdue
+ * derived from em_today(); the history of every action. Drafts are seen by the
+ * issuing side only. The history is read in recommendation_history.c; drafts
+ * generated from a campaign's weak direction scores are in recommendation_drafts.c
+ * (from its early warnings: src/analysis/warning_drafts.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,39 +14,13 @@
 
 #include "effmon/cycle.h"
 #include "effmon/registry.h"
-#include "effmon/warnings.h"
 #include "effmon/workflow.h"
+#include "recommendation.h"
 
 #define MAX_CODES 50
 
 static const char *const STATUSES[] = {"draft",    "issued",   "acknowledged", "reported",
 				       "accepted", "withdrawn", NULL};
-
-/* Open recommendations past their due date; drafts are not yet due. */
-#define RECO_OVERDUE(r)                                                                       \
-	"(" r ".due_on < em_today() AND " r ".status IN ('issued', 'acknowledged', 'reported'))"
-/* The issuing side: the region (and admin), or the municipality that issued it. */
-#define RECO_ISSUER(r)                                                                        \
-	"($1 IN ('admin', 'regional_operator') OR ($1 = 'municipal_operator' AND " r             \
-	".issuer_municipality_id = $3::bigint))"
-#define RECO_VISIBLE(r)                                                                       \
-	CYCLE_SCOPE(r ".region_id", r ".municipality_id", r ".organization_id",                  \
-		    r ".addressee_manager_id")                                                    \
-	" AND (" r ".status NOT IN ('draft', 'withdrawn') OR " RECO_ISSUER(r) ")"
-#define RECO_JSON(r)                                                                          \
-	"jsonb_build_object('id', " r ".id, 'campaign_id', " r ".campaign_id, 'region_id', " r  \
-	".region_id, 'municipality_id', " r ".municipality_id, 'organization_id', " r           \
-	".organization_id, 'addressee_manager_id', " r ".addressee_manager_id, "                \
-	"'addressee_municipality_id', " r ".addressee_municipality_id, 'issuer_level', " r      \
-	".issuer_level, 'issuer_municipality_id', " r ".issuer_municipality_id, 'issued_by', " r \
-	".issued_by, 'directions', to_jsonb(" r ".directions), 'indicators', to_jsonb(" r       \
-	".indicators), 'text', " r ".text, 'due_on', " r ".due_on, 'status', " r ".status, "    \
-	"'overdue', " RECO_OVERDUE(r) ", 'report', " r ".report, 'rework_comment', " r          \
-	".rework_comment, 'generated', " r ".generated, 'warning', " r ".warning, "              \
-	"'issued_at', " r ".issued_at, "                                                          \
-	"'acknowledged_at', " r ".acknowledged_at, 'reported_at', " r ".reported_at, "          \
-	"'accepted_at', " r ".accepted_at, 'created_at', " r ".created_at, 'updated_at', " r    \
-	".updated_at, 'version', " r ".version)"
 
 DB_STMT(RECO_GET) = {
 	"recommendation_get",
@@ -89,57 +64,6 @@ enum em_err recommendations_get(struct em_req *req, const struct em_args *args, 
 {
 	(void)body;
 	return cycle_reply_one(req, reply, &RECO_GET, args->id[0], 200, "recommendation");
-}
-
-/* --- History ------------------------------------------------------------------------------ */
-
-DB_STMT(RECO_VISIBLE_ONE) = {
-	"recommendation_visible",
-	"SELECT 1 FROM recommendations r WHERE r.id = $6::bigint AND" RECO_VISIBLE("r"), 6};
-
-/* $1 recommendation, $2 after id, $3 limit + 1 -> json, id. */
-DB_STMT(RECO_HISTORY) = {
-	"recommendation_history_list",
-	"SELECT jsonb_build_object('id', h.id, 'occurred_at', h.occurred_at, 'actor_user_id', "
-	" h.actor_user_id, 'actor_role', h.actor_role, 'action', h.action, 'from', h.from_status, "
-	" 'to', h.to_status, 'comment', h.comment, 'report', h.report), h.id "
-	"FROM recommendation_history h WHERE h.recommendation_id = $1::bigint "
-	" AND ($2::bigint IS NULL OR h.id > $2::bigint) ORDER BY h.id LIMIT $3::int",
-	3};
-
-enum em_err recommendations_history(struct em_req *req, const struct em_args *args, json_t *body,
-				    struct em_reply *reply)
-{
-	struct list_page page;
-	char idbuf[24], after[24], limit[24];
-	const char *params[3];
-	PGresult *res;
-	enum em_err rc;
-
-	(void)body;
-	if ((rc = list_page_parse(req, reply, &page)) != EM_OK && rc != EM_EINVAL)
-		return rc;
-	if (strcmp(page.sort, "id") != 0)
-		reply_field_error(reply, "sort", "history is ordered by id only");
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	rc = cycle_fetch(req, &RECO_VISIBLE_ONE, args->id[0], &res);
-	if (rc == EM_ENOTFOUND)
-		return reply_fail(reply, rc, "no recommendation %lld", (long long)args->id[0]);
-	if (rc != EM_OK)
-		return rc;
-	PQclear(res);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)args->id[0]);
-	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
-	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-	params[0] = idbuf;
-	params[1] = page.after_id ? after : NULL;
-	params[2] = limit;
-	if ((rc = db_exec(req->db, &RECO_HISTORY, params, &res)) != EM_OK)
-		return rc;
-	rc = list_reply(reply, res, &page, NULL);
-	PQclear(res);
-	return rc;
 }
 
 /* --- Validation shared by create and change ------------------------------------------------- */
@@ -638,202 +562,4 @@ enum em_err recommendations_transition(struct em_req *req, const struct em_args 
 				       json_t *body, struct em_reply *reply)
 {
 	return workflow_transition(&RECO_FLOW, req, args, body, reply);
-}
-
-/* --- Drafts from weak direction scores --------------------------------------------------------- */
-
-/* A campaign the caller may generate drafts for, locked against a concurrent run.
- * $1..$4 caller scope, $5 campaign. */
-DB_STMT(DRAFT_CAMPAIGN) = {
-	"recommendation_drafts_campaign",
-	"SELECT c.id, pg_advisory_xact_lock(hashtextextended('recommendation-drafts:' || c.id, 0)) "
-	"FROM campaigns c WHERE c.id = $5::bigint AND em_in_scope($1, $2::bigint, $3::bigint, "
-	"$4::bigint, c.region_id, NULL, NULL)",
-	5};
-
-/*
- * One draft per (head of an approved submission, direction) whose direction score,
- * as presented (2 decimals), is below the threshold, naming the direction's up to three
- * weakest applicable indicators. A (campaign, manager, direction) that already has a
- * recommendation other than a withdrawn draft is skipped. Dismissed heads get none.
- * $1 role, $2 campaign, $3 body, $4 actor, $5 request id -> created, skipped, ids, threshold.
- */
-DB_STMT(DRAFT_GENERATE) = {
-	"recommendation_drafts_generate",
-	"WITH c AS (SELECT * FROM campaigns WHERE id = $2::bigint),"
-	" th AS (SELECT coalesce(($3::jsonb ->> 'threshold')::numeric, c.threshold_low) AS t, "
-	"  coalesce(($3::jsonb ->> 'due_on')::date, em_today() + 90) AS due, c.title FROM c),"
-	" weak AS (SELECT s.id AS submission_id, s.manager_id, s.organization_id, "
-	"  s.municipality_id, s.region_id, s.kind, d.id AS direction_id, d.code, d.name, "
-	"  round(ds.score, 2) AS score, EXISTS (SELECT 1 FROM recommendations r WHERE "
-	"  r.campaign_id = s.campaign_id AND r.addressee_manager_id = s.manager_id AND "
-	"  d.code = ANY (r.directions) AND r.status <> 'withdrawn') AS taken "
-	"  FROM th, submissions s JOIN managers m ON m.id = s.manager_id AND m.status = 'active' "
-	"  JOIN direction_scores ds ON ds.submission_id = s.id "
-	"  JOIN directions d ON d.id = ds.direction_id "
-	"  WHERE s.campaign_id = $2::bigint AND s.status = 'approved' AND round(ds.score, 2) < th.t),"
-	" worst AS (SELECT w.submission_id, w.direction_id, i.code, i.name, "
-	"  round(100 * em_indicator_score(v.value, i.value_type, i.polarity, i.min_value, "
-	"  i.max_value), 2) AS score, row_number() OVER (PARTITION BY w.submission_id, "
-	"  w.direction_id ORDER BY em_indicator_score(v.value, i.value_type, i.polarity, "
-	"  i.min_value, i.max_value), i.position, i.id) AS n "
-	"  FROM weak w JOIN indicators i ON i.campaign_id = $2::bigint AND i.direction_id = "
-	"  w.direction_id AND coalesce((i.weights ->> w.kind)::numeric, 0) > 0 "
-	"  LEFT JOIN submission_values v ON v.submission_id = w.submission_id AND "
-	"  v.indicator_id = i.id WHERE NOT w.taken),"
-	" drafts AS (SELECT w.*, (SELECT array_agg(x.code ORDER BY x.n) FROM worst x WHERE "
-	"  x.submission_id = w.submission_id AND x.direction_id = w.direction_id AND x.n <= 3) "
-	"  AS codes, (SELECT string_agg(format('%s «%s» (%s из 100)', x.code, x.name, x.score), "
-	"  '; ' ORDER BY x.n) FROM worst x WHERE x.submission_id = w.submission_id AND "
-	"  x.direction_id = w.direction_id AND x.n <= 3) AS weakest FROM weak w WHERE NOT w.taken),"
-	" ins AS (INSERT INTO recommendations (campaign_id, region_id, municipality_id, "
-	"  organization_id, addressee_manager_id, issuer_level, issued_by, directions, indicators, "
-	"  text, due_on, status, generated) SELECT $2::bigint, d.region_id, d.municipality_id, "
-	"  d.organization_id, d.manager_id, 'regional', $4::bigint, ARRAY[d.code], "
-	"  coalesce(d.codes, '{}'), format('Кампания «%s», направление «%s»: балл %s ниже порога "
-	"  %s. Наиболее слабые показатели: %s. Проанализируйте причины и примите меры по их "
-	"  улучшению; о выполнении сообщите в отчёте.', th.title, d.name, d.score, th.t, "
-	"  coalesce(d.weakest, '—')), th.due, 'draft', true FROM drafts d, th "
-	"  ORDER BY d.manager_id, d.direction_id RETURNING *),"
-	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, "
-	"  actor_role, action, to_status, request_id) SELECT ins.id, $4::bigint, $1, 'generate', "
-	"  'draft', $5 FROM ins),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $4::bigint, $1, 'recommendation', ins.id, "
-	"  'generate', NULL, to_jsonb(ins), $5, ins.region_id, ins.municipality_id, "
-	"  ins.organization_id FROM ins) "
-	"SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM weak WHERE taken), "
-	" (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM ins), (SELECT t FROM th)",
-	5};
-
-/* The answer: the counts and the new drafts. $1 ids, $2 created, $3 skipped, $4 threshold. */
-DB_STMT(DRAFT_ITEMS) = {
-	"recommendation_drafts_items",
-	"SELECT jsonb_build_object('created', $2::int, 'skipped', $3::int, 'threshold', "
-	" $4::numeric, 'items', coalesce(jsonb_agg(" RECO_JSON("r") " ORDER BY r.id), '[]'::jsonb)) "
-	"FROM recommendations r WHERE r.id = ANY ($1::bigint[])",
-	4};
-
-/* $1 ids (bigint[]) -> the recommendations as a JSON array, by id. */
-DB_STMT(RECO_ARRAY_OF) = {
-	"recommendation_array_of",
-	"SELECT coalesce(jsonb_agg(" RECO_JSON("r") " ORDER BY r.id), '[]'::jsonb) "
-	"FROM recommendations r WHERE r.id = ANY ($1::bigint[])",
-	1};
-
-enum em_err recommendations_json_array(struct em_req *req, const char *ids, char **out)
-{
-	PGresult *res;
-	enum em_err rc;
-
-	if ((rc = db_exec(req->db, &RECO_ARRAY_OF, &ids, &res)) != EM_OK)
-		return rc;
-	*out = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return *out ? EM_OK : EM_EINTERNAL;
-}
-
-/* "from": "warnings" is answered by warning_drafts() (src/analysis/warning_drafts.c). */
-static const char *const DRAFT_SOURCES[] = {"weak_directions", "warnings", NULL};
-
-static const struct field DRAFT_FIELDS[] = {
-	{"from", F_ENUM, false, false, 0, 0, DRAFT_SOURCES},
-	{"threshold", F_NUMBER, false, true, 0, 100, NULL},
-	{"due_on", F_DATE, false, true, 0, 0, NULL},
-};
-
-struct reco_drafts {
-	struct em_req *req;
-	int64_t campaign;
-	json_t *body;
-	const char *text;
-	struct em_reply *reply;
-};
-
-static enum em_err drafts_tx(struct db_conn *db, void *arg)
-{
-	struct reco_drafts *d = arg;
-	struct em_req *req = d->req;
-	struct idem idem;
-	char bufs[3][24], idbuf[24], actor[24];
-	const char *params[5];
-	PGresult *gen, *res;
-	enum em_err rc;
-
-	(void)db;
-	reply_clear(d->reply);
-	if ((rc = idem_begin(req, d->body, &idem, d->reply)) != EM_OK || idem.replayed)
-		return rc;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)d->campaign);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &DRAFT_CAMPAIGN, params, &res)) != EM_OK)
-		return rc;
-	bool found = PQntuples(res) == 1;
-	PQclear(res);
-	if (!found)
-		return reply_fail(d->reply, EM_ENOTFOUND, "no campaign %lld", (long long)d->campaign);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[0] = em_role_name(req->caller.role);
-	params[1] = idbuf;
-	params[2] = d->text;
-	params[3] = actor;
-	params[4] = req->request_id;
-	if ((rc = db_exec(req->db, &DRAFT_GENERATE, params, &gen)) != EM_OK)
-		return rc;
-	params[0] = PQgetvalue(gen, 0, 2);
-	params[1] = PQgetvalue(gen, 0, 0);
-	params[2] = PQgetvalue(gen, 0, 1);
-	params[3] = PQgetvalue(gen, 0, 3);
-	rc = db_exec(req->db, &DRAFT_ITEMS, params, &res);
-	PQclear(gen);
-	if (rc != EM_OK)
-		return rc;
-	d->reply->status = 200;
-	d->reply->text = strdup(PQgetvalue(res, 0, 0));
-	d->reply->text_len = d->reply->text ? strlen(d->reply->text) : 0;
-	d->reply->content_type = "application/json";
-	PQclear(res);
-	if (!d->reply->text)
-		return EM_EINTERNAL;
-	return idem_finish(req, &idem, d->reply);
-}
-
-enum em_err recommendations_drafts(struct em_req *req, const struct em_args *args, json_t *body,
-				   struct em_reply *reply)
-{
-	struct reco_drafts d = {req, args->id[0], body, "{}", reply};
-	const char *ct = req_header(req, "Content-Type");
-	json_error_t jerr;
-	enum em_err rc;
-
-	/* The body is optional: no body asks for the defaults. */
-	if (req->body_len > 0) {
-		if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
-		    (ct[16] && ct[16] != ';' && ct[16] != ' '))
-			return reply_fail(reply, EM_EMEDIATYPE, "the body must be application/json");
-		if (!(d.body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)))
-			return reply_fail(reply, EM_EBADREQ, "malformed JSON at line %d, column %d: "
-					  "%s", jerr.line, jerr.column, jerr.text);
-		d.text = req->body;
-	} else if (!(d.body = json_object())) {
-		return EM_EINTERNAL;
-	}
-	if (!json_is_object(d.body)) {
-		json_decref(d.body);
-		return reply_fail(reply, EM_EBADREQ, "the body must be a JSON object");
-	}
-	const json_t *from = json_object_get(d.body, "from");
-	if (json_is_string(from) && strcmp(json_string_value(from), "warnings") == 0) {
-		rc = warning_drafts(req, args->id[0], d.body, d.text, reply);
-		json_decref(d.body);
-		return rc;
-	}
-	validate_object(d.body, DRAFT_FIELDS, sizeof(DRAFT_FIELDS) / sizeof(DRAFT_FIELDS[0]),
-			reply);
-	if (reply->errors)
-		rc = reply_fail(reply, EM_EINVAL, "the request for drafts is not valid");
-	else
-		rc = db_tx(req->db, drafts_tx, &d);
-	json_decref(d.body);
-	return rc;
 }
