@@ -2,8 +2,10 @@
  * milestones.c — a roadmap's milestones: number, title, the due text as
  * written and the date and recurrence derived from it (due.c), executors,
  * expected result, status planned → in_progress → done or cancelled, the
- * progress report and evidence links, participating heads; overdue derived
- * in SQL from em_today(). Heads report progress on their organization's own.
+ * progress report and evidence links; overdue derived in SQL from em_today().
+ * Heads report progress on their organization's own. The participating heads
+ * are in milestone_participants.c, the checks of a milestone body in
+ * milestone_fields.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,148 +14,16 @@
 #include "effmon/cycle.h"
 #include "effmon/registry.h"
 #include "effmon/workflow.h"
+#include "milestone.h"
 
 #define MS_MAX_PER_ROADMAP 500
 #define MS_MAX_PER_ROADMAP_SQL "500"
-#define EXECUTORS_MAX 20
-#define EXECUTOR_MAX_CHARS 300
-#define EVIDENCE_MAX 50
-#define URL_MAX_CHARS 2000
 
 static const char *const STATUSES[] = {"planned", "in_progress", "done", "cancelled", NULL};
-static const char *const RECURRENCES[] = {"once", "annual", "continuous", NULL};
 static const char *const LEVELS[] = {"regional", "municipal", "organization", NULL};
 
-/* Arrays are checked by check_lists; the table sees the body without them. */
-static const struct field MS_CREATE[] = {
-	{"number", F_STRING, true, false, 1, 41, NULL},
-	{"title", F_STRING, true, false, 1, 4000, NULL},
-	{"due_text", F_STRING, false, true, 1, 500, NULL},
-	{"due_on", F_DATE, false, true, 0, 0, NULL},
-	{"recurrence", F_ENUM, false, false, 0, 0, RECURRENCES},
-	{"expected_result", F_STRING, false, true, 0, 4000, NULL},
-};
-static const struct field MS_UPDATE[] = {
-	{"number", F_STRING, false, false, 1, 41, NULL},
-	{"title", F_STRING, false, false, 1, 4000, NULL},
-	{"due_text", F_STRING, false, true, 1, 500, NULL},
-	{"due_on", F_DATE, false, true, 0, 0, NULL},
-	{"recurrence", F_ENUM, false, false, 0, 0, RECURRENCES},
-	{"expected_result", F_STRING, false, true, 0, 4000, NULL},
-	{"progress_report", F_STRING, false, true, 0, 20000, NULL},
-};
 /* What a head may change on its organization's milestones. */
 static const char *const PROGRESS_FIELDS[] = {"progress_report", "evidence", NULL};
-
-/* "1", "2.1": digits in up to six dot-separated groups of at most six. */
-static bool number_valid(const char *s)
-{
-	int groups = 0, digits = 0;
-
-	for (const char *p = s;; p++) {
-		if (*p >= '0' && *p <= '9') {
-			if (++digits > 6)
-				return false;
-		} else if (*p == '.' || *p == '\0') {
-			if (digits == 0 || ++groups > 6)
-				return false;
-			if (*p == '\0')
-				return true;
-			digits = 0;
-		} else {
-			return false;
-		}
-	}
-}
-
-/* An absolute http(s) URL with a host, no spaces or control characters. */
-static bool url_valid(const char *u)
-{
-	const char *host;
-
-	if (strncmp(u, "https://", 8) == 0)
-		host = u + 8;
-	else if (strncmp(u, "http://", 7) == 0)
-		host = u + 7;
-	else
-		return false;
-	if (*host == '\0' || *host == '/' || *host == '?' || *host == '#')
-		return false;
-	for (const unsigned char *p = (const unsigned char *)u; *p; p++)
-		if (*p <= 0x20 || *p == 0x7f)
-			return false;
-	return true;
-}
-
-/* executors: up to 20 non-empty strings; evidence: up to 50 http(s) URLs. */
-static void check_lists(const json_t *body, struct em_reply *reply)
-{
-	const json_t *ex = json_object_get(body, "executors");
-	const json_t *ev = json_object_get(body, "evidence");
-	char name[40];
-	size_t i;
-	json_t *v;
-
-	if (ex && !json_is_array(ex)) {
-		reply_field_error(reply, "executors", "must be an array of strings");
-	} else if (ex) {
-		if (json_array_size(ex) > EXECUTORS_MAX)
-			reply_field_error(reply, "executors", "must hold at most %d executors",
-					  EXECUTORS_MAX);
-		json_array_foreach(ex, i, v) {
-			snprintf(name, sizeof(name), "executors[%zu]", i);
-			if (!json_is_string(v))
-				reply_field_error(reply, name, "must be a string");
-			else if (utf8_length(json_string_value(v)) < 1 ||
-				 utf8_length(json_string_value(v)) > EXECUTOR_MAX_CHARS)
-				reply_field_error(reply, name, "length must be 1 to %d characters",
-						  EXECUTOR_MAX_CHARS);
-			else if (json_has_nul(v))
-				reply_field_error(reply, name, "must not contain NUL characters");
-		}
-	}
-	if (ev && !json_is_array(ev)) {
-		reply_field_error(reply, "evidence", "must be an array of http(s) URLs");
-	} else if (ev) {
-		if (json_array_size(ev) > EVIDENCE_MAX)
-			reply_field_error(reply, "evidence", "must hold at most %d links",
-					  EVIDENCE_MAX);
-		json_array_foreach(ev, i, v) {
-			snprintf(name, sizeof(name), "evidence[%zu]", i);
-			if (!json_is_string(v))
-				reply_field_error(reply, name, "must be a string");
-			else if (utf8_length(json_string_value(v)) > URL_MAX_CHARS || json_has_nul(v) ||
-				 !url_valid(json_string_value(v)))
-				reply_field_error(reply, name,
-						  "must be an http:// or https:// URL of at most %d "
-						  "characters",
-						  URL_MAX_CHARS);
-		}
-	}
-}
-
-/* The field table over the body without its arrays, then the arrays and the number. */
-static void ms_validate(const json_t *body, bool creating, struct em_reply *reply)
-{
-	json_t *plain = json_is_object(body) ? json_copy((json_t *)body) : NULL;
-	const char *number = json_string_value(json_object_get(body, "number"));
-
-	if (!plain) {
-		validate_object(body, MS_CREATE, 0, reply);
-		return;
-	}
-	json_object_del(plain, "executors");
-	json_object_del(plain, "evidence");
-	if (creating)
-		validate_object(plain, MS_CREATE, sizeof(MS_CREATE) / sizeof(MS_CREATE[0]), reply);
-	else
-		validate_object(plain, MS_UPDATE, sizeof(MS_UPDATE) / sizeof(MS_UPDATE[0]), reply);
-	json_decref(plain);
-	check_lists(body, reply);
-	if (number && utf8_length(number) <= 41 && !number_valid(number))
-		reply_field_error(reply, "number",
-				  "must be digits in dot-separated groups, like 1 or 2.1");
-}
 
 #define MS_JSON(m, r)                                                                       \
 	"jsonb_build_object('id', " m ".id, 'roadmap_id', " m ".roadmap_id, 'level', " r       \
@@ -169,7 +39,6 @@ static void ms_validate(const json_t *body, bool creating, struct em_reply *repl
 	".cancelled_at, 'created_at', " m ".created_at, 'updated_at', " m ".updated_at, "     \
 	"'version', " m ".version)"
 
-#define MS_SCOPE(r) SQL_SCOPE(r ".region_id", r ".municipality_id", r ".organization_id")
 
 DB_STMT(MS_GET) = {
 	"milestone_get",
@@ -229,8 +98,6 @@ DB_STMT(MS_LOCK) = {
 	"FROM milestones m JOIN roadmaps r ON r.id = m.roadmap_id "
 	"WHERE m.id = $5::bigint AND" MS_SCOPE("r") " FOR UPDATE OF m",
 	5};
-enum { L_VERSION, L_STATUS, L_ROW, L_LEVEL, L_ORG, L_FROM, L_TO, L_DUE_TEXT, L_DUE_ON,
-       L_RECURRENCE, L_ROADMAP };
 
 /* $5 id, $6 body, $7 due_on, $8 recurrence, $9 before, $10 actor, $11 request id. */
 DB_STMT(MS_UPDATE_SQL) = {
@@ -446,8 +313,8 @@ enum em_err roadmap_milestones_create(struct em_req *req, const struct em_args *
 
 /* --- Update ----------------------------------------------------------------------------- */
 
-static enum em_err milestone_lock(struct em_req *req, int64_t id, PGresult **out,
-				  struct em_reply *reply)
+enum em_err milestone_lock(struct em_req *req, int64_t id, PGresult **out,
+			   struct em_reply *reply)
 {
 	char bufs[3][24], idbuf[24];
 	const char *params[5];
@@ -628,229 +495,4 @@ enum em_err milestones_transition(struct em_req *req, const struct em_args *args
 				  struct em_reply *reply)
 {
 	return workflow_transition(&MS_FLOW, req, args, body, reply);
-}
-
-/* --- Participants ----------------------------------------------------------------------- */
-
-#define PART_JSON(p, g, o)                                                                  \
-	"jsonb_build_object('milestone_id', " p ".milestone_id, 'manager_id', " g ".id, "      \
-	"'full_name', " g ".full_name, 'organization_id', " g ".organization_id, "            \
-	"'organization_name', " o ".short_name, 'municipality_id', " g ".municipality_id, "   \
-	"'region_id', " g ".region_id, 'added_by', " p ".added_by, 'added_at', " p             \
-	".created_at)"
-
-/* One row per visible milestone (none: 404): its participants the caller may see. */
-DB_STMT(PART_LIST) = {
-	"milestone_participants",
-	"SELECT coalesce((SELECT jsonb_agg(" PART_JSON("p", "g", "o") " ORDER BY "
-	"  g.full_name COLLATE \"ru-x-icu\", g.id) FROM milestone_participants p "
-	"  JOIN managers g ON g.id = p.manager_id "
-	"  LEFT JOIN organizations o ON o.id = g.organization_id "
-	"  WHERE p.milestone_id = m.id AND"
-	SQL_SCOPE("g.region_id", "g.municipality_id", "g.organization_id") "), '[]'::jsonb) "
-	"FROM milestones m JOIN roadmaps r ON r.id = m.roadmap_id "
-	"WHERE m.id = $5::bigint AND" MS_SCOPE("r"),
-	5};
-
-/* $5 milestone (locked), $6 manager, $7 actor, $8 request id. The manager must be
- * visible to the caller, active and in the roadmap's territory. */
-DB_STMT(PART_ADD) = {
-	"milestone_participant_add",
-	"WITH r AS (SELECT r.* FROM roadmaps r JOIN milestones m ON m.roadmap_id = r.id "
-	"  WHERE m.id = $5::bigint),"
-	" g AS (SELECT g.* FROM managers g, r WHERE g.id = $6::bigint AND g.status = 'active' "
-	"  AND" SQL_SCOPE("g.region_id", "g.municipality_id", "g.organization_id")
-	"  AND g.region_id = r.region_id "
-	"  AND (r.municipality_id IS NULL OR g.municipality_id = r.municipality_id) "
-	"  AND (r.organization_id IS NULL OR g.organization_id = r.organization_id)),"
-	" ins AS (INSERT INTO milestone_participants (milestone_id, manager_id, added_by) "
-	"  SELECT $5::bigint, g.id, $7::bigint FROM g RETURNING *),"
-	" bump AS (UPDATE milestones m SET version = m.version + 1, updated_at = now() "
-	"  FROM ins WHERE m.id = ins.milestone_id RETURNING m.id),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $7::bigint, $1, 'milestone', ins.milestone_id, "
-	"  'participant_add', NULL, to_jsonb(ins), $8, r.region_id, r.municipality_id, "
-	"  r.organization_id FROM ins, r) "
-	"SELECT " PART_JSON("ins", "g", "o") " FROM ins JOIN g ON g.id = ins.manager_id "
-	"LEFT JOIN organizations o ON o.id = g.organization_id",
-	8};
-
-/* $5 milestone (locked), $6 manager, $7 actor, $8 request id. */
-DB_STMT(PART_REMOVE) = {
-	"milestone_participant_remove",
-	"WITH del AS (DELETE FROM milestone_participants p WHERE p.milestone_id = $5::bigint "
-	"  AND p.manager_id = $6::bigint RETURNING p.*),"
-	" bump AS (UPDATE milestones m SET version = m.version + 1, updated_at = now() "
-	"  FROM del WHERE m.id = del.milestone_id RETURNING m.id),"
-	" r AS (SELECT r.* FROM roadmaps r JOIN milestones m ON m.roadmap_id = r.id "
-	"  WHERE m.id = $5::bigint),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $7::bigint, $1, 'milestone', del.milestone_id, "
-	"  'participant_remove', to_jsonb(del), NULL, $8, r.region_id, r.municipality_id, "
-	"  r.organization_id FROM del, r) "
-	"SELECT count(*) FROM del",
-	8};
-
-enum em_err milestone_participants_list(struct em_req *req, const struct em_args *args,
-					json_t *body, struct em_reply *reply)
-{
-	char bufs[3][24], idbuf[24];
-	const char *params[5];
-	PGresult *res;
-	enum em_err rc;
-	size_t len;
-	char *text;
-
-	(void)body;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)args->id[0]);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &PART_LIST, params, &res)) != EM_OK)
-		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no milestone %lld", (long long)args->id[0]);
-	}
-	len = strlen(PQgetvalue(res, 0, 0)) + 64;
-	if (!(text = malloc(len))) {
-		PQclear(res);
-		return EM_EINTERNAL;
-	}
-	snprintf(text, len, "{\"items\":%s,\"next\":null}", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	reply->status = 200;
-	reply->text = text;
-	reply->text_len = strlen(text);
-	reply->content_type = "application/json";
-	return EM_OK;
-}
-
-struct part_op {
-	struct em_req *req;
-	int64_t milestone_id, manager_id;
-	json_t *body; /* add: the request body, for Idempotency-Key */
-	struct em_reply *reply;
-};
-
-/* Locks the milestone and checks the caller may change its participants. */
-static enum em_err part_begin(struct part_op *p, PGresult **lock)
-{
-	enum em_err rc;
-
-	if ((rc = milestone_lock(p->req, p->milestone_id, lock, p->reply)) != EM_OK)
-		return rc;
-	rc = roadmap_may_write(p->req, PQgetvalue(*lock, 0, L_LEVEL), db_int64(*lock, 0, L_ORG),
-			       false, p->reply);
-	if (rc != EM_OK) {
-		PQclear(*lock);
-		*lock = NULL;
-	}
-	return rc;
-}
-
-static void part_params(struct part_op *p, char bufs[3][24], char ids[3][24],
-			const char *params[8])
-{
-	scope_params(p->req, bufs, params);
-	snprintf(ids[0], 24, "%lld", (long long)p->milestone_id);
-	snprintf(ids[1], 24, "%lld", (long long)p->manager_id);
-	snprintf(ids[2], 24, "%lld", (long long)p->req->caller.user_id);
-	params[4] = ids[0];
-	params[5] = ids[1];
-	params[6] = ids[2];
-	params[7] = p->req->request_id;
-}
-
-static enum em_err add_tx(struct db_conn *db, void *arg)
-{
-	struct part_op *p = arg;
-	struct idem idem;
-	char bufs[3][24], ids[3][24], location[128];
-	const char *params[8];
-	PGresult *lock = NULL, *res;
-	enum em_err rc;
-
-	(void)db;
-	reply_clear(p->reply);
-	if ((rc = idem_begin(p->req, p->body, &idem, p->reply)) != EM_OK || idem.replayed)
-		return rc;
-	if ((rc = part_begin(p, &lock)) != EM_OK)
-		return rc;
-	PQclear(lock);
-	part_params(p, bufs, ids, params);
-	if ((rc = db_exec(p->req->db, &PART_ADD, params, &res)) != EM_OK) {
-		if (rc == EM_ECONFLICT)
-			return reply_fail(p->reply, EM_ECONFLICT,
-					  "manager %lld already takes part in milestone %lld",
-					  (long long)p->manager_id, (long long)p->milestone_id);
-		return rc;
-	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		reply_field_error(p->reply, "manager_id",
-				  "no active manager in your scope and the roadmap's territory");
-		return reply_fail(p->reply, EM_EINVAL,
-				  "manager_id: no active manager in your scope and the roadmap's "
-				  "territory");
-	}
-	snprintf(location, sizeof(location), "/api/v1/milestones/%lld/participants/%lld",
-		 (long long)p->milestone_id, (long long)p->manager_id);
-	p->reply->status = 201;
-	p->reply->text = strdup(PQgetvalue(res, 0, 0));
-	p->reply->text_len = p->reply->text ? strlen(p->reply->text) : 0;
-	p->reply->content_type = "application/json";
-	reply_header(p->reply, "Location", location);
-	PQclear(res);
-	if (!p->reply->text)
-		return EM_EINTERNAL;
-	return idem_finish(p->req, &idem, p->reply);
-}
-
-static const struct field PART_FIELDS[] = {
-	{"manager_id", F_ID, true, false, 0, 0, NULL},
-};
-
-enum em_err milestone_participants_add(struct em_req *req, const struct em_args *args,
-				       json_t *body, struct em_reply *reply)
-{
-	struct part_op p = {req, args->id[0], 0, body, reply};
-
-	validate_object(body, PART_FIELDS, 1, reply);
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the participant is not valid");
-	p.manager_id = (int64_t)json_integer_value(json_object_get(body, "manager_id"));
-	return db_tx(req->db, add_tx, &p);
-}
-
-static enum em_err remove_tx(struct db_conn *db, void *arg)
-{
-	struct part_op *p = arg;
-	char bufs[3][24], ids[3][24];
-	const char *params[8];
-	PGresult *lock = NULL, *res;
-	enum em_err rc;
-
-	(void)db;
-	reply_clear(p->reply);
-	if ((rc = part_begin(p, &lock)) != EM_OK)
-		return rc;
-	PQclear(lock);
-	part_params(p, bufs, ids, params);
-	if ((rc = db_exec(p->req->db, &PART_REMOVE, params, &res)) != EM_OK)
-		return rc;
-	bool removed = atol(PQgetvalue(res, 0, 0)) > 0;
-	PQclear(res);
-	if (!removed)
-		return reply_fail(p->reply, EM_ENOTFOUND,
-				  "manager %lld does not take part in milestone %lld",
-				  (long long)p->manager_id, (long long)p->milestone_id);
-	p->reply->status = 204;
-	return EM_OK;
-}
-
-enum em_err milestone_participants_remove(struct em_req *req, const struct em_args *args,
-					  json_t *body, struct em_reply *reply)
-{
-	struct part_op p = {req, args->id[0], args->id[1], NULL, reply};
-
-	(void)body;
-	return db_tx(req->db, remove_tx, &p);
 }
