@@ -43,6 +43,58 @@ LANGUAGE sql IMMUTABLE AS $$
           FROM unnest(v, n) AS x(v, n)) s
 $$;
 
+-- The public feed's complementary suppression. A group under 3 organizations is
+-- suppressed, but its figures would come back by subtraction from a coarser
+-- group the feed also publishes (the kind from its clusters, the campaign from
+-- its municipalities): along each dimension that splits organizations
+-- (municipality, kind, settlement, size band, level), the groups that differ
+-- in that dimension alone must hide none or at least two. Where exactly one is
+-- hidden, the smallest other one is hidden too (count, then its place in the
+-- answer), until nothing changes. Directions do not split organizations (each
+-- is in every direction's group), so they are part of a group's identity.
+CREATE OR REPLACE FUNCTION em_public_suppress(groups jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+DECLARE
+    dims constant text[] := ARRAY['municipality_id', 'kind', 'settlement', 'size_band', 'level'];
+    keys constant text[] := ARRAY['municipality_id', 'kind', 'settlement', 'size_band', 'level',
+                                  'direction'];
+    hide constant jsonb := jsonb_build_object('count', NULL, 'mean', NULL, 'median', NULL,
+        'q1', NULL, 'q3', NULL, 'min', NULL, 'max', NULL, 'levels', NULL,
+        'mean_previous', NULL, 'mean_change', NULL, 'suppressed',
+        'complementary: another group of the same total has fewer than 3 organizations');
+    g jsonb := groups;
+    d text;
+    victims int[];
+    rounds int := 0;
+    changed boolean := true;
+BEGIN
+    WHILE changed AND rounds < 20 LOOP
+        changed := false;
+        rounds := rounds + 1;
+        FOREACH d IN ARRAY dims LOOP
+            SELECT array_agg(v.ord) INTO victims FROM (
+                SELECT DISTINCT ON (p.ident) p.ord
+                FROM (SELECT e.ord, e.v, (SELECT coalesce(jsonb_object_agg(k, e.v -> k), '{}')
+                              FROM unnest(keys) k WHERE k <> d AND e.v ? k) AS ident,
+                             count(*) FILTER (WHERE e.v ->> 'suppressed' IS NOT NULL)
+                                 OVER w AS hidden,
+                             bool_or(e.v ? d) OVER w AS split
+                      FROM jsonb_array_elements(g) WITH ORDINALITY e (v, ord)
+                      WINDOW w AS (PARTITION BY (SELECT coalesce(jsonb_object_agg(k, e.v -> k),
+                                   '{}') FROM unnest(keys) k WHERE k <> d AND e.v ? k))) p
+                WHERE p.hidden = 1 AND p.split AND p.v ->> 'suppressed' IS NULL
+                ORDER BY p.ident, (p.v ->> 'count')::bigint, p.ord) v;
+            IF victims IS NOT NULL THEN
+                changed := true;
+                SELECT jsonb_agg(CASE WHEN e.ord = ANY (victims) THEN e.v || hide ELSE e.v END
+                                 ORDER BY e.ord)
+                INTO g FROM jsonb_array_elements(g) WITH ORDINALITY e (v, ord);
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN g;
+END $fn$;
+
 -- GET /aggregates: counts, shares, the level distribution and the summary of
 -- totals (or direction scores) per group, from the rollups, with the change
 -- since the previous campaign. Groupings: municipality, kind, level,
@@ -162,6 +214,7 @@ WITH g AS (
     FROM grp r LEFT JOIN municipalities mu ON mu.id = r.m
     LEFT JOIN directions dr ON dr.id = r.d AND r.d <> 0
 )
+SELECT CASE WHEN p_public THEN em_public_suppress(x.a) ELSE x.a END FROM (
 SELECT coalesce(jsonb_agg(
     jsonb_strip_nulls(jsonb_build_object(
         'municipality_id', CASE WHEN g.gm THEN to_jsonb(o.m) END,
@@ -196,6 +249,6 @@ SELECT coalesce(jsonb_agg(
              array_position(ARRAY['urban', 'rural'], o.st),
              array_position(ARRAY['small', 'medium', 'large'], o.sb), o.dpos,
              array_position(ARRAY['high', 'sufficient', 'low', 'critical'], o.l))
-    FILTER (WHERE o.scored IS NOT NULL), '[]'::jsonb)
-FROM g LEFT JOIN fin o ON true
+    FILTER (WHERE o.scored IS NOT NULL), '[]'::jsonb) AS a
+FROM g LEFT JOIN fin o ON true) x
 $$;

@@ -211,14 +211,16 @@ DB_STMT(SIM_SAVE) = {
 	s ".values_campaign_id, 'user_id', " s ".user_id, 'role', " s ".role, 'request', "  \
 	s ".request, 'summary', " s ".summary, 'created_at', " s ".created_at)"
 
-/* The runs of campaign $5 the caller may see (a municipal operator: its municipality's
- * runs; a regional operator: the region's), newest first: $6 limit + 1, $7 before id. */
+/* The runs of campaign $5 the caller may see (a regional operator: the region's; a
+ * municipal operator: the region's and its own municipality's, as the cycle report counts
+ * them; a record holds no personal data), newest first: $6 limit + 1, $7 before id. */
 DB_STMT(SIM_LIST) = {
 	"simulation_list",
 	"SELECT " SIM_RUN_JSON("s") ", s.id FROM simulations s JOIN campaigns c "
 	" ON c.id = s.campaign_id WHERE s.campaign_id = $5::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint")
-	" AND ($1 <> 'municipal_operator' OR s.municipality_id = $3::bigint) "
+	" AND ($1 <> 'municipal_operator' OR s.municipality_id IS NULL "
+	"  OR s.municipality_id = $3::bigint) "
 	" AND ($7::bigint IS NULL OR s.id < $7::bigint) ORDER BY s.id DESC LIMIT $6::int",
 	7};
 
@@ -277,13 +279,23 @@ static void check_weights(const json_t *w, const char *prefix, struct em_reply *
 	}
 }
 
+/* A number as SQL will read it: SIM_JSON_FLAGS writes 15 significant digits, so the
+ * checks compare what is sent (1.0000000000000002 goes as 1), never the raw double. */
+static double as_sent(const json_t *v)
+{
+	char text[40];
+
+	snprintf(text, sizeof(text), "%.15g", json_number_value(v));
+	return strtod(text, NULL);
+}
+
 /* A bound as the change leaves it: the given number, else the catalog's; NAN if none. */
 static double merged_bound(const json_t *item, const json_t *ind, const char *name)
 {
 	const json_t *v = json_object_get(item, name);
 	if (!v)
 		v = json_object_get(ind, name);
-	return json_is_number(v) ? json_number_value(v) : NAN;
+	return json_is_number(v) ? as_sent(v) : NAN;
 }
 
 /* min_value/max_value: numbers, not for booleans, percent within 0..100,
@@ -423,7 +435,7 @@ static void check_thresholds(const json_t *t, const json_t *campaign, struct em_
 		}
 		if (!x)
 			x = json_object_get(campaign, KEYS[i]);
-		v[i] = json_number_value(x);
+		v[i] = as_sent(x);
 	}
 	if (ok && !(v[2] < v[1] && v[1] < v[0]))
 		reply_field_error(reply, "thresholds", "must rise strictly: low < sufficient < high "

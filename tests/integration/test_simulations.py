@@ -387,6 +387,10 @@ class SimulationsTest(harness.DaemonTestCase):
             ({'values_from': w.camp_b}, ['values_from']),   # another region
             ({'values_from': w.cur}, ['values_from']),      # not earlier
             ({'values_from': 999999}, ['values_from']),
+            # numbers are checked as they are sent to SQL (15 significant digits)
+            ({'indicators': [{'code': 'I05', 'min_value': 1,
+                              'max_value': 1.0000000000000002}]}, ['indicators[0].max_value']),
+            ({'thresholds': {'low': 59.99999999999999, 'sufficient': 60}}, ['thresholds']),
         ]
         before = self.snapshot()
         for body, fields in cases:
@@ -446,8 +450,8 @@ class SimulationsTest(harness.DaemonTestCase):
                       "'counted') FROM audit_events WHERE entity = 'simulation' AND entity_id "
                       "= %d" % regional)
         self.assertEqual(audit, 'simulation|create|%d' % doc['counted'])
-        # a municipal operator's run covers its municipality: the region sees it, the
-        # municipality sees its own runs only
+        # a municipal operator's run covers its municipality: the region sees it; a
+        # municipality sees the region's runs and its own, as the cycle report counts them
         self.ok(camp, {}, token='municipal_operator')
         municipal = self.last[0]
         items = self.runs(camp, 'regional_operator')['items']
@@ -459,9 +463,14 @@ class SimulationsTest(harness.DaemonTestCase):
         self.assertEqual(first['summary']['changed'], doc['changed']['count'])
         self.assertEqual(first['summary']['levels'], json.loads(json.dumps(doc['levels'])))
         self.assertEqual([i['id'] for i in self.runs(camp, 'municipal_operator')['items']],
-                         [municipal])
+                         [municipal, regional])
         self.assertEqual(self.runs(camp, 'municipal_operator')['items'][0]['municipality_id'],
                          w.muni_a1)
+        # another municipality's run is not shown to this one
+        w.sql("UPDATE simulations SET municipality_id = %d WHERE id = %d" % (w.muni_a2, municipal))
+        self.assertEqual([i['id'] for i in self.runs(camp, 'municipal_operator')['items']],
+                         [regional])
+        w.sql("UPDATE simulations SET municipality_id = %d WHERE id = %d" % (w.muni_a1, municipal))
         # pages, newest first
         page = self.runs(camp, 'admin', '?limit=1')
         self.assertEqual([i['id'] for i in page['items']], [municipal])
