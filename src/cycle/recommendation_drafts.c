@@ -177,6 +177,7 @@ enum em_err recommendations_drafts(struct em_req *req, const struct em_args *arg
 {
 	struct reco_drafts d = {req, args->id[0], body, "{}", reply};
 	const char *ct = req_header(req, "Content-Type");
+	char *dumped = NULL;
 	json_error_t jerr;
 	enum em_err rc;
 
@@ -188,18 +189,26 @@ enum em_err recommendations_drafts(struct em_req *req, const struct em_args *arg
 		if (!(d.body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)))
 			return reply_fail(reply, EM_EBADREQ, "malformed JSON at line %d, column %d: "
 					  "%s", jerr.line, jerr.column, jerr.text);
-		d.text = req->body;
+		/* SQL reads the numbers jansson checked, as it writes them (15 digits), never
+		 * the client's text (1e-5000 is 0 here, 5000 digits there). */
+		if (!(dumped = json_dumps(d.body, JSON_COMPACT | JSON_REAL_PRECISION(15)))) {
+			json_decref(d.body);
+			return EM_EINTERNAL;
+		}
+		d.text = dumped;
 	} else if (!(d.body = json_object())) {
 		return EM_EINTERNAL;
 	}
 	if (!json_is_object(d.body)) {
 		json_decref(d.body);
+		free(dumped);
 		return reply_fail(reply, EM_EBADREQ, "the body must be a JSON object");
 	}
 	const json_t *from = json_object_get(d.body, "from");
 	if (json_is_string(from) && strcmp(json_string_value(from), "warnings") == 0) {
 		rc = warning_drafts(req, args->id[0], d.body, d.text, reply);
 		json_decref(d.body);
+		free(dumped);
 		return rc;
 	}
 	validate_object(d.body, DRAFT_FIELDS, sizeof(DRAFT_FIELDS) / sizeof(DRAFT_FIELDS[0]),
@@ -209,5 +218,6 @@ enum em_err recommendations_drafts(struct em_req *req, const struct em_args *arg
 	else
 		rc = db_tx(req->db, drafts_tx, &d);
 	json_decref(d.body);
+	free(dumped);
 	return rc;
 }

@@ -508,6 +508,15 @@ class WarningsTest(harness.DaemonTestCase):
         self.assertEqual(rep['issued'], 1)
         self.assertEqual(rep['drafted'], len(expected(self.camps)) - 1
                          - len([k for k in expected(self.camps) if k[1] == self.sub(self.x1)]))
+        # numbers reach SQL as they were checked (15 significant digits), never as the
+        # client wrote them: 1e-5000 is 0, a 20 000-digit one is its 15 digits
+        for raw, want_t in ((b'1e-5000', 0), (b'40.' + b'0' * 20000 + b'1', 40)):
+            r = w.call('POST', path, token=reg, headers={'Content-Type': 'application/json'},
+                       body=b'{"from": "warnings", "types": ["decline_total"], "threshold": '
+                       + raw + b'}')
+            assert_status(r, 200, 'threshold %r' % raw[:20])
+            doc = json.loads(r.body, parse_float=D)
+            self.assertEqual((doc['threshold'], doc['created']), (want_t, 0))
 
     def move(self, rid, to):
         path = '%s/recommendations/%d' % (API, rid)
