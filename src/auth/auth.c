@@ -55,13 +55,15 @@ DB_STMT(USER_BY_LOGIN) = {
 	"users_by_login", USER_SELECT "WHERE lower(u.login) = lower($1)", 1};
 /* Creates or locks the login's throttle row for the rest of the transaction, so
  * that concurrent attempts on one login are counted one after another; returns
- * the seconds left of a lock, or NULL. */
+ * the seconds left of a lock, or NULL. The seconds are counted from the clock once
+ * the row is ours, not from this transaction's start: a lock set by the attempt
+ * we waited for began after that, and would read as more than its length. */
 DB_STMT(THROTTLE_LOCK) = {
 	"login_throttle_lock",
 	"INSERT INTO login_throttle AS t (login, failures, window_start) "
 	"VALUES (lower($1), 0, now()) ON CONFLICT (login) DO UPDATE SET login = t.login "
-	"RETURNING CASE WHEN t.locked_until > now() "
-	" THEN ceil(extract(epoch FROM t.locked_until - now()))::int END",
+	"RETURNING CASE WHEN t.locked_until > clock_timestamp() "
+	" THEN ceil(extract(epoch FROM t.locked_until - clock_timestamp()))::int END",
 	1};
 /* $2 failures allowed within $3 seconds; the one that reaches $2 locks for $3 s. */
 DB_STMT(THROTTLE_FAIL) = {
