@@ -140,10 +140,44 @@ static void html_text_cell(struct sbuf *b, const char *tag, const char *text)
 	sb_str(b, ">");
 }
 
+/* One right-aligned td for each of the n keys of x. */
+static void html_num_cells(struct sbuf *b, const json_t *x, const char *const *keys, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		sb_str(b, "<td class=\"num\">");
+		html_value(b, json_object_get(x, keys[k]));
+		sb_str(b, "</td>");
+	}
+}
+
+static const char *const COUNT[] = {"count"};
+
 /* A td with the Russian name of the code x holds under key. */
 static void html_name_cell(struct sbuf *b, const json_t *x, const char *key)
 {
 	html_text_cell(b, "td", report_name_of(json_string_value(json_object_get(x, key))));
+}
+
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The rows of a table after its head (HTML up to <tbody>): per item, the
+ * Russian names of its codes under names, then its figures under nums. */
+static void html_rows(struct sbuf *b, const char *head, const json_t *items,
+		      const char *const *names, size_t nnames, const char *const *nums,
+		      size_t nnums)
+{
+	const json_t *x;
+	size_t i;
+
+	sb_str(b, head);
+	json_array_foreach(items, i, x) {
+		sb_str(b, "<tr>");
+		for (size_t k = 0; k < nnames; k++)
+			html_name_cell(b, x, names[k]);
+		html_num_cells(b, x, nums, nnums);
+		sb_str(b, "</tr>");
+	}
+	sb_str(b, "</tbody></table>");
 }
 
 static void html_figures(struct sbuf *b, const json_t *step, const struct label *figures)
@@ -207,9 +241,8 @@ static void html_indicators(struct sbuf *b, const json_t *step)
 	json_array_foreach(json_object_get(step, "by_direction"), i, x) {
 		sb_str(b, "<tr>");
 		html_cell(b, "td", json_object_get(x, "name"));
-		sb_str(b, "<td class=\"num\">");
-		html_value(b, json_object_get(x, "count"));
-		sb_str(b, "</td></tr>");
+		html_num_cells(b, x, COUNT, 1);
+		sb_str(b, "</tr>");
 	}
 	sb_str(b, "</tbody></table><table class=\"list\"><thead><tr><th>Код</th><th>Показатель</th>"
 		  "<th>Направление</th><th>Источник</th><th>Вид данных</th><th>Методика расчёта</th>"
@@ -242,48 +275,30 @@ static void html_goals(struct sbuf *b, const json_t *step)
 	sb_str(b, "</ol>");
 }
 
+static const char *const TYPE[] = {"type"};
+
 static void html_decisions(struct sbuf *b, const json_t *step)
 {
-	const json_t *x;
-	size_t i;
-
-	sb_str(b, "<table class=\"figures\"><thead><tr><th>Вид решения</th><th class=\"num\">"
-		  "Количество</th></tr></thead><tbody>");
-	json_array_foreach(json_object_get(step, "by_type"), i, x) {
-		sb_str(b, "<tr>");
-		html_name_cell(b, x, "type");
-		sb_str(b, "<td class=\"num\">");
-		html_value(b, json_object_get(x, "count"));
-		sb_str(b, "</td></tr>");
-	}
-	sb_str(b, "</tbody></table>");
+	html_rows(b,
+		  "<table class=\"figures\"><thead><tr><th>Вид решения</th><th class=\"num\">"
+		  "Количество</th></tr></thead><tbody>",
+		  json_object_get(step, "by_type"), TYPE, 1, COUNT, 1);
 }
 
 /* Warnings by type, and what became of them: drafts and issued recommendations. */
 static void html_warnings(struct sbuf *b, const json_t *step)
 {
 	static const char *const COLS[] = {"count", "heads", "drafted", "issued"};
-	const json_t *x;
-	size_t i;
 
-	sb_str(b, "<p>Ранние предупреждения по утверждённым результатам: снижение итогового балла "
+	html_rows(b,
+		  "<p>Ранние предупреждения по утверждённым результатам: снижение итогового балла "
 		  "или балла направления две кампании подряд, итоговый балл ниже порога, неполные "
 		  "данные; и адресные рекомендации, подготовленные по ним.</p>"
 		  "<table class=\"figures\"><thead><tr><th>Вид предупреждения</th>"
 		  "<th class=\"num\">Предупреждений</th><th class=\"num\">Руководителей</th>"
 		  "<th class=\"num\">Черновиков рекомендаций</th><th class=\"num\">Выдано "
-		  "рекомендаций</th></tr></thead><tbody>");
-	json_array_foreach(json_object_get(step, "by_type"), i, x) {
-		sb_str(b, "<tr>");
-		html_name_cell(b, x, "type");
-		for (size_t k = 0; k < sizeof(COLS) / sizeof(COLS[0]); k++) {
-			sb_str(b, "<td class=\"num\">");
-			html_value(b, json_object_get(x, COLS[k]));
-			sb_str(b, "</td>");
-		}
-		sb_str(b, "</tr>");
-	}
-	sb_str(b, "</tbody></table>");
+		  "рекомендаций</th></tr></thead><tbody>",
+		  json_object_get(step, "by_type"), TYPE, 1, COLS, NKEYS(COLS));
 }
 
 static void html_effect(struct sbuf *b, const json_t *step)
@@ -329,26 +344,14 @@ static void html_clusters(struct sbuf *b, const json_t *step)
 {
 	static const char *const PARTS[] = {"kind", "settlement", "size_band"};
 	static const char *const FIGURES[] = {"count", "mean", "median", "mean_change"};
-	const json_t *x;
-	size_t i;
 
-	sb_str(b, "<p>По группам сравнения (тип ОО, тип поселения, размер ОО по числу "
+	html_rows(b,
+		  "<p>По группам сравнения (тип ОО, тип поселения, размер ОО по числу "
 		  "обучающихся):</p><table class=\"list\"><thead><tr><th>Тип ОО</th>"
 		  "<th>Поселение</th><th>Размер</th><th class=\"num\">Результатов</th>"
 		  "<th class=\"num\">Средний балл</th><th class=\"num\">Медиана</th>"
-		  "<th class=\"num\">Изменение среднего</th></tr></thead><tbody>");
-	json_array_foreach(json_object_get(step, "by_cluster"), i, x) {
-		sb_str(b, "<tr>");
-		for (size_t p = 0; p < 3; p++)
-			html_name_cell(b, x, PARTS[p]);
-		for (size_t f = 0; f < 4; f++) {
-			sb_str(b, "<td class=\"num\">");
-			html_value(b, json_object_get(x, FIGURES[f]));
-			sb_str(b, "</td>");
-		}
-		sb_str(b, "</tr>");
-	}
-	sb_str(b, "</tbody></table>");
+		  "<th class=\"num\">Изменение среднего</th></tr></thead><tbody>",
+		  json_object_get(step, "by_cluster"), PARTS, NKEYS(PARTS), FIGURES, NKEYS(FIGURES));
 }
 
 /*

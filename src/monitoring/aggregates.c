@@ -348,15 +348,7 @@ static enum em_err json_reply(struct em_reply *reply, const struct agg_query *q,
 	sb_str(&b, "],\"groups\":");
 	sb_str(&b, groups);
 	sb_str(&b, "}");
-	if (b.failed) {
-		free(b.p);
-		return EM_EINTERNAL;
-	}
-	reply->status = 200;
-	reply->text = b.p;
-	reply->text_len = b.len;
-	reply->content_type = "application/json";
-	return EM_OK;
+	return sb_reply(&b, reply, "application/json");
 }
 
 static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
