@@ -190,7 +190,8 @@ static int cmd_routes(void)
 		bool first = true;
 		for (int b = 0; b < 6; b++)
 			if (r->roles & (1u << b)) {
-				printf("%s%s", first ? "" : ",", em_role_name((enum em_role)(1 << b)));
+				printf("%s%s", first ? "" : ",",
+				       em_role_name((enum em_role)(1 << b)));
 				first = false;
 			}
 		printf("\n");
@@ -251,8 +252,7 @@ static int create_user_body(int argc, char **argv, const int *rest, int nrest, j
 	return 0;
 }
 
-static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const int *rest,
-			   int nrest)
+static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const int *rest, int nrest)
 {
 	char password[1100], err[1024];
 	json_t *body = json_object();
@@ -303,7 +303,8 @@ int main(int argc, char **argv)
 	if (!rest || sodium_init() < 0)
 		return fail("cannot initialise");
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "help")) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") ||
+		    !strcmp(argv[i], "help")) {
 			usage(stdout);
 			free(rest);
 			return 0;

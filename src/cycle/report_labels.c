@@ -156,10 +156,12 @@ static const struct label NAMES[] = {
 	{"published", "опубликована"},
 	{"no previous campaign", "предыдущей кампании нет"},
 	{"no head with a total in both campaigns had a recommendation accepted or took part in a "
-	 "milestone", "ни у одного руководителя с итоговым баллом в обеих кампаниях не было принятой "
+	 "milestone",
+	 "ни у одного руководителя с итоговым баллом в обеих кампаниях не было принятой "
 	 "рекомендации или участия в мероприятии"},
 	{"every head with a total in both campaigns had a recommendation accepted or took part in a "
-	 "milestone", "у каждого руководителя с итоговым баллом в обеих кампаниях была принятая "
+	 "milestone",
+	 "у каждого руководителя с итоговым баллом в обеих кампаниях была принятая "
 	 "рекомендация или участие в мероприятии"},
 	{NULL, NULL}};
 

@@ -128,11 +128,13 @@ bool db_is_read(const struct db_conn *c)
 static PGconn *connect_pg(const char *url, const char *connect_timeout, const char *options)
 {
 	/* Entries before dbname may be overridden by the URL; options may not. */
-	const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
-			      "keepalives_interval", "keepalives_count", "application_name",
-			      "client_encoding", "dbname", "options", NULL};
-	const char *vals[] = {connect_timeout, "1", "30", "10", "3", "effmond", "UTF8", url,
-			      options, NULL};
+	const char *keys[] = {"connect_timeout",  "keepalives",
+			      "keepalives_idle",  "keepalives_interval",
+			      "keepalives_count", "application_name",
+			      "client_encoding",  "dbname",
+			      "options",          NULL};
+	const char *vals[] = {connect_timeout, "1",    "30", "10",    "3",
+			      "effmond",       "UTF8", url,  options, NULL};
 	return PQconnectdbParams(keys, vals, 1);
 }
 
@@ -218,8 +220,7 @@ enum em_err db_ensure(struct db_conn *c)
 	}
 	if (ms_until(&c->next_attempt) > 0)
 		return EM_EUNAVAILABLE;
-	c->pg = connect_pg(c->read ? pool.read_url : pool.url, pool.connect_timeout,
-			   pool.options);
+	c->pg = connect_pg(c->read ? pool.read_url : pool.url, pool.connect_timeout, pool.options);
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
 		/* The message names host and port, never the password. */
 		const char *msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
@@ -271,8 +272,7 @@ void db_pool_stats(struct db_pool_stats *out)
 		if (!atomic_load(&c->connected)) {
 			if (atomic_load(&c->failed))
 				n->broken++;
-		}
-		else if (atomic_load(&c->busy))
+		} else if (atomic_load(&c->busy))
 			n->in_use++;
 		else
 			n->idle++;
@@ -303,4 +303,3 @@ enum em_err db_connect_once(const struct em_config *cfg, PGconn **out, char *err
 	*out = pg;
 	return EM_OK;
 }
-

@@ -13,8 +13,8 @@
 
 static bool peer_key(struct MHD_Connection *conn, unsigned char key[16])
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
 	memset(key, 0, 16);
 	if (!ci || !ci->client_addr)

@@ -18,10 +18,8 @@
 
 static const char *lookup(void *conn, enum em_value_kind kind, const char *name)
 {
-	return MHD_lookup_connection_value(conn,
-					   kind == EM_HEADER ? MHD_HEADER_KIND
-							     : MHD_GET_ARGUMENT_KIND,
-					   name);
+	return MHD_lookup_connection_value(
+		conn, kind == EM_HEADER ? MHD_HEADER_KIND : MHD_GET_ARGUMENT_KIND, name);
 }
 
 static bool is_json_type(const char *ct)
@@ -79,8 +77,8 @@ static enum em_err run_handler(const struct em_route *route, struct em_req *req,
 		replica_count_served();
 		return rc;
 	}
-	log_msg(EM_LOG_INFO, req->request_id, "read replica failed (%s); answering from the primary",
-		em_err_name(rc));
+	log_msg(EM_LOG_INFO, req->request_id,
+		"read replica failed (%s); answering from the primary", em_err_name(rc));
 	replica_count_bypass(REPLICA_BYPASS_ERROR);
 	reply_clear(reply);
 	return route->handler(req, args, body, reply);
@@ -90,8 +88,8 @@ static enum em_err run_handler(const struct em_route *route, struct em_req *req,
  * method, a body over the cap, an address locked out of logins. True when one
  * of them is the answer (*rc set; a preflight is EM_OK with 204). */
 static bool answered_by_route(struct em_server *s, struct MHD_Connection *conn,
-			      const struct req_ctx *ctx, const char *method,
-			      struct em_reply *reply, enum em_err *rc)
+			      const struct req_ctx *ctx, const char *method, struct em_reply *reply,
+			      enum em_err *rc)
 {
 	if (ctx->match == ROUTER_NOT_FOUND) {
 		*rc = reply_fail(reply, EM_ENOTFOUND, "no resource at this path");
@@ -114,9 +112,10 @@ static bool answered_by_route(struct em_server *s, struct MHD_Connection *conn,
 	}
 	if (ctx->route->handler == auth_token_handler &&
 	    (reply->retry_after = server_login_wait(s, conn)) > 0) {
-		*rc = reply_fail(reply, EM_ERATELIMIT,
-				 "too many failed logins from this address: try again in %ld seconds",
-				 reply->retry_after);
+		*rc = reply_fail(
+			reply, EM_ERATELIMIT,
+			"too many failed logins from this address: try again in %ld seconds",
+			reply->retry_after);
 		return true;
 	}
 	return false;
@@ -131,8 +130,8 @@ static enum em_err check_caller(struct MHD_Connection *conn, struct req_ctx *ctx
 
 	if (ctx->route->roles == EM_ROLES_PUBLIC)
 		return EM_OK;
-	authorization =
-		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
 	rc = auth_authenticate(req, authorization, &why);
 	if (rc == EM_EUNAUTH) {
 		ctx->invalid_token = authorization != NULL;
@@ -158,9 +157,10 @@ static enum em_err check_media(struct MHD_Connection *conn, struct req_ctx *ctx,
 {
 	char charset[40];
 
-	if (ctx->len > 0 && !media_charset_is_utf8(MHD_lookup_connection_value(
-					conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-				charset, sizeof(charset)))
+	if (ctx->len > 0 &&
+	    !media_charset_is_utf8(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							       MHD_HTTP_HEADER_CONTENT_TYPE),
+				   charset, sizeof(charset)))
 		return reply_fail(reply, EM_EMEDIATYPE,
 				  "bodies are UTF-8: the charset %s is not accepted", charset);
 	/* A route that gives only JSON refuses an Accept that excludes it; the
@@ -178,9 +178,9 @@ static enum em_err check_media(struct MHD_Connection *conn, struct req_ctx *ctx,
 }
 
 /* The checks that need the route and the caller, then the handler. */
-static enum em_err run_route(struct em_server *s, struct MHD_Connection *conn,
-			     struct req_ctx *ctx, const char *url, struct em_req *req,
-			     struct em_reply *reply, json_t **body)
+static enum em_err run_route(struct em_server *s, struct MHD_Connection *conn, struct req_ctx *ctx,
+			     const char *url, struct em_req *req, struct em_reply *reply,
+			     json_t **body)
 {
 	enum em_err rc;
 

@@ -27,7 +27,7 @@ struct out_body {
 
 const char *server_known_method(const char *m)
 {
-	static const char *const METHODS[] = {"GET", "HEAD", "POST", "PUT",
+	static const char *const METHODS[] = {"GET",   "HEAD",   "POST",   "PUT",
 					      "PATCH", "DELETE", "OPTIONS"};
 	for (size_t i = 0; i < sizeof(METHODS) / sizeof(METHODS[0]); i++)
 		if (strcmp(m, METHODS[i]) == 0)
@@ -125,9 +125,9 @@ static void add_cors_headers(struct em_server *s, struct MHD_Connection *conn,
 	}
 }
 
-static void add_headers(struct em_server *s, struct MHD_Connection *conn,
-			const struct req_ctx *ctx, const char *method, struct em_reply *reply,
-			const struct out_body *o, struct MHD_Response *resp)
+static void add_headers(struct em_server *s, struct MHD_Connection *conn, const struct req_ctx *ctx,
+			const char *method, struct em_reply *reply, const struct out_body *o,
+			struct MHD_Response *resp)
 {
 	char num[24];
 
@@ -152,8 +152,8 @@ static void add_headers(struct em_server *s, struct MHD_Connection *conn,
 }
 
 /* The request's metrics and its one access line. */
-static void log_request(struct em_server *s, struct MHD_Connection *conn,
-			const struct req_ctx *ctx, const char *method, unsigned status)
+static void log_request(struct em_server *s, struct MHD_Connection *conn, const struct req_ctx *ctx,
+			const char *method, unsigned status)
 {
 	struct log_access_fields a = {
 		.method = server_known_method(method),
