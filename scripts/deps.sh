@@ -11,9 +11,12 @@ packages=(
   curl acl util-linux
   chromium
   libxlsxwriter-dev python3-openpyxl
+  clang-format
 )
 # libxlsxwriter-dev: XLSX answers (scores, aggregates, submissions, outliers,
 # the cycle report); python3-openpyxl: the XLSX test reads them back.
+# clang-format (Debian 12: version 14): `meson compile -C build format-check`
+# checks the C sources against .clang-format, `format` rewrites them.
 # chromium: the cycle-report test renders the printable HTML report headless
 # and checks the screenshot.
 # `make fuzz` (scripts/deps.sh fuzz) also needs clang and its libFuzzer runtime;

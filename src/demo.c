@@ -329,6 +329,24 @@ static enum em_err demo_fill(PGconn *pg, bool has_registry, FILE *out, PGresult 
 	return EM_OK;
 }
 
+/* An earlier load is complete: say so, and add what later versions added
+ * (the roadmaps, each once); commits (*in_tx false from then on). */
+static enum em_err demo_top_up(PGconn *pg, FILE *out, bool *in_tx, char *err, size_t errlen)
+{
+	enum em_err rc;
+
+	fprintf(out,
+		"Demo data already loaded: region %s «%s» exists with its campaigns; "
+		"nothing changed.\n",
+		DEMO_REGION_CODE, DEMO_REGION_NAME);
+	fflush(out);
+	if ((rc = roadmaps_seed_demo(pg, out, err, errlen)) != EM_OK)
+		return rc;
+	*in_tx = false; /* COMMIT ends the transaction, whether it succeeds or not */
+	return demo_exec(pg, "cannot commit the demo roadmaps", "COMMIT", 0, NULL, NULL, err,
+			 errlen) ? EM_OK : EM_EDB;
+}
+
 enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 {
 	struct demo_user_result made[DEMO_NUSERS];
@@ -369,17 +387,7 @@ enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 		goto out;
 	has_monitoring = has_registry && PQgetvalue(res, 0, 0)[0] == 't';
 	if (has_monitoring) {
-		fprintf(out,
-			"Demo data already loaded: region %s «%s» exists with its campaigns; "
-			"nothing changed.\n",
-			DEMO_REGION_CODE, DEMO_REGION_NAME);
-		fflush(out);
-		/* The roadmaps came later: an older load gets them now, each once. */
-		if ((rc = roadmaps_seed_demo(pg, out, err, errlen)) != EM_OK)
-			goto out;
-		in_tx = false;
-		rc = demo_exec(pg, "cannot commit the demo roadmaps", "COMMIT", 0, NULL, NULL, err,
-			       errlen) ? EM_OK : EM_EDB;
+		rc = demo_top_up(pg, out, &in_tx, err, errlen);
 		goto out;
 	}
 

@@ -131,34 +131,37 @@ static int cmd_serve(struct em_config *cfg)
 	return 0;
 }
 
-static int cmd_migrate(struct em_config *cfg)
+/* A command of one connection of its own: connects, runs fn on it, closes. */
+static int on_one_connection(struct em_config *cfg, int (*fn)(PGconn *pg))
 {
 	char err[512];
 	PGconn *pg = NULL;
-	enum em_err rc;
+	int rc;
 
 	if (db_connect_once(cfg, &pg, err, sizeof(err)) != EM_OK)
 		return fail(err);
-	rc = migrate_run(pg, err, sizeof(err));
+	rc = fn(pg);
 	PQfinish(pg);
-	if (rc != EM_OK)
+	return rc;
+}
+
+static int migrate_on(PGconn *pg)
+{
+	char err[512];
+
+	if (migrate_run(pg, err, sizeof(err)) != EM_OK)
 		return fail(err);
 	log_info("schema is at version %d", migrate_latest());
 	return 0;
 }
 
 /* Prepares every statement of the binary on the (migrated) database: 0 when all do. */
-static int cmd_check_statements(struct em_config *cfg)
+static int check_statements_on(PGconn *pg)
 {
 	char err[512];
-	PGconn *pg = NULL;
 	size_t checked = 0;
-	int bad;
+	int bad = db_check_statements(pg, stderr, &checked);
 
-	if (db_connect_once(cfg, &pg, err, sizeof(err)) != EM_OK)
-		return fail(err);
-	bad = db_check_statements(pg, stderr, &checked);
-	PQfinish(pg);
 	if (bad) {
 		snprintf(err, sizeof(err), "%d of %zu statements do not prepare on this database",
 			 bad, checked);
@@ -168,17 +171,11 @@ static int cmd_check_statements(struct em_config *cfg)
 	return 0;
 }
 
-static int cmd_load_demo(struct em_config *cfg)
+static int load_demo_on(PGconn *pg)
 {
 	char err[512];
-	PGconn *pg = NULL;
-	enum em_err rc;
 
-	if (db_connect_once(cfg, &pg, err, sizeof(err)) != EM_OK)
-		return fail(err);
-	rc = demo_load(pg, stdout, err, sizeof(err));
-	PQfinish(pg);
-	return rc == EM_OK ? 0 : fail(err);
+	return demo_load(pg, stdout, err, sizeof(err)) == EM_OK ? 0 : fail(err);
 }
 
 static int cmd_routes(void)
@@ -193,7 +190,8 @@ static int cmd_routes(void)
 		bool first = true;
 		for (int b = 0; b < 6; b++)
 			if (r->roles & (1u << b)) {
-				printf("%s%s", first ? "" : ",", em_role_name((enum em_role)(1 << b)));
+				printf("%s%s", first ? "" : ",",
+				       em_role_name((enum em_role)(1 << b)));
 				first = false;
 			}
 		printf("\n");
@@ -254,8 +252,7 @@ static int create_user_body(int argc, char **argv, const int *rest, int nrest, j
 	return 0;
 }
 
-static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const int *rest,
-			   int nrest)
+static int cmd_create_user(struct em_config *cfg, int argc, char **argv, const int *rest, int nrest)
 {
 	char password[1100], err[1024];
 	json_t *body = json_object();
@@ -306,7 +303,8 @@ int main(int argc, char **argv)
 	if (!rest || sodium_init() < 0)
 		return fail("cannot initialise");
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "help")) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") ||
+		    !strcmp(argv[i], "help")) {
 			usage(stdout);
 			free(rest);
 			return 0;
@@ -345,13 +343,13 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "serve")) {
 		rc = cmd_serve(&cfg);
 	} else if (!strcmp(cmd, "migrate")) {
-		rc = cmd_migrate(&cfg);
+		rc = on_one_connection(&cfg, migrate_on);
 	} else if (!strcmp(cmd, "load-demo")) {
-		rc = cmd_load_demo(&cfg);
+		rc = on_one_connection(&cfg, load_demo_on);
 	} else if (!strcmp(cmd, "routes")) {
 		rc = cmd_routes();
 	} else if (!strcmp(cmd, "check-statements")) {
-		rc = cmd_check_statements(&cfg);
+		rc = on_one_connection(&cfg, check_statements_on);
 	} else {
 		log_fatal("unknown command %s (see effmond --help)", cmd);
 		rc = 2;

@@ -14,6 +14,7 @@
 #include "effmon/ru_format.h"
 #include "effmon/sbuf.h"
 
+#include "report_html.h"
 
 /*
  * Text from the database made safe for HTML element content and quoted
@@ -59,184 +60,6 @@ static void scalar_text(const json_t *v, char *out, size_t n, const char **str)
 }
 
 /* --- The page ---------------------------------------------------------------------- */
-
-/* How a figure is written; AUTO: integers as counts, reals to two places
- * (scores), strings as text. */
-enum cell_fmt { FMT_AUTO, FMT_PERCENT, FMT_DATE, FMT_MONEY, FMT_ONE_PLACE };
-
-struct label {
-	const char *path; /* dotted, inside the step */
-	const char *text;
-	enum cell_fmt fmt;
-};
-
-struct step_view {
-	const char *key;
-	const char *title;
-	const struct label *figures; /* ends with {NULL} */
-};
-
-static const struct label METHODS_FIGURES[] = {
-	{"indicator_sources.self", "Показатели самооценки руководителя (источник — ОО)"},
-	{"indicator_sources.municipal", "Показатели, заполняемые муниципалитетом"},
-	{"indicator_sources.regional_import", "Показатели из региональных источников (загрузка)"},
-	{"values.total", "Значений показателей собрано"},
-	{"values.self", "— из самооценки"},
-	{"values.municipal", "— от муниципалитета"},
-	{"values.regional_import", "— из региональной загрузки"},
-	{"imports", "Пакетных загрузок (по региону)"},
-	{"imported_values", "Значений записано загрузками (по региону)"},
-	{"self_assessment.opens_at", "Начало самооценки", FMT_DATE},
-	{"self_assessment.closes_at", "Окончание самооценки", FMT_DATE},
-	{"self_assessment.days", "Длительность самооценки, дней", FMT_ONE_PLACE},
-	{NULL, NULL}};
-
-static const struct label MONITORING_FIGURES[] = {
-	{"expected", "Организаций, обязанных представить данные"},
-	{"submitted", "Представили (на проверке или утверждены)"},
-	{"submitted_on_time", "Представили в срок"},
-	{"submitted_late", "Представили после срока"},
-	{"verified", "Проверены муниципалитетом"},
-	{"approved", "Утверждены регионом"},
-	{"approved_share", "Доля утверждённых", FMT_PERCENT},
-	{"returned_count", "Возвращались на доработку"},
-	{"by_status.draft", "Сейчас в черновике"},
-	{"by_status.returned", "Сейчас на доработке"},
-	{NULL, NULL}};
-
-static const struct label ANALYSIS_FIGURES[] = {
-	{"count", "Утверждённых результатов с итоговым баллом"},
-	{"mean", "Средний итоговый балл"},
-	{"median", "Медиана"},
-	{"q1", "Нижний квартиль"},
-	{"q3", "Верхний квартиль"},
-	{"min", "Минимум"},
-	{"max", "Максимум"},
-	{"levels.high", "Уровень «высокий»"},
-	{"levels.sufficient", "Уровень «достаточный»"},
-	{"levels.low", "Уровень «низкий»"},
-	{"levels.critical", "Уровень «критический»"},
-	{"mean_previous", "Средний балл в предыдущей кампании"},
-	{"mean_change", "Изменение среднего балла"},
-	{"outliers", "Выбросов (|z| > 3 по показателю и типу ОО)"},
-	{"values_changed_at_verification", "Значений, изменённых при проверке"},
-	{"calibration.compared", "Значений самооценки, сверенных при проверке"},
-	{"calibration.share_lowered", "— доля сниженных при проверке", FMT_PERCENT},
-	{"calibration.share_raised", "— доля повышенных при проверке", FMT_PERCENT},
-	{"calibration.mean_gap", "Средний разрыв самооценки и проверки, баллов"},
-	{"calibration.mean_lowering", "Среднее снижение значения при проверке, баллов"},
-	{"calibration.organizations_flagged", "ОО с систематически завышенной самооценкой"},
-	{NULL, NULL}};
-
-static const struct label WARNING_FIGURES[] = {
-	{"count", "Предупреждений"},
-	{"heads", "Руководителей, получивших предупреждения"},
-	{"drafted", "Подготовлено черновиков рекомендаций"},
-	{"issued", "Выдано рекомендаций по предупреждениям"},
-	{"threshold", "Порог итогового балла"},
-	{"completeness_bound", "Граница полноты данных", FMT_PERCENT},
-	{NULL, NULL}};
-
-static const struct label RECOMMENDATION_FIGURES[] = {
-	{"issued", "Выдано адресных рекомендаций"},
-	{"to_managers", "— руководителям ОО"},
-	{"to_municipalities", "— муниципалитетам"},
-	{"managers_addressed", "Руководителей, получивших рекомендации"},
-	{"acknowledged", "Приняты к исполнению (ознакомлены)"},
-	{"reported", "Представлен отчёт о коррекции"},
-	{"accepted", "Исполнение принято"},
-	{"overdue", "Просрочено"},
-	{NULL, NULL}};
-
-static const struct label MEASURE_FIGURES[] = {
-	{"roadmaps", "Дорожных карт"},
-	{"roadmaps_by_level.regional", "— региональных"},
-	{"roadmaps_by_level.municipal", "— муниципальных"},
-	{"roadmaps_by_level.organization", "— уровня ОО"},
-	{"milestones", "Мероприятий"},
-	{"planned", "Запланировано"},
-	{"in_progress", "Выполняется"},
-	{"done", "Выполнено"},
-	{"cancelled", "Отменено"},
-	{"overdue", "Просрочено"},
-	{"participants", "Руководителей — участников мероприятий"},
-	{NULL, NULL}};
-
-static const struct label DECISION_FIGURES[] = {
-	{"total", "Управленческих решений (действующих)"},
-	{"managers", "Руководителей, в отношении которых приняты решения"},
-	{"bonus_amount", "Сумма стимулирующих выплат, руб.", FMT_MONEY},
-	{"revoked", "Отменено решений"},
-	{NULL, NULL}};
-
-static const struct label NO_FIGURES[] = {{NULL, NULL}};
-
-static const struct step_view VIEWS[] = {
-	{"goals", "Цели", NO_FIGURES},
-	{"indicators", "Показатели", NO_FIGURES},
-	{"methods", "Методы сбора информации", METHODS_FIGURES},
-	{"monitoring", "Мониторинг", MONITORING_FIGURES},
-	{"analysis", "Анализ результатов", ANALYSIS_FIGURES},
-	{"warnings", "Ранние предупреждения", WARNING_FIGURES},
-	{"recommendations", "Адресные рекомендации", RECOMMENDATION_FIGURES},
-	{"measures", "Меры и мероприятия", MEASURE_FIGURES},
-	{"decisions", "Управленческие решения", DECISION_FIGURES},
-	{"effect", "Анализ эффективности принятых мер", NO_FIGURES},
-};
-
-static const struct label NAMES[] = {
-	{"self", "ОО (самооценка)"},
-	{"municipal", "муниципалитет"},
-	{"regional_import", "региональная загрузка"},
-	{"bonus", "Стимулирующая выплата"},
-	{"training_referral", "Направление на обучение"},
-	{"reserve_inclusion", "Включение в кадровый резерв"},
-	{"commendation", "Поощрение"},
-	{"warning", "Предупреждение"},
-	{"attestation_referral", "Направление на аттестацию"},
-	{"contract_extension", "Продление контракта"},
-	{"contract_termination_proposal", "Предложение о прекращении контракта"},
-	{"decline_total", "Итоговый балл снижается две кампании подряд"},
-	{"decline_direction", "Балл направления снижается две кампании подряд"},
-	{"below_threshold", "Итоговый балл ниже порога"},
-	{"low_completeness", "Неполные данные"},
-	{"draft", "черновик"},
-	{"management", "управленческая практика"},
-	{"contingent", "контингент и сеть"},
-	{"exam_results", "результаты ГИА"},
-	{"objectivity_marker", "маркер объективности"},
-	{"vpr_raw", "первичные результаты ВПР"},
-	{"staff", "кадры"},
-	{"other", "прочее"},
-	{"school", "общеобразовательные"},
-	{"preschool", "дошкольные"},
-	{"additional", "дополнительного образования"},
-	{"vocational", "профессиональные"},
-	{"special", "для обучающихся с ОВЗ"},
-	{"urban", "городские"},
-	{"rural", "сельские"},
-	{"small", "малые"},
-	{"medium", "средние"},
-	{"large", "крупные"},
-	{"open", "идёт сбор данных"},
-	{"closed", "сбор завершён"},
-	{"published", "опубликована"},
-	{"no previous campaign", "предыдущей кампании нет"},
-	{"no head with a total in both campaigns had a recommendation accepted or took part in a "
-	 "milestone", "ни у одного руководителя с итоговым баллом в обеих кампаниях не было принятой "
-	 "рекомендации или участия в мероприятии"},
-	{"every head with a total in both campaigns had a recommendation accepted or took part in a "
-	 "milestone", "у каждого руководителя с итоговым баллом в обеих кампаниях была принятая "
-	 "рекомендация или участие в мероприятии"},
-	{NULL, NULL}};
-
-static const char *name_of(const char *code)
-{
-	for (const struct label *l = NAMES; code && l->path; l++)
-		if (strcmp(l->path, code) == 0)
-			return l->text;
-	return code ? code : "";
-}
 
 static const json_t *at_path(const json_t *v, const char *path)
 {
@@ -315,6 +138,46 @@ static void html_text_cell(struct sbuf *b, const char *tag, const char *text)
 	sb_str(b, "</");
 	sb_str(b, tag);
 	sb_str(b, ">");
+}
+
+/* One right-aligned td for each of the n keys of x. */
+static void html_num_cells(struct sbuf *b, const json_t *x, const char *const *keys, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		sb_str(b, "<td class=\"num\">");
+		html_value(b, json_object_get(x, keys[k]));
+		sb_str(b, "</td>");
+	}
+}
+
+static const char *const COUNT[] = {"count"};
+
+/* A td with the Russian name of the code x holds under key. */
+static void html_name_cell(struct sbuf *b, const json_t *x, const char *key)
+{
+	html_text_cell(b, "td", report_name_of(json_string_value(json_object_get(x, key))));
+}
+
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The rows of a table after its head (HTML up to <tbody>): per item, the
+ * Russian names of its codes under names, then its figures under nums. */
+static void html_rows(struct sbuf *b, const char *head, const json_t *items,
+		      const char *const *names, size_t nnames, const char *const *nums,
+		      size_t nnums)
+{
+	const json_t *x;
+	size_t i;
+
+	sb_str(b, head);
+	json_array_foreach(items, i, x) {
+		sb_str(b, "<tr>");
+		for (size_t k = 0; k < nnames; k++)
+			html_name_cell(b, x, names[k]);
+		html_num_cells(b, x, nums, nnums);
+		sb_str(b, "</tr>");
+	}
+	sb_str(b, "</tbody></table>");
 }
 
 static void html_figures(struct sbuf *b, const json_t *step, const struct label *figures)
@@ -407,9 +270,8 @@ static void html_indicators(struct sbuf *b, const json_t *step)
 	json_array_foreach(json_object_get(step, "by_direction"), i, x) {
 		sb_str(b, "<tr>");
 		html_cell(b, "td", json_object_get(x, "name"));
-		sb_str(b, "<td class=\"num\">");
-		html_value(b, json_object_get(x, "count"));
-		sb_str(b, "</td></tr>");
+		html_num_cells(b, x, COUNT, 1);
+		sb_str(b, "</tr>");
 	}
 	sb_str(b, "</tbody></table><table class=\"list\"><thead><tr><th>Код</th><th>Показатель</th>"
 		  "<th>Направление</th><th>Источник</th><th>Вид данных</th><th>Методика расчёта</th>"
@@ -419,8 +281,8 @@ static void html_indicators(struct sbuf *b, const json_t *step)
 		html_cell(b, "td", json_object_get(x, "code"));
 		html_cell(b, "td", json_object_get(x, "name"));
 		html_text_cell(b, "td", direction_name(step, json_object_get(x, "direction")));
-		html_text_cell(b, "td", name_of(json_string_value(json_object_get(x, "source"))));
-		html_text_cell(b, "td", name_of(json_string_value(json_object_get(x, "data_kind"))));
+		html_name_cell(b, x, "source");
+		html_name_cell(b, x, "data_kind");
 		html_cell(b, "td", json_object_get(x, "method"));
 		sb_str(b, "</tr>");
 	}
@@ -443,48 +305,30 @@ static void html_goals(struct sbuf *b, const json_t *step)
 	sb_str(b, "</ol>");
 }
 
+static const char *const TYPE[] = {"type"};
+
 static void html_decisions(struct sbuf *b, const json_t *step)
 {
-	const json_t *x;
-	size_t i;
-
-	sb_str(b, "<table class=\"figures\"><thead><tr><th>Вид решения</th><th class=\"num\">"
-		  "Количество</th></tr></thead><tbody>");
-	json_array_foreach(json_object_get(step, "by_type"), i, x) {
-		sb_str(b, "<tr>");
-		html_text_cell(b, "td", name_of(json_string_value(json_object_get(x, "type"))));
-		sb_str(b, "<td class=\"num\">");
-		html_value(b, json_object_get(x, "count"));
-		sb_str(b, "</td></tr>");
-	}
-	sb_str(b, "</tbody></table>");
+	html_rows(b,
+		  "<table class=\"figures\"><thead><tr><th>Вид решения</th><th class=\"num\">"
+		  "Количество</th></tr></thead><tbody>",
+		  json_object_get(step, "by_type"), TYPE, 1, COUNT, 1);
 }
 
 /* Warnings by type, and what became of them: drafts and issued recommendations. */
 static void html_warnings(struct sbuf *b, const json_t *step)
 {
 	static const char *const COLS[] = {"count", "heads", "drafted", "issued"};
-	const json_t *x;
-	size_t i;
 
-	sb_str(b, "<p>Ранние предупреждения по утверждённым результатам: снижение итогового балла "
+	html_rows(b,
+		  "<p>Ранние предупреждения по утверждённым результатам: снижение итогового балла "
 		  "или балла направления две кампании подряд, итоговый балл ниже порога, неполные "
 		  "данные; и адресные рекомендации, подготовленные по ним.</p>"
 		  "<table class=\"figures\"><thead><tr><th>Вид предупреждения</th>"
 		  "<th class=\"num\">Предупреждений</th><th class=\"num\">Руководителей</th>"
 		  "<th class=\"num\">Черновиков рекомендаций</th><th class=\"num\">Выдано "
-		  "рекомендаций</th></tr></thead><tbody>");
-	json_array_foreach(json_object_get(step, "by_type"), i, x) {
-		sb_str(b, "<tr>");
-		html_text_cell(b, "td", name_of(json_string_value(json_object_get(x, "type"))));
-		for (size_t k = 0; k < sizeof(COLS) / sizeof(COLS[0]); k++) {
-			sb_str(b, "<td class=\"num\">");
-			html_value(b, json_object_get(x, COLS[k]));
-			sb_str(b, "</td>");
-		}
-		sb_str(b, "</tr>");
-	}
-	sb_str(b, "</tbody></table>");
+		  "рекомендаций</th></tr></thead><tbody>",
+		  json_object_get(step, "by_type"), TYPE, 1, COLS, NKEYS(COLS));
 }
 
 static void html_effect(struct sbuf *b, const json_t *step)
@@ -511,7 +355,7 @@ static void html_effect(struct sbuf *b, const json_t *step)
 			const json_t *v = json_object_get(k ? o : t, r->path);
 			if (json_is_string(v)) {
 				sb_str(b, "<td>");
-				html_escape(b, name_of(json_string_value(v)));
+				html_escape(b, report_name_of(json_string_value(v)));
 			} else {
 				sb_str(b, "<td class=\"num\">");
 				html_value(b, v);
@@ -530,27 +374,14 @@ static void html_clusters(struct sbuf *b, const json_t *step)
 {
 	static const char *const PARTS[] = {"kind", "settlement", "size_band"};
 	static const char *const FIGURES[] = {"count", "mean", "median", "mean_change"};
-	const json_t *x;
-	size_t i;
 
-	sb_str(b, "<p>По группам сравнения (тип ОО, тип поселения, размер ОО по числу "
+	html_rows(b,
+		  "<p>По группам сравнения (тип ОО, тип поселения, размер ОО по числу "
 		  "обучающихся):</p><table class=\"list\"><thead><tr><th>Тип ОО</th>"
 		  "<th>Поселение</th><th>Размер</th><th class=\"num\">Результатов</th>"
 		  "<th class=\"num\">Средний балл</th><th class=\"num\">Медиана</th>"
-		  "<th class=\"num\">Изменение среднего</th></tr></thead><tbody>");
-	json_array_foreach(json_object_get(step, "by_cluster"), i, x) {
-		sb_str(b, "<tr>");
-		for (size_t p = 0; p < 3; p++)
-			html_text_cell(b, "td",
-				       name_of(json_string_value(json_object_get(x, PARTS[p]))));
-		for (size_t f = 0; f < 4; f++) {
-			sb_str(b, "<td class=\"num\">");
-			html_value(b, json_object_get(x, FIGURES[f]));
-			sb_str(b, "</td>");
-		}
-		sb_str(b, "</tr>");
-	}
-	sb_str(b, "</tbody></table>");
+		  "<th class=\"num\">Изменение среднего</th></tr></thead><tbody>",
+		  json_object_get(step, "by_cluster"), PARTS, NKEYS(PARTS), FIGURES, NKEYS(FIGURES));
 }
 
 /*
@@ -609,7 +440,7 @@ static void html_territory(struct sbuf *b, const json_t *terr)
 	}
 }
 
-/* The step with this key (the page follows VIEWS, whatever the order of steps). */
+/* The step with this key (the page follows REPORT_VIEWS, whatever the order of steps). */
 static const json_t *step_of(const json_t *steps, const char *key)
 {
 	const json_t *x;
@@ -635,71 +466,82 @@ static void html_signatures(struct sbuf *b)
 		  "</section>");
 }
 
-enum em_err cycle_report_html(json_t *doc, struct em_reply *reply)
+/* The head and the title page: the campaign, the territory, the dates. */
+static void html_title_page(struct sbuf *b, const json_t *doc)
 {
 	const json_t *camp = json_object_get(doc, "campaign");
 	const json_t *terr = json_object_get(doc, "territory");
-	const json_t *steps = json_object_get(doc, "steps");
-	struct sbuf b = {0};
 	char num[96];
 
-	sb_str(&b, "<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">"
-		   "<meta name=\"viewport\" content=\"width=device-width\"><title>Отчёт о реализации "
-		   "управленческого цикла: ");
-	html_value(&b, json_object_get(camp, "title"));
-	sb_str(&b, " — ");
-	html_territory(&b, terr);
-	sb_str(&b, "</title>");
-	sb_str(&b, HTML_STYLE);
-	sb_str(&b, "</head><body><header class=\"doc\"><p class=\"system\">Система мониторинга "
-		   "эффективности деятельности руководителей образовательных организаций</p>"
-		   "<h1>Отчёт</h1><p class=\"subject\">о реализации управленческого цикла "
-		   "по кампании «");
-	html_value(&b, json_object_get(camp, "title"));
+	sb_str(b, "<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">"
+		  "<meta name=\"viewport\" content=\"width=device-width\"><title>Отчёт о реализации "
+		  "управленческого цикла: ");
+	html_value(b, json_object_get(camp, "title"));
+	sb_str(b, " — ");
+	html_territory(b, terr);
+	sb_str(b, "</title>");
+	sb_str(b, HTML_STYLE);
+	sb_str(b, "</head><body><header class=\"doc\"><p class=\"system\">Система мониторинга "
+		  "эффективности деятельности руководителей образовательных организаций</p>"
+		  "<h1>Отчёт</h1><p class=\"subject\">о реализации управленческого цикла "
+		  "по кампании «");
+	html_value(b, json_object_get(camp, "title"));
 	snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(
-						    json_object_get(camp, "year")));
-	sb_str(&b, "» (");
-	sb_str(&b, num);
-	sb_str(&b, "&nbsp;г.)</p><p class=\"territory\">");
-	html_territory(&b, terr);
-	sb_str(&b, "</p><table class=\"meta\"><tbody><tr><th>Статус кампании:</th><td>");
-	html_escape(&b, name_of(json_string_value(json_object_get(camp, "status"))));
-	sb_str(&b, "</td></tr><tr><th>Предыдущая кампания:</th><td>");
-	html_value(&b, at_path(camp, "previous_campaign.title"));
-	sb_str(&b, "</td></tr><tr><th>Отчёт сформирован:</th><td>");
+						   json_object_get(camp, "year")));
+	sb_str(b, "» (");
+	sb_str(b, num);
+	sb_str(b, "&nbsp;г.)</p><p class=\"territory\">");
+	html_territory(b, terr);
+	sb_str(b, "</p><table class=\"meta\"><tbody><tr><th>Статус кампании:</th><td>");
+	html_escape(b, report_name_of(json_string_value(json_object_get(camp, "status"))));
+	sb_str(b, "</td></tr><tr><th>Предыдущая кампания:</th><td>");
+	html_value(b, at_path(camp, "previous_campaign.title"));
+	sb_str(b, "</td></tr><tr><th>Отчёт сформирован:</th><td>");
 	if (ru_date(json_string_value(json_object_get(doc, "generated_at")), true, num, sizeof(num)))
-		sb_str(&b, num);
+		sb_str(b, num);
 	else
-		html_value(&b, json_object_get(doc, "generated_at"));
-	sb_str(&b, "</td></tr><tr><th>Просрочка определена на:</th><td>");
-	html_value_as(&b, json_object_get(doc, "as_of"), FMT_DATE);
-	sb_str(&b, "</td></tr></tbody></table></header>");
-	for (size_t i = 0; i < sizeof(VIEWS) / sizeof(VIEWS[0]); i++) {
-		const struct step_view *v = &VIEWS[i];
-		const json_t *step = step_of(steps, v->key);
+		html_value(b, json_object_get(doc, "generated_at"));
+	sb_str(b, "</td></tr><tr><th>Просрочка определена на:</th><td>");
+	html_value_as(b, json_object_get(doc, "as_of"), FMT_DATE);
+	sb_str(b, "</td></tr></tbody></table></header>");
+}
 
-		snprintf(num, sizeof(num), "%zu. ", i + 1);
-		sb_str(&b, "<section class=\"step\" id=\"");
-		sb_str(&b, v->key);
-		sb_str(&b, "\"><h2>");
-		sb_str(&b, num);
-		sb_str(&b, v->title);
-		sb_str(&b, "</h2>");
-		if (strcmp(v->key, "goals") == 0)
-			html_goals(&b, step);
-		else if (strcmp(v->key, "indicators") == 0)
-			html_indicators(&b, step);
-		else if (strcmp(v->key, "decisions") == 0)
-			html_decisions(&b, step);
-		else if (strcmp(v->key, "effect") == 0)
-			html_effect(&b, step);
-		else if (strcmp(v->key, "warnings") == 0)
-			html_warnings(&b, step);
-		html_figures(&b, step, v->figures);
-		if (strcmp(v->key, "analysis") == 0)
-			html_clusters(&b, step);
-		sb_str(&b, "</section>");
-	}
+/* One step of the cycle: its number and title, what it shows, its figures. */
+static void html_step(struct sbuf *b, size_t i, const struct step_view *v, const json_t *step)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%zu. ", i + 1);
+	sb_str(b, "<section class=\"step\" id=\"");
+	sb_str(b, v->key);
+	sb_str(b, "\"><h2>");
+	sb_str(b, num);
+	sb_str(b, v->title);
+	sb_str(b, "</h2>");
+	if (strcmp(v->key, "goals") == 0)
+		html_goals(b, step);
+	else if (strcmp(v->key, "indicators") == 0)
+		html_indicators(b, step);
+	else if (strcmp(v->key, "decisions") == 0)
+		html_decisions(b, step);
+	else if (strcmp(v->key, "effect") == 0)
+		html_effect(b, step);
+	else if (strcmp(v->key, "warnings") == 0)
+		html_warnings(b, step);
+	html_figures(b, step, v->figures);
+	if (strcmp(v->key, "analysis") == 0)
+		html_clusters(b, step);
+	sb_str(b, "</section>");
+}
+
+enum em_err cycle_report_html(json_t *doc, struct em_reply *reply)
+{
+	const json_t *steps = json_object_get(doc, "steps");
+	struct sbuf b = {0};
+
+	html_title_page(&b, doc);
+	for (size_t i = 0; i < REPORT_NVIEWS; i++)
+		html_step(&b, i, &REPORT_VIEWS[i], step_of(steps, REPORT_VIEWS[i].key));
 	html_signatures(&b);
 	sb_str(&b, "</body></html>\n");
 	return sb_reply(&b, reply, "text/html; charset=utf-8");

@@ -5,25 +5,21 @@
  * noticed before use and replaced at once; a connection that cannot be
  * (re)established is retried with backoff up to 1 s while requests get 503,
  * so the daemon recovers without a restart.
- * Every connection LISTENs on the channels the change triggers of migrations
- * 0009 and 0010 notify; notifications are counted into a process-wide
- * generation per channel (db_notify_generation) that the caches of derived
- * answers and of user rows check.
  * With EFFMON_DATABASE_READ_URL each worker thread has a second connection,
  * to the read replica (db_thread_read_conn), with the same reconnect and
  * backoff; it does not LISTEN (a hot standby refuses it), so no cache trusts
- * it. When it is used is src/db/replica.c's decision.
+ * it. When it is used is src/db/replica.c's decision. Statements and
+ * transactions run in query.c, notifications are counted in notify.c.
  */
 #include "effmon/db.h"
 
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "db_int.h"
 #include "effmon/log.h"
 
 #define MAX_CONNS 512
@@ -32,27 +28,6 @@
 /* The replica's attempts back off further: the primary answers meanwhile, and
  * a host that drops packets costs the request that tries EFFMON_CONNECT_TIMEOUT. */
 #define READ_BACKOFF_MAX_MS 30000
-#define TX_ATTEMPTS 5
-
-struct db_conn {
-	PGconn *pg;
-	/* The statements prepared on this session (grows: no cap, so no
-	 * statement is ever prepared twice, which would fail with 42P05). */
-	const struct db_stmt **prepared;
-	size_t nprepared, prepared_cap;
-	atomic_bool connected;
-	atomic_bool failed; /* the last attempt or statement lost the connection */
-	atomic_bool busy;
-	bool read;        /* a connection to the read replica */
-	bool listening;   /* LISTEN succeeded on this connection */
-	bool idle_notice; /* a notice or error arrived while the connection was idle */
-	PQnoticeReceiver prev_receiver;
-	void *prev_receiver_arg;
-	long backoff_ms;
-	struct timespec next_attempt;
-	char sqlstate[6];
-	char constraint[64];
-};
 
 static struct {
 	char *url;
@@ -63,16 +38,7 @@ static struct {
 	struct db_conn *conns[MAX_CONNS];
 	int nconns;
 	atomic_long errors;
-	/* Per channel: bumped per batch of notifications read and per
-	 * (re)connect; notifications counts the batches alone (/metrics). */
-	atomic_ulong notify_generation[DB_NCHANNELS];
-	atomic_ulong notifications[DB_NCHANNELS];
-} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .notify_generation = {1, 1}};
-
-static const char *const CHANNELS[DB_NCHANNELS] = {
-	[DB_CHANNEL_AGGREGATES] = "effmon_aggregates",
-	[DB_CHANNEL_USERS] = "effmon_users",
-};
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static _Thread_local struct db_conn *tls_conn, *tls_read_conn;
 
@@ -162,11 +128,13 @@ bool db_is_read(const struct db_conn *c)
 static PGconn *connect_pg(const char *url, const char *connect_timeout, const char *options)
 {
 	/* Entries before dbname may be overridden by the URL; options may not. */
-	const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
-			      "keepalives_interval", "keepalives_count", "application_name",
-			      "client_encoding", "dbname", "options", NULL};
-	const char *vals[] = {connect_timeout, "1", "30", "10", "3", "effmond", "UTF8", url,
-			      options, NULL};
+	const char *keys[] = {"connect_timeout",  "keepalives",
+			      "keepalives_idle",  "keepalives_interval",
+			      "keepalives_count", "application_name",
+			      "client_encoding",  "dbname",
+			      "options",          NULL};
+	const char *vals[] = {connect_timeout, "1",    "30", "10",    "3",
+			      "effmond",       "UTF8", url,  options, NULL};
 	return PQconnectdbParams(keys, vals, 1);
 }
 
@@ -180,7 +148,7 @@ static long ms_until(const struct timespec *t)
 /* Closes the connection; the next attempt waits out the backoff when the
  * last attempt to connect failed, and is immediate when a working connection
  * was lost (a restarted server or a terminated backend). */
-static void mark_down(struct db_conn *c, bool connect_failed)
+void db_conn_mark_down(struct db_conn *c, bool connect_failed)
 {
 	struct timespec now;
 
@@ -204,27 +172,6 @@ static void mark_down(struct db_conn *c, bool connect_failed)
 		c->backoff_ms = BACKOFF_MIN_MS;
 }
 
-/* Counts the notifications libpq has read (one generation step per channel
- * and batch: the payload does not matter, only that something changed). */
-static void drain_notifies(struct db_conn *c)
-{
-	PGnotify *n;
-	bool any[DB_NCHANNELS] = {false};
-
-	while ((n = PQnotifies(c->pg))) {
-		for (int ch = 0; ch < DB_NCHANNELS; ch++)
-			if (strcmp(n->relname, CHANNELS[ch]) == 0)
-				any[ch] = true;
-		PQfreemem(n);
-	}
-	for (int ch = 0; ch < DB_NCHANNELS; ch++) {
-		if (!any[ch])
-			continue;
-		atomic_fetch_add(&pool.notify_generation[ch], 1);
-		atomic_fetch_add(&pool.notifications[ch], 1);
-	}
-}
-
 /* libpq hands a message that arrives outside a query (a FATAL before the
  * server closes the connection, an unexpected message) to the notice
  * receiver; flagged here, then passed on to the default one. */
@@ -243,7 +190,7 @@ static void notice_receiver(void *arg, const PGresult *res)
  * restart, an idle timeout) or an unsolicited message we never asked for.
  * Either way the connection is not trusted with the next statement. One
  * poll(2), no wait; only when it is readable is the input read and parsed. */
-static bool idle_conn_closed(struct db_conn *c)
+bool db_conn_idle_closed(struct db_conn *c)
 {
 	struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
 
@@ -258,48 +205,22 @@ static bool idle_conn_closed(struct db_conn *c)
 		return true;
 	/* PQconsumeInput only reads; PQnotifies parses what was read, which
 	 * hands a farewell to notice_receiver. */
-	drain_notifies(c);
+	db_notify_drain(c);
 	return c->idle_notice || PQstatus(c->pg) != CONNECTION_OK;
-}
-
-/* LISTEN on a new connection, then a generation step on every channel: what
- * changed while no connection of this process listened was not announced to
- * it. A failed LISTEN (a hot standby refuses it) leaves the connection
- * usable, without the caches (db_notify_current answers false on it). */
-static void listen_changes(struct db_conn *c)
-{
-	char sql[128];
-	PGresult *res;
-
-	snprintf(sql, sizeof(sql), "LISTEN %s; LISTEN %s", CHANNELS[DB_CHANNEL_AGGREGATES],
-		 CHANNELS[DB_CHANNEL_USERS]);
-	res = PQexec(c->pg, sql);
-	c->listening = PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!c->listening) {
-		char msg[200];
-		snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
-		msg[strcspn(msg, "\n")] = '\0';
-		log_warning("LISTEN failed, answer and user caches off on this connection: %s",
-			    msg);
-	}
-	PQclear(res);
-	for (int ch = 0; ch < DB_NCHANNELS; ch++)
-		atomic_fetch_add(&pool.notify_generation[ch], 1);
 }
 
 enum em_err db_ensure(struct db_conn *c)
 {
-	if (c->pg && PQstatus(c->pg) == CONNECTION_OK && !idle_conn_closed(c))
+	if (c->pg && PQstatus(c->pg) == CONNECTION_OK && !db_conn_idle_closed(c))
 		return EM_OK;
 	if (c->pg) {
 		log_info("%s connection closed by the server while idle; reconnecting",
 			 c->read ? "read replica" : "database");
-		mark_down(c, false);
+		db_conn_mark_down(c, false);
 	}
 	if (ms_until(&c->next_attempt) > 0)
 		return EM_EUNAVAILABLE;
-	c->pg = connect_pg(c->read ? pool.read_url : pool.url, pool.connect_timeout,
-			   pool.options);
+	c->pg = connect_pg(c->read ? pool.read_url : pool.url, pool.connect_timeout, pool.options);
 	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
 		/* The message names host and port, never the password. */
 		const char *msg = c->pg ? PQerrorMessage(c->pg) : "out of memory";
@@ -309,7 +230,7 @@ enum em_err db_ensure(struct db_conn *c)
 		log_warning("%s connection failed (retry in %ld ms): %s",
 			    c->read ? "read replica" : "database", c->backoff_ms, first);
 		atomic_fetch_add(&pool.errors, 1);
-		mark_down(c, true);
+		db_conn_mark_down(c, true);
 		return EM_EUNAVAILABLE;
 	}
 	c->backoff_ms = BACKOFF_MIN_MS;
@@ -317,32 +238,15 @@ enum em_err db_ensure(struct db_conn *c)
 	c->prev_receiver = PQsetNoticeReceiver(c->pg, notice_receiver, c);
 	c->prev_receiver_arg = NULL; /* libpq's default receiver has none */
 	if (!c->read)
-		listen_changes(c);
+		db_notify_listen(c);
 	atomic_store(&c->failed, false);
 	atomic_store(&c->connected, true);
 	return EM_OK;
 }
 
-unsigned long db_notify_generation(enum db_channel ch)
+void db_count_error(void)
 {
-	return atomic_load(&pool.notify_generation[ch]);
-}
-
-bool db_notify_current(struct db_conn *c)
-{
-	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK || !c->listening)
-		return false;
-	if (idle_conn_closed(c)) {
-		/* db_ensure would find it closed too: replace it on the next statement. */
-		log_info("database connection closed by the server while idle; reconnecting");
-		mark_down(c, false);
-		return false;
-	}
-	/* Anything a statement's result brought along after its last drain
-	 * (another session's notifications are sent when a transaction ends,
-	 * before ReadyForQuery). */
-	drain_notifies(c);
-	return true;
+	atomic_fetch_add(&pool.errors, 1);
 }
 
 void db_request_begin(struct db_conn *c)
@@ -353,198 +257,6 @@ void db_request_begin(struct db_conn *c)
 void db_request_end(struct db_conn *c)
 {
 	atomic_store(&c->busy, false);
-}
-
-enum em_err db_map_sqlstate(const char *s)
-{
-	if (!s || strlen(s) != 5)
-		return EM_EDB;
-	if (!strcmp(s, "23505"))
-		return EM_ECONFLICT;
-	if (!strcmp(s, "40001") || !strcmp(s, "40P01"))
-		return EM_ERETRY;
-	if (!strncmp(s, "23", 2) || !strncmp(s, "22", 2))
-		return EM_EINVAL; /* 23503, 23502, 23514, 22P02, 22001, ... */
-	if (!strcmp(s, "57014") || !strcmp(s, "55P03") || !strncmp(s, "53", 2) ||
-	    !strncmp(s, "57P", 3) || !strncmp(s, "08", 2))
-		return EM_EUNAVAILABLE;
-	return EM_EDB;
-}
-
-/* Records and maps the failure of res (may be NULL); clears res. */
-static enum em_err fail(struct db_conn *c, PGresult *res, const char *what)
-{
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	const char *cons = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
-	enum em_err err;
-
-	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "");
-	snprintf(c->constraint, sizeof(c->constraint), "%s", cons ? cons : "");
-	atomic_fetch_add(&pool.errors, 1);
-	if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
-		log_warning("database connection lost during %s", what);
-		mark_down(c, false);
-		err = EM_EUNAVAILABLE;
-	} else {
-		err = db_map_sqlstate(state);
-		if (err == EM_EDB || err == EM_EUNAVAILABLE) {
-			char msg[240];
-			snprintf(msg, sizeof(msg), "%s",
-				 res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
-			msg[strcspn(msg, "\n")] = '\0';
-			log_warning("%s failed: SQLSTATE %s: %s", what, c->sqlstate, msg);
-		}
-	}
-	PQclear(res);
-	return err;
-}
-
-#define MAX_PARAMS 32
-#define TEXTOID 25
-
-static enum em_err prepare(struct db_conn *c, const struct db_stmt *st)
-{
-	/* Every parameter is text: statements cast what they use, and may leave
-	 * some of a shared layout unused. */
-	static const Oid TYPES[MAX_PARAMS] = {
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-		TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	PGresult *res;
-
-	for (size_t i = 0; i < c->nprepared; i++)
-		if (c->prepared[i] == st)
-			return EM_OK;
-	if (st->nparams > MAX_PARAMS)
-		return EM_EINTERNAL;
-	if (c->nprepared == c->prepared_cap) {
-		size_t cap = c->prepared_cap ? 2 * c->prepared_cap : 256;
-		const struct db_stmt **grown = realloc(c->prepared, cap * sizeof(*grown));
-		if (!grown)
-			return EM_EINTERNAL;
-		c->prepared = grown;
-		c->prepared_cap = cap;
-	}
-	res = PQprepare(c->pg, st->name, st->sql, st->nparams, TYPES);
-	drain_notifies(c);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return fail(c, res, st->name);
-	PQclear(res);
-	c->prepared[c->nprepared++] = st;
-	return EM_OK;
-}
-
-enum em_err db_exec(struct db_conn *c, const struct db_stmt *st, const char *const *params,
-		    PGresult **out)
-{
-	enum em_err rc;
-	PGresult *res;
-	ExecStatusType status;
-
-	if ((rc = db_ensure(c)) != EM_OK)
-		return rc;
-	if ((rc = prepare(c, st)) != EM_OK)
-		return rc;
-	res = PQexecPrepared(c->pg, st->name, st->nparams, params, NULL, NULL, 0);
-	drain_notifies(c);
-	status = PQresultStatus(res);
-	if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
-		return fail(c, res, st->name);
-	*out = res;
-	return EM_OK;
-}
-
-enum em_err db_copy_begin(struct db_conn *c, const char *sql)
-{
-	enum em_err rc;
-	PGresult *res;
-
-	if ((rc = db_ensure(c)) != EM_OK)
-		return rc;
-	res = PQexec(c->pg, sql);
-	if (PQresultStatus(res) != PGRES_COPY_IN)
-		return fail(c, res, "COPY");
-	PQclear(res);
-	return EM_OK;
-}
-
-enum em_err db_copy_put(struct db_conn *c, const char *buf, size_t len)
-{
-	/* PQputCopyData takes an int length: feed big buffers in slices. */
-	while (len > 0) {
-		int n = len > (1u << 30) ? 1 << 30 : (int)len;
-		if (PQputCopyData(c->pg, buf, n) != 1)
-			return fail(c, NULL, "COPY data");
-		buf += n;
-		len -= (size_t)n;
-	}
-	return EM_OK;
-}
-
-enum em_err db_copy_end(struct db_conn *c, const char *abort_reason)
-{
-	enum em_err rc = EM_OK;
-	PGresult *res;
-
-	if (PQputCopyEnd(c->pg, abort_reason) != 1)
-		return fail(c, NULL, "COPY end");
-	/* Drain every result; the COPY's own comes first. */
-	while ((res = PQgetResult(c->pg))) {
-		drain_notifies(c);
-		if (rc == EM_OK && PQresultStatus(res) != PGRES_COMMAND_OK && !abort_reason) {
-			rc = fail(c, res, "COPY");
-			continue;
-		}
-		PQclear(res);
-	}
-	return rc;
-}
-
-static enum em_err simple(struct db_conn *c, const char *sql)
-{
-	PGresult *res = PQexec(c->pg, sql);
-	/* COMMIT: this session's own notifications arrive before its ReadyForQuery,
-	 * so the generation moves before the writer answers. */
-	drain_notifies(c);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return fail(c, res, sql);
-	PQclear(res);
-	return EM_OK;
-}
-
-enum em_err db_tx(struct db_conn *c, db_tx_fn fn, void *ctx)
-{
-	enum em_err rc = EM_EUNAVAILABLE;
-
-	for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
-		if ((rc = db_ensure(c)) != EM_OK)
-			return rc;
-		if ((rc = simple(c, "BEGIN")) != EM_OK)
-			return rc;
-		rc = fn(c, ctx);
-		if (rc == EM_OK) {
-			rc = simple(c, "COMMIT");
-		} else if (c->pg && PQstatus(c->pg) == CONNECTION_OK) {
-			PGresult *res = PQexec(c->pg, "ROLLBACK");
-			PQclear(res);
-		}
-		if (rc != EM_ERETRY)
-			return rc;
-		struct timespec pause = {0, (long)(1 + attempt * 3 + rand() % 5) * 1000000L};
-		nanosleep(&pause, NULL);
-	}
-	return EM_EUNAVAILABLE;
-}
-
-const char *db_last_constraint(const struct db_conn *c)
-{
-	return c->constraint;
-}
-
-const char *db_last_sqlstate(const struct db_conn *c)
-{
-	return c->sqlstate;
 }
 
 void db_pool_stats(struct db_pool_stats *out)
@@ -560,16 +272,14 @@ void db_pool_stats(struct db_pool_stats *out)
 		if (!atomic_load(&c->connected)) {
 			if (atomic_load(&c->failed))
 				n->broken++;
-		}
-		else if (atomic_load(&c->busy))
+		} else if (atomic_load(&c->busy))
 			n->in_use++;
 		else
 			n->idle++;
 	}
 	pthread_mutex_unlock(&pool.lock);
 	out->errors = atomic_load(&pool.errors);
-	for (int ch = 0; ch < DB_NCHANNELS; ch++)
-		out->notifications[ch] = atomic_load(&pool.notifications[ch]);
+	db_notify_counts(out->notifications);
 }
 
 enum em_err db_connect_once(const struct em_config *cfg, PGconn **out, char *err, size_t errlen)
@@ -592,14 +302,4 @@ enum em_err db_connect_once(const struct em_config *cfg, PGconn **out, char *err
 	}
 	*out = pg;
 	return EM_OK;
-}
-
-int64_t db_int64(const PGresult *r, int row, int col)
-{
-	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-bool db_bool(const PGresult *r, int row, int col)
-{
-	return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
 }

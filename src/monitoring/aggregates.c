@@ -1,5 +1,5 @@
 /*
- * aggregates.c — GET /aggregates and GET /public/aggregates (issue 5): counts,
+ * aggregates.c — GET /aggregates and GET /public/aggregates: counts,
  * mean, median, quartiles and level distribution of a campaign's scores by
  * municipality, kind, direction and level, and by settlement, size band and
  * peer cluster (kind × settlement × size band, migration 0012), and the change
@@ -15,13 +15,11 @@
  * healthy connection, so eventually, not instantly), and at the latest after
  * META_MAX_AGE_MS whatever happens to notifications.
  */
-#include <pthread.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "effmon/conditional.h"
 #include "effmon/monitoring.h"
@@ -29,23 +27,12 @@
 #include "effmon/sheet.h"
 #include "effmon/sbuf.h"
 
+#include "aggregate.h"
+
 #define MAX_CAMPAIGN_PARAM 24
 #define PUBLIC_MIN_GROUP 3
 #define AGG_CACHE_CONTROL "private, no-cache" /* revalidate: 304 is cheap */
 #define PUBLIC_CACHE_CONTROL "public, max-age=300"
-
-/* The answer cache (below): bodies kept, the bytes they may take in all, and
- * the largest one kept (a whole region by every grouping is ~6 MB). */
-#define AGG_CACHE_SLOTS 32
-#define AGG_CACHE_BYTES (8u << 20)
-#define AGG_CACHE_MAX_BODY (2u << 20)
-
-/* The meta cache (below): 64 sets of 4 entries, and the age after which an
- * entry is read again even though no change was announced. */
-#define META_SETS 64
-#define META_WAYS 4
-#define META_MAX_AGE_MS 2000
-#define META_COLS 7
 
 /* The groupings, in the order of the CSV columns. cluster is kind ×
  * settlement × size_band, and its groups name those three too. */
@@ -177,13 +164,6 @@ static enum em_err parse_query(struct em_req *req, struct em_reply *reply, struc
 	return EM_OK;
 }
 
-/* AGG_META's row as text ("" for NULL, as PQgetvalue has it), or no row. */
-struct agg_meta {
-	bool found;
-	bool null[META_COLS];
-	char col[META_COLS][24]; /* bigints and a bigint sum: at most 20 characters */
-};
-
 static void meta_from_result(PGresult *res, struct agg_meta *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -222,248 +202,21 @@ static bool etag_matches(const char *inm, const char *etag)
 	return etag_list_match(inm, etag, false) == ETAG_MATCHES;
 }
 
-/* --- The answer cache ------------------------------------------------------------------
- * The ETag hashes everything an answer depends on (campaign and previous
- * campaign with their versions and rollup stamps, municipality versions,
- * caller scope, include, format, grouping), so an answer computed once is the
- * answer for as long as its ETag is current: a GET whose ETag was answered
- * before costs what a 304 costs (the meta cache below: no query at all while
- * nothing changed). Keyed by ETag only, it is a
- * memo, not state: any replica computes the same body for the same ETag, and
- * a changed input is a different key (old entries age out, least recently
- * used first). Bounded in entries and bytes. */
-
-struct agg_cached {
-	char etag[64];
-	char *text;
-	size_t len;
-	const char *content_type; /* a static string */
-	unsigned long used;
-};
-
-static struct {
-	pthread_mutex_t lock;
-	struct agg_cached slot[AGG_CACHE_SLOTS];
-	size_t bytes;
-	unsigned long tick;
-} agg_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-/* Copies a cached answer into reply; false when there is none. */
-static bool cache_get(const char *etag, struct em_reply *reply)
-{
-	bool hit = false;
-
-	pthread_mutex_lock(&agg_cache.lock);
-	for (int i = 0; i < AGG_CACHE_SLOTS; i++) {
-		struct agg_cached *e = &agg_cache.slot[i];
-		if (!e->text || strcmp(e->etag, etag) != 0)
-			continue;
-		char *copy = malloc(e->len + 1);
-		if (copy) {
-			memcpy(copy, e->text, e->len + 1);
-			e->used = ++agg_cache.tick;
-			reply->status = 200;
-			reply->text = copy;
-			reply->text_len = e->len;
-			reply->content_type = e->content_type;
-			hit = true;
-		}
-		break;
-	}
-	pthread_mutex_unlock(&agg_cache.lock);
-	return hit;
-}
-
-/* Keeps a copy of a 200 answer under its ETag (evicting the least recently used). */
-static void cache_put(const char *etag, const struct em_reply *reply)
-{
-	char *copy;
-
-	if (reply->status != 200 || !reply->text || reply->text_len > AGG_CACHE_MAX_BODY ||
-	    strlen(etag) >= sizeof(agg_cache.slot[0].etag) || !(copy = malloc(reply->text_len + 1)))
-		return;
-	memcpy(copy, reply->text, reply->text_len);
-	copy[reply->text_len] = '\0';
-	pthread_mutex_lock(&agg_cache.lock);
-	for (int i = 0; i < AGG_CACHE_SLOTS; i++)
-		if (agg_cache.slot[i].text && strcmp(agg_cache.slot[i].etag, etag) == 0) {
-			/* Another thread computed it meanwhile. */
-			pthread_mutex_unlock(&agg_cache.lock);
-			free(copy);
-			return;
-		}
-	for (;;) {
-		struct agg_cached *free_slot = NULL, *lru = NULL;
-		for (int i = 0; i < AGG_CACHE_SLOTS; i++) {
-			struct agg_cached *e = &agg_cache.slot[i];
-			if (!e->text) {
-				free_slot = free_slot ? free_slot : e;
-				continue;
-			}
-			if (!lru || e->used < lru->used)
-				lru = e;
-		}
-		if (free_slot && agg_cache.bytes + reply->text_len <= AGG_CACHE_BYTES) {
-			snprintf(free_slot->etag, sizeof(free_slot->etag), "%s", etag);
-			free_slot->text = copy;
-			free_slot->len = reply->text_len;
-			free_slot->content_type = reply->content_type;
-			free_slot->used = ++agg_cache.tick;
-			agg_cache.bytes += reply->text_len;
-			break;
-		}
-		/* lru is set: the bytes or the slots are taken, so an entry exists. */
-		agg_cache.bytes -= lru->len;
-		free(lru->text);
-		lru->text = NULL;
-	}
-	pthread_mutex_unlock(&agg_cache.lock);
-}
-
-/* --- The meta cache --------------------------------------------------------------------
- * AGG_META's row (or its absence) per value of everything the statement is
- * given — caller role, region, municipality, organization, campaign, public
- * — so that the ETag of an unchanged campaign is known without a round trip.
- * An entry serves while
- * (1) the generation it was filled under is still the process's: the
- *     triggers of migration 0009 NOTIFY on every write to aggregate_stamps,
- *     campaigns and municipalities (all AGG_META reads), every connection
- *     LISTENs, and db.c moves the generation per batch of notifications read
- *     and on every (re)connect, since a connection that was down may have
- *     missed some; and
- * (2) it is younger than META_MAX_AGE_MS, a safety net for a change that no
- *     notification announces (a write with triggers disabled, as under
- *     session_replication_role = replica; a lost connection not yet noticed):
- *     staleness is bounded by 2 s, for at most one meta query per key and
- *     process every 2 s (nothing beside ~10^4 requests/s), and short enough
- *     that no client caches longer than the public feed's max-age anyway.
- * The generation and the clock are read BEFORE the filling query, so a
- * change committed while it runs leaves the entry stale at once. Before an
- * entry is used, the request's own connection is read without blocking
- * (db_notify_current); a connection that is down, closed by the server or
- * not listening uses no entry, and the request takes the normal path, whose
- * meta query answers 503 when the database is gone: the cache never answers
- * for a database it cannot hear from. The read replica's connection does not
- * listen, so it uses no entry, and what it reads fills none. 4-way set associative, the least
- * recently used entry of a set replaced. */
-
-struct meta_entry {
-	char key[128];
-	struct agg_meta meta;
-	unsigned long generation;
-	int64_t filled_ms;
-	unsigned long used;
-};
-
-static struct {
-	pthread_mutex_t lock;
-	struct meta_entry set[META_SETS][META_WAYS];
-	unsigned long tick;
-} meta_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static unsigned meta_set(const char *key)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 16777619u;
-	return h % META_SETS;
-}
-
-/* The key: AGG_META's parameters (the public feed's query ignores the scope). */
-static bool meta_key(const char *const *params, bool public, char *out, size_t outlen)
-{
-	int n;
-
-	if (public)
-		n = snprintf(out, outlen, "public|%s", params[4]);
-	else
-		n = snprintf(out, outlen, "%s|%s|%s|%s|%s", params[0], params[1] ? params[1] : "",
-			     params[2] ? params[2] : "", params[3] ? params[3] : "", params[4]);
-	return n > 0 && (size_t)n < outlen;
-}
-
-static bool meta_cache_get(struct db_conn *db, const char *key, struct agg_meta *out)
-{
-	struct meta_entry *set = meta_cache.set[meta_set(key)];
-	unsigned long generation;
-	int64_t now;
-	bool hit = false;
-
-	if (!db_notify_current(db))
-		return false;
-	generation = db_notify_generation(DB_CHANNEL_AGGREGATES);
-	now = now_ms();
-	pthread_mutex_lock(&meta_cache.lock);
-	for (int i = 0; i < META_WAYS; i++) {
-		struct meta_entry *e = &set[i];
-		if (strcmp(e->key, key) != 0)
-			continue;
-		if (e->generation == generation && now - e->filled_ms < META_MAX_AGE_MS) {
-			*out = e->meta;
-			e->used = ++meta_cache.tick;
-			hit = true;
-		}
-		break;
-	}
-	pthread_mutex_unlock(&meta_cache.lock);
-	return hit;
-}
-
-static void meta_cache_put(const char *key, const struct agg_meta *meta,
-			   unsigned long generation, int64_t filled_ms)
-{
-	struct meta_entry *set = meta_cache.set[meta_set(key)], *slot = NULL;
-
-	pthread_mutex_lock(&meta_cache.lock);
-	for (int i = 0; i < META_WAYS; i++)
-		if (strcmp(set[i].key, key) == 0) {
-			slot = &set[i];
-			break;
-		}
-	if (slot && slot->generation > generation) {
-		/* Another thread filled it under a later generation meanwhile. */
-		pthread_mutex_unlock(&meta_cache.lock);
-		return;
-	}
-	if (!slot) {
-		/* An empty way (used 0) or the least recently used one. */
-		slot = &set[0];
-		for (int i = 1; i < META_WAYS; i++)
-			if (set[i].used < slot->used)
-				slot = &set[i];
-	}
-	snprintf(slot->key, sizeof(slot->key), "%s", key);
-	slot->meta = *meta;
-	slot->generation = generation;
-	slot->filled_ms = filled_ms;
-	slot->used = ++meta_cache.tick;
-	pthread_mutex_unlock(&meta_cache.lock);
-}
-
 /* AGG_META's answer: from the meta cache, or read (and kept). */
 static enum em_err meta_lookup(struct em_req *req, const char *const *params, bool public,
 			       struct agg_meta *out)
 {
 	char key[128];
-	bool keyed = meta_key(params, public, key, sizeof(key));
+	bool keyed = agg_meta_key(params, public, key, sizeof(key));
 	unsigned long generation;
 	int64_t filled_ms;
 	PGresult *res;
 	enum em_err rc;
 
-	if (keyed && meta_cache_get(req->db, key, out))
+	if (keyed && agg_meta_cache_get(req->db, key, out))
 		return EM_OK;
 	generation = db_notify_generation(DB_CHANNEL_AGGREGATES);
-	filled_ms = now_ms();
+	filled_ms = agg_now_ms();
 	if ((rc = db_exec(req->db, &AGG_META, params, &res)) != EM_OK)
 		return rc;
 	meta_from_result(res, out);
@@ -471,7 +224,7 @@ static enum em_err meta_lookup(struct em_req *req, const char *const *params, bo
 	/* A replica's row may be older than the generation says (it replays
 	 * behind the notifications the primary's connections hear): not kept. */
 	if (keyed && !db_is_read(req->db))
-		meta_cache_put(key, out, generation, filled_ms);
+		agg_meta_cache_put(key, out, generation, filled_ms);
 	return EM_OK;
 }
 
@@ -544,6 +297,60 @@ static enum em_err file_reply(struct em_reply *reply, const struct agg_query *q,
 
 /* --- Handlers -------------------------------------------------------------------------- */
 
+/* The campaign's meta row, the ETag and its headers; a matching
+ * If-None-Match is a 304 (*done set). */
+static enum em_err revalidate(struct em_req *req, struct em_reply *reply,
+			      const struct agg_query *q, const char *const *params,
+			      struct agg_meta *meta, char *etag, size_t etaglen, bool *done)
+{
+	enum em_err rc;
+
+	*done = false;
+	if ((rc = meta_lookup(req, params, q->public, meta)) != EM_OK)
+		return rc;
+	if (!meta->found)
+		return reply_fail(reply, EM_ENOTFOUND, q->public ? "no published campaign %s"
+								 : "no campaign %s",
+				  q->campaign);
+	make_etag(req, q, meta, etag, etaglen);
+	reply_header(reply, "ETag", etag);
+	reply_header(reply, "Cache-Control", q->public ? PUBLIC_CACHE_CONTROL : AGG_CACHE_CONTROL);
+	reply_header(reply, "Vary", "Accept, Authorization");
+	if (etag_matches(req_header(req, "If-None-Match"), etag)) {
+		reply->status = 304;
+		*done = true;
+	}
+	return EM_OK;
+}
+
+/* The JSON answer around the groups' text as PostgreSQL wrote it: numerics
+ * keep their 2 decimals instead of passing through a double. */
+static enum em_err json_reply(struct em_reply *reply, const struct agg_query *q,
+			      const struct agg_meta *meta, const char *groups)
+{
+	struct sbuf b = {0};
+	char head[160];
+	bool first = true;
+
+	snprintf(head, sizeof(head),
+		 "{\"campaign_id\":%s,\"previous_campaign_id\":%s,\"include\":\"%s\","
+		 "\"group_by\":[",
+		 q->campaign, meta->null[3] ? "null" : meta->col[3],
+		 q->unapproved ? "unapproved" : "approved");
+	sb_str(&b, head);
+	for (int i = 0; i < NGROUPS; i++)
+		if (q->grouped[i]) {
+			sb_str(&b, first ? "\"" : ",\"");
+			sb_str(&b, GROUPS[i]);
+			sb_str(&b, "\"");
+			first = false;
+		}
+	sb_str(&b, "],\"groups\":");
+	sb_str(&b, groups);
+	sb_str(&b, "}");
+	return sb_reply(&b, reply, "application/json");
+}
+
 static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 {
 	struct agg_query q;
@@ -553,6 +360,7 @@ static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 	PGresult *res = NULL;
 	json_t *groups;
 	json_error_t jerr;
+	bool done;
 	enum em_err rc;
 
 	if ((rc = parse_query(req, reply, &q)) != EM_OK)
@@ -560,22 +368,10 @@ static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 	scope_params(req, bufs, params);
 	params[4] = q.campaign;
 	params[5] = q.public ? "true" : "false";
-	if ((rc = meta_lookup(req, params, q.public, &meta)) != EM_OK)
+	if ((rc = revalidate(req, reply, &q, params, &meta, etag, sizeof(etag), &done)) != EM_OK ||
+	    done)
 		return rc;
-	if (!meta.found)
-		return reply_fail(reply, EM_ENOTFOUND, q.public ? "no published campaign %s"
-								: "no campaign %s",
-				  q.campaign);
-	make_etag(req, &q, &meta, etag, sizeof(etag));
-	reply_header(reply, "ETag", etag);
-	reply_header(reply, "Cache-Control", q.public ? PUBLIC_CACHE_CONTROL : AGG_CACHE_CONTROL);
-	reply_header(reply, "Vary", "Accept, Authorization");
-	if (etag_matches(req_header(req, "If-None-Match"), etag)) {
-		reply->status = 304;
-		return EM_OK;
-	}
-
-	if (cache_get(etag, reply)) {
+	if (agg_cache_get(etag, reply)) {
 		if (q.format != EM_FMT_JSON) {
 			char name[64];
 			snprintf(name, sizeof(name), "aggregates-campaign-%s", q.campaign);
@@ -588,53 +384,17 @@ static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 	params[7] = meta.null[3] ? NULL : meta.col[3];
 	params[8] = q.public ? "true" : "false";
 	if ((rc = db_exec(req->db, &AGG_GROUPS, params, &res)) != EM_OK)
-		goto out;
-	if (q.format != EM_FMT_JSON) {
-		if (!(groups = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &jerr))) {
-			rc = EM_EINTERNAL;
-			goto out;
-		}
+		return rc;
+	if (q.format == EM_FMT_JSON) {
+		rc = json_reply(reply, &q, &meta, PQgetvalue(res, 0, 0));
+	} else if (!(groups = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &jerr))) {
+		rc = EM_EINTERNAL;
+	} else {
 		rc = file_reply(reply, &q, groups);
 		json_decref(groups);
-		if (rc == EM_OK)
-			cache_put(etag, reply);
-		goto out;
 	}
-	/* The groups' text goes out as PostgreSQL wrote it: numerics keep their
-	 * 2 decimals instead of passing through a double. */
-	{
-		struct sbuf b = {0};
-		char head[160];
-		bool first = true;
-
-		snprintf(head, sizeof(head),
-			 "{\"campaign_id\":%s,\"previous_campaign_id\":%s,\"include\":\"%s\","
-			 "\"group_by\":[",
-			 q.campaign, meta.null[3] ? "null" : meta.col[3],
-			 q.unapproved ? "unapproved" : "approved");
-		sb_str(&b, head);
-		for (int i = 0; i < NGROUPS; i++)
-			if (q.grouped[i]) {
-				sb_str(&b, first ? "\"" : ",\"");
-				sb_str(&b, GROUPS[i]);
-				sb_str(&b, "\"");
-				first = false;
-			}
-		sb_str(&b, "],\"groups\":");
-		sb_str(&b, PQgetvalue(res, 0, 0));
-		sb_str(&b, "}");
-		if (b.failed) {
-			free(b.p);
-			rc = EM_EINTERNAL;
-			goto out;
-		}
-		reply->status = 200;
-		reply->text = b.p;
-		reply->text_len = b.len;
-		reply->content_type = "application/json";
-		cache_put(etag, reply);
-	}
-out:
+	if (rc == EM_OK)
+		agg_cache_put(etag, reply);
 	PQclear(res);
 	return rc;
 }

@@ -268,6 +268,18 @@ static void scores_book(struct sheet_book *book, json_t *doc)
 	}
 }
 
+/* The columns both outlier sheets open with: whose value of which indicator. */
+static void value_columns(struct sheet_book *book, struct sheet_table *t)
+{
+	table_add_col(book, t, "submission_id", "Анкета", SK_INT);
+	table_add_col(book, t, "organization_id", "Код ОО", SK_INT);
+	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
+	table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
+	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
+	table_add_col(book, t, "indicator_id", "Код показателя", SK_INT);
+	table_add_col(book, t, "indicator_code", "Показатель", SK_TEXT);
+}
+
 /* Two sheets: values far from their peers' mean, and values changed at verification. */
 static void outliers_book(struct sheet_book *book, json_t *doc)
 {
@@ -276,26 +288,14 @@ static void outliers_book(struct sheet_book *book, json_t *doc)
 	struct sheet_table *t;
 
 	t = sheet_add_table(book, book_add_sheet(book, "Выбросы (z-оценка)"), NULL, z);
-	table_add_col(book, t, "submission_id", "Анкета", SK_INT);
-	table_add_col(book, t, "organization_id", "Код ОО", SK_INT);
-	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
-	table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
-	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
-	table_add_col(book, t, "indicator_id", "Код показателя", SK_INT);
-	table_add_col(book, t, "indicator_code", "Показатель", SK_TEXT);
+	value_columns(book, t);
 	table_add_col(book, t, "value", "Значение", SK_NUM);
 	table_add_col(book, t, "z", "z-оценка", SK_DEC2);
 	table_add_col(book, t, "mean", "Среднее по типу ОО", SK_DEC4);
 	table_add_col(book, t, "sd", "Стандартное отклонение", SK_DEC4);
 	table_add_col(book, t, "n", "Число значений", SK_INT);
 	t = sheet_add_table(book, book_add_sheet(book, "Изменены при проверке"), NULL, ch);
-	table_add_col(book, t, "submission_id", "Анкета", SK_INT);
-	table_add_col(book, t, "organization_id", "Код ОО", SK_INT);
-	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
-	table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
-	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
-	table_add_col(book, t, "indicator_id", "Код показателя", SK_INT);
-	table_add_col(book, t, "indicator_code", "Показатель", SK_TEXT);
+	value_columns(book, t);
 	table_add_col(book, t, "submitted_value", "Представлено", SK_NUM);
 	table_add_col(book, t, "verified_value", "После проверки", SK_NUM);
 	table_add_col(book, t, "change", "Изменение", SK_NUM);
@@ -392,6 +392,23 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	return book_from_json(reply, fmt, &csv, name, scores_book);
 }
 
+/* The one JSON document of res as the 200 body, or 404 naming what and id
+ * when there is no row; clears res. */
+static enum em_err document_reply(struct em_reply *reply, PGresult *res, const char *what,
+				  int64_t id)
+{
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return reply_fail(reply, EM_ENOTFOUND, "no %s %lld", what, (long long)id);
+	}
+	reply->status = 200;
+	reply->text = strdup(PQgetvalue(res, 0, 0));
+	reply->text_len = reply->text ? strlen(reply->text) : 0;
+	reply->content_type = "application/json";
+	PQclear(res);
+	return reply->text ? EM_OK : EM_EINTERNAL;
+}
+
 /* --- A manager across campaigns ----------------------------------------------------- */
 
 /*
@@ -440,17 +457,10 @@ enum em_err manager_scores_get(struct em_req *req, const struct em_args *args, j
 	params[5] = self;
 	if ((rc = db_exec(req->db, &MANAGER_SCORES, params, &res)) != EM_OK)
 		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no manager %lld", (long long)args->id[0]);
-	}
-	reply->status = 200;
-	reply->text = strdup(PQgetvalue(res, 0, 0));
-	reply->text_len = reply->text ? strlen(reply->text) : 0;
-	reply->content_type = "application/json";
-	reply_header(reply, "Cache-Control", "private, no-cache");
-	PQclear(res);
-	return reply->text ? EM_OK : EM_EINTERNAL;
+	rc = document_reply(reply, res, "manager", args->id[0]);
+	if (rc != EM_ENOTFOUND)
+		reply_header(reply, "Cache-Control", "private, no-cache");
+	return rc;
 }
 
 /* --- Outliers ------------------------------------------------------------------------ */
@@ -544,19 +554,9 @@ enum em_err campaign_outliers(struct em_req *req, const struct em_args *args, js
 	params[5] = cap;
 	if ((rc = db_exec(req->db, &OUTLIERS, params, &res)) != EM_OK)
 		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no campaign %lld", (long long)args->id[0]);
-	}
-	reply->status = 200;
-	reply->text = strdup(PQgetvalue(res, 0, 0));
-	reply->text_len = reply->text ? strlen(reply->text) : 0;
-	reply->content_type = "application/json";
-	PQclear(res);
-	if (!reply->text)
-		return EM_EINTERNAL;
-	if (fmt == EM_FMT_JSON)
-		return EM_OK;
+	if ((rc = document_reply(reply, res, "campaign", args->id[0])) != EM_OK ||
+	    fmt == EM_FMT_JSON)
+		return rc;
 	snprintf(name, sizeof(name), "outliers-campaign-%s", id);
 	return book_from_json(reply, fmt, &csv, name, outliers_book);
 }
