@@ -191,7 +191,9 @@ DB_STMT(MS_GET) = {
 DB_STMT(MS_LIST) = {
 	"milestone_list",
 	"SELECT " MS_JSON("m", "r") ", m.id, m.title FROM milestones m JOIN roadmaps r "
-	"ON r.id = m.roadmap_id WHERE" MS_SCOPE("r") SQL_SEARCH("m.title")
+	"ON r.id = m.roadmap_id WHERE"
+	SQL_LIST_SCOPE_REGION("r.region_id", "r.municipality_id", "r.organization_id")
+	SQL_SEARCH("m.title")
 	" AND ($10::bigint IS NULL OR m.roadmap_id = $10::bigint)"
 	" AND ($11::text IS NULL OR m.status = $11)"
 	" AND ($12::text IS NULL OR r.level = $12)"

@@ -53,7 +53,8 @@ DB_STMT(SUB_GET) = {
 
 DB_STMT(SUB_LIST) = {
 	"submission_list",
-	"SELECT " SUB_JSON ", s.id, o.short_name" SUB_FROM "WHERE" SUB_SCOPE("s")
+	"SELECT " SUB_JSON ", s.id, o.short_name" SUB_FROM "WHERE"
+	SQL_LIST_SCOPE("s.region_id", "s.municipality_id", "s.organization_id")
 	SQL_SEARCH("o.short_name")
 	" AND ($10::bigint IS NULL OR s.campaign_id = $10::bigint)"
 	" AND ($11::bigint IS NULL OR s.organization_id = $11::bigint)"

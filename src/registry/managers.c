@@ -99,7 +99,8 @@ DB_STMT(MGR_GET) = {
 	5};
 DB_STMT(MGR_LIST) = {
 	"managers_list",
-	"SELECT " MGR_JSON("m") ", m.id, m.full_name FROM managers m WHERE" MGR_SCOPE("m")
+	"SELECT " MGR_JSON("m") ", m.id, m.full_name FROM managers m WHERE"
+	SQL_LIST_SCOPE("m.region_id", "m.municipality_id", "coalesce(m.organization_id, 0)")
 	SQL_SEARCH("m.full_name")
 	" AND ($10::bigint IS NULL OR m.region_id = $10::bigint)"
 	" AND ($11::bigint IS NULL OR m.municipality_id = $11::bigint)"
