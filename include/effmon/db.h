@@ -83,11 +83,19 @@ enum em_err db_exec(struct db_conn *c, const struct db_stmt *st, const char *con
  * The caller's parameters lead every statement: $1 role, $2 region, $3
  * municipality, $4 organization (the caller's effective scope, as SQL_SCOPE of
  * effmon/resource.h reads them), pushed by caller_args() of effmon/resource.h.
+ * The layout stays the four every statement of the tree already takes rather
+ * than growing to six (with the user and the manager): that would renumber
+ * every statement at once, most of them in files being changed meanwhile.
  * Statements that need the user or the manager take them as a later
- * parameter of their own. Converted to these calls: src/resource.c (generic
- * get, list, create, update, and everything going through them) and the list
- * handlers of every resource; the other statements still pass const char *
- * arrays to db_exec, with the same leading four.
+ * parameter of their own (the cycle's lists: $5 manager).
+ * Converted to these calls: src/resource.c (generic get, list, create, update,
+ * and resource_fetch, so every statement going through them) and the list
+ * handlers: resource_list, cycle_list (recommendations, decisions,
+ * attestations), audit, a campaign's indicators and imports, a manager's
+ * appointments, a roadmap's milestones, a milestone's participants, a
+ * submission's and a recommendation's history. The other statements (writes
+ * outside resource.c, scores, aggregates, the analysis tools) still pass
+ * const char * arrays to db_exec, with the same leading four.
  */
 #define DB_MAX_ARGS 32
 #define DB_NUM_LEN 24

@@ -101,8 +101,7 @@ enum em_err submissions_history(struct em_req *req, const struct em_args *args, 
 				struct em_reply *reply)
 {
 	struct list_page page;
-	char bufs[3][24], idbuf[24], after[24], limit[24];
-	const char *params[7];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
@@ -113,20 +112,17 @@ enum em_err submissions_history(struct em_req *req, const struct em_args *args, 
 		reply_field_error(reply, "sort", "history is ordered by id only");
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)args->id[0]);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &SUB_VISIBLE, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, args->id[0]);
+	if ((rc = db_exec_args(req->db, &SUB_VISIBLE, &a, &res)) != EM_OK)
 		return rc;
 	bool visible = PQntuples(res) == 1;
 	PQclear(res);
 	if (!visible)
 		return reply_fail(reply, EM_ENOTFOUND, "no submission %lld", (long long)args->id[0]);
-	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
-	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-	params[5] = page.after_id ? after : NULL;
-	params[6] = limit;
-	if ((rc = db_exec(req->db, &SUB_HISTORY, params, &res)) != EM_OK)
+	db_arg_id(&a, page.after_id);
+	db_arg_i64(&a, page.limit + 1);
+	if ((rc = db_exec_args(req->db, &SUB_HISTORY, &a, &res)) != EM_OK)
 		return rc;
 	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
