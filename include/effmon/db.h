@@ -127,8 +127,10 @@ enum em_err db_exec_args(struct db_conn *c, const struct db_stmt *st, const stru
  * which it may switch to after five executions, cannot turn such a filter or a
  * "CASE WHEN $sort = 'name'" order into an index condition, while a plan made
  * for the values folds them to "col = 42" and "ORDER BY key, id" and walks the
- * index. Costs two short round trips more. Usable inside and outside a
- * transaction (a failed statement inside one rolls the setting back with it).
+ * index. Costs two short round trips more. Meant for statements run outside a
+ * transaction (every list); inside one it works too, and after a failure
+ * there the rollback restores the setting, but the restore attempted before
+ * it fails as well and db_last_sqlstate names that failure (25P02).
  */
 enum em_err db_exec_args_custom(struct db_conn *c, const struct db_stmt *st,
 				const struct db_args *a, PGresult **out);

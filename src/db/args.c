@@ -101,8 +101,10 @@ enum em_err db_exec_args_custom(struct db_conn *c, const struct db_stmt *st,
 	snprintf(before, sizeof(before), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	rc = db_exec(c, st, a->v, out);
-	/* After a failure inside a transaction this fails too (25P02), and the
-	 * rollback restores the setting; outside one it runs. */
+	/* Outside a transaction this runs whatever became of st. After a failure
+	 * inside one it fails too (25P02: logged, and db_last_sqlstate then names
+	 * it), while the rollback restores the setting; st's own error is what is
+	 * returned. No list runs inside a transaction today. */
 	rc2 = db_exec(c, &PLAN_RESTORE, restore, &res);
 	if (rc2 == EM_OK)
 		PQclear(res);
