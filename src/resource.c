@@ -34,6 +34,15 @@ void scope_params(const struct em_req *req, char bufs[3][24], const char *out[4]
 	}
 }
 
+void caller_args(struct db_args *a, const struct em_req *req)
+{
+	db_args_init(a);
+	db_arg_text(a, em_role_name(req->caller.role));
+	db_arg_id(a, req->caller.region_id);
+	db_arg_id(a, req->caller.municipality_id);
+	db_arg_id(a, req->caller.organization_id);
+}
+
 static const struct em_resource *descriptor(const struct em_req *req)
 {
 	return req->route->data;
@@ -42,15 +51,13 @@ static const struct em_resource *descriptor(const struct em_req *req)
 enum em_err resource_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
 			   PGresult **out)
 {
-	char bufs[3][24], idbuf[24];
-	const char *params[5];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, get, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, id);
+	if ((rc = db_exec_args(req->db, get, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -513,6 +520,17 @@ void list_filters_parse(struct em_req *req, struct em_reply *reply,
 	}
 }
 
+void list_args(struct db_args *a, const struct em_req *req, const struct list_page *page,
+	       const char *q)
+{
+	caller_args(a, req);
+	db_arg_i64(a, page->limit + 1);
+	db_arg_id(a, page->after_id);
+	db_arg_text(a, page->has_key ? page->after_key : NULL);
+	db_arg_text(a, page->sort);
+	db_arg_text(a, q);
+}
+
 /* --- The generic handlers ---------------------------------------------------------- */
 
 enum em_err resource_get(struct em_req *req, const struct em_args *args, json_t *body,
@@ -539,8 +557,8 @@ enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t
 {
 	const struct em_resource *r = descriptor(req);
 	struct list_page page;
-	char bufs[3][24], limit[24], after[24];
-	const char *params[9 + LIST_MAX_FILTERS];
+	const char *filters[LIST_MAX_FILTERS];
+	struct db_args a;
 	const char *q;
 	PGresult *res;
 	enum em_err rc;
@@ -551,18 +569,13 @@ enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t
 	if ((rc = list_page_parse(req, reply, &page)) != EM_OK && rc != EM_EINVAL)
 		return rc;
 	q = list_search_parse(req, reply);
-	scope_params(req, bufs, params);
-	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
-	params[4] = limit;
-	params[5] = page.after_id ? after : NULL;
-	params[6] = page.has_key ? page.after_key : NULL;
-	params[7] = page.sort;
-	params[8] = q;
-	list_filters_parse(req, reply, r->filters, r->nfilters, params + 9);
+	list_filters_parse(req, reply, r->filters, r->nfilters, filters);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	if ((rc = db_exec(req->db, r->list, params, &res)) != EM_OK)
+	list_args(&a, req, &page, q);
+	for (size_t i = 0; i < r->nfilters && i < LIST_MAX_FILTERS; i++)
+		db_arg_text(&a, filters[i]);
+	if ((rc = db_exec_args_custom(req->db, r->list, &a, &res)) != EM_OK)
 		return rc;
 	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
@@ -582,8 +595,8 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	struct create_ctx *c = arg;
 	struct em_req *req = c->req;
 	struct idem idem;
-	char bufs[3][24], actor[24], location[160];
-	const char *params[7];
+	char location[160];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
@@ -591,12 +604,11 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	reply_clear(c->reply);
 	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
 		return rc;
-	scope_params(req, bufs, params);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = c->body_text;
-	params[5] = actor;
-	params[6] = req->request_id;
-	if ((rc = db_exec(req->db, c->r->create, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_text(&a, c->body_text);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, c->r->create, &a, &res)) != EM_OK)
 		return map_constraint(req, c->r->constraints, rc, c->reply);
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -647,22 +659,18 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 {
 	struct update_ctx *c = arg;
 	struct em_req *req = c->req;
-	char bufs[3][24], idbuf[24], ver[16], actor[24];
-	const char *params[9];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
 	(void)db;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)c->id);
-	snprintf(ver, sizeof(ver), "%ld", c->version);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = c->body_text;
-	params[6] = ver;
-	params[7] = actor;
-	params[8] = req->request_id;
-	if ((rc = db_exec(req->db, c->r->update, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, c->id);
+	db_arg_text(&a, c->body_text);
+	db_arg_i64(&a, c->version);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, c->r->update, &a, &res)) != EM_OK)
 		return map_constraint(req, c->r->constraints, rc, c->reply);
 	if (PQntuples(res) == 1) {
 		reply_row(req, c->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));

@@ -6,7 +6,8 @@
  * handler is a descriptor plus the SQL next to it.
  *
  * Parameter layout of every statement: $1 caller role, $2 region, $3
- * municipality, $4 organization (the caller's effective scope), then:
+ * municipality, $4 organization (the caller's effective scope, caller_args()),
+ * then:
  *   get     $5 id                                   -> json, version
  *   list    $5 limit+1, $6 after id, $7 after key, $8 sort, $9 q, $10.. filters
  *                                                   -> json, id, sort key
@@ -17,6 +18,10 @@
  * A create that returns no row means the parent named by scope_field is
  * missing or outside the caller's scope; an update that returns no row is
  * told apart (404 or 412) by running get.
+ * A list runs with a plan made for its values (db_exec_args_custom of
+ * effmon/db.h): its optional filters and sort fold away, and the indexes of
+ * migration 0016 (scope or filter, then the sort key in "ru-x-icu", then id)
+ * serve each combination.
  */
 #ifndef EFFMON_RESOURCE_H
 #define EFFMON_RESOURCE_H
@@ -44,6 +49,32 @@
 	"'%', '\\%'), '_', '\\_') || '%')"
 #define SQL_SCOPE(region, muni, org) " em_in_scope($1, $2::bigint, $3::bigint, $4::bigint, " \
 	region ", " muni ", " org ")"
+/*
+ * The scope of a list statement: SQL_SCOPE written so that a plan made for the
+ * values (resource_list runs lists with db_exec_args_custom) folds it to an
+ * index condition, "municipality_id = 7" or "region_id = 5", or to nothing for
+ * the admin. em_in_scope's coalesce() is none, and as a filter the planner
+ * guesses it keeps half the rows, which can tip it from walking the list's
+ * index to sorting. Each branch selects what em_in_scope does: a regional role
+ * sees its region; a municipal operator (with its municipality set) its
+ * municipality, since the column is never NULL and so never falls back to the
+ * region; a head the rows em_in_scope admits, all of which lie in its
+ * municipality (its organization's, whose rows carry it). SQL_LIST_SCOPE is
+ * for tables whose region and municipality columns are NOT NULL,
+ * SQL_LIST_SCOPE_REGION for the others (it narrows every non-admin to its
+ * region first: every row in scope lies there).
+ */
+#define SQL_LIST_SCOPE(region, muni, org)                                                \
+	" (CASE WHEN $1 = 'admin' THEN true"                                               \
+	" WHEN $1 = 'municipal_operator' AND $3::bigint IS NOT NULL THEN " muni            \
+	" = $3::bigint"                                                                     \
+	" WHEN $1 = 'head' THEN " muni " = $3::bigint AND" SQL_SCOPE(region, muni, org)    \
+	" WHEN $1 <> 'municipal_operator' THEN " region " = $2::bigint"                    \
+	" ELSE" SQL_SCOPE(region, muni, org) " END)"
+#define SQL_LIST_SCOPE_REGION(region, muni, org)                                         \
+	" (CASE WHEN $1 = 'admin' THEN true"                                               \
+	" WHEN $1 NOT IN ('municipal_operator', 'head') THEN " region " = $2::bigint"      \
+	" ELSE " region " = $2::bigint AND" SQL_SCOPE(region, muni, org) " END)"
 
 enum filter_type { FILTER_ID, FILTER_ENUM, FILTER_BOOL, FILTER_TEXT };
 
@@ -89,7 +120,11 @@ enum em_err resource_update(struct em_req *req, const struct em_args *args, json
 
 /* Building blocks for resource-specific handlers. */
 
-/* The caller's scope as the four text parameters $1..$4; bufs holds the digits. */
+/* Pushes the caller's scope, the leading $1..$4 of every statement (effmon/db.h). */
+void caller_args(struct db_args *a, const struct em_req *req);
+
+/* The same as four text parameters, for statements not yet run through db_args;
+ * bufs holds the digits. */
 void scope_params(const struct em_req *req, char bufs[3][24], const char *out[4]);
 
 /* Runs a get statement; EM_ENOTFOUND when no row is visible. */
@@ -138,6 +173,10 @@ const char *list_search_parse(struct em_req *req, struct em_reply *reply);
  * errors go to reply->errors, each naming its parameter. */
 void list_filters_parse(struct em_req *req, struct em_reply *reply,
 			const struct list_filter *filters, size_t n, const char **out);
+/* Pushes a list statement's $1..$9: the caller's scope, limit + 1, the cursor's
+ * id and key, the sort and q; its filters follow from $10. */
+void list_args(struct db_args *a, const struct em_req *req, const struct list_page *page,
+	       const char *q);
 /* Replies {"items": [...], "next": cursor|null, "limit": n} from rows of
  * (json, id, key), with more members after them when extra is not NULL (JSON
  * text: "\"name\":value,..."). EM_EINTERNAL when out of memory. */

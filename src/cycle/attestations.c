@@ -64,8 +64,8 @@ enum em_err cycle_list(struct em_req *req, struct em_reply *reply, const struct 
 		       const struct list_filter *filters, size_t nfilters)
 {
 	struct list_page page;
-	char bufs[4][24], limit[24], after[24];
-	const char *params[7 + LIST_MAX_FILTERS];
+	const char *values[LIST_MAX_FILTERS];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
@@ -75,15 +75,16 @@ enum em_err cycle_list(struct em_req *req, struct em_reply *reply, const struct 
 		reply_field_error(reply, "sort", "this list is ordered by id only");
 	if (req_query(req, "q"))
 		reply_field_error(reply, "q", "this list has no text search");
-	cycle_params(req, bufs, params);
-	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
-	params[5] = limit;
-	params[6] = page.after_id ? after : NULL;
-	list_filters_parse(req, reply, filters, nfilters, params + 7);
+	list_filters_parse(req, reply, filters, nfilters, values);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	if ((rc = db_exec(req->db, list, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_id(&a, req->caller.manager_id);
+	db_arg_i64(&a, page.limit + 1);
+	db_arg_id(&a, page.after_id);
+	for (size_t i = 0; i < nfilters && i < LIST_MAX_FILTERS; i++)
+		db_arg_text(&a, values[i]);
+	if ((rc = db_exec_args_custom(req->db, list, &a, &res)) != EM_OK)
 		return rc;
 	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);

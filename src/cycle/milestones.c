@@ -50,7 +50,9 @@ DB_STMT(MS_GET) = {
 DB_STMT(MS_LIST) = {
 	"milestone_list",
 	"SELECT " MS_JSON("m", "r") ", m.id, m.title FROM milestones m JOIN roadmaps r "
-	"ON r.id = m.roadmap_id WHERE" MS_SCOPE("r") SQL_SEARCH("m.title")
+	"ON r.id = m.roadmap_id WHERE"
+	SQL_LIST_SCOPE_REGION("r.region_id", "r.municipality_id", "r.organization_id")
+	SQL_SEARCH("m.title")
 	" AND ($10::bigint IS NULL OR m.roadmap_id = $10::bigint)"
 	" AND ($11::text IS NULL OR m.status = $11)"
 	" AND ($12::text IS NULL OR r.level = $12)"
@@ -203,18 +205,16 @@ static void resolve_due(const json_t *body, const char *kept_text, const char *k
 enum em_err roadmap_milestones_list(struct em_req *req, const struct em_args *args,
 				    json_t *body, struct em_reply *reply)
 {
-	char bufs[3][24], idbuf[24];
-	const char *params[5];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 	size_t len;
 	char *text;
 
 	(void)body;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)args->id[0]);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &RM_MS_LIST, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, args->id[0]);
+	if ((rc = db_exec_args(req->db, &RM_MS_LIST, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);

@@ -27,8 +27,7 @@ enum em_err recommendations_history(struct em_req *req, const struct em_args *ar
 				    struct em_reply *reply)
 {
 	struct list_page page;
-	char idbuf[24], after[24], limit[24];
-	const char *params[3];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
@@ -45,13 +44,11 @@ enum em_err recommendations_history(struct em_req *req, const struct em_args *ar
 	if (rc != EM_OK)
 		return rc;
 	PQclear(res);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)args->id[0]);
-	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
-	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-	params[0] = idbuf;
-	params[1] = page.after_id ? after : NULL;
-	params[2] = limit;
-	if ((rc = db_exec(req->db, &RECO_HISTORY, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, args->id[0]);
+	db_arg_id(&a, page.after_id);
+	db_arg_i64(&a, page.limit + 1);
+	if ((rc = db_exec_args(req->db, &RECO_HISTORY, &a, &res)) != EM_OK)
 		return rc;
 	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);

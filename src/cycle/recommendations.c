@@ -31,6 +31,9 @@ DB_STMT(RECO_GET) = {
 DB_STMT(RECO_LIST) = {
 	"recommendation_list",
 	"SELECT " RECO_JSON("r") ", r.id FROM recommendations r WHERE" RECO_VISIBLE("r")
+	/* Redundant, for the index (as SQL_LIST_SCOPE of effmon/resource.h); not for heads,
+	 * who see what is addressed to them wherever they worked then. */
+	" AND ($1 IN ('admin', 'head') OR r.region_id = $2::bigint)"
 	" AND ($7::bigint IS NULL OR r.id > $7::bigint)"
 	" AND ($8::bigint IS NULL OR r.campaign_id = $8::bigint)"
 	" AND ($9::text IS NULL OR r.status = $9)"

@@ -504,9 +504,10 @@ enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t 
 			 struct em_reply *reply)
 {
 	struct list_page page;
-	char bufs[3][24], cid[24], limit[24], before[24];
-	const char *params[7];
+	char bufs[3][24], cid[24];
+	const char *params[5];
 	const char *sort = req_query(req, "sort");
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
@@ -526,11 +527,11 @@ enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t 
 	PQclear(res);
 	if (!found)
 		return reply_fail(reply, EM_ENOTFOUND, "no campaign %lld", (long long)args->id[0]);
-	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-	snprintf(before, sizeof(before), "%lld", (long long)page.after_id);
-	params[5] = limit;
-	params[6] = page.after_id ? before : NULL;
-	if ((rc = db_exec(req->db, &IMPORT_LIST, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, args->id[0]);
+	db_arg_i64(&a, page.limit + 1);
+	db_arg_id(&a, page.after_id);
+	if ((rc = db_exec_args(req->db, &IMPORT_LIST, &a, &res)) != EM_OK)
 		return rc;
 	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);

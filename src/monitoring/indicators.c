@@ -311,8 +311,8 @@ enum em_err campaign_indicators_list(struct em_req *req, const struct em_args *a
 				     json_t *body, struct em_reply *reply)
 {
 	struct list_page page;
-	char bufs[3][24], limit[24], after[24], camp[24];
-	const char *params[14];
+	const char *filters[4];
+	struct db_args a;
 	const char *q;
 	PGresult *res;
 	enum em_err rc;
@@ -329,7 +329,7 @@ enum em_err campaign_indicators_list(struct em_req *req, const struct em_args *a
 			reply_field_error(reply, "cursor", "is not a cursor of this list and sort");
 	}
 	list_filters_parse(req, reply, IND_FILTERS, sizeof(IND_FILTERS) / sizeof(IND_FILTERS[0]),
-			   params + 10);
+			   filters);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 	/* The campaign must be visible: an empty catalog is not a missing campaign. */
@@ -338,17 +338,17 @@ enum em_err campaign_indicators_list(struct em_req *req, const struct em_args *a
 	if (rc != EM_OK)
 		return rc;
 	PQclear(res);
-	scope_params(req, bufs, params);
-	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
-	snprintf(camp, sizeof(camp), "%lld", (long long)args->id[0]);
-	params[4] = limit;
-	params[5] = page.after_id ? after : NULL;
-	params[6] = page.after_id ? page.after_key : NULL;
-	params[7] = page.sort;
-	params[8] = q;
-	params[9] = camp;
-	if ((rc = db_exec(req->db, &IND_LIST, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, page.limit + 1);
+	db_arg_id(&a, page.after_id);
+	/* In catalog order the cursor's key is the position, kept like a name's. */
+	db_arg_text(&a, page.after_id ? page.after_key : NULL);
+	db_arg_text(&a, page.sort);
+	db_arg_text(&a, q);
+	db_arg_i64(&a, args->id[0]);
+	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++)
+		db_arg_text(&a, filters[i]);
+	if ((rc = db_exec_args_custom(req->db, &IND_LIST, &a, &res)) != EM_OK)
 		return rc;
 	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);

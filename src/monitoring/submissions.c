@@ -50,7 +50,8 @@ DB_STMT(SUB_GET) = {
 
 DB_STMT(SUB_LIST) = {
 	"submission_list",
-	"SELECT " SUB_JSON ", s.id, o.short_name" SUB_FROM "WHERE" SUB_SCOPE("s")
+	"SELECT " SUB_JSON ", s.id, o.short_name" SUB_FROM "WHERE"
+	SQL_LIST_SCOPE("s.region_id", "s.municipality_id", "s.organization_id")
 	SQL_SEARCH("o.short_name")
 	" AND ($10::bigint IS NULL OR s.campaign_id = $10::bigint)"
 	" AND ($11::bigint IS NULL OR s.organization_id = $11::bigint)"
@@ -97,8 +98,7 @@ enum em_err submissions_history(struct em_req *req, const struct em_args *args, 
 				struct em_reply *reply)
 {
 	struct list_page page;
-	char bufs[3][24], idbuf[24], after[24], limit[24];
-	const char *params[7];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
@@ -109,20 +109,17 @@ enum em_err submissions_history(struct em_req *req, const struct em_args *args, 
 		reply_field_error(reply, "sort", "history is ordered by id only");
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)args->id[0]);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &SUB_VISIBLE, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, args->id[0]);
+	if ((rc = db_exec_args(req->db, &SUB_VISIBLE, &a, &res)) != EM_OK)
 		return rc;
 	bool visible = PQntuples(res) == 1;
 	PQclear(res);
 	if (!visible)
 		return reply_fail(reply, EM_ENOTFOUND, "no submission %lld", (long long)args->id[0]);
-	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
-	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-	params[5] = page.after_id ? after : NULL;
-	params[6] = limit;
-	if ((rc = db_exec(req->db, &SUB_HISTORY, params, &res)) != EM_OK)
+	db_arg_id(&a, page.after_id);
+	db_arg_i64(&a, page.limit + 1);
+	if ((rc = db_exec_args(req->db, &SUB_HISTORY, &a, &res)) != EM_OK)
 		return rc;
 	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);

@@ -23,7 +23,7 @@
 DB_STMT(AUDIT_LIST) = {
 	"audit_list",
 	"SELECT " AUDIT_JSON("a") ", a.id FROM audit_events a WHERE"
-	SQL_SCOPE("a.region_id", "a.municipality_id", "a.organization_id")
+	SQL_LIST_SCOPE_REGION("a.region_id", "a.municipality_id", "a.organization_id")
 	" AND ($6::bigint IS NULL OR a.id < $6::bigint)"
 	" AND ($7::text IS NULL OR a.entity = $7)"
 	" AND ($8::bigint IS NULL OR a.entity_id = $8::bigint)"
@@ -40,8 +40,8 @@ enum em_err audit_list(struct em_req *req, const struct em_args *args, json_t *b
 		       struct em_reply *reply)
 {
 	struct list_page page;
-	char bufs[3][24], limit[24], after[24];
-	const char *params[9];
+	const char *ids[2];
+	struct db_args a;
 	const char *sort = req_query(req, "sort");
 	const char *entity = req_query(req, "entity");
 	PGresult *res;
@@ -58,16 +58,16 @@ enum em_err audit_list(struct em_req *req, const struct em_args *args, json_t *b
 	list_page_parse(req, reply, &page);
 	if (entity && (utf8_length(entity) < 1 || utf8_length(entity) > 100))
 		reply_field_error(reply, "entity", "must be 1 to 100 characters");
-	scope_params(req, bufs, params);
-	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
-	params[4] = limit;
-	params[5] = page.after_id ? after : NULL;
-	params[6] = entity;
-	list_filters_parse(req, reply, ID_FILTERS, 2, params + 7);
+	list_filters_parse(req, reply, ID_FILTERS, 2, ids);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	if ((rc = db_exec(req->db, &AUDIT_LIST, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, page.limit + 1);
+	db_arg_id(&a, page.after_id);
+	db_arg_text(&a, entity);
+	db_arg_text(&a, ids[0]);
+	db_arg_text(&a, ids[1]);
+	if ((rc = db_exec_args_custom(req->db, &AUDIT_LIST, &a, &res)) != EM_OK)
 		return rc;
 	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);

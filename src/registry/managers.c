@@ -99,7 +99,8 @@ DB_STMT(MGR_GET) = {
 	5};
 DB_STMT(MGR_LIST) = {
 	"managers_list",
-	"SELECT " MGR_JSON("m") ", m.id, m.full_name FROM managers m WHERE" MGR_SCOPE("m")
+	"SELECT " MGR_JSON("m") ", m.id, m.full_name FROM managers m WHERE"
+	SQL_LIST_SCOPE("m.region_id", "m.municipality_id", "coalesce(m.organization_id, 0)")
 	SQL_SEARCH("m.full_name")
 	" AND ($10::bigint IS NULL OR m.region_id = $10::bigint)"
 	" AND ($11::bigint IS NULL OR m.municipality_id = $11::bigint)"
@@ -194,18 +195,16 @@ DB_STMT(APPT_LIST) = {
 enum em_err managers_appointments_list(struct em_req *req, const struct em_args *args,
 				       json_t *body, struct em_reply *reply)
 {
-	char bufs[3][24], idbuf[24];
-	const char *params[5];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 	size_t len;
 	char *text;
 
 	(void)body;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)args->id[0]);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &APPT_LIST, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, args->id[0]);
+	if ((rc = db_exec_args(req->db, &APPT_LIST, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);

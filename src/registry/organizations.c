@@ -70,7 +70,7 @@ DB_STMT(ORG_GET) = {
 DB_STMT(ORG_LIST) = {
 	"organizations_list",
 	"SELECT " ORG_JSON("o") ", o.id, o.short_name FROM organizations o WHERE"
-	SQL_SCOPE("o.region_id", "o.municipality_id", "o.id") SQL_SEARCH("o.short_name")
+	SQL_LIST_SCOPE("o.region_id", "o.municipality_id", "o.id") SQL_SEARCH("o.short_name")
 	" AND ($10::bigint IS NULL OR o.region_id = $10::bigint)"
 	" AND ($11::bigint IS NULL OR o.municipality_id = $11::bigint)"
 	" AND ($12::text IS NULL OR o.kind = $12)"

@@ -129,7 +129,7 @@ DB_STMT(MUNI_GET) = {
 DB_STMT(MUNI_LIST) = {
 	"municipalities_list",
 	"SELECT " MUNI_JSON("m") ", m.id, m.name FROM municipalities m WHERE"
-	SQL_SCOPE("m.region_id", "m.id", "NULL::bigint") SQL_SEARCH("m.name")
+	SQL_LIST_SCOPE("m.region_id", "m.id", "NULL::bigint") SQL_SEARCH("m.name")
 	" AND ($10::bigint IS NULL OR m.region_id = $10::bigint)"
 	SQL_LIST_KEYSET("m.name", "m.id") SQL_LIST_ORDER("m.name", "m.id"),
 	10};

@@ -56,7 +56,7 @@ DB_STMT(RES_GET) = {
 DB_STMT(RES_LIST) = {
 	"reserve_list",
 	"SELECT " RES_JSON("c") ", c.id, c.full_name FROM reserve_candidates c WHERE"
-	RES_SCOPE("c") SQL_SEARCH("c.full_name")
+	SQL_LIST_SCOPE("c.region_id", "c.municipality_id", "NULL::bigint") SQL_SEARCH("c.full_name")
 	" AND ($10::bigint IS NULL OR c.region_id = $10::bigint)"
 	" AND ($11::bigint IS NULL OR c.municipality_id = $11::bigint)"
 	" AND ($12::text IS NULL OR c.status = $12)"

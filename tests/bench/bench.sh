@@ -142,6 +142,10 @@ BENCH_IDS=$work/orgs.txt BENCH_PATH=/api/v1/organizations/%s \
   run organization 32 "$epid" ceiling -s tests/bench/ids.lua -H "$A" "$base"
 run organizations_list 32 "$epid" ceiling -H "$A" \
   "$base/api/v1/organizations?region_id=$region&kind=school&status=active&sort=name&limit=50"
+run managers_list 32 "$epid" ceiling -H "$A" \
+  "$base/api/v1/managers?region_id=$region&sort=name&limit=50"
+run submissions_list 32 "$epid" ceiling -H "$R" \
+  "$base/api/v1/submissions?campaign_id=$campaign&status=approved&limit=50"
 run aggregates 32 "$epid" ceiling -H "$R" "$base$agg"
 run aggregates_304 32 "$epid" healthz -H "$R" -H "If-None-Match: $etag" "$base$agg"
 run scores 32 "$epid" ceiling -H "$R" "$base/api/v1/campaigns/$campaign/scores?limit=50"
