@@ -108,6 +108,25 @@ DB_STMT(SCORES_PEERS) = {
 	"  'critical', (SELECT coalesce(sum(n), 0) FROM b WHERE level = 'critical'))) FROM k",
 	2};
 
+/* [-]digits[.digits], at most 40 characters. */
+static bool decimal_text(const char *s)
+{
+	size_t n = 0, digits = 0;
+	bool dot = false;
+
+	if (*s == '-')
+		s++, n++;
+	for (; *s && n < 40; s++, n++) {
+		if (*s >= '0' && *s <= '9')
+			digits++;
+		else if (*s == '.' && !dot && digits)
+			dot = true;
+		else
+			return false;
+	}
+	return !*s && digits && s[-1] != '.';
+}
+
 /* Parses limit, sort (one of sorts) and cursor (base64url "sort\nid\nkey"). */
 static void page_parse(struct em_req *req, struct em_reply *reply, const char *const *sorts,
 		       struct list_page *page)
@@ -151,10 +170,9 @@ static void page_parse(struct em_req *req, struct em_reply *reply, const char *c
 	if (strcmp(text, page->sort) != 0 ||
 	    !router_parse_id(nl1 + 1, strlen(nl1 + 1), &page->after_id))
 		goto bad;
-	/* The key is a number the list itself produced. */
-	errno = 0;
-	(void)strtod(nl2 + 1, &end);
-	if (errno || end == nl2 + 1 || *end)
+	/* The key is a number the list itself produced: [-]digits[.digits], nothing strtod
+	 * also reads (nan, inf, hex, exponents), which SQL would refuse or misread. */
+	if (!decimal_text(nl2 + 1))
 		goto bad;
 	snprintf(page->after_key, sizeof(page->after_key), "%s", nl2 + 1);
 	page->has_key = true;

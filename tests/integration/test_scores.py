@@ -14,6 +14,7 @@ outliers on planted values; the role and scope rules of these routes.
 
 ScoresWorld is shared with test_aggregates.py.
 """
+import base64
 import decimal
 import os
 import random
@@ -603,8 +604,12 @@ class ScoresTest(harness.DaemonTestCase):
         items, _ = w.all_scores(w.cur, tok, sort='id')
         ids = [i['submission_id'] for i in items]
         self.assertEqual(ids, sorted(ids))
-        for bad in ({'sort': 'name'}, {'kind': 'zoo'}, {'level': 'top'}, {'limit': '0'},
-                    {'municipality_id': 'x'}, {'include': 'all'}, {'cursor': 'zz'}):
+        # cursors with a key the list never makes: not a number, or one SQL would misread
+        forged = [{'cursor': base64.urlsafe_b64encode(('rank\n5\n%s' % k).encode()).decode()
+                   .rstrip('='), 'sort': 'rank'} for k in ('nan', 'inf', '0x10', '1e5', '-',
+                                                          '1.', '.5', '1' * 50)]
+        for bad in [{'sort': 'name'}, {'kind': 'zoo'}, {'level': 'top'}, {'limit': '0'},
+                    {'municipality_id': 'x'}, {'include': 'all'}, {'cursor': 'zz'}] + forged:
             r = w.get(url('%s/campaigns/%d/scores' % (API, w.cur), **bad), tok)
             doc = assert_problem(r, 400, repr(bad))
             self.assertIn(list(bad)[0], {e['field'] for e in doc.get('errors', [])})
