@@ -4,6 +4,7 @@
 -- score: the rows are the evidence, for the cycle report's indicators step,
 -- that the region designed its catalog on figures. A municipal operator's run
 -- covers its municipality (municipality_id), a regional one the region (null).
+-- A record never changes once written: no updated_at, no version.
 CREATE TABLE simulations (
     id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     campaign_id        bigint NOT NULL REFERENCES campaigns,

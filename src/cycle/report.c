@@ -431,6 +431,26 @@ static enum em_err report_read(struct db_conn *db, void *arg)
 	return EM_OK;
 }
 
+/* The report's JSON as the statements wrote it: the heading, then the steps in order. */
+static void report_document(const struct report_ctx *x, struct sbuf *b)
+{
+	sb_str(b, "{\"campaign\":");
+	sb_str(b, PQgetvalue(x->head, 0, 3));
+	sb_str(b, ",\"territory\":");
+	sb_str(b, PQgetvalue(x->head, 0, 4));
+	sb_str(b, ",\"generated_at\":");
+	sb_str(b, PQgetvalue(x->head, 0, 5));
+	sb_str(b, ",\"as_of\":");
+	sb_str(b, PQgetvalue(x->head, 0, 6));
+	sb_str(b, ",\"steps\":[");
+	for (size_t i = 0; i < NSTEPS; i++) {
+		if (i)
+			sb_str(b, ",");
+		sb_str(b, x->steps[i]);
+	}
+	sb_str(b, "]}");
+}
+
 enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, json_t *body,
 			     struct em_reply *reply)
 {
@@ -476,21 +496,7 @@ enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, jso
 	if (rc != EM_OK)
 		goto out;
 
-	sb_str(&b, "{\"campaign\":");
-	sb_str(&b, PQgetvalue(x.head, 0, 3));
-	sb_str(&b, ",\"territory\":");
-	sb_str(&b, PQgetvalue(x.head, 0, 4));
-	sb_str(&b, ",\"generated_at\":");
-	sb_str(&b, PQgetvalue(x.head, 0, 5));
-	sb_str(&b, ",\"as_of\":");
-	sb_str(&b, PQgetvalue(x.head, 0, 6));
-	sb_str(&b, ",\"steps\":[");
-	for (size_t i = 0; i < NSTEPS; i++) {
-		if (i)
-			sb_str(&b, ",");
-		sb_str(&b, x.steps[i]);
-	}
-	sb_str(&b, "]}");
+	report_document(&x, &b);
 	reply_header(reply, "Vary", "Accept, Authorization");
 	reply_header(reply, "Cache-Control", "private, no-cache");
 	if (fmt == EM_FMT_JSON || b.failed) {

@@ -45,14 +45,15 @@ static enum em_err fail(struct db_conn *c, PGresult *res, const char *what)
 		db_conn_mark_down(c, false);
 		err = EM_EUNAVAILABLE;
 	} else {
+		char msg[240];
 		err = db_map_sqlstate(state);
-		if (err == EM_EDB || err == EM_EUNAVAILABLE) {
-			char msg[240];
-			snprintf(msg, sizeof(msg), "%s",
-				 res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
-			msg[strcspn(msg, "\n")] = '\0';
+		snprintf(msg, sizeof(msg), "%s",
+			 res ? PQresultErrorMessage(res) : PQerrorMessage(c->pg));
+		msg[strcspn(msg, "\n")] = '\0';
+		if (err == EM_EDB || err == EM_EUNAVAILABLE)
 			log_warning("%s failed: SQLSTATE %s: %s", what, c->sqlstate, msg);
-		}
+		else /* a client's error the database found: what it was, for whoever looks */
+			log_debug("%s refused: SQLSTATE %s: %s", what, c->sqlstate, msg);
 	}
 	PQclear(res);
 	return err;
