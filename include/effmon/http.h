@@ -96,6 +96,8 @@ void reply_text(struct em_reply *r, unsigned status, const char *content_type, c
 enum em_err reply_json_copy(struct em_reply *r, unsigned status, const char *json);
 enum em_err reply_json_owned(struct em_reply *r, unsigned status, char *text);
 void reply_header(struct em_reply *r, const char *name, const char *value);
+/* The value of a header the reply has set, or NULL. */
+const char *reply_header_get(const struct em_reply *r, const char *name);
 enum em_err reply_fail(struct em_reply *r, enum em_err err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 enum em_err reply_field_error(struct em_reply *r, const char *field, const char *fmt, ...)

@@ -163,3 +163,11 @@ json_t *reply_problem(const struct em_reply *r, enum em_err err, const char *req
 		json_object_set(p, "errors", r->errors);
 	return p;
 }
+
+const char *reply_header_get(const struct em_reply *r, const char *name)
+{
+	for (int i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
