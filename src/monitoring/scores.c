@@ -70,7 +70,10 @@ DB_STMT(SCORES_LIST) = {
 	SQL_SCOPE("p.region_id", "p.municipality_id", "p.organization_id")
 	"  AND ($7::bigint IS NULL OR p.municipality_id = $7::bigint) "
 	"  AND ($9::text IS NULL OR p.level = $9) "
-	"  AND ($14::text IS NULL OR p.settlement = $14) AND ($15::text IS NULL OR p.size_band = $15)) "
+	"  AND ($14::text IS NULL OR p.settlement = $14) AND ($15::text IS NULL OR p.size_band = $15)), "
+	/* The page first; names, directions and JSON only for its rows. */
+	" page AS (SELECT r.* FROM rows r WHERE ($12::bigint IS NULL OR (r.sort_key, r.submission_id) "
+	"  > ($13::numeric, $12::bigint)) ORDER BY r.sort_key, r.submission_id LIMIT $11::int) "
 	"SELECT jsonb_build_object('submission_id', r.submission_id, 'campaign_id', r.campaign_id, "
 	" 'organization_id', r.organization_id, 'organization_name', o.short_name, "
 	" 'municipality_id', r.municipality_id, 'kind', r.kind, 'manager_id', r.manager_id, "
@@ -82,10 +85,9 @@ DB_STMT(SCORES_LIST) = {
 	" 'cluster', em_cluster_key(r.kind, r.settlement, r.size_band), "
 	" 'rank_cluster', r.rank_cluster), "
 	" r.submission_id, r.sort_key "
-	"FROM rows r JOIN organizations o ON o.id = r.organization_id "
+	"FROM page r JOIN organizations o ON o.id = r.organization_id "
 	"LEFT JOIN managers m ON m.id = r.manager_id "
-	"WHERE ($12::bigint IS NULL OR (r.sort_key, r.submission_id) > ($13::numeric, $12::bigint)) "
-	"ORDER BY r.sort_key, r.submission_id LIMIT $11::int",
+	"ORDER BY r.sort_key, r.submission_id",
 	15};
 
 /*
