@@ -71,6 +71,7 @@ DECLARE
     zero_counts  em_count_delta[];
     zero_buckets em_bucket_delta[];
     changed      bigint[];
+    rank_parts   em_rank_part[];
     saved_mode   text;  -- plan_cache_mode before a large set
 BEGIN
     IF p_ids IS NULL OR cardinality(p_ids) = 0 THEN
@@ -240,8 +241,30 @@ BEGIN
                                  approved, level, direction_id, value, n)::em_bucket_delta)
             FROM bk_write WHERE n = 0),
            (SELECT array_agg(DISTINCT campaign_id)
-            FROM (SELECT campaign_id FROM cnt_write UNION ALL SELECT campaign_id FROM bk_write) u)
-    INTO zero_counts, zero_buckets, changed;
+            FROM (SELECT campaign_id FROM cnt_write UNION ALL SELECT campaign_id FROM bk_write) u),
+           -- The rank partitions of the rows whose ranked fields changed, old and new.
+           (SELECT array_agg(DISTINCT ROW(x.campaign_id, p.scope, x.kind, p.municipality_id,
+                                          p.settlement, p.size_band)::em_rank_part)
+            FROM new_sc n
+            CROSS JOIN LATERAL (VALUES ((n.old).campaign_id, (n.old).kind, (n.old).municipality_id,
+                                        (n.old).settlement, (n.old).size_band, (n.old).status,
+                                        (n.old).total_rounded),
+                                       (n.campaign_id, n.kind, n.municipality_id, n.settlement,
+                                        n.size_band, n.status, n.total_rounded))
+                       x (campaign_id, kind, municipality_id, settlement, size_band, status,
+                          total_rounded)
+            CROSS JOIN LATERAL (VALUES ('r'::"char", 0::bigint, ''::text, ''::text),
+                                       ('m', x.municipality_id, '', ''),
+                                       ('c', 0, x.settlement, x.size_band))
+                       p (scope, municipality_id, settlement, size_band)
+            WHERE em_status_class(x.status) IS NOT NULL AND x.total_rounded IS NOT NULL
+              AND (n.is_new
+                   OR (em_status_class((n.old).status), (n.old).total_rounded, (n.old).kind,
+                       (n.old).municipality_id, (n.old).settlement, (n.old).size_band)
+                      IS DISTINCT FROM
+                      (em_status_class(n.status), n.total_rounded, n.kind, n.municipality_id,
+                       n.settlement, n.size_band)))
+    INTO zero_counts, zero_buckets, changed, rank_parts;
     IF saved_mode IS NOT NULL THEN
         PERFORM set_config('plan_cache_mode', saved_mode, true);
     END IF;
@@ -259,6 +282,9 @@ BEGIN
           AND t.kind = o.kind AND t.settlement = o.settlement AND t.size_band = o.size_band
           AND t.level = o.level AND t.value = o.value AND t.n = 0;
     END IF;
+    IF rank_parts IS NOT NULL THEN
+        PERFORM em_rerank(rank_parts);
+    END IF;
     IF changed IS NOT NULL THEN
         INSERT INTO aggregate_stamps AS a (campaign_id, shard, changes)
         SELECT c, (p_ids[1] % 16)::smallint, 1 FROM unnest(changed) c ORDER BY c
@@ -266,7 +292,102 @@ BEGIN
     END IF;
 END $fn$;
 
+-- Rebuilds the given rank partitions (migration 0017) from submission_scores:
+-- each total its counted rows reach, how many reach it, its dense rank; only
+-- the rows that differ are written. One campaign's partitions are rebuilt by
+-- one transaction at a time (an advisory lock per campaign, taken in id
+-- order, held to commit, after this transaction's score rows are written and
+-- before any rank row is touched), so each rebuild reads the rows the last
+-- one committed and concurrent changes cannot leave a stale rank behind.
+CREATE OR REPLACE FUNCTION em_rerank(p_parts em_rank_part[]) RETURNS void LANGUAGE plpgsql
+SET jit = off AS $fn$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('score-ranks:' || c, 0))
+    FROM (SELECT DISTINCT (p).campaign_id AS c FROM unnest(p_parts) p ORDER BY 1) x;
+    WITH parts AS (
+        SELECT DISTINCT * FROM unnest(p_parts)
+    ), want AS MATERIALIZED (
+        SELECT campaign_id, scope, kind, municipality_id, settlement, size_band, unapproved,
+               value, n,
+               dense_rank() OVER (PARTITION BY campaign_id, scope, kind, municipality_id,
+                                               settlement, size_band, unapproved
+                                  ORDER BY value DESC)::integer AS rank
+        FROM (SELECT p.campaign_id, p.scope, p.kind, p.municipality_id, p.settlement,
+                     p.size_band, u.unapproved, sc.total_rounded AS value, count(*)::integer AS n
+              FROM (SELECT DISTINCT campaign_id, kind FROM parts) k
+              JOIN submission_scores sc ON sc.campaign_id = k.campaign_id AND sc.kind = k.kind
+              CROSS JOIN LATERAL (VALUES ('r'::"char", 0::bigint, ''::text, ''::text),
+                                         ('m', sc.municipality_id, '', ''),
+                                         ('c', 0, sc.settlement, sc.size_band))
+                         r (scope, municipality_id, settlement, size_band)
+              JOIN parts p ON p.campaign_id = sc.campaign_id AND p.scope = r.scope
+                          AND p.kind = sc.kind AND p.municipality_id = r.municipality_id
+                          AND p.settlement = r.settlement AND p.size_band = r.size_band
+              CROSS JOIN LATERAL (SELECT true WHERE true UNION ALL
+                                  SELECT false WHERE sc.status = 'approved') u (unapproved)
+              WHERE sc.status IN ('approved', 'submitted', 'verified')
+                AND sc.total_rounded IS NOT NULL
+              GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) x
+    ), gone AS (
+        DELETE FROM score_ranks t USING parts p
+        WHERE t.campaign_id = p.campaign_id AND t.scope = p.scope AND t.kind = p.kind
+          AND t.municipality_id = p.municipality_id AND t.settlement = p.settlement
+          AND t.size_band = p.size_band
+          AND NOT EXISTS (SELECT 1 FROM want w
+                          WHERE w.campaign_id = t.campaign_id AND w.scope = t.scope
+                            AND w.kind = t.kind AND w.municipality_id = t.municipality_id
+                            AND w.settlement = t.settlement AND w.size_band = t.size_band
+                            AND w.unapproved = t.unapproved AND w.value = t.value)
+    )
+    INSERT INTO score_ranks AS t (campaign_id, scope, kind, municipality_id, settlement,
+                                  size_band, unapproved, value, n, rank)
+    SELECT * FROM want ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+    ON CONFLICT (campaign_id, scope, kind, municipality_id, settlement, size_band, unapproved,
+                 value)
+    DO UPDATE SET n = EXCLUDED.n, rank = EXCLUDED.rank
+    WHERE (t.n, t.rank) IS DISTINCT FROM (EXCLUDED.n, EXCLUDED.rank);
+END $fn$;
+
 -- Every submission of a campaign, e.g. after its thresholds change.
 CREATE OR REPLACE FUNCTION em_rescore_campaign(p_campaign bigint) RETURNS void LANGUAGE sql AS $$
     SELECT em_rescore(array_agg(id)) FROM submissions WHERE campaign_id = p_campaign;
+$$;
+
+-- The items of a page of GET /campaigns/{id}/scores (src/monitoring/scores.c
+-- picks the page): each row with its names, direction scores and its ranks
+-- in its three partitions of score_ranks, read by key (null without a
+-- total). p_unapproved: the ranks among approved, submitted and verified rows
+-- (include=unapproved) instead of the approved alone. A single SELECT, so the
+-- planner inlines it into the page's statement.
+CREATE OR REPLACE FUNCTION em_score_items(p_ids bigint[], p_unapproved boolean)
+RETURNS TABLE (submission_id bigint, item jsonb) LANGUAGE sql STABLE AS $$
+    SELECT r.submission_id, jsonb_build_object(
+        'submission_id', r.submission_id, 'campaign_id', r.campaign_id,
+        'organization_id', r.organization_id, 'organization_name', o.short_name,
+        'municipality_id', r.municipality_id, 'kind', r.kind, 'manager_id', r.manager_id,
+        'manager_name', m.full_name, 'status', r.status, 'total', r.total_rounded,
+        'level', r.level, 'completeness', round(r.completeness, 4),
+        'directions', (SELECT jsonb_object_agg(d.code, round(ds.score, 2)) FROM directions d
+                       LEFT JOIN direction_scores ds ON ds.submission_id = r.submission_id
+                                                    AND ds.direction_id = d.id),
+        'rank_region', lr.rank, 'rank_municipality', lm.rank,
+        'settlement', r.settlement, 'size_band', r.size_band,
+        'cluster', em_cluster_key(r.kind, r.settlement, r.size_band), 'rank_cluster', lc.rank)
+    FROM submission_scores r
+    JOIN organizations o ON o.id = r.organization_id
+    LEFT JOIN managers m ON m.id = r.manager_id
+    LEFT JOIN score_ranks lr
+      ON (lr.campaign_id, lr.scope, lr.kind, lr.municipality_id, lr.settlement, lr.size_band,
+          lr.unapproved, lr.value)
+       = (r.campaign_id, 'r', r.kind, 0, '', '', p_unapproved, r.total_rounded)
+    LEFT JOIN score_ranks lm
+      ON (lm.campaign_id, lm.scope, lm.kind, lm.municipality_id, lm.settlement, lm.size_band,
+          lm.unapproved, lm.value)
+       = (r.campaign_id, 'm', r.kind, r.municipality_id, '', '', p_unapproved, r.total_rounded)
+    LEFT JOIN score_ranks lc
+      ON (lc.campaign_id, lc.scope, lc.kind, lc.municipality_id, lc.settlement, lc.size_band,
+          lc.unapproved, lc.value)
+       = (r.campaign_id, 'c', r.kind, 0, r.settlement, r.size_band, p_unapproved,
+          r.total_rounded)
+    WHERE r.submission_id = ANY (p_ids)
 $$;

@@ -1,5 +1,5 @@
 /*
- * scores.c — reading the scores that em_rescore() keeps (DESIGN §3, issue 5):
+ * scores.c — reading the scores that em_rescore() keeps (DESIGN §3):
  * GET /campaigns/{id}/scores (rows with dense ranks in the region and the
  * municipality, and in the peer cluster — kind × settlement × size band,
  * migration 0012 — a head's own row and its peer group's distribution),
@@ -39,55 +39,119 @@ DB_STMT(CAMPAIGN_VISIBLE) = {
 	5};
 
 /*
+ * The three statements of the scores page share one parameter layout:
  * $1..$4 scope, $5 campaign, $6 include unapproved, $7 municipality, $8 kind,
  * $9 level, $10 sort (rank|total|id|rank_cluster), $11 limit+1, $12 after id,
  * $13 after key, $14 settlement, $15 size band.
  * Ranks are dense over the presented total among the counted rows of the
- * campaign (one region) and kind, and of the municipality, and of the cluster
- * (kind, settlement and size band as em_rescore stores them);
- * the caller's scope and the municipality, level, settlement and size band
- * filters apply after ranking, so a municipal operator sees region ranks.
- * Rows without a total (nothing applicable) have no rank. Served by
- * submission_scores_campaign_rank_idx.
+ * campaign (one region) and kind, of the municipality, and of the cluster
+ * (kind, settlement and size band as em_rescore stores them), and are read
+ * from score_ranks (migration 0017), which em_rescore keeps; the caller's
+ * scope and the filters select rows, never change a rank, so a municipal
+ * operator sees region ranks. Rows without a total (nothing applicable) have
+ * no rank and come after the ranked rows, by id.
  */
-DB_STMT(SCORES_LIST) = {
-	"scores_list",
-	"WITH peers AS (SELECT sc.*, "
-	"  CASE WHEN sc.total_rounded IS NOT NULL THEN dense_rank() OVER (PARTITION BY sc.kind "
-	"   ORDER BY sc.total_rounded DESC NULLS LAST) END AS rank_region, "
-	"  CASE WHEN sc.total_rounded IS NOT NULL THEN dense_rank() OVER (PARTITION BY sc.kind, "
-	"   sc.municipality_id ORDER BY sc.total_rounded DESC NULLS LAST) END AS rank_municipality, "
-	"  CASE WHEN sc.total_rounded IS NOT NULL THEN dense_rank() OVER (PARTITION BY sc.kind, "
-	"   sc.settlement, sc.size_band ORDER BY sc.total_rounded DESC NULLS LAST) END AS rank_cluster "
-	" FROM submission_scores sc WHERE sc.campaign_id = $5::bigint "
-	"  AND sc.status IN ('approved', 'submitted', 'verified') "
-	"  AND (sc.status = 'approved' OR $6::boolean) AND ($8::text IS NULL OR sc.kind = $8)),"
-	" rows AS (SELECT p.*, CASE $10 WHEN 'rank' THEN coalesce(p.rank_region, 2147483647)::numeric "
-	"   WHEN 'total' THEN -coalesce(p.total_rounded, -1) "
-	"   WHEN 'rank_cluster' THEN coalesce(p.rank_cluster, 2147483647)::numeric "
-	"   ELSE p.submission_id::numeric END "
-	"   AS sort_key FROM peers p WHERE"
-	SQL_SCOPE("p.region_id", "p.municipality_id", "p.organization_id")
-	"  AND ($7::bigint IS NULL OR p.municipality_id = $7::bigint) "
-	"  AND ($9::text IS NULL OR p.level = $9) "
-	"  AND ($14::text IS NULL OR p.settlement = $14) AND ($15::text IS NULL OR p.size_band = $15)), "
-	/* The page first; names, directions and JSON only for its rows. */
-	" page AS (SELECT r.* FROM rows r WHERE ($12::bigint IS NULL OR (r.sort_key, r.submission_id) "
-	"  > ($13::numeric, $12::bigint)) ORDER BY r.sort_key, r.submission_id LIMIT $11::int) "
-	"SELECT jsonb_build_object('submission_id', r.submission_id, 'campaign_id', r.campaign_id, "
-	" 'organization_id', r.organization_id, 'organization_name', o.short_name, "
-	" 'municipality_id', r.municipality_id, 'kind', r.kind, 'manager_id', r.manager_id, "
-	" 'manager_name', m.full_name, 'status', r.status, 'total', r.total_rounded, "
-	" 'level', r.level, 'completeness', round(r.completeness, 4), "
-	" 'directions', " SQL_DIRECTIONS("r.submission_id") ", "
-	" 'rank_region', r.rank_region, 'rank_municipality', r.rank_municipality, "
-	" 'settlement', r.settlement, 'size_band', r.size_band, "
-	" 'cluster', em_cluster_key(r.kind, r.settlement, r.size_band), "
-	" 'rank_cluster', r.rank_cluster), "
-	" r.submission_id, r.sort_key "
-	"FROM page r JOIN organizations o ON o.id = r.organization_id "
-	"LEFT JOIN managers m ON m.id = r.manager_id "
-	"ORDER BY r.sort_key, r.submission_id",
+
+/* A counted row of the page's set, in the caller's scope, through the filters. */
+#define SCORES_ROW_OK(a)                                                                   \
+	" " a ".status IN ('approved', 'submitted', 'verified') AND (" a ".status = 'approved'" \
+	" OR $6::boolean) AND" SQL_LIST_SCOPE(a ".region_id", a ".municipality_id",         \
+					     a ".organization_id")                          \
+	" AND ($7::bigint IS NULL OR " a ".municipality_id = $7::bigint)"                    \
+	" AND ($8::text IS NULL OR " a ".kind = $8) AND ($9::text IS NULL OR " a ".level = $9)" \
+	" AND ($14::text IS NULL OR " a ".settlement = $14)"                                 \
+	" AND ($15::text IS NULL OR " a ".size_band = $15)"
+
+/* The rank of row r in one partition of score_ranks, null without a total. */
+#define SQL_RANK_OF(scope, muni, settlement, band)                                        \
+	"(SELECT l.rank FROM score_ranks l WHERE l.campaign_id = r.campaign_id"           \
+	" AND l.scope = '" scope "' AND l.kind = r.kind AND l.municipality_id = " muni     \
+	" AND l.settlement = " settlement " AND l.size_band = " band                        \
+	" AND l.unapproved = $6::boolean AND l.value = r.total_rounded)"
+#define SQL_RANK_REGION SQL_RANK_OF("r", "0", "''", "''")
+#define SQL_RANK_CLUSTER SQL_RANK_OF("c", "0", "r.settlement", "r.size_band")
+
+/*
+ * The unranked rows after the ranked ones, by id: key is the sort key they
+ * all share (past every rank, or every negated total).
+ */
+#define SCORES_UNRANKED(key)                                                              \
+	" unranked AS (SELECT sc.*, " key "::numeric AS sort_key FROM submission_scores sc"  \
+	"  WHERE sc.campaign_id = $5::bigint AND sc.total_rounded IS NULL AND"              \
+	SCORES_ROW_OK("sc")                                                                  \
+	"  AND ($12::bigint IS NULL OR (" key "::numeric, sc.submission_id) > "             \
+	"   ($13::numeric, $12::bigint)) ORDER BY sc.submission_id LIMIT $11::int), "        \
+	" page AS (SELECT * FROM ranked UNION ALL SELECT * FROM unranked "                   \
+	"  ORDER BY sort_key, submission_id LIMIT $11::int) "
+
+/* The page's rows as the list's items (em_score_items, sql/10_scoring.sql). */
+#define SCORES_ITEMS                                                                      \
+	"SELECT i.item, p.submission_id, p.sort_key FROM page p "                             \
+	"JOIN em_score_items(ARRAY(SELECT submission_id FROM page), $6::boolean) i "          \
+	" ON i.submission_id = p.submission_id ORDER BY p.sort_key, p.submission_id"
+
+/*
+ * sort=rank (region ranks) or rank_cluster: the ranks of score_ranks in
+ * order, each with the rows that reach its total, until the page is full;
+ * a page reads about limit ranks whatever the size of the campaign.
+ */
+DB_STMT(SCORES_BY_RANK) = {
+	"scores_by_rank",
+	"WITH ranked AS (SELECT sc.*, l.rank::numeric AS sort_key FROM score_ranks l "
+	"  JOIN submission_scores sc ON sc.campaign_id = l.campaign_id AND sc.kind = l.kind "
+	"   AND sc.total_rounded = l.value "
+	"   AND (l.scope = 'r' OR (sc.settlement = l.settlement AND sc.size_band = l.size_band)) "
+	"  WHERE l.campaign_id = $5::bigint "
+	"   AND l.scope = CASE $10 WHEN 'rank_cluster' THEN 'c' ELSE 'r' END::\"char\" "
+	"   AND l.scope <> 'm' AND l.unapproved = $6::boolean "
+	"   AND ($8::text IS NULL OR l.kind = $8) "
+	"   AND ($13::numeric IS NULL OR l.rank >= $13::numeric) "
+	"   AND ($12::bigint IS NULL OR (l.rank::numeric, sc.submission_id) > "
+	"    ($13::numeric, $12::bigint)) AND"
+	SCORES_ROW_OK("sc")
+	"  ORDER BY l.rank, sc.submission_id LIMIT $11::int), "
+	SCORES_UNRANKED("2147483647")
+	SCORES_ITEMS,
+	15};
+
+/*
+ * sort=total: the region partitions' totals of score_ranks, highest first
+ * across kinds, each with its rows. The key is the negated total ($10 is
+ * the sort, always 'total' here).
+ */
+DB_STMT(SCORES_BY_TOTAL) = {
+	"scores_by_total",
+	"WITH ranked AS (SELECT sc.*, -l.value AS sort_key FROM score_ranks l "
+	"  JOIN submission_scores sc ON sc.campaign_id = l.campaign_id AND sc.kind = l.kind "
+	"   AND sc.total_rounded = l.value "
+	"  WHERE l.campaign_id = $5::bigint AND l.scope = 'r' AND l.unapproved = $6::boolean "
+	"   AND $10::text = 'total' AND ($8::text IS NULL OR l.kind = $8) "
+	"   AND ($13::numeric IS NULL OR l.value <= -$13::numeric) "
+	"   AND ($12::bigint IS NULL OR (-l.value, sc.submission_id) > "
+	"    ($13::numeric, $12::bigint)) AND"
+	SCORES_ROW_OK("sc")
+	"  ORDER BY l.value DESC, sc.submission_id LIMIT $11::int), "
+	SCORES_UNRANKED("1")
+	SCORES_ITEMS,
+	15};
+
+/*
+ * Any sort over the rows the scope or a municipality filter leaves (a
+ * municipality's rows, or a head's own), and sort=id: the rows selected,
+ * their sort keys (a rank read by key), the page cut, then the items.
+ */
+DB_STMT(SCORES_SELECTED) = {
+	"scores_selected",
+	"WITH rows AS (SELECT r.*, CASE $10 "
+	"   WHEN 'rank' THEN coalesce(" SQL_RANK_REGION ", 2147483647)::numeric "
+	"   WHEN 'total' THEN -coalesce(r.total_rounded, -1) "
+	"   WHEN 'rank_cluster' THEN coalesce(" SQL_RANK_CLUSTER ", 2147483647)::numeric "
+	"   ELSE r.submission_id::numeric END AS sort_key "
+	"  FROM submission_scores r WHERE r.campaign_id = $5::bigint AND"
+	SCORES_ROW_OK("r")
+	"), page AS (SELECT * FROM rows WHERE ($12::bigint IS NULL OR (sort_key, submission_id) "
+	"  > ($13::numeric, $12::bigint)) ORDER BY sort_key, submission_id LIMIT $11::int) "
+	SCORES_ITEMS,
 	15};
 
 /*
@@ -348,12 +412,26 @@ static enum em_err scores_with_peer_group(struct em_req *req, struct em_reply *r
 	return rc;
 }
 
+/*
+ * The walks of score_ranks serve region-wide callers; a municipality's rows
+ * (its operator, a head, the filter) are few enough to select and sort.
+ */
+static const struct db_stmt *scores_statement(const struct em_req *req,
+					      const struct list_page *page, const char *muni)
+{
+	if (muni || (req->caller.role & (EM_ROLE_MUNICIPAL | EM_ROLE_HEAD)) ||
+	    strcmp(page->sort, "id") == 0)
+		return &SCORES_SELECTED;
+	return strcmp(page->sort, "total") == 0 ? &SCORES_BY_TOTAL : &SCORES_BY_RANK;
+}
+
 enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args, json_t *body,
 				 struct em_reply *reply)
 {
 	struct list_page page;
-	char bufs[3][24], cid[24], limit[24], after[24], parts[3][16];
-	const char *params[15], *cl[3], *level, *muni;
+	char bufs[3][24], cid[24], parts[3][16];
+	const char *params[5], *cl[3], *level, *muni;
+	struct db_args a;
 	bool unapproved;
 	int64_t id;
 	PGresult *res;
@@ -386,19 +464,20 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	}
 	PQclear(res);
 
-	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-	snprintf(after, sizeof(after), "%lld", (long long)page.after_id);
-	params[5] = unapproved ? "true" : "false";
-	params[6] = muni;
-	params[7] = cl[0];
-	params[8] = level;
-	params[9] = page.sort;
-	params[10] = limit;
-	params[11] = page.after_id ? after : NULL;
-	params[12] = page.has_key ? page.after_key : NULL;
-	params[13] = cl[1];
-	params[14] = cl[2];
-	if ((rc = db_exec(req->db, &SCORES_LIST, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, args->id[0]);
+	db_arg_bool(&a, unapproved);
+	db_arg_text(&a, muni);
+	db_arg_text(&a, cl[0]);
+	db_arg_text(&a, level);
+	db_arg_text(&a, page.sort);
+	db_arg_i64(&a, page.limit + 1);
+	db_arg_id(&a, page.after_id);
+	db_arg_text(&a, page.has_key ? page.after_key : NULL);
+	db_arg_text(&a, cl[1]);
+	db_arg_text(&a, cl[2]);
+	if ((rc = db_exec_args_custom(req->db, scores_statement(req, &page, muni), &a, &res)) !=
+	    EM_OK)
 		return rc;
 	if (fmt == EM_FMT_JSON && req->caller.role == EM_ROLE_HEAD)
 		rc = scores_with_peer_group(req, reply, res, &page, cid);
