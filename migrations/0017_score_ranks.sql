@@ -29,7 +29,10 @@ CREATE TABLE score_ranks (
 -- sort=rank (scope 'r') and sort=rank_cluster (scope 'c'): the ranks in order.
 CREATE INDEX score_ranks_rank_idx ON score_ranks (campaign_id, scope, unapproved, rank)
     WHERE scope <> 'm';
--- sort=total: the region partitions' totals, highest first, across kinds.
+CREATE INDEX score_ranks_kind_rank_idx
+    ON score_ranks (campaign_id, scope, unapproved, kind, rank) WHERE scope <> 'm';
+-- sort=total: the region partitions' totals, highest first, across kinds
+-- (of one kind, the primary key's order).
 CREATE INDEX score_ranks_value_idx ON score_ranks (campaign_id, unapproved, value DESC)
     WHERE scope = 'r';
 -- The counted rows without a total (nothing applicable): unranked, after the

@@ -77,6 +77,14 @@ BEGIN
     IF p_ids IS NULL OR cardinality(p_ids) = 0 THEN
         RETURN;
     END IF;
+    -- The rank lock before any rollup row: with it taken first, a transaction
+    -- that rescores twice cannot wait on a rollup row whose holder waits on it.
+    PERFORM em_rank_lock(ARRAY(
+        SELECT campaign_id FROM submissions
+        WHERE id = ANY (p_ids) AND em_status_class(status) IS NOT NULL
+        UNION
+        SELECT campaign_id FROM submission_scores
+        WHERE submission_id = ANY (p_ids) AND em_status_class(status) IS NOT NULL));
     IF cardinality(p_ids) > 64 THEN
         saved_mode := current_setting('plan_cache_mode');
         PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
@@ -292,18 +300,25 @@ BEGIN
     END IF;
 END $fn$;
 
+-- The lock under which a campaign's ranks change: one transaction at a time
+-- per campaign (an advisory lock, held to commit), taken in id order.
+CREATE OR REPLACE FUNCTION em_rank_lock(p_campaigns bigint[]) RETURNS void LANGUAGE plpgsql
+AS $fn$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('score-ranks:' || c, 0))
+    FROM (SELECT DISTINCT c FROM unnest(p_campaigns) c WHERE c IS NOT NULL ORDER BY 1) x;
+END $fn$;
+
 -- Rebuilds the given rank partitions (migration 0017) from submission_scores:
 -- each total its counted rows reach, how many reach it, its dense rank; only
--- the rows that differ are written. One campaign's partitions are rebuilt by
--- one transaction at a time (an advisory lock per campaign, taken in id
--- order, held to commit, after this transaction's score rows are written and
--- before any rank row is touched), so each rebuild reads the rows the last
--- one committed and concurrent changes cannot leave a stale rank behind.
+-- the rows that differ are written. Under em_rank_lock (em_rescore takes it
+-- before it writes anything, and so, again, does this), each rebuild reads
+-- the rows the last one committed, and concurrent changes cannot leave a
+-- stale rank behind.
 CREATE OR REPLACE FUNCTION em_rerank(p_parts em_rank_part[]) RETURNS void LANGUAGE plpgsql
 SET jit = off AS $fn$
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtextextended('score-ranks:' || c, 0))
-    FROM (SELECT DISTINCT (p).campaign_id AS c FROM unnest(p_parts) p ORDER BY 1) x;
+    PERFORM em_rank_lock(ARRAY(SELECT (p).campaign_id FROM unnest(p_parts) p));
     WITH parts AS (
         SELECT DISTINCT * FROM unnest(p_parts)
     ), want AS MATERIALIZED (
@@ -357,11 +372,12 @@ $$;
 -- picks the page): each row with its names, direction scores and its ranks
 -- in its three partitions of score_ranks, read by key (null without a
 -- total). p_unapproved: the ranks among approved, submitted and verified rows
--- (include=unapproved) instead of the approved alone. A single SELECT, so the
--- planner inlines it into the page's statement.
+-- (include=unapproved) instead of the approved alone. PL/pgSQL, so its plan
+-- is made once per session, not once per page.
 CREATE OR REPLACE FUNCTION em_score_items(p_ids bigint[], p_unapproved boolean)
-RETURNS TABLE (submission_id bigint, item jsonb) LANGUAGE sql STABLE AS $$
-    SELECT r.submission_id, jsonb_build_object(
+RETURNS TABLE (submission_id bigint, item jsonb) LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    RETURN QUERY SELECT r.submission_id, jsonb_build_object(
         'submission_id', r.submission_id, 'campaign_id', r.campaign_id,
         'organization_id', r.organization_id, 'organization_name', o.short_name,
         'municipality_id', r.municipality_id, 'kind', r.kind, 'manager_id', r.manager_id,
@@ -389,5 +405,5 @@ RETURNS TABLE (submission_id bigint, item jsonb) LANGUAGE sql STABLE AS $$
           lc.unapproved, lc.value)
        = (r.campaign_id, 'c', r.kind, 0, r.settlement, r.size_band, p_unapproved,
           r.total_rounded)
-    WHERE r.submission_id = ANY (p_ids)
-$$;
+    WHERE r.submission_id = ANY (p_ids);
+END $fn$;

@@ -92,23 +92,26 @@ DB_STMT(CAMPAIGN_VISIBLE) = {
 
 /*
  * sort=rank (region ranks) or rank_cluster: the ranks of score_ranks in
- * order, each with the rows that reach its total, until the page is full;
- * a page reads about limit ranks whatever the size of the campaign.
+ * order, each with the rows that reach its total (a lateral subquery that is
+ * not flattened, so the walk stays a nested loop in rank order), until the
+ * page is full: a page reads about limit ranks, and the ties of one rank
+ * across the partitions (kinds, or clusters), whatever the campaign's size.
  */
 DB_STMT(SCORES_BY_RANK) = {
 	"scores_by_rank",
 	"WITH ranked AS (SELECT sc.*, l.rank::numeric AS sort_key FROM score_ranks l "
-	"  JOIN submission_scores sc ON sc.campaign_id = l.campaign_id AND sc.kind = l.kind "
-	"   AND sc.total_rounded = l.value "
-	"   AND (l.scope = 'r' OR (sc.settlement = l.settlement AND sc.size_band = l.size_band)) "
+	"  CROSS JOIN LATERAL (SELECT sc.* FROM submission_scores sc "
+	"   WHERE sc.campaign_id = l.campaign_id AND sc.kind = l.kind "
+	"   AND sc.total_rounded = l.value AND (l.scope = 'r' OR (sc.settlement = l.settlement "
+	"   AND sc.size_band = l.size_band)) AND" SCORES_ROW_OK("sc") " OFFSET 0) sc "
 	"  WHERE l.campaign_id = $5::bigint "
 	"   AND l.scope = CASE $10 WHEN 'rank_cluster' THEN 'c' ELSE 'r' END::\"char\" "
 	"   AND l.scope <> 'm' AND l.unapproved = $6::boolean "
 	"   AND ($8::text IS NULL OR l.kind = $8) "
-	"   AND ($13::numeric IS NULL OR l.rank >= $13::numeric) "
+	"   AND ($13::numeric IS NULL OR l.rank >= "
+	"    greatest(least(ceil($13::numeric), 2147483647), 0)::integer) "
 	"   AND ($12::bigint IS NULL OR (l.rank::numeric, sc.submission_id) > "
-	"    ($13::numeric, $12::bigint)) AND"
-	SCORES_ROW_OK("sc")
+	"    ($13::numeric, $12::bigint)) "
 	"  ORDER BY l.rank, sc.submission_id LIMIT $11::int), "
 	SCORES_UNRANKED("2147483647")
 	SCORES_ITEMS,
@@ -122,14 +125,15 @@ DB_STMT(SCORES_BY_RANK) = {
 DB_STMT(SCORES_BY_TOTAL) = {
 	"scores_by_total",
 	"WITH ranked AS (SELECT sc.*, -l.value AS sort_key FROM score_ranks l "
-	"  JOIN submission_scores sc ON sc.campaign_id = l.campaign_id AND sc.kind = l.kind "
-	"   AND sc.total_rounded = l.value "
+	"  CROSS JOIN LATERAL (SELECT sc.* FROM submission_scores sc "
+	"   WHERE sc.campaign_id = l.campaign_id AND sc.kind = l.kind "
+	"   AND sc.total_rounded = l.value AND" SCORES_ROW_OK("sc") " OFFSET 0) sc "
 	"  WHERE l.campaign_id = $5::bigint AND l.scope = 'r' AND l.unapproved = $6::boolean "
+	"   AND l.municipality_id = 0 AND l.settlement = '' AND l.size_band = '' "
 	"   AND $10::text = 'total' AND ($8::text IS NULL OR l.kind = $8) "
 	"   AND ($13::numeric IS NULL OR l.value <= -$13::numeric) "
 	"   AND ($12::bigint IS NULL OR (-l.value, sc.submission_id) > "
-	"    ($13::numeric, $12::bigint)) AND"
-	SCORES_ROW_OK("sc")
+	"    ($13::numeric, $12::bigint)) "
 	"  ORDER BY l.value DESC, sc.submission_id LIMIT $11::int), "
 	SCORES_UNRANKED("1")
 	SCORES_ITEMS,

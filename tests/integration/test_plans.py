@@ -209,14 +209,14 @@ class PlansTest(harness.DaemonTestCase):
         self.assertNotIn('$', conds, '%s: a generic plan (parameters left): %s' % (path, conds))
         return body
 
-    def pages(self, path, marker, table, index, role='admin', bound=None):
+    def pages(self, path, marker, table, index, role='admin', bound=None, key='id'):
         """The first page, then the page after its cursor, both served by index."""
         first = self.check(path, marker, table, index, role, bound)
         self.assertEqual(len(first['items']), LIMIT, path)
         self.assertIsNotNone(first['next'], path)
         second = self.check(path + '&cursor=' + first['next'], marker, table, index, role, bound)
         self.assertTrue(second['items'], path + ' page 2')
-        self.assertFalse({i['id'] for i in first['items']} & {i['id'] for i in second['items']},
+        self.assertFalse({i[key] for i in first['items']} & {i[key] for i in second['items']},
                          path + ': the pages overlap')
         return first, second
 
@@ -397,6 +397,55 @@ class PlansTest(harness.DaemonTestCase):
                    'milestones_pkey')
         self.pages('%s/milestones?sort=name&limit=%d' % (API, LIMIT), self.MS, 'milestones',
                    'milestones_name_idx')
+
+    # --- scores
+
+    BY_RANK = 'WITH ranked AS (SELECT sc.*, l.rank::numeric AS sort_key'
+    BY_TOTAL = 'WITH ranked AS (SELECT sc.*, -l.value AS sort_key'
+    SELECTED = 'WITH rows AS (SELECT r.*, CASE $10'
+
+    def test_scores(self):
+        """A page of scores walks the kept ranks (score_ranks) and reads about a page of
+        score rows, with no window over the campaign; a municipality's page reads that
+        municipality's rows."""
+        camp = self.campaign
+        if self.sql('SELECT count(*) FROM score_ranks') == '0':
+            self.sql('SELECT count(em_rescore_campaign(id)) FROM campaigns WHERE region_id = %d; '
+                     'ANALYZE submission_scores; ANALYZE score_ranks' % self.region)
+        counted = int(self.sql("SELECT count(*) FROM submission_scores WHERE campaign_id = %d "
+                               "AND status = 'approved'" % camp))
+        self.assertGreater(counted, 25 * LIMIT, 'a campaign much larger than a page')
+        path = '%s/campaigns/%d/scores?limit=%d' % (API, camp, LIMIT)
+        parts = {sort: int(self.sql("SELECT count(DISTINCT (kind, settlement, size_band)) "
+                                    "FROM score_ranks WHERE campaign_id = %d AND scope = '%s'"
+                                    % (camp, scope)))
+                 for sort, scope in (('rank', 'r'), ('total', 'r'), ('rank_cluster', 'c'))}
+        self.assertLess(parts['rank_cluster'], 30)
+        for sort, marker, walk in (('rank', self.BY_RANK, 'score_ranks_rank_idx'),
+                                   ('rank_cluster', self.BY_RANK, 'score_ranks_rank_idx'),
+                                   ('total', self.BY_TOTAL, 'score_ranks_value_idx')):
+            for extra in ('', '&include=unapproved', '&kind=school', '&settlement=rural'):
+                for role in ('admin', 'regional_operator'):
+                    q = path + '&sort=' + sort + extra
+                    # A rank's ties across the partitions walked (kinds, or clusters) are
+                    # read together, to order them by id: a page reads about limit rows
+                    # and one rank's partitions, whatever the size of the campaign.
+                    bound = (LIMIT + 1) * FACTOR + parts[sort]
+                    self.pages(q, marker, 'submission_scores',
+                               'submission_scores_campaign_rank_idx', role=role,
+                               key='submission_id', bound=bound)
+                    by_kind = {'score_ranks_rank_idx': 'score_ranks_kind_rank_idx',
+                               'score_ranks_value_idx': 'score_ranks_pkey'}
+                    self.pages(q, marker, 'score_ranks', by_kind[walk] if 'kind' in extra
+                               else walk, role=role, key='submission_id', bound=bound)
+                    self.assertNotIn('WindowAgg', json.dumps(self.list_plan(q, marker,
+                                                                            role)[1]))
+        in_muni = int(self.sql("SELECT count(*) FROM submission_scores WHERE campaign_id = %d "
+                               "AND municipality_id = %d" % (camp, self.muni)))
+        for sort in ('rank', 'total', 'id'):
+            self.check('%s&sort=%s' % (path, sort), self.SELECTED, 'submission_scores',
+                       'submission_scores_municipality_idx', role='municipal_operator',
+                       bound=in_muni + (LIMIT + 1) * FACTOR)
 
     # --- reserve
 

@@ -579,6 +579,71 @@ class ScoresTest(harness.DaemonTestCase):
         self.assertEqual(official['status'], 'approved')
         self.compare_campaign(w.cur)
 
+    # --- the kept ranks
+
+    def kept_ranks_match_a_rebuild(self, what):
+        """score_ranks equals the partitions recomputed here from submission_scores: each
+        counted total with how many rows reach it and its dense rank, per campaign, scope
+        (region kind, municipality kind, cluster) and set (approved; include=unapproved)."""
+        w = self.w
+        want = {}
+        for line in w.sql("SELECT campaign_id || ' ' || kind || ' ' || municipality_id || ' ' "
+                          "|| settlement || ' ' || size_band || ' ' || status || ' ' || "
+                          "total_rounded FROM submission_scores WHERE total_rounded IS NOT NULL "
+                          "AND status IN ('approved', 'submitted', 'verified')").splitlines():
+            camp, kind, muni, settl, band, status, total = line.split(' ')
+            for part in (('r', kind, '0', '', ''), ('m', kind, muni, '', ''),
+                         ('c', kind, '0', settl, band)):
+                for unapproved in (['t', 'f'] if status == 'approved' else ['t']):
+                    vals = want.setdefault((camp,) + part + (unapproved,), {})
+                    vals[D(total)] = vals.get(D(total), 0) + 1
+        expected = set()
+        for key, vals in want.items():
+            for rank, v in enumerate(sorted(vals, reverse=True), 1):
+                expected.add(key + (v, vals[v], rank))
+        kept = set()
+        for line in w.sql("SELECT concat_ws('|', campaign_id, scope, kind, municipality_id, "
+                          "settlement, size_band, unapproved, value, n, rank) "
+                          "FROM score_ranks").splitlines():
+            f = line.split('|')
+            kept.add(tuple(f[:7]) + (D(f[7]), int(f[8]), int(f[9])))
+        self.assertTrue(expected, what)
+        self.assertEqual(sorted(kept - expected)[:5], [], what + ': kept, not rebuilt')
+        self.assertEqual(sorted(expected - kept)[:5], [], what + ': rebuilt, not kept')
+
+    def test_03a_kept_ranks_after_the_workflow(self):
+        self.kept_ranks_match_a_rebuild('after the seed and the workflow')
+
+    def test_03b_kept_ranks_under_concurrent_changes(self):
+        """Sessions that move rows of one campaign in and out of the ranks at once (status
+        approved <-> verified, a total changed) leave the ranks of the last commit."""
+        w = self.w
+        ids = [int(x) for x in w.sql(
+            "SELECT id FROM submissions WHERE campaign_id = %d AND status IN ('approved', "
+            "'verified') AND organization_id <> %d ORDER BY id LIMIT 8"
+            % (w.cur, w.head_org)).split()]
+        self.assertEqual(len(ids), 8)
+        before = w.sql("SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM submissions "
+                       "WHERE id IN (%s)" % ','.join(map(str, ids)))
+        flip = ("BEGIN; UPDATE submissions SET status = CASE status WHEN 'approved' THEN "
+                "'verified' ELSE 'approved' END WHERE id = {0}; "
+                "SELECT em_rescore(ARRAY[{0}]::bigint[]); SELECT pg_sleep(0.01); COMMIT")
+        for _ in range(3):
+            procs = [w.c.psql_popen(flip.format(i)) for i in ids]
+            for p in procs:
+                _, err = p.communicate(timeout=60)
+                self.assertEqual(p.returncode, 0, err)
+        self.kept_ranks_match_a_rebuild('after concurrent transitions')
+        for p in [w.c.psql_popen(flip.format(i)) for i in ids]:
+            _, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(before, w.sql(
+            "SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM submissions "
+            "WHERE id IN (%s)" % ','.join(map(str, ids))))
+        self.kept_ranks_match_a_rebuild('back as they were')
+        self.compare_campaign(w.cur)
+        self.compare_campaign(w.cur, include='unapproved')
+
     # --- filters, sort, pagination
 
     def test_04_filters_and_sorts(self):
