@@ -372,24 +372,33 @@ $$;
 -- picks the page): each row with its names, direction scores and its ranks
 -- in its three partitions of score_ranks, read by key (null without a
 -- total). p_unapproved: the ranks among approved, submitted and verified rows
--- (include=unapproved) instead of the approved alone. PL/pgSQL, so its plan
--- is made once per session, not once per page.
+-- (include=unapproved) instead of the approved alone. PL/pgSQL with its own
+-- plan_cache_mode, so its plan is made once per session, not once per page
+-- (the page's statement runs with force_custom_plan).
 CREATE OR REPLACE FUNCTION em_score_items(p_ids bigint[], p_unapproved boolean)
-RETURNS TABLE (submission_id bigint, item jsonb) LANGUAGE plpgsql STABLE AS $fn$
+RETURNS TABLE (submission_id bigint, item jsonb) LANGUAGE plpgsql STABLE
+SET plan_cache_mode = auto AS $fn$
 BEGIN
-    RETURN QUERY SELECT r.submission_id, jsonb_build_object(
+    RETURN QUERY
+    WITH dirs AS (
+        SELECT x.id, jsonb_object_agg(d.code, round(ds.score, 2)) AS scores
+        FROM unnest(p_ids) x (id) CROSS JOIN directions d
+        LEFT JOIN (SELECT * FROM direction_scores s WHERE s.submission_id = ANY (p_ids)) ds
+               ON ds.submission_id = x.id AND ds.direction_id = d.id
+        GROUP BY x.id
+    )
+    SELECT r.submission_id, jsonb_build_object(
         'submission_id', r.submission_id, 'campaign_id', r.campaign_id,
         'organization_id', r.organization_id, 'organization_name', o.short_name,
         'municipality_id', r.municipality_id, 'kind', r.kind, 'manager_id', r.manager_id,
         'manager_name', m.full_name, 'status', r.status, 'total', r.total_rounded,
         'level', r.level, 'completeness', round(r.completeness, 4),
-        'directions', (SELECT jsonb_object_agg(d.code, round(ds.score, 2)) FROM directions d
-                       LEFT JOIN direction_scores ds ON ds.submission_id = r.submission_id
-                                                    AND ds.direction_id = d.id),
+        'directions', dirs.scores,
         'rank_region', lr.rank, 'rank_municipality', lm.rank,
         'settlement', r.settlement, 'size_band', r.size_band,
         'cluster', em_cluster_key(r.kind, r.settlement, r.size_band), 'rank_cluster', lc.rank)
     FROM submission_scores r
+    JOIN dirs ON dirs.id = r.submission_id
     JOIN organizations o ON o.id = r.organization_id
     LEFT JOIN managers m ON m.id = r.manager_id
     LEFT JOIN score_ranks lr

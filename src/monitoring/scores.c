@@ -108,8 +108,7 @@ DB_STMT(SCORES_BY_RANK) = {
 	"   AND l.scope = CASE $10 WHEN 'rank_cluster' THEN 'c' ELSE 'r' END::\"char\" "
 	"   AND l.scope <> 'm' AND l.unapproved = $6::boolean "
 	"   AND ($8::text IS NULL OR l.kind = $8) "
-	"   AND ($13::numeric IS NULL OR l.rank >= "
-	"    greatest(least(ceil($13::numeric), 2147483647), 0)::integer) "
+	"   AND l.rank >= greatest(least(ceil(coalesce($13::numeric, 0)), 2147483647), 0)::integer "
 	"   AND ($12::bigint IS NULL OR (l.rank::numeric, sc.submission_id) > "
 	"    ($13::numeric, $12::bigint)) "
 	"  ORDER BY l.rank, sc.submission_id LIMIT $11::int), "
@@ -131,7 +130,7 @@ DB_STMT(SCORES_BY_TOTAL) = {
 	"  WHERE l.campaign_id = $5::bigint AND l.scope = 'r' AND l.unapproved = $6::boolean "
 	"   AND l.municipality_id = 0 AND l.settlement = '' AND l.size_band = '' "
 	"   AND $10::text = 'total' AND ($8::text IS NULL OR l.kind = $8) "
-	"   AND ($13::numeric IS NULL OR l.value <= -$13::numeric) "
+	"   AND l.value <= coalesce(-$13::numeric, 99999.99) "
 	"   AND ($12::bigint IS NULL OR (-l.value, sc.submission_id) > "
 	"    ($13::numeric, $12::bigint)) "
 	"  ORDER BY l.value DESC, sc.submission_id LIMIT $11::int), "
@@ -417,8 +416,13 @@ static enum em_err scores_with_peer_group(struct em_req *req, struct em_reply *r
 }
 
 /*
- * The walks of score_ranks serve region-wide callers; a municipality's rows
- * (its operator, a head, the filter) are few enough to select and sort.
+ * The walks of score_ranks serve region-wide callers, with whatever plan
+ * PostgreSQL keeps for them (their conditions are index conditions in a
+ * generic plan too, and planning each page would cost as much as reading
+ * it), unless a kind is given: then planned for the values, to walk that
+ * kind's ranks alone (db_exec_args_custom). A municipality's rows (its
+ * operator, a head, the filter) are few enough to select and sort, planned
+ * for the values so that the scope folds to the municipality's index.
  */
 static const struct db_stmt *scores_statement(const struct em_req *req,
 					      const struct list_page *page, const char *muni)
@@ -436,6 +440,7 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	char bufs[3][24], cid[24], parts[3][16];
 	const char *params[5], *cl[3], *level, *muni;
 	struct db_args a;
+	const struct db_stmt *st;
 	bool unapproved;
 	int64_t id;
 	PGresult *res;
@@ -480,8 +485,10 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	db_arg_text(&a, page.has_key ? page.after_key : NULL);
 	db_arg_text(&a, cl[1]);
 	db_arg_text(&a, cl[2]);
-	if ((rc = db_exec_args_custom(req->db, scores_statement(req, &page, muni), &a, &res)) !=
-	    EM_OK)
+	st = scores_statement(req, &page, muni);
+	rc = st == &SCORES_SELECTED || cl[0] ? db_exec_args_custom(req->db, st, &a, &res)
+					     : db_exec_args(req->db, st, &a, &res);
+	if (rc != EM_OK)
 		return rc;
 	if (fmt == EM_FMT_JSON && req->caller.role == EM_ROLE_HEAD)
 		rc = scores_with_peer_group(req, reply, res, &page, cid);

@@ -180,9 +180,10 @@ class PlansTest(harness.DaemonTestCase):
         self.assertEqual(len(found), 1, 'one list statement per request: %s' % path)
         return body, found[0]['Plan']
 
-    def check(self, path, marker, table, index, role='admin', bound=None):
+    def check(self, path, marker, table, index, role='admin', bound=None, generic=False):
         """The list walks index on table, reads at most bound rows of it, and no big table
-        is read sequentially; the plan is the one for the values (no $n left in it)."""
+        is read sequentially; the plan is the one for the values (no $n left in it), or,
+        with generic, may be the generic plan."""
         body, plan = self.list_plan(path, marker, role)
         scans = [n for n in nodes(plan) if n['Node Type'] in SCANS]
         shape = ', '.join('%s %s %s (%d read)' % (n['Node Type'], n.get('Relation Name', ''),
@@ -206,15 +207,19 @@ class PlansTest(harness.DaemonTestCase):
                                                                           shape))
         conds = ' '.join(str(n.get('Index Cond', '')) + str(n.get('Filter', ''))
                          for n in nodes(plan))
-        self.assertNotIn('$', conds, '%s: a generic plan (parameters left): %s' % (path, conds))
+        if not generic:
+            self.assertNotIn('$', conds, '%s: a generic plan (parameters left): %s'
+                             % (path, conds))
         return body
 
-    def pages(self, path, marker, table, index, role='admin', bound=None, key='id'):
+    def pages(self, path, marker, table, index, role='admin', bound=None, key='id',
+              generic=False):
         """The first page, then the page after its cursor, both served by index."""
-        first = self.check(path, marker, table, index, role, bound)
+        first = self.check(path, marker, table, index, role, bound, generic)
         self.assertEqual(len(first['items']), LIMIT, path)
         self.assertIsNotNone(first['next'], path)
-        second = self.check(path + '&cursor=' + first['next'], marker, table, index, role, bound)
+        second = self.check(path + '&cursor=' + first['next'], marker, table, index, role, bound,
+                            generic)
         self.assertTrue(second['items'], path + ' page 2')
         self.assertFalse({i[key] for i in first['items']} & {i[key] for i in second['items']},
                          path + ': the pages overlap')
@@ -431,13 +436,18 @@ class PlansTest(harness.DaemonTestCase):
                     # read together, to order them by id: a page reads about limit rows
                     # and one rank's partitions, whatever the size of the campaign.
                     bound = (LIMIT + 1) * FACTOR + parts[sort]
+                    # The walks run with the plan PostgreSQL keeps, here the generic one
+                    # (the cluster forces it): their conditions are index conditions there.
+                    # With a kind, planned for the values, to walk that kind's ranks.
+                    by_kind = 'kind' in extra
                     self.pages(q, marker, 'submission_scores',
                                'submission_scores_campaign_rank_idx', role=role,
-                               key='submission_id', bound=bound)
-                    by_kind = {'score_ranks_rank_idx': 'score_ranks_kind_rank_idx',
-                               'score_ranks_value_idx': 'score_ranks_pkey'}
-                    self.pages(q, marker, 'score_ranks', by_kind[walk] if 'kind' in extra
-                               else walk, role=role, key='submission_id', bound=bound)
+                               key='submission_id', bound=bound, generic=not by_kind)
+                    self.pages(q, marker, 'score_ranks',
+                               {'score_ranks_rank_idx': 'score_ranks_kind_rank_idx',
+                                'score_ranks_value_idx': 'score_ranks_pkey'}[walk]
+                               if by_kind else walk, role=role, key='submission_id',
+                               bound=bound, generic=not by_kind)
                     self.assertNotIn('WindowAgg', json.dumps(self.list_plan(q, marker,
                                                                             role)[1]))
         in_muni = int(self.sql("SELECT count(*) FROM submission_scores WHERE campaign_id = %d "
