@@ -57,7 +57,9 @@ $$;
 
 -- Scores the given submissions (DESIGN §3) in one set-wise statement, in the
 -- transaction that changed their inputs: each table is read once, only the
--- score and direction rows that differ are written, and the rollups
+-- score and direction rows that differ are written (a score row carries its
+-- direction scores as the scores page shows them, migration 0018), the ranks
+-- of the partitions a change moves are rebuilt (em_rerank), and the rollups
 -- (score_counts, score_buckets) move by the deltas of old and new rows, keyed
 -- by municipality, kind, the organization's settlement and size band (its
 -- peer cluster), status and level; zeroed keys are deleted under the lock the
@@ -132,6 +134,11 @@ BEGIN
         SELECT sc.* FROM sub JOIN submission_scores sc ON sc.submission_id = sub.id
     ), old_ds AS MATERIALIZED (
         SELECT ds.* FROM sub JOIN direction_scores ds ON ds.submission_id = sub.id
+    ), dir_json AS (
+        SELECT s.id AS submission_id, jsonb_object_agg(d.code, round(n.score, 2)) AS directions
+        FROM sub s CROSS JOIN directions d
+        LEFT JOIN new_ds n ON n.submission_id = s.id AND n.direction_id = d.id
+        GROUP BY s.id
     ), new_sc AS MATERIALIZED (
         SELECT s.id AS submission_id, coalesce(o.campaign_id, s.campaign_id) AS campaign_id,
                coalesce(o.region_id, s.region_id) AS region_id,
@@ -142,9 +149,10 @@ BEGIN
                         s.threshold_low) AS level,
                coalesce(t.applicable, 0) AS applicable, coalesce(t.filled, 0) AS filled,
                t.filled::numeric / nullif(t.applicable, 0) AS completeness, s.on_time,
-               s.settlement, s.size_band,
+               s.settlement, s.size_band, dj.directions,
                o.submission_id IS NULL AS is_new, o AS old
         FROM sub s
+        JOIN dir_json dj ON dj.submission_id = s.id
         LEFT JOIN (SELECT submission_id, 100 * sum(ws) / sum(w) AS total,
                           sum(applicable)::integer AS applicable, sum(filled)::integer AS filled
                    FROM new_ds GROUP BY submission_id) t ON t.submission_id = s.id
@@ -152,27 +160,27 @@ BEGIN
     ), sc_write AS (
         INSERT INTO submission_scores AS sc (submission_id, campaign_id, region_id, municipality_id,
             organization_id, manager_id, kind, status, total, total_rounded, level, applicable,
-            filled, completeness, on_time, settlement, size_band, computed_at)
+            filled, completeness, on_time, settlement, size_band, directions, computed_at)
         SELECT n.submission_id, n.campaign_id, n.region_id, n.municipality_id, n.organization_id,
                n.manager_id, n.kind, n.status, n.total, n.total_rounded, n.level, n.applicable,
-               n.filled, n.completeness, n.on_time, n.settlement, n.size_band, now()
+               n.filled, n.completeness, n.on_time, n.settlement, n.size_band, n.directions, now()
         FROM new_sc n
         WHERE n.is_new
            OR ((n.old).manager_id, (n.old).kind, (n.old).status, (n.old).total, scale((n.old).total),
                (n.old).total_rounded, (n.old).level, (n.old).applicable, (n.old).filled,
                (n.old).completeness, scale((n.old).completeness), (n.old).on_time,
-               (n.old).settlement, (n.old).size_band)
+               (n.old).settlement, (n.old).size_band, (n.old).directions::text)
               IS DISTINCT FROM
               (n.manager_id, n.kind, n.status, n.total, scale(n.total), n.total_rounded, n.level,
                n.applicable, n.filled, n.completeness, scale(n.completeness), n.on_time,
-               n.settlement, n.size_band)
+               n.settlement, n.size_band, n.directions::text)
         ON CONFLICT (submission_id) DO UPDATE SET
             manager_id = EXCLUDED.manager_id, kind = EXCLUDED.kind, status = EXCLUDED.status,
             total = EXCLUDED.total, total_rounded = EXCLUDED.total_rounded, level = EXCLUDED.level,
             applicable = EXCLUDED.applicable, filled = EXCLUDED.filled,
             completeness = EXCLUDED.completeness, on_time = EXCLUDED.on_time,
             settlement = EXCLUDED.settlement, size_band = EXCLUDED.size_band,
-            computed_at = EXCLUDED.computed_at
+            directions = EXCLUDED.directions, computed_at = EXCLUDED.computed_at
     ), ds_cmp AS MATERIALIZED (
         SELECT o.submission_id AS old_submission, o.direction_id AS old_direction,
                n.submission_id, n.direction_id, n.campaign_id, n.score, n.applicable, n.filled
@@ -380,25 +388,17 @@ RETURNS TABLE (submission_id bigint, item jsonb) LANGUAGE plpgsql STABLE
 SET plan_cache_mode = auto AS $fn$
 BEGIN
     RETURN QUERY
-    WITH dirs AS (
-        SELECT x.id, jsonb_object_agg(d.code, round(ds.score, 2)) AS scores
-        FROM unnest(p_ids) x (id) CROSS JOIN directions d
-        LEFT JOIN (SELECT * FROM direction_scores s WHERE s.submission_id = ANY (p_ids)) ds
-               ON ds.submission_id = x.id AND ds.direction_id = d.id
-        GROUP BY x.id
-    )
     SELECT r.submission_id, jsonb_build_object(
         'submission_id', r.submission_id, 'campaign_id', r.campaign_id,
         'organization_id', r.organization_id, 'organization_name', o.short_name,
         'municipality_id', r.municipality_id, 'kind', r.kind, 'manager_id', r.manager_id,
         'manager_name', m.full_name, 'status', r.status, 'total', r.total_rounded,
         'level', r.level, 'completeness', round(r.completeness, 4),
-        'directions', dirs.scores,
+        'directions', r.directions,
         'rank_region', lr.rank, 'rank_municipality', lm.rank,
         'settlement', r.settlement, 'size_band', r.size_band,
         'cluster', em_cluster_key(r.kind, r.settlement, r.size_band), 'rank_cluster', lc.rank)
     FROM submission_scores r
-    JOIN dirs ON dirs.id = r.submission_id
     JOIN organizations o ON o.id = r.organization_id
     LEFT JOIN managers m ON m.id = r.manager_id
     LEFT JOIN score_ranks lr

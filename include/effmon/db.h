@@ -136,6 +136,15 @@ enum em_err db_exec_args_custom(struct db_conn *c, const struct db_stmt *st,
 				const struct db_args *a, PGresult **out);
 
 /*
+ * The same with the plan made once for any values (force_generic_plan): for
+ * a statement whose every condition is an index condition in a generic plan
+ * too, and whose planning costs as much as its run, so that the choice does
+ * not rest on PostgreSQL's estimate of the two after five executions.
+ */
+enum em_err db_exec_args_generic(struct db_conn *c, const struct db_stmt *st,
+				 const struct db_args *a, PGresult **out);
+
+/*
  * COPY ... FROM STDIN on this connection, inside the caller's transaction
  * (bulk imports): begin, put the data in pieces, end. db_copy_end with a
  * reason aborts the COPY instead; either way the connection is usable after.

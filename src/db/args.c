@@ -77,17 +77,24 @@ enum em_err db_exec_args(struct db_conn *c, const struct db_stmt *st, const stru
 	return db_exec(c, st, a->v, out);
 }
 
-/* Returns the setting before; the session's, not a transaction's (see db.h). */
+/* Each returns the setting before; the session's, not a transaction's (see db.h). */
 DB_STMT(PLAN_CUSTOM) = {
 	"plan_cache_custom",
 	"SELECT current_setting('plan_cache_mode'), "
 	"set_config('plan_cache_mode', 'force_custom_plan', false)",
 	0};
+DB_STMT(PLAN_GENERIC) = {
+	"plan_cache_generic",
+	"SELECT current_setting('plan_cache_mode'), "
+	"set_config('plan_cache_mode', 'force_generic_plan', false)",
+	0};
 DB_STMT(PLAN_RESTORE) = {
 	"plan_cache_restore", "SELECT set_config('plan_cache_mode', $1, false)", 1};
 
-enum em_err db_exec_args_custom(struct db_conn *c, const struct db_stmt *st,
-				const struct db_args *a, PGresult **out)
+/* st with a, plan_cache_mode set by mode (PLAN_CUSTOM or PLAN_GENERIC) around it. */
+static enum em_err exec_planned(struct db_conn *c, const struct db_stmt *mode,
+				const struct db_stmt *st, const struct db_args *a,
+				PGresult **out)
 {
 	char before[32];
 	const char *restore[1] = {before};
@@ -96,7 +103,7 @@ enum em_err db_exec_args_custom(struct db_conn *c, const struct db_stmt *st,
 
 	if (!count_ok(st, a))
 		return EM_EINTERNAL;
-	if ((rc = db_exec(c, &PLAN_CUSTOM, NULL, &res)) != EM_OK)
+	if ((rc = db_exec(c, mode, NULL, &res)) != EM_OK)
 		return rc;
 	snprintf(before, sizeof(before), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -113,4 +120,16 @@ enum em_err db_exec_args_custom(struct db_conn *c, const struct db_stmt *st,
 		return rc2;
 	}
 	return rc;
+}
+
+enum em_err db_exec_args_custom(struct db_conn *c, const struct db_stmt *st,
+				const struct db_args *a, PGresult **out)
+{
+	return exec_planned(c, &PLAN_CUSTOM, st, a, out);
+}
+
+enum em_err db_exec_args_generic(struct db_conn *c, const struct db_stmt *st,
+				 const struct db_args *a, PGresult **out)
+{
+	return exec_planned(c, &PLAN_GENERIC, st, a, out);
 }

@@ -416,11 +416,10 @@ static enum em_err scores_with_peer_group(struct em_req *req, struct em_reply *r
 }
 
 /*
- * The walks of score_ranks serve region-wide callers, with whatever plan
- * PostgreSQL keeps for them (their conditions are index conditions in a
- * generic plan too, and planning each page would cost as much as reading
- * it), unless a kind is given: then planned for the values, to walk that
- * kind's ranks alone (db_exec_args_custom). A municipality's rows (its
+ * The walks of score_ranks serve region-wide callers with their generic plan
+ * (their conditions are index conditions there too, and planning each page
+ * would cost a fifth of reading it), unless a kind is given: then planned
+ * for the values, to walk that kind's ranks alone (db_exec_args_custom). A municipality's rows (its
  * operator, a head, the filter) are few enough to select and sort, planned
  * for the values so that the scope folds to the municipality's index.
  */
@@ -487,7 +486,7 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	db_arg_text(&a, cl[2]);
 	st = scores_statement(req, &page, muni);
 	rc = st == &SCORES_SELECTED || cl[0] ? db_exec_args_custom(req->db, st, &a, &res)
-					     : db_exec_args(req->db, st, &a, &res);
+					     : db_exec_args_generic(req->db, st, &a, &res);
 	if (rc != EM_OK)
 		return rc;
 	if (fmt == EM_FMT_JSON && req->caller.role == EM_ROLE_HEAD)
