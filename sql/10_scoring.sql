@@ -327,44 +327,64 @@ CREATE OR REPLACE FUNCTION em_rerank(p_parts em_rank_part[]) RETURNS void LANGUA
 SET jit = off AS $fn$
 BEGIN
     PERFORM em_rank_lock(ARRAY(SELECT (p).campaign_id FROM unnest(p_parts) p));
-    WITH parts AS (
+    WITH parts AS MATERIALIZED (
         SELECT DISTINCT * FROM unnest(p_parts)
+    ), counted AS (
+        -- Each partition's counted rows with a total, read by the index that
+        -- narrows to it: (campaign, kind) for a region's or a cluster's,
+        -- (campaign, municipality) for a municipality's.
+        SELECT p.*, sc.status, sc.total_rounded
+        FROM parts p JOIN submission_scores sc
+          ON sc.campaign_id = p.campaign_id AND sc.kind = p.kind
+        WHERE p.scope = 'r' AND em_status_class(sc.status) IS NOT NULL
+          AND sc.total_rounded IS NOT NULL
+        UNION ALL
+        SELECT p.*, sc.status, sc.total_rounded
+        FROM parts p JOIN submission_scores sc
+          ON sc.campaign_id = p.campaign_id AND sc.municipality_id = p.municipality_id
+         AND sc.kind = p.kind
+        WHERE p.scope = 'm' AND em_status_class(sc.status) IS NOT NULL
+          AND sc.total_rounded IS NOT NULL
+        UNION ALL
+        SELECT p.*, sc.status, sc.total_rounded
+        FROM parts p JOIN submission_scores sc
+          ON sc.campaign_id = p.campaign_id AND sc.kind = p.kind
+         AND sc.settlement = p.settlement AND sc.size_band = p.size_band
+        WHERE p.scope = 'c' AND em_status_class(sc.status) IS NOT NULL
+          AND sc.total_rounded IS NOT NULL
     ), want AS MATERIALIZED (
         SELECT campaign_id, scope, kind, municipality_id, settlement, size_band, unapproved,
                value, n,
                dense_rank() OVER (PARTITION BY campaign_id, scope, kind, municipality_id,
                                                settlement, size_band, unapproved
                                   ORDER BY value DESC)::integer AS rank
-        FROM (SELECT p.campaign_id, p.scope, p.kind, p.municipality_id, p.settlement,
-                     p.size_band, u.unapproved, sc.total_rounded AS value, count(*)::integer AS n
-              FROM (SELECT DISTINCT campaign_id, kind FROM parts) k
-              JOIN submission_scores sc ON sc.campaign_id = k.campaign_id AND sc.kind = k.kind
-              CROSS JOIN LATERAL (VALUES ('r'::"char", 0::bigint, ''::text, ''::text),
-                                         ('m', sc.municipality_id, '', ''),
-                                         ('c', 0, sc.settlement, sc.size_band))
-                         r (scope, municipality_id, settlement, size_band)
-              JOIN parts p ON p.campaign_id = sc.campaign_id AND p.scope = r.scope
-                          AND p.kind = sc.kind AND p.municipality_id = r.municipality_id
-                          AND p.settlement = r.settlement AND p.size_band = r.size_band
+        FROM (SELECT c.campaign_id, c.scope, c.kind, c.municipality_id, c.settlement,
+                     c.size_band, u.unapproved, c.total_rounded AS value, count(*)::integer AS n
+              FROM counted c
               CROSS JOIN LATERAL (SELECT true WHERE true UNION ALL
-                                  SELECT false WHERE sc.status = 'approved') u (unapproved)
-              WHERE sc.status IN ('approved', 'submitted', 'verified')
-                AND sc.total_rounded IS NOT NULL
+                                  SELECT false WHERE c.status = 'approved') u (unapproved)
               GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) x
     ), gone AS (
         DELETE FROM score_ranks t USING parts p
         WHERE t.campaign_id = p.campaign_id AND t.scope = p.scope AND t.kind = p.kind
           AND t.municipality_id = p.municipality_id AND t.settlement = p.settlement
           AND t.size_band = p.size_band
-          AND NOT EXISTS (SELECT 1 FROM want w
-                          WHERE w.campaign_id = t.campaign_id AND w.scope = t.scope
-                            AND w.kind = t.kind AND w.municipality_id = t.municipality_id
-                            AND w.settlement = t.settlement AND w.size_band = t.size_band
-                            AND w.unapproved = t.unapproved AND w.value = t.value)
+          AND (t.campaign_id, t.scope, t.kind, t.municipality_id, t.settlement, t.size_band,
+               t.unapproved, t.value) NOT IN
+              (SELECT campaign_id, scope, kind, municipality_id, settlement, size_band,
+                      unapproved, value FROM want)
     )
+    -- Only the entries that are new or differ: a rank shifts for the totals
+    -- below a change, not for the whole partition.
     INSERT INTO score_ranks AS t (campaign_id, scope, kind, municipality_id, settlement,
                                   size_band, unapproved, value, n, rank)
-    SELECT * FROM want ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+    SELECT w.* FROM want w
+    LEFT JOIN score_ranks o
+      ON o.campaign_id = w.campaign_id AND o.scope = w.scope AND o.kind = w.kind
+     AND o.municipality_id = w.municipality_id AND o.settlement = w.settlement
+     AND o.size_band = w.size_band AND o.unapproved = w.unapproved AND o.value = w.value
+    WHERE o.campaign_id IS NULL OR (o.n, o.rank) IS DISTINCT FROM (w.n, w.rank)
+    ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
     ON CONFLICT (campaign_id, scope, kind, municipality_id, settlement, size_band, unapproved,
                  value)
     DO UPDATE SET n = EXCLUDED.n, rank = EXCLUDED.rank
