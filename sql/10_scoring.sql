@@ -322,9 +322,11 @@ END $fn$;
 -- the rows that differ are written. Under em_rank_lock (em_rescore takes it
 -- before it writes anything, and so, again, does this), each rebuild reads
 -- the rows the last one committed, and concurrent changes cannot leave a
--- stale rank behind.
+-- stale rank behind. Planned for each set of partitions (one or a few for a
+-- submission, every one of a campaign for its rescore), not with one plan
+-- for both.
 CREATE OR REPLACE FUNCTION em_rerank(p_parts em_rank_part[]) RETURNS void LANGUAGE plpgsql
-SET jit = off AS $fn$
+SET jit = off SET plan_cache_mode = force_custom_plan AS $fn$
 BEGIN
     PERFORM em_rank_lock(ARRAY(SELECT (p).campaign_id FROM unnest(p_parts) p));
     WITH parts AS MATERIALIZED (

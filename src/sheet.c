@@ -392,6 +392,75 @@ static enum em_err read_back(int fd, char **out, size_t *outlen)
 	return EM_OK;
 }
 
+/* The header, title and number formats of every sheet of wb. */
+static void xlsx_formats(lxw_workbook *wb, struct xlsx_formats *f)
+{
+	f->header = workbook_add_format(wb);
+	format_set_bold(f->header);
+	format_set_text_wrap(f->header);
+	format_set_align(f->header, LXW_ALIGN_VERTICAL_TOP);
+	format_set_bg_color(f->header, 0xDDEBF7);
+	format_set_border(f->header, LXW_BORDER_THIN);
+	f->title = workbook_add_format(wb);
+	format_set_bold(f->title);
+	f->fmt[SK_TEXT] = NULL;
+	f->fmt[SK_BOOL] = NULL;
+	f->fmt[SK_INT] = workbook_add_format(wb);
+	format_set_num_format(f->fmt[SK_INT], "0");
+	f->fmt[SK_DEC2] = workbook_add_format(wb);
+	format_set_num_format(f->fmt[SK_DEC2], "0.00");
+	f->fmt[SK_DEC4] = workbook_add_format(wb);
+	format_set_num_format(f->fmt[SK_DEC4], "0.0000");
+	f->fmt[SK_NUM] = workbook_add_format(wb);
+	format_set_num_format(f->fmt[SK_NUM], "General");
+}
+
+/* Sheet i of the book: its tables one below the other, the header row frozen,
+ * each column as wide as its widest cell within bounds. False on failure. */
+static bool xlsx_sheet(lxw_workbook *wb, const struct sheet_book *book, size_t i,
+		       const struct xlsx_formats *f)
+{
+	const struct sheet *s = &book->sheets[i];
+	char name[128];
+	double width[256] = {0};
+	size_t maxcols = 0;
+	lxw_row_t r = 0;
+	lxw_worksheet *ws;
+
+	xlsx_sheet_name(s->name, i, name, sizeof(name));
+	/* Two steps could shorten to one name: make them unique by position. */
+	for (size_t k = 0; k < i; k++) {
+		char other[128];
+		xlsx_sheet_name(book->sheets[k].name, k, other, sizeof(other));
+		if (strcmp(other, name) == 0) {
+			snprintf(name + strlen(name), sizeof(name) - strlen(name), " %zu", i + 1);
+			break;
+		}
+	}
+	if (!(ws = workbook_add_worksheet(wb, name)))
+		return false;
+	for (size_t j = 0; j < s->ntables; j++) {
+		if (s->tables[j].ncols > 256)
+			return false;
+		if (j)
+			r++;
+		r = xlsx_table(ws, &s->tables[j], r, j > 0, f, width);
+		if (s->tables[j].ncols > maxcols)
+			maxcols = s->tables[j].ncols;
+	}
+	worksheet_freeze_panes(ws, 1, 0);
+	for (size_t c = 0; c < maxcols; c++) {
+		double w = width[c];
+
+		if (w < MIN_WIDTH)
+			w = MIN_WIDTH;
+		else if (w > MAX_WIDTH)
+			w = MAX_WIDTH;
+		worksheet_set_column(ws, (lxw_col_t)c, (lxw_col_t)c, w, NULL);
+	}
+	return true;
+}
+
 static enum em_err xlsx_book(const struct sheet_book *book, struct em_reply *reply)
 {
 	const char *tmpdir = getenv("TMPDIR");
@@ -400,7 +469,7 @@ static enum em_err xlsx_book(const struct sheet_book *book, struct em_reply *rep
 	struct xlsx_formats f;
 	lxw_workbook *wb;
 	enum em_err rc = EM_EINTERNAL;
-	bool bad = false;
+	bool ok = true;
 	int fd;
 
 	if (!tmpdir || !*tmpdir)
@@ -415,70 +484,12 @@ static enum em_err xlsx_book(const struct sheet_book *book, struct em_reply *rep
 	opts.tmpdir = (char *)tmpdir;
 	if (!(wb = workbook_new_opt(proc, &opts)))
 		goto out;
-	f.header = workbook_add_format(wb);
-	format_set_bold(f.header);
-	format_set_text_wrap(f.header);
-	format_set_align(f.header, LXW_ALIGN_VERTICAL_TOP);
-	format_set_bg_color(f.header, 0xDDEBF7);
-	format_set_border(f.header, LXW_BORDER_THIN);
-	f.title = workbook_add_format(wb);
-	format_set_bold(f.title);
-	f.fmt[SK_TEXT] = NULL;
-	f.fmt[SK_BOOL] = NULL;
-	f.fmt[SK_INT] = workbook_add_format(wb);
-	format_set_num_format(f.fmt[SK_INT], "0");
-	f.fmt[SK_DEC2] = workbook_add_format(wb);
-	format_set_num_format(f.fmt[SK_DEC2], "0.00");
-	f.fmt[SK_DEC4] = workbook_add_format(wb);
-	format_set_num_format(f.fmt[SK_DEC4], "0.0000");
-	f.fmt[SK_NUM] = workbook_add_format(wb);
-	format_set_num_format(f.fmt[SK_NUM], "General");
-
-	for (size_t i = 0; i < book->nsheets; i++) {
-		const struct sheet *s = &book->sheets[i];
-		char name[128];
-		double width[256] = {0};
-		size_t maxcols = 0;
-		lxw_row_t r = 0;
-		lxw_worksheet *ws;
-
-		xlsx_sheet_name(s->name, i, name, sizeof(name));
-		/* Two steps could shorten to one name: make them unique by position. */
-		for (size_t k = 0; k < i; k++) {
-			char other[128];
-			xlsx_sheet_name(book->sheets[k].name, k, other, sizeof(other));
-			if (strcmp(other, name) == 0) {
-				snprintf(name + strlen(name), sizeof(name) - strlen(name), " %zu",
-					 i + 1);
-				break;
-			}
-		}
-		if (!(ws = workbook_add_worksheet(wb, name))) {
-			bad = true;
-			goto close;
-		}
-		for (size_t j = 0; j < s->ntables; j++) {
-			if (s->tables[j].ncols > 256) {
-				bad = true;
-				goto close;
-			}
-			if (j)
-				r++;
-			r = xlsx_table(ws, &s->tables[j], r, j > 0, &f, width);
-			if (s->tables[j].ncols > maxcols)
-				maxcols = s->tables[j].ncols;
-		}
-		worksheet_freeze_panes(ws, 1, 0);
-		for (size_t c = 0; c < maxcols; c++) {
-			double w = width[c] < MIN_WIDTH ? MIN_WIDTH
-				   : width[c] > MAX_WIDTH ? MAX_WIDTH : width[c];
-			worksheet_set_column(ws, (lxw_col_t)c, (lxw_col_t)c, w, NULL);
-		}
-	}
+	xlsx_formats(wb, &f);
+	for (size_t i = 0; i < book->nsheets && ok; i++)
+		ok = xlsx_sheet(wb, book, i, &f);
 	if (book->nsheets == 0)
 		workbook_add_worksheet(wb, NULL);
-close:
-	if (workbook_close(wb) != LXW_NO_ERROR || bad)
+	if (workbook_close(wb) != LXW_NO_ERROR || !ok)
 		goto out;
 	if ((rc = read_back(fd, &reply->text, &reply->text_len)) != EM_OK)
 		goto out;

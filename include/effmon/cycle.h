@@ -56,6 +56,10 @@ enum em_err recommendations_transition(struct em_req *req, const struct em_args 
 				       json_t *body, struct em_reply *reply);
 enum em_err recommendations_history(struct em_req *req, const struct em_args *args, json_t *body,
 				    struct em_reply *reply);
+/* The campaign of a drafts run (from weak directions or from warnings), in
+ * the caller's scope and locked against a concurrent run of either kind to
+ * the transaction's end: EM_OK, or the 404 in reply. */
+enum em_err drafts_campaign_lock(struct em_req *req, int64_t campaign, struct em_reply *reply);
 enum em_err recommendations_drafts(struct em_req *req, const struct em_args *args, json_t *body,
 				   struct em_reply *reply);
 /* The recommendations of ids (a bigint[] literal) as a JSON array ordered by id;

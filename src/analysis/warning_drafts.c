@@ -16,15 +16,6 @@
 #include "effmon/registry.h"
 #include "effmon/warnings.h"
 
-/* The campaign, in scope and locked against a concurrent run of either kind of
- * drafts (the weak-direction drafts take the same lock): $1..$4 scope, $5 id. */
-DB_STMT(WDRAFT_CAMPAIGN) = {
-	"warning_drafts_campaign",
-	"SELECT c.id, pg_advisory_xact_lock(hashtextextended('recommendation-drafts:' || c.id, 0)) "
-	"FROM campaigns c WHERE c.id = $5::bigint AND em_in_scope($1, $2::bigint, $3::bigint, "
-	"$4::bigint, c.region_id, NULL, NULL)",
-	5};
-
 /* The same warning: campaign, head, type and direction. */
 #define SAME_WARNING(r, w)                                                                    \
 	r ".campaign_id = $2::bigint AND " r ".addressee_manager_id = " w ".manager_id AND " r   \
@@ -114,24 +105,18 @@ static enum em_err wdrafts_tx(struct db_conn *db, void *arg)
 	struct wdrafts *d = arg;
 	struct em_req *req = d->req;
 	struct idem idem;
-	char bufs[3][24], idbuf[24], actor[24];
+	char idbuf[24], actor[24];
 	const char *params[6];
-	PGresult *gen, *res;
+	PGresult *gen;
 	enum em_err rc;
 
 	(void)db;
 	reply_clear(d->reply);
 	if ((rc = idem_begin(req, d->body, &idem, d->reply)) != EM_OK || idem.replayed)
 		return rc;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)d->campaign);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &WDRAFT_CAMPAIGN, params, &res)) != EM_OK)
+	if ((rc = drafts_campaign_lock(req, d->campaign, d->reply)) != EM_OK)
 		return rc;
-	bool found = PQntuples(res) == 1;
-	PQclear(res);
-	if (!found)
-		return reply_fail(d->reply, EM_ENOTFOUND, "no campaign %lld", (long long)d->campaign);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)d->campaign);
 	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
 	params[0] = em_role_name(req->caller.role);
 	params[1] = idbuf;

@@ -16,8 +16,8 @@
 
 /* --- Drafts from weak direction scores --------------------------------------------------------- */
 
-/* A campaign the caller may generate drafts for, locked against a concurrent run.
- * $1..$4 caller scope, $5 campaign. */
+/* A campaign the caller may generate drafts for, locked against a concurrent run
+ * of either kind of drafts. $1..$4 caller scope, $5 campaign. */
 DB_STMT(DRAFT_CAMPAIGN) = {
 	"recommendation_drafts_campaign",
 	"SELECT c.id, pg_advisory_xact_lock(hashtextextended('recommendation-drafts:' || c.id, 0)) "
@@ -123,12 +123,29 @@ struct reco_drafts {
 	struct em_reply *reply;
 };
 
+enum em_err drafts_campaign_lock(struct em_req *req, int64_t campaign, struct em_reply *reply)
+{
+	struct db_args a;
+	PGresult *res;
+	enum em_err rc;
+
+	caller_args(&a, req);
+	db_arg_i64(&a, campaign);
+	if ((rc = db_exec_args(req->db, &DRAFT_CAMPAIGN, &a, &res)) != EM_OK)
+		return rc;
+	bool found = PQntuples(res) == 1;
+	PQclear(res);
+	if (!found)
+		return reply_fail(reply, EM_ENOTFOUND, "no campaign %lld", (long long)campaign);
+	return EM_OK;
+}
+
 static enum em_err drafts_tx(struct db_conn *db, void *arg)
 {
 	struct reco_drafts *d = arg;
 	struct em_req *req = d->req;
 	struct idem idem;
-	char bufs[3][24], idbuf[24], actor[24];
+	char idbuf[24], actor[24];
 	const char *params[5];
 	PGresult *gen, *res;
 	enum em_err rc;
@@ -137,15 +154,9 @@ static enum em_err drafts_tx(struct db_conn *db, void *arg)
 	reply_clear(d->reply);
 	if ((rc = idem_begin(req, d->body, &idem, d->reply)) != EM_OK || idem.replayed)
 		return rc;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)d->campaign);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &DRAFT_CAMPAIGN, params, &res)) != EM_OK)
+	if ((rc = drafts_campaign_lock(req, d->campaign, d->reply)) != EM_OK)
 		return rc;
-	bool found = PQntuples(res) == 1;
-	PQclear(res);
-	if (!found)
-		return reply_fail(d->reply, EM_ENOTFOUND, "no campaign %lld", (long long)d->campaign);
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)d->campaign);
 	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
 	params[0] = em_role_name(req->caller.role);
 	params[1] = idbuf;

@@ -146,13 +146,99 @@ static bool url_valid(const char *s)
 	return true;
 }
 
+/* values[i].indicator: a code, once in the list. */
+static void check_item_indicator(const json_t *values, size_t i, struct em_reply *reply)
+{
+	const json_t *v = json_object_get(json_array_get(values, i), "indicator");
+	char f[64];
+
+	snprintf(f, sizeof(f), "values[%zu].indicator", i);
+	if (!v) {
+		reply_field_error(reply, f, "is required");
+		return;
+	}
+	if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 32 ||
+	    strlen(json_string_value(v)) != json_string_length(v)) {
+		reply_field_error(reply, f, "must be an indicator code (1 to 32 characters)");
+		return;
+	}
+	for (size_t j = 0; j < i; j++) {
+		const char *other =
+			json_string_value(json_object_get(json_array_get(values, j), "indicator"));
+		if (other && strcmp(other, json_string_value(v)) == 0) {
+			reply_field_error(reply, f, "indicator %s is already in values[%zu]: "
+					  "one item per indicator", other, j);
+			return;
+		}
+	}
+}
+
+/* values[i].comment and .evidence_url: optional texts, null when the value is removed. */
+static void check_item_texts(const json_t *item, size_t i, bool removing,
+			     struct em_reply *reply)
+{
+	const json_t *v = json_object_get(item, "comment");
+	char f[64];
+
+	snprintf(f, sizeof(f), "values[%zu].comment", i);
+	if (v && !json_is_null(v)) {
+		size_t n = json_is_string(v) ? utf8_length(json_string_value(v)) : 0;
+		if (!json_is_string(v) || n < 1 || n > MAX_TEXT ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			reply_field_error(reply, f, "must be a string of 1 to %d characters or null",
+					  MAX_TEXT);
+		else if (removing)
+			reply_field_error(reply, f, "must be null when value is null (removing a "
+					  "value removes its comment)");
+	}
+	v = json_object_get(item, "evidence_url");
+	snprintf(f, sizeof(f), "values[%zu].evidence_url", i);
+	if (v && !json_is_null(v)) {
+		const char *s = json_string_value(v);
+		bool ok = s && strlen(s) == json_string_length(v) && utf8_length(s) <= MAX_TEXT &&
+			  url_valid(s);
+		if (!ok)
+			reply_field_error(reply, f, "must be an http:// or https:// URL of at most "
+					  "%d characters, without spaces, or null", MAX_TEXT);
+		else if (removing)
+			reply_field_error(reply, f, "must be null when value is null");
+	}
+}
+
+/* values[i]: an object of the known members, each of its type. */
+static void check_item(const json_t *values, size_t i, struct em_reply *reply)
+{
+	const json_t *item = json_array_get(values, i), *v;
+	const char *key;
+	char f[64];
+
+	if (!json_is_object(item)) {
+		snprintf(f, sizeof(f), "values[%zu]", i);
+		reply_field_error(reply, f, "must be an object {indicator, value, comment, "
+				  "evidence_url}");
+		return;
+	}
+	json_object_foreach((json_t *)item, key, v)
+		if (strcmp(key, "indicator") && strcmp(key, "value") && strcmp(key, "comment") &&
+		    strcmp(key, "evidence_url")) {
+			snprintf(f, sizeof(f), "values[%zu].%s", i, key);
+			reply_field_error(reply, f, "unknown field");
+		}
+	check_item_indicator(values, i, reply);
+	v = json_object_get(item, "value");
+	snprintf(f, sizeof(f), "values[%zu].value", i);
+	if (!v)
+		reply_field_error(reply, f, "is required (null removes the value)");
+	else if (!json_is_number(v) && !json_is_boolean(v) && !json_is_null(v))
+		reply_field_error(reply, f, "must be a number, a boolean or null");
+	check_item_texts(item, i, v && json_is_null(v), reply);
+}
+
 /* The body's shape, item by item, before the database is asked anything. */
 static void check_values_body(const json_t *body, struct em_reply *reply)
 {
-	const json_t *values = json_object_get(body, "values"), *item, *v;
+	const json_t *values = json_object_get(body, "values"), *v;
 	const char *key;
-	char f[64];
-	size_t i;
 
 	json_object_foreach((json_t *)body, key, v)
 		if (strcmp(key, "values") != 0)
@@ -166,68 +252,8 @@ static void check_values_body(const json_t *body, struct em_reply *reply)
 		reply_field_error(reply, "values", "must be an array of 1 to %d items", MAX_VALUES);
 		return;
 	}
-	json_array_foreach(values, i, item) {
-		if (!json_is_object(item)) {
-			snprintf(f, sizeof(f), "values[%zu]", i);
-			reply_field_error(reply, f, "must be an object {indicator, value, comment, "
-					  "evidence_url}");
-			continue;
-		}
-		json_object_foreach((json_t *)item, key, v)
-			if (strcmp(key, "indicator") && strcmp(key, "value") && strcmp(key, "comment") &&
-			    strcmp(key, "evidence_url")) {
-				snprintf(f, sizeof(f), "values[%zu].%s", i, key);
-				reply_field_error(reply, f, "unknown field");
-			}
-		v = json_object_get(item, "indicator");
-		snprintf(f, sizeof(f), "values[%zu].indicator", i);
-		if (!v)
-			reply_field_error(reply, f, "is required");
-		else if (!json_is_string(v) || json_string_length(v) < 1 || json_string_length(v) > 32 ||
-			 strlen(json_string_value(v)) != json_string_length(v))
-			reply_field_error(reply, f, "must be an indicator code (1 to 32 characters)");
-		else
-			for (size_t j = 0; j < i; j++) {
-				const char *other = json_string_value(
-					json_object_get(json_array_get(values, j), "indicator"));
-				if (other && strcmp(other, json_string_value(v)) == 0) {
-					reply_field_error(reply, f, "indicator %s is already in values[%zu]: "
-							  "one item per indicator", other, j);
-					break;
-				}
-			}
-		v = json_object_get(item, "value");
-		snprintf(f, sizeof(f), "values[%zu].value", i);
-		if (!v)
-			reply_field_error(reply, f, "is required (null removes the value)");
-		else if (!json_is_number(v) && !json_is_boolean(v) && !json_is_null(v))
-			reply_field_error(reply, f, "must be a number, a boolean or null");
-		bool removing = v && json_is_null(v);
-		v = json_object_get(item, "comment");
-		snprintf(f, sizeof(f), "values[%zu].comment", i);
-		if (v && !json_is_null(v)) {
-			size_t n = json_is_string(v) ? utf8_length(json_string_value(v)) : 0;
-			if (!json_is_string(v) || n < 1 || n > MAX_TEXT ||
-			    strlen(json_string_value(v)) != json_string_length(v))
-				reply_field_error(reply, f, "must be a string of 1 to %d characters or null",
-						  MAX_TEXT);
-			else if (removing)
-				reply_field_error(reply, f, "must be null when value is null (removing a "
-						  "value removes its comment)");
-		}
-		v = json_object_get(item, "evidence_url");
-		snprintf(f, sizeof(f), "values[%zu].evidence_url", i);
-		if (v && !json_is_null(v)) {
-			const char *s = json_string_value(v);
-			bool ok = s && strlen(s) == json_string_length(v) && utf8_length(s) <= MAX_TEXT &&
-				  url_valid(s);
-			if (!ok)
-				reply_field_error(reply, f, "must be an http:// or https:// URL of at most "
-						  "%d characters, without spaces, or null", MAX_TEXT);
-			else if (removing)
-				reply_field_error(reply, f, "must be null when value is null");
-		}
-	}
+	for (size_t i = 0; i < json_array_size(values); i++)
+		check_item(values, i, reply);
 }
 
 struct sub_values {
