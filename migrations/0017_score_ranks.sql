@@ -40,8 +40,10 @@ CREATE INDEX score_ranks_value_idx ON score_ranks (campaign_id, unapproved, valu
 CREATE INDEX submission_scores_untotalled_idx ON submission_scores (campaign_id, submission_id)
     WHERE total_rounded IS NULL AND status IN ('approved', 'submitted', 'verified');
 
+-- One partition of one set (unapproved: the include=unapproved set), as
+-- em_rescore names those a change moves.
 CREATE TYPE em_rank_part AS (campaign_id bigint, scope "char", kind text, municipality_id bigint,
-                             settlement text, size_band text);
+                             settlement text, size_band text, unapproved boolean);
 
 -- The ranks of the scores already kept (em_rerank in sql/ does the same per
 -- partition from now on).

@@ -258,28 +258,33 @@ BEGIN
             FROM bk_write WHERE n = 0),
            (SELECT array_agg(DISTINCT campaign_id)
             FROM (SELECT campaign_id FROM cnt_write UNION ALL SELECT campaign_id FROM bk_write) u),
-           -- The rank partitions of the rows whose ranked fields changed, old and new.
+           -- The rank partitions, of each set, of the rows whose place in that set
+           -- changed (in or out, or its total, kind, municipality or cluster): old and new.
            (SELECT array_agg(DISTINCT ROW(x.campaign_id, p.scope, x.kind, p.municipality_id,
-                                          p.settlement, p.size_band)::em_rank_part)
+                                          p.settlement, p.size_band, u.unapproved)::em_rank_part)
             FROM new_sc n
+            CROSS JOIN LATERAL (VALUES (true), (false)) u (unapproved)
             CROSS JOIN LATERAL (VALUES ((n.old).campaign_id, (n.old).kind, (n.old).municipality_id,
-                                        (n.old).settlement, (n.old).size_band, (n.old).status,
-                                        (n.old).total_rounded),
+                                        (n.old).settlement, (n.old).size_band,
+                                        em_rank_member((n.old).status, (n.old).total_rounded,
+                                                       u.unapproved), (n.old).total_rounded),
                                        (n.campaign_id, n.kind, n.municipality_id, n.settlement,
-                                        n.size_band, n.status, n.total_rounded))
-                       x (campaign_id, kind, municipality_id, settlement, size_band, status,
+                                        n.size_band,
+                                        em_rank_member(n.status, n.total_rounded, u.unapproved),
+                                        n.total_rounded))
+                       x (campaign_id, kind, municipality_id, settlement, size_band, member,
                           total_rounded)
             CROSS JOIN LATERAL (VALUES ('r'::"char", 0::bigint, ''::text, ''::text),
                                        ('m', x.municipality_id, '', ''),
                                        ('c', 0, x.settlement, x.size_band))
                        p (scope, municipality_id, settlement, size_band)
-            WHERE em_status_class(x.status) IS NOT NULL AND x.total_rounded IS NOT NULL
-              AND (n.is_new
-                   OR (em_status_class((n.old).status), (n.old).total_rounded, (n.old).kind,
-                       (n.old).municipality_id, (n.old).settlement, (n.old).size_band)
-                      IS DISTINCT FROM
-                      (em_status_class(n.status), n.total_rounded, n.kind, n.municipality_id,
-                       n.settlement, n.size_band)))
+            WHERE x.member
+              AND (em_rank_member((n.old).status, (n.old).total_rounded, u.unapproved),
+                   (n.old).total_rounded, (n.old).kind, (n.old).municipality_id,
+                   (n.old).settlement, (n.old).size_band)
+                  IS DISTINCT FROM
+                  (em_rank_member(n.status, n.total_rounded, u.unapproved), n.total_rounded,
+                   n.kind, n.municipality_id, n.settlement, n.size_band))
     INTO zero_counts, zero_buckets, changed, rank_parts;
     IF saved_mode IS NOT NULL THEN
         PERFORM set_config('plan_cache_mode', saved_mode, true);
@@ -308,6 +313,15 @@ BEGIN
     END IF;
 END $fn$;
 
+-- Whether a score row ranks in a set: with a total, approved, or (the
+-- include=unapproved set) approved, submitted or verified.
+CREATE OR REPLACE FUNCTION em_rank_member(status text, total numeric, unapproved boolean)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT total IS NOT NULL
+           AND coalesce(CASE WHEN unapproved THEN em_status_class(status) IS NOT NULL
+                             ELSE status = 'approved' END, false)
+$$;
+
 -- The lock under which a campaign's ranks change: one transaction at a time
 -- per campaign (an advisory lock, held to commit), taken in id order.
 CREATE OR REPLACE FUNCTION em_rank_lock(p_campaigns bigint[]) RETURNS void LANGUAGE plpgsql
@@ -317,7 +331,7 @@ BEGIN
     FROM (SELECT DISTINCT c FROM unnest(p_campaigns) c WHERE c IS NOT NULL ORDER BY 1) x;
 END $fn$;
 
--- Rebuilds the given rank partitions (migration 0017) from submission_scores:
+-- Rebuilds the given rank partitions of their sets (migration 0017) from submission_scores:
 -- each total its counted rows reach, how many reach it, its dense rank; only
 -- the rows that differ are written. Under em_rank_lock (em_rescore takes it
 -- before it writes anything, and so, again, does this), each rebuild reads
@@ -339,21 +353,21 @@ BEGIN
         FROM parts p JOIN submission_scores sc
           ON sc.campaign_id = p.campaign_id AND sc.kind = p.kind
         WHERE p.scope = 'r' AND em_status_class(sc.status) IS NOT NULL
-          AND sc.total_rounded IS NOT NULL
+          AND sc.total_rounded IS NOT NULL AND (p.unapproved OR sc.status = 'approved')
         UNION ALL
         SELECT p.*, sc.status, sc.total_rounded
         FROM parts p JOIN submission_scores sc
           ON sc.campaign_id = p.campaign_id AND sc.municipality_id = p.municipality_id
          AND sc.kind = p.kind
         WHERE p.scope = 'm' AND em_status_class(sc.status) IS NOT NULL
-          AND sc.total_rounded IS NOT NULL
+          AND sc.total_rounded IS NOT NULL AND (p.unapproved OR sc.status = 'approved')
         UNION ALL
         SELECT p.*, sc.status, sc.total_rounded
         FROM parts p JOIN submission_scores sc
           ON sc.campaign_id = p.campaign_id AND sc.kind = p.kind
          AND sc.settlement = p.settlement AND sc.size_band = p.size_band
         WHERE p.scope = 'c' AND em_status_class(sc.status) IS NOT NULL
-          AND sc.total_rounded IS NOT NULL
+          AND sc.total_rounded IS NOT NULL AND (p.unapproved OR sc.status = 'approved')
     ), want AS MATERIALIZED (
         SELECT campaign_id, scope, kind, municipality_id, settlement, size_band, unapproved,
                value, n,
@@ -361,16 +375,14 @@ BEGIN
                                                settlement, size_band, unapproved
                                   ORDER BY value DESC)::integer AS rank
         FROM (SELECT c.campaign_id, c.scope, c.kind, c.municipality_id, c.settlement,
-                     c.size_band, u.unapproved, c.total_rounded AS value, count(*)::integer AS n
+                     c.size_band, c.unapproved, c.total_rounded AS value, count(*)::integer AS n
               FROM counted c
-              CROSS JOIN LATERAL (SELECT true WHERE true UNION ALL
-                                  SELECT false WHERE c.status = 'approved') u (unapproved)
               GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) x
     ), gone AS (
         DELETE FROM score_ranks t USING parts p
         WHERE t.campaign_id = p.campaign_id AND t.scope = p.scope AND t.kind = p.kind
           AND t.municipality_id = p.municipality_id AND t.settlement = p.settlement
-          AND t.size_band = p.size_band
+          AND t.size_band = p.size_band AND t.unapproved = p.unapproved
           AND (t.campaign_id, t.scope, t.kind, t.municipality_id, t.settlement, t.size_band,
                t.unapproved, t.value) NOT IN
               (SELECT campaign_id, scope, kind, municipality_id, settlement, size_band,
