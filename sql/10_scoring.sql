@@ -346,28 +346,25 @@ BEGIN
     WITH parts AS MATERIALIZED (
         SELECT DISTINCT * FROM unnest(p_parts)
     ), counted AS (
-        -- Each partition's counted rows with a total, read by the index that
-        -- narrows to it: (campaign, kind) for a region's or a cluster's,
+        -- Each partition's rows in its set, read by the index that narrows
+        -- to it: (campaign, kind) for a region's or a cluster's,
         -- (campaign, municipality) for a municipality's.
-        SELECT p.*, sc.status, sc.total_rounded
+        SELECT p.*, sc.total_rounded
         FROM parts p JOIN submission_scores sc
           ON sc.campaign_id = p.campaign_id AND sc.kind = p.kind
-        WHERE p.scope = 'r' AND em_status_class(sc.status) IS NOT NULL
-          AND sc.total_rounded IS NOT NULL AND (p.unapproved OR sc.status = 'approved')
+        WHERE p.scope = 'r' AND em_rank_member(sc.status, sc.total_rounded, p.unapproved)
         UNION ALL
-        SELECT p.*, sc.status, sc.total_rounded
+        SELECT p.*, sc.total_rounded
         FROM parts p JOIN submission_scores sc
           ON sc.campaign_id = p.campaign_id AND sc.municipality_id = p.municipality_id
          AND sc.kind = p.kind
-        WHERE p.scope = 'm' AND em_status_class(sc.status) IS NOT NULL
-          AND sc.total_rounded IS NOT NULL AND (p.unapproved OR sc.status = 'approved')
+        WHERE p.scope = 'm' AND em_rank_member(sc.status, sc.total_rounded, p.unapproved)
         UNION ALL
-        SELECT p.*, sc.status, sc.total_rounded
+        SELECT p.*, sc.total_rounded
         FROM parts p JOIN submission_scores sc
           ON sc.campaign_id = p.campaign_id AND sc.kind = p.kind
          AND sc.settlement = p.settlement AND sc.size_band = p.size_band
-        WHERE p.scope = 'c' AND em_status_class(sc.status) IS NOT NULL
-          AND sc.total_rounded IS NOT NULL AND (p.unapproved OR sc.status = 'approved')
+        WHERE p.scope = 'c' AND em_rank_member(sc.status, sc.total_rounded, p.unapproved)
     ), want AS MATERIALIZED (
         SELECT campaign_id, scope, kind, municipality_id, settlement, size_band, unapproved,
                value, n,

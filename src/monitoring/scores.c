@@ -25,12 +25,6 @@ static const char *const SCORE_SORTS[] = {"rank", "total", "id", "rank_cluster",
 static const char *const SETTLEMENTS[] = {"urban", "rural", NULL};
 static const char *const SIZE_BANDS[] = {"small", "medium", "large", NULL};
 
-/* Every direction code with the 2-decimal score of a submission, null where none applies. */
-#define SQL_DIRECTIONS(sub)                                                               \
-	"(SELECT jsonb_object_agg(d.code, round(ds.score, 2)) FROM directions d "          \
-	"LEFT JOIN direction_scores ds ON ds.submission_id = " sub                         \
-	" AND ds.direction_id = d.id)"
-
 /* The campaign, if visible: $1..$4 scope, $5 id. */
 DB_STMT(CAMPAIGN_VISIBLE) = {
 	"scores_campaign_visible",
@@ -532,7 +526,7 @@ DB_STMT(MANAGER_SCORES) = {
 	"  AND ($1 <> 'head' OR m.id = $6::bigint)), "
 	" r AS (SELECT sc.submission_id, sc.campaign_id, c.year, c.title, c.region_id, "
 	"  sc.organization_id, sc.total_rounded AS total, sc.level, "
-	"  " SQL_DIRECTIONS("sc.submission_id") " AS dirs "
+	"  sc.directions AS dirs "
 	"  FROM m JOIN submission_scores sc ON sc.manager_id = m.id AND sc.status = 'approved' "
 	"  JOIN campaigns c ON c.id = sc.campaign_id), "
 	" w AS (SELECT r.*, lag(r.campaign_id) OVER o AS prev_campaign, lag(r.total) OVER o AS prev_total, "
