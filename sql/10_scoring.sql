@@ -63,7 +63,8 @@ $$;
 -- (score_counts, score_buckets) move by the deltas of old and new rows, keyed
 -- by municipality, kind, the organization's settlement and size band (its
 -- peer cluster), status and level; zeroed keys are deleted under the lock the
--- first statement took, and the campaign's change stamp is bumped. A small set
+-- first statement took, the summaries of the histograms that moved are
+-- recomputed (em_summarize), and the campaign's change stamp is bumped. A small set
 -- runs with its cached plan, a large one is planned with its real size; JIT
 -- is off (CTE estimates pass jit_above_cost; compiling took longer than
 -- running) and work_mem is raised so a campaign's hash tables do not spill.
@@ -74,6 +75,7 @@ DECLARE
     zero_buckets em_bucket_delta[];
     changed      bigint[];
     rank_parts   em_rank_part[];
+    summaries    em_summary_key[];
     saved_mode   text;  -- plan_cache_mode before a large set
 BEGIN
     IF p_ids IS NULL OR cardinality(p_ids) = 0 THEN
@@ -258,6 +260,12 @@ BEGIN
             FROM bk_write WHERE n = 0),
            (SELECT array_agg(DISTINCT campaign_id)
             FROM (SELECT campaign_id FROM cnt_write UNION ALL SELECT campaign_id FROM bk_write) u),
+           -- The summaries of the histograms that moved: the approved set's
+           -- for an approved entry, the include=unapproved set's for any.
+           (SELECT array_agg(DISTINCT ROW(b.campaign_id, b.municipality_id, b.direction_id,
+                                          u.unapproved)::em_summary_key)
+            FROM bk_write b CROSS JOIN (VALUES (false), (true)) u (unapproved)
+            WHERE b.approved OR u.unapproved),
            -- The rank partitions, of each set, of the rows whose place in that set
            -- changed (in or out, or its total, kind, municipality or cluster): old and new.
            (SELECT array_agg(DISTINCT ROW(x.campaign_id, p.scope, x.kind, p.municipality_id,
@@ -285,7 +293,7 @@ BEGIN
                   IS DISTINCT FROM
                   (em_rank_member(n.status, n.total_rounded, u.unapproved), n.total_rounded,
                    n.kind, n.municipality_id, n.settlement, n.size_band))
-    INTO zero_counts, zero_buckets, changed, rank_parts;
+    INTO zero_counts, zero_buckets, changed, summaries, rank_parts;
     IF saved_mode IS NOT NULL THEN
         PERFORM set_config('plan_cache_mode', saved_mode, true);
     END IF;
@@ -302,6 +310,9 @@ BEGIN
           AND t.approved = o.approved AND t.municipality_id = o.municipality_id
           AND t.kind = o.kind AND t.settlement = o.settlement AND t.size_band = o.size_band
           AND t.level = o.level AND t.value = o.value AND t.n = 0;
+    END IF;
+    IF summaries IS NOT NULL THEN
+        PERFORM em_summarize(summaries);
     END IF;
     IF rank_parts IS NOT NULL THEN
         PERFORM em_rerank(rank_parts);

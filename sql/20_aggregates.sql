@@ -43,6 +43,97 @@ LANGUAGE sql IMMUTABLE AS $$
           FROM unnest(v, n) AS x(v, n)) s
 $$;
 
+-- The figures of each group g of histogram entries (value, the level of the
+-- submission's total, how many): count, mean, median and quartiles (the
+-- interpolation of em_hist_quantile, set-wise: the value at 0-based position
+-- i is the smallest whose cumulative count exceeds i), min, max, presented
+-- rounded half-up to 2 decimals, and the level distribution. em_aggregates
+-- computes the groups of a request with it, em_summarize the kept ones.
+CREATE OR REPLACE FUNCTION em_hist_stats(p_rows em_hist_row[])
+RETURNS TABLE (grp bigint, stat jsonb, levels jsonb) LANGUAGE sql IMMUTABLE AS $$
+    WITH r AS (
+        SELECT x.g, x.value, x.level, x.n FROM unnest(p_rows) x WHERE x.n > 0
+    ), bv AS (
+        SELECT v.g, v.value, v.n, sum(v.n) OVER (PARTITION BY v.g ORDER BY v.value) AS cum,
+               sum(v.n) OVER (PARTITION BY v.g) AS total
+        FROM (SELECT r.g, r.value, sum(r.n)::bigint AS n FROM r GROUP BY r.g, r.value) v
+    ), q AS (
+        SELECT bv.g, sum(bv.n) AS cnt, sum(bv.value * bv.n) AS sm, min(bv.value) AS mn,
+               max(bv.value) AS mx, max(bv.total) AS total,
+               min(bv.value) FILTER (WHERE bv.cum > floor((bv.total - 1) * 0.25)) AS q1_lo,
+               min(bv.value) FILTER (WHERE bv.cum > ceil((bv.total - 1) * 0.25)) AS q1_hi,
+               min(bv.value) FILTER (WHERE bv.cum > floor((bv.total - 1) * 0.5)) AS q2_lo,
+               min(bv.value) FILTER (WHERE bv.cum > ceil((bv.total - 1) * 0.5)) AS q2_hi,
+               min(bv.value) FILTER (WHERE bv.cum > floor((bv.total - 1) * 0.75)) AS q3_lo,
+               min(bv.value) FILTER (WHERE bv.cum > ceil((bv.total - 1) * 0.75)) AS q3_hi
+        FROM bv GROUP BY bv.g
+    ), lv AS (
+        SELECT r.g, jsonb_build_object(
+                   'high', coalesce(sum(r.n) FILTER (WHERE r.level = 'high'), 0),
+                   'sufficient', coalesce(sum(r.n) FILTER (WHERE r.level = 'sufficient'), 0),
+                   'low', coalesce(sum(r.n) FILTER (WHERE r.level = 'low'), 0),
+                   'critical', coalesce(sum(r.n) FILTER (WHERE r.level = 'critical'), 0))
+                   AS levels
+        FROM r GROUP BY r.g
+    )
+    SELECT q.g,
+           jsonb_build_object('count', q.cnt, 'mean', round(q.sm / q.cnt, 2),
+               'median', round(q.q2_lo + ((q.total - 1) * 0.5 - floor((q.total - 1) * 0.5))
+                                         * (q.q2_hi - q.q2_lo), 2),
+               'q1', round(q.q1_lo + ((q.total - 1) * 0.25 - floor((q.total - 1) * 0.25))
+                                     * (q.q1_hi - q.q1_lo), 2),
+               'q3', round(q.q3_lo + ((q.total - 1) * 0.75 - floor((q.total - 1) * 0.75))
+                                     * (q.q3_hi - q.q3_lo), 2),
+               'min', q.mn, 'max', q.mx),
+           lv.levels
+    FROM q JOIN lv ON lv.g = q.g
+$$;
+
+-- The groupings aggregate_summaries serve: by municipality, with or without
+-- direction. The others merge the municipalities' histograms per request.
+CREATE OR REPLACE FUNCTION em_summary_groups(p_groups text[]) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'municipality' = ANY (p_groups) AND p_groups <@ ARRAY['municipality', 'direction']
+$$;
+
+-- Recomputes the given summary rows (migration 0019) from score_buckets:
+-- each (campaign, municipality, direction) of its set, the approved
+-- histogram entries or (unapproved) all of them; a group left without
+-- entries is deleted, a row that would not change is not written. em_rescore
+-- calls it, under the campaign's rank lock, with the keys whose histogram it
+-- changed.
+CREATE OR REPLACE FUNCTION em_summarize(p_keys em_summary_key[]) RETURNS void
+LANGUAGE plpgsql SET jit = off AS $fn$
+BEGIN
+    WITH k AS MATERIALIZED (
+        SELECT x.*, row_number() OVER () AS g
+        FROM (SELECT DISTINCT * FROM unnest(p_keys)) x
+    ), h AS MATERIALIZED (
+        SELECT k.g, b.value, b.level, b.n::bigint AS n
+        FROM k CROSS JOIN LATERAL unnest(CASE WHEN k.unapproved THEN '{t,f}'::boolean[]
+                                              ELSE '{t}' END) ap (approved)
+        JOIN score_buckets b
+          ON b.campaign_id = k.campaign_id AND b.direction_id = k.direction_id
+         AND b.approved = ap.approved AND b.municipality_id = k.municipality_id
+        WHERE b.n > 0
+    ), st AS MATERIALIZED (
+        SELECT * FROM em_hist_stats(ARRAY(SELECT ROW(g, value, level, n)::em_hist_row FROM h))
+    ), gone AS (
+        DELETE FROM aggregate_summaries a USING k
+        WHERE a.campaign_id = k.campaign_id AND a.direction_id = k.direction_id
+          AND a.unapproved = k.unapproved AND a.municipality_id = k.municipality_id
+          AND k.g NOT IN (SELECT grp FROM st)
+    )
+    INSERT INTO aggregate_summaries AS a (campaign_id, direction_id, unapproved,
+                                          municipality_id, stat, levels)
+    SELECT k.campaign_id, k.direction_id, k.unapproved, k.municipality_id, st.stat, st.levels
+    FROM k JOIN st ON st.grp = k.g
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT (campaign_id, direction_id, unapproved, municipality_id)
+    DO UPDATE SET stat = EXCLUDED.stat, levels = EXCLUDED.levels
+    WHERE (a.stat, a.levels) IS DISTINCT FROM (EXCLUDED.stat, EXCLUDED.levels);
+END $fn$;
+
 -- The public feed's complementary suppression. A group under 3 organizations is
 -- suppressed, but its figures would come back by subtraction from a coarser
 -- group the feed also publishes (the kind from its clusters, the campaign from
@@ -99,10 +190,12 @@ END $fn$;
 -- totals (or direction scores) per group, from the rollups, with the change
 -- since the previous campaign. Groupings: municipality, kind, level,
 -- direction, settlement, size_band and cluster (kind × settlement × size
--- band: a cluster group names its key and the three parts). Every grouping
--- reads the same rollup rows through the primary key's leading columns
--- (campaign, direction 0 or > 0, approved), and the public feed's suppression
--- of groups under 3 organizations applies to every grouping alike.
+-- band: a cluster group names its key and the three parts). The groupings
+-- by municipality (and direction) read the kept summaries (em_summarize);
+-- every other grouping merges the histogram rows of score_buckets, read
+-- through the primary key's leading columns (campaign, direction 0 or > 0,
+-- approved), into its groups' histograms (em_hist_stats). The public feed's
+-- suppression of groups under 3 organizations applies to every grouping alike.
 CREATE OR REPLACE FUNCTION em_aggregates(p_campaign bigint, p_groups text[], p_unapproved boolean,
                               p_previous bigint, p_public boolean, c_role text,
                               c_region bigint, c_muni bigint, c_org bigint)
@@ -151,41 +244,29 @@ WITH g AS (
     WHERE p_public OR em_in_scope(c_role, c_region, c_muni, c_org, camp.region_id,
                                   b.municipality_id, NULL)
     GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-), bv AS (
-    SELECT cid, m, k, l, st, sb, d, value, n,
-           sum(n) OVER (PARTITION BY cid, m, k, l, st, sb, d ORDER BY value) AS cum,
-           sum(n) OVER (PARTITION BY cid, m, k, l, st, sb, d) AS total
-    FROM (SELECT cid, m, k, l, st, sb, d, value, sum(n)::bigint AS n FROM bk
-          GROUP BY cid, m, k, l, st, sb, d, value) v
-), q AS (
-    SELECT cid, m, k, l, st, sb, d, sum(n) AS cnt, sum(value * n) AS sm, min(value) AS mn,
-           max(value) AS mx, max(total) AS total,
-           min(value) FILTER (WHERE cum > floor((total - 1) * 0.25)) AS q1_lo,
-           min(value) FILTER (WHERE cum > ceil((total - 1) * 0.25)) AS q1_hi,
-           min(value) FILTER (WHERE cum > floor((total - 1) * 0.5)) AS q2_lo,
-           min(value) FILTER (WHERE cum > ceil((total - 1) * 0.5)) AS q2_hi,
-           min(value) FILTER (WHERE cum > floor((total - 1) * 0.75)) AS q3_lo,
-           min(value) FILTER (WHERE cum > ceil((total - 1) * 0.75)) AS q3_hi
-    FROM bv GROUP BY cid, m, k, l, st, sb, d
-), lv AS (
-    SELECT cid, m, k, l, st, sb, d, jsonb_build_object(
-               'high', coalesce(sum(n) FILTER (WHERE lev = 'high'), 0),
-               'sufficient', coalesce(sum(n) FILTER (WHERE lev = 'sufficient'), 0),
-               'low', coalesce(sum(n) FILTER (WHERE lev = 'low'), 0),
-               'critical', coalesce(sum(n) FILTER (WHERE lev = 'critical'), 0)) AS levels
-    FROM bk GROUP BY cid, m, k, l, st, sb, d
+), bkg AS MATERIALIZED (
+    SELECT bk.*, dense_rank() OVER (ORDER BY cid, m, k, l, st, sb, d) AS gi FROM bk
 ), stat AS (
-    SELECT q.cid, q.m, q.k, q.l, q.st, q.sb, q.d, lv.levels,
-           jsonb_build_object('count', q.cnt, 'mean', round(q.sm / q.cnt, 2),
-               'median', round(q.q2_lo + ((q.total - 1) * 0.5 - floor((q.total - 1) * 0.5))
-                                         * (q.q2_hi - q.q2_lo), 2),
-               'q1', round(q.q1_lo + ((q.total - 1) * 0.25 - floor((q.total - 1) * 0.25))
-                                     * (q.q1_hi - q.q1_lo), 2),
-               'q3', round(q.q3_lo + ((q.total - 1) * 0.75 - floor((q.total - 1) * 0.75))
-                                     * (q.q3_hi - q.q3_lo), 2),
-               'min', q.mn, 'max', q.mx) AS s
-    FROM q JOIN lv ON lv.cid = q.cid AND lv.m = q.m AND lv.k = q.k AND lv.l = q.l
-         AND lv.st = q.st AND lv.sb = q.sb AND lv.d = q.d
+    -- By municipality (and direction): the kept summaries. Otherwise the
+    -- groups' histograms merged from the municipalities'. The condition on
+    -- the parameters alone is decided once, before either side is read.
+    SELECT a.campaign_id AS cid, a.municipality_id AS m, ''::text AS k, ''::text AS l,
+           ''::text AS st, ''::text AS sb, a.direction_id AS d, a.levels, a.stat AS s
+    FROM camp, aggregate_summaries a
+    WHERE em_summary_groups(p_groups)
+      AND a.campaign_id IN (p_campaign, p_previous)
+      AND a.direction_id BETWEEN CASE WHEN 'direction' = ANY (p_groups) THEN 1 ELSE 0 END
+                             AND CASE WHEN 'direction' = ANY (p_groups)
+                                      THEN 9223372036854775807 ELSE 0 END
+      AND a.unapproved = p_unapproved
+      AND (p_public OR em_in_scope(c_role, c_region, c_muni, c_org, camp.region_id,
+                                   a.municipality_id, NULL))
+    UNION ALL
+    SELECT gk.cid, gk.m, gk.k, gk.l, gk.st, gk.sb, gk.d, h.levels, h.stat
+    FROM (SELECT DISTINCT cid, m, k, l, st, sb, d, gi FROM bkg) gk
+    JOIN em_hist_stats(ARRAY(SELECT ROW(gi, value, lev, n)::em_hist_row FROM bkg)) h
+      ON h.grp = gk.gi
+    WHERE NOT em_summary_groups(p_groups)
 ), dirs AS (
     SELECT DISTINCT i.direction_id AS d FROM indicators i, g
     WHERE i.campaign_id = p_campaign AND g.gd

@@ -14,6 +14,7 @@ the ETag, and with PostgreSQL stopped a conditional GET answers 503 at once.
 """
 import csv
 import io
+import json
 import os
 import sys
 import time
@@ -30,7 +31,7 @@ FIGURES = ('expected', 'submitted', 'submitted_on_time', 'approved', 'count', 'm
            'mean_previous', 'mean_change', 'suppressed')
 GROUPINGS = ([], ['municipality'], ['kind'], ['direction'], ['level'],
              ['municipality', 'kind'], ['kind', 'direction'], ['level', 'direction'],
-             ['municipality', 'kind', 'direction', 'level'])
+             ['municipality', 'direction'], ['municipality', 'kind', 'direction', 'level'])
 
 
 COMPLEMENTARY = 'complementary: another group of the same total has fewer than 3 organizations'
@@ -229,6 +230,29 @@ class AggregatesTest(harness.DaemonTestCase):
         assert_status(r, 200, 'PUT a regional_import value of %d' % sid)
         return sid
 
+    SUMMARY_KEYS = ('campaign_id', 'direction_id', 'unapproved', 'municipality_id')
+
+    def kept_summaries(self):
+        """aggregate_summaries as {key: (stat, levels)}."""
+        rows = self.w.sql("SELECT json_agg(json_build_array(campaign_id, direction_id, "
+                          "unapproved, municipality_id, stat, levels)) FROM aggregate_summaries")
+        return {tuple(r[:4]): (r[4], r[5]) for r in json.loads(rows or '[]')}
+
+    def rebuilt_summaries(self):
+        """The same computed afresh from every histogram entry of score_buckets."""
+        rows = self.w.sql(
+            "WITH k AS (SELECT b.campaign_id, b.direction_id, u.unapproved, b.municipality_id, "
+            "dense_rank() OVER (ORDER BY b.campaign_id, b.direction_id, u.unapproved, "
+            "b.municipality_id) AS g, b.value, b.level, b.n::bigint AS n "
+            "FROM score_buckets b CROSS JOIN (VALUES (false), (true)) u (unapproved) "
+            "WHERE b.approved OR u.unapproved) "
+            "SELECT json_agg(json_build_array(g.campaign_id, g.direction_id, g.unapproved, "
+            "g.municipality_id, h.stat, h.levels)) "
+            "FROM (SELECT DISTINCT campaign_id, direction_id, unapproved, municipality_id, g "
+            "FROM k) g JOIN em_hist_stats(ARRAY(SELECT ROW(g, value, level, n)::em_hist_row "
+            "FROM k)) h ON h.grp = g.g")
+        return {tuple(r[:4]): (r[4], r[5]) for r in json.loads(rows or '[]')}
+
     # --- tests
 
     def test_01_every_grouping_matches_the_formula(self):
@@ -239,6 +263,9 @@ class AggregatesTest(harness.DaemonTestCase):
         # A municipal operator aggregates its own municipality.
         self.compare(w.cur, ['kind'], w.tok['municipal_operator'], muni=w.muni_a1)
         self.compare(w.cur, ['kind', 'direction'], w.tok['portal'])
+        # The kept summaries, in the caller's scope.
+        self.compare(w.cur, ['municipality'], w.tok['municipal_operator'], muni=w.muni_a1)
+        self.compare(w.cur, ['municipality', 'direction'], w.tok['portal'], unapproved=False)
 
     def test_02_rollups_equal_a_rebuild_after_changes(self):
         w = self.w
@@ -275,8 +302,12 @@ class AggregatesTest(harness.DaemonTestCase):
                      "kind, settlement, size_band, approved, level, direction_id, value, n "
                      "FROM score_buckets) x")
         self.assertEqual(sorted(kept.split(',')), sorted(rebuilt.split(',')))
+        kept = self.kept_summaries()
+        self.assertTrue(any(k[0] == w.cur for k in kept), 'summaries of the campaign')
+        self.assertEqual(kept, self.rebuilt_summaries())
         self.await_change(probe, w.tok['admin'], before)
-        for groups in (['kind'], ['level', 'direction'], ['municipality']):
+        for groups in (['kind'], ['level', 'direction'], ['municipality'],
+                       ['municipality', 'direction']):
             self.compare(w.cur, groups, w.tok['admin'], unapproved=True)
             self.compare(w.cur, groups, w.tok['admin'])
 
@@ -375,7 +406,7 @@ class AggregatesTest(harness.DaemonTestCase):
         assert_problem(w.get(url(API + '/public/aggregates', campaign=w.prev,
                                  include='unapproved'), None), 400)
         for groups in (['municipality'], ['municipality', 'kind'], ['kind', 'direction'],
-                       ['level'], []):
+                       ['level'], [], ['municipality', 'direction']):
             doc, r = self.compare(w.prev, groups, None, public=True)
             self.assertIn('public', r.headers['cache-control'])
         # A3 has two schools: suppressed, with the reason.

@@ -76,6 +76,7 @@ auto_explain.log_min_duration = 0
 auto_explain.log_analyze = on
 auto_explain.log_timing = off
 auto_explain.log_format = json
+auto_explain.log_nested_statements = on
 plan_cache_mode = force_generic_plan
 """
 
@@ -403,6 +404,14 @@ class PlansTest(harness.DaemonTestCase):
         self.pages('%s/milestones?sort=name&limit=%d' % (API, LIMIT), self.MS, 'milestones',
                    'milestones_name_idx')
 
+    def score_the_region(self):
+        """gen ran without scores: the region's campaigns are scored once, for the tests
+        that read scores and their rollups."""
+        if self.sql('SELECT count(*) FROM score_ranks') == '0':
+            self.sql('SELECT count(em_rescore_campaign(id)) FROM campaigns WHERE region_id = %d; '
+                     'ANALYZE submission_scores; ANALYZE score_ranks; ANALYZE score_buckets; '
+                     'ANALYZE aggregate_summaries' % self.region)
+
     # --- scores
 
     BY_RANK = 'WITH ranked AS (SELECT sc.*, l.rank::numeric AS sort_key'
@@ -414,9 +423,7 @@ class PlansTest(harness.DaemonTestCase):
         score rows, with no window over the campaign; a municipality's page reads that
         municipality's rows."""
         camp = self.campaign
-        if self.sql('SELECT count(*) FROM score_ranks') == '0':
-            self.sql('SELECT count(em_rescore_campaign(id)) FROM campaigns WHERE region_id = %d; '
-                     'ANALYZE submission_scores; ANALYZE score_ranks' % self.region)
+        self.score_the_region()
         counted = int(self.sql("SELECT count(*) FROM submission_scores WHERE campaign_id = %d "
                                "AND status = 'approved'" % camp))
         self.assertGreater(counted, 25 * LIMIT, 'a campaign much larger than a page')
@@ -456,6 +463,79 @@ class PlansTest(harness.DaemonTestCase):
             self.check('%s&sort=%s' % (path, sort), self.SELECTED, 'submission_scores',
                        'submission_scores_municipality_idx', role='municipal_operator',
                        bound=in_muni + (LIMIT + 1) * FACTOR)
+
+    # --- aggregates
+
+    AGG = 'FROM camp, aggregate_summaries a'
+
+    def aggregates_plan(self, groups, role):
+        """GETs the aggregates of the campaign and returns the plan of em_aggregates' query,
+        logged as a nested statement."""
+        offset = self.log_size()
+        self.get('%s/aggregates?campaign=%d&group_by=%s' % (API, self.campaign, groups), role)
+        found = []
+
+        def logged():
+            found[:] = [p for p in self.plans_since(offset)
+                        if self.AGG in p.get('Query Text', '')]
+            return bool(found)
+        harness.wait_for(logged, 10.0, what='the plan of em_aggregates (%s)' % groups)
+        self.assertEqual(len(found), 1, 'one em_aggregates query per request (%s)' % groups)
+        return found[0]['Plan']
+
+    def scanned(self, plan, table):
+        """The scans of table that ran (a branch the parameters rule out never starts)."""
+        return [n for n in nodes(plan) if n['Node Type'] in SCANS
+                and n.get('Relation Name') == table and n.get('Actual Loops', 1) > 0]
+
+    def test_aggregates(self):
+        """By municipality, the aggregates read the kept summaries of the campaign and the
+        one before it (a row per municipality and set) and no histogram entry; another
+        grouping reads the campaigns' histogram entries of its set by the primary key.
+        Neither reads a score row or scans a table."""
+        self.score_the_region()
+        camp = self.campaign
+        munis = int(self.sql('SELECT count(*) FROM municipalities WHERE region_id = %d'
+                             % self.region))
+        for groups, role, per_muni in (('municipality', 'admin', 1),
+                                       ('municipality', 'regional_operator', 1),
+                                       ('municipality,direction', 'regional_operator', 12)):
+            plan = self.aggregates_plan(groups, role)
+            summaries = self.scanned(plan, 'aggregate_summaries')
+            self.assertTrue(summaries, groups)
+            for n in summaries:
+                self.assertEqual(n['Node Type'], 'Index Scan', groups)
+                self.assertEqual(n['Index Name'], 'aggregate_summaries_pkey', groups)
+            # Two campaigns (this and the previous one), a row per municipality and direction.
+            self.assertLessEqual(sum(read_rows(n) for n in summaries), 2 * munis * per_muni,
+                                 groups)
+            self.assertEqual(sum(read_rows(n) for n in self.scanned(plan, 'score_buckets')),
+                             0, '%s: no histogram entry is read' % groups)
+            for table in ('submission_scores', 'submissions', 'submission_values'):
+                self.assertFalse(self.scanned(plan, table), '%s reads %s' % (groups, table))
+        buckets = int(self.sql('SELECT count(*) FROM score_buckets WHERE campaign_id = %d '
+                               'AND direction_id = 0 AND approved' % camp))
+        self.assertGreater(buckets, 100)
+        for groups in ('kind', 'level'):
+            plan = self.aggregates_plan(groups, 'regional_operator')
+            entries = self.scanned(plan, 'score_buckets')
+            self.assertTrue(entries, groups)
+            for n in entries:
+                self.assertNotEqual(n['Node Type'], 'Seq Scan', groups)
+                self.assertIn('score_buckets_pkey', [c.get('Index Name') for c in nodes(n)],
+                              groups)
+            # The approved totals of this campaign and of the previous one, at most.
+            previous = int(self.sql(
+                "SELECT count(*) FROM score_buckets b JOIN campaigns c ON c.id = b.campaign_id "
+                "WHERE b.direction_id = 0 AND b.approved AND c.region_id = %d "
+                "AND c.id <> %d" % (self.region, camp)))
+            self.assertLessEqual(sum(read_rows(n) for n in entries), buckets + previous,
+                                 groups)
+            self.assertEqual(sum(read_rows(n) for n in self.scanned(plan,
+                                                                    'aggregate_summaries')),
+                             0, groups)
+            for table in ('submission_scores', 'submissions', 'submission_values'):
+                self.assertFalse(self.scanned(plan, table), '%s reads %s' % (groups, table))
 
     # --- reserve
 
