@@ -546,3 +546,38 @@ enum em_err resource_update(struct em_req *req, const struct em_args *args, json
 	free(text);
 	return rc;
 }
+
+enum em_err document_reply(struct em_reply *reply, PGresult *res, const char *what, int64_t id)
+{
+	enum em_err rc;
+
+	if (PQntuples(res) == 0)
+		rc = reply_fail(reply, EM_ENOTFOUND, "no %s %lld", what, (long long)id);
+	else
+		rc = reply_json_copy(reply, 200, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+enum em_err whole_list_reply(struct em_req *req, const struct db_stmt *st, int64_t id,
+			     const char *what, struct em_reply *reply)
+{
+	struct sbuf b = {0};
+	struct db_args a;
+	PGresult *res;
+	enum em_err rc;
+
+	caller_args(&a, req);
+	db_arg_i64(&a, id);
+	if ((rc = db_exec_args(req->db, st, &a, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return reply_fail(reply, EM_ENOTFOUND, "no %s %lld", what, (long long)id);
+	}
+	sb_str(&b, "{\"items\":");
+	sb_str(&b, PQgetvalue(res, 0, 0));
+	sb_str(&b, ",\"next\":null}");
+	PQclear(res);
+	return sb_reply(&b, reply, "application/json");
+}

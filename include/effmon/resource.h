@@ -131,6 +131,17 @@ void scope_params(const struct em_req *req, char bufs[3][24], const char *out[4]
 enum em_err resource_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
 			   PGresult **out);
 
+/* The one JSON document of res (its first column) as the 200 body, or 404
+ * naming what and id when there is no row; clears res. */
+enum em_err document_reply(struct em_reply *reply, PGresult *res, const char *what, int64_t id);
+
+/* A list that is always one page (a parent's few children): st takes the
+ * caller's $1..$4 and $5 the parent's id, and returns one row holding the
+ * JSON array of the items, or none when the parent is not visible (404
+ * "no <what> <id>"). Sent as {"items": [...], "next": null}. */
+enum em_err whole_list_reply(struct em_req *req, const struct db_stmt *st, int64_t id,
+			     const char *what, struct em_reply *reply);
+
 /* Sends a JSON text row with its ETag; a GET with a matching If-None-Match gets 304. */
 void reply_row(struct em_req *req, struct em_reply *reply, unsigned status, const char *json,
 	       const char *version);

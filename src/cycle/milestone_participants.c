@@ -72,33 +72,8 @@ DB_STMT(PART_REMOVE) = {
 enum em_err milestone_participants_list(struct em_req *req, const struct em_args *args,
 					json_t *body, struct em_reply *reply)
 {
-	struct db_args a;
-	PGresult *res;
-	enum em_err rc;
-	size_t len;
-	char *text;
-
 	(void)body;
-	caller_args(&a, req);
-	db_arg_i64(&a, args->id[0]);
-	if ((rc = db_exec_args(req->db, &PART_LIST, &a, &res)) != EM_OK)
-		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no milestone %lld", (long long)args->id[0]);
-	}
-	len = strlen(PQgetvalue(res, 0, 0)) + 64;
-	if (!(text = malloc(len))) {
-		PQclear(res);
-		return EM_EINTERNAL;
-	}
-	snprintf(text, len, "{\"items\":%s,\"next\":null}", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	reply->status = 200;
-	reply->text = text;
-	reply->text_len = strlen(text);
-	reply->content_type = "application/json";
-	return EM_OK;
+	return whole_list_reply(req, &PART_LIST, args->id[0], "milestone", reply);
 }
 
 struct part_op {

@@ -4,8 +4,8 @@
  * municipality, and in the peer cluster — kind × settlement × size band,
  * migration 0012 — a head's own row and its peer group's distribution),
  * GET /managers/{id}/scores (a head's results across campaigns, with the
- * change from one to the next) and GET /campaigns/{id}/outliers. The scores
- * page and the outliers are also given as CSV and XLSX, built from their JSON.
+ * change from one to the next). The scores page is also given as CSV and
+ * XLSX, built from its JSON; the outliers are in outliers.c.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -17,8 +17,6 @@
 #include "effmon/registry.h"
 #include "effmon/router.h"
 #include "effmon/sheet.h"
-
-#define OUTLIERS_DEFAULT_LIMIT 100
 
 static const char *const LEVELS[] = {"high", "sufficient", "low", "critical", NULL};
 static const char *const SCORE_SORTS[] = {"rank", "total", "id", "rank_cluster", NULL};
@@ -349,40 +347,6 @@ static void scores_book(struct sheet_book *book, json_t *doc)
 	}
 }
 
-/* The columns both outlier sheets open with: whose value of which indicator. */
-static void value_columns(struct sheet_book *book, struct sheet_table *t)
-{
-	table_add_col(book, t, "submission_id", "Анкета", SK_INT);
-	table_add_col(book, t, "organization_id", "Код ОО", SK_INT);
-	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
-	table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
-	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
-	table_add_col(book, t, "indicator_id", "Код показателя", SK_INT);
-	table_add_col(book, t, "indicator_code", "Показатель", SK_TEXT);
-}
-
-/* Two sheets: values far from their peers' mean, and values changed at verification. */
-static void outliers_book(struct sheet_book *book, json_t *doc)
-{
-	json_t *z = json_object_get(json_object_get(doc, "z_score"), "items");
-	json_t *ch = json_object_get(json_object_get(doc, "changed"), "items");
-	struct sheet_table *t;
-
-	t = sheet_add_table(book, book_add_sheet(book, "Выбросы (z-оценка)"), NULL, z);
-	value_columns(book, t);
-	table_add_col(book, t, "value", "Значение", SK_NUM);
-	table_add_col(book, t, "z", "z-оценка", SK_DEC2);
-	table_add_col(book, t, "mean", "Среднее по типу ОО", SK_DEC4);
-	table_add_col(book, t, "sd", "Стандартное отклонение", SK_DEC4);
-	table_add_col(book, t, "n", "Число значений", SK_INT);
-	t = sheet_add_table(book, book_add_sheet(book, "Изменены при проверке"), NULL, ch);
-	value_columns(book, t);
-	table_add_col(book, t, "submitted_value", "Представлено", SK_NUM);
-	table_add_col(book, t, "verified_value", "После проверки", SK_NUM);
-	table_add_col(book, t, "change", "Изменение", SK_NUM);
-	table_add_col(book, t, "value", "Значение", SK_NUM);
-}
-
 /* A head's page: its own row, and its peer group's distribution as
  * PostgreSQL wrote it (numerics keep their 2 decimals). */
 static enum em_err scores_with_peer_group(struct em_req *req, struct em_reply *reply,
@@ -495,23 +459,6 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	return book_from_json(reply, fmt, &csv, name, scores_book);
 }
 
-/* The one JSON document of res as the 200 body, or 404 naming what and id
- * when there is no row; clears res. */
-static enum em_err document_reply(struct em_reply *reply, PGresult *res, const char *what,
-				  int64_t id)
-{
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no %s %lld", what, (long long)id);
-	}
-	reply->status = 200;
-	reply->text = strdup(PQgetvalue(res, 0, 0));
-	reply->text_len = reply->text ? strlen(reply->text) : 0;
-	reply->content_type = "application/json";
-	PQclear(res);
-	return reply->text ? EM_OK : EM_EINTERNAL;
-}
-
 /* --- A manager across campaigns ----------------------------------------------------- */
 
 /*
@@ -564,102 +511,4 @@ enum em_err manager_scores_get(struct em_req *req, const struct em_args *args, j
 	if (rc != EM_ENOTFOUND)
 		reply_header(reply, "Cache-Control", "private, no-cache");
 	return rc;
-}
-
-/* --- Outliers ------------------------------------------------------------------------ */
-
-/*
- * $1..$4 scope, $5 campaign, $6 cap. z is taken over the values of one
- * indicator and kind in the campaign's submitted, verified and approved
- * submissions, with the population standard deviation (the values are the
- * whole population of the campaign, not a sample); booleans have no z. The
- * caller's scope filters what is listed, not the population. Changed values:
- * self indicators whose value at verification differs from what the head
- * submitted.
- */
-DB_STMT(OUTLIERS) = {
-	"campaign_outliers",
-	"WITH c AS (SELECT c.id FROM campaigns c WHERE c.id = $5::bigint AND"
-	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") "), "
-	" v AS (SELECT s.id AS submission_id, s.organization_id, s.municipality_id, s.region_id, "
-	"  s.kind, i.id AS indicator_id, i.code, v.value "
-	"  FROM c JOIN submissions s ON s.campaign_id = c.id "
-	"  JOIN submission_values v ON v.submission_id = s.id JOIN indicators i ON i.id = v.indicator_id "
-	"  WHERE s.status IN ('submitted', 'verified', 'approved') AND i.value_type <> 'boolean'), "
-	" st AS (SELECT indicator_id, kind, avg(value) AS mean, stddev_pop(value) AS sd, count(*) AS n "
-	"  FROM v GROUP BY indicator_id, kind), "
-	" z AS (SELECT v.*, st.mean, st.sd, st.n, (v.value - st.mean) / st.sd AS z "
-	"  FROM v JOIN st USING (indicator_id, kind) "
-	"  WHERE st.sd > 0 AND abs(v.value - st.mean) > 3 * st.sd AND"
-	SQL_SCOPE("v.region_id", "v.municipality_id", "v.organization_id") "), "
-	" ch AS (SELECT s.id AS submission_id, s.organization_id, s.municipality_id, s.kind, "
-	"  i.id AS indicator_id, i.code, i.value_type, sv.value, sv.submitted_value, sv.verified_value "
-	"  FROM c JOIN submissions s ON s.campaign_id = c.id "
-	"  JOIN submission_values sv ON sv.submission_id = s.id "
-	"  JOIN indicators i ON i.id = sv.indicator_id AND i.source = 'self' "
-	"  WHERE sv.submitted_value IS DISTINCT FROM sv.verified_value "
-	"   AND sv.submitted_value IS NOT NULL AND sv.verified_value IS NOT NULL AND"
-	SQL_SCOPE("s.region_id", "s.municipality_id", "s.organization_id") ") "
-	"SELECT jsonb_build_object('campaign_id', c.id, 'limit', $6::int, "
-	" 'z_score', jsonb_build_object('threshold', 3, 'sd', 'population', "
-	"  'count', (SELECT count(*) FROM z), 'items', coalesce((SELECT jsonb_agg(x.j ORDER BY x.az DESC, "
-	"   x.submission_id, x.code) FROM (SELECT abs(z.z) AS az, z.submission_id, z.code, "
-	"   jsonb_build_object('submission_id', z.submission_id, 'organization_id', z.organization_id, "
-	"    'organization_name', o.short_name, 'municipality_id', z.municipality_id, 'kind', z.kind, "
-	"    'indicator_id', z.indicator_id, 'indicator_code', z.code, 'value', z.value, "
-	"    'z', round(z.z, 2), 'mean', round(z.mean, 4), 'sd', round(z.sd, 4), 'n', z.n) AS j "
-	"   FROM z JOIN organizations o ON o.id = z.organization_id "
-	"   ORDER BY abs(z.z) DESC, z.submission_id, z.code LIMIT $6::int) x), '[]'::jsonb)), "
-	" 'changed', jsonb_build_object('count', (SELECT count(*) FROM ch), "
-	"  'items', coalesce((SELECT jsonb_agg(x.j ORDER BY x.ac DESC, x.submission_id, x.code) "
-	"   FROM (SELECT abs(ch.verified_value - ch.submitted_value) AS ac, ch.submission_id, ch.code, "
-	"   jsonb_build_object('submission_id', ch.submission_id, 'organization_id', ch.organization_id, "
-	"    'organization_name', o.short_name, 'municipality_id', ch.municipality_id, 'kind', ch.kind, "
-	"    'indicator_id', ch.indicator_id, 'indicator_code', ch.code, 'value', ch.value, "
-	"    'submitted_value', ch.submitted_value, 'verified_value', ch.verified_value, "
-	"    'change', ch.verified_value - ch.submitted_value) AS j "
-	"   FROM ch JOIN organizations o ON o.id = ch.organization_id "
-	"   ORDER BY abs(ch.verified_value - ch.submitted_value) DESC, ch.submission_id, ch.code "
-	"   LIMIT $6::int) x), '[]'::jsonb))) "
-	"FROM c",
-	6};
-
-enum em_err campaign_outliers(struct em_req *req, const struct em_args *args, json_t *body,
-			      struct em_reply *reply)
-{
-	char bufs[3][24], id[24], cap[24];
-	const char *params[6], *limit = req_query(req, "limit");
-	long n = OUTLIERS_DEFAULT_LIMIT;
-	PGresult *res;
-	enum em_format fmt;
-	struct csv_opts csv;
-	enum em_err rc;
-	char *end, name[64];
-
-	(void)body;
-	if ((rc = book_params(req, reply, &fmt, &csv)) != EM_OK)
-		return rc;
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "invalid parameters");
-	if (limit) {
-		errno = 0;
-		n = strtol(limit, &end, 10);
-		if (errno || end == limit || *end || n < 1 || n > LIST_MAX_LIMIT) {
-			reply_field_error(reply, "limit", "must be an integer from 1 to %d",
-					  LIST_MAX_LIMIT);
-			return reply_fail(reply, EM_EINVAL, "invalid parameters");
-		}
-	}
-	scope_params(req, bufs, params);
-	snprintf(id, sizeof(id), "%lld", (long long)args->id[0]);
-	snprintf(cap, sizeof(cap), "%ld", n);
-	params[4] = id;
-	params[5] = cap;
-	if ((rc = db_exec(req->db, &OUTLIERS, params, &res)) != EM_OK)
-		return rc;
-	if ((rc = document_reply(reply, res, "campaign", args->id[0])) != EM_OK ||
-	    fmt == EM_FMT_JSON)
-		return rc;
-	snprintf(name, sizeof(name), "outliers-campaign-%s", id);
-	return book_from_json(reply, fmt, &csv, name, outliers_book);
 }

@@ -195,34 +195,9 @@ DB_STMT(APPT_LIST) = {
 enum em_err managers_appointments_list(struct em_req *req, const struct em_args *args,
 				       json_t *body, struct em_reply *reply)
 {
-	struct db_args a;
-	PGresult *res;
-	enum em_err rc;
-	size_t len;
-	char *text;
-
 	(void)body;
-	caller_args(&a, req);
-	db_arg_i64(&a, args->id[0]);
-	if ((rc = db_exec_args(req->db, &APPT_LIST, &a, &res)) != EM_OK)
-		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no manager %lld", (long long)args->id[0]);
-	}
 	/* A manager has a handful of posts: the whole history is one page. */
-	len = strlen(PQgetvalue(res, 0, 0)) + 32;
-	if (!(text = malloc(len))) {
-		PQclear(res);
-		return EM_EINTERNAL;
-	}
-	snprintf(text, len, "{\"items\":%s,\"next\":null}", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	reply->status = 200;
-	reply->text = text;
-	reply->text_len = strlen(text);
-	reply->content_type = "application/json";
-	return EM_OK;
+	return whole_list_reply(req, &APPT_LIST, args->id[0], "manager", reply);
 }
 
 /*

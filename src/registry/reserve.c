@@ -208,35 +208,7 @@ enum em_err reserve_transition(struct em_req *req, const struct em_args *args, j
 enum em_err reserve_transitions_list(struct em_req *req, const struct em_args *args,
 				     json_t *body, struct em_reply *reply)
 {
-	char bufs[3][24], idbuf[24];
-	const char *params[5];
-	PGresult *res;
-	enum em_err rc;
-	size_t len;
-	char *text;
-
 	(void)body;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)args->id[0]);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &RES_HISTORY, params, &res)) != EM_OK)
-		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no reserve candidate %lld",
-				  (long long)args->id[0]);
-	}
 	/* A candidate moves at most five times: the whole history is one page. */
-	len = strlen(PQgetvalue(res, 0, 0)) + 32;
-	if (!(text = malloc(len))) {
-		PQclear(res);
-		return EM_EINTERNAL;
-	}
-	snprintf(text, len, "{\"items\":%s,\"next\":null}", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	reply->status = 200;
-	reply->text = text;
-	reply->text_len = strlen(text);
-	reply->content_type = "application/json";
-	return EM_OK;
+	return whole_list_reply(req, &RES_HISTORY, args->id[0], "reserve candidate", reply);
 }

@@ -1,0 +1,143 @@
+/*
+ * outliers.c — GET /campaigns/{id}/outliers: the values of a campaign far
+ * from their peers' (z-score over one indicator and kind), and the values
+ * changed at verification; as JSON, CSV or XLSX (two sheets).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "effmon/monitoring.h"
+#include "effmon/resource.h"
+#include "effmon/sheet.h"
+
+#define OUTLIERS_DEFAULT_LIMIT 100
+
+/* The columns both outlier sheets open with: whose value of which indicator. */
+static void value_columns(struct sheet_book *book, struct sheet_table *t)
+{
+	table_add_col(book, t, "submission_id", "Анкета", SK_INT);
+	table_add_col(book, t, "organization_id", "Код ОО", SK_INT);
+	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
+	table_add_col(book, t, "municipality_id", "Код муниципалитета", SK_INT);
+	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
+	table_add_col(book, t, "indicator_id", "Код показателя", SK_INT);
+	table_add_col(book, t, "indicator_code", "Показатель", SK_TEXT);
+}
+
+/* Two sheets: values far from their peers' mean, and values changed at verification. */
+static void outliers_book(struct sheet_book *book, json_t *doc)
+{
+	json_t *z = json_object_get(json_object_get(doc, "z_score"), "items");
+	json_t *ch = json_object_get(json_object_get(doc, "changed"), "items");
+	struct sheet_table *t;
+
+	t = sheet_add_table(book, book_add_sheet(book, "Выбросы (z-оценка)"), NULL, z);
+	value_columns(book, t);
+	table_add_col(book, t, "value", "Значение", SK_NUM);
+	table_add_col(book, t, "z", "z-оценка", SK_DEC2);
+	table_add_col(book, t, "mean", "Среднее по типу ОО", SK_DEC4);
+	table_add_col(book, t, "sd", "Стандартное отклонение", SK_DEC4);
+	table_add_col(book, t, "n", "Число значений", SK_INT);
+	t = sheet_add_table(book, book_add_sheet(book, "Изменены при проверке"), NULL, ch);
+	value_columns(book, t);
+	table_add_col(book, t, "submitted_value", "Представлено", SK_NUM);
+	table_add_col(book, t, "verified_value", "После проверки", SK_NUM);
+	table_add_col(book, t, "change", "Изменение", SK_NUM);
+	table_add_col(book, t, "value", "Значение", SK_NUM);
+}
+
+/*
+ * $1..$4 scope, $5 campaign, $6 cap. z is taken over the values of one
+ * indicator and kind in the campaign's submitted, verified and approved
+ * submissions, with the population standard deviation (the values are the
+ * whole population of the campaign, not a sample); booleans have no z. The
+ * caller's scope filters what is listed, not the population. Changed values:
+ * self indicators whose value at verification differs from what the head
+ * submitted.
+ */
+DB_STMT(OUTLIERS) = {
+	"campaign_outliers",
+	"WITH c AS (SELECT c.id FROM campaigns c WHERE c.id = $5::bigint AND"
+	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") "), "
+	" v AS (SELECT s.id AS submission_id, s.organization_id, s.municipality_id, s.region_id, "
+	"  s.kind, i.id AS indicator_id, i.code, v.value "
+	"  FROM c JOIN submissions s ON s.campaign_id = c.id "
+	"  JOIN submission_values v ON v.submission_id = s.id JOIN indicators i ON i.id = v.indicator_id "
+	"  WHERE s.status IN ('submitted', 'verified', 'approved') AND i.value_type <> 'boolean'), "
+	" st AS (SELECT indicator_id, kind, avg(value) AS mean, stddev_pop(value) AS sd, count(*) AS n "
+	"  FROM v GROUP BY indicator_id, kind), "
+	" z AS (SELECT v.*, st.mean, st.sd, st.n, (v.value - st.mean) / st.sd AS z "
+	"  FROM v JOIN st USING (indicator_id, kind) "
+	"  WHERE st.sd > 0 AND abs(v.value - st.mean) > 3 * st.sd AND"
+	SQL_SCOPE("v.region_id", "v.municipality_id", "v.organization_id") "), "
+	" ch AS (SELECT s.id AS submission_id, s.organization_id, s.municipality_id, s.kind, "
+	"  i.id AS indicator_id, i.code, i.value_type, sv.value, sv.submitted_value, sv.verified_value "
+	"  FROM c JOIN submissions s ON s.campaign_id = c.id "
+	"  JOIN submission_values sv ON sv.submission_id = s.id "
+	"  JOIN indicators i ON i.id = sv.indicator_id AND i.source = 'self' "
+	"  WHERE sv.submitted_value IS DISTINCT FROM sv.verified_value "
+	"   AND sv.submitted_value IS NOT NULL AND sv.verified_value IS NOT NULL AND"
+	SQL_SCOPE("s.region_id", "s.municipality_id", "s.organization_id") ") "
+	"SELECT jsonb_build_object('campaign_id', c.id, 'limit', $6::int, "
+	" 'z_score', jsonb_build_object('threshold', 3, 'sd', 'population', "
+	"  'count', (SELECT count(*) FROM z), 'items', coalesce((SELECT jsonb_agg(x.j ORDER BY x.az DESC, "
+	"   x.submission_id, x.code) FROM (SELECT abs(z.z) AS az, z.submission_id, z.code, "
+	"   jsonb_build_object('submission_id', z.submission_id, 'organization_id', z.organization_id, "
+	"    'organization_name', o.short_name, 'municipality_id', z.municipality_id, 'kind', z.kind, "
+	"    'indicator_id', z.indicator_id, 'indicator_code', z.code, 'value', z.value, "
+	"    'z', round(z.z, 2), 'mean', round(z.mean, 4), 'sd', round(z.sd, 4), 'n', z.n) AS j "
+	"   FROM z JOIN organizations o ON o.id = z.organization_id "
+	"   ORDER BY abs(z.z) DESC, z.submission_id, z.code LIMIT $6::int) x), '[]'::jsonb)), "
+	" 'changed', jsonb_build_object('count', (SELECT count(*) FROM ch), "
+	"  'items', coalesce((SELECT jsonb_agg(x.j ORDER BY x.ac DESC, x.submission_id, x.code) "
+	"   FROM (SELECT abs(ch.verified_value - ch.submitted_value) AS ac, ch.submission_id, ch.code, "
+	"   jsonb_build_object('submission_id', ch.submission_id, 'organization_id', ch.organization_id, "
+	"    'organization_name', o.short_name, 'municipality_id', ch.municipality_id, 'kind', ch.kind, "
+	"    'indicator_id', ch.indicator_id, 'indicator_code', ch.code, 'value', ch.value, "
+	"    'submitted_value', ch.submitted_value, 'verified_value', ch.verified_value, "
+	"    'change', ch.verified_value - ch.submitted_value) AS j "
+	"   FROM ch JOIN organizations o ON o.id = ch.organization_id "
+	"   ORDER BY abs(ch.verified_value - ch.submitted_value) DESC, ch.submission_id, ch.code "
+	"   LIMIT $6::int) x), '[]'::jsonb))) "
+	"FROM c",
+	6};
+
+enum em_err campaign_outliers(struct em_req *req, const struct em_args *args, json_t *body,
+			      struct em_reply *reply)
+{
+	struct db_args a;
+	const char *limit = req_query(req, "limit");
+	long n = OUTLIERS_DEFAULT_LIMIT;
+	PGresult *res;
+	enum em_format fmt;
+	struct csv_opts csv;
+	enum em_err rc;
+	char *end, name[64];
+
+	(void)body;
+	if ((rc = book_params(req, reply, &fmt, &csv)) != EM_OK)
+		return rc;
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid parameters");
+	if (limit) {
+		errno = 0;
+		n = strtol(limit, &end, 10);
+		if (errno || end == limit || *end || n < 1 || n > LIST_MAX_LIMIT) {
+			reply_field_error(reply, "limit", "must be an integer from 1 to %d",
+					  LIST_MAX_LIMIT);
+			return reply_fail(reply, EM_EINVAL, "invalid parameters");
+		}
+	}
+	db_args_init(&a);
+	caller_args(&a, req);
+	db_arg_id(&a, args->id[0]);
+	db_arg_i64(&a, n);
+	if ((rc = db_exec_args(req->db, &OUTLIERS, &a, &res)) != EM_OK)
+		return rc;
+	if ((rc = document_reply(reply, res, "campaign", args->id[0])) != EM_OK ||
+	    fmt == EM_FMT_JSON)
+		return rc;
+	snprintf(name, sizeof(name), "outliers-campaign-%lld", (long long)args->id[0]);
+	return book_from_json(reply, fmt, &csv, name, outliers_book);
+}
