@@ -319,6 +319,10 @@ class PlansTest(harness.DaemonTestCase):
                    'submissions', 'submissions_region_idx')
         self.pages('%s/submissions?limit=%d' % (API, LIMIT), c, 'submissions',
                    'submissions_region_idx', role='regional_operator')
+        # A campaign is in one region: a regional operator's page of it walks the campaign.
+        self.pages('%s/submissions?campaign_id=%d&status=approved&limit=%d' % (API, camp, LIMIT),
+                   c, 'submissions', 'submissions_campaign_id_idx', role='regional_operator',
+                   bound=(LIMIT + 1) * FACTOR * 2)
         self.pages('%s/submissions?municipality_id=%d&status=approved&limit=%d'
                    % (API, m, LIMIT), c, 'submissions', 'submissions_municipality_idx',
                    bound=(LIMIT + 1) * FACTOR * 2)
@@ -387,6 +391,9 @@ class PlansTest(harness.DaemonTestCase):
         self.pages('%s/recommendations?campaign_id=%d&status=issued&limit=%d'
                    % (API, camp, LIMIT), self.REC, 'recommendations',
                    'recommendations_campaign_id_idx')
+        self.pages('%s/recommendations?campaign_id=%d&limit=%d' % (API, camp, LIMIT), self.REC,
+                   'recommendations', 'recommendations_campaign_id_idx',
+                   role='regional_operator')
 
     # --- milestones
 
