@@ -46,27 +46,29 @@ $$;
 -- The figures of each group g of histogram entries (value, the level of the
 -- submission's total, how many): count, mean, median and quartiles (the
 -- interpolation of em_hist_quantile, set-wise: the value at 0-based position
--- i is the smallest whose cumulative count exceeds i), min, max, presented
--- rounded half-up to 2 decimals, and the level distribution. em_aggregates
--- computes the groups of a request with it, em_summarize the kept ones.
+-- i is the smallest whose cumulative count exceeds i; for the quartile k/4 of
+-- N values, h = (N - 1)·k/4, so ⌊h⌋, ⌈h⌉ and h − ⌊h⌋ are integer
+-- arithmetic), min, max, presented rounded half-up to 2 decimals, and the
+-- level distribution. em_aggregates computes the groups of a request with
+-- it, em_summarize the kept ones.
 CREATE OR REPLACE FUNCTION em_hist_stats(p_rows em_hist_row[])
 RETURNS TABLE (grp bigint, stat jsonb, levels jsonb) LANGUAGE sql IMMUTABLE AS $$
     WITH r AS (
-        SELECT x.g, x.value, x.level, x.n FROM unnest(p_rows) x WHERE x.n > 0
-    ), bv AS (
+        SELECT x.g, x.value, x.level, x.n::integer AS n FROM unnest(p_rows) x WHERE x.n > 0
+    ), b AS (
         SELECT v.g, v.value, v.n, sum(v.n) OVER (PARTITION BY v.g ORDER BY v.value) AS cum,
                sum(v.n) OVER (PARTITION BY v.g) AS total
-        FROM (SELECT r.g, r.value, sum(r.n)::bigint AS n FROM r GROUP BY r.g, r.value) v
+        FROM (SELECT r.g, r.value, sum(r.n)::integer AS n FROM r GROUP BY r.g, r.value) v
     ), q AS (
-        SELECT bv.g, sum(bv.n) AS cnt, sum(bv.value * bv.n) AS sm, min(bv.value) AS mn,
-               max(bv.value) AS mx, max(bv.total) AS total,
-               min(bv.value) FILTER (WHERE bv.cum > floor((bv.total - 1) * 0.25)) AS q1_lo,
-               min(bv.value) FILTER (WHERE bv.cum > ceil((bv.total - 1) * 0.25)) AS q1_hi,
-               min(bv.value) FILTER (WHERE bv.cum > floor((bv.total - 1) * 0.5)) AS q2_lo,
-               min(bv.value) FILTER (WHERE bv.cum > ceil((bv.total - 1) * 0.5)) AS q2_hi,
-               min(bv.value) FILTER (WHERE bv.cum > floor((bv.total - 1) * 0.75)) AS q3_lo,
-               min(bv.value) FILTER (WHERE bv.cum > ceil((bv.total - 1) * 0.75)) AS q3_hi
-        FROM bv GROUP BY bv.g
+        SELECT b.g, sum(b.n) AS cnt, sum(b.value * b.n) AS sm, min(b.value) AS mn,
+               max(b.value) AS mx, max(b.total) - 1 AS last,
+               min(b.value) FILTER (WHERE b.cum > (b.total - 1) / 4) AS q1_lo,
+               min(b.value) FILTER (WHERE b.cum > (b.total + 2) / 4) AS q1_hi,
+               min(b.value) FILTER (WHERE b.cum > (b.total - 1) * 2 / 4) AS q2_lo,
+               min(b.value) FILTER (WHERE b.cum > ((b.total - 1) * 2 + 3) / 4) AS q2_hi,
+               min(b.value) FILTER (WHERE b.cum > (b.total - 1) * 3 / 4) AS q3_lo,
+               min(b.value) FILTER (WHERE b.cum > ((b.total - 1) * 3 + 3) / 4) AS q3_hi
+        FROM b GROUP BY b.g
     ), lv AS (
         SELECT r.g, jsonb_build_object(
                    'high', coalesce(sum(r.n) FILTER (WHERE r.level = 'high'), 0),
@@ -78,12 +80,9 @@ RETURNS TABLE (grp bigint, stat jsonb, levels jsonb) LANGUAGE sql IMMUTABLE AS $
     )
     SELECT q.g,
            jsonb_build_object('count', q.cnt, 'mean', round(q.sm / q.cnt, 2),
-               'median', round(q.q2_lo + ((q.total - 1) * 0.5 - floor((q.total - 1) * 0.5))
-                                         * (q.q2_hi - q.q2_lo), 2),
-               'q1', round(q.q1_lo + ((q.total - 1) * 0.25 - floor((q.total - 1) * 0.25))
-                                     * (q.q1_hi - q.q1_lo), 2),
-               'q3', round(q.q3_lo + ((q.total - 1) * 0.75 - floor((q.total - 1) * 0.75))
-                                     * (q.q3_hi - q.q3_lo), 2),
+               'median', round(q.q2_lo + (q.last * 2 % 4) / 4.0 * (q.q2_hi - q.q2_lo), 2),
+               'q1', round(q.q1_lo + (q.last % 4) / 4.0 * (q.q1_hi - q.q1_lo), 2),
+               'q3', round(q.q3_lo + (q.last * 3 % 4) / 4.0 * (q.q3_hi - q.q3_lo), 2),
                'min', q.mn, 'max', q.mx),
            lv.levels
     FROM q JOIN lv ON lv.g = q.g
