@@ -9,5 +9,14 @@ CREATE STATISTICS submissions_campaign_stats (dependencies)
     ON campaign_id, region_id, municipality_id FROM submissions;
 CREATE STATISTICS recommendations_campaign_stats (dependencies)
     ON campaign_id, region_id, municipality_id FROM recommendations;
-ANALYZE submissions;
-ANALYZE recommendations;
+-- Built by the next ANALYZE; on a database with rows, at once. An empty one
+-- is left never analysed, as a fresh database is (em_analyze_new_tables).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM submissions) THEN
+        ANALYZE submissions;
+    END IF;
+    IF EXISTS (SELECT 1 FROM recommendations) THEN
+        ANALYZE recommendations;
+    END IF;
+END $$;

@@ -6,6 +6,8 @@
 # a bare table on the same cluster, and against a COPY of the same rows (as ids)
 # into a table shaped like submission_values with its primary key and index:
 # the honest limit of a write of that many values. Prints values/s and the ratios.
+# FRESH=1 leaves the world never analysed (a fresh database before autovacuum's
+# first visit), the case where a rescore's plans have no statistics to go on.
 # Starts its own PostgreSQL cluster under /tmp and stops everything it started;
 # every step is bounded by timeout(1). Not part of `meson test`.
 # usage: tests/bench/import.sh [build-dir] [organizations] [indicators]
@@ -47,7 +49,7 @@ JOIN directions d ON d.position = 1 + g % 10;
 INSERT INTO submissions (campaign_id, organization_id, region_id, municipality_id, kind)
 SELECT c.id, o.id, o.region_id, o.municipality_id, o.kind FROM campaigns c, organizations o;
 SELECT em_rescore_campaign(id) FROM campaigns;
-ANALYZE;
+$([ "${FRESH:-0}" = 1 ] && echo '-- FRESH=1: no ANALYZE' || echo 'ANALYZE;')
 SQL
 campaign=$(pg -d effmon -tAc "SELECT id FROM campaigns")
 
