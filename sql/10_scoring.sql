@@ -167,11 +167,6 @@ BEGIN
         SELECT sc.* FROM sub JOIN submission_scores sc ON sc.submission_id = sub.id
     ), old_ds AS MATERIALIZED (
         SELECT ds.* FROM sub JOIN direction_scores ds ON ds.submission_id = sub.id
-    ), dir_json AS (
-        SELECT s.id AS submission_id, jsonb_object_agg(d.code, round(n.score, 2)) AS directions
-        FROM sub s CROSS JOIN directions d
-        LEFT JOIN new_ds n ON n.submission_id = s.id AND n.direction_id = d.id
-        GROUP BY s.id
     ), new_sc AS MATERIALIZED (
         SELECT s.id AS submission_id, coalesce(o.campaign_id, s.campaign_id) AS campaign_id,
                coalesce(o.region_id, s.region_id) AS region_id,
@@ -182,13 +177,18 @@ BEGIN
                         s.threshold_low) AS level,
                coalesce(t.applicable, 0) AS applicable, coalesce(t.filled, 0) AS filled,
                t.filled::numeric / nullif(t.applicable, 0) AS completeness, s.on_time,
-               s.settlement, s.size_band, dj.directions,
+               s.settlement, s.size_band,
+               -- Every direction's code, its score at 2 decimals where it applies.
+               (SELECT jsonb_object_agg(d.code, NULL) FROM directions d)
+                   || coalesce(t.directions, '{}') AS directions,
                o.submission_id IS NULL AS is_new, o AS old
         FROM sub s
-        JOIN dir_json dj ON dj.submission_id = s.id
-        LEFT JOIN (SELECT submission_id, 100 * sum(ws) / sum(w) AS total,
-                          sum(applicable)::integer AS applicable, sum(filled)::integer AS filled
-                   FROM new_ds GROUP BY submission_id) t ON t.submission_id = s.id
+        LEFT JOIN (SELECT n.submission_id, 100 * sum(n.ws) / sum(n.w) AS total,
+                          sum(n.applicable)::integer AS applicable,
+                          sum(n.filled)::integer AS filled,
+                          jsonb_object_agg(d.code, round(n.score, 2)) AS directions
+                   FROM new_ds n JOIN directions d ON d.id = n.direction_id
+                   GROUP BY n.submission_id) t ON t.submission_id = s.id
         LEFT JOIN old_sc o ON o.submission_id = s.id
     ), sc_write AS (
         INSERT INTO submission_scores AS sc (submission_id, campaign_id, region_id, municipality_id,
