@@ -129,9 +129,8 @@ enum em_err campaign_outliers(struct em_req *req, const struct em_args *args, js
 			return reply_fail(reply, EM_EINVAL, "invalid parameters");
 		}
 	}
-	db_args_init(&a);
 	caller_args(&a, req);
-	db_arg_id(&a, args->id[0]);
+	db_arg_i64(&a, args->id[0]);
 	db_arg_i64(&a, n);
 	if ((rc = db_exec_args(req->db, &OUTLIERS, &a, &res)) != EM_OK)
 		return rc;
