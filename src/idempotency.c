@@ -49,13 +49,15 @@ static bool idem_key_ok(const char *k)
 /* Claims the key for this request hash, or replays the answer it keeps. */
 static enum em_err idem_claim(struct em_req *req, struct idem *idem, struct em_reply *reply)
 {
-	char user[24];
-	const char *params[3] = {user, idem->key, idem->hash};
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	snprintf(user, sizeof(user), "%lld", (long long)req->caller.user_id);
-	if ((rc = db_exec(req->db, &IDEM_CLAIM, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, idem->key);
+	db_arg_text(&a, idem->hash);
+	if ((rc = db_exec_args(req->db, &IDEM_CLAIM, &a, &res)) != EM_OK)
 		return rc;
 	bool claimed = strcmp(PQcmdTuples(res), "1") == 0;
 	PQclear(res);
@@ -64,7 +66,10 @@ static enum em_err idem_claim(struct em_req *req, struct idem *idem, struct em_r
 			PQclear(res);
 		return EM_OK;
 	}
-	if ((rc = db_exec(req->db, &IDEM_GET, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, idem->key);
+	if ((rc = db_exec_args(req->db, &IDEM_GET, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
 		PQclear(res);
@@ -153,18 +158,20 @@ enum em_err idem_begin_raw(struct em_req *req, const char *variant, const void *
 enum em_err idem_finish(struct em_req *req, const struct idem *idem,
 			const struct em_reply *reply)
 {
-	char user[24], st[8];
-	const char *params[6] = {user, idem->key, st, reply->text ? reply->text : "",
-				 reply_header_get(reply, "Location"),
-				 reply_header_get(reply, "ETag")};
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
 	if (!idem->key || idem->replayed)
 		return EM_OK;
-	snprintf(user, sizeof(user), "%lld", (long long)req->caller.user_id);
-	snprintf(st, sizeof(st), "%u", reply->status);
-	if ((rc = db_exec(req->db, &IDEM_SAVE, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, idem->key);
+	db_arg_i64(&a, reply->status);
+	db_arg_text(&a, reply->text ? reply->text : "");
+	db_arg_text(&a, reply_header_get(reply, "Location"));
+	db_arg_text(&a, reply_header_get(reply, "ETag"));
+	if ((rc = db_exec_args(req->db, &IDEM_SAVE, &a, &res)) != EM_OK)
 		return rc;
 	PQclear(res);
 	return EM_OK;

@@ -18,18 +18,6 @@
 #include "effmon/router.h"
 #include "effmon/sbuf.h"
 
-void scope_params(const struct em_req *req, char bufs[3][24], const char *out[4])
-{
-	const int64_t ids[3] = {req->caller.region_id, req->caller.municipality_id,
-				req->caller.organization_id};
-
-	out[0] = em_role_name(req->caller.role);
-	for (int i = 0; i < 3; i++) {
-		snprintf(bufs[i], 24, "%lld", (long long)ids[i]);
-		out[i + 1] = ids[i] ? bufs[i] : NULL;
-	}
-}
-
 void caller_args(struct db_args *a, const struct em_req *req)
 {
 	db_args_init(a);
@@ -58,6 +46,26 @@ enum em_err resource_fetch(struct em_req *req, const struct db_stmt *get, int64_
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		return EM_ENOTFOUND;
+	}
+	*out = res;
+	return EM_OK;
+}
+
+enum em_err resource_lock(struct em_req *req, struct em_reply *reply, const struct db_stmt *lock,
+			  int64_t id, long version, const char *entity, PGresult **out)
+{
+	PGresult *res;
+	enum em_err rc = resource_fetch(req, lock, id, &res);
+
+	if (rc == EM_ENOTFOUND)
+		return reply_fail(reply, rc, "no %s %lld", entity, (long long)id);
+	if (rc != EM_OK)
+		return rc;
+	if (atol(PQgetvalue(res, 0, 0)) != version) {
+		rc = reply_fail(reply, EM_EPRECOND, "the %s has changed: its ETag is now \"%s\"",
+				entity, PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return rc;
 	}
 	*out = res;
 	return EM_OK;
@@ -216,25 +224,54 @@ enum em_err map_constraint(const struct em_req *req, const struct constraint_map
 
 /* --- Pagination ------------------------------------------------------------------- */
 
-enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page)
+long list_limit_parse(struct em_req *req, struct em_reply *reply, long dflt)
 {
-	const char *limit = req_query(req, "limit");
-	const char *cursor = req_query(req, "cursor");
-	const char *sort = req_query(req, "sort");
+	const char *s = req_query(req, "limit");
 	char *end;
-	unsigned char raw[LIST_MAX_KEY + 64];
+	long n;
+
+	if (!s)
+		return dflt;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < 1 || n > LIST_MAX_LIMIT) {
+		reply_field_error(reply, "limit", "must be an integer from 1 to %d", LIST_MAX_LIMIT);
+		return dflt;
+	}
+	return n;
+}
+
+const char *list_cursor_decode(const char *cursor, const char *sort, int64_t *after_id,
+			       unsigned char raw[LIST_MAX_KEY + 64])
+{
+	char *text, *nl1, *nl2;
 	size_t n;
 
+	if (sodium_base642bin(raw, LIST_MAX_KEY + 63, cursor, strlen(cursor), NULL, &n, NULL,
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+		return NULL;
+	raw[n] = '\0';
+	text = (char *)raw;
+	if (strlen(text) != n || !(nl1 = strchr(text, '\n')) || !(nl2 = strchr(nl1 + 1, '\n')))
+		return NULL;
+	*nl1 = *nl2 = '\0';
+	if (strcmp(text, sort) != 0 || !router_parse_id(nl1 + 1, strlen(nl1 + 1), after_id))
+		return NULL;
+	if (strlen(nl2 + 1) > LIST_MAX_KEY || !utf8_valid(nl2 + 1, strlen(nl2 + 1)))
+		return NULL;
+	return nl2 + 1;
+}
+
+enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page)
+{
+	const char *cursor = req_query(req, "cursor");
+	const char *sort = req_query(req, "sort");
+	unsigned char raw[LIST_MAX_KEY + 64];
+	const char *key;
+
 	memset(page, 0, sizeof(*page));
-	page->limit = LIST_DEFAULT_LIMIT;
+	page->limit = list_limit_parse(req, reply, LIST_DEFAULT_LIMIT);
 	page->sort = "id";
-	if (limit) {
-		errno = 0;
-		page->limit = strtol(limit, &end, 10);
-		if (errno || end == limit || *end || page->limit < 1 || page->limit > LIST_MAX_LIMIT)
-			reply_field_error(reply, "limit", "must be an integer from 1 to %d",
-					  LIST_MAX_LIMIT);
-	}
 	if (sort) {
 		if (strcmp(sort, "id") == 0 || strcmp(sort, "name") == 0)
 			page->sort = strcmp(sort, "id") == 0 ? "id" : "name";
@@ -243,21 +280,9 @@ enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct l
 	}
 	if (cursor) {
 		/* A cursor is base64url("sort\nid\nkey"). */
-		char *text, *nl1, *nl2;
-		if (sodium_base642bin(raw, sizeof(raw) - 1, cursor, strlen(cursor), NULL, &n, NULL,
-				      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+		if (!(key = list_cursor_decode(cursor, page->sort, &page->after_id, raw)))
 			goto bad_cursor;
-		raw[n] = '\0';
-		text = (char *)raw;
-		if (strlen(text) != n || !(nl1 = strchr(text, '\n')) || !(nl2 = strchr(nl1 + 1, '\n')))
-			goto bad_cursor;
-		*nl1 = *nl2 = '\0';
-		if (strcmp(text, page->sort) != 0 ||
-		    !router_parse_id(nl1 + 1, strlen(nl1 + 1), &page->after_id))
-			goto bad_cursor;
-		if (strlen(nl2 + 1) > LIST_MAX_KEY || !utf8_valid(nl2 + 1, strlen(nl2 + 1)))
-			goto bad_cursor;
-		snprintf(page->after_key, sizeof(page->after_key), "%s", nl2 + 1);
+		snprintf(page->after_key, sizeof(page->after_key), "%s", key);
 		page->has_key = strcmp(page->sort, "name") == 0;
 	}
 	if (reply->errors)

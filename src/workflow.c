@@ -100,26 +100,22 @@ static enum em_err write_move(struct wf_ctx *c)
 {
 	const struct workflow *wf = c->wf;
 	struct em_req *req = c->req;
-	char bufs[3][24], idbuf[24], actor[24];
-	const char *params[10 + WF_MAX_TEXTS + WF_MAX_EXTRA] = {0};
-	size_t n = 10;
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)c->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = c->to;
-	params[6] = c->from;
-	params[7] = PQgetvalue(c->lock, 0, 2);
-	params[8] = actor;
-	params[9] = req->request_id;
+	caller_args(&a, req);
+	db_arg_i64(&a, c->id);
+	db_arg_text(&a, c->to);
+	db_arg_text(&a, c->from);
+	db_arg_text(&a, PQgetvalue(c->lock, 0, 2));
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
 	for (size_t i = 0; wf->texts && i < WF_MAX_TEXTS && wf->texts[i]; i++)
-		params[n++] = json_string_value(json_object_get(c->body, wf->texts[i]));
+		db_arg_text(&a, json_string_value(json_object_get(c->body, wf->texts[i])));
 	for (size_t i = 0; i < wf->nextra && i < WF_MAX_EXTRA; i++)
-		params[n++] = c->extra[i];
-	if ((rc = db_exec(req->db, wf->move, params, &res)) != EM_OK)
+		db_arg_text(&a, c->extra[i]);
+	if ((rc = db_exec_args(req->db, wf->move, &a, &res)) != EM_OK)
 		return rc;
 	if (wf->answer)
 		rc = wf->answer(c, res);

@@ -20,8 +20,6 @@
 	" (CASE WHEN $1 = 'head' THEN coalesce(" mgr " = $5::bigint, false) ELSE em_in_scope($1, " \
 	"$2::bigint, $3::bigint, $4::bigint, " region ", " muni ", " org ") END)"
 
-/* The five caller parameters; bufs holds the digits. */
-void cycle_params(const struct em_req *req, char bufs[4][24], const char *out[5]);
 /* Runs a get statement ($1..$5 caller, $6 id -> json, version); EM_ENOTFOUND if not visible. */
 enum em_err cycle_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
 			PGresult **out);

@@ -123,13 +123,16 @@ enum em_err resource_update(struct em_req *req, const struct em_args *args, json
 /* Pushes the caller's scope, the leading $1..$4 of every statement (effmon/db.h). */
 void caller_args(struct db_args *a, const struct em_req *req);
 
-/* The same as four text parameters, for statements not yet run through db_args;
- * bufs holds the digits. */
-void scope_params(const struct em_req *req, char bufs[3][24], const char *out[4]);
 
 /* Runs a get statement; EM_ENOTFOUND when no row is visible. */
 enum em_err resource_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
 			   PGresult **out);
+
+/* Runs a lock statement ($1.. the caller, then the id) answering the row's
+ * version first: 404 naming entity and id when no row is visible, 412 naming
+ * the current ETag when it is not the If-Match version. */
+enum em_err resource_lock(struct em_req *req, struct em_reply *reply, const struct db_stmt *lock,
+			  int64_t id, long version, const char *entity, PGresult **out);
 
 /* The one JSON document of res (its first column) as the 200 body, or 404
  * naming what and id when there is no row; clears res. */
@@ -177,6 +180,14 @@ struct list_page {
 	char after_key[LIST_MAX_KEY + 1];
 	bool has_key;
 };
+/* limit, 1..LIST_MAX_LIMIT: dflt when absent, and when invalid (with its
+ * field error in reply->errors). */
+long list_limit_parse(struct em_req *req, struct em_reply *reply, long dflt);
+/* A cursor, base64url("sort\nid\nkey"), decoded into raw: the key (valid
+ * UTF-8, at most LIST_MAX_KEY bytes) with *after_id set, or NULL when it is not
+ * a cursor of this sort. */
+const char *list_cursor_decode(const char *cursor, const char *sort, int64_t *after_id,
+			       unsigned char raw[LIST_MAX_KEY + 64]);
 enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page);
 /* The text search parameter q (NULL if absent); an error goes to reply->errors. */
 const char *list_search_parse(struct em_req *req, struct em_reply *reply);

@@ -10,7 +10,7 @@
  * missing or out of scope.
  *
  * Parameter layout of the move statement: $1 caller role, $2 region,
- * $3 municipality, $4 organization (scope_params), $5 id, $6 to, $7 from,
+ * $3 municipality, $4 organization (caller_args), $5 id, $6 to, $7 from,
  * $8 the row before (JSON), $9 actor user id, $10 request id, then $11.. the
  * body's strings named in wf->texts (NULL when absent), then ctx->extra[0..]
  * (wf->nextra of them, set by the hooks). Unless wf->answer says otherwise it

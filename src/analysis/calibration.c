@@ -216,10 +216,9 @@ static void cal_parse(struct em_req *req, struct em_reply *reply, struct cal_que
 /* --- Reading ------------------------------------------------------------------------ */
 
 struct cal_read {
+	const struct em_req *req;
 	const struct cal_query *q;
-	const char *scope[4];
-	char bufs[3][24];
-	char campaign[24];
+	int64_t campaign;
 	PGresult *summary, *groups;
 };
 
@@ -227,9 +226,8 @@ static enum em_err cal_read(struct db_conn *db, void *arg)
 {
 	struct cal_read *x = arg;
 	const struct cal_query *q = x->q;
-	char cap[24], limit[24], after[24];
-	const char *params[14];
 	bool org = strcmp(q->group_by, "organization") == 0;
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
@@ -240,32 +238,30 @@ static enum em_err cal_read(struct db_conn *db, void *arg)
 	if ((rc = db_exec(db, &CAL_SNAPSHOT, NULL, &res)) != EM_OK)
 		return rc;
 	PQclear(res);
-	memcpy(params, x->scope, sizeof(x->scope));
-	snprintf(cap, sizeof(cap), "%d", CAL_FLAGGED_CAP);
-	params[4] = x->campaign;
-	params[5] = q->min_values;
-	params[6] = q->min_share;
-	params[7] = q->min_gap;
-	params[8] = q->muni;
-	params[9] = cap;
-	params[10] = q->group_by;
-	if ((rc = db_exec(db, &CAL_SUMMARY, params, &x->summary)) != EM_OK)
+	caller_args(&a, x->req);
+	db_arg_i64(&a, x->campaign);
+	db_arg_text(&a, q->min_values);
+	db_arg_text(&a, q->min_share);
+	db_arg_text(&a, q->min_gap);
+	db_arg_text(&a, q->muni);
+	db_arg_i64(&a, CAL_FLAGGED_CAP);
+	db_arg_text(&a, q->group_by);
+	if ((rc = db_exec_args(db, &CAL_SUMMARY, &a, &x->summary)) != EM_OK)
 		return rc;
 	if (PQntuples(x->summary) == 0)
 		return EM_ENOTFOUND;
-	snprintf(limit, sizeof(limit), "%ld", q->page.limit + 1);
-	snprintf(after, sizeof(after), "%lld", (long long)q->page.after_id);
-	params[4] = limit;
-	params[5] = q->page.after_id ? after : NULL;
-	params[6] = q->page.has_key ? q->page.after_key : NULL;
-	params[7] = q->page.sort;
-	params[8] = x->campaign;
-	params[9] = org ? q->flagged : q->group_by;
-	params[10] = q->min_values;
-	params[11] = q->min_share;
-	params[12] = q->min_gap;
-	params[13] = q->muni;
-	return db_exec(db, org ? &CAL_ORG_PAGE : &CAL_GROUP_PAGE, params, &x->groups);
+	caller_args(&a, x->req);
+	db_arg_i64(&a, q->page.limit + 1);
+	db_arg_id(&a, q->page.after_id);
+	db_arg_text(&a, q->page.has_key ? q->page.after_key : NULL);
+	db_arg_text(&a, q->page.sort);
+	db_arg_i64(&a, x->campaign);
+	db_arg_text(&a, org ? q->flagged : q->group_by);
+	db_arg_text(&a, q->min_values);
+	db_arg_text(&a, q->min_share);
+	db_arg_text(&a, q->min_gap);
+	db_arg_text(&a, q->muni);
+	return db_exec_args(db, org ? &CAL_ORG_PAGE : &CAL_GROUP_PAGE, &a, &x->groups);
 }
 
 /* --- Files --------------------------------------------------------------------------- */
@@ -366,7 +362,7 @@ enum em_err campaign_calibration(struct em_req *req, const struct em_args *args,
 				 struct em_reply *reply)
 {
 	struct cal_query q;
-	struct cal_read x = {.q = &q};
+	struct cal_read x = {.req = req, .q = &q, .campaign = args->id[0]};
 	char etag[64], name[64];
 	enum em_err rc;
 
@@ -377,12 +373,10 @@ enum em_err campaign_calibration(struct em_req *req, const struct em_args *args,
 	cal_parse(req, reply, &q);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid parameters");
-	scope_params(req, x.bufs, x.scope);
-	snprintf(x.campaign, sizeof(x.campaign), "%lld", (long long)args->id[0]);
 
 	rc = db_tx(req->db, cal_read, &x);
 	if (rc == EM_ENOTFOUND)
-		rc = reply_fail(reply, rc, "no campaign %s", x.campaign);
+		rc = reply_fail(reply, rc, "no campaign %lld", (long long)x.campaign);
 	if (rc != EM_OK || (rc = cal_reply(reply, &x)) != EM_OK)
 		goto out;
 	cal_etag(reply, &q, etag, sizeof(etag));
@@ -398,7 +392,8 @@ enum em_err campaign_calibration(struct em_req *req, const struct em_args *args,
 		goto out;
 	}
 	if (q.fmt != EM_FMT_JSON) {
-		snprintf(name, sizeof(name), "calibration-campaign-%s-%s", x.campaign, q.group_by);
+		snprintf(name, sizeof(name), "calibration-campaign-%lld-%s", (long long)x.campaign,
+			 q.group_by);
 		rc = book_from_json(reply, q.fmt, &q.csv, name, calibration_book);
 	}
 out:

@@ -217,18 +217,17 @@ DB_STMT(SIM_LIST) = {
 	" AND ($7::bigint IS NULL OR s.id < $7::bigint) ORDER BY s.id DESC LIMIT $6::int",
 	7};
 
-/* values_from: a campaign id, or "previous"; none: the campaign's own values. */
-static void parse_values_from(const json_t *v, struct em_reply *reply, char *id, size_t len,
-			      bool *previous)
+/* values_from: a campaign id, or "previous"; none (*id 0): the campaign's own values. */
+static void parse_values_from(const json_t *v, struct em_reply *reply, int64_t *id, bool *previous)
 {
 	*previous = false;
-	id[0] = '\0';
+	*id = 0;
 	if (!v || json_is_null(v))
 		return;
 	if (json_is_string(v) && strcmp(json_string_value(v), "previous") == 0)
 		*previous = true;
 	else if (json_is_integer(v) && json_integer_value(v) > 0)
-		snprintf(id, len, "%lld", (long long)json_integer_value(v));
+		*id = json_integer_value(v);
 	else
 		reply_field_error(reply, "values_from",
 				  "must be a campaign id or \"previous\"");
@@ -253,15 +252,18 @@ static long parse_limit(struct em_req *req, struct em_reply *reply)
 }
 
 /* The campaign's context; EM_ENOTFOUND when it is not visible. */
-static enum em_err load_context(struct em_req *req, const char **scope, const char *cid,
-				const char *from, bool previous, struct sim_ctx *ctx)
+static enum em_err load_context(struct em_req *req, int64_t campaign, int64_t from, bool previous,
+				struct sim_ctx *ctx)
 {
-	const char *params[7] = {scope[0], scope[1], scope[2], scope[3], cid,
-				 from[0] ? from : NULL, previous ? "true" : "false"};
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	if ((rc = db_exec(req->db, &SIM_CONTEXT, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, campaign);
+	db_arg_id(&a, from);
+	db_arg_bool(&a, previous);
+	if ((rc = db_exec_args(req->db, &SIM_CONTEXT, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -277,33 +279,28 @@ static enum em_err load_context(struct em_req *req, const char **scope, const ch
 }
 
 /* The simulation's answer (owned by the caller) in *out. */
-static enum em_err run_simulation(struct em_req *req, const char **scope, const char *cid,
-				  const struct sim_ctx *ctx, const json_t *body, bool unapproved,
-				  long limit, char **out)
+static enum em_err run_simulation(struct em_req *req, int64_t campaign, const struct sim_ctx *ctx,
+				  const json_t *body, bool unapproved, long limit, char **out)
 {
 	const json_t *changes = json_object_get(body, "indicators");
 	const json_t *th = json_object_get(body, "thresholds");
-	char vid[24], cap[24], *ctext = NULL, *ttext = NULL;
-	const char *params[10];
+	char *ctext = NULL, *ttext = NULL;
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc = EM_EINTERNAL;
 
-	snprintf(vid, sizeof(vid), "%lld",
-		 (long long)json_integer_value(json_object_get(ctx->doc, "values_campaign")));
-	snprintf(cap, sizeof(cap), "%ld", limit);
 	ctext = changes ? json_dumps(changes, SIM_JSON_FLAGS) : strdup("[]");
 	ttext = th ? json_dumps(th, SIM_JSON_FLAGS) : NULL;
 	if (!ctext || (th && !ttext))
 		goto out;
-	for (int i = 0; i < 4; i++)
-		params[i] = scope[i];
-	params[4] = cid;
-	params[5] = vid;
-	params[6] = ctext;
-	params[7] = ttext;
-	params[8] = unapproved ? "true" : "false";
-	params[9] = cap;
-	if ((rc = db_exec(req->db, &SIMULATE, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, campaign);
+	db_arg_i64(&a, json_integer_value(json_object_get(ctx->doc, "values_campaign")));
+	db_arg_text(&a, ctext);
+	db_arg_text(&a, ttext);
+	db_arg_bool(&a, unapproved);
+	db_arg_i64(&a, limit);
+	if ((rc = db_exec_args(req->db, &SIMULATE, &a, &res)) != EM_OK)
 		goto out;
 	rc = EM_EINTERNAL;
 	if (PQntuples(res) == 1 && (*out = strdup(PQgetvalue(res, 0, 0))))
@@ -319,8 +316,7 @@ out:
  * row; the answer is 201 with the record's id. */
 struct sim_run {
 	struct em_req *req;
-	const char **scope;
-	const char *cid;
+	int64_t campaign;
 	const struct sim_ctx *ctx;
 	const json_t *body;
 	bool unapproved;
@@ -332,8 +328,8 @@ static enum em_err sim_run_tx(struct db_conn *db, void *arg)
 {
 	struct sim_run *x = arg;
 	struct em_req *req = x->req;
-	char variant[64], actor[24], location[96], *answer = NULL, *request = NULL;
-	const char *params[9];
+	char variant[64], location[96], *answer = NULL, *request = NULL;
+	struct db_args a;
 	struct idem idem;
 	PGresult *res;
 	enum em_err rc;
@@ -346,27 +342,26 @@ static enum em_err sim_run_tx(struct db_conn *db, void *arg)
 		    EM_OK ||
 	    idem.replayed)
 		return rc;
-	if ((rc = run_simulation(req, x->scope, x->cid, x->ctx, x->body, x->unapproved, x->limit,
+	if ((rc = run_simulation(req, x->campaign, x->ctx, x->body, x->unapproved, x->limit,
 				 &answer)) != EM_OK)
 		return rc;
 	rc = EM_EINTERNAL;
 	if (!(request = json_dumps(x->body, SIM_JSON_FLAGS)))
 		goto out;
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	for (int i = 0; i < 4; i++)
-		params[i] = x->scope[i];
-	params[4] = x->cid;
-	params[5] = actor;
-	params[6] = request;
-	params[7] = answer;
-	params[8] = req->request_id;
-	if ((rc = db_exec(req->db, &SIM_SAVE, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, x->campaign);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, request);
+	db_arg_text(&a, answer);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &SIM_SAVE, &a, &res)) != EM_OK)
 		goto out;
 	rc = PQntuples(res) == 1 ? reply_json_copy(x->reply, 201, PQgetvalue(res, 0, 0))
 				 : EM_EINTERNAL;
 	if (rc == EM_OK) {
 		/* No route reads one run: Location is the campaign's record of them. */
-		snprintf(location, sizeof(location), "/api/v1/campaigns/%s/simulations", x->cid);
+		snprintf(location, sizeof(location), "/api/v1/campaigns/%lld/simulations",
+			 (long long)x->campaign);
 		reply_header(x->reply, "Location", location);
 		reply_header(x->reply, "Cache-Control", "no-store");
 		rc = idem_finish(req, &idem, x->reply);
@@ -383,24 +378,22 @@ enum em_err campaign_simulate(struct em_req *req, const struct em_args *args, js
 {
 	const json_t *from = json_object_get(body, "values_from");
 	struct sim_ctx ctx = {0};
-	char bufs[3][24], cid[24], fid[24];
-	const char *scope[4];
 	bool unapproved, previous;
+	int64_t values_from;
 	long limit;
 	enum em_err rc;
 
 	if ((rc = monitoring_include(req, reply, &unapproved)) != EM_OK)
 		return rc;
 	limit = parse_limit(req, reply);
-	parse_values_from(from, reply, fid, sizeof(fid), &previous);
-	scope_params(req, bufs, scope);
-	snprintf(cid, sizeof(cid), "%lld", (long long)args->id[0]);
+	parse_values_from(from, reply, &values_from, &previous);
 	/* Not found before invalid: an out-of-scope campaign answers like a missing one. */
-	if ((rc = load_context(req, scope, cid, fid, previous, &ctx)) != EM_OK) {
+	if ((rc = load_context(req, args->id[0], values_from, previous, &ctx)) != EM_OK) {
 		if (rc == EM_ENOTFOUND) {
 			json_decref(reply->errors); /* a 404 tells nothing of the parameters */
 			reply->errors = NULL;
-			rc = reply_fail(reply, EM_ENOTFOUND, "no campaign %s", cid);
+			rc = reply_fail(reply, EM_ENOTFOUND, "no campaign %lld",
+					(long long)args->id[0]);
 		}
 		return rc;
 	}
@@ -408,7 +401,7 @@ enum em_err campaign_simulate(struct em_req *req, const struct em_args *args, js
 	if (reply->errors) {
 		rc = reply_fail(reply, EM_EINVAL, "invalid simulation");
 	} else {
-		struct sim_run run = {req, scope, cid, &ctx, body, unapproved, limit, reply};
+		struct sim_run run = {req, args->id[0], &ctx, body, unapproved, limit, reply};
 		rc = db_tx(req->db, sim_run_tx, &run);
 	}
 	json_decref(ctx.doc);
@@ -419,10 +412,9 @@ enum em_err campaign_simulations_list(struct em_req *req, const struct em_args *
 				      json_t *body, struct em_reply *reply)
 {
 	struct list_page page;
-	char bufs[3][24], cid[24], limit[24], before[24];
-	const char *params[7];
 	const char *sort = req_query(req, "sort");
 	struct sim_ctx ctx = {0};
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
@@ -431,25 +423,23 @@ enum em_err campaign_simulations_list(struct em_req *req, const struct em_args *
 		return rc;
 	if (sort && strcmp(sort, "id") != 0)
 		reply_field_error(reply, "sort", "simulations are listed newest first: only id");
-	scope_params(req, bufs, params);
-	snprintf(cid, sizeof(cid), "%lld", (long long)args->id[0]);
-	if ((rc = load_context(req, params, cid, "", false, &ctx)) != EM_OK) {
+	if ((rc = load_context(req, args->id[0], 0, false, &ctx)) != EM_OK) {
 		if (rc == EM_ENOTFOUND) {
 			json_decref(reply->errors);
 			reply->errors = NULL;
-			rc = reply_fail(reply, EM_ENOTFOUND, "no campaign %s", cid);
+			rc = reply_fail(reply, EM_ENOTFOUND, "no campaign %lld",
+					(long long)args->id[0]);
 		}
 		return rc;
 	}
 	json_decref(ctx.doc);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	snprintf(limit, sizeof(limit), "%ld", page.limit + 1);
-	snprintf(before, sizeof(before), "%lld", (long long)page.after_id);
-	params[4] = cid;
-	params[5] = limit;
-	params[6] = page.after_id ? before : NULL;
-	if ((rc = db_exec(req->db, &SIM_LIST, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, args->id[0]);
+	db_arg_i64(&a, page.limit + 1);
+	db_arg_id(&a, page.after_id);
+	if ((rc = db_exec_args(req->db, &SIM_LIST, &a, &res)) != EM_OK)
 		return rc;
 	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);

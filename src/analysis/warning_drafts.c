@@ -105,8 +105,7 @@ static enum em_err wdrafts_tx(struct db_conn *db, void *arg)
 	struct wdrafts *d = arg;
 	struct em_req *req = d->req;
 	struct idem idem;
-	char idbuf[24], actor[24];
-	const char *params[6];
+	struct db_args a;
 	PGresult *gen;
 	enum em_err rc;
 
@@ -116,15 +115,14 @@ static enum em_err wdrafts_tx(struct db_conn *db, void *arg)
 		return rc;
 	if ((rc = drafts_campaign_lock(req, d->campaign, d->reply)) != EM_OK)
 		return rc;
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)d->campaign);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[0] = em_role_name(req->caller.role);
-	params[1] = idbuf;
-	params[2] = d->text;
-	params[3] = actor;
-	params[4] = req->request_id;
-	params[5] = d->types;
-	if ((rc = db_exec(req->db, &WDRAFT_GENERATE, params, &gen)) != EM_OK)
+	db_args_init(&a);
+	db_arg_text(&a, em_role_name(req->caller.role));
+	db_arg_i64(&a, d->campaign);
+	db_arg_text(&a, d->text);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	db_arg_text(&a, d->types);
+	if ((rc = db_exec_args(req->db, &WDRAFT_GENERATE, &a, &gen)) != EM_OK)
 		return rc;
 	rc = drafts_answer(d, gen);
 	PQclear(gen);

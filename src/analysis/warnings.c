@@ -41,11 +41,11 @@ DB_STMT(WARN_CAMPAIGN) = {
 #define WARN_KEY "(w.type_order * 100 + coalesce(w.direction_position, 0))"
 
 /*
- * $1..$5 caller (cycle_params), $6 campaign, $7 include unapproved, $8
- * threshold, $9 completeness bound, $10 types (NULL: all), $11 municipality,
- * $12 organization, $13 limit + 1, $14 after submission, $15 after key ->
- * json, submission id, key. recommendation_id: the recommendation made from
- * the warning (not withdrawn; a draft only for the issuing side).
+ * $1..$5 caller (the scope, then a head's manager), $6 campaign, $7 include
+ * unapproved, $8 threshold, $9 completeness bound, $10 types (NULL: all), $11
+ * municipality, $12 organization, $13 limit + 1, $14 after submission, $15
+ * after key -> json, submission id, key. recommendation_id: the recommendation
+ * made from the warning (not withdrawn; a draft only for the issuing side).
  */
 DB_STMT(WARN_LIST) = {
 	"warnings_list",
@@ -290,20 +290,19 @@ static void etag_reply(struct em_req *req, struct em_reply *reply)
 }
 
 /* The answer's members after items and next: what the warnings were computed with. */
-static enum em_err campaign_extra(struct em_req *req, const struct warn_query *q, const char *cid,
+static enum em_err campaign_extra(struct em_req *req, const struct warn_query *q, int64_t campaign,
 				  char **extra)
 {
-	char bufs[3][24];
-	const char *params[8];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	scope_params(req, bufs, params);
-	params[4] = cid;
-	params[5] = q->threshold;
-	params[6] = q->completeness;
-	params[7] = q->unapproved ? "unapproved" : "approved";
-	if ((rc = db_exec(req->db, &WARN_CAMPAIGN, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, campaign);
+	db_arg_text(&a, q->threshold);
+	db_arg_text(&a, q->completeness);
+	db_arg_text(&a, q->unapproved ? "unapproved" : "approved");
+	if ((rc = db_exec_args(req->db, &WARN_CAMPAIGN, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -321,34 +320,32 @@ enum em_err campaign_warnings_list(struct em_req *req, const struct em_args *arg
 				   struct em_reply *reply)
 {
 	struct warn_query q;
-	char bufs[4][24], cid[24], limit[24], after[24], *extra = NULL;
-	const char *params[15];
+	struct db_args a;
+	char *extra = NULL;
 	PGresult *res;
 	enum em_err rc;
 
 	(void)body;
 	if ((rc = parse_query(req, reply, &q)) != EM_OK)
 		return rc;
-	snprintf(cid, sizeof(cid), "%lld", (long long)args->id[0]);
-	rc = campaign_extra(req, &q, cid, &extra);
+	rc = campaign_extra(req, &q, args->id[0], &extra);
 	if (rc == EM_ENOTFOUND)
-		return reply_fail(reply, rc, "no campaign %s", cid);
+		return reply_fail(reply, rc, "no campaign %lld", (long long)args->id[0]);
 	if (rc != EM_OK)
 		return rc;
-	cycle_params(req, bufs, params);
-	snprintf(limit, sizeof(limit), "%ld", q.page.limit + 1);
-	snprintf(after, sizeof(after), "%lld", (long long)q.page.after_id);
-	params[5] = cid;
-	params[6] = q.unapproved ? "true" : "false";
-	params[7] = q.threshold;
-	params[8] = q.completeness;
-	params[9] = q.types[0] ? q.types : NULL;
-	params[10] = q.muni;
-	params[11] = q.org;
-	params[12] = limit;
-	params[13] = q.page.after_id ? after : NULL;
-	params[14] = q.page.has_key ? q.page.after_key : NULL;
-	if ((rc = db_exec(req->db, &WARN_LIST, params, &res)) == EM_OK) {
+	caller_args(&a, req);
+	db_arg_id(&a, req->caller.manager_id);
+	db_arg_i64(&a, args->id[0]);
+	db_arg_bool(&a, q.unapproved);
+	db_arg_text(&a, q.threshold);
+	db_arg_text(&a, q.completeness);
+	db_arg_text(&a, q.types[0] ? q.types : NULL);
+	db_arg_text(&a, q.muni);
+	db_arg_text(&a, q.org);
+	db_arg_i64(&a, q.page.limit + 1);
+	db_arg_id(&a, q.page.after_id);
+	db_arg_text(&a, q.page.has_key ? q.page.after_key : NULL);
+	if ((rc = db_exec_args(req->db, &WARN_LIST, &a, &res)) == EM_OK) {
 		rc = list_reply(reply, res, &q.page, extra);
 		PQclear(res);
 	}

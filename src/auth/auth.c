@@ -99,13 +99,13 @@ static void user_from_row(const PGresult *r, struct auth_user *u)
 
 enum em_err users_by_id(struct db_conn *db, int64_t id, struct auth_user *out)
 {
-	char idbuf[24];
-	const char *params[1] = {idbuf};
+	struct db_args a;
 	PGresult *r;
 	enum em_err rc;
 
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	if ((rc = db_exec(db, &USER_BY_ID, params, &r)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, id);
+	if ((rc = db_exec_args(db, &USER_BY_ID, &a, &r)) != EM_OK)
 		return rc;
 	if (PQntuples(r) == 0) {
 		PQclear(r);
@@ -219,14 +219,15 @@ struct login {
 static enum em_err login_tx(struct db_conn *db, void *arg)
 {
 	struct login *l = arg;
-	char max[16], window[16];
-	const char *params[3] = {l->login, max, window};
+	struct db_args a;
 	PGresult *r;
 	enum em_err rc;
 
 	l->ok = false;
 	l->retry_after = 0;
-	if ((rc = db_exec(db, &THROTTLE_LOCK, params, &r)) != EM_OK)
+	db_args_init(&a);
+	db_arg_text(&a, l->login);
+	if ((rc = db_exec_args(db, &THROTTLE_LOCK, &a, &r)) != EM_OK)
 		return rc;
 	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) {
 		l->retry_after = db_int64(r, 0, 0) > 0 ? db_int64(r, 0, 0) : 1;
@@ -235,7 +236,7 @@ static enum em_err login_tx(struct db_conn *db, void *arg)
 	}
 	PQclear(r);
 
-	if ((rc = db_exec(db, &USER_BY_LOGIN, params, &r)) != EM_OK)
+	if ((rc = db_exec_args(db, &USER_BY_LOGIN, &a, &r)) != EM_OK)
 		return rc;
 	if (PQntuples(r) == 1) {
 		user_from_row(r, &l->user);
@@ -245,9 +246,11 @@ static enum em_err login_tx(struct db_conn *db, void *arg)
 	}
 	PQclear(r);
 
-	snprintf(max, sizeof(max), "%ld", l->req->cfg->login_max_failures);
-	snprintf(window, sizeof(window), "%ld", l->req->cfg->login_lock_seconds);
-	if ((rc = db_exec(db, l->ok ? &THROTTLE_CLEAR : &THROTTLE_FAIL, params, &r)) != EM_OK)
+	if (!l->ok) {
+		db_arg_i64(&a, l->req->cfg->login_max_failures);
+		db_arg_i64(&a, l->req->cfg->login_lock_seconds);
+	}
+	if ((rc = db_exec_args(db, l->ok ? &THROTTLE_CLEAR : &THROTTLE_FAIL, &a, &r)) != EM_OK)
 		return rc;
 	PQclear(r);
 	return EM_OK;

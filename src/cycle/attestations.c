@@ -3,7 +3,7 @@
  * commission's protocol, a score for every competency of the catalog, the
  * monitoring total the commission had before it, the decision and its term;
  * a manager's attestations and the one valid today. Also the helpers the
- * cycle's handlers share (caller parameters, one-object reads, id-ordered lists).
+ * cycle's handlers share (one-object reads, id-ordered lists).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,25 +17,17 @@
 
 /* --- Shared by the cycle's handlers --------------------------------------------------- */
 
-void cycle_params(const struct em_req *req, char bufs[4][24], const char *out[5])
-{
-	scope_params(req, bufs, out);
-	snprintf(bufs[3], 24, "%lld", (long long)req->caller.manager_id);
-	out[4] = req->caller.manager_id ? bufs[3] : NULL;
-}
-
 enum em_err cycle_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
 			PGresult **out)
 {
-	char bufs[4][24], idbuf[24];
-	const char *params[6];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	cycle_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	params[5] = idbuf;
-	if ((rc = db_exec(req->db, get, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_id(&a, req->caller.manager_id);
+	db_arg_i64(&a, id);
+	if ((rc = db_exec_args(req->db, get, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -341,8 +333,8 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	struct att_create *c = arg;
 	struct em_req *req = c->req;
 	struct idem idem;
-	char bufs[4][24], actor[24], location[96];
-	const char *params[8];
+	char location[96];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 	int64_t id;
@@ -351,19 +343,20 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	reply_clear(c->reply);
 	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
 		return rc;
-	params[0] = c->text;
-	if ((rc = db_exec(req->db, &ATT_CHECK, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_text(&a, c->text);
+	if ((rc = db_exec_args(req->db, &ATT_CHECK, &a, &res)) != EM_OK)
 		return rc;
 	check_catalog(res, c->reply);
 	PQclear(res);
 	if (c->reply->errors)
 		return reply_fail(c->reply, EM_EINVAL, "the attestation is not valid");
-	cycle_params(req, bufs, params);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[5] = c->text;
-	params[6] = actor;
-	params[7] = req->request_id;
-	if ((rc = db_exec(req->db, &ATT_INSERT, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_id(&a, req->caller.manager_id);
+	db_arg_text(&a, c->text);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &ATT_INSERT, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -445,23 +438,20 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 {
 	struct att_update *u = arg;
 	struct em_req *req = u->req;
-	char bufs[4][24], idbuf[24], ver[16], actor[24];
-	const char *params[10];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
 	(void)db;
 	reply_clear(u->reply);
-	cycle_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)u->id);
-	snprintf(ver, sizeof(ver), "%ld", u->version);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[5] = idbuf;
-	params[6] = u->text;
-	params[7] = ver;
-	params[8] = actor;
-	params[9] = req->request_id;
-	if ((rc = db_exec(req->db, &ATT_UPDATE_SQL, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_id(&a, req->caller.manager_id);
+	db_arg_i64(&a, u->id);
+	db_arg_text(&a, u->text);
+	db_arg_i64(&a, u->version);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &ATT_UPDATE_SQL, &a, &res)) != EM_OK)
 		return map_constraint(req, ATT_CONSTRAINTS, rc, u->reply);
 	bool changed = PQntuples(res) == 1;
 	PQclear(res);

@@ -189,8 +189,8 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	struct dec_create *c = arg;
 	struct em_req *req = c->req;
 	struct idem idem;
-	char bufs[4][24], actor[24], location[96];
-	const char *params[8];
+	char location[96];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 	int64_t id;
@@ -199,9 +199,10 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	reply_clear(c->reply);
 	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
 		return rc;
-	cycle_params(req, bufs, params);
-	params[5] = c->text;
-	if ((rc = db_exec(req->db, &DEC_CHECK, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_id(&a, req->caller.manager_id);
+	db_arg_text(&a, c->text);
+	if ((rc = db_exec_args(req->db, &DEC_CHECK, &a, &res)) != EM_OK)
 		return rc;
 	if (!db_bool(res, 0, 0))
 		reply_field_error(c->reply, "manager_id", "no such manager in your scope");
@@ -213,10 +214,10 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	PQclear(res);
 	if (c->reply->errors)
 		return reply_fail(c->reply, EM_EINVAL, "the decision is not valid");
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[6] = actor;
-	params[7] = req->request_id;
-	if ((rc = db_exec(req->db, &DEC_INSERT, params, &res)) != EM_OK)
+	/* The insert takes the check's six, then the actor and the request id. */
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &DEC_INSERT, &a, &res)) != EM_OK)
 		return map_constraint(req, DEC_CONSTRAINTS, rc, c->reply);
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -300,8 +301,8 @@ static enum em_err revoke_tx(struct db_conn *db, void *arg)
 	struct dec_revoke *v = arg;
 	struct em_req *req = v->req;
 	struct idem idem;
-	char bufs[4][24], idbuf[24], actor[24], location[96];
-	const char *params[9];
+	char location[96];
+	struct db_args a;
 	PGresult *lock = NULL, *res;
 	enum em_err rc;
 	int64_t id;
@@ -310,10 +311,10 @@ static enum em_err revoke_tx(struct db_conn *db, void *arg)
 	reply_clear(v->reply);
 	if ((rc = idem_begin(req, v->body, &idem, v->reply)) != EM_OK || idem.replayed)
 		return rc;
-	cycle_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)v->id);
-	params[5] = idbuf;
-	if ((rc = db_exec(req->db, &DEC_LOCK, params, &lock)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_id(&a, req->caller.manager_id);
+	db_arg_i64(&a, v->id);
+	if ((rc = db_exec_args(req->db, &DEC_LOCK, &a, &lock)) != EM_OK)
 		return rc;
 	if (PQntuples(lock) == 0) {
 		rc = reply_fail(v->reply, EM_ENOTFOUND, "no decision %lld", (long long)v->id);
@@ -342,12 +343,13 @@ static enum em_err revoke_tx(struct db_conn *db, void *arg)
 				"municipal decisions)", (long long)v->id, PQgetvalue(lock, 0, 4));
 		goto out;
 	}
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[1] = idbuf;
-	params[2] = req->body;
-	params[3] = actor;
-	params[4] = req->request_id;
-	if ((rc = db_exec(req->db, &DEC_REVOKE, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_text(&a, em_role_name(req->caller.role));
+	db_arg_i64(&a, v->id);
+	db_arg_text(&a, req->body);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &DEC_REVOKE, &a, &res)) != EM_OK)
 		goto out;
 	id = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);

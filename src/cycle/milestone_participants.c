@@ -99,25 +99,22 @@ static enum em_err part_begin(struct part_op *p, PGresult **lock)
 	return rc;
 }
 
-static void part_params(struct part_op *p, char bufs[3][24], char ids[3][24],
-			const char *params[8])
+/* The arguments of PART_ADD and PART_REMOVE: scope, milestone, manager, actor, request id. */
+static void part_args(const struct part_op *p, struct db_args *a)
 {
-	scope_params(p->req, bufs, params);
-	snprintf(ids[0], 24, "%lld", (long long)p->milestone_id);
-	snprintf(ids[1], 24, "%lld", (long long)p->manager_id);
-	snprintf(ids[2], 24, "%lld", (long long)p->req->caller.user_id);
-	params[4] = ids[0];
-	params[5] = ids[1];
-	params[6] = ids[2];
-	params[7] = p->req->request_id;
+	caller_args(a, p->req);
+	db_arg_i64(a, p->milestone_id);
+	db_arg_i64(a, p->manager_id);
+	db_arg_i64(a, p->req->caller.user_id);
+	db_arg_text(a, p->req->request_id);
 }
 
 static enum em_err add_tx(struct db_conn *db, void *arg)
 {
 	struct part_op *p = arg;
 	struct idem idem;
-	char bufs[3][24], ids[3][24], location[128];
-	const char *params[8];
+	struct db_args a;
+	char location[128];
 	PGresult *lock = NULL, *res;
 	enum em_err rc;
 
@@ -128,8 +125,8 @@ static enum em_err add_tx(struct db_conn *db, void *arg)
 	if ((rc = part_begin(p, &lock)) != EM_OK)
 		return rc;
 	PQclear(lock);
-	part_params(p, bufs, ids, params);
-	if ((rc = db_exec(p->req->db, &PART_ADD, params, &res)) != EM_OK) {
+	part_args(p, &a);
+	if ((rc = db_exec_args(p->req->db, &PART_ADD, &a, &res)) != EM_OK) {
 		if (rc == EM_ECONFLICT)
 			return reply_fail(p->reply, EM_ECONFLICT,
 					  "manager %lld already takes part in milestone %lld",
@@ -176,8 +173,7 @@ enum em_err milestone_participants_add(struct em_req *req, const struct em_args 
 static enum em_err remove_tx(struct db_conn *db, void *arg)
 {
 	struct part_op *p = arg;
-	char bufs[3][24], ids[3][24];
-	const char *params[8];
+	struct db_args a;
 	PGresult *lock = NULL, *res;
 	enum em_err rc;
 
@@ -186,8 +182,8 @@ static enum em_err remove_tx(struct db_conn *db, void *arg)
 	if ((rc = part_begin(p, &lock)) != EM_OK)
 		return rc;
 	PQclear(lock);
-	part_params(p, bufs, ids, params);
-	if ((rc = db_exec(p->req->db, &PART_REMOVE, params, &res)) != EM_OK)
+	part_args(p, &a);
+	if ((rc = db_exec_args(p->req->db, &PART_REMOVE, &a, &res)) != EM_OK)
 		return rc;
 	bool removed = atol(PQgetvalue(res, 0, 0)) > 0;
 	PQclear(res);

@@ -223,8 +223,8 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	struct ms_create *c = arg;
 	struct em_req *req = c->req;
 	struct idem idem;
-	char bufs[3][24], idbuf[24], actor[24], location[96], due_on[11], recurrence[12];
-	const char *params[10];
+	struct db_args a;
+	char location[96], due_on[11], recurrence[12];
 	PGresult *lock = NULL, *res;
 	enum em_err rc;
 
@@ -239,16 +239,14 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 		goto out;
 	resolve_due(c->body, NULL, NULL, NULL, PQgetvalue(lock, 0, 4), PQgetvalue(lock, 0, 5),
 		    due_on, recurrence);
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)c->roadmap_id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = c->text;
-	params[6] = due_on[0] ? due_on : NULL;
-	params[7] = recurrence;
-	params[8] = actor;
-	params[9] = req->request_id;
-	if ((rc = db_exec(req->db, &MS_CREATE_SQL, params, &res)) != EM_OK) {
+	caller_args(&a, req);
+	db_arg_i64(&a, c->roadmap_id);
+	db_arg_text(&a, c->text);
+	db_arg_text(&a, due_on[0] ? due_on : NULL);
+	db_arg_text(&a, recurrence);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &MS_CREATE_SQL, &a, &res)) != EM_OK) {
 		rc = map_constraint(req, MS_CONSTRAINTS, rc, c->reply);
 		goto out;
 	}
@@ -291,15 +289,13 @@ enum em_err roadmap_milestones_create(struct em_req *req, const struct em_args *
 enum em_err milestone_lock(struct em_req *req, int64_t id, PGresult **out,
 			   struct em_reply *reply)
 {
-	char bufs[3][24], idbuf[24];
-	const char *params[5];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &MS_LOCK, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, id);
+	if ((rc = db_exec_args(req->db, &MS_LOCK, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -338,8 +334,8 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 {
 	struct ms_update *u = arg;
 	struct em_req *req = u->req;
-	char bufs[3][24], idbuf[24], actor[24], due_on[11], recurrence[12];
-	const char *params[11];
+	struct db_args a;
+	char due_on[11], recurrence[12];
 	PGresult *lock = NULL, *res;
 	bool progress = progress_only(u->body);
 	enum em_err rc;
@@ -368,17 +364,15 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 	resolve_due(u->body, db_str(lock, 0, L_DUE_TEXT), db_str(lock, 0, L_DUE_ON),
 		    PQgetvalue(lock, 0, L_RECURRENCE), PQgetvalue(lock, 0, L_FROM),
 		    PQgetvalue(lock, 0, L_TO), due_on, recurrence);
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)u->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = u->text;
-	params[6] = due_on[0] ? due_on : NULL;
-	params[7] = recurrence;
-	params[8] = PQgetvalue(lock, 0, L_ROW);
-	params[9] = actor;
-	params[10] = req->request_id;
-	if ((rc = db_exec(req->db, &MS_UPDATE_SQL, params, &res)) != EM_OK) {
+	caller_args(&a, req);
+	db_arg_i64(&a, u->id);
+	db_arg_text(&a, u->text);
+	db_arg_text(&a, due_on[0] ? due_on : NULL);
+	db_arg_text(&a, recurrence);
+	db_arg_text(&a, PQgetvalue(lock, 0, L_ROW));
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &MS_UPDATE_SQL, &a, &res)) != EM_OK) {
 		rc = map_constraint(req, MS_CONSTRAINTS, rc, u->reply);
 		goto out;
 	}

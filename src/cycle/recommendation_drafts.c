@@ -96,10 +96,13 @@ DB_STMT(RECO_ARRAY_OF) = {
 
 enum em_err recommendations_json_array(struct em_req *req, const char *ids, char **out)
 {
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	if ((rc = db_exec(req->db, &RECO_ARRAY_OF, &ids, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_text(&a, ids);
+	if ((rc = db_exec_args(req->db, &RECO_ARRAY_OF, &a, &res)) != EM_OK)
 		return rc;
 	*out = strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -145,8 +148,7 @@ static enum em_err drafts_tx(struct db_conn *db, void *arg)
 	struct reco_drafts *d = arg;
 	struct em_req *req = d->req;
 	struct idem idem;
-	char idbuf[24], actor[24];
-	const char *params[5];
+	struct db_args a;
 	PGresult *gen, *res;
 	enum em_err rc;
 
@@ -156,20 +158,20 @@ static enum em_err drafts_tx(struct db_conn *db, void *arg)
 		return rc;
 	if ((rc = drafts_campaign_lock(req, d->campaign, d->reply)) != EM_OK)
 		return rc;
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)d->campaign);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[0] = em_role_name(req->caller.role);
-	params[1] = idbuf;
-	params[2] = d->text;
-	params[3] = actor;
-	params[4] = req->request_id;
-	if ((rc = db_exec(req->db, &DRAFT_GENERATE, params, &gen)) != EM_OK)
+	db_args_init(&a);
+	db_arg_text(&a, em_role_name(req->caller.role));
+	db_arg_i64(&a, d->campaign);
+	db_arg_text(&a, d->text);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &DRAFT_GENERATE, &a, &gen)) != EM_OK)
 		return rc;
-	params[0] = PQgetvalue(gen, 0, 2);
-	params[1] = PQgetvalue(gen, 0, 0);
-	params[2] = PQgetvalue(gen, 0, 1);
-	params[3] = PQgetvalue(gen, 0, 3);
-	rc = db_exec(req->db, &DRAFT_ITEMS, params, &res);
+	db_args_init(&a);
+	db_arg_text(&a, PQgetvalue(gen, 0, 2));
+	db_arg_text(&a, PQgetvalue(gen, 0, 0));
+	db_arg_text(&a, PQgetvalue(gen, 0, 1));
+	db_arg_text(&a, PQgetvalue(gen, 0, 3));
+	rc = db_exec_args(req->db, &DRAFT_ITEMS, &a, &res);
 	PQclear(gen);
 	if (rc != EM_OK)
 		return rc;

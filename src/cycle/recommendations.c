@@ -117,14 +117,17 @@ DB_STMT(RECO_CODES) = {
 	" AND i.code = x.e #>> '{}')",
 	2};
 
-static enum em_err check_catalog(struct em_req *req, const char *campaign, const char *body,
+static enum em_err check_catalog(struct em_req *req, int64_t campaign, const char *body,
 				 struct em_reply *reply)
 {
-	const char *params[2] = {campaign, body};
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	if ((rc = db_exec(req->db, &RECO_CODES, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, campaign);
+	db_arg_text(&a, body);
+	if ((rc = db_exec_args(req->db, &RECO_CODES, &a, &res)) != EM_OK)
 		return rc;
 	for (int i = 0; i < PQntuples(res); i++)
 		reply_field_error(reply, PQgetvalue(res, i, 0), "%s", PQgetvalue(res, i, 1));
@@ -211,19 +214,19 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	struct reco_create *c = arg;
 	struct em_req *req = c->req;
 	struct idem idem;
-	char bufs[4][24], actor[24], location[96], campaign[24];
-	const char *params[5];
+	char location[96];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
-	int64_t id;
+	int64_t id, campaign;
 
 	(void)db;
 	reply_clear(c->reply);
 	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
 		return rc;
-	cycle_params(req, bufs, params);
-	params[4] = req->body;
-	if ((rc = db_exec(req->db, &RECO_RESOLVE, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_text(&a, req->body);
+	if ((rc = db_exec_args(req->db, &RECO_RESOLVE, &a, &res)) != EM_OK)
 		return rc;
 	bool campaign_ok = true;
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -232,19 +235,18 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 			campaign_ok = false;
 	}
 	PQclear(res);
-	snprintf(campaign, sizeof(campaign), "%lld",
-		 (long long)json_integer_value(json_object_get(c->body, "campaign_id")));
+	campaign = json_integer_value(json_object_get(c->body, "campaign_id"));
 	if (campaign_ok && (rc = check_catalog(req, campaign, req->body, c->reply)) != EM_OK)
 		return rc;
 	if (c->reply->errors)
 		return reply_fail(c->reply, EM_EINVAL, "the recommendation is not valid");
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[0] = em_role_name(req->caller.role);
-	params[1] = params[2]; /* the caller's municipality */
-	params[2] = req->body;
-	params[3] = actor;
-	params[4] = req->request_id;
-	if ((rc = db_exec(req->db, &RECO_INSERT, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_text(&a, em_role_name(req->caller.role));
+	db_arg_id(&a, req->caller.municipality_id);
+	db_arg_text(&a, req->body);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &RECO_INSERT, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -396,8 +398,7 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 {
 	struct reco_update *u = arg;
 	struct em_req *req = u->req;
-	char idbuf[24], actor[24];
-	const char *params[6];
+	struct db_args a;
 	PGresult *lock = NULL, *res;
 	enum em_err rc;
 
@@ -416,22 +417,20 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 				em_role_name(req->caller.role), ISSUER_WHO);
 		goto out;
 	}
-	if ((rc = check_catalog(req, PQgetvalue(lock, 0, K_CAMPAIGN), req->body, u->reply)) !=
-	    EM_OK)
+	if ((rc = check_catalog(req, db_int64(lock, 0, K_CAMPAIGN), req->body, u->reply)) != EM_OK)
 		goto out;
 	if (u->reply->errors) {
 		rc = reply_fail(u->reply, EM_EINVAL, "the change to the recommendation is not valid");
 		goto out;
 	}
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)u->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[0] = em_role_name(req->caller.role);
-	params[1] = idbuf;
-	params[2] = req->body;
-	params[3] = actor;
-	params[4] = req->request_id;
-	params[5] = PQgetvalue(lock, 0, K_ROW);
-	if ((rc = db_exec(req->db, &RECO_UPDATE_SQL, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_text(&a, em_role_name(req->caller.role));
+	db_arg_i64(&a, u->id);
+	db_arg_text(&a, req->body);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	db_arg_text(&a, PQgetvalue(lock, 0, K_ROW));
+	if ((rc = db_exec_args(req->db, &RECO_UPDATE_SQL, &a, &res)) != EM_OK)
 		goto out;
 	PQclear(res);
 	rc = cycle_reply_one(req, u->reply, &RECO_GET, u->id, 200, "recommendation");

@@ -361,25 +361,48 @@ static const struct db_stmt *const STEPS[] = {
 static const enum em_format REPORT_FORMATS[] = {EM_FMT_JSON, EM_FMT_CSV, EM_FMT_XLSX,
 						 EM_FMT_HTML};
 
+/* What the transaction reads with; its arguments are built anew on each try. */
 struct report_ctx {
-	const char *head_params[6];
-	char bufs[3][24];
-	char campaign[24];
-	const char *muni; /* NULL: region-wide */
+	const struct em_req *req;
+	int64_t campaign_id;
+	char campaign[24]; /* the id as text, for messages and file names */
+	const char *muni;  /* as asked, NULL: region-wide */
+	int64_t muni_id;   /* the municipality when muni is set */
 	PGresult *head;
 	char *steps[NSTEPS];
 };
 
+/* The municipality, or NULL for a region-wide report. */
+static void push_muni(struct db_args *a, const struct report_ctx *x)
+{
+	if (x->muni)
+		db_arg_i64(a, x->muni_id);
+	else
+		db_arg_null(a);
+}
+
+/* A step statement's arguments: the first st->nparams of $1 campaign, $2 municipality
+ * and $3 the previous campaign (from the head row). */
+static void step_args(struct db_args *a, const struct report_ctx *x, const struct db_stmt *st)
+{
+	db_args_init(a);
+	db_arg_i64(a, x->campaign_id);
+	if (st->nparams > 1)
+		push_muni(a, x);
+	if (st->nparams > 2)
+		db_arg_text(a, db_str(x->head, 0, 2));
+}
+
 /* Adds "key": the one value st reads, as the last member of the object text *obj. */
-static enum em_err add_member(struct db_conn *db, const struct db_stmt *st,
-			      const char *const *params, const char *key, char **obj)
+static enum em_err add_member(struct db_conn *db, const struct db_stmt *st, const struct db_args *a,
+			      const char *key, char **obj)
 {
 	PGresult *res;
 	size_t n = strlen(*obj);
 	char *out = NULL;
 	enum em_err rc;
 
-	if ((rc = db_exec(db, st, params, &res)) != EM_OK)
+	if ((rc = db_exec_args(db, st, a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 1 && n >= 2 && (*obj)[n - 1] == '}' &&
 	    asprintf(&out, "%.*s%s\"%s\": %s}", (int)(n - 1), *obj, n > 2 ? ", " : "", key,
@@ -396,7 +419,7 @@ static enum em_err add_member(struct db_conn *db, const struct db_stmt *st,
 static enum em_err report_read(struct db_conn *db, void *arg)
 {
 	struct report_ctx *x = arg;
-	const char *params[3];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
@@ -410,22 +433,26 @@ static enum em_err report_read(struct db_conn *db, void *arg)
 	if ((rc = db_exec(db, &CR_SNAPSHOT, NULL, &res)) != EM_OK)
 		return rc;
 	PQclear(res);
-	if ((rc = db_exec(db, &CR_HEAD, x->head_params, &x->head)) != EM_OK)
+	caller_args(&a, x->req);
+	db_arg_i64(&a, x->campaign_id);
+	push_muni(&a, x);
+	if ((rc = db_exec_args(db, &CR_HEAD, &a, &x->head)) != EM_OK)
 		return rc;
 	if (PQntuples(x->head) == 0 || (x->muni && PQgetisnull(x->head, 0, 1)))
 		return EM_ENOTFOUND;
-	params[0] = x->campaign;
-	params[1] = x->muni;
-	params[2] = db_str(x->head, 0, 2);
 	for (size_t i = 0; i < NSTEPS; i++) {
-		if ((rc = db_exec(db, STEPS[i], params, &res)) != EM_OK)
+		step_args(&a, x, STEPS[i]);
+		if ((rc = db_exec_args(db, STEPS[i], &a, &res)) != EM_OK)
 			return rc;
 		x->steps[i] = PQntuples(res) ? strdup(PQgetvalue(res, 0, 0)) : NULL;
 		PQclear(res);
 		if (!x->steps[i])
 			return EM_EINTERNAL;
-		if (STEPS[i] == &CR_ANALYSIS &&
-		    (rc = add_member(db, &CR_CALIBRATION, params, "calibration", &x->steps[i])) != EM_OK)
+		if (STEPS[i] != &CR_ANALYSIS)
+			continue;
+		step_args(&a, x, &CR_CALIBRATION);
+		if ((rc = add_member(db, &CR_CALIBRATION, &a, "calibration", &x->steps[i])) !=
+		    EM_OK)
 			return rc;
 	}
 	return EM_OK;
@@ -461,11 +488,10 @@ enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, jso
 	enum em_format fmt;
 	struct csv_opts csv;
 	enum em_err rc;
-	int64_t id;
 
 	(void)body;
 	memset(&x, 0, sizeof(x));
-	if (muni && !router_parse_id(muni, strlen(muni), &id)) {
+	if (muni && !router_parse_id(muni, strlen(muni), &x.muni_id)) {
 		reply_field_error(reply, "municipality_id", "must be a positive integer id");
 		return reply_fail(reply, EM_EINVAL, "invalid parameters");
 	}
@@ -478,11 +504,11 @@ enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, jso
 	if (!muni && req->caller.role == EM_ROLE_MUNICIPAL) {
 		snprintf(own, sizeof(own), "%lld", (long long)req->caller.municipality_id);
 		muni = own;
+		x.muni_id = req->caller.municipality_id;
 	}
-	scope_params(req, x.bufs, x.head_params);
-	snprintf(x.campaign, sizeof(x.campaign), "%lld", (long long)args->id[0]);
-	x.head_params[4] = x.campaign;
-	x.head_params[5] = muni;
+	x.req = req;
+	x.campaign_id = args->id[0];
+	snprintf(x.campaign, sizeof(x.campaign), "%lld", (long long)x.campaign_id);
 	x.muni = muni;
 
 	rc = db_tx(req->db, report_read, &x);

@@ -214,15 +214,13 @@ enum em_err roadmap_may_write(const struct em_req *req, const char *level,
 
 enum em_err roadmap_lock(struct em_req *req, int64_t id, PGresult **out, struct em_reply *reply)
 {
-	char bufs[3][24], idbuf[24];
-	const char *params[5];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &RM_LOCK, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, id);
+	if ((rc = db_exec_args(req->db, &RM_LOCK, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -246,8 +244,8 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	struct rm_create *c = arg;
 	struct em_req *req = c->req;
 	struct idem idem;
-	char bufs[3][24], actor[24], location[96];
-	const char *params[7];
+	struct db_args a;
+	char location[96];
 	const char *owner = owner_field(json_string_value(json_object_get(c->body, "level")));
 	PGresult *res;
 	enum em_err rc;
@@ -256,12 +254,11 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	reply_clear(c->reply);
 	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
 		return rc;
-	scope_params(req, bufs, params);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = c->text;
-	params[5] = actor;
-	params[6] = req->request_id;
-	if ((rc = db_exec(req->db, &RM_CREATE_SQL, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_text(&a, c->text);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &RM_CREATE_SQL, &a, &res)) != EM_OK)
 		return map_constraint(req, RM_CONSTRAINTS, rc, c->reply);
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -315,8 +312,7 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 {
 	struct rm_update *u = arg;
 	struct em_req *req = u->req;
-	char bufs[3][24], idbuf[24], actor[24];
-	const char *params[9];
+	struct db_args a;
 	PGresult *lock = NULL, *res;
 	enum em_err rc;
 
@@ -346,15 +342,13 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 			goto out;
 		}
 	}
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)u->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = u->text;
-	params[6] = PQgetvalue(lock, 0, 3);
-	params[7] = actor;
-	params[8] = req->request_id;
-	if ((rc = db_exec(req->db, &RM_UPDATE_SQL, params, &res)) != EM_OK) {
+	caller_args(&a, req);
+	db_arg_i64(&a, u->id);
+	db_arg_text(&a, u->text);
+	db_arg_text(&a, PQgetvalue(lock, 0, 3));
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &RM_UPDATE_SQL, &a, &res)) != EM_OK) {
 		rc = map_constraint(req, RM_CONSTRAINTS, rc, u->reply);
 		goto out;
 	}

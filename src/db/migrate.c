@@ -255,18 +255,18 @@ static void functions_init(void)
 
 enum em_err migrate_check(struct db_conn *c, int *applied, bool *functions)
 {
-	char latest[16];
-	const char *params[3] = {latest, NULL, NULL};
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
 	pthread_once(&functions_once, functions_init);
 	if (!function_names || !function_sums)
 		return EM_EINTERNAL;
-	params[1] = function_names;
-	params[2] = function_sums;
-	snprintf(latest, sizeof(latest), "%d", migrate_latest());
-	if ((rc = db_exec(c, &SCHEMA_VERSION, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, migrate_latest());
+	db_arg_text(&a, function_names);
+	db_arg_text(&a, function_sums);
+	if ((rc = db_exec_args(c, &SCHEMA_VERSION, &a, &res)) != EM_OK)
 		return rc;
 	*applied = (int)db_int64(res, 0, 0);
 	*functions = db_int64(res, 0, 2) == (int64_t)EM_NFUNCTIONS;

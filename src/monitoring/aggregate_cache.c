@@ -180,15 +180,16 @@ static unsigned meta_set(const char *key)
 }
 
 /* The public feed's query ignores the scope: so does its key. */
-bool agg_meta_key(const char *const *params, bool public, char *out, size_t outlen)
+bool agg_meta_key(const struct db_args *a, bool public, char *out, size_t outlen)
 {
+	const char *const *v = a->v;
 	int n;
 
 	if (public)
-		n = snprintf(out, outlen, "public|%s", params[4]);
+		n = snprintf(out, outlen, "public|%s", v[4]);
 	else
-		n = snprintf(out, outlen, "%s|%s|%s|%s|%s", params[0], params[1] ? params[1] : "",
-			     params[2] ? params[2] : "", params[3] ? params[3] : "", params[4]);
+		n = snprintf(out, outlen, "%s|%s|%s|%s|%s", v[0], v[1] ? v[1] : "",
+			     v[2] ? v[2] : "", v[3] ? v[3] : "", v[4]);
 	return n > 0 && (size_t)n < outlen;
 }
 

@@ -87,7 +87,8 @@ struct agg_query {
 	struct csv_opts csv;
 	bool grouped[NGROUPS];
 	char group_array[128]; /* {municipality,kind} */
-	char campaign[MAX_CAMPAIGN_PARAM];
+	int64_t campaign_id;
+	char campaign[MAX_CAMPAIGN_PARAM]; /* as the query wrote it: the same digits */
 };
 
 /* Parses group_by: comma-separated names, each at most once. */
@@ -135,7 +136,6 @@ static const enum em_format AGG_FORMATS[] = {EM_FMT_JSON, EM_FMT_CSV, EM_FMT_XLS
 static enum em_err parse_query(struct em_req *req, struct em_reply *reply, struct agg_query *q)
 {
 	const char *campaign = req_query(req, "campaign");
-	int64_t id;
 	enum em_err rc;
 
 	memset(q, 0, sizeof(*q));
@@ -154,7 +154,7 @@ static enum em_err parse_query(struct em_req *req, struct em_reply *reply, struc
 	}
 	if (!campaign)
 		reply_field_error(reply, "campaign", "is required: the id of a campaign");
-	else if (!router_parse_id(campaign, strlen(campaign), &id))
+	else if (!router_parse_id(campaign, strlen(campaign), &q->campaign_id))
 		reply_field_error(reply, "campaign", "must be a positive integer id");
 	else
 		snprintf(q->campaign, sizeof(q->campaign), "%s", campaign);
@@ -203,11 +203,11 @@ static bool etag_matches(const char *inm, const char *etag)
 }
 
 /* AGG_META's answer: from the meta cache, or read (and kept). */
-static enum em_err meta_lookup(struct em_req *req, const char *const *params, bool public,
+static enum em_err meta_lookup(struct em_req *req, const struct db_args *a, bool public,
 			       struct agg_meta *out)
 {
 	char key[128];
-	bool keyed = agg_meta_key(params, public, key, sizeof(key));
+	bool keyed = agg_meta_key(a, public, key, sizeof(key));
 	unsigned long generation;
 	int64_t filled_ms;
 	PGresult *res;
@@ -217,7 +217,7 @@ static enum em_err meta_lookup(struct em_req *req, const char *const *params, bo
 		return EM_OK;
 	generation = db_notify_generation(DB_CHANNEL_AGGREGATES);
 	filled_ms = agg_now_ms();
-	if ((rc = db_exec(req->db, &AGG_META, params, &res)) != EM_OK)
+	if ((rc = db_exec_args(req->db, &AGG_META, a, &res)) != EM_OK)
 		return rc;
 	meta_from_result(res, out);
 	PQclear(res);
@@ -300,13 +300,13 @@ static enum em_err file_reply(struct em_reply *reply, const struct agg_query *q,
 /* The campaign's meta row, the ETag and its headers; a matching
  * If-None-Match is a 304 (*done set). */
 static enum em_err revalidate(struct em_req *req, struct em_reply *reply,
-			      const struct agg_query *q, const char *const *params,
+			      const struct agg_query *q, const struct db_args *a,
 			      struct agg_meta *meta, char *etag, size_t etaglen, bool *done)
 {
 	enum em_err rc;
 
 	*done = false;
-	if ((rc = meta_lookup(req, params, q->public, meta)) != EM_OK)
+	if ((rc = meta_lookup(req, a, q->public, meta)) != EM_OK)
 		return rc;
 	if (!meta->found)
 		return reply_fail(reply, EM_ENOTFOUND, q->public ? "no published campaign %s"
@@ -354,8 +354,8 @@ static enum em_err json_reply(struct em_reply *reply, const struct agg_query *q,
 static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 {
 	struct agg_query q;
-	char bufs[3][24], etag[64];
-	const char *params[9];
+	char etag[64];
+	struct db_args a;
 	struct agg_meta meta;
 	PGresult *res = NULL;
 	json_t *groups;
@@ -365,10 +365,10 @@ static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 
 	if ((rc = parse_query(req, reply, &q)) != EM_OK)
 		return rc;
-	scope_params(req, bufs, params);
-	params[4] = q.campaign;
-	params[5] = q.public ? "true" : "false";
-	if ((rc = revalidate(req, reply, &q, params, &meta, etag, sizeof(etag), &done)) != EM_OK ||
+	caller_args(&a, req);
+	db_arg_i64(&a, q.campaign_id);
+	db_arg_bool(&a, q.public);
+	if ((rc = revalidate(req, reply, &q, &a, &meta, etag, sizeof(etag), &done)) != EM_OK ||
 	    done)
 		return rc;
 	if (agg_cache_get(etag, reply)) {
@@ -379,11 +379,13 @@ static enum em_err aggregates(struct em_req *req, struct em_reply *reply)
 		}
 		return EM_OK;
 	}
-	params[5] = q.group_array;
-	params[6] = q.unapproved ? "true" : "false";
-	params[7] = meta.null[3] ? NULL : meta.col[3];
-	params[8] = q.public ? "true" : "false";
-	if ((rc = db_exec(req->db, &AGG_GROUPS, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, q.campaign_id);
+	db_arg_text(&a, q.group_array);
+	db_arg_bool(&a, q.unapproved);
+	db_arg_text(&a, meta.null[3] ? NULL : meta.col[3]);
+	db_arg_bool(&a, q.public);
+	if ((rc = db_exec_args(req->db, &AGG_GROUPS, &a, &res)) != EM_OK)
 		return rc;
 	if (q.format == EM_FMT_JSON) {
 		rc = json_reply(reply, &q, &meta, PQgetvalue(res, 0, 0));
@@ -411,10 +413,11 @@ enum em_err public_aggregates_get(struct em_req *req, const struct em_args *args
 				  struct em_reply *reply)
 {
 	const char *region = req_query(req, "region_id");
+	struct db_args a;
 	PGresult *res;
 	json_t *items;
 	json_error_t jerr;
-	int64_t id;
+	int64_t id = 0;
 	enum em_err rc;
 
 	(void)args;
@@ -433,7 +436,9 @@ enum em_err public_aggregates_get(struct em_req *req, const struct em_args *args
 		reply_field_error(reply, "region_id", "must be a positive integer id");
 		return reply_fail(reply, EM_EINVAL, "invalid parameters");
 	}
-	if ((rc = db_exec(req->db, &PUBLIC_INDEX, &region, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_id(&a, id); /* ids are positive: 0 is no region_id, NULL */
+	if ((rc = db_exec_args(req->db, &PUBLIC_INDEX, &a, &res)) != EM_OK)
 		return rc;
 	items = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &jerr);
 	PQclear(res);

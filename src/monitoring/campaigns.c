@@ -310,8 +310,8 @@ static enum em_err camp_create_tx(struct db_conn *db, void *arg)
 	struct camp_write *w = arg;
 	struct em_req *req = w->req;
 	struct idem idem;
-	char bufs[3][24], actor[24], location[160];
-	const char *params[8];
+	struct db_args a;
+	char location[160];
 	PGresult *chk = NULL, *res;
 	enum em_err rc;
 
@@ -319,9 +319,9 @@ static enum em_err camp_create_tx(struct db_conn *db, void *arg)
 	reply_clear(w->reply);
 	if ((rc = idem_begin(req, w->body, &idem, w->reply)) != EM_OK || idem.replayed)
 		return rc;
-	scope_params(req, bufs, params);
-	params[4] = w->body_text;
-	if ((rc = db_exec(req->db, &CAMP_CREATE_CHECK, params, &chk)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_text(&a, w->body_text);
+	if ((rc = db_exec_args(req->db, &CAMP_CREATE_CHECK, &a, &chk)) != EM_OK)
 		return rc;
 	if (!db_bool(chk, 0, 0))
 		reply_field_error(w->reply, "region_id", "no such region in your scope");
@@ -331,11 +331,12 @@ static enum em_err camp_create_tx(struct db_conn *db, void *arg)
 		rc = reply_fail(w->reply, EM_EINVAL, "the campaign is not valid");
 		goto out;
 	}
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[5] = actor;
-	params[6] = req->request_id;
-	params[7] = db_str(chk, 0, 1);
-	if ((rc = db_exec(req->db, &CAMP_CREATE_SQL, params, &res)) != EM_OK) {
+	caller_args(&a, req);
+	db_arg_text(&a, w->body_text);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	db_arg_text(&a, db_str(chk, 0, 1));
+	if ((rc = db_exec_args(req->db, &CAMP_CREATE_SQL, &a, &res)) != EM_OK) {
 		rc = map_constraint(req, CAMP_CONSTRAINTS, rc, w->reply);
 		goto out;
 	}
@@ -373,15 +374,13 @@ enum em_err campaigns_create(struct em_req *req, const struct em_args *args, jso
 /* Locks the campaign and checks it is visible (404) at the If-Match version (412). */
 static enum em_err camp_lock(struct camp_write *w, PGresult **out)
 {
-	char bufs[3][24], idbuf[24];
-	const char *params[5];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	scope_params(w->req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)w->id);
-	params[4] = idbuf;
-	if ((rc = db_exec(w->req->db, &CAMP_LOCK, params, &res)) != EM_OK)
+	caller_args(&a, w->req);
+	db_arg_i64(&a, w->id);
+	if ((rc = db_exec_args(w->req->db, &CAMP_LOCK, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0)
 		rc = reply_fail(w->reply, EM_ENOTFOUND, "no campaign %lld", (long long)w->id);
@@ -400,8 +399,7 @@ static enum em_err camp_update_tx(struct db_conn *db, void *arg)
 {
 	struct camp_write *w = arg;
 	struct em_req *req = w->req;
-	char bufs[3][24], idbuf[24], actor[24];
-	const char *params[9];
+	struct db_args a;
 	PGresult *lock = NULL, *res;
 	const char *status;
 	enum em_err rc;
@@ -422,23 +420,22 @@ static enum em_err camp_update_tx(struct db_conn *db, void *arg)
 				"only)");
 		goto out;
 	}
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)w->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = w->body_text;
-	params[6] = PQgetvalue(lock, 0, 2);
-	params[7] = actor;
-	params[8] = req->request_id;
-	if ((rc = db_exec(req->db, &CAMP_UPDATE_SQL, params, &res)) != EM_OK) {
+	caller_args(&a, req);
+	db_arg_i64(&a, w->id);
+	db_arg_text(&a, w->body_text);
+	db_arg_text(&a, PQgetvalue(lock, 0, 2));
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &CAMP_UPDATE_SQL, &a, &res)) != EM_OK) {
 		rc = map_constraint(req, CAMP_CONSTRAINTS, rc, w->reply);
 		goto out;
 	}
 	/* New thresholds change the level of every submission already scored. */
 	if (json_object_get(w->body, "thresholds") && strcmp(status, "draft") != 0) {
 		PGresult *rs;
-		const char *one[1] = {idbuf};
-		if ((rc = db_exec(req->db, &CAMP_RESCORE, one, &rs)) != EM_OK) {
+		db_args_init(&a);
+		db_arg_i64(&a, w->id);
+		if ((rc = db_exec_args(req->db, &CAMP_RESCORE, &a, &rs)) != EM_OK) {
 			PQclear(res);
 			goto out;
 		}
@@ -487,7 +484,7 @@ static const struct wf_move CAMP_MOVES[] = {
 static enum em_err camp_open(struct wf_ctx *c, const struct wf_move *mv)
 {
 	struct em_req *req = c->req;
-	char idbuf[24], actor[24];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
@@ -502,15 +499,19 @@ static enum em_err camp_open(struct wf_ctx *c, const struct wf_move *mv)
 				  "(every weight is 0): set weights before opening the campaign");
 	if ((rc = campaign_lint_for_open(req, c->id, c->reply)) != EM_OK)
 		return rc;
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)c->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	const char *op[4] = {idbuf, actor, em_role_name(req->caller.role), req->request_id};
-	if ((rc = db_exec(req->db, &CAMP_OPEN_SUBMISSIONS, op, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, c->id);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, em_role_name(req->caller.role));
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &CAMP_OPEN_SUBMISSIONS, &a, &res)) != EM_OK)
 		return rc;
 	snprintf(c->extra_buf[0], sizeof(c->extra_buf[0]), "%s", PQgetvalue(res, 0, 0));
 	c->extra[0] = c->extra_buf[0];
 	PQclear(res);
-	if ((rc = db_exec(req->db, &CAMP_RESCORE, op, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, c->id);
+	if ((rc = db_exec_args(req->db, &CAMP_RESCORE, &a, &res)) != EM_OK)
 		return rc;
 	PQclear(res);
 	return EM_OK;

@@ -284,11 +284,13 @@ static void import_reset(struct import *im)
 	im->sql_errs = NULL;
 }
 
+/* Runs st and drops its result; a NULL a for a statement without parameters. */
 static enum em_err exec_simple(struct import *im, const struct db_stmt *st,
-			       const char *const *params)
+			       const struct db_args *a)
 {
 	PGresult *res;
-	enum em_err rc = db_exec(im->req->db, st, params, &res);
+	enum em_err rc = a ? db_exec_args(im->req->db, st, a, &res)
+			   : db_exec(im->req->db, st, NULL, &res);
 	if (rc == EM_OK)
 		PQclear(res);
 	return rc;
@@ -317,15 +319,15 @@ static enum em_err import_copy(struct import *im)
 
 static enum em_err import_check(struct import *im)
 {
-	char cid[24], cap[16];
-	const char *params[2] = {cid, cap};
+	struct db_args a;
 	enum em_err rc;
 
-	snprintf(cid, sizeof(cid), "%lld", (long long)im->campaign_id);
-	if (!im->dry_run && (rc = exec_simple(im, &IMPORT_LOCK, params)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, im->campaign_id);
+	if (!im->dry_run && (rc = exec_simple(im, &IMPORT_LOCK, &a)) != EM_OK)
 		return rc;
-	snprintf(cap, sizeof(cap), "%d", IMPORT_MAX_ERRORS);
-	if ((rc = db_exec(im->req->db, &IMPORT_CHECK, params, &im->sql_errs)) != EM_OK)
+	db_arg_i64(&a, IMPORT_MAX_ERRORS); /* the check's $2 */
+	if ((rc = db_exec_args(im->req->db, &IMPORT_CHECK, &a, &im->sql_errs)) != EM_OK)
 		return rc;
 	if (PQntuples(im->sql_errs) > 0)
 		im->sql_errs_total = atol(PQgetvalue(im->sql_errs, 0, 6));
@@ -335,16 +337,19 @@ static enum em_err import_check(struct import *im)
 static enum em_err import_write(struct import *im, const struct idem *idem)
 {
 	struct em_req *req = im->req;
-	char cid[24], actor[24], rows[24], location[96];
-	const char *params[6] = {cid, actor, em_role_name(req->caller.role), req->request_id,
-				 im->format == FORMAT_CSV ? "csv" : "json", rows};
+	struct db_args a;
+	char location[96];
 	PGresult *res;
 	enum em_err rc;
 
-	snprintf(cid, sizeof(cid), "%lld", (long long)im->campaign_id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	snprintf(rows, sizeof(rows), "%ld", im->rows);
-	if ((rc = db_exec(req->db, &IMPORT_WRITE, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, im->campaign_id);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, em_role_name(req->caller.role));
+	db_arg_text(&a, req->request_id);
+	db_arg_text(&a, im->format == FORMAT_CSV ? "csv" : "json");
+	db_arg_i64(&a, im->rows);
+	if ((rc = db_exec_args(req->db, &IMPORT_WRITE, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
@@ -352,9 +357,13 @@ static enum em_err import_write(struct import *im, const struct idem *idem)
 				  (long long)im->campaign_id);
 	}
 	const char *ids = PQgetvalue(res, 0, 2);
-	if (strcmp(ids, "{}") != 0 && (rc = exec_simple(im, &IMPORT_RESCORE, &ids)) != EM_OK) {
-		PQclear(res);
-		return rc;
+	if (strcmp(ids, "{}") != 0) {
+		db_args_init(&a);
+		db_arg_text(&a, ids);
+		if ((rc = exec_simple(im, &IMPORT_RESCORE, &a)) != EM_OK) {
+			PQclear(res);
+			return rc;
+		}
 	}
 	/* No route reads one import: Location is the campaign's list, newest first. */
 	snprintf(location, sizeof(location), "/api/v1/campaigns/%lld/imports",
@@ -371,9 +380,8 @@ static enum em_err import_tx(struct db_conn *db, void *arg)
 {
 	struct import *im = arg;
 	struct em_req *req = im->req;
-	char bufs[3][24], cid[24], timeout[24], variant[48];
-	const char *params[5];
-	const char *tparam = timeout;
+	char variant[48];
+	struct db_args a;
 	struct idem idem;
 	PGresult *res;
 	enum em_err rc;
@@ -381,9 +389,9 @@ static enum em_err import_tx(struct db_conn *db, void *arg)
 	(void)db;
 	reply_clear(im->reply);
 	import_reset(im);
-	snprintf(timeout, sizeof(timeout), "%ld",
-		 req->cfg->statement_timeout_ms * IMPORT_TIMEOUT_FACTOR);
-	if ((rc = exec_simple(im, &IMPORT_SETTINGS, &tparam)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, req->cfg->statement_timeout_ms * IMPORT_TIMEOUT_FACTOR);
+	if ((rc = exec_simple(im, &IMPORT_SETTINGS, &a)) != EM_OK)
 		return rc;
 	snprintf(variant, sizeof(variant), "%s dry_run=%s",
 		 im->format == FORMAT_CSV ? "text/csv" : "application/json",
@@ -393,11 +401,10 @@ static enum em_err import_tx(struct db_conn *db, void *arg)
 	    idem.replayed)
 		return rc;
 
-	scope_params(req, bufs, params);
-	snprintf(cid, sizeof(cid), "%lld", (long long)im->campaign_id);
-	params[4] = cid;
-	if ((rc = db_exec(req->db, im->dry_run ? &IMPORT_CAMPAIGN_READ : &IMPORT_CAMPAIGN, params,
-			  &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, im->campaign_id);
+	if ((rc = db_exec_args(req->db, im->dry_run ? &IMPORT_CAMPAIGN_READ : &IMPORT_CAMPAIGN,
+			       &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -504,8 +511,6 @@ enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t 
 			 struct em_reply *reply)
 {
 	struct list_page page;
-	char bufs[3][24], cid[24];
-	const char *params[5];
 	const char *sort = req_query(req, "sort");
 	struct db_args a;
 	PGresult *res;
@@ -518,10 +523,9 @@ enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t 
 		reply_field_error(reply, "sort", "import records are listed newest first: only id");
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	scope_params(req, bufs, params);
-	snprintf(cid, sizeof(cid), "%lld", (long long)args->id[0]);
-	params[4] = cid;
-	if ((rc = db_exec(req->db, &IMPORT_CAMPAIGN_READ, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, args->id[0]);
+	if ((rc = db_exec_args(req->db, &IMPORT_CAMPAIGN_READ, &a, &res)) != EM_OK)
 		return rc;
 	bool found = PQntuples(res) == 1;
 	PQclear(res);

@@ -371,8 +371,8 @@ static enum em_err ind_create_tx(struct db_conn *db, void *arg)
 	struct ind_write *w = arg;
 	struct em_req *req = w->req;
 	struct idem idem;
-	char bufs[3][24], camp[24], actor[24], location[160];
-	const char *params[8];
+	struct db_args a;
+	char location[160];
 	PGresult *res;
 	enum em_err rc;
 
@@ -380,10 +380,9 @@ static enum em_err ind_create_tx(struct db_conn *db, void *arg)
 	reply_clear(w->reply);
 	if ((rc = idem_begin(req, w->body, &idem, w->reply)) != EM_OK || idem.replayed)
 		return rc;
-	scope_params(req, bufs, params);
-	snprintf(camp, sizeof(camp), "%lld", (long long)w->id);
-	params[4] = camp;
-	if ((rc = db_exec(req->db, &IND_CAMPAIGN, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, w->id);
+	if ((rc = db_exec_args(req->db, &IND_CAMPAIGN, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "draft") != 0) {
 		rc = PQntuples(res) == 0
@@ -395,12 +394,12 @@ static enum em_err ind_create_tx(struct db_conn *db, void *arg)
 		return rc;
 	}
 	PQclear(res);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = w->body_text;
-	params[5] = camp;
-	params[6] = actor;
-	params[7] = req->request_id;
-	if ((rc = db_exec(req->db, &IND_CREATE_SQL, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_text(&a, w->body_text);
+	db_arg_i64(&a, w->id);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &IND_CREATE_SQL, &a, &res)) != EM_OK)
 		return map_constraint(req, IND_CONSTRAINTS, rc, w->reply);
 	if (PQntuples(res) == 0) { /* the campaign was checked under lock: cannot happen */
 		PQclear(res);
@@ -454,15 +453,13 @@ enum em_err campaign_indicators_create(struct em_req *req, const struct em_args 
 /* Locks the indicator: visible (404), at the If-Match version (412), of a draft (409). */
 static enum em_err ind_lock(struct ind_write *w, PGresult **out)
 {
-	char bufs[3][24], idbuf[24];
-	const char *params[5];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	scope_params(w->req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)w->id);
-	params[4] = idbuf;
-	if ((rc = db_exec(w->req->db, &IND_LOCK, params, &res)) != EM_OK)
+	caller_args(&a, w->req);
+	db_arg_i64(&a, w->id);
+	if ((rc = db_exec_args(w->req->db, &IND_LOCK, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0)
 		rc = reply_fail(w->reply, EM_ENOTFOUND, "no indicator %lld", (long long)w->id);
@@ -485,8 +482,7 @@ static enum em_err ind_update_tx(struct db_conn *db, void *arg)
 {
 	struct ind_write *w = arg;
 	struct em_req *req = w->req;
-	char bufs[3][24], idbuf[24], actor[24];
-	const char *params[9];
+	struct db_args a;
 	PGresult *lock = NULL, *res;
 	json_t *merged;
 	enum em_err rc;
@@ -508,15 +504,13 @@ static enum em_err ind_update_tx(struct db_conn *db, void *arg)
 		rc = reply_fail(w->reply, EM_EINVAL, "the change to the indicator is not valid");
 		goto out;
 	}
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)w->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = w->body_text;
-	params[6] = PQgetvalue(lock, 0, 3);
-	params[7] = actor;
-	params[8] = req->request_id;
-	if ((rc = db_exec(req->db, &IND_UPDATE_SQL, params, &res)) != EM_OK) {
+	caller_args(&a, req);
+	db_arg_i64(&a, w->id);
+	db_arg_text(&a, w->body_text);
+	db_arg_text(&a, PQgetvalue(lock, 0, 3));
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &IND_UPDATE_SQL, &a, &res)) != EM_OK) {
 		rc = map_constraint(req, IND_CONSTRAINTS, rc, w->reply);
 		goto out;
 	}
@@ -555,8 +549,7 @@ static enum em_err ind_delete_tx(struct db_conn *db, void *arg)
 {
 	struct ind_write *w = arg;
 	struct em_req *req = w->req;
-	char bufs[3][24], idbuf[24], actor[24];
-	const char *params[7];
+	struct db_args a;
 	PGresult *lock = NULL, *res;
 	enum em_err rc;
 
@@ -564,13 +557,11 @@ static enum em_err ind_delete_tx(struct db_conn *db, void *arg)
 	reply_clear(w->reply);
 	if ((rc = ind_lock(w, &lock)) != EM_OK)
 		return rc;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)w->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = actor;
-	params[6] = req->request_id;
-	if ((rc = db_exec(req->db, &IND_DELETE_SQL, params, &res)) == EM_OK) {
+	caller_args(&a, req);
+	db_arg_i64(&a, w->id);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &IND_DELETE_SQL, &a, &res)) == EM_OK) {
 		PQclear(res);
 		w->reply->status = 204;
 	}

@@ -351,16 +351,17 @@ static void scores_book(struct sheet_book *book, json_t *doc)
  * PostgreSQL wrote it (numerics keep their 2 decimals). */
 static enum em_err scores_with_peer_group(struct em_req *req, struct em_reply *reply,
 					  PGresult *rows, const struct list_page *page,
-					  const char *cid)
+					  int64_t campaign_id)
 {
-	char org[24];
-	const char *params[2] = {cid, org};
+	struct db_args a;
 	PGresult *res;
 	char *extra;
 	enum em_err rc;
 
-	snprintf(org, sizeof(org), "%lld", (long long)req->caller.organization_id);
-	if ((rc = db_exec(req->db, &SCORES_PEERS, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, campaign_id);
+	db_arg_i64(&a, req->caller.organization_id);
+	if ((rc = db_exec_args(req->db, &SCORES_PEERS, &a, &res)) != EM_OK)
 		return rc;
 	const char *peers = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "null";
 	if (asprintf(&extra, "\"peer_group\":%s", peers) < 0) {
@@ -394,8 +395,8 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 				 struct em_reply *reply)
 {
 	struct list_page page;
-	char bufs[3][24], cid[24], parts[3][16];
-	const char *params[5], *cl[3], *level, *muni;
+	char parts[3][16];
+	const char *cl[3], *level, *muni;
 	struct db_args a;
 	const struct db_stmt *st;
 	bool unapproved;
@@ -419,10 +420,9 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 
-	scope_params(req, bufs, params);
-	snprintf(cid, sizeof(cid), "%lld", (long long)args->id[0]);
-	params[4] = cid;
-	if ((rc = db_exec(req->db, &CAMPAIGN_VISIBLE, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, args->id[0]);
+	if ((rc = db_exec_args(req->db, &CAMPAIGN_VISIBLE, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -448,14 +448,14 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	if (rc != EM_OK)
 		return rc;
 	if (fmt == EM_FMT_JSON && req->caller.role == EM_ROLE_HEAD)
-		rc = scores_with_peer_group(req, reply, res, &page, cid);
+		rc = scores_with_peer_group(req, reply, res, &page, args->id[0]);
 	else
 		rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
 	if (rc != EM_OK || fmt == EM_FMT_JSON)
 		return rc;
 	/* The page's rows only: a head's are its own (the peer group stays JSON). */
-	snprintf(name, sizeof(name), "scores-campaign-%s", cid);
+	snprintf(name, sizeof(name), "scores-campaign-%lld", (long long)args->id[0]);
 	return book_from_json(reply, fmt, &csv, name, scores_book);
 }
 
@@ -494,18 +494,15 @@ DB_STMT(MANAGER_SCORES) = {
 enum em_err manager_scores_get(struct em_req *req, const struct em_args *args, json_t *body,
 			       struct em_reply *reply)
 {
-	char bufs[3][24], id[24], self[24];
-	const char *params[6];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
 	(void)body;
-	scope_params(req, bufs, params);
-	snprintf(id, sizeof(id), "%lld", (long long)args->id[0]);
-	snprintf(self, sizeof(self), "%lld", (long long)req->caller.manager_id);
-	params[4] = id;
-	params[5] = self;
-	if ((rc = db_exec(req->db, &MANAGER_SCORES, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, args->id[0]);
+	db_arg_i64(&a, req->caller.manager_id); /* 0, not NULL, without one */
+	if ((rc = db_exec_args(req->db, &MANAGER_SCORES, &a, &res)) != EM_OK)
 		return rc;
 	rc = document_reply(reply, res, "manager", args->id[0]);
 	if (rc != EM_ENOTFOUND)

@@ -340,8 +340,7 @@ static enum em_err values_tx(struct db_conn *db, void *arg)
 {
 	struct sub_values *c = arg;
 	struct em_req *req = c->req;
-	char idbuf[24], actor[24];
-	const char *params[6];
+	struct db_args a;
 	PGresult *lock = NULL, *res = NULL;
 	enum em_err rc;
 
@@ -349,10 +348,11 @@ static enum em_err values_tx(struct db_conn *db, void *arg)
 	reply_clear(c->reply);
 	if ((rc = submission_lock(req, c->id, c->version, c->reply, &lock)) != EM_OK)
 		return rc;
-	params[0] = PQgetvalue(lock, 0, L_CAMPAIGN);
-	params[1] = req->body;
-	params[2] = PQgetvalue(lock, 0, L_KIND);
-	if ((rc = db_exec(req->db, &SUB_RESOLVE, params, &res)) != EM_OK) {
+	db_args_init(&a);
+	db_arg_text(&a, PQgetvalue(lock, 0, L_CAMPAIGN));
+	db_arg_text(&a, req->body);
+	db_arg_text(&a, PQgetvalue(lock, 0, L_KIND));
+	if ((rc = db_exec_args(req->db, &SUB_RESOLVE, &a, &res)) != EM_OK) {
 		/* A number the database cannot hold (1e-20000) is the client's error. */
 		rc = map_constraint(req, VALUE_CONSTRAINTS, rc, c->reply);
 		goto out;
@@ -366,15 +366,14 @@ static enum em_err values_tx(struct db_conn *db, void *arg)
 		goto out;
 	PQclear(res);
 	res = NULL;
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)c->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[0] = em_role_name(req->caller.role);
-	params[1] = idbuf;
-	params[2] = req->body;
-	params[3] = PQgetvalue(lock, 0, L_CAMPAIGN);
-	params[4] = actor;
-	params[5] = req->request_id;
-	if ((rc = db_exec(req->db, &SUB_WRITE, params, &res)) != EM_OK) {
+	db_args_init(&a);
+	db_arg_text(&a, em_role_name(req->caller.role));
+	db_arg_i64(&a, c->id);
+	db_arg_text(&a, req->body);
+	db_arg_text(&a, PQgetvalue(lock, 0, L_CAMPAIGN));
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, &SUB_WRITE, &a, &res)) != EM_OK) {
 		rc = map_constraint(req, VALUE_CONSTRAINTS, rc, c->reply);
 		goto out;
 	}

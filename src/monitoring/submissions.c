@@ -144,15 +144,13 @@ DB_STMT(SUB_RESCORE) = {
 enum em_err submission_lock(struct em_req *req, int64_t id, long version,
 				   struct em_reply *reply, PGresult **lock)
 {
-	char bufs[3][24], idbuf[24];
-	const char *params[5];
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
-	params[4] = idbuf;
-	if ((rc = db_exec(req->db, &SUB_LOCK, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, id);
+	if ((rc = db_exec_args(req->db, &SUB_LOCK, &a, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -176,14 +174,14 @@ enum em_err submission_lock(struct em_req *req, int64_t id, long version,
 enum em_err submission_reply_current(struct em_req *req, int64_t id, bool rescore,
 				 struct em_reply *reply)
 {
-	char idbuf[24];
-	const char *params[1] = {idbuf};
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
 	if (rescore) {
-		if ((rc = db_exec(req->db, &SUB_RESCORE, params, &res)) != EM_OK)
+		db_args_init(&a);
+		db_arg_i64(&a, id);
+		if ((rc = db_exec_args(req->db, &SUB_RESCORE, &a, &res)) != EM_OK)
 			return rc;
 		PQclear(res);
 	}
@@ -269,8 +267,7 @@ static enum em_err move_current(struct wf_ctx *c)
 static enum em_err move_preconditions(struct wf_ctx *c, const struct wf_move *mv)
 {
 	const char *campaign = PQgetvalue(c->lock, 0, L_CAMPAIGN_STATUS);
-	char idbuf[24];
-	const char *params[1] = {idbuf};
+	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
@@ -290,8 +287,9 @@ static enum em_err move_preconditions(struct wf_ctx *c, const struct wf_move *mv
 		return reply_fail(c->reply, EM_ECONFLICT,
 				  "the submission window is closed (it closes at %s, and opens at "
 				  "the campaign's opens_at)", PQgetvalue(c->lock, 0, L_CLOSES));
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)c->id);
-	if ((rc = db_exec(c->req->db, &SUB_MISSING, params, &res)) != EM_OK)
+	db_args_init(&a);
+	db_arg_i64(&a, c->id);
+	if ((rc = db_exec_args(c->req->db, &SUB_MISSING, &a, &res)) != EM_OK)
 		return rc;
 	int n = PQntuples(res);
 	for (int i = 0; i < n; i++)

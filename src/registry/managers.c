@@ -281,16 +281,14 @@ struct mgr_action {
  */
 static enum em_err mgr_lock(struct mgr_action *a, const char *date_field, PGresult **out)
 {
-	char bufs[3][24], idbuf[24];
-	const char *params[6];
+	struct db_args args;
 	PGresult *res;
 	enum em_err rc;
 
-	scope_params(a->req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)a->id);
-	params[4] = idbuf;
-	params[5] = a->date;
-	if ((rc = db_exec(a->req->db, &MGR_LOCK, params, &res)) != EM_OK)
+	caller_args(&args, a->req);
+	db_arg_i64(&args, a->id);
+	db_arg_text(&args, a->date);
+	if ((rc = db_exec_args(a->req->db, &MGR_LOCK, &args, &res)) != EM_OK)
 		return rc;
 	if (PQntuples(res) == 0) {
 		rc = reply_fail(a->reply, EM_ENOTFOUND, "no manager %lld", (long long)a->id);
@@ -321,8 +319,8 @@ static enum em_err appoint_tx(struct db_conn *db, void *arg)
 	struct mgr_action *a = arg;
 	struct em_req *req = a->req;
 	struct idem idem;
-	char bufs[3][24], idbuf[24], orgbuf[24], actor[24], location[160];
-	const char *params[11];
+	struct db_args args;
+	char location[160];
 	PGresult *lock = NULL, *res;
 	enum em_err rc;
 
@@ -333,10 +331,9 @@ static enum em_err appoint_tx(struct db_conn *db, void *arg)
 	if ((rc = mgr_lock(a, "started_on", &lock)) != EM_OK)
 		return rc;
 
-	scope_params(req, bufs, params);
-	snprintf(orgbuf, sizeof(orgbuf), "%lld", (long long)a->org_id);
-	params[4] = orgbuf;
-	if ((rc = db_exec(req->db, &ORG_FOR_APPT, params, &res)) != EM_OK)
+	caller_args(&args, req);
+	db_arg_i64(&args, a->org_id);
+	if ((rc = db_exec_args(req->db, &ORG_FOR_APPT, &args, &res)) != EM_OK)
 		goto out;
 	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "active") != 0) {
 		const char *why = PQntuples(res) > 0 ? "the organization is archived"
@@ -348,23 +345,22 @@ static enum em_err appoint_tx(struct db_conn *db, void *arg)
 	}
 	PQclear(res);
 
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)a->id);
-	params[0] = idbuf;
-	params[1] = a->date;
-	if ((rc = db_exec(req->db, &APPT_CLOSE, params, &res)) != EM_OK)
+	db_args_init(&args);
+	db_arg_i64(&args, a->id);
+	db_arg_text(&args, a->date);
+	if ((rc = db_exec_args(req->db, &APPT_CLOSE, &args, &res)) != EM_OK)
 		goto out;
 	PQclear(res);
 
-	scope_params(req, bufs, params);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = orgbuf;
-	params[6] = a->position ? a->position : PQgetvalue(lock, 0, 2);
-	params[7] = a->date;
-	params[8] = PQgetvalue(lock, 0, 3);
-	params[9] = actor;
-	params[10] = req->request_id;
-	if ((rc = db_exec(req->db, &APPT_INSERT, params, &res)) != EM_OK) {
+	caller_args(&args, req);
+	db_arg_i64(&args, a->id);
+	db_arg_i64(&args, a->org_id);
+	db_arg_text(&args, a->position ? a->position : PQgetvalue(lock, 0, 2));
+	db_arg_text(&args, a->date);
+	db_arg_text(&args, PQgetvalue(lock, 0, 3));
+	db_arg_i64(&args, req->caller.user_id);
+	db_arg_text(&args, req->request_id);
+	if ((rc = db_exec_args(req->db, &APPT_INSERT, &args, &res)) != EM_OK) {
 		if (rc == EM_ECONFLICT &&
 		    strcmp(db_last_constraint(req->db), "appointments_one_head") == 0)
 			rc = reply_fail(a->reply, EM_ECONFLICT,
@@ -410,8 +406,7 @@ static enum em_err dismiss_tx(struct db_conn *db, void *arg)
 	struct mgr_action *a = arg;
 	struct em_req *req = a->req;
 	struct idem idem;
-	char bufs[3][24], idbuf[24], actor[24];
-	const char *params[10];
+	struct db_args args;
 	PGresult *lock = NULL, *res;
 	enum em_err rc;
 
@@ -421,16 +416,14 @@ static enum em_err dismiss_tx(struct db_conn *db, void *arg)
 		return rc;
 	if ((rc = mgr_lock(a, "dismissed_on", &lock)) != EM_OK)
 		return rc;
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)a->id);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = a->date;
-	params[6] = a->reason;
-	params[7] = PQgetvalue(lock, 0, 3);
-	params[8] = actor;
-	params[9] = req->request_id;
-	if ((rc = db_exec(req->db, &MGR_DISMISS, params, &res)) != EM_OK)
+	caller_args(&args, req);
+	db_arg_i64(&args, a->id);
+	db_arg_text(&args, a->date);
+	db_arg_text(&args, a->reason);
+	db_arg_text(&args, PQgetvalue(lock, 0, 3));
+	db_arg_i64(&args, req->caller.user_id);
+	db_arg_text(&args, req->request_id);
+	if ((rc = db_exec_args(req->db, &MGR_DISMISS, &args, &res)) != EM_OK)
 		goto out;
 	reply_row(req, a->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	rc = idem_finish(req, &idem, a->reply);

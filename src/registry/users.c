@@ -225,8 +225,8 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	struct create_ctx *c = arg;
 	struct em_req *req = c->req;
 	struct idem idem;
-	char bufs[3][24], actor[24], location[160];
-	const char *params[8];
+	struct db_args a;
+	char location[160];
 	PGresult *res;
 	enum em_err rc;
 
@@ -234,13 +234,12 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	reply_clear(c->reply);
 	if ((rc = idem_begin(req, c->fingerprint, &idem, c->reply)) != EM_OK || idem.replayed)
 		return rc;
-	scope_params(req, bufs, params);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = c->body_text;
-	params[5] = req->caller.user_id ? actor : NULL; /* NULL: the effmond command */
-	params[6] = req->request_id;
-	params[7] = c->hash;
-	if ((rc = db_exec(req->db, &USER_CREATE_SQL, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_text(&a, c->body_text);
+	db_arg_id(&a, req->caller.user_id); /* NULL: the effmond command */
+	db_arg_text(&a, req->request_id);
+	db_arg_text(&a, c->hash);
+	if ((rc = db_exec_args(req->db, &USER_CREATE_SQL, &a, &res)) != EM_OK)
 		return map_constraint(req, USER_CONSTRAINTS, rc, c->reply);
 	if (PQgetisnull(res, 0, 1)) {
 		for (int i = 0; i < 3; i++)
@@ -377,8 +376,7 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 {
 	struct update_ctx *c = arg;
 	struct em_req *req = c->req;
-	char bufs[3][24], idbuf[24], ver[16], actor[24];
-	const char *params[10];
+	struct db_args a;
 	enum em_role role;
 	PGresult *res;
 	enum em_err rc;
@@ -400,17 +398,14 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 		return reply_fail(c->reply, EM_ECONFLICT,
 				  "you cannot deactivate yourself: ask another administrator");
 
-	scope_params(req, bufs, params);
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)c->id);
-	snprintf(ver, sizeof(ver), "%ld", c->version);
-	snprintf(actor, sizeof(actor), "%lld", (long long)req->caller.user_id);
-	params[4] = idbuf;
-	params[5] = c->body_text;
-	params[6] = ver;
-	params[7] = actor;
-	params[8] = req->request_id;
-	params[9] = c->hash;
-	if ((rc = db_exec(req->db, &USER_UPDATE_SQL, params, &res)) != EM_OK)
+	caller_args(&a, req);
+	db_arg_i64(&a, c->id);
+	db_arg_text(&a, c->body_text);
+	db_arg_i64(&a, c->version);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	db_arg_text(&a, c->hash);
+	if ((rc = db_exec_args(req->db, &USER_UPDATE_SQL, &a, &res)) != EM_OK)
 		return map_constraint(req, USER_CONSTRAINTS, rc, c->reply);
 	if (PQntuples(res) == 1) {
 		reply_row(req, c->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
