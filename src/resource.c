@@ -22,9 +22,11 @@ void caller_args(struct db_args *a, const struct em_req *req)
 {
 	db_args_init(a);
 	db_arg_text(a, em_role_name(req->caller.role));
+	db_arg_id(a, req->caller.user_id);
 	db_arg_id(a, req->caller.region_id);
 	db_arg_id(a, req->caller.municipality_id);
 	db_arg_id(a, req->caller.organization_id);
+	db_arg_id(a, req->caller.manager_id);
 }
 
 static const struct em_resource *descriptor(const struct em_req *req)

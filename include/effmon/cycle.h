@@ -11,22 +11,21 @@
 #include "effmon/negotiate.h"
 
 /*
- * Attestations, recommendations, decisions. Their statements take the
- * caller as $1 role, $2 region, $3 municipality, $4 organization and $5 the
- * head's own manager id: a head sees what is addressed to its manager, not
- * everything of its organization.
+ * Attestations, recommendations, decisions. Their statements read the
+ * caller's $6, the head's own manager id: a head sees what is addressed to
+ * its manager, not everything of its organization.
  */
 #define CYCLE_SCOPE(region, muni, org, mgr)                                                   \
-	" (CASE WHEN $1 = 'head' THEN coalesce(" mgr " = $5::bigint, false) ELSE em_in_scope($1, " \
-	"$2::bigint, $3::bigint, $4::bigint, " region ", " muni ", " org ") END)"
+	" (CASE WHEN $1 = 'head' THEN coalesce(" mgr " = $6::bigint, false) ELSE em_in_scope($1, " \
+	"$3::bigint, $4::bigint, $5::bigint, " region ", " muni ", " org ") END)"
 
-/* Runs a get statement ($1..$5 caller, $6 id -> json, version); EM_ENOTFOUND if not visible. */
+/* Runs a get statement ($1..$6 caller, $7 id -> json, version); EM_ENOTFOUND if not visible. */
 enum em_err cycle_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
 			PGresult **out);
 /* Answers one object as GET does (ETag, 304) with the given status. */
 enum em_err cycle_reply_one(struct em_req *req, struct em_reply *reply, const struct db_stmt *get,
 			    int64_t id, unsigned status, const char *entity);
-/* A list ordered by id: $1..$5 caller, $6 limit + 1, $7 after id, $8.. the filters
+/* A list ordered by id: $1..$6 caller, $7 limit + 1, $8 after id, $9.. the filters
  * -> json, id. Only sort=id is taken. */
 enum em_err cycle_list(struct em_req *req, struct em_reply *reply, const struct db_stmt *list,
 		       const struct list_filter *filters, size_t nfilters);

@@ -64,7 +64,9 @@ void db_request_begin(struct db_conn *c);
 void db_request_end(struct db_conn *c);
 
 /*
- * Runs a prepared statement. On EM_OK *out is a result the caller PQclear()s.
+ * Runs a prepared statement with params[0..nparams-1]: what db_exec_args
+ * runs, and called directly only for statements without parameters (NULL).
+ * On EM_OK *out is a result the caller PQclear()s.
  * On failure *out is untouched and the error is mapped (connection lost ->
  * EM_EUNAVAILABLE, 40001/40P01 -> EM_ERETRY, 23505 -> EM_ECONFLICT, ...).
  */
@@ -80,22 +82,15 @@ enum em_err db_exec(struct db_conn *c, const struct db_stmt *st, const char *con
  * silently). More than DB_MAX_ARGS pushes mark the set as overflowed, which
  * db_exec_args refuses the same way.
  *
- * The caller's parameters lead every statement: $1 role, $2 region, $3
- * municipality, $4 organization (the caller's effective scope, as SQL_SCOPE of
- * effmon/resource.h reads them), pushed by caller_args() of effmon/resource.h.
- * The layout stays the four every statement of the tree already takes rather
- * than growing to six (with the user and the manager): that would renumber
- * every statement at once, most of them in files being changed meanwhile.
- * Statements that need the user or the manager take them as a later
- * parameter of their own (the cycle's lists: $5 manager).
- * Converted to these calls: src/resource.c (generic get, list, create, update,
- * and resource_fetch, so every statement going through them) and the list
- * handlers: resource_list, cycle_list (recommendations, decisions,
- * attestations), audit, a campaign's indicators and imports, a manager's
- * appointments, a roadmap's milestones, a milestone's participants, a
- * submission's and a recommendation's history. The other statements (writes
- * outside resource.c, scores, aggregates, the analysis tools) still pass
- * const char * arrays to db_exec, with the same leading four.
+ * The caller leads every statement run for a request: $1 role, $2 user, $3
+ * region, $4 municipality, $5 organization (the caller's effective scope, as
+ * SQL_SCOPE of effmon/resource.h reads them), $6 manager (a head's own, which
+ * the cycle's statements read), pushed by caller_args() of effmon/resource.h;
+ * a statement's own parameters follow from $7. The statements that only carry
+ * on a request's work after one of those has checked the scope (a rescore, a
+ * submission's missing values, the cycle report's sections, the drafts' items)
+ * and the daemon's own (sign-in, Idempotency-Key, migrations, replica lag)
+ * take no caller: they start at $1 with what they need.
  */
 #define DB_MAX_ARGS 32
 #define DB_NUM_LEN 24

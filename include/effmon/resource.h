@@ -5,15 +5,15 @@
  * statements do the scope check and write the audit row themselves, so a
  * handler is a descriptor plus the SQL next to it.
  *
- * Parameter layout of every statement: $1 caller role, $2 region, $3
- * municipality, $4 organization (the caller's effective scope, caller_args()),
+ * Parameter layout of every statement: $1..$6 the caller (role, user,
+ * region, municipality, organization, manager: caller_args(), effmon/db.h),
  * then:
- *   get     $5 id                                   -> json, version
- *   list    $5 limit+1, $6 after id, $7 after key, $8 sort, $9 q, $10.. filters
+ *   get     $7 id                                   -> json, version
+ *   list    $7 limit+1, $8 after id, $9 after key, $10 sort, $11 q, $12.. filters
  *                                                   -> json, id, sort key
- *   create  $5 body jsonb, $6 actor user id, $7 request id
+ *   create  $7 body jsonb, $8 actor user id, $9 request id
  *                                                   -> json, id, version
- *   update  $5 id, $6 body jsonb, $7 expected version, $8 actor, $9 request id
+ *   update  $7 id, $8 body jsonb, $9 expected version, $10 actor, $11 request id
  *                                                   -> json, version
  * A create that returns no row means the parent named by scope_field is
  * missing or outside the caller's scope; an update that returns no row is
@@ -38,16 +38,16 @@
 
 /* Keyset pagination over (sort key, id) for the two sorts every list has. */
 #define SQL_LIST_KEYSET(key, id)                                                         \
-	" AND ($6::bigint IS NULL OR ($8 = 'name' AND (" key " COLLATE \"ru-x-icu\", " id   \
-	") > ($7 COLLATE \"ru-x-icu\", $6::bigint)) OR ($8 <> 'name' AND " id " > $6::bigint))"
+	" AND ($8::bigint IS NULL OR ($10 = 'name' AND (" key " COLLATE \"ru-x-icu\", " id   \
+	") > ($9 COLLATE \"ru-x-icu\", $8::bigint)) OR ($10 <> 'name' AND " id " > $8::bigint))"
 #define SQL_LIST_ORDER(key, id)                                                         \
-	" ORDER BY CASE WHEN $8 = 'name' THEN " key " END COLLATE \"ru-x-icu\", " id        \
-	" LIMIT $5::int"
+	" ORDER BY CASE WHEN $10 = 'name' THEN " key " END COLLATE \"ru-x-icu\", " id        \
+	" LIMIT $7::int"
 /* q is matched literally: the LIKE wildcards % and _, and the escape character, are escaped. */
-#define SQL_SEARCH(key) " AND ($9::text IS NULL OR lower(" key " COLLATE \"ru-x-icu\") LIKE " \
-	"'%' || replace(replace(replace(lower($9 COLLATE \"ru-x-icu\"), '\\', '\\\\'), " \
+#define SQL_SEARCH(key) " AND ($11::text IS NULL OR lower(" key " COLLATE \"ru-x-icu\") LIKE " \
+	"'%' || replace(replace(replace(lower($11 COLLATE \"ru-x-icu\"), '\\', '\\\\'), " \
 	"'%', '\\%'), '_', '\\_') || '%')"
-#define SQL_SCOPE(region, muni, org) " em_in_scope($1, $2::bigint, $3::bigint, $4::bigint, " \
+#define SQL_SCOPE(region, muni, org) " em_in_scope($1, $3::bigint, $4::bigint, $5::bigint, " \
 	region ", " muni ", " org ")"
 /*
  * The scope of a list statement: SQL_SCOPE written so that a plan made for the
@@ -66,15 +66,15 @@
  */
 #define SQL_LIST_SCOPE(region, muni, org)                                                \
 	" (CASE WHEN $1 = 'admin' THEN true"                                               \
-	" WHEN $1 = 'municipal_operator' AND $3::bigint IS NOT NULL THEN " muni            \
-	" = $3::bigint"                                                                     \
-	" WHEN $1 = 'head' THEN " muni " = $3::bigint AND" SQL_SCOPE(region, muni, org)    \
-	" WHEN $1 <> 'municipal_operator' THEN " region " = $2::bigint"                    \
+	" WHEN $1 = 'municipal_operator' AND $4::bigint IS NOT NULL THEN " muni            \
+	" = $4::bigint"                                                                     \
+	" WHEN $1 = 'head' THEN " muni " = $4::bigint AND" SQL_SCOPE(region, muni, org)    \
+	" WHEN $1 <> 'municipal_operator' THEN " region " = $3::bigint"                    \
 	" ELSE" SQL_SCOPE(region, muni, org) " END)"
 #define SQL_LIST_SCOPE_REGION(region, muni, org)                                         \
 	" (CASE WHEN $1 = 'admin' THEN true"                                               \
-	" WHEN $1 NOT IN ('municipal_operator', 'head') THEN " region " = $2::bigint"      \
-	" ELSE " region " = $2::bigint AND" SQL_SCOPE(region, muni, org) " END)"
+	" WHEN $1 NOT IN ('municipal_operator', 'head') THEN " region " = $3::bigint"      \
+	" ELSE " region " = $3::bigint AND" SQL_SCOPE(region, muni, org) " END)"
 
 enum filter_type { FILTER_ID, FILTER_ENUM, FILTER_BOOL, FILTER_TEXT };
 
@@ -120,7 +120,8 @@ enum em_err resource_update(struct em_req *req, const struct em_args *args, json
 
 /* Building blocks for resource-specific handlers. */
 
-/* Pushes the caller's scope, the leading $1..$4 of every statement (effmon/db.h). */
+/* Pushes the caller, the leading $1..$6 of the statements run for a request
+ * (effmon/db.h). */
 void caller_args(struct db_args *a, const struct em_req *req);
 
 
@@ -139,7 +140,7 @@ enum em_err resource_lock(struct em_req *req, struct em_reply *reply, const stru
 enum em_err document_reply(struct em_reply *reply, PGresult *res, const char *what, int64_t id);
 
 /* A list that is always one page (a parent's few children): st takes the
- * caller's $1..$4 and $5 the parent's id, and returns one row holding the
+ * caller's $1..$6 and $7 the parent's id, and returns one row holding the
  * JSON array of the items, or none when the parent is not visible (404
  * "no <what> <id>"). Sent as {"items": [...], "next": null}. */
 enum em_err whole_list_reply(struct em_req *req, const struct db_stmt *st, int64_t id,
@@ -195,8 +196,8 @@ const char *list_search_parse(struct em_req *req, struct em_reply *reply);
  * errors go to reply->errors, each naming its parameter. */
 void list_filters_parse(struct em_req *req, struct em_reply *reply,
 			const struct list_filter *filters, size_t n, const char **out);
-/* Pushes a list statement's $1..$9: the caller's scope, limit + 1, the cursor's
- * id and key, the sort and q; its filters follow from $10. */
+/* Pushes a list statement's $1..$11: the caller, limit + 1, the cursor's id
+ * and key, the sort and q; its filters follow from $12. */
 void list_args(struct db_args *a, const struct em_req *req, const struct list_page *page,
 	       const char *q);
 /* Replies {"items": [...], "next": cursor|null, "limit": n} from rows of

@@ -6,12 +6,12 @@
  *
  * The lock statement answers version, status, the row as JSON first (then
  * whatever the hooks read); its parameters are those of wf->fetch (NULL:
- * resource_fetch, the scope $1..$4 and $5 id). It answers no row when the id is
- * missing or out of scope.
+ * resource_fetch, the caller $1..$6 and $7 id). It answers no row when the id
+ * is missing or out of scope.
  *
- * Parameter layout of the move statement: $1 caller role, $2 region,
- * $3 municipality, $4 organization (caller_args), $5 id, $6 to, $7 from,
- * $8 the row before (JSON), $9 actor user id, $10 request id, then $11.. the
+ * Parameter layout of the move statement: $1..$6 the caller (caller_args),
+ * $7 id, $8 to, $9 from, $10 the row before (JSON), $11 actor user id, $12
+ * request id, then $13.. the
  * body's strings named in wf->texts (NULL when absent), then ctx->extra[0..]
  * (wf->nextra of them, set by the hooks). Unless wf->answer says otherwise it
  * answers json, version of the moved row.

@@ -43,42 +43,42 @@ DB_STMT(CAL_SNAPSHOT) = {
 
 /*
  * The campaign if visible, the rule, the totals and the flagged organizations
- * (at most $10, largest mean gap first). $1..$4 scope, $5 campaign, $6 min
- * values, $7 min share lowered, $8 min mean gap, $9 municipality, $10 cap,
- * $11 group_by. No row: the campaign is not visible.
+ * (at most $12, largest mean gap first). $1..$6 caller, $7 campaign, $8 min
+ * values, $9 min share lowered, $10 min mean gap, $11 municipality, $12 cap,
+ * $13 group_by. No row: the campaign is not visible.
  */
 DB_STMT(CAL_SUMMARY) = {
 	"calibration_summary",
-	"WITH " CAL_VALUES("$5::bigint", "$9") CAL_ORGS("$6::int", "$7::numeric", "$8::numeric")
+	"WITH " CAL_VALUES("$7::bigint", "$11") CAL_ORGS("$8::int", "$9::numeric", "$10::numeric")
 	", tot AS (SELECT " SQL_CAL_SUMS " FROM p), "
 	" fl AS (SELECT o.*, o.gap_sum / o.compared AS mean FROM o WHERE o.flagged) "
-	"SELECT jsonb_build_object('campaign_id', c.id, 'group_by', $11::text, "
-	" 'rule', jsonb_build_object('min_values', $6::int, 'min_share_lowered', $7::numeric, "
-	"  'min_mean_gap', $8::numeric), "
+	"SELECT jsonb_build_object('campaign_id', c.id, 'group_by', $13::text, "
+	" 'rule', jsonb_build_object('min_values', $8::int, 'min_share_lowered', $9::numeric, "
+	"  'min_mean_gap', $10::numeric), "
 	" 'totals', (SELECT " SQL_CAL_FIGURES("tot") " FROM tot) || jsonb_build_object("
 	"  'organizations', (SELECT count(*) FROM o), "
 	"  'organizations_flagged', (SELECT count(*) FROM fl)), "
-	" 'flagged', jsonb_build_object('count', (SELECT count(*) FROM fl), 'limit', $10::int, "
+	" 'flagged', jsonb_build_object('count', (SELECT count(*) FROM fl), 'limit', $12::int, "
 	"  'items', coalesce((SELECT jsonb_agg(x.j ORDER BY x.mean DESC, x.organization_id) FROM ("
 	"   SELECT fl.mean, fl.organization_id, jsonb_build_object('organization_id', "
 	"    fl.organization_id, 'organization_name', og.short_name, 'municipality_id', "
 	"    fl.municipality_id, 'kind', fl.kind, 'submission_id', fl.submission_id) || "
 	     SQL_CAL_FIGURES("fl") " AS j "
 	"   FROM fl JOIN organizations og ON og.id = fl.organization_id "
-	"   ORDER BY fl.mean DESC, fl.organization_id LIMIT $10::int) x), '[]'::jsonb)))::text "
-	"FROM campaigns c WHERE c.id = $5::bigint AND"
+	"   ORDER BY fl.mean DESC, fl.organization_id LIMIT $12::int) x), '[]'::jsonb)))::text "
+	"FROM campaigns c WHERE c.id = $7::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
-	11};
+	13};
 
 /*
- * One page of groups: rows (json, group id, name). $1..$4 scope, $5 limit+1,
- * $6 after id, $7 after name, $8 sort (id|name), $9 campaign, $10 group_by
- * (for organizations: flagged, NULL for all), $11 min values, $12 min share
- * lowered, $13 min mean gap, $14 municipality. Only groups with a compared
+ * One page of groups: rows (json, group id, name). $1..$6 caller, $7 limit+1,
+ * $8 after id, $9 after name, $10 sort (id|name), $11 campaign, $12 group_by
+ * (for organizations: flagged, NULL for all), $13 min values, $14 min share
+ * lowered, $15 min mean gap, $16 municipality. Only groups with a compared
  * value are listed.
  */
 #define CAL_PAGE_HEAD                                                                      \
-	"WITH " CAL_VALUES("$9::bigint", "$14") CAL_ORGS("$11::int", "$12::numeric", "$13::numeric")
+	"WITH " CAL_VALUES("$11::bigint", "$16") CAL_ORGS("$13::int", "$14::numeric", "$15::numeric")
 
 DB_STMT(CAL_ORG_PAGE) = {
 	"calibration_organizations",
@@ -88,28 +88,28 @@ DB_STMT(CAL_ORG_PAGE) = {
 	" o.submission_id, 'flagged', o.flagged) || " SQL_CAL_FIGURES("o") ", "
 	" o.organization_id, og.short_name "
 	"FROM o JOIN organizations og ON og.id = o.organization_id "
-	"WHERE ($10::boolean IS NULL OR o.flagged = $10::boolean)"
+	"WHERE ($12::boolean IS NULL OR o.flagged = $12::boolean)"
 	SQL_LIST_KEYSET("og.short_name", "o.organization_id")
 	SQL_LIST_ORDER("og.short_name", "o.organization_id"),
-	14};
+	16};
 
-/* $10 municipality, direction or indicator; a municipality's row counts its
+/* $12 municipality, direction or indicator; a municipality's row counts its
  * organizations with a compared value and those flagged. */
 DB_STMT(CAL_GROUP_PAGE) = {
 	"calibration_groups",
 	CAL_PAGE_HEAD
-	", g AS (SELECT CASE $10 WHEN 'municipality' THEN municipality_id "
+	", g AS (SELECT CASE $12 WHEN 'municipality' THEN municipality_id "
 	"  WHEN 'indicator' THEN indicator_id ELSE direction_id END AS gid, " SQL_CAL_SUMS
 	"  FROM p GROUP BY 1), "
 	" n AS (SELECT g.*, mu.name AS muni, ind.code AS icode, ind.name AS iname, "
 	"  d.code AS dcode, d.name AS dname, "
-	"  CASE $10 WHEN 'municipality' THEN mu.name WHEN 'indicator' THEN ind.name "
+	"  CASE $12 WHEN 'municipality' THEN mu.name WHEN 'indicator' THEN ind.name "
 	"   ELSE d.name END AS key_name "
-	"  FROM g LEFT JOIN municipalities mu ON $10 = 'municipality' AND mu.id = g.gid "
-	"  LEFT JOIN indicators ind ON $10 = 'indicator' AND ind.id = g.gid "
-	"  LEFT JOIN directions d ON d.id = CASE $10 WHEN 'direction' THEN g.gid "
+	"  FROM g LEFT JOIN municipalities mu ON $12 = 'municipality' AND mu.id = g.gid "
+	"  LEFT JOIN indicators ind ON $12 = 'indicator' AND ind.id = g.gid "
+	"  LEFT JOIN directions d ON d.id = CASE $12 WHEN 'direction' THEN g.gid "
 	"   WHEN 'indicator' THEN ind.direction_id END) "
-	"SELECT CASE $10 WHEN 'municipality' THEN jsonb_build_object('municipality_id', n.gid, "
+	"SELECT CASE $12 WHEN 'municipality' THEN jsonb_build_object('municipality_id', n.gid, "
 	"  'municipality_name', n.muni, "
 	"  'organizations', (SELECT count(*) FROM o WHERE o.municipality_id = n.gid), "
 	"  'organizations_flagged', (SELECT count(*) FROM o WHERE o.municipality_id = n.gid "
@@ -120,7 +120,7 @@ DB_STMT(CAL_GROUP_PAGE) = {
 	"  'direction_name', n.dname) END || " SQL_CAL_FIGURES("n") ", n.gid, n.key_name "
 	"FROM n WHERE true"
 	SQL_LIST_KEYSET("n.key_name", "n.gid") SQL_LIST_ORDER("n.key_name", "n.gid"),
-	14};
+	16};
 
 /* --- Parameters ------------------------------------------------------------------ */
 

@@ -18,10 +18,10 @@
 #include "simulation.h"
 
 /*
- * The campaign if visible ($1..$4 scope, $5 id), with what validation needs:
+ * The campaign if visible ($1..$6 caller, $7 id), with what validation needs:
  * its thresholds, its catalog {code: {value_type, min_value, max_value}},
- * and the campaign whose values are used: itself; the one named by $6 if it
- * is an earlier campaign of the same region (else null); with $7, the latest
+ * and the campaign whose values are used: itself; the one named by $8 if it
+ * is an earlier campaign of the same region (else null); with $9, the latest
  * earlier campaign of the region (null if none).
  */
 DB_STMT(SIM_CONTEXT) = {
@@ -31,13 +31,13 @@ DB_STMT(SIM_CONTEXT) = {
 	" 'catalog', coalesce((SELECT jsonb_object_agg(i.code, jsonb_build_object("
 	"  'value_type', i.value_type, 'min_value', i.min_value, 'max_value', i.max_value)) "
 	"  FROM indicators i WHERE i.campaign_id = c.id), '{}'::jsonb), "
-	" 'values_campaign', CASE WHEN $7::boolean THEN (SELECT p.id FROM campaigns p "
+	" 'values_campaign', CASE WHEN $9::boolean THEN (SELECT p.id FROM campaigns p "
 	"   WHERE p.region_id = c.region_id AND p.year < c.year ORDER BY p.year DESC LIMIT 1) "
-	"  WHEN $6::bigint IS NOT NULL THEN (SELECT p.id FROM campaigns p WHERE p.id = $6::bigint "
+	"  WHEN $8::bigint IS NOT NULL THEN (SELECT p.id FROM campaigns p WHERE p.id = $8::bigint "
 	"   AND p.region_id = c.region_id AND p.year < c.year) ELSE c.id END) "
-	"FROM campaigns c WHERE c.id = $5::bigint AND"
+	"FROM campaigns c WHERE c.id = $7::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
-	7};
+	9};
 
 /* {"high": n, "sufficient": n, "low": n, "critical": n} of a level column. */
 #define SQL_LEVELS(col)                                                                   \
@@ -61,10 +61,10 @@ DB_STMT(SIM_CONTEXT) = {
 	"'mean_abs', round(avg(abs(x.shift)), 4), 'max_abs', max(abs(x.shift))"
 
 /*
- * The simulation. $1..$4 scope, $5 the campaign (catalog, thresholds), $6
- * the campaign whose counted submissions and values are used, $7 changes
- * [{code, weights?, min_value?, max_value?, polarity?, exclude?}], $8
- * thresholds {high?, sufficient?, low?} or null, $9 include unapproved, $10
+ * The simulation. $1..$6 caller, $7 the campaign (catalog, thresholds), $8
+ * the campaign whose counted submissions and values are used, $9 changes
+ * [{code, weights?, min_value?, max_value?, polarity?, exclude?}], $10
+ * thresholds {high?, sufficient?, low?} or null, $11 include unapproved, $12
  * the cap of changed items. Values are matched to the catalog by indicator
  * code. Ranks are dense by the 2-decimal total within kind among every
  * counted row (the campaign is one region), before the scope filter, as on
@@ -77,29 +77,29 @@ DB_STMT(SIM_CONTEXT) = {
 DB_STMT(SIMULATE) = {
 	"simulation_run",
 	"WITH c AS (SELECT c.id, "
-	"  coalesce(($8::jsonb ->> 'high')::numeric, c.threshold_high) AS high, "
-	"  coalesce(($8::jsonb ->> 'sufficient')::numeric, c.threshold_sufficient) AS sufficient, "
-	"  coalesce(($8::jsonb ->> 'low')::numeric, c.threshold_low) AS low "
-	"  FROM campaigns c WHERE c.id = $5::bigint), "
-	" ch AS (SELECT x ->> 'code' AS code, x FROM jsonb_array_elements($7::jsonb) x), "
+	"  coalesce(($10::jsonb ->> 'high')::numeric, c.threshold_high) AS high, "
+	"  coalesce(($10::jsonb ->> 'sufficient')::numeric, c.threshold_sufficient) AS sufficient, "
+	"  coalesce(($10::jsonb ->> 'low')::numeric, c.threshold_low) AS low "
+	"  FROM campaigns c WHERE c.id = $7::bigint), "
+	" ch AS (SELECT x ->> 'code' AS code, x FROM jsonb_array_elements($9::jsonb) x), "
 	" cat AS MATERIALIZED (SELECT i.code, i.value_type, "
 	"  CASE WHEN ch.x ? 'min_value' THEN (ch.x ->> 'min_value')::numeric ELSE i.min_value END "
 	"   AS min_value, "
 	"  CASE WHEN ch.x ? 'max_value' THEN (ch.x ->> 'max_value')::numeric ELSE i.max_value END "
 	"   AS max_value, coalesce(ch.x ->> 'polarity', i.polarity) AS polarity, "
 	"  i.weights || coalesce(ch.x -> 'weights', '{}'::jsonb) AS weights "
-	"  FROM indicators i LEFT JOIN ch ON ch.code = i.code WHERE i.campaign_id = $5::bigint "
+	"  FROM indicators i LEFT JOIN ch ON ch.code = i.code WHERE i.campaign_id = $7::bigint "
 	"   AND NOT coalesce((ch.x ->> 'exclude')::boolean, false)), "
 	" sub AS MATERIALIZED (SELECT sc.submission_id AS id, sc.region_id, sc.municipality_id, "
 	"  sc.organization_id, sc.manager_id, sc.kind, sc.total_rounded AS before_total, "
-	"  sc.level AS before_level FROM submission_scores sc WHERE sc.campaign_id = $6::bigint "
+	"  sc.level AS before_level FROM submission_scores sc WHERE sc.campaign_id = $8::bigint "
 	"  AND sc.status IN ('approved', 'submitted', 'verified') "
-	"  AND (sc.status = 'approved' OR $9::boolean)), "
+	"  AND (sc.status = 'approved' OR $11::boolean)), "
 	" ind AS MATERIALIZED (SELECT cat.*, k.kind, (cat.weights ->> k.kind)::numeric AS w "
 	"  FROM cat CROSS JOIN (SELECT DISTINCT kind FROM sub) k "
 	"  WHERE coalesce((cat.weights ->> k.kind)::numeric, 0) > 0), "
 	" kw AS (SELECT kind, sum(w) AS w FROM ind GROUP BY kind), "
-	" vcode AS (SELECT i.id, i.code FROM indicators i WHERE i.campaign_id = $6::bigint), "
+	" vcode AS (SELECT i.id, i.code FROM indicators i WHERE i.campaign_id = $8::bigint), "
 	" ws AS (SELECT s.id, sum(ind.w * em_indicator_score(v.value, ind.value_type, "
 	"   ind.polarity, ind.min_value, ind.max_value)) AS ws "
 	"  FROM sub s CROSS JOIN LATERAL (SELECT v.indicator_id, v.value FROM submission_values v "
@@ -127,8 +127,8 @@ DB_STMT(SIMULATE) = {
 	"   (PARTITION BY r.kind, r.after_total) - 1) / 2.0 AS ka "
 	"  FROM r WHERE r.before_total IS NOT NULL AND r.after_total IS NOT NULL), "
 	" chg AS MATERIALIZED (SELECT r.* FROM r WHERE r.before_level IS DISTINCT FROM r.after_level) "
-	"SELECT jsonb_build_object('campaign_id', c.id, 'values_campaign_id', $6::bigint, "
-	" 'include', CASE WHEN $9::boolean THEN 'unapproved' ELSE 'approved' END, "
+	"SELECT jsonb_build_object('campaign_id', c.id, 'values_campaign_id', $8::bigint, "
+	" 'include', CASE WHEN $11::boolean THEN 'unapproved' ELSE 'approved' END, "
 	" 'thresholds', jsonb_build_object('high', c.high, 'sufficient', c.sufficient, 'low', c.low), "
 	" 'unmatched_indicators', (SELECT coalesce(jsonb_agg(cat.code ORDER BY cat.code), '[]'::jsonb) "
 	"  FROM cat WHERE NOT EXISTS (SELECT 1 FROM vcode WHERE vcode.code = cat.code)), "
@@ -154,7 +154,7 @@ DB_STMT(SIMULATE) = {
 	"   'levels', jsonb_build_object('before', " SQL_LEVELS("x.before_level") ", "
 	"    'after', " SQL_LEVELS("x.after_level") ")) AS j "
 	"  FROM r x GROUP BY x.municipality_id) m), "
-	" 'changed', jsonb_build_object('count', (SELECT count(*) FROM chg), 'limit', $10::int, "
+	" 'changed', jsonb_build_object('count', (SELECT count(*) FROM chg), 'limit', $12::int, "
 	"  'items', coalesce((SELECT jsonb_agg(z.j ORDER BY z.d DESC, z.id) FROM ("
 	"   SELECT y.id, abs(coalesce(y.after_total, 0) - coalesce(y.before_total, 0)) AS d, "
 	"   jsonb_build_object('submission_id', y.id, 'organization_id', y.organization_id, "
@@ -167,9 +167,9 @@ DB_STMT(SIMULATE) = {
 	"   FROM chg y JOIN organizations o ON o.id = y.organization_id "
 	"   LEFT JOIN managers mg ON mg.id = y.manager_id "
 	"   ORDER BY abs(coalesce(y.after_total, 0) - coalesce(y.before_total, 0)) DESC, y.id "
-	"   LIMIT $10::int) z), '[]'::jsonb))) "
+	"   LIMIT $12::int) z), '[]'::jsonb))) "
 	"FROM c",
-	10};
+	12};
 #pragma GCC diagnostic pop
 
 /* The summary kept of a run, from its answer $1. */
@@ -180,23 +180,23 @@ DB_STMT(SIMULATE) = {
 	"'largest', 'spearman', " doc "->'spearman', 'unmatched_indicators', "             \
 	doc "->'unmatched_indicators')"
 
-/* $1..$4 the caller's role and scope (region, municipality, organization), $5 campaign,
- * $6 actor, $7 the request, $8 the answer, $9 request id -> the answer with the record's id
+/* $1..$6 the caller, $7 campaign,
+ * $8 actor, $9 the request, $10 the answer, $11 request id -> the answer with the record's id
  * and time. A municipal operator's run is recorded for its municipality. */
 DB_STMT(SIM_SAVE) = {
 	"simulation_save",
-	"WITH d AS (SELECT $8::jsonb AS doc), "
+	"WITH d AS (SELECT $10::jsonb AS doc), "
 	" ins AS (INSERT INTO simulations (campaign_id, region_id, municipality_id, "
 	"  values_campaign_id, user_id, role, request, summary) "
-	" SELECT c.id, c.region_id, CASE WHEN $1 = 'municipal_operator' THEN $3::bigint END, "
-	"  (d.doc ->> 'values_campaign_id')::bigint, $6::bigint, $1, $7::jsonb, "
-	SQL_SIM_SUMMARY("d.doc") " FROM campaigns c, d WHERE c.id = $5::bigint RETURNING *), "
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'simulation', ins.id, 'create', "
-	" NULL, jsonb_build_object('request', ins.request, 'summary', ins.summary), $9, "
+	" SELECT c.id, c.region_id, CASE WHEN $1 = 'municipal_operator' THEN $4::bigint END, "
+	"  (d.doc ->> 'values_campaign_id')::bigint, $8::bigint, $1, $9::jsonb, "
+	SQL_SIM_SUMMARY("d.doc") " FROM campaigns c, d WHERE c.id = $7::bigint RETURNING *), "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'simulation', ins.id, 'create', "
+	" NULL, jsonb_build_object('request', ins.request, 'summary', ins.summary), $11, "
 	" ins.region_id, ins.municipality_id, NULL FROM ins) "
 	"SELECT (d.doc || jsonb_build_object('id', ins.id, 'created_at', ins.created_at))::text "
 	"FROM ins, d",
-	9};
+	11};
 
 #define SIM_RUN_JSON(s)                                                                   \
 	"jsonb_build_object('id', " s ".id, 'campaign_id', " s ".campaign_id, "           \
@@ -204,18 +204,18 @@ DB_STMT(SIM_SAVE) = {
 	s ".values_campaign_id, 'user_id', " s ".user_id, 'role', " s ".role, 'request', "  \
 	s ".request, 'summary', " s ".summary, 'created_at', " s ".created_at)"
 
-/* The runs of campaign $5 the caller may see (a regional operator: the region's; a
+/* The runs of campaign $7 the caller may see (a regional operator: the region's; a
  * municipal operator: the region's and its own municipality's, as the cycle report counts
- * them; a record holds no personal data), newest first: $6 limit + 1, $7 before id. */
+ * them; a record holds no personal data), newest first: $8 limit + 1, $9 before id. */
 DB_STMT(SIM_LIST) = {
 	"simulation_list",
 	"SELECT " SIM_RUN_JSON("s") ", s.id FROM simulations s JOIN campaigns c "
-	" ON c.id = s.campaign_id WHERE s.campaign_id = $5::bigint AND"
+	" ON c.id = s.campaign_id WHERE s.campaign_id = $7::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint")
 	" AND ($1 <> 'municipal_operator' OR s.municipality_id IS NULL "
-	"  OR s.municipality_id = $3::bigint) "
-	" AND ($7::bigint IS NULL OR s.id < $7::bigint) ORDER BY s.id DESC LIMIT $6::int",
-	7};
+	"  OR s.municipality_id = $4::bigint) "
+	" AND ($9::bigint IS NULL OR s.id < $9::bigint) ORDER BY s.id DESC LIMIT $8::int",
+	9};
 
 /* values_from: a campaign id, or "previous"; none (*id 0): the campaign's own values. */
 static void parse_values_from(const json_t *v, struct em_reply *reply, int64_t *id, bool *previous)

@@ -18,47 +18,47 @@
 
 /* The same warning: campaign, head, type and direction. */
 #define SAME_WARNING(r, w)                                                                    \
-	r ".campaign_id = $2::bigint AND " r ".addressee_manager_id = " w ".manager_id AND " r   \
+	r ".campaign_id = $7::bigint AND " r ".addressee_manager_id = " w ".manager_id AND " r   \
 	".warning ->> 'type' = " w ".type AND coalesce(" r ".warning ->> 'direction', '') = "     \
 	"coalesce(" w ".direction_code, '') AND " r ".status <> 'withdrawn'"
 
 /*
  * One draft per warning of an active head (of one kind and direction, once per
  * head: a head of two organizations gets the one of the first submission).
- * $1 role, $2 campaign, $3 body, $4 actor, $5 request id, $6 types (NULL: all)
+ * $1 role, $7 campaign, $8 body, $9 actor, $10 request id, $11 types (NULL: all)
  * -> created, skipped, ids, threshold, completeness bound.
  */
 DB_STMT(WDRAFT_GENERATE) = {
 	"warning_drafts_generate",
-	"WITH o AS (SELECT c.title, coalesce(($3::jsonb ->> 'threshold')::numeric, "
-	"  c.threshold_low) AS t, coalesce(($3::jsonb ->> 'completeness')::numeric, "
-	"  em_completeness_bound()) AS b, coalesce(($3::jsonb ->> 'due_on')::date, "
-	"  em_today() + 90) AS due FROM campaigns c WHERE c.id = $2::bigint),"
+	"WITH o AS (SELECT c.title, coalesce(($8::jsonb ->> 'threshold')::numeric, "
+	"  c.threshold_low) AS t, coalesce(($8::jsonb ->> 'completeness')::numeric, "
+	"  em_completeness_bound()) AS b, coalesce(($8::jsonb ->> 'due_on')::date, "
+	"  em_today() + 90) AS due FROM campaigns c WHERE c.id = $7::bigint),"
 	" w AS (SELECT w.*, EXISTS (SELECT 1 FROM recommendations r WHERE " SAME_WARNING("r", "w")
-	"  ) AS taken FROM o, em_warnings($2::bigint, false, o.t, o.b) w "
+	"  ) AS taken FROM o, em_warnings($7::bigint, false, o.t, o.b) w "
 	"  JOIN managers m ON m.id = w.manager_id AND m.status = 'active' "
-	"  WHERE $6::text[] IS NULL OR w.type = ANY ($6::text[])),"
+	"  WHERE $11::text[] IS NULL OR w.type = ANY ($11::text[])),"
 	" todo AS (SELECT DISTINCT ON (w.manager_id, w.type, coalesce(w.direction_code, '')) w.* "
 	"  FROM w WHERE NOT w.taken ORDER BY w.manager_id, w.type, coalesce(w.direction_code, ''), "
 	"  w.submission_id),"
 	" ins AS (INSERT INTO recommendations (campaign_id, region_id, municipality_id, "
 	"  organization_id, addressee_manager_id, issuer_level, issued_by, directions, text, "
-	"  due_on, status, generated, warning) SELECT $2::bigint, t.region_id, t.municipality_id, "
-	"  t.organization_id, t.manager_id, 'regional', $4::bigint, CASE WHEN t.direction_code IS "
+	"  due_on, status, generated, warning) SELECT $7::bigint, t.region_id, t.municipality_id, "
+	"  t.organization_id, t.manager_id, 'regional', $9::bigint, CASE WHEN t.direction_code IS "
 	"  NOT NULL THEN ARRAY[t.direction_code] ELSE '{}' END, em_warning_text(o.title, t.type, "
 	"  t.direction_name, t.figures), o.due, 'draft', "
 	"  true, jsonb_build_object('type', t.type, 'direction', t.direction_code, "
 	"  'submission_id', t.submission_id, 'figures', t.figures) FROM todo t, o "
 	"  ORDER BY t.submission_id, t.type_order, t.direction_position RETURNING *),"
 	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, "
-	"  actor_role, action, to_status, request_id) SELECT ins.id, $4::bigint, $1, 'generate', "
-	"  'draft', $5 FROM ins),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $4::bigint, $1, 'recommendation', ins.id, "
-	"  'generate', NULL, to_jsonb(ins), $5, ins.region_id, ins.municipality_id, "
+	"  actor_role, action, to_status, request_id) SELECT ins.id, $9::bigint, $1, 'generate', "
+	"  'draft', $10 FROM ins),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'recommendation', ins.id, "
+	"  'generate', NULL, to_jsonb(ins), $10, ins.region_id, ins.municipality_id, "
 	"  ins.organization_id FROM ins) "
 	"SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM w WHERE taken), "
 	" (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM ins), o.t, o.b FROM o",
-	6};
+	11};
 
 static const char *const SOURCES[] = {"weak_directions", "warnings", NULL};
 
@@ -115,8 +115,7 @@ static enum em_err wdrafts_tx(struct db_conn *db, void *arg)
 		return rc;
 	if ((rc = drafts_campaign_lock(req, d->campaign, d->reply)) != EM_OK)
 		return rc;
-	db_args_init(&a);
-	db_arg_text(&a, em_role_name(req->caller.role));
+	caller_args(&a, req);
 	db_arg_i64(&a, d->campaign);
 	db_arg_text(&a, d->text);
 	db_arg_i64(&a, req->caller.user_id);

@@ -21,56 +21,56 @@ const char *const WARNING_TYPES[] = {"decline_total", "decline_direction", "belo
 				     "low_completeness", NULL};
 #define NTYPES 4
 
-/* The campaign if visible ($1..$4 scope, $5 id), with what the answer says it
- * used: $6 threshold, $7 completeness bound, $8 include -> a JSON object. The
+/* The campaign if visible ($1..$6 caller, $7 id), with what the answer says it
+ * used: $8 threshold, $9 completeness bound, $10 include -> a JSON object. The
  * campaigns are this one and the two before it, oldest first. */
 DB_STMT(WARN_CAMPAIGN) = {
 	"warnings_campaign",
-	"WITH c AS (SELECT c.* FROM campaigns c WHERE c.id = $5::bigint AND"
+	"WITH c AS (SELECT c.* FROM campaigns c WHERE c.id = $7::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") "), "
 	" p AS (SELECT p.id, p.year FROM c JOIN campaigns p ON p.region_id = c.region_id "
 	"  AND p.year <= c.year ORDER BY p.year DESC LIMIT 3) "
-	"SELECT jsonb_build_object('campaign_id', c.id, 'include', $8::text, "
-	" 'threshold', coalesce($6::numeric, c.threshold_low), "
-	" 'completeness', coalesce($7::numeric, em_completeness_bound()), "
+	"SELECT jsonb_build_object('campaign_id', c.id, 'include', $10::text, "
+	" 'threshold', coalesce($8::numeric, c.threshold_low), "
+	" 'completeness', coalesce($9::numeric, em_completeness_bound()), "
 	" 'campaigns', (SELECT jsonb_agg(jsonb_build_object('id', p.id, 'year', p.year) "
 	"  ORDER BY p.year) FROM p))::text FROM c",
-	8};
+	10};
 
 /* The key that orders a submission's warnings: type, then direction. */
 #define WARN_KEY "(w.type_order * 100 + coalesce(w.direction_position, 0))"
 
 /*
- * $1..$5 caller (the scope, then a head's manager), $6 campaign, $7 include
- * unapproved, $8 threshold, $9 completeness bound, $10 types (NULL: all), $11
- * municipality, $12 organization, $13 limit + 1, $14 after submission, $15
+ * $1..$6 caller, $7 campaign, $8 include
+ * unapproved, $9 threshold, $10 completeness bound, $11 types (NULL: all), $12
+ * municipality, $13 organization, $14 limit + 1, $15 after submission, $16
  * after key -> json, submission id, key. recommendation_id: the recommendation
  * made from the warning (not withdrawn; a draft only for the issuing side).
  */
 DB_STMT(WARN_LIST) = {
 	"warnings_list",
-	"SELECT jsonb_build_object('type', w.type, 'campaign_id', $6::bigint, "
+	"SELECT jsonb_build_object('type', w.type, 'campaign_id', $7::bigint, "
 	" 'submission_id', w.submission_id, 'organization_id', w.organization_id, "
 	" 'organization_name', o.short_name, 'municipality_id', w.municipality_id, "
 	" 'kind', w.kind, 'manager_id', w.manager_id, 'manager_name', m.full_name, "
 	" 'status', w.status, 'direction', CASE WHEN w.direction_code IS NOT NULL THEN "
 	" jsonb_build_object('code', w.direction_code, 'name', w.direction_name) END, "
 	" 'figures', w.figures, 'recommendation_id', rec.id), w.submission_id, " WARN_KEY " "
-	"FROM em_warnings($6::bigint, $7::boolean, $8::numeric, $9::numeric) w "
+	"FROM em_warnings($7::bigint, $8::boolean, $9::numeric, $10::numeric) w "
 	"JOIN organizations o ON o.id = w.organization_id JOIN managers m ON m.id = w.manager_id "
-	"LEFT JOIN LATERAL (SELECT r.id FROM recommendations r WHERE r.campaign_id = $6::bigint "
+	"LEFT JOIN LATERAL (SELECT r.id FROM recommendations r WHERE r.campaign_id = $7::bigint "
 	" AND r.addressee_manager_id = w.manager_id AND r.warning ->> 'type' = w.type "
 	" AND coalesce(r.warning ->> 'direction', '') = coalesce(w.direction_code, '') "
 	" AND r.status <> 'withdrawn' AND (r.status <> 'draft' OR $1 IN ('admin', "
 	" 'regional_operator') OR ($1 = 'municipal_operator' AND r.issuer_municipality_id = "
-	" $3::bigint)) ORDER BY r.id LIMIT 1) rec ON true "
+	" $4::bigint)) ORDER BY r.id LIMIT 1) rec ON true "
 	"WHERE" CYCLE_SCOPE("w.region_id", "w.municipality_id", "w.organization_id", "w.manager_id")
-	" AND ($10::text[] IS NULL OR w.type = ANY ($10::text[])) "
-	" AND ($11::bigint IS NULL OR w.municipality_id = $11::bigint) "
-	" AND ($12::bigint IS NULL OR w.organization_id = $12::bigint) "
-	" AND ($14::bigint IS NULL OR (w.submission_id, " WARN_KEY ") > ($14::bigint, $15::int)) "
-	"ORDER BY 2, 3 LIMIT $13::int",
-	15};
+	" AND ($11::text[] IS NULL OR w.type = ANY ($11::text[])) "
+	" AND ($12::bigint IS NULL OR w.municipality_id = $12::bigint) "
+	" AND ($13::bigint IS NULL OR w.organization_id = $13::bigint) "
+	" AND ($15::bigint IS NULL OR (w.submission_id, " WARN_KEY ") > ($15::bigint, $16::int)) "
+	"ORDER BY 2, 3 LIMIT $14::int",
+	16};
 
 /* --- Parameters ------------------------------------------------------------------------ */
 
@@ -334,7 +334,6 @@ enum em_err campaign_warnings_list(struct em_req *req, const struct em_args *arg
 	if (rc != EM_OK)
 		return rc;
 	caller_args(&a, req);
-	db_arg_id(&a, req->caller.manager_id);
 	db_arg_i64(&a, args->id[0]);
 	db_arg_bool(&a, q.unapproved);
 	db_arg_text(&a, q.threshold);

@@ -25,7 +25,6 @@ enum em_err cycle_fetch(struct em_req *req, const struct db_stmt *get, int64_t i
 	enum em_err rc;
 
 	caller_args(&a, req);
-	db_arg_id(&a, req->caller.manager_id);
 	db_arg_i64(&a, id);
 	if ((rc = db_exec_args(req->db, get, &a, &res)) != EM_OK)
 		return rc;
@@ -71,7 +70,6 @@ enum em_err cycle_list(struct em_req *req, struct em_reply *reply, const struct 
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 	caller_args(&a, req);
-	db_arg_id(&a, req->caller.manager_id);
 	db_arg_i64(&a, page.limit + 1);
 	db_arg_id(&a, page.after_id);
 	for (size_t i = 0; i < nfilters && i < LIST_MAX_FILTERS; i++)
@@ -111,19 +109,19 @@ static const char *const DECISIONS[] = {"fits_position", "fits_position_conditio
 
 DB_STMT(ATT_GET) = {
 	"attestation_get",
-	"SELECT " ATT_JSON ", a.version" ATT_FROM "WHERE a.id = $6::bigint AND" ATT_SCOPE, 6};
+	"SELECT " ATT_JSON ", a.version" ATT_FROM "WHERE a.id = $7::bigint AND" ATT_SCOPE, 7};
 
 DB_STMT(ATT_LIST) = {
 	"attestation_list",
 	"SELECT " ATT_JSON ", a.id" ATT_FROM "WHERE" ATT_SCOPE
-	" AND ($7::bigint IS NULL OR a.id > $7::bigint)"
-	" AND ($8::bigint IS NULL OR a.manager_id = $8::bigint)"
-	" AND ($9::text IS NULL OR a.decision = $9)"
-	" AND ($10::boolean IS NULL OR " ATT_VALID("a") " = $10::boolean)"
-	" AND ($11::bigint IS NULL OR m.municipality_id = $11::bigint)"
-	" AND ($12::bigint IS NULL OR m.organization_id = $12::bigint)"
-	" ORDER BY a.id LIMIT $6::int",
-	12};
+	" AND ($8::bigint IS NULL OR a.id > $8::bigint)"
+	" AND ($9::bigint IS NULL OR a.manager_id = $9::bigint)"
+	" AND ($10::text IS NULL OR a.decision = $10)"
+	" AND ($11::boolean IS NULL OR " ATT_VALID("a") " = $11::boolean)"
+	" AND ($12::bigint IS NULL OR m.municipality_id = $12::bigint)"
+	" AND ($13::bigint IS NULL OR m.organization_id = $13::bigint)"
+	" ORDER BY a.id LIMIT $7::int",
+	13};
 
 static const struct list_filter ATT_FILTERS[] = {
 	{"manager_id", FILTER_ID, NULL},      {"decision", FILTER_ENUM, DECISIONS},
@@ -132,15 +130,15 @@ static const struct list_filter ATT_FILTERS[] = {
 };
 
 /* A visible manager's attestations, newest first, and the one valid today (the
- * latest of those valid). $6 manager id; no row: the manager is not visible. */
+ * latest of those valid). $7 manager id; no row: the manager is not visible. */
 DB_STMT(ATT_OF_MANAGER) = {
 	"attestation_of_manager",
 	"SELECT jsonb_build_object('items', coalesce((SELECT jsonb_agg(" ATT_JSON
 	"  ORDER BY a.attested_on DESC, a.id DESC)" ATT_FROM "WHERE a.manager_id = m0.id), "
 	"  '[]'::jsonb), 'current', (SELECT " ATT_JSON ATT_FROM "WHERE a.manager_id = m0.id "
 	"  AND " ATT_VALID("a") " ORDER BY a.attested_on DESC, a.id DESC LIMIT 1)) "
-	"FROM managers m0 WHERE m0.id = $6::bigint AND" SQL_SCOPE_MGR("m0"),
-	6};
+	"FROM managers m0 WHERE m0.id = $7::bigint AND" SQL_SCOPE_MGR("m0"),
+	7};
 
 enum em_err attestations_list(struct em_req *req, const struct em_args *args, json_t *body,
 			      struct em_reply *reply)
@@ -207,10 +205,10 @@ DB_STMT(ATT_CHECK) = {
 	" em_today(), NULL, false",
 	1};
 
-/* $1..$5 caller, $6 body, $7 actor, $8 request id -> id (none: manager not visible). */
+/* $1..$6 caller, $7 body, $8 actor, $9 request id -> id (none: manager not visible). */
 DB_STMT(ATT_INSERT) = {
 	"attestation_create",
-	"WITH b AS (SELECT $6::jsonb AS b),"
+	"WITH b AS (SELECT $7::jsonb AS b),"
 	" m AS (SELECT m.* FROM managers m, b WHERE m.id = (b ->> 'manager_id')::bigint AND"
 	SQL_SCOPE_MGR("m") "),"
 	/* The latest approved monitoring result: the newest campaign, then approval. */
@@ -222,18 +220,18 @@ DB_STMT(ATT_INSERT) = {
 	"  decision, valid_until, monitoring_total, monitoring_campaign_id, created_by) "
 	"  SELECT m.id, (b ->> 'attested_on')::date, b ->> 'commission', b ->> 'protocol_number', "
 	"  b ->> 'decision', (b ->> 'valid_until')::date, (SELECT total_rounded FROM mon), "
-	"  (SELECT campaign_id FROM mon), $7::bigint FROM m, b RETURNING *),"
+	"  (SELECT campaign_id FROM mon), $8::bigint FROM m, b RETURNING *),"
 	" sc AS (INSERT INTO attestation_scores (attestation_id, competency_id, score, max_score) "
 	"  SELECT ins.id, c.id, (x.e ->> 'score')::int, c.max_score FROM ins, b "
 	"  CROSS JOIN LATERAL jsonb_array_elements(b.b -> 'scores') x(e) "
 	"  JOIN competencies c ON c.code = x.e ->> 'competency' RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $7::bigint, $1, 'attestation', ins.id, 'create', "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'attestation', ins.id, 'create', "
 	"  NULL, to_jsonb(ins) || jsonb_build_object('scores', (SELECT jsonb_agg(jsonb_build_object("
 	"  'competency_id', sc.competency_id, 'score', sc.score, 'max_score', sc.max_score) "
-	"  ORDER BY sc.competency_id) FROM sc)), $8, m.region_id, m.municipality_id, "
+	"  ORDER BY sc.competency_id) FROM sc)), $9, m.region_id, m.municipality_id, "
 	"  m.organization_id FROM ins, m) "
 	"SELECT ins.id FROM ins",
-	8};
+	9};
 
 /* The scores array's shape, item by item, before the catalog is asked. */
 static void check_scores(const json_t *scores, struct em_reply *reply)
@@ -352,7 +350,6 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	if (c->reply->errors)
 		return reply_fail(c->reply, EM_EINVAL, "the attestation is not valid");
 	caller_args(&a, req);
-	db_arg_id(&a, req->caller.manager_id);
 	db_arg_text(&a, c->text);
 	db_arg_i64(&a, req->caller.user_id);
 	db_arg_text(&a, req->request_id);
@@ -404,22 +401,22 @@ enum em_err attestations_create(struct em_req *req, const struct em_args *args, 
 
 /* --- Corrections ---------------------------------------------------------------------------- */
 
-/* $1..$5 caller, $6 id, $7 body, $8 version, $9 actor, $10 request id -> id. */
+/* $1..$6 caller, $7 id, $8 body, $9 version, $10 actor, $11 request id -> id. */
 DB_STMT(ATT_UPDATE_SQL) = {
 	"attestation_update",
 	"WITH old AS (SELECT a.*, m.region_id, m.municipality_id, m.organization_id "
 	"  FROM attestations a JOIN managers m ON m.id = a.manager_id "
-	"  WHERE a.id = $6::bigint AND" ATT_SCOPE " FOR UPDATE OF a),"
-	" upd AS (UPDATE attestations a SET commission = coalesce($7::jsonb ->> 'commission', "
-	"  a.commission), protocol_number = coalesce($7::jsonb ->> 'protocol_number', "
-	"  a.protocol_number), valid_until = coalesce(($7::jsonb ->> 'valid_until')::date, "
+	"  WHERE a.id = $7::bigint AND" ATT_SCOPE " FOR UPDATE OF a),"
+	" upd AS (UPDATE attestations a SET commission = coalesce($8::jsonb ->> 'commission', "
+	"  a.commission), protocol_number = coalesce($8::jsonb ->> 'protocol_number', "
+	"  a.protocol_number), valid_until = coalesce(($8::jsonb ->> 'valid_until')::date, "
 	"  a.valid_until), version = a.version + 1, updated_at = now() "
-	"  FROM old WHERE a.id = old.id AND a.version = $8::int RETURNING a.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'attestation', upd.id, 'update', "
+	"  FROM old WHERE a.id = old.id AND a.version = $9::int RETURNING a.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'attestation', upd.id, 'update', "
 	"  to_jsonb(old) - '{region_id,municipality_id,organization_id}'::text[], to_jsonb(upd), "
-	"  $10, old.region_id, old.municipality_id, old.organization_id FROM upd JOIN old USING (id)) "
+	"  $11, old.region_id, old.municipality_id, old.organization_id FROM upd JOIN old USING (id)) "
 	"SELECT upd.id FROM upd",
-	10};
+	11};
 
 static const struct constraint_map ATT_CONSTRAINTS[] = {
 	{"attestations_valid_until", "valid_until", "must be after attested_on", EM_EINVAL},
@@ -445,7 +442,6 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 	(void)db;
 	reply_clear(u->reply);
 	caller_args(&a, req);
-	db_arg_id(&a, req->caller.manager_id);
 	db_arg_i64(&a, u->id);
 	db_arg_text(&a, u->text);
 	db_arg_i64(&a, u->version);

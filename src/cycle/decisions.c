@@ -60,20 +60,20 @@ static const char *const ALL_TYPES[] = {"bonus",
 
 DB_STMT(DEC_GET) = {
 	"decision_get",
-	"SELECT " DEC_JSON ", d.version" DEC_FROM "WHERE d.id = $6::bigint AND" DEC_SCOPE, 6};
+	"SELECT " DEC_JSON ", d.version" DEC_FROM "WHERE d.id = $7::bigint AND" DEC_SCOPE, 7};
 
 DB_STMT(DEC_LIST) = {
 	"decision_list",
 	"SELECT " DEC_JSON ", d.id" DEC_FROM "WHERE" DEC_SCOPE
-	" AND ($7::bigint IS NULL OR d.id > $7::bigint)"
-	" AND ($8::bigint IS NULL OR d.manager_id = $8::bigint)"
-	" AND ($9::bigint IS NULL OR d.campaign_id = $9::bigint)"
-	" AND ($10::text IS NULL OR d.type = $10)"
-	" AND ($11::boolean IS NULL OR (d.revoked_by_decision_id IS NOT NULL) = $11::boolean)"
-	" AND ($12::bigint IS NULL OR m.municipality_id = $12::bigint)"
-	" AND ($13::bigint IS NULL OR m.organization_id = $13::bigint)"
-	" ORDER BY d.id LIMIT $6::int",
-	13};
+	" AND ($8::bigint IS NULL OR d.id > $8::bigint)"
+	" AND ($9::bigint IS NULL OR d.manager_id = $9::bigint)"
+	" AND ($10::bigint IS NULL OR d.campaign_id = $10::bigint)"
+	" AND ($11::text IS NULL OR d.type = $11)"
+	" AND ($12::boolean IS NULL OR (d.revoked_by_decision_id IS NOT NULL) = $12::boolean)"
+	" AND ($13::bigint IS NULL OR m.municipality_id = $13::bigint)"
+	" AND ($14::bigint IS NULL OR m.organization_id = $14::bigint)"
+	" ORDER BY d.id LIMIT $7::int",
+	14};
 
 static const struct list_filter DEC_FILTERS[] = {
 	{"manager_id", FILTER_ID, NULL},      {"campaign_id", FILTER_ID, NULL},
@@ -112,34 +112,34 @@ static const struct field DEC_CREATE[] = {
 };
 
 /* The links of a new decision: manager visible, campaign of the manager's region,
- * attestation of the same manager. $1..$5 caller, $6 body. */
+ * attestation of the same manager. $1..$6 caller, $7 body. */
 DB_STMT(DEC_CHECK) = {
 	"decision_check",
 	"SELECT m.id IS NOT NULL, "
-	" $6::jsonb ->> 'campaign_id' IS NULL OR EXISTS (SELECT 1 FROM campaigns c WHERE c.id = "
-	"  ($6::jsonb ->> 'campaign_id')::bigint AND c.region_id = m.region_id), "
-	" $6::jsonb ->> 'basis_attestation_id' IS NULL OR EXISTS (SELECT 1 FROM attestations a "
-	"  WHERE a.id = ($6::jsonb ->> 'basis_attestation_id')::bigint AND a.manager_id = m.id) "
-	"FROM (SELECT 1) one LEFT JOIN managers m ON m.id = ($6::jsonb ->> 'manager_id')::bigint "
+	" $7::jsonb ->> 'campaign_id' IS NULL OR EXISTS (SELECT 1 FROM campaigns c WHERE c.id = "
+	"  ($7::jsonb ->> 'campaign_id')::bigint AND c.region_id = m.region_id), "
+	" $7::jsonb ->> 'basis_attestation_id' IS NULL OR EXISTS (SELECT 1 FROM attestations a "
+	"  WHERE a.id = ($7::jsonb ->> 'basis_attestation_id')::bigint AND a.manager_id = m.id) "
+	"FROM (SELECT 1) one LEFT JOIN managers m ON m.id = ($7::jsonb ->> 'manager_id')::bigint "
 	" AND" DEC_SCOPE,
-	6};
+	7};
 
-/* $1..$5 caller, $6 body, $7 actor, $8 request id -> id. */
+/* $1..$6 caller, $7 body, $8 actor, $9 request id -> id. */
 DB_STMT(DEC_INSERT) = {
 	"decision_create",
-	"WITH b AS (SELECT $6::jsonb AS b),"
+	"WITH b AS (SELECT $7::jsonb AS b),"
 	" m AS (SELECT m.* FROM managers m, b WHERE m.id = (b ->> 'manager_id')::bigint AND"
 	DEC_SCOPE "),"
 	" ins AS (INSERT INTO decisions (manager_id, campaign_id, type, basis, "
 	"  basis_attestation_id, act_number, act_date, effective_on, amount, issuer_role, "
 	"  created_by) SELECT m.id, (b ->> 'campaign_id')::bigint, b ->> 'type', b ->> 'basis', "
 	"  (b ->> 'basis_attestation_id')::bigint, b ->> 'act_number', (b ->> 'act_date')::date, "
-	"  (b ->> 'effective_on')::date, (b ->> 'amount')::numeric, $1, $7::bigint FROM m, b "
+	"  (b ->> 'effective_on')::date, (b ->> 'amount')::numeric, $1, $8::bigint FROM m, b "
 	"  RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $7::bigint, $1, 'decision', ins.id, 'create', NULL, "
-	"  to_jsonb(ins), $8, m.region_id, m.municipality_id, m.organization_id FROM ins, m) "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'decision', ins.id, 'create', NULL, "
+	"  to_jsonb(ins), $9, m.region_id, m.municipality_id, m.organization_id FROM ins, m) "
 	"SELECT ins.id FROM ins",
-	8};
+	9};
 
 static const struct constraint_map DEC_CONSTRAINTS[] = {
 	{"decisions_amount", "amount", "is required (> 0) for a bonus and not taken otherwise",
@@ -200,7 +200,6 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
 		return rc;
 	caller_args(&a, req);
-	db_arg_id(&a, req->caller.manager_id);
 	db_arg_text(&a, c->text);
 	if ((rc = db_exec_args(req->db, &DEC_CHECK, &a, &res)) != EM_OK)
 		return rc;
@@ -256,30 +255,30 @@ DB_STMT(DEC_LOCK) = {
 	"decision_lock",
 	"SELECT d.version, d.type, d.revoked_by_decision_id, d.revoked_at, d.issuer_role "
 	"FROM decisions d JOIN managers m ON m.id = d.manager_id "
-	"WHERE d.id = $6::bigint AND" DEC_SCOPE " FOR UPDATE OF d",
-	6};
+	"WHERE d.id = $7::bigint AND" DEC_SCOPE " FOR UPDATE OF d",
+	7};
 
-/* $1 role, $2 id, $3 body, $4 actor, $5 request id -> the revocation's id. */
+/* $1 role, $7 id, $8 body, $9 actor, $10 request id -> the revocation's id. */
 DB_STMT(DEC_REVOKE) = {
 	"decision_revoke",
-	"WITH b AS (SELECT $3::jsonb AS b),"
+	"WITH b AS (SELECT $8::jsonb AS b),"
 	" old AS (SELECT d.*, m.region_id, m.municipality_id, m.organization_id FROM decisions d "
-	"  JOIN managers m ON m.id = d.manager_id WHERE d.id = $2::bigint),"
+	"  JOIN managers m ON m.id = d.manager_id WHERE d.id = $7::bigint),"
 	" ins AS (INSERT INTO decisions (manager_id, campaign_id, type, basis, act_number, "
 	"  act_date, effective_on, issuer_role, created_by, revokes_decision_id) "
 	"  SELECT old.manager_id, old.campaign_id, 'revocation', b ->> 'reason', "
 	"  b ->> 'act_number', (b ->> 'act_date')::date, coalesce((b ->> 'effective_on')::date, "
-	"  (b ->> 'act_date')::date), $1, $4::bigint, old.id FROM old, b RETURNING *),"
+	"  (b ->> 'act_date')::date), $1, $9::bigint, old.id FROM old, b RETURNING *),"
 	" upd AS (UPDATE decisions d SET revoked_by_decision_id = ins.id, revoked_at = now(), "
-	"  revoked_by_user_id = $4::bigint, version = d.version + 1, updated_at = now() "
-	"  FROM ins WHERE d.id = $2::bigint RETURNING d.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $4::bigint, $1, 'decision', ins.id, 'create', NULL, "
-	"  to_jsonb(ins), $5, old.region_id, old.municipality_id, old.organization_id "
-	"  FROM ins, old UNION ALL SELECT $4::bigint, $1, 'decision', upd.id, 'revoke', "
+	"  revoked_by_user_id = $9::bigint, version = d.version + 1, updated_at = now() "
+	"  FROM ins WHERE d.id = $7::bigint RETURNING d.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'decision', ins.id, 'create', NULL, "
+	"  to_jsonb(ins), $10, old.region_id, old.municipality_id, old.organization_id "
+	"  FROM ins, old UNION ALL SELECT $9::bigint, $1, 'decision', upd.id, 'revoke', "
 	"  to_jsonb(old) - '{region_id,municipality_id,organization_id}'::text[], to_jsonb(upd), "
-	"  $5, old.region_id, old.municipality_id, old.organization_id FROM upd, old) "
+	"  $10, old.region_id, old.municipality_id, old.organization_id FROM upd, old) "
 	"SELECT ins.id FROM ins",
-	5};
+	10};
 
 static const struct field REVOKE_FIELDS[] = {
 	{"reason", F_STRING, true, false, 1, 4000, NULL},
@@ -312,7 +311,6 @@ static enum em_err revoke_tx(struct db_conn *db, void *arg)
 	if ((rc = idem_begin(req, v->body, &idem, v->reply)) != EM_OK || idem.replayed)
 		return rc;
 	caller_args(&a, req);
-	db_arg_id(&a, req->caller.manager_id);
 	db_arg_i64(&a, v->id);
 	if ((rc = db_exec_args(req->db, &DEC_LOCK, &a, &lock)) != EM_OK)
 		return rc;
@@ -343,8 +341,7 @@ static enum em_err revoke_tx(struct db_conn *db, void *arg)
 				"municipal decisions)", (long long)v->id, PQgetvalue(lock, 0, 4));
 		goto out;
 	}
-	db_args_init(&a);
-	db_arg_text(&a, em_role_name(req->caller.role));
+	caller_args(&a, req);
 	db_arg_i64(&a, v->id);
 	db_arg_text(&a, req->body);
 	db_arg_i64(&a, req->caller.user_id);

@@ -29,45 +29,45 @@ DB_STMT(PART_LIST) = {
 	"  WHERE p.milestone_id = m.id AND"
 	SQL_SCOPE("g.region_id", "g.municipality_id", "g.organization_id") "), '[]'::jsonb) "
 	"FROM milestones m JOIN roadmaps r ON r.id = m.roadmap_id "
-	"WHERE m.id = $5::bigint AND" MS_SCOPE("r"),
-	5};
+	"WHERE m.id = $7::bigint AND" MS_SCOPE("r"),
+	7};
 
-/* $5 milestone (locked), $6 manager, $7 actor, $8 request id. The manager must be
+/* $7 milestone (locked), $8 manager, $9 actor, $10 request id. The manager must be
  * visible to the caller, active and in the roadmap's territory. */
 DB_STMT(PART_ADD) = {
 	"milestone_participant_add",
 	"WITH r AS (SELECT r.* FROM roadmaps r JOIN milestones m ON m.roadmap_id = r.id "
-	"  WHERE m.id = $5::bigint),"
-	" g AS (SELECT g.* FROM managers g, r WHERE g.id = $6::bigint AND g.status = 'active' "
+	"  WHERE m.id = $7::bigint),"
+	" g AS (SELECT g.* FROM managers g, r WHERE g.id = $8::bigint AND g.status = 'active' "
 	"  AND" SQL_SCOPE("g.region_id", "g.municipality_id", "g.organization_id")
 	"  AND g.region_id = r.region_id "
 	"  AND (r.municipality_id IS NULL OR g.municipality_id = r.municipality_id) "
 	"  AND (r.organization_id IS NULL OR g.organization_id = r.organization_id)),"
 	" ins AS (INSERT INTO milestone_participants (milestone_id, manager_id, added_by) "
-	"  SELECT $5::bigint, g.id, $7::bigint FROM g RETURNING *),"
+	"  SELECT $7::bigint, g.id, $9::bigint FROM g RETURNING *),"
 	" bump AS (UPDATE milestones m SET version = m.version + 1, updated_at = now() "
 	"  FROM ins WHERE m.id = ins.milestone_id RETURNING m.id),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $7::bigint, $1, 'milestone', ins.milestone_id, "
-	"  'participant_add', NULL, to_jsonb(ins), $8, r.region_id, r.municipality_id, "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'milestone', ins.milestone_id, "
+	"  'participant_add', NULL, to_jsonb(ins), $10, r.region_id, r.municipality_id, "
 	"  r.organization_id FROM ins, r) "
 	"SELECT " PART_JSON("ins", "g", "o") " FROM ins JOIN g ON g.id = ins.manager_id "
 	"LEFT JOIN organizations o ON o.id = g.organization_id",
-	8};
+	10};
 
-/* $5 milestone (locked), $6 manager, $7 actor, $8 request id. */
+/* $7 milestone (locked), $8 manager, $9 actor, $10 request id. */
 DB_STMT(PART_REMOVE) = {
 	"milestone_participant_remove",
-	"WITH del AS (DELETE FROM milestone_participants p WHERE p.milestone_id = $5::bigint "
-	"  AND p.manager_id = $6::bigint RETURNING p.*),"
+	"WITH del AS (DELETE FROM milestone_participants p WHERE p.milestone_id = $7::bigint "
+	"  AND p.manager_id = $8::bigint RETURNING p.*),"
 	" bump AS (UPDATE milestones m SET version = m.version + 1, updated_at = now() "
 	"  FROM del WHERE m.id = del.milestone_id RETURNING m.id),"
 	" r AS (SELECT r.* FROM roadmaps r JOIN milestones m ON m.roadmap_id = r.id "
-	"  WHERE m.id = $5::bigint),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $7::bigint, $1, 'milestone', del.milestone_id, "
-	"  'participant_remove', to_jsonb(del), NULL, $8, r.region_id, r.municipality_id, "
+	"  WHERE m.id = $7::bigint),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'milestone', del.milestone_id, "
+	"  'participant_remove', to_jsonb(del), NULL, $10, r.region_id, r.municipality_id, "
 	"  r.organization_id FROM del, r) "
 	"SELECT count(*) FROM del",
-	8};
+	10};
 
 enum em_err milestone_participants_list(struct em_req *req, const struct em_args *args,
 					json_t *body, struct em_reply *reply)

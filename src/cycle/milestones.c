@@ -43,8 +43,8 @@ static const char *const PROGRESS_FIELDS[] = {"progress_report", "evidence", NUL
 DB_STMT(MS_GET) = {
 	"milestone_get",
 	"SELECT " MS_JSON("m", "r") ", m.version FROM milestones m JOIN roadmaps r "
-	"ON r.id = m.roadmap_id WHERE m.id = $5::bigint AND" MS_SCOPE("r"),
-	5};
+	"ON r.id = m.roadmap_id WHERE m.id = $7::bigint AND" MS_SCOPE("r"),
+	7};
 
 /* Across the caller's scope; overdue is the derived flag. */
 DB_STMT(MS_LIST) = {
@@ -53,15 +53,15 @@ DB_STMT(MS_LIST) = {
 	"ON r.id = m.roadmap_id WHERE"
 	SQL_LIST_SCOPE_REGION("r.region_id", "r.municipality_id", "r.organization_id")
 	SQL_SEARCH("m.title")
-	" AND ($10::bigint IS NULL OR m.roadmap_id = $10::bigint)"
-	" AND ($11::text IS NULL OR m.status = $11)"
-	" AND ($12::text IS NULL OR r.level = $12)"
-	" AND ($13::boolean IS NULL OR em_milestone_overdue(m.status, m.recurrence, m.due_on, "
-	"  r.period_to) = $13::boolean)"
-	" AND ($14::bigint IS NULL OR r.region_id = $14::bigint)"
-	" AND ($15::bigint IS NULL OR r.municipality_id = $15::bigint)"
+	" AND ($12::bigint IS NULL OR m.roadmap_id = $12::bigint)"
+	" AND ($13::text IS NULL OR m.status = $13)"
+	" AND ($14::text IS NULL OR r.level = $14)"
+	" AND ($15::boolean IS NULL OR em_milestone_overdue(m.status, m.recurrence, m.due_on, "
+	"  r.period_to) = $15::boolean)"
+	" AND ($16::bigint IS NULL OR r.region_id = $16::bigint)"
+	" AND ($17::bigint IS NULL OR r.municipality_id = $17::bigint)"
 	SQL_LIST_KEYSET("m.title", "m.id") SQL_LIST_ORDER("m.title", "m.id"),
-	15};
+	17};
 
 /* One visible roadmap's milestones in the order of their numbers (none: 404). */
 DB_STMT(RM_MS_LIST) = {
@@ -69,27 +69,27 @@ DB_STMT(RM_MS_LIST) = {
 	"SELECT coalesce(jsonb_agg(" MS_JSON("m", "r") " ORDER BY "
 	"  em_milestone_number_key(m.number), m.id) FILTER (WHERE m.id IS NOT NULL), "
 	"  '[]'::jsonb) FROM roadmaps r LEFT JOIN milestones m ON m.roadmap_id = r.id "
-	"WHERE r.id = $5::bigint AND" MS_SCOPE("r") " GROUP BY r.id",
-	5};
+	"WHERE r.id = $7::bigint AND" MS_SCOPE("r") " GROUP BY r.id",
+	7};
 
-/* $5 roadmap id (locked), $6 body, $7 due_on, $8 recurrence, $9 actor, $10 request id. */
+/* $7 roadmap id (locked), $8 body, $9 due_on, $10 recurrence, $11 actor, $12 request id. */
 DB_STMT(MS_CREATE_SQL) = {
 	"milestone_create",
-	"WITH b AS (SELECT $6::jsonb AS b),"
+	"WITH b AS (SELECT $8::jsonb AS b),"
 	" ins AS (INSERT INTO milestones (roadmap_id, number, title, due_text, due_on, "
 	"  recurrence, executors, expected_result, evidence) "
-	"  SELECT $5::bigint, b->>'number', b->>'title', b->>'due_text', $7::date, $8, "
+	"  SELECT $7::bigint, b->>'number', b->>'title', b->>'due_text', $9::date, $10, "
 	"  ARRAY(SELECT jsonb_array_elements_text(coalesce(b->'executors', '[]'))), "
 	"  b->>'expected_result', "
 	"  ARRAY(SELECT jsonb_array_elements_text(coalesce(b->'evidence', '[]'))) FROM b "
-	"  WHERE (SELECT count(*) FROM milestones WHERE roadmap_id = $5::bigint) < "
+	"  WHERE (SELECT count(*) FROM milestones WHERE roadmap_id = $7::bigint) < "
 	"  " MS_MAX_PER_ROADMAP_SQL " RETURNING *),"
-	" r AS (SELECT * FROM roadmaps WHERE id = $5::bigint),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'milestone', ins.id, 'create', "
-	"  NULL, to_jsonb(ins), $10, r.region_id, r.municipality_id, r.organization_id "
+	" r AS (SELECT * FROM roadmaps WHERE id = $7::bigint),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $11::bigint, $1, 'milestone', ins.id, 'create', "
+	"  NULL, to_jsonb(ins), $12, r.region_id, r.municipality_id, r.organization_id "
 	"  FROM ins, r) "
 	"SELECT " MS_JSON("ins", "r") ", ins.id, ins.version FROM ins, r",
-	10};
+	12};
 
 /* Locks a visible milestone: version, status, row JSON (the workflow's three), level,
  * organization, period, due_text, due_on, recurrence, roadmap id. */
@@ -98,17 +98,17 @@ DB_STMT(MS_LOCK) = {
 	"SELECT m.version, m.status, to_jsonb(m), r.level, r.organization_id, r.period_from, "
 	"r.period_to, m.due_text, m.due_on, m.recurrence, m.roadmap_id "
 	"FROM milestones m JOIN roadmaps r ON r.id = m.roadmap_id "
-	"WHERE m.id = $5::bigint AND" MS_SCOPE("r") " FOR UPDATE OF m",
-	5};
+	"WHERE m.id = $7::bigint AND" MS_SCOPE("r") " FOR UPDATE OF m",
+	7};
 
-/* $5 id, $6 body, $7 due_on, $8 recurrence, $9 before, $10 actor, $11 request id. */
+/* $7 id, $8 body, $9 due_on, $10 recurrence, $11 before, $12 actor, $13 request id. */
 DB_STMT(MS_UPDATE_SQL) = {
 	"milestone_update",
-	"WITH b AS (SELECT $6::jsonb AS b),"
+	"WITH b AS (SELECT $8::jsonb AS b),"
 	" upd AS (UPDATE milestones m SET number = coalesce(b->>'number', m.number), "
 	"  title = coalesce(b->>'title', m.title), "
 	"  due_text = CASE WHEN b ? 'due_text' THEN b->>'due_text' ELSE m.due_text END, "
-	"  due_on = $7::date, recurrence = $8, "
+	"  due_on = $9::date, recurrence = $10, "
 	"  executors = CASE WHEN b ? 'executors' THEN "
 	"   ARRAY(SELECT jsonb_array_elements_text(b->'executors')) ELSE m.executors END, "
 	"  expected_result = CASE WHEN b ? 'expected_result' THEN b->>'expected_result' "
@@ -117,33 +117,33 @@ DB_STMT(MS_UPDATE_SQL) = {
 	"   ELSE m.progress_report END, "
 	"  evidence = CASE WHEN b ? 'evidence' THEN "
 	"   ARRAY(SELECT jsonb_array_elements_text(b->'evidence')) ELSE m.evidence END, "
-	"  version = m.version + 1, updated_at = now() FROM b WHERE m.id = $5::bigint "
+	"  version = m.version + 1, updated_at = now() FROM b WHERE m.id = $7::bigint "
 	"  RETURNING m.*),"
 	" r AS (SELECT r.* FROM roadmaps r JOIN upd ON upd.roadmap_id = r.id),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'milestone', upd.id, 'update', "
-	"  $9::jsonb, to_jsonb(upd), $11, r.region_id, r.municipality_id, r.organization_id "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $12::bigint, $1, 'milestone', upd.id, 'update', "
+	"  $11::jsonb, to_jsonb(upd), $13, r.region_id, r.municipality_id, r.organization_id "
 	"  FROM upd, r) "
 	"SELECT " MS_JSON("upd", "r") ", upd.version FROM upd, r",
-	11};
+	13};
 
-/* The workflow layout (workflow.h), $11 comment. */
+/* The workflow layout (workflow.h), $13 comment. */
 DB_STMT(MS_MOVE) = {
 	"milestone_transition",
-	"WITH upd AS (UPDATE milestones m SET status = $6, "
-	"  started_at = CASE WHEN $6 = 'in_progress' THEN now() ELSE m.started_at END, "
-	"  done_at = CASE WHEN $6 = 'done' THEN now() ELSE m.done_at END, "
-	"  cancelled_at = CASE WHEN $6 = 'cancelled' THEN now() ELSE m.cancelled_at END, "
-	"  version = m.version + 1, updated_at = now() WHERE m.id = $5::bigint RETURNING m.*),"
+	"WITH upd AS (UPDATE milestones m SET status = $8, "
+	"  started_at = CASE WHEN $8 = 'in_progress' THEN now() ELSE m.started_at END, "
+	"  done_at = CASE WHEN $8 = 'done' THEN now() ELSE m.done_at END, "
+	"  cancelled_at = CASE WHEN $8 = 'cancelled' THEN now() ELSE m.cancelled_at END, "
+	"  version = m.version + 1, updated_at = now() WHERE m.id = $7::bigint RETURNING m.*),"
 	" tr AS (INSERT INTO milestone_transitions (milestone_id, from_status, to_status, "
-	"  comment, actor_user_id) SELECT upd.id, $7, upd.status, $11, $9::bigint FROM upd "
+	"  comment, actor_user_id) SELECT upd.id, $9, upd.status, $13, $11::bigint FROM upd "
 	"  RETURNING *),"
 	" r AS (SELECT r.* FROM roadmaps r JOIN upd ON upd.roadmap_id = r.id),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'milestone', upd.id, "
-	"  'transition', $8::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
-	"  to_jsonb(tr)), $10, r.region_id, r.municipality_id, r.organization_id "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $11::bigint, $1, 'milestone', upd.id, "
+	"  'transition', $10::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
+	"  to_jsonb(tr)), $12, r.region_id, r.municipality_id, r.organization_id "
 	"  FROM upd, tr, r) "
 	"SELECT " MS_JSON("upd", "r") ", upd.version FROM upd, r",
-	11};
+	13};
 
 static const struct constraint_map MS_CONSTRAINTS[] = {
 	{"milestones_number_key", "number", "this roadmap already has a milestone with this number",

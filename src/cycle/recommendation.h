@@ -14,7 +14,7 @@
 /* The issuing side: the region (and admin), or the municipality that issued it. */
 #define RECO_ISSUER(r)                                                                        \
 	"($1 IN ('admin', 'regional_operator') OR ($1 = 'municipal_operator' AND " r             \
-	".issuer_municipality_id = $3::bigint))"
+	".issuer_municipality_id = $4::bigint))"
 #define RECO_VISIBLE(r)                                                                       \
 	CYCLE_SCOPE(r ".region_id", r ".municipality_id", r ".organization_id",                  \
 		    r ".addressee_manager_id")                                                    \

@@ -17,26 +17,26 @@
 /* --- Drafts from weak direction scores --------------------------------------------------------- */
 
 /* A campaign the caller may generate drafts for, locked against a concurrent run
- * of either kind of drafts. $1..$4 caller scope, $5 campaign. */
+ * of either kind of drafts. $1..$6 caller, $7 campaign. */
 DB_STMT(DRAFT_CAMPAIGN) = {
 	"recommendation_drafts_campaign",
 	"SELECT c.id, pg_advisory_xact_lock(hashtextextended('recommendation-drafts:' || c.id, 0)) "
-	"FROM campaigns c WHERE c.id = $5::bigint AND em_in_scope($1, $2::bigint, $3::bigint, "
-	"$4::bigint, c.region_id, NULL, NULL)",
-	5};
+	"FROM campaigns c WHERE c.id = $7::bigint AND em_in_scope($1, $3::bigint, $4::bigint, "
+	"$5::bigint, c.region_id, NULL, NULL)",
+	7};
 
 /*
  * One draft per (head of an approved submission, direction) whose direction score,
  * as presented (2 decimals), is below the threshold, naming the direction's up to three
  * weakest applicable indicators. A (campaign, manager, direction) that already has a
  * recommendation other than a withdrawn draft is skipped. Dismissed heads get none.
- * $1 role, $2 campaign, $3 body, $4 actor, $5 request id -> created, skipped, ids, threshold.
+ * $1 role, $7 campaign, $8 body, $9 actor, $10 request id -> created, skipped, ids, threshold.
  */
 DB_STMT(DRAFT_GENERATE) = {
 	"recommendation_drafts_generate",
-	"WITH c AS (SELECT * FROM campaigns WHERE id = $2::bigint),"
-	" th AS (SELECT coalesce(($3::jsonb ->> 'threshold')::numeric, c.threshold_low) AS t, "
-	"  coalesce(($3::jsonb ->> 'due_on')::date, em_today() + 90) AS due, c.title FROM c),"
+	"WITH c AS (SELECT * FROM campaigns WHERE id = $7::bigint),"
+	" th AS (SELECT coalesce(($8::jsonb ->> 'threshold')::numeric, c.threshold_low) AS t, "
+	"  coalesce(($8::jsonb ->> 'due_on')::date, em_today() + 90) AS due, c.title FROM c),"
 	" weak AS (SELECT s.id AS submission_id, s.manager_id, s.organization_id, "
 	"  s.municipality_id, s.region_id, s.kind, d.id AS direction_id, d.code, d.name, "
 	"  round(ds.score, 2) AS score, EXISTS (SELECT 1 FROM recommendations r WHERE "
@@ -45,13 +45,13 @@ DB_STMT(DRAFT_GENERATE) = {
 	"  FROM th, submissions s JOIN managers m ON m.id = s.manager_id AND m.status = 'active' "
 	"  JOIN direction_scores ds ON ds.submission_id = s.id "
 	"  JOIN directions d ON d.id = ds.direction_id "
-	"  WHERE s.campaign_id = $2::bigint AND s.status = 'approved' AND round(ds.score, 2) < th.t),"
+	"  WHERE s.campaign_id = $7::bigint AND s.status = 'approved' AND round(ds.score, 2) < th.t),"
 	" worst AS (SELECT w.submission_id, w.direction_id, i.code, i.name, "
 	"  round(100 * em_indicator_score(v.value, i.value_type, i.polarity, i.min_value, "
 	"  i.max_value), 2) AS score, row_number() OVER (PARTITION BY w.submission_id, "
 	"  w.direction_id ORDER BY em_indicator_score(v.value, i.value_type, i.polarity, "
 	"  i.min_value, i.max_value), i.position, i.id) AS n "
-	"  FROM weak w JOIN indicators i ON i.campaign_id = $2::bigint AND i.direction_id = "
+	"  FROM weak w JOIN indicators i ON i.campaign_id = $7::bigint AND i.direction_id = "
 	"  w.direction_id AND coalesce((i.weights ->> w.kind)::numeric, 0) > 0 "
 	"  LEFT JOIN submission_values v ON v.submission_id = w.submission_id AND "
 	"  v.indicator_id = i.id WHERE NOT w.taken),"
@@ -62,22 +62,22 @@ DB_STMT(DRAFT_GENERATE) = {
 	"  x.direction_id = w.direction_id AND x.n <= 3) AS weakest FROM weak w WHERE NOT w.taken),"
 	" ins AS (INSERT INTO recommendations (campaign_id, region_id, municipality_id, "
 	"  organization_id, addressee_manager_id, issuer_level, issued_by, directions, indicators, "
-	"  text, due_on, status, generated) SELECT $2::bigint, d.region_id, d.municipality_id, "
-	"  d.organization_id, d.manager_id, 'regional', $4::bigint, ARRAY[d.code], "
+	"  text, due_on, status, generated) SELECT $7::bigint, d.region_id, d.municipality_id, "
+	"  d.organization_id, d.manager_id, 'regional', $9::bigint, ARRAY[d.code], "
 	"  coalesce(d.codes, '{}'), format('Кампания «%s», направление «%s»: балл %s ниже порога "
 	"  %s. Наиболее слабые показатели: %s. Проанализируйте причины и примите меры по их "
 	"  улучшению; о выполнении сообщите в отчёте.', th.title, d.name, d.score, th.t, "
 	"  coalesce(d.weakest, '—')), th.due, 'draft', true FROM drafts d, th "
 	"  ORDER BY d.manager_id, d.direction_id RETURNING *),"
 	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, "
-	"  actor_role, action, to_status, request_id) SELECT ins.id, $4::bigint, $1, 'generate', "
-	"  'draft', $5 FROM ins),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $4::bigint, $1, 'recommendation', ins.id, "
-	"  'generate', NULL, to_jsonb(ins), $5, ins.region_id, ins.municipality_id, "
+	"  actor_role, action, to_status, request_id) SELECT ins.id, $9::bigint, $1, 'generate', "
+	"  'draft', $10 FROM ins),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'recommendation', ins.id, "
+	"  'generate', NULL, to_jsonb(ins), $10, ins.region_id, ins.municipality_id, "
 	"  ins.organization_id FROM ins) "
 	"SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM weak WHERE taken), "
 	" (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM ins), (SELECT t FROM th)",
-	5};
+	10};
 
 /* The answer: the counts and the new drafts. $1 ids, $2 created, $3 skipped, $4 threshold. */
 DB_STMT(DRAFT_ITEMS) = {
@@ -158,8 +158,7 @@ static enum em_err drafts_tx(struct db_conn *db, void *arg)
 		return rc;
 	if ((rc = drafts_campaign_lock(req, d->campaign, d->reply)) != EM_OK)
 		return rc;
-	db_args_init(&a);
-	db_arg_text(&a, em_role_name(req->caller.role));
+	caller_args(&a, req);
 	db_arg_i64(&a, d->campaign);
 	db_arg_text(&a, d->text);
 	db_arg_i64(&a, req->caller.user_id);

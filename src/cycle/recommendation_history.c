@@ -11,7 +11,7 @@
 
 DB_STMT(RECO_VISIBLE_ONE) = {
 	"recommendation_visible",
-	"SELECT 1 FROM recommendations r WHERE r.id = $6::bigint AND" RECO_VISIBLE("r"), 6};
+	"SELECT 1 FROM recommendations r WHERE r.id = $7::bigint AND" RECO_VISIBLE("r"), 7};
 
 /* $1 recommendation, $2 after id, $3 limit + 1 -> json, id. */
 DB_STMT(RECO_HISTORY) = {

@@ -24,25 +24,25 @@ static const char *const STATUSES[] = {"draft",    "issued",   "acknowledged", "
 
 DB_STMT(RECO_GET) = {
 	"recommendation_get",
-	"SELECT " RECO_JSON("r") ", r.version FROM recommendations r WHERE r.id = $6::bigint AND"
+	"SELECT " RECO_JSON("r") ", r.version FROM recommendations r WHERE r.id = $7::bigint AND"
 	RECO_VISIBLE("r"),
-	6};
+	7};
 
 DB_STMT(RECO_LIST) = {
 	"recommendation_list",
 	"SELECT " RECO_JSON("r") ", r.id FROM recommendations r WHERE" RECO_VISIBLE("r")
 	/* Redundant, for the index (as SQL_LIST_SCOPE of effmon/resource.h); not for heads,
 	 * who see what is addressed to them wherever they worked then. */
-	" AND ($1 IN ('admin', 'head') OR r.region_id = $2::bigint)"
-	" AND ($7::bigint IS NULL OR r.id > $7::bigint)"
-	" AND ($8::bigint IS NULL OR r.campaign_id = $8::bigint)"
-	" AND ($9::text IS NULL OR r.status = $9)"
-	" AND ($10::bigint IS NULL OR r.addressee_manager_id = $10::bigint)"
-	" AND ($11::bigint IS NULL OR r.addressee_municipality_id = $11::bigint)"
-	" AND ($12::bigint IS NULL OR r.municipality_id = $12::bigint)"
-	" AND ($13::boolean IS NULL OR " RECO_OVERDUE("r") " = $13::boolean)"
-	" ORDER BY r.id LIMIT $6::int",
-	13};
+	" AND ($1 IN ('admin', 'head') OR r.region_id = $3::bigint)"
+	" AND ($8::bigint IS NULL OR r.id > $8::bigint)"
+	" AND ($9::bigint IS NULL OR r.campaign_id = $9::bigint)"
+	" AND ($10::text IS NULL OR r.status = $10)"
+	" AND ($11::bigint IS NULL OR r.addressee_manager_id = $11::bigint)"
+	" AND ($12::bigint IS NULL OR r.addressee_municipality_id = $12::bigint)"
+	" AND ($13::bigint IS NULL OR r.municipality_id = $13::bigint)"
+	" AND ($14::boolean IS NULL OR " RECO_OVERDUE("r") " = $14::boolean)"
+	" ORDER BY r.id LIMIT $7::int",
+	14};
 
 static const struct list_filter RECO_FILTERS[] = {
 	{"campaign_id", FILTER_ID, NULL},
@@ -153,18 +153,18 @@ static const struct field RECO_UPDATE[] = {
 };
 
 /* The addressee and the campaign, in the caller's scope and of one region.
- * $1..$4 caller scope, $5 body -> field, message. */
+ * $1..$6 caller, $7 body -> field, message. */
 DB_STMT(RECO_RESOLVE) = {
 	"recommendation_resolve",
-	"WITH b AS (SELECT $5::jsonb AS b),"
+	"WITH b AS (SELECT $7::jsonb AS b),"
 	" t AS (SELECT m.region_id FROM managers m, b WHERE m.id = (b ->> "
-	"  'addressee_manager_id')::bigint AND em_in_scope($1, $2::bigint, $3::bigint, $4::bigint, "
+	"  'addressee_manager_id')::bigint AND em_in_scope($1, $3::bigint, $4::bigint, $5::bigint, "
 	"  m.region_id, m.municipality_id, m.organization_id) "
 	"  UNION ALL SELECT mu.region_id FROM municipalities mu, b WHERE mu.id = (b ->> "
-	"  'addressee_municipality_id')::bigint AND em_in_scope($1, $2::bigint, $3::bigint, "
-	"  $4::bigint, mu.region_id, mu.id, NULL)),"
+	"  'addressee_municipality_id')::bigint AND em_in_scope($1, $3::bigint, $4::bigint, "
+	"  $5::bigint, mu.region_id, mu.id, NULL)),"
 	" c AS (SELECT c.region_id FROM campaigns c, b WHERE c.id = (b ->> 'campaign_id')::bigint "
-	"  AND em_in_scope($1, $2::bigint, $3::bigint, $4::bigint, c.region_id, NULL, NULL)) "
+	"  AND em_in_scope($1, $3::bigint, $4::bigint, $5::bigint, c.region_id, NULL, NULL)) "
 	"SELECT CASE WHEN b ->> 'addressee_manager_id' IS NOT NULL THEN 'addressee_manager_id' "
 	" ELSE 'addressee_municipality_id' END, CASE WHEN b ->> 'addressee_manager_id' IS NOT NULL "
 	" THEN 'no such manager in your scope' ELSE 'no such municipality in your scope' END "
@@ -173,14 +173,14 @@ DB_STMT(RECO_RESOLVE) = {
 	" WHERE NOT EXISTS (SELECT 1 FROM c) "
 	"UNION ALL SELECT 'campaign_id', 'the campaign is of another region than the addressee' "
 	" FROM c, t WHERE c.region_id <> t.region_id",
-	5};
+	7};
 
 #define RECO_ARRAY(name) "ARRAY(SELECT jsonb_array_elements_text(coalesce(b -> '" name "', '[]')))"
 
-/* $1 role, $2 caller municipality, $3 body, $4 actor, $5 request id -> id. */
+/* $1 role, $7 caller municipality, $8 body, $9 actor, $10 request id -> id. */
 DB_STMT(RECO_INSERT) = {
 	"recommendation_create",
-	"WITH b AS (SELECT $3::jsonb AS b),"
+	"WITH b AS (SELECT $8::jsonb AS b),"
 	" t AS (SELECT m.region_id, m.municipality_id, m.organization_id, m.id AS mgr, "
 	"  NULL::bigint AS muni FROM managers m, b WHERE m.id = (b ->> 'addressee_manager_id')::bigint "
 	"  UNION ALL SELECT mu.region_id, mu.id, NULL, NULL, mu.id FROM municipalities mu, b "
@@ -190,18 +190,18 @@ DB_STMT(RECO_INSERT) = {
 	"  issuer_municipality_id, issued_by, directions, indicators, text, due_on, status, "
 	"  issued_at) SELECT (b ->> 'campaign_id')::bigint, t.region_id, t.municipality_id, "
 	"  t.organization_id, t.mgr, t.muni, CASE WHEN $1 = 'municipal_operator' THEN 'municipal' "
-	"  ELSE 'regional' END, CASE WHEN $1 = 'municipal_operator' THEN $2::bigint END, "
-	"  $4::bigint, " RECO_ARRAY("directions") ", " RECO_ARRAY("indicators") ", b ->> 'text', "
+	"  ELSE 'regional' END, CASE WHEN $1 = 'municipal_operator' THEN $7::bigint END, "
+	"  $9::bigint, " RECO_ARRAY("directions") ", " RECO_ARRAY("indicators") ", b ->> 'text', "
 	"  (b ->> 'due_on')::date, coalesce(b ->> 'status', 'issued'), CASE WHEN coalesce(b ->> "
 	"  'status', 'issued') = 'issued' THEN now() END FROM t, b RETURNING *),"
 	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, "
-	"  actor_role, action, to_status, request_id) SELECT ins.id, $4::bigint, $1, 'create', "
-	"  ins.status, $5 FROM ins),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $4::bigint, $1, 'recommendation', ins.id, 'create', "
-	"  NULL, to_jsonb(ins), $5, ins.region_id, ins.municipality_id, ins.organization_id "
+	"  actor_role, action, to_status, request_id) SELECT ins.id, $9::bigint, $1, 'create', "
+	"  ins.status, $10 FROM ins),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'recommendation', ins.id, 'create', "
+	"  NULL, to_jsonb(ins), $10, ins.region_id, ins.municipality_id, ins.organization_id "
 	"  FROM ins) "
 	"SELECT ins.id FROM ins",
-	5};
+	10};
 
 struct reco_create {
 	struct em_req *req;
@@ -240,8 +240,7 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 		return rc;
 	if (c->reply->errors)
 		return reply_fail(c->reply, EM_EINVAL, "the recommendation is not valid");
-	db_args_init(&a);
-	db_arg_text(&a, em_role_name(req->caller.role));
+	caller_args(&a, req);
 	db_arg_id(&a, req->caller.municipality_id);
 	db_arg_text(&a, req->body);
 	db_arg_i64(&a, req->caller.user_id);
@@ -301,8 +300,8 @@ DB_STMT(RECO_LOCK) = {
 	"recommendation_lock",
 	"SELECT r.version, r.status, to_jsonb(r), r.issuer_municipality_id, "
 	" r.addressee_manager_id, r.addressee_municipality_id, r.campaign_id "
-	"FROM recommendations r WHERE r.id = $6::bigint AND" RECO_VISIBLE("r") " FOR UPDATE",
-	6};
+	"FROM recommendations r WHERE r.id = $7::bigint AND" RECO_VISIBLE("r") " FOR UPDATE",
+	7};
 enum { K_VERSION, K_STATUS, K_ROW, K_ISSUER_MUNI, K_ADDR_MGR, K_ADDR_MUNI, K_CAMPAIGN };
 
 /* Locks and checks If-Match; *lock is set on EM_OK. */
@@ -367,25 +366,25 @@ static const char ADDRESSEE_WHO[] = "the addressee: the head it is addressed to,
 
 /* --- Change of a draft --------------------------------------------------------------------- */
 
-/* $1 role, $2 id, $3 body, $4 actor, $5 request id, $6 row before -> id. */
+/* $1 role, $7 id, $8 body, $9 actor, $10 request id, $11 row before -> id. */
 DB_STMT(RECO_UPDATE_SQL) = {
 	"recommendation_update",
-	"WITH b AS (SELECT $3::jsonb AS b),"
+	"WITH b AS (SELECT $8::jsonb AS b),"
 	" upd AS (UPDATE recommendations r SET text = coalesce(b ->> 'text', r.text), "
 	"  due_on = coalesce((b ->> 'due_on')::date, r.due_on), "
 	"  directions = CASE WHEN b ? 'directions' THEN " RECO_ARRAY("directions")
 	"   ELSE r.directions END, "
 	"  indicators = CASE WHEN b ? 'indicators' THEN " RECO_ARRAY("indicators")
 	"   ELSE r.indicators END, "
-	"  version = r.version + 1, updated_at = now() FROM b WHERE r.id = $2::bigint RETURNING r.*),"
+	"  version = r.version + 1, updated_at = now() FROM b WHERE r.id = $7::bigint RETURNING r.*),"
 	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, "
-	"  actor_role, action, from_status, to_status, request_id) SELECT upd.id, $4::bigint, $1, "
-	"  'update', upd.status, upd.status, $5 FROM upd),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $4::bigint, $1, 'recommendation', upd.id, 'update', "
-	"  $6::jsonb, to_jsonb(upd), $5, upd.region_id, upd.municipality_id, upd.organization_id "
+	"  actor_role, action, from_status, to_status, request_id) SELECT upd.id, $9::bigint, $1, "
+	"  'update', upd.status, upd.status, $10 FROM upd),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'recommendation', upd.id, 'update', "
+	"  $11::jsonb, to_jsonb(upd), $10, upd.region_id, upd.municipality_id, upd.organization_id "
 	"  FROM upd) "
 	"SELECT upd.id FROM upd",
-	6};
+	11};
 
 struct reco_update {
 	struct em_req *req;
@@ -423,8 +422,7 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 		rc = reply_fail(u->reply, EM_EINVAL, "the change to the recommendation is not valid");
 		goto out;
 	}
-	db_args_init(&a);
-	db_arg_text(&a, em_role_name(req->caller.role));
+	caller_args(&a, req);
 	db_arg_i64(&a, u->id);
 	db_arg_text(&a, req->body);
 	db_arg_i64(&a, req->caller.user_id);
@@ -492,29 +490,29 @@ static const struct wf_move MOVES[] = {
 #undef ISSUER
 #undef ADDRESSEE
 
-/* The workflow layout (workflow.h), $11 comment, $12 report. -> id */
+/* The workflow layout (workflow.h), $13 comment, $14 report. -> id */
 DB_STMT(RECO_MOVE) = {
 	"recommendation_transition",
-	"WITH upd AS (UPDATE recommendations r SET status = $6, "
-	"  report = CASE WHEN $6 = 'reported' THEN $12 ELSE r.report END, "
-	"  rework_comment = CASE WHEN $7 = 'reported' AND $6 = 'issued' THEN $11 "
+	"WITH upd AS (UPDATE recommendations r SET status = $8, "
+	"  report = CASE WHEN $8 = 'reported' THEN $14 ELSE r.report END, "
+	"  rework_comment = CASE WHEN $9 = 'reported' AND $8 = 'issued' THEN $13 "
 	"   ELSE r.rework_comment END, "
-	"  issued_at = CASE WHEN $6 = 'issued' AND r.issued_at IS NULL THEN now() "
+	"  issued_at = CASE WHEN $8 = 'issued' AND r.issued_at IS NULL THEN now() "
 	"   ELSE r.issued_at END, "
-	"  acknowledged_at = CASE WHEN $6 = 'acknowledged' THEN now() ELSE r.acknowledged_at END, "
-	"  reported_at = CASE WHEN $6 = 'reported' THEN now() ELSE r.reported_at END, "
-	"  accepted_at = CASE WHEN $6 = 'accepted' THEN now() ELSE r.accepted_at END, "
-	"  version = r.version + 1, updated_at = now() WHERE r.id = $5::bigint RETURNING r.*),"
+	"  acknowledged_at = CASE WHEN $8 = 'acknowledged' THEN now() ELSE r.acknowledged_at END, "
+	"  reported_at = CASE WHEN $8 = 'reported' THEN now() ELSE r.reported_at END, "
+	"  accepted_at = CASE WHEN $8 = 'accepted' THEN now() ELSE r.accepted_at END, "
+	"  version = r.version + 1, updated_at = now() WHERE r.id = $7::bigint RETURNING r.*),"
 	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, "
 	"  actor_role, action, from_status, to_status, comment, report, request_id) "
-	"  SELECT upd.id, $9::bigint, $1, 'transition', $7, upd.status, $11, "
-	"  CASE WHEN $6 = 'reported' THEN $12 END, $10 FROM upd RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'recommendation', upd.id, "
-	"  'transition', $8::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
-	"  to_jsonb(hist)), $10, upd.region_id, upd.municipality_id, upd.organization_id "
+	"  SELECT upd.id, $11::bigint, $1, 'transition', $9, upd.status, $13, "
+	"  CASE WHEN $8 = 'reported' THEN $14 END, $12 FROM upd RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $11::bigint, $1, 'recommendation', upd.id, "
+	"  'transition', $10::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
+	"  to_jsonb(hist)), $12, upd.region_id, upd.municipality_id, upd.organization_id "
 	"  FROM upd, hist) "
 	"SELECT upd.id FROM upd",
-	12};
+	14};
 
 /* The move answers the id: answer the recommendation as GET would. */
 static enum em_err move_answer(struct wf_ctx *c, PGresult *moved)

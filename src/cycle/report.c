@@ -33,7 +33,7 @@ DB_STMT(CR_SNAPSHOT) = {
 	"cycle_report_snapshot", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0};
 
 /*
- * The campaign if visible ($1..$4 scope, $5 id), the municipality $6 if it is
+ * The campaign if visible ($1..$6 caller, $7 id), the municipality $8 if it is
  * in the campaign's region and in the caller's scope, the previous campaign
  * (the region's latest with a smaller year) -> id, municipality id, previous
  * id, campaign json, territory json, generated_at json, today.
@@ -54,10 +54,10 @@ DB_STMT(CR_HEAD) = {
 	"FROM campaigns c JOIN regions r ON r.id = c.region_id "
 	"LEFT JOIN LATERAL (SELECT p.id, p.year, p.title FROM campaigns p WHERE p.region_id = "
 	" c.region_id AND p.year < c.year ORDER BY p.year DESC LIMIT 1) p ON true "
-	"LEFT JOIN municipalities m ON m.id = $6::bigint AND m.region_id = c.region_id AND"
+	"LEFT JOIN municipalities m ON m.id = $8::bigint AND m.region_id = c.region_id AND"
 	SQL_SCOPE("m.region_id", "m.id", "NULL::bigint")
-	"WHERE c.id = $5::bigint AND" SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
-	6};
+	"WHERE c.id = $7::bigint AND" SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
+	8};
 
 /* Step statements: $1 campaign, $2 municipality or NULL, $3 previous campaign or NULL. */
 

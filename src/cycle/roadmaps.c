@@ -87,24 +87,24 @@ static void rm_check(const json_t *body, bool creating, struct em_reply *reply)
 
 DB_STMT(RM_GET) = {
 	"roadmap_get",
-	"SELECT " RM_JSON("r") ", r.version FROM roadmaps r WHERE r.id = $5::bigint AND"
+	"SELECT " RM_JSON("r") ", r.version FROM roadmaps r WHERE r.id = $7::bigint AND"
 	RM_SCOPE("r"),
-	5};
+	7};
 DB_STMT(RM_LIST) = {
 	"roadmap_list",
 	"SELECT " RM_JSON("r") ", r.id, r.title FROM roadmaps r WHERE" RM_SCOPE("r")
 	SQL_SEARCH("r.title")
-	" AND ($10::text IS NULL OR r.level = $10)"
-	" AND ($11::bigint IS NULL OR r.region_id = $11::bigint)"
-	" AND ($12::bigint IS NULL OR r.municipality_id = $12::bigint)"
-	" AND ($13::bigint IS NULL OR r.organization_id = $13::bigint)"
+	" AND ($12::text IS NULL OR r.level = $12)"
+	" AND ($13::bigint IS NULL OR r.region_id = $13::bigint)"
+	" AND ($14::bigint IS NULL OR r.municipality_id = $14::bigint)"
+	" AND ($15::bigint IS NULL OR r.organization_id = $15::bigint)"
 	SQL_LIST_KEYSET("r.title", "r.id") SQL_LIST_ORDER("r.title", "r.id"),
-	13};
+	15};
 
 /* The owner of the level, found in the caller's scope: no row if it is not. */
 DB_STMT(RM_CREATE_SQL) = {
 	"roadmap_create",
-	"WITH b AS (SELECT $5::jsonb AS b),"
+	"WITH b AS (SELECT $7::jsonb AS b),"
 	" own AS (SELECT g.id AS region_id, NULL::bigint AS municipality_id, "
 	"  NULL::bigint AS organization_id FROM b JOIN regions g "
 	"  ON b->>'level' = 'regional' AND g.id = (b->>'region_id')::bigint "
@@ -118,38 +118,38 @@ DB_STMT(RM_CREATE_SQL) = {
 	"  b->>'title', b->>'description', (b->>'period_from')::date, (b->>'period_to')::date "
 	"  FROM b, own WHERE" SQL_SCOPE("own.region_id", "own.municipality_id",
 					 "own.organization_id") " RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'roadmap', id, 'create', NULL, "
-	"  to_jsonb(ins), $7, region_id, municipality_id, organization_id FROM ins) "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'roadmap', id, 'create', NULL, "
+	"  to_jsonb(ins), $9, region_id, municipality_id, organization_id FROM ins) "
 	"SELECT " RM_JSON("ins") ", ins.id, ins.version FROM ins",
-	7};
+	9};
 
 /* Locks a visible roadmap: version, level, organization, the row as JSON. */
 DB_STMT(RM_LOCK) = {
 	"roadmap_lock",
 	"SELECT r.version, r.level, r.organization_id, to_jsonb(r), r.period_from, r.period_to "
-	"FROM roadmaps r WHERE r.id = $5::bigint AND" RM_SCOPE("r") " FOR UPDATE",
-	5};
+	"FROM roadmaps r WHERE r.id = $7::bigint AND" RM_SCOPE("r") " FOR UPDATE",
+	7};
 
-/* $5 id, $6 body, $7 before (locked), $8 actor, $9 request id. Continuous
+/* $7 id, $8 body, $9 before (locked), $10 actor, $11 request id. Continuous
  * milestones that ended with the roadmap keep ending with it. */
 DB_STMT(RM_UPDATE_SQL) = {
 	"roadmap_update",
-	"WITH upd AS (UPDATE roadmaps r SET title = coalesce($6::jsonb->>'title', r.title), "
-	"  description = CASE WHEN $6::jsonb ? 'description' THEN $6::jsonb->>'description' "
+	"WITH upd AS (UPDATE roadmaps r SET title = coalesce($8::jsonb->>'title', r.title), "
+	"  description = CASE WHEN $8::jsonb ? 'description' THEN $8::jsonb->>'description' "
 	"   ELSE r.description END, "
-	"  period_from = coalesce(($6::jsonb->>'period_from')::date, r.period_from), "
-	"  period_to = coalesce(($6::jsonb->>'period_to')::date, r.period_to), "
-	"  version = r.version + 1, updated_at = now() WHERE r.id = $5::bigint RETURNING r.*),"
+	"  period_from = coalesce(($8::jsonb->>'period_from')::date, r.period_from), "
+	"  period_to = coalesce(($8::jsonb->>'period_to')::date, r.period_to), "
+	"  version = r.version + 1, updated_at = now() WHERE r.id = $7::bigint RETURNING r.*),"
 	" cont AS (UPDATE milestones m SET due_on = upd.period_to, version = m.version + 1, "
 	"  updated_at = now() FROM upd WHERE m.roadmap_id = upd.id AND m.recurrence = "
-	"  'continuous' AND m.due_on = ($7::jsonb->>'period_to')::date AND m.due_on <> "
+	"  'continuous' AND m.due_on = ($9::jsonb->>'period_to')::date AND m.due_on <> "
 	"  upd.period_to RETURNING m.id),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'roadmap', upd.id, 'update', "
-	"  $7::jsonb, to_jsonb(upd) || jsonb_build_object('continuous_milestones_moved', "
-	"  (SELECT count(*) FROM cont)), $9, upd.region_id, upd.municipality_id, "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'roadmap', upd.id, 'update', "
+	"  $9::jsonb, to_jsonb(upd) || jsonb_build_object('continuous_milestones_moved', "
+	"  (SELECT count(*) FROM cont)), $11, upd.region_id, upd.municipality_id, "
 	"  upd.organization_id FROM upd) "
 	"SELECT " RM_JSON("upd") ", upd.version FROM upd",
-	9};
+	11};
 
 static const struct constraint_map RM_CONSTRAINTS[] = {
 	{"roadmaps_period", "period_to", "must not be before period_from", EM_EINVAL},

@@ -28,9 +28,10 @@ void agg_cache_put(const char *etag, const struct em_reply *reply);
 
 /* CLOCK_MONOTONIC milliseconds: when a meta row was read. */
 int64_t agg_now_ms(void);
-/* The meta cache's key from AGG_META's arguments (the caller's scope, $5 the campaign);
- * false when it does not fit. */
-bool agg_meta_key(const struct db_args *a, bool public, char *out, size_t outlen);
+/* The meta cache's key: the caller's scope (what AGG_META reads of the caller)
+ * and the campaign; false when it does not fit. */
+bool agg_meta_key(const struct em_req *req, int64_t campaign, bool public, char *out,
+		  size_t outlen);
 /* The meta row kept under key, if still current on the request's connection db. */
 bool agg_meta_cache_get(struct db_conn *db, const char *key, struct agg_meta *out);
 /* Keeps a meta row read under generation at filled_ms. */

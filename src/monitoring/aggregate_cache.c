@@ -180,16 +180,18 @@ static unsigned meta_set(const char *key)
 }
 
 /* The public feed's query ignores the scope: so does its key. */
-bool agg_meta_key(const struct db_args *a, bool public, char *out, size_t outlen)
+bool agg_meta_key(const struct em_req *req, int64_t campaign, bool public, char *out,
+		  size_t outlen)
 {
-	const char *const *v = a->v;
+	const struct em_caller *c = &req->caller;
 	int n;
 
 	if (public)
-		n = snprintf(out, outlen, "public|%s", v[4]);
+		n = snprintf(out, outlen, "public|%lld", (long long)campaign);
 	else
-		n = snprintf(out, outlen, "%s|%s|%s|%s|%s", v[0], v[1] ? v[1] : "",
-			     v[2] ? v[2] : "", v[3] ? v[3] : "", v[4]);
+		n = snprintf(out, outlen, "%s|%lld|%lld|%lld|%lld", em_role_name(c->role),
+			     (long long)c->region_id, (long long)c->municipality_id,
+			     (long long)c->organization_id, (long long)campaign);
 	return n > 0 && (size_t)n < outlen;
 }
 

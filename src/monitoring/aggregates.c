@@ -42,8 +42,8 @@ static const char *const GROUPS[] = {"municipality", "cluster",   "kind", "settl
 enum { G_CLUSTER = 1, G_KIND = 2, G_SIZE_BAND = 4 }; /* GROUPS[]: the cluster's parts follow it */
 
 /*
- * The campaign and what its aggregates depend on besides the rollups: $1..$4
- * scope, $5 id, $6 public (published only, no scope). Returns id, version,
+ * The campaign and what its aggregates depend on besides the rollups: $1..$6
+ * caller, $7 id, $8 public (published only, no scope). Returns id, version,
  * stamp, previous campaign id, its version, its stamp, and the sum of the
  * versions of the region's municipalities (a renamed one changes the body).
  * Reads campaigns, aggregate_stamps and municipalities (by region) only.
@@ -55,20 +55,20 @@ DB_STMT(AGG_META) = {
 	" (SELECT sum(m.version) FROM municipalities m WHERE m.region_id = c.region_id) "
 	"FROM campaigns c LEFT JOIN LATERAL (SELECT p.id, p.version FROM campaigns p "
 	" WHERE p.region_id = c.region_id AND p.year < c.year ORDER BY p.year DESC LIMIT 1) p ON true "
-	"WHERE c.id = $5::bigint AND CASE WHEN $6::boolean THEN c.status = 'published' ELSE"
+	"WHERE c.id = $7::bigint AND CASE WHEN $8::boolean THEN c.status = 'published' ELSE"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") " END",
-	6};
+	8};
 
 /*
  * The groups, built by em_aggregates() (migration 0004: the query is longer
- * than a C string literal may be). $1..$4 scope, $5 campaign, $6 group_by
- * (text[]), $7 include unapproved, $8 previous campaign (or NULL), $9 public.
+ * than a C string literal may be). $1..$6 caller, $7 campaign, $8 group_by
+ * (text[]), $9 include unapproved, $10 previous campaign (or NULL), $11 public.
  */
 DB_STMT(AGG_GROUPS) = {
 	"aggregates_groups",
-	"SELECT em_aggregates($5::bigint, $6::text[], $7::boolean, $8::bigint, $9::boolean, "
-	"$1, $2::bigint, $3::bigint, $4::bigint)",
-	9};
+	"SELECT em_aggregates($7::bigint, $8::text[], $9::boolean, $10::bigint, $11::boolean, "
+	"$1, $3::bigint, $4::bigint, $5::bigint)",
+	11};
 
 /* Published campaigns: the public feed's index. $1 region filter (or NULL). */
 DB_STMT(PUBLIC_INDEX) = {
@@ -203,11 +203,11 @@ static bool etag_matches(const char *inm, const char *etag)
 }
 
 /* AGG_META's answer: from the meta cache, or read (and kept). */
-static enum em_err meta_lookup(struct em_req *req, const struct db_args *a, bool public,
-			       struct agg_meta *out)
+static enum em_err meta_lookup(struct em_req *req, const struct db_args *a,
+			       const struct agg_query *q, struct agg_meta *out)
 {
 	char key[128];
-	bool keyed = agg_meta_key(a, public, key, sizeof(key));
+	bool keyed = agg_meta_key(req, q->campaign_id, q->public, key, sizeof(key));
 	unsigned long generation;
 	int64_t filled_ms;
 	PGresult *res;
@@ -306,7 +306,7 @@ static enum em_err revalidate(struct em_req *req, struct em_reply *reply,
 	enum em_err rc;
 
 	*done = false;
-	if ((rc = meta_lookup(req, a, q->public, meta)) != EM_OK)
+	if ((rc = meta_lookup(req, a, q, meta)) != EM_OK)
 		return rc;
 	if (!meta->found)
 		return reply_fail(reply, EM_ENOTFOUND, q->public ? "no published campaign %s"

@@ -139,18 +139,18 @@ static void camp_check(const json_t *body, bool creating, struct em_reply *reply
 
 DB_STMT(CAMP_GET) = {
 	"campaigns_get",
-	"SELECT " CAMP_JSON("c") ", c.version FROM campaigns c WHERE c.id = $5::bigint AND"
+	"SELECT " CAMP_JSON("c") ", c.version FROM campaigns c WHERE c.id = $7::bigint AND"
 	CAMP_SCOPE("c"),
-	5};
+	7};
 DB_STMT(CAMP_LIST) = {
 	"campaigns_list",
 	"SELECT " CAMP_JSON("c") ", c.id, c.title FROM campaigns c WHERE" CAMP_SCOPE("c")
 	SQL_SEARCH("c.title")
-	" AND ($10::bigint IS NULL OR c.region_id = $10::bigint)"
-	" AND ($11::text IS NULL OR c.status = $11)"
-	" AND ($12::bigint IS NULL OR c.year = $12::bigint)"
+	" AND ($12::bigint IS NULL OR c.region_id = $12::bigint)"
+	" AND ($13::text IS NULL OR c.status = $13)"
+	" AND ($14::bigint IS NULL OR c.year = $14::bigint)"
 	SQL_LIST_KEYSET("c.title", "c.id") SQL_LIST_ORDER("c.title", "c.id"),
-	12};
+	14};
 
 /*
  * Before a create: is the region in scope, and whose catalog is copied? catalog_from
@@ -166,12 +166,12 @@ DB_STMT(CAMP_CREATE_CHECK) = {
 	" ELSE (SELECT p.id FROM campaigns p WHERE p.id = (b->>'catalog_from')::bigint "
 	"  AND p.region_id = r.id) END, "
 	" b ? 'catalog_from' AND b->'catalog_from' <> 'null'::jsonb "
-	"FROM (SELECT $5::jsonb AS b) x LEFT JOIN regions r ON r.id = (b->>'region_id')::bigint "
+	"FROM (SELECT $7::jsonb AS b) x LEFT JOIN regions r ON r.id = (b->>'region_id')::bigint "
 	" AND" SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint"),
-	5};
+	7};
 
 /* The campaign, the copy of its source's catalog and the audit row, in one statement.
- * $8: the source campaign, or NULL. */
+ * $10: the source campaign, or NULL. */
 DB_STMT(CAMP_CREATE_SQL) = {
 	"campaigns_create",
 	"WITH ins AS (INSERT INTO campaigns (region_id, year, title, goals, opens_at, closes_at, "
@@ -180,8 +180,8 @@ DB_STMT(CAMP_CREATE_SQL) = {
 	"  (b->>'opens_at')::timestamptz, (b->>'closes_at')::timestamptz, "
 	"  coalesce((b->'thresholds'->>'high')::numeric, 80), "
 	"  coalesce((b->'thresholds'->>'sufficient')::numeric, 60), "
-	"  coalesce((b->'thresholds'->>'low')::numeric, 40), $8::bigint "
-	" FROM (SELECT $5::jsonb AS b) x JOIN regions r ON r.id = (b->>'region_id')::bigint AND"
+	"  coalesce((b->'thresholds'->>'low')::numeric, 40), $10::bigint "
+	" FROM (SELECT $7::jsonb AS b) x JOIN regions r ON r.id = (b->>'region_id')::bigint AND"
 	SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint") " RETURNING *),"
 	" cp AS (INSERT INTO indicators (campaign_id, region_id, code, name, direction_id, unit, "
 	"  value_type, min_value, max_value, polarity, source, data_kind, method, weights, "
@@ -191,24 +191,24 @@ DB_STMT(CAMP_CREATE_SQL) = {
 	"  i.position "
 	" FROM ins JOIN indicators i ON i.campaign_id = ins.catalog_source_id "
 	" ORDER BY i.position, i.id RETURNING id),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'campaign', ins.id, 'create', NULL, "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'campaign', ins.id, 'create', NULL, "
 	" to_jsonb(ins) || jsonb_build_object('indicators_copied', (SELECT count(*) FROM cp)), "
-	" $7, ins.region_id, NULL, NULL FROM ins) "
+	" $9, ins.region_id, NULL, NULL FROM ins) "
 	"SELECT " CAMP_JSON_N("ins", "(SELECT count(*) FROM cp)") ", ins.id, ins.version FROM ins",
-	8};
+	10};
 
 /* Locks a campaign: version, status, the row (the audit's before), whether its catalog
- * has an indicator and one that applies to some kind. Parameters: scope, $5 id. */
+ * has an indicator and one that applies to some kind. Parameters: scope, $7 id. */
 DB_STMT(CAMP_LOCK) = {
 	"campaigns_lock",
 	"SELECT c.version, c.status, to_jsonb(c), "
 	" EXISTS (SELECT 1 FROM indicators i WHERE i.campaign_id = c.id), "
 	" EXISTS (SELECT 1 FROM indicators i, jsonb_each(i.weights) w "
 	"  WHERE i.campaign_id = c.id AND (w.value)::numeric > 0) "
-	"FROM campaigns c WHERE c.id = $5::bigint AND" CAMP_SCOPE("c") " FOR UPDATE",
-	5};
+	"FROM campaigns c WHERE c.id = $7::bigint AND" CAMP_SCOPE("c") " FOR UPDATE",
+	7};
 
-/* $5 id, $6 body, $7 before, $8 actor, $9 request id. Absent members keep their value. */
+/* $7 id, $8 body, $9 before, $10 actor, $11 request id. Absent members keep their value. */
 DB_STMT(CAMP_UPDATE_SQL) = {
 	"campaigns_update",
 	"WITH upd AS (UPDATE campaigns c SET "
@@ -220,20 +220,20 @@ DB_STMT(CAMP_UPDATE_SQL) = {
 	"   c.threshold_sufficient), "
 	"  threshold_low = coalesce((b->'thresholds'->>'low')::numeric, c.threshold_low), "
 	"  version = c.version + 1, updated_at = now() "
-	" FROM (SELECT $6::jsonb AS b) x WHERE c.id = $5::bigint AND" CAMP_SCOPE("c")
+	" FROM (SELECT $8::jsonb AS b) x WHERE c.id = $7::bigint AND" CAMP_SCOPE("c")
 	" RETURNING c.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'campaign', upd.id, 'update', "
-	" $7::jsonb, to_jsonb(upd), $9, upd.region_id, NULL, NULL FROM upd) "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'campaign', upd.id, 'update', "
+	" $9::jsonb, to_jsonb(upd), $11, upd.region_id, NULL, NULL FROM upd) "
 	"SELECT " CAMP_JSON("upd") ", upd.version FROM upd",
-	9};
+	11};
 
 DB_STMT(CAMP_RESCORE) = {
 	"campaigns_rescore", "SELECT em_rescore_campaign($1::bigint)", 1};
 
 /*
  * Opening: a draft submission for every active organization of the region, with its
- * current head, and one 'create' history row each; set-wise. $1 campaign, $2 actor,
- * $3 role, $4 request id. Answers the number created.
+ * current head, and one 'create' history row each; set-wise. $1..$6 the caller,
+ * $7 campaign, $8 request id. Answers the number created.
  */
 DB_STMT(CAMP_OPEN_SUBMISSIONS) = {
 	"campaigns_open_submissions",
@@ -243,29 +243,29 @@ DB_STMT(CAMP_OPEN_SUBMISSIONS) = {
 	" FROM campaigns c JOIN organizations o ON o.region_id = c.region_id "
 	"  AND o.status = 'active' "
 	" LEFT JOIN appointments a ON a.organization_id = o.id AND a.ended_on IS NULL "
-	" WHERE c.id = $1::bigint ORDER BY o.id "
+	" WHERE c.id = $7::bigint ORDER BY o.id "
 	" ON CONFLICT (campaign_id, organization_id) DO NOTHING RETURNING id),"
 	" hist AS (INSERT INTO submission_history (submission_id, actor_user_id, actor_role, "
 	"  action, to_status, request_id) "
-	" SELECT id, $2::bigint, $3, 'create', 'draft', $4 FROM subs) "
+	" SELECT id, $2::bigint, $1, 'create', 'draft', $8 FROM subs) "
 	"SELECT count(*) FROM subs",
-	4};
+	8};
 
-/* The workflow layout (workflow.h), $11 comment, $12 submissions created (opening) or NULL. */
+/* The workflow layout (workflow.h), $13 comment, $14 submissions created (opening) or NULL. */
 DB_STMT(CAMP_MOVE) = {
 	"campaigns_transition",
-	"WITH upd AS (UPDATE campaigns c SET status = $6, "
-	"  opened_at = CASE WHEN $6 = 'open' THEN now() ELSE c.opened_at END, "
-	"  closed_at = CASE WHEN $6 = 'closed' THEN now() ELSE c.closed_at END, "
-	"  published_at = CASE WHEN $6 = 'published' THEN now() ELSE c.published_at END, "
+	"WITH upd AS (UPDATE campaigns c SET status = $8, "
+	"  opened_at = CASE WHEN $8 = 'open' THEN now() ELSE c.opened_at END, "
+	"  closed_at = CASE WHEN $8 = 'closed' THEN now() ELSE c.closed_at END, "
+	"  published_at = CASE WHEN $8 = 'published' THEN now() ELSE c.published_at END, "
 	"  version = c.version + 1, updated_at = now() "
-	" WHERE c.id = $5::bigint AND" CAMP_SCOPE("c") " RETURNING c.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'campaign', upd.id, 'transition', "
-	" $8::jsonb, to_jsonb(upd) || jsonb_strip_nulls(jsonb_build_object('transition', "
-	"  jsonb_build_object('from', $7, 'to', upd.status, 'comment', $11), "
-	"  'submissions_created', $12::int)), $10, upd.region_id, NULL, NULL FROM upd) "
+	" WHERE c.id = $7::bigint AND" CAMP_SCOPE("c") " RETURNING c.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $11::bigint, $1, 'campaign', upd.id, 'transition', "
+	" $10::jsonb, to_jsonb(upd) || jsonb_strip_nulls(jsonb_build_object('transition', "
+	"  jsonb_build_object('from', $9, 'to', upd.status, 'comment', $13), "
+	"  'submissions_created', $14::int)), $12, upd.region_id, NULL, NULL FROM upd) "
 	"SELECT " CAMP_JSON("upd") ", upd.version FROM upd",
-	12};
+	14};
 
 static const struct constraint_map CAMP_CONSTRAINTS[] = {
 	{"campaigns_region_year_key", "year", "the region has a campaign for this year already",
@@ -499,10 +499,8 @@ static enum em_err camp_open(struct wf_ctx *c, const struct wf_move *mv)
 				  "(every weight is 0): set weights before opening the campaign");
 	if ((rc = campaign_lint_for_open(req, c->id, c->reply)) != EM_OK)
 		return rc;
-	db_args_init(&a);
+	caller_args(&a, req);
 	db_arg_i64(&a, c->id);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, em_role_name(req->caller.role));
 	db_arg_text(&a, req->request_id);
 	if ((rc = db_exec_args(req->db, &CAMP_OPEN_SUBMISSIONS, &a, &res)) != EM_OK)
 		return rc;

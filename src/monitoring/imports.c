@@ -32,19 +32,19 @@ DB_STMT(IMPORT_SETTINGS) = {
 	"set_config('work_mem', '128MB', true)",
 	1};
 
-/* The campaign, if visible: status. Scope $1..$4, $5 campaign. FOR SHARE keeps its
+/* The campaign, if visible: status. Caller $1..$6, $7 campaign. FOR SHARE keeps its
  * status until the import commits. */
 DB_STMT(IMPORT_CAMPAIGN) = {
 	"import_campaign",
-	"SELECT c.status FROM campaigns c WHERE c.id = $5::bigint AND"
+	"SELECT c.status FROM campaigns c WHERE c.id = $7::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") " FOR SHARE",
-	5};
+	7};
 
 DB_STMT(IMPORT_CAMPAIGN_READ) = {
 	"import_campaign_read",
-	"SELECT c.status FROM campaigns c WHERE c.id = $5::bigint AND"
+	"SELECT c.status FROM campaigns c WHERE c.id = $7::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
-	5};
+	7};
 
 /* num is the value as a number when it reads as one ('.' or ',' before the
  * fraction), flag the value as a boolean word (true/false/да/нет): both are
@@ -132,8 +132,8 @@ DB_STMT(IMPORT_LOCK) = {
  * row. New values are plain INSERTs (no speculative insertion): the file's
  * submissions are locked (IMPORT_LOCK) and every writer of values holds its
  * submission's row lock, so none can appear between this read and the write;
- * stored ones are updated through the primary key (ON CONFLICT finds them). $1 campaign, $2 actor, $3 role, $4 request id, $5 format, $6 rows.
- * Returns the import JSON, its id and the affected submissions as an array. */
+ * stored ones are updated through the primary key (ON CONFLICT finds them). $1..$6 the
+ * caller, $7 campaign, $8 request id, $9 format, $10 rows. Returns the import JSON, its id and the affected submissions as an array. */
 DB_STMT(IMPORT_WRITE) = {
 	"import_write",
 	"WITH src AS MATERIALIZED (SELECT sub.id AS sub_id, i.id AS ind_id, i.code, "
@@ -141,8 +141,8 @@ DB_STMT(IMPORT_WRITE) = {
 	"  coalesce(s.comment, v.comment) AS comment, v.submission_id IS NOT NULL AS existed, "
 	"  v.value AS old_value, v.comment AS old_comment, v.evidence_url "
 	"  FROM import_rows s JOIN organizations o ON o.inn = s.inn "
-	"  JOIN submissions sub ON sub.organization_id = o.id AND sub.campaign_id = $1::bigint "
-	"  JOIN indicators i ON i.campaign_id = $1::bigint AND i.code = s.code "
+	"  JOIN submissions sub ON sub.organization_id = o.id AND sub.campaign_id = $7::bigint "
+	"  JOIN indicators i ON i.campaign_id = $7::bigint AND i.code = s.code "
 	"  LEFT JOIN submission_values v ON v.submission_id = sub.id AND v.indicator_id = i.id), "
 	"chg AS MATERIALIZED (SELECT * FROM src WHERE old_value IS DISTINCT FROM value "
 	"  OR old_comment IS DISTINCT FROM comment), "
@@ -150,8 +150,8 @@ DB_STMT(IMPORT_WRITE) = {
 	"  (SELECT count(DISTINCT sub_id) FROM chg) AS subs), "
 	"imp AS (INSERT INTO imports (campaign_id, region_id, actor_user_id, format, rows, "
 	"  values_written, values_unchanged, submissions_affected, request_id) "
-	"  SELECT c.id, c.region_id, $2::bigint, $5, $6::int, n.written, n.total - n.written, "
-	"  n.subs, $4 FROM campaigns c, n WHERE c.id = $1::bigint RETURNING *), "
+	"  SELECT c.id, c.region_id, $2::bigint, $9, $10::int, n.written, n.total - n.written, "
+	"  n.subs, $8 FROM campaigns c, n WHERE c.id = $7::bigint RETURNING *), "
 	"ins AS (INSERT INTO submission_values (submission_id, indicator_id, value, comment, "
 	"  updated_by, updated_at) SELECT sub_id, ind_id, value, comment, $2::bigint, now() "
 	"  FROM chg WHERE NOT existed), "
@@ -164,31 +164,31 @@ DB_STMT(IMPORT_WRITE) = {
 	"  WHERE s.id IN (SELECT sub_id FROM chg) RETURNING s.id), "
 	"hist AS (INSERT INTO submission_history (submission_id, actor_user_id, actor_role, "
 	"  action, changes, import_id, request_id) "
-	"  SELECT c.sub_id, $2::bigint, $3, 'import', jsonb_agg(jsonb_build_object("
+	"  SELECT c.sub_id, $2::bigint, $1, 'import', jsonb_agg(jsonb_build_object("
 	"   'indicator_id', c.ind_id, 'code', c.code, "
 	"   'old', CASE WHEN c.existed THEN jsonb_build_object('value', CASE WHEN "
 	"    c.value_type = 'boolean' THEN to_jsonb(c.old_value <> 0) ELSE to_jsonb(c.old_value) "
 	"    END, 'comment', c.old_comment, 'evidence_url', c.evidence_url) END, "
 	"   'new', jsonb_build_object('value', CASE WHEN c.value_type = 'boolean' "
 	"    THEN to_jsonb(c.value <> 0) ELSE to_jsonb(c.value) END, 'comment', c.comment, "
-	"    'evidence_url', c.evidence_url)) ORDER BY c.ind_id), imp.id, $4 "
+	"    'evidence_url', c.evidence_url)) ORDER BY c.ind_id), imp.id, $8 "
 	"  FROM chg c CROSS JOIN imp GROUP BY c.sub_id, imp.id), "
-	"aud AS (" SQL_AUDIT_COLUMNS "SELECT $2::bigint, $3, 'import', imp.id, 'create', NULL, "
-	"  " IMPORT_JSON("imp") ", $4, imp.region_id, NULL, NULL FROM imp) "
+	"aud AS (" SQL_AUDIT_COLUMNS "SELECT $2::bigint, $1, 'import', imp.id, 'create', NULL, "
+	"  " IMPORT_JSON("imp") ", $8, imp.region_id, NULL, NULL FROM imp) "
 	"SELECT " IMPORT_JSON("imp") ", imp.id, "
 	" (SELECT coalesce(array_agg(id), '{}') FROM subs)::text FROM imp",
-	6, &IMPORT_STAGE};
+	10, &IMPORT_STAGE};
 
 DB_STMT(IMPORT_RESCORE) = {
 	"import_rescore", "SELECT em_rescore($1::bigint[])", 1};
 
-/* The import records of a campaign, newest first. $5 campaign, $6 limit + 1, $7 before id. */
+/* The import records of a campaign, newest first. $7 campaign, $8 limit + 1, $9 before id. */
 DB_STMT(IMPORT_LIST) = {
 	"import_list",
 	"SELECT " IMPORT_JSON("i") ", i.id FROM imports i "
-	"WHERE i.campaign_id = $5::bigint AND ($7::bigint IS NULL OR i.id < $7::bigint) "
-	"ORDER BY i.id DESC LIMIT $6::int",
-	7};
+	"WHERE i.campaign_id = $7::bigint AND ($9::bigint IS NULL OR i.id < $9::bigint) "
+	"ORDER BY i.id DESC LIMIT $8::int",
+	9};
 
 /* --- The error report ---------------------------------------------------------------- */
 
@@ -342,10 +342,8 @@ static enum em_err import_write(struct import *im, const struct idem *idem)
 	PGresult *res;
 	enum em_err rc;
 
-	db_args_init(&a);
+	caller_args(&a, req);
 	db_arg_i64(&a, im->campaign_id);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, em_role_name(req->caller.role));
 	db_arg_text(&a, req->request_id);
 	db_arg_text(&a, im->format == FORMAT_CSV ? "csv" : "json");
 	db_arg_i64(&a, im->rows);

@@ -181,38 +181,38 @@ static void ind_check(const json_t *body, struct em_reply *reply)
 
 DB_STMT(IND_GET) = {
 	"indicators_get",
-	"SELECT " IND_JSON("i") ", i.version FROM indicators i WHERE i.id = $5::bigint AND"
+	"SELECT " IND_JSON("i") ", i.version FROM indicators i WHERE i.id = $7::bigint AND"
 	IND_SCOPE("i"),
-	5};
+	7};
 
-/* In catalog order (position, id), or by name with sort=name. $10 campaign, then the
+/* In catalog order (position, id), or by name with sort=name. $12 campaign, then the
  * filters direction, source, value_type, kind (weight > 0). */
 DB_STMT(IND_LIST) = {
 	"indicators_list",
-	"SELECT " IND_JSON("i") ", i.id, CASE WHEN $8 = 'name' THEN i.name "
+	"SELECT " IND_JSON("i") ", i.id, CASE WHEN $10 = 'name' THEN i.name "
 	" ELSE i.position::text END "
-	"FROM indicators i WHERE i.campaign_id = $10::bigint AND" IND_SCOPE("i")
+	"FROM indicators i WHERE i.campaign_id = $12::bigint AND" IND_SCOPE("i")
 	SQL_SEARCH("i.name")
-	" AND ($11::text IS NULL OR i.direction_id = (SELECT d.id FROM directions d "
-	"  WHERE d.code = $11))"
-	" AND ($12::text IS NULL OR i.source = $12)"
-	" AND ($13::text IS NULL OR i.value_type = $13)"
-	" AND ($14::text IS NULL OR coalesce((i.weights->>$14)::numeric, 0) > 0)"
-	" AND ($6::bigint IS NULL OR ($8 = 'name' AND (i.name COLLATE \"ru-x-icu\", i.id) > "
-	"  ($7 COLLATE \"ru-x-icu\", $6::bigint)) OR ($8 <> 'name' AND (i.position, i.id) > "
-	"  ($7::int, $6::bigint)))"
-	" ORDER BY CASE WHEN $8 = 'name' THEN i.name END COLLATE \"ru-x-icu\", "
-	" CASE WHEN $8 <> 'name' THEN i.position END, i.id LIMIT $5::int",
-	14};
+	" AND ($13::text IS NULL OR i.direction_id = (SELECT d.id FROM directions d "
+	"  WHERE d.code = $13))"
+	" AND ($14::text IS NULL OR i.source = $14)"
+	" AND ($15::text IS NULL OR i.value_type = $15)"
+	" AND ($16::text IS NULL OR coalesce((i.weights->>$16)::numeric, 0) > 0)"
+	" AND ($8::bigint IS NULL OR ($10 = 'name' AND (i.name COLLATE \"ru-x-icu\", i.id) > "
+	"  ($9 COLLATE \"ru-x-icu\", $8::bigint)) OR ($10 <> 'name' AND (i.position, i.id) > "
+	"  ($9::int, $8::bigint)))"
+	" ORDER BY CASE WHEN $10 = 'name' THEN i.name END COLLATE \"ru-x-icu\", "
+	" CASE WHEN $10 <> 'name' THEN i.position END, i.id LIMIT $7::int",
+	16};
 
 /* The campaign of a new indicator, locked against a concurrent opening. */
 DB_STMT(IND_CAMPAIGN) = {
 	"indicators_campaign",
-	"SELECT c.status FROM campaigns c WHERE c.id = $5::bigint AND" IND_SCOPE("c")
+	"SELECT c.status FROM campaigns c WHERE c.id = $7::bigint AND" IND_SCOPE("c")
 	" FOR SHARE",
-	5};
+	7};
 
-/* $5 body, $6 campaign, $7 actor, $8 request id. Without a position the indicator goes last. */
+/* $7 body, $8 campaign, $9 actor, $10 request id. Without a position the indicator goes last. */
 DB_STMT(IND_CREATE_SQL) = {
 	"indicators_create",
 	"WITH ins AS (INSERT INTO indicators (campaign_id, region_id, code, name, direction_id, "
@@ -225,23 +225,23 @@ DB_STMT(IND_CREATE_SQL) = {
 	"  coalesce(b->'weights', '{}'::jsonb), coalesce((b->>'position')::int, "
 	"   (SELECT coalesce(max(mx.position), 0) + 1 FROM indicators mx "
 	"    WHERE mx.campaign_id = c.id)) "
-	" FROM (SELECT $5::jsonb AS b) x JOIN campaigns c ON c.id = $6::bigint AND"
+	" FROM (SELECT $7::jsonb AS b) x JOIN campaigns c ON c.id = $8::bigint AND"
 	IND_SCOPE("c") " JOIN directions d ON d.code = b->>'direction' RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $7::bigint, $1, 'indicator', id, 'create', NULL, "
-	" to_jsonb(ins), $8, region_id, NULL, NULL FROM ins) "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'indicator', id, 'create', NULL, "
+	" to_jsonb(ins), $10, region_id, NULL, NULL FROM ins) "
 	"SELECT " IND_JSON("ins") ", ins.id, ins.version FROM ins",
-	8};
+	10};
 
 /* Locks an indicator and shares its campaign: version, campaign status, the API JSON
- * (to merge a PATCH over), the row (the audit's before). Parameters: scope, $5 id. */
+ * (to merge a PATCH over), the row (the audit's before). Parameters: scope, $7 id. */
 DB_STMT(IND_LOCK) = {
 	"indicators_lock",
 	"SELECT i.version, c.status, " IND_JSON("i") ", to_jsonb(i) "
 	"FROM indicators i JOIN campaigns c ON c.id = i.campaign_id "
-	"WHERE i.id = $5::bigint AND" IND_SCOPE("i") " FOR UPDATE OF i FOR SHARE OF c",
-	5};
+	"WHERE i.id = $7::bigint AND" IND_SCOPE("i") " FOR UPDATE OF i FOR SHARE OF c",
+	7};
 
-/* $5 id, $6 body, $7 before, $8 actor, $9 request id. A member present as null clears. */
+/* $7 id, $8 body, $9 before, $10 actor, $11 request id. A member present as null clears. */
 DB_STMT(IND_UPDATE_SQL) = {
 	"indicators_update",
 	"WITH upd AS (UPDATE indicators i SET "
@@ -261,22 +261,22 @@ DB_STMT(IND_UPDATE_SQL) = {
 	"  weights = coalesce(b->'weights', i.weights), "
 	"  position = coalesce((b->>'position')::int, i.position), "
 	"  version = i.version + 1, updated_at = now() "
-	" FROM (SELECT $6::jsonb AS b) x WHERE i.id = $5::bigint AND" IND_SCOPE("i")
+	" FROM (SELECT $8::jsonb AS b) x WHERE i.id = $7::bigint AND" IND_SCOPE("i")
 	" RETURNING i.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'indicator', upd.id, 'update', "
-	" $7::jsonb, to_jsonb(upd), $9, upd.region_id, NULL, NULL FROM upd) "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'indicator', upd.id, 'update', "
+	" $9::jsonb, to_jsonb(upd), $11, upd.region_id, NULL, NULL FROM upd) "
 	"SELECT " IND_JSON("upd") ", upd.version FROM upd",
-	9};
+	11};
 
-/* $5 id, $6 actor, $7 request id. */
+/* $7 id, $8 actor, $9 request id. */
 DB_STMT(IND_DELETE_SQL) = {
 	"indicators_delete",
-	"WITH del AS (DELETE FROM indicators i WHERE i.id = $5::bigint AND" IND_SCOPE("i")
+	"WITH del AS (DELETE FROM indicators i WHERE i.id = $7::bigint AND" IND_SCOPE("i")
 	" RETURNING i.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'indicator', del.id, 'delete', "
-	" to_jsonb(del), NULL, $7, del.region_id, NULL, NULL FROM del) "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'indicator', del.id, 'delete', "
+	" to_jsonb(del), NULL, $9, del.region_id, NULL, NULL FROM del) "
 	"SELECT del.id FROM del",
-	7};
+	9};
 
 static const struct constraint_map IND_CONSTRAINTS[] = {
 	{"indicators_campaign_code_key", "code", "the catalog has an indicator with this code",

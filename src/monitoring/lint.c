@@ -17,11 +17,11 @@
 
 #include "effmon/lint.h"
 
-/* Parameters: scope $1..$4, $5 campaign. One row (document, its md5) or none when the
+/* Parameters: caller $1..$6, $7 campaign. One row (document, its md5) or none when the
  * campaign is missing or out of scope. */
 DB_STMT(LINT_SQL) = {
 	"campaigns_lint",
-	"WITH c AS (SELECT c.id, c.status FROM campaigns c WHERE c.id = $5::bigint AND"
+	"WITH c AS (SELECT c.id, c.status FROM campaigns c WHERE c.id = $7::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") "),"
 	" f AS (SELECT i.id AS indicator_id, i.code, d.code AS direction, i.position AS pos, "
 	"  r.rule, r.severity, r.field, r.message "
@@ -50,7 +50,7 @@ DB_STMT(LINT_SQL) = {
 	"  ORDER BY f.pos, f.indicator_id, f.rule) FROM f), '[]'::jsonb), "
 	" 'errors', (SELECT count(*) FROM f WHERE f.severity = 'error'), "
 	" 'warnings', (SELECT count(*) FROM f WHERE f.severity = 'warning')) AS doc FROM c) x",
-	5};
+	7};
 
 enum em_err campaign_lint(struct em_req *req, const struct em_args *args, json_t *body,
 			  struct em_reply *reply)

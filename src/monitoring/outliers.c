@@ -48,7 +48,7 @@ static void outliers_book(struct sheet_book *book, json_t *doc)
 }
 
 /*
- * $1..$4 scope, $5 campaign, $6 cap. z is taken over the values of one
+ * $1..$6 caller, $7 campaign, $8 cap. z is taken over the values of one
  * indicator and kind in the campaign's submitted, verified and approved
  * submissions, with the population standard deviation (the values are the
  * whole population of the campaign, not a sample); booleans have no z. The
@@ -58,7 +58,7 @@ static void outliers_book(struct sheet_book *book, json_t *doc)
  */
 DB_STMT(OUTLIERS) = {
 	"campaign_outliers",
-	"WITH c AS (SELECT c.id FROM campaigns c WHERE c.id = $5::bigint AND"
+	"WITH c AS (SELECT c.id FROM campaigns c WHERE c.id = $7::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") "), "
 	" v AS (SELECT s.id AS submission_id, s.organization_id, s.municipality_id, s.region_id, "
 	"  s.kind, i.id AS indicator_id, i.code, v.value "
@@ -79,7 +79,7 @@ DB_STMT(OUTLIERS) = {
 	"  WHERE sv.submitted_value IS DISTINCT FROM sv.verified_value "
 	"   AND sv.submitted_value IS NOT NULL AND sv.verified_value IS NOT NULL AND"
 	SQL_SCOPE("s.region_id", "s.municipality_id", "s.organization_id") ") "
-	"SELECT jsonb_build_object('campaign_id', c.id, 'limit', $6::int, "
+	"SELECT jsonb_build_object('campaign_id', c.id, 'limit', $8::int, "
 	" 'z_score', jsonb_build_object('threshold', 3, 'sd', 'population', "
 	"  'count', (SELECT count(*) FROM z), 'items', coalesce((SELECT jsonb_agg(x.j ORDER BY x.az DESC, "
 	"   x.submission_id, x.code) FROM (SELECT abs(z.z) AS az, z.submission_id, z.code, "
@@ -88,7 +88,7 @@ DB_STMT(OUTLIERS) = {
 	"    'indicator_id', z.indicator_id, 'indicator_code', z.code, 'value', z.value, "
 	"    'z', round(z.z, 2), 'mean', round(z.mean, 4), 'sd', round(z.sd, 4), 'n', z.n) AS j "
 	"   FROM z JOIN organizations o ON o.id = z.organization_id "
-	"   ORDER BY abs(z.z) DESC, z.submission_id, z.code LIMIT $6::int) x), '[]'::jsonb)), "
+	"   ORDER BY abs(z.z) DESC, z.submission_id, z.code LIMIT $8::int) x), '[]'::jsonb)), "
 	" 'changed', jsonb_build_object('count', (SELECT count(*) FROM ch), "
 	"  'items', coalesce((SELECT jsonb_agg(x.j ORDER BY x.ac DESC, x.submission_id, x.code) "
 	"   FROM (SELECT abs(ch.verified_value - ch.submitted_value) AS ac, ch.submission_id, ch.code, "
@@ -99,9 +99,9 @@ DB_STMT(OUTLIERS) = {
 	"    'change', ch.verified_value - ch.submitted_value) AS j "
 	"   FROM ch JOIN organizations o ON o.id = ch.organization_id "
 	"   ORDER BY abs(ch.verified_value - ch.submitted_value) DESC, ch.submission_id, ch.code "
-	"   LIMIT $6::int) x), '[]'::jsonb))) "
+	"   LIMIT $8::int) x), '[]'::jsonb))) "
 	"FROM c",
-	6};
+	8};
 
 enum em_err campaign_outliers(struct em_req *req, const struct em_args *args, json_t *body,
 			      struct em_reply *reply)

@@ -23,18 +23,18 @@ static const char *const SCORE_SORTS[] = {"rank", "total", "id", "rank_cluster",
 static const char *const SETTLEMENTS[] = {"urban", "rural", NULL};
 static const char *const SIZE_BANDS[] = {"small", "medium", "large", NULL};
 
-/* The campaign, if visible: $1..$4 scope, $5 id. */
+/* The campaign, if visible: $1..$6 caller, $7 id. */
 DB_STMT(CAMPAIGN_VISIBLE) = {
 	"scores_campaign_visible",
-	"SELECT c.id FROM campaigns c WHERE c.id = $5::bigint AND"
+	"SELECT c.id FROM campaigns c WHERE c.id = $7::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
-	5};
+	7};
 
 /*
  * The three statements of the scores page share one parameter layout:
- * $1..$4 scope, $5 campaign, $6 include unapproved, $7 municipality, $8 kind,
- * $9 level, $10 sort (rank|total|id|rank_cluster), $11 limit+1, $12 after id,
- * $13 after key, $14 settlement, $15 size band.
+ * $1..$6 caller, $7 campaign, $8 include unapproved, $9 municipality, $10 kind,
+ * $11 level, $12 sort (rank|total|id|rank_cluster), $13 limit+1, $14 after id,
+ * $15 after key, $16 settlement, $17 size band.
  * Ranks are dense over the presented total among the counted rows of the
  * campaign (one region) and kind, of the municipality, and of the cluster
  * (kind, settlement and size band as em_rescore stores them), and are read
@@ -47,19 +47,19 @@ DB_STMT(CAMPAIGN_VISIBLE) = {
 /* A counted row of the page's set, in the caller's scope, through the filters. */
 #define SCORES_ROW_OK(a)                                                                   \
 	" " a ".status IN ('approved', 'submitted', 'verified') AND (" a ".status = 'approved'" \
-	" OR $6::boolean) AND" SQL_LIST_SCOPE(a ".region_id", a ".municipality_id",         \
+	" OR $8::boolean) AND" SQL_LIST_SCOPE(a ".region_id", a ".municipality_id",         \
 					     a ".organization_id")                          \
-	" AND ($7::bigint IS NULL OR " a ".municipality_id = $7::bigint)"                    \
-	" AND ($8::text IS NULL OR " a ".kind = $8) AND ($9::text IS NULL OR " a ".level = $9)" \
-	" AND ($14::text IS NULL OR " a ".settlement = $14)"                                 \
-	" AND ($15::text IS NULL OR " a ".size_band = $15)"
+	" AND ($9::bigint IS NULL OR " a ".municipality_id = $9::bigint)"                    \
+	" AND ($10::text IS NULL OR " a ".kind = $10) AND ($11::text IS NULL OR " a ".level = $11)" \
+	" AND ($16::text IS NULL OR " a ".settlement = $16)"                                 \
+	" AND ($17::text IS NULL OR " a ".size_band = $17)"
 
 /* The rank of row r in one partition of score_ranks, null without a total. */
 #define SQL_RANK_OF(scope, muni, settlement, band)                                        \
 	"(SELECT l.rank FROM score_ranks l WHERE l.campaign_id = r.campaign_id"           \
 	" AND l.scope = '" scope "' AND l.kind = r.kind AND l.municipality_id = " muni     \
 	" AND l.settlement = " settlement " AND l.size_band = " band                        \
-	" AND l.unapproved = $6::boolean AND l.value = r.total_rounded)"
+	" AND l.unapproved = $8::boolean AND l.value = r.total_rounded)"
 #define SQL_RANK_REGION SQL_RANK_OF("r", "0", "''", "''")
 #define SQL_RANK_CLUSTER SQL_RANK_OF("c", "0", "r.settlement", "r.size_band")
 
@@ -69,17 +69,17 @@ DB_STMT(CAMPAIGN_VISIBLE) = {
  */
 #define SCORES_UNRANKED(key)                                                              \
 	" unranked AS (SELECT sc.*, " key "::numeric AS sort_key FROM submission_scores sc"  \
-	"  WHERE sc.campaign_id = $5::bigint AND sc.total_rounded IS NULL AND"              \
+	"  WHERE sc.campaign_id = $7::bigint AND sc.total_rounded IS NULL AND"              \
 	SCORES_ROW_OK("sc")                                                                  \
-	"  AND ($12::bigint IS NULL OR (" key "::numeric, sc.submission_id) > "             \
-	"   ($13::numeric, $12::bigint)) ORDER BY sc.submission_id LIMIT $11::int), "        \
+	"  AND ($14::bigint IS NULL OR (" key "::numeric, sc.submission_id) > "             \
+	"   ($15::numeric, $14::bigint)) ORDER BY sc.submission_id LIMIT $13::int), "        \
 	" page AS (SELECT * FROM ranked UNION ALL SELECT * FROM unranked "                   \
-	"  ORDER BY sort_key, submission_id LIMIT $11::int) "
+	"  ORDER BY sort_key, submission_id LIMIT $13::int) "
 
 /* The page's rows as the list's items (em_score_items, sql/10_scoring.sql). */
 #define SCORES_ITEMS                                                                      \
 	"SELECT i.item, p.submission_id, p.sort_key FROM page p "                             \
-	"JOIN em_score_items(ARRAY(SELECT submission_id FROM page), $6::boolean) i "          \
+	"JOIN em_score_items(ARRAY(SELECT submission_id FROM page), $8::boolean) i "          \
 	" ON i.submission_id = p.submission_id ORDER BY p.sort_key, p.submission_id"
 
 /*
@@ -96,21 +96,21 @@ DB_STMT(SCORES_BY_RANK) = {
 	"   WHERE sc.campaign_id = l.campaign_id AND sc.kind = l.kind "
 	"   AND sc.total_rounded = l.value AND (l.scope = 'r' OR (sc.settlement = l.settlement "
 	"   AND sc.size_band = l.size_band)) AND" SCORES_ROW_OK("sc") " OFFSET 0) sc "
-	"  WHERE l.campaign_id = $5::bigint "
-	"   AND l.scope = CASE $10 WHEN 'rank_cluster' THEN 'c' ELSE 'r' END::\"char\" "
-	"   AND l.scope <> 'm' AND l.unapproved = $6::boolean "
-	"   AND ($8::text IS NULL OR l.kind = $8) "
-	"   AND l.rank >= greatest(least(ceil(coalesce($13::numeric, 0)), 2147483647), 0)::integer "
-	"   AND ($12::bigint IS NULL OR (l.rank::numeric, sc.submission_id) > "
-	"    ($13::numeric, $12::bigint)) "
-	"  ORDER BY l.rank, sc.submission_id LIMIT $11::int), "
+	"  WHERE l.campaign_id = $7::bigint "
+	"   AND l.scope = CASE $12 WHEN 'rank_cluster' THEN 'c' ELSE 'r' END::\"char\" "
+	"   AND l.scope <> 'm' AND l.unapproved = $8::boolean "
+	"   AND ($10::text IS NULL OR l.kind = $10) "
+	"   AND l.rank >= greatest(least(ceil(coalesce($15::numeric, 0)), 2147483647), 0)::integer "
+	"   AND ($14::bigint IS NULL OR (l.rank::numeric, sc.submission_id) > "
+	"    ($15::numeric, $14::bigint)) "
+	"  ORDER BY l.rank, sc.submission_id LIMIT $13::int), "
 	SCORES_UNRANKED("2147483647")
 	SCORES_ITEMS,
-	15};
+	17};
 
 /*
  * sort=total: the region partitions' totals of score_ranks, highest first
- * across kinds, each with its rows. The key is the negated total ($10 is
+ * across kinds, each with its rows. The key is the negated total ($12 is
  * the sort, always 'total' here).
  */
 DB_STMT(SCORES_BY_TOTAL) = {
@@ -119,16 +119,16 @@ DB_STMT(SCORES_BY_TOTAL) = {
 	"  CROSS JOIN LATERAL (SELECT sc.* FROM submission_scores sc "
 	"   WHERE sc.campaign_id = l.campaign_id AND sc.kind = l.kind "
 	"   AND sc.total_rounded = l.value AND" SCORES_ROW_OK("sc") " OFFSET 0) sc "
-	"  WHERE l.campaign_id = $5::bigint AND l.scope = 'r' AND l.unapproved = $6::boolean "
+	"  WHERE l.campaign_id = $7::bigint AND l.scope = 'r' AND l.unapproved = $8::boolean "
 	"   AND l.municipality_id = 0 AND l.settlement = '' AND l.size_band = '' "
-	"   AND $10::text = 'total' AND ($8::text IS NULL OR l.kind = $8) "
-	"   AND l.value <= coalesce(-$13::numeric, 99999.99) "
-	"   AND ($12::bigint IS NULL OR (-l.value, sc.submission_id) > "
-	"    ($13::numeric, $12::bigint)) "
-	"  ORDER BY l.value DESC, sc.submission_id LIMIT $11::int), "
+	"   AND $12::text = 'total' AND ($10::text IS NULL OR l.kind = $10) "
+	"   AND l.value <= coalesce(-$15::numeric, 99999.99) "
+	"   AND ($14::bigint IS NULL OR (-l.value, sc.submission_id) > "
+	"    ($15::numeric, $14::bigint)) "
+	"  ORDER BY l.value DESC, sc.submission_id LIMIT $13::int), "
 	SCORES_UNRANKED("1")
 	SCORES_ITEMS,
-	15};
+	17};
 
 /*
  * Any sort over the rows the scope or a municipality filter leaves (a
@@ -137,17 +137,17 @@ DB_STMT(SCORES_BY_TOTAL) = {
  */
 DB_STMT(SCORES_SELECTED) = {
 	"scores_selected",
-	"WITH rows AS (SELECT r.*, CASE $10 "
+	"WITH rows AS (SELECT r.*, CASE $12 "
 	"   WHEN 'rank' THEN coalesce(" SQL_RANK_REGION ", 2147483647)::numeric "
 	"   WHEN 'total' THEN -coalesce(r.total_rounded, -1) "
 	"   WHEN 'rank_cluster' THEN coalesce(" SQL_RANK_CLUSTER ", 2147483647)::numeric "
 	"   ELSE r.submission_id::numeric END AS sort_key "
-	"  FROM submission_scores r WHERE r.campaign_id = $5::bigint AND"
+	"  FROM submission_scores r WHERE r.campaign_id = $7::bigint AND"
 	SCORES_ROW_OK("r")
-	"), page AS (SELECT * FROM rows WHERE ($12::bigint IS NULL OR (sort_key, submission_id) "
-	"  > ($13::numeric, $12::bigint)) ORDER BY sort_key, submission_id LIMIT $11::int) "
+	"), page AS (SELECT * FROM rows WHERE ($14::bigint IS NULL OR (sort_key, submission_id) "
+	"  > ($15::numeric, $14::bigint)) ORDER BY sort_key, submission_id LIMIT $13::int) "
 	SCORES_ITEMS,
-	15};
+	17};
 
 /*
  * A head's peer group: the approved rows of its kind in the campaign, from the
@@ -462,13 +462,13 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 /* --- A manager across campaigns ----------------------------------------------------- */
 
 /*
- * $1..$4 scope, $5 manager, $6 the caller's own manager id (a head sees only
+ * $1..$6 caller, $7 manager, $8 the caller's own manager id (a head sees only
  * itself). One row: null when the manager is not visible, else the document.
  * The change is from the manager's previous approved campaign (by year).
  */
 DB_STMT(MANAGER_SCORES) = {
 	"manager_scores",
-	"WITH m AS (SELECT m.id FROM managers m WHERE m.id = $5::bigint AND"
+	"WITH m AS (SELECT m.id FROM managers m WHERE m.id = $7::bigint AND"
 	SQL_SCOPE("m.region_id", "m.municipality_id", "m.organization_id")
 	"  AND ($1 <> 'head' OR m.id = $6::bigint)), "
 	" r AS (SELECT sc.submission_id, sc.campaign_id, c.year, c.title, c.region_id, "
@@ -489,7 +489,7 @@ DB_STMT(MANAGER_SCORES) = {
 	"    THEN (w.dirs ->> k)::numeric - (w.prev_dirs ->> k)::numeric END) "
 	"    FROM jsonb_object_keys(w.dirs) k)) END) ORDER BY w.year, w.campaign_id) FROM w), '[]'::jsonb)) "
 	"FROM m",
-	6};
+	7};
 
 enum em_err manager_scores_get(struct em_req *req, const struct em_args *args, json_t *body,
 			       struct em_reply *reply)
@@ -501,7 +501,6 @@ enum em_err manager_scores_get(struct em_req *req, const struct em_args *args, j
 	(void)body;
 	caller_args(&a, req);
 	db_arg_i64(&a, args->id[0]);
-	db_arg_i64(&a, req->caller.manager_id); /* 0, not NULL, without one */
 	if ((rc = db_exec_args(req->db, &MANAGER_SCORES, &a, &res)) != EM_OK)
 		return rc;
 	rc = document_reply(reply, res, "manager", args->id[0]);

@@ -36,7 +36,7 @@ enum { R_FOUND, R_CODE, R_TYPE, R_SOURCE, R_APPLIES, R_JSON, R_FRACTION, R_RANGE
 	"'comment', " prefix "comment, 'evidence_url', " prefix "evidence_url)"
 
 /* Writes the items that change, in item order; history, audit and version only if any does.
- * $1 role, $2 id, $3 body, $4 campaign, $5 actor, $6 request id. -> changed count. */
+ * $1 role, $7 id, $8 body, $9 campaign, $10 actor, $11 request id. -> changed count. */
 DB_STMT(SUB_WRITE) = {
 	"submission_values_write",
 	"WITH items AS (SELECT x.ord, i.id AS indicator_id, i.code, i.value_type, "
@@ -44,21 +44,21 @@ DB_STMT(SUB_WRITE) = {
 	"   WHEN 'boolean' THEN CASE WHEN (x.e -> 'value')::boolean THEN 1 ELSE 0 END "
 	"   ELSE (x.e -> 'value')::numeric END AS value, "
 	"  x.e ->> 'comment' AS comment, x.e ->> 'evidence_url' AS evidence_url "
-	"  FROM jsonb_array_elements($3::jsonb -> 'values') WITH ORDINALITY x(e, ord) "
-	"  JOIN indicators i ON i.campaign_id = $4::bigint AND i.code = x.e ->> 'indicator'),"
+	"  FROM jsonb_array_elements($8::jsonb -> 'values') WITH ORDINALITY x(e, ord) "
+	"  JOIN indicators i ON i.campaign_id = $9::bigint AND i.code = x.e ->> 'indicator'),"
 	" changed AS MATERIALIZED (SELECT it.*, cur.indicator_id IS NOT NULL AS existed, "
 	"  cur.value AS old_value, cur.comment AS old_comment, cur.evidence_url AS old_evidence_url "
-	"  FROM items it LEFT JOIN submission_values cur ON cur.submission_id = $2::bigint "
+	"  FROM items it LEFT JOIN submission_values cur ON cur.submission_id = $7::bigint "
 	"   AND cur.indicator_id = it.indicator_id "
 	"  WHERE CASE WHEN it.value IS NULL THEN cur.indicator_id IS NOT NULL "
 	"   WHEN cur.indicator_id IS NULL THEN true "
 	"   ELSE it.value <> cur.value OR it.comment IS DISTINCT FROM cur.comment "
 	"    OR it.evidence_url IS DISTINCT FROM cur.evidence_url END),"
 	" del AS (DELETE FROM submission_values v USING changed c WHERE v.submission_id = "
-	"  $2::bigint AND v.indicator_id = c.indicator_id AND c.value IS NULL),"
+	"  $7::bigint AND v.indicator_id = c.indicator_id AND c.value IS NULL),"
 	" ins AS (INSERT INTO submission_values AS v (submission_id, indicator_id, value, comment, "
-	"  evidence_url, updated_by, updated_at) SELECT $2::bigint, c.indicator_id, c.value, "
-	"  c.comment, c.evidence_url, $5::bigint, now() FROM changed c WHERE c.value IS NOT NULL "
+	"  evidence_url, updated_by, updated_at) SELECT $7::bigint, c.indicator_id, c.value, "
+	"  c.comment, c.evidence_url, $10::bigint, now() FROM changed c WHERE c.value IS NOT NULL "
 	"  ON CONFLICT (submission_id, indicator_id) DO UPDATE SET value = EXCLUDED.value, "
 	"  comment = EXCLUDED.comment, evidence_url = EXCLUDED.evidence_url, "
 	"  updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at),"
@@ -72,16 +72,16 @@ DB_STMT(SUB_WRITE) = {
 	" END) AS after "
 	"  FROM changed c HAVING count(*) > 0),"
 	" upd AS (UPDATE submissions s SET version = s.version + 1, updated_at = now() FROM chg "
-	"  WHERE s.id = $2::bigint RETURNING s.*),"
+	"  WHERE s.id = $7::bigint RETURNING s.*),"
 	" hist AS (INSERT INTO submission_history (submission_id, actor_user_id, actor_role, "
-	"  action, changes, request_id) SELECT upd.id, $5::bigint, $1, 'values', chg.changes, $6 "
+	"  action, changes, request_id) SELECT upd.id, $10::bigint, $1, 'values', chg.changes, $11 "
 	"  FROM upd, chg),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $5::bigint, $1, 'submission', upd.id, 'values', "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'submission', upd.id, 'values', "
 	"  jsonb_build_object('version', upd.version - 1, 'values', chg.before), "
-	"  jsonb_build_object('version', upd.version, 'values', chg.after), $6, upd.region_id, "
+	"  jsonb_build_object('version', upd.version, 'values', chg.after), $11, upd.region_id, "
 	"  upd.municipality_id, upd.organization_id FROM upd, chg) "
 	"SELECT count(*) FROM changed",
-	6};
+	11};
 
 static const struct constraint_map VALUE_CONSTRAINTS[] = {
 	{"submission_values_evidence_url_format", "values",
@@ -366,8 +366,7 @@ static enum em_err values_tx(struct db_conn *db, void *arg)
 		goto out;
 	PQclear(res);
 	res = NULL;
-	db_args_init(&a);
-	db_arg_text(&a, em_role_name(req->caller.role));
+	caller_args(&a, req);
 	db_arg_i64(&a, c->id);
 	db_arg_text(&a, req->body);
 	db_arg_text(&a, PQgetvalue(lock, 0, L_CAMPAIGN));

@@ -45,22 +45,22 @@ static const char *const STATUSES[] = {"draft", "submitted", "verified", "approv
 DB_STMT(SUB_GET) = {
 	"submission_get",
 	"SELECT " SUB_JSON " || " SUB_VALUES ", s.version" SUB_FROM
-	"WHERE s.id = $5::bigint AND" SUB_SCOPE("s"),
-	5};
+	"WHERE s.id = $7::bigint AND" SUB_SCOPE("s"),
+	7};
 
 DB_STMT(SUB_LIST) = {
 	"submission_list",
 	"SELECT " SUB_JSON ", s.id, o.short_name" SUB_FROM "WHERE"
 	SQL_LIST_SCOPE("s.region_id", "s.municipality_id", "s.organization_id")
 	SQL_SEARCH("o.short_name")
-	" AND ($10::bigint IS NULL OR s.campaign_id = $10::bigint)"
-	" AND ($11::bigint IS NULL OR s.organization_id = $11::bigint)"
-	" AND ($12::bigint IS NULL OR s.municipality_id = $12::bigint)"
-	" AND ($13::text IS NULL OR s.status = $13)"
-	" AND ($14::bigint IS NULL OR s.manager_id = $14::bigint)"
-	" AND ($15::bigint IS NULL OR s.region_id = $15::bigint)"
+	" AND ($12::bigint IS NULL OR s.campaign_id = $12::bigint)"
+	" AND ($13::bigint IS NULL OR s.organization_id = $13::bigint)"
+	" AND ($14::bigint IS NULL OR s.municipality_id = $14::bigint)"
+	" AND ($15::text IS NULL OR s.status = $15)"
+	" AND ($16::bigint IS NULL OR s.manager_id = $16::bigint)"
+	" AND ($17::bigint IS NULL OR s.region_id = $17::bigint)"
 	SQL_LIST_KEYSET("o.short_name", "s.id") SQL_LIST_ORDER("o.short_name", "s.id"),
-	15};
+	17};
 
 static const struct list_filter SUB_FILTERS[] = {
 	{"campaign_id", FILTER_ID, NULL},     {"organization_id", FILTER_ID, NULL},
@@ -81,18 +81,18 @@ const struct em_resource SUBMISSIONS = {
 
 DB_STMT(SUB_VISIBLE) = {
 	"submission_visible",
-	"SELECT 1 FROM submissions s WHERE s.id = $5::bigint AND" SUB_SCOPE("s"), 5};
+	"SELECT 1 FROM submissions s WHERE s.id = $7::bigint AND" SUB_SCOPE("s"), 7};
 
-/* $5 submission, $6 after id, $7 limit + 1. */
+/* $7 submission, $8 after id, $9 limit + 1. */
 DB_STMT(SUB_HISTORY) = {
 	"submission_history_list",
 	"SELECT jsonb_build_object('id', h.id, 'occurred_at', h.occurred_at, 'actor_user_id', "
 	" h.actor_user_id, 'actor_role', h.actor_role, 'action', h.action, 'from', "
 	" h.from_status, 'to', h.to_status, 'comment', h.comment, 'changes', h.changes), h.id, '' "
 	"FROM submission_history h JOIN submissions s ON s.id = h.submission_id "
-	"WHERE s.id = $5::bigint AND" SUB_SCOPE("s")
-	" AND ($6::bigint IS NULL OR h.id > $6::bigint) ORDER BY h.id LIMIT $7::int",
-	7};
+	"WHERE s.id = $7::bigint AND" SUB_SCOPE("s")
+	" AND ($8::bigint IS NULL OR h.id > $8::bigint) ORDER BY h.id LIMIT $9::int",
+	9};
 
 enum em_err submissions_history(struct em_req *req, const struct em_args *args, json_t *body,
 				struct em_reply *reply)
@@ -129,14 +129,14 @@ enum em_err submissions_history(struct em_req *req, const struct em_args *args, 
 /* --- Shared by the writes ---------------------------------------------------------------- */
 
 /* Locks a visible submission: version, status, row as JSON, campaign status, whether
- * now() is inside the campaign's window, kind, campaign id. Parameters: scope, $5 id. */
+ * now() is inside the campaign's window, kind, campaign id. Parameters: scope, $7 id. */
 DB_STMT(SUB_LOCK) = {
 	"submission_lock",
 	"SELECT s.version, s.status, to_jsonb(s), c.status, "
 	" (now() >= c.opens_at AND now() <= c.closes_at), s.kind, s.campaign_id, c.closes_at "
 	"FROM submissions s JOIN campaigns c ON c.id = s.campaign_id "
-	"WHERE s.id = $5::bigint AND" SUB_SCOPE("s") " FOR UPDATE OF s",
-	5};
+	"WHERE s.id = $7::bigint AND" SUB_SCOPE("s") " FOR UPDATE OF s",
+	7};
 
 DB_STMT(SUB_RESCORE) = {
 	"submission_rescore", "SELECT em_rescore(ARRAY[$1::bigint])", 1};
@@ -223,36 +223,36 @@ DB_STMT(SUB_MISSING) = {
 	"ORDER BY i.position, i.id",
 	1};
 
-/* The workflow layout (workflow.h), $11 comment. -> id */
+/* The workflow layout (workflow.h), $13 comment. -> id */
 DB_STMT(SUB_MOVE) = {
 	"submission_transition",
-	"WITH upd AS (UPDATE submissions s SET status = $6, "
-	"  return_comment = CASE WHEN $6 = 'returned' THEN $11 WHEN $6 = 'submitted' THEN NULL "
+	"WITH upd AS (UPDATE submissions s SET status = $8, "
+	"  return_comment = CASE WHEN $8 = 'returned' THEN $13 WHEN $8 = 'submitted' THEN NULL "
 	"   ELSE s.return_comment END, "
-	"  first_submitted_at = CASE WHEN $6 = 'submitted' THEN coalesce(s.first_submitted_at, "
+	"  first_submitted_at = CASE WHEN $8 = 'submitted' THEN coalesce(s.first_submitted_at, "
 	"   now()) ELSE s.first_submitted_at END, "
-	"  submitted_at = CASE WHEN $6 = 'submitted' THEN now() ELSE s.submitted_at END, "
-	"  verified_at = CASE WHEN $6 = 'verified' THEN now() ELSE s.verified_at END, "
-	"  approved_at = CASE WHEN $6 = 'approved' THEN now() ELSE s.approved_at END, "
-	"  returned_at = CASE WHEN $6 = 'returned' THEN now() ELSE s.returned_at END, "
-	"  version = s.version + 1, updated_at = now() WHERE s.id = $5::bigint RETURNING s.*),"
+	"  submitted_at = CASE WHEN $8 = 'submitted' THEN now() ELSE s.submitted_at END, "
+	"  verified_at = CASE WHEN $8 = 'verified' THEN now() ELSE s.verified_at END, "
+	"  approved_at = CASE WHEN $8 = 'approved' THEN now() ELSE s.approved_at END, "
+	"  returned_at = CASE WHEN $8 = 'returned' THEN now() ELSE s.returned_at END, "
+	"  version = s.version + 1, updated_at = now() WHERE s.id = $7::bigint RETURNING s.*),"
 	/* What the head had when it submitted (and when it first did), what was verified:
 	 * kept for the outliers and the objectivity calibration. */
 	" snap AS (UPDATE submission_values v SET "
-	"  submitted_value = CASE WHEN $6 = 'submitted' THEN v.value ELSE v.submitted_value END, "
-	"  self_value = CASE WHEN $6 = 'submitted' THEN coalesce(v.self_value, v.value) "
+	"  submitted_value = CASE WHEN $8 = 'submitted' THEN v.value ELSE v.submitted_value END, "
+	"  self_value = CASE WHEN $8 = 'submitted' THEN coalesce(v.self_value, v.value) "
 	"   ELSE v.self_value END, "
-	"  verified_value = CASE WHEN $6 = 'verified' THEN v.value ELSE v.verified_value END "
-	"  WHERE v.submission_id = $5::bigint AND $6 IN ('submitted', 'verified')),"
+	"  verified_value = CASE WHEN $8 = 'verified' THEN v.value ELSE v.verified_value END "
+	"  WHERE v.submission_id = $7::bigint AND $8 IN ('submitted', 'verified')),"
 	" hist AS (INSERT INTO submission_history (submission_id, actor_user_id, actor_role, "
-	"  action, from_status, to_status, comment, request_id) SELECT upd.id, $9::bigint, $1, "
-	"  'transition', $7, upd.status, $11, $10 FROM upd RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'submission', upd.id, "
-	" 'transition', $8::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
-	"  to_jsonb(hist)), $10, upd.region_id, upd.municipality_id, upd.organization_id "
+	"  action, from_status, to_status, comment, request_id) SELECT upd.id, $11::bigint, $1, "
+	"  'transition', $9, upd.status, $13, $12 FROM upd RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $11::bigint, $1, 'submission', upd.id, "
+	" 'transition', $10::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
+	"  to_jsonb(hist)), $12, upd.region_id, upd.municipality_id, upd.organization_id "
 	" FROM upd, hist) "
 	"SELECT upd.id FROM upd",
-	11};
+	13};
 
 /* A published campaign's submissions no longer change. */
 static enum em_err move_current(struct wf_ctx *c)

@@ -16,20 +16,20 @@
 	"'before', " a ".before, 'after', " a ".after, 'request_id', " a ".request_id)"
 
 /*
- * $1..$4 the caller's scope, $5 limit+1, $6 the last id seen (rows below it
- * follow), $7 entity, $8 entity id, $9 actor. Served by the primary key, by
+ * $1..$6 the caller, $7 limit+1, $8 the last id seen (rows below it
+ * follow), $9 entity, $10 entity id, $11 actor. Served by the primary key, by
  * (entity, entity_id, id) and by (region_id, id), all walked backwards.
  */
 DB_STMT(AUDIT_LIST) = {
 	"audit_list",
 	"SELECT " AUDIT_JSON("a") ", a.id FROM audit_events a WHERE"
 	SQL_LIST_SCOPE_REGION("a.region_id", "a.municipality_id", "a.organization_id")
-	" AND ($6::bigint IS NULL OR a.id < $6::bigint)"
-	" AND ($7::text IS NULL OR a.entity = $7)"
-	" AND ($8::bigint IS NULL OR a.entity_id = $8::bigint)"
-	" AND ($9::bigint IS NULL OR a.actor_user_id = $9::bigint)"
-	" ORDER BY a.id DESC LIMIT $5::int",
-	9};
+	" AND ($8::bigint IS NULL OR a.id < $8::bigint)"
+	" AND ($9::text IS NULL OR a.entity = $9)"
+	" AND ($10::bigint IS NULL OR a.entity_id = $10::bigint)"
+	" AND ($11::bigint IS NULL OR a.actor_user_id = $11::bigint)"
+	" ORDER BY a.id DESC LIMIT $7::int",
+	11};
 
 static const struct list_filter ID_FILTERS[] = {
 	{"entity_id", FILTER_ID, NULL},

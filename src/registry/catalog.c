@@ -2,7 +2,7 @@
  * catalog.c — the global catalogs that are not scoped to a territory: the ten
  * directions of the regional document (seeded by migration 0002, read-only)
  * and the competency catalog of attestation (kept by the admin). Everyone
- * signed in reads both; the scope parameters $1..$4 are accepted and unused.
+ * signed in reads both; the caller parameters $1..$6 are accepted and unused.
  */
 #include <string.h>
 
@@ -17,8 +17,8 @@
 /* Directions have no version column and never change: their ETag is "1". */
 DB_STMT(DIR_GET) = {
 	"directions_get",
-	"SELECT " DIR_JSON("d") ", '1' FROM directions d WHERE d.id = $5::bigint",
-	5};
+	"SELECT " DIR_JSON("d") ", '1' FROM directions d WHERE d.id = $7::bigint",
+	7};
 /*
  * The document's order is position: sort=id (the default) lists by position
  * (the seed gives ids in that order), sort=name by name. The position of the
@@ -28,15 +28,15 @@ DB_STMT(DIR_LIST) = {
 	"directions_list",
 	"SELECT " DIR_JSON("d") ", d.id, d.name FROM directions d WHERE true"
 	SQL_SEARCH("d.name")
-	" AND ($10::text IS NULL OR d.code = $10)"
-	" AND ($6::bigint IS NULL"
-	"  OR ($8 = 'name' AND (d.name COLLATE \"ru-x-icu\", d.id) >"
-	"   ($7 COLLATE \"ru-x-icu\", $6::bigint))"
-	"  OR ($8 <> 'name' AND d.position >"
-	"   (SELECT p.position FROM directions p WHERE p.id = $6::bigint)))"
-	" ORDER BY CASE WHEN $8 = 'name' THEN d.name END COLLATE \"ru-x-icu\","
-	"  CASE WHEN $8 = 'name' THEN d.id END, d.position LIMIT $5::int",
-	10};
+	" AND ($12::text IS NULL OR d.code = $12)"
+	" AND ($8::bigint IS NULL"
+	"  OR ($10 = 'name' AND (d.name COLLATE \"ru-x-icu\", d.id) >"
+	"   ($9 COLLATE \"ru-x-icu\", $8::bigint))"
+	"  OR ($10 <> 'name' AND d.position >"
+	"   (SELECT p.position FROM directions p WHERE p.id = $8::bigint)))"
+	" ORDER BY CASE WHEN $10 = 'name' THEN d.name END COLLATE \"ru-x-icu\","
+	"  CASE WHEN $10 = 'name' THEN d.id END, d.position LIMIT $7::int",
+	12};
 
 static const struct list_filter CODE_FILTER[] = {{"code", FILTER_TEXT, NULL}};
 
@@ -90,37 +90,37 @@ static void comp_check(const json_t *body, bool creating, struct em_reply *reply
 
 DB_STMT(COMP_GET) = {
 	"competencies_get",
-	"SELECT " COMP_JSON("c") ", c.version FROM competencies c WHERE c.id = $5::bigint",
-	5};
+	"SELECT " COMP_JSON("c") ", c.version FROM competencies c WHERE c.id = $7::bigint",
+	7};
 DB_STMT(COMP_LIST) = {
 	"competencies_list",
 	"SELECT " COMP_JSON("c") ", c.id, c.name FROM competencies c WHERE true"
 	SQL_SEARCH("c.name")
-	" AND ($10::text IS NULL OR c.code = $10)"
+	" AND ($12::text IS NULL OR c.code = $12)"
 	SQL_LIST_KEYSET("c.name", "c.id") SQL_LIST_ORDER("c.name", "c.id"),
-	10};
+	12};
 /* Global: the audit row carries no region, so only the admin's /audit shows it. */
 DB_STMT(COMP_CREATE_SQL) = {
 	"competencies_create",
 	"WITH ins AS (INSERT INTO competencies (code, name, description, max_score) "
 	" SELECT b->>'code', b->>'name', b->>'description', (b->>'max_score')::int "
-	" FROM (SELECT $5::jsonb AS b) x RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'competency', id, 'create', NULL, "
-	" to_jsonb(ins), $7, NULL, NULL, NULL FROM ins) "
+	" FROM (SELECT $7::jsonb AS b) x RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'competency', id, 'create', NULL, "
+	" to_jsonb(ins), $9, NULL, NULL, NULL FROM ins) "
 	"SELECT " COMP_JSON("ins") ", ins.id, ins.version FROM ins",
-	7};
+	9};
 DB_STMT(COMP_UPDATE_SQL) = {
 	"competencies_update",
-	"WITH old AS (SELECT * FROM competencies WHERE id = $5::bigint FOR UPDATE),"
+	"WITH old AS (SELECT * FROM competencies WHERE id = $7::bigint FOR UPDATE),"
 	" upd AS (UPDATE competencies c SET (code, name, description, max_score) = "
 	"  (SELECT p.code, p.name, p.description, p.max_score "
-	"   FROM jsonb_populate_record(c, $6::jsonb) p),"
+	"   FROM jsonb_populate_record(c, $8::jsonb) p),"
 	"  version = c.version + 1, updated_at = now() "
-	"  FROM old WHERE c.id = old.id AND c.version = $7::int RETURNING c.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'competency', upd.id, 'update', "
-	" to_jsonb(old), to_jsonb(upd), $9, NULL, NULL, NULL FROM upd JOIN old USING (id)) "
+	"  FROM old WHERE c.id = old.id AND c.version = $9::int RETURNING c.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'competency', upd.id, 'update', "
+	" to_jsonb(old), to_jsonb(upd), $11, NULL, NULL, NULL FROM upd JOIN old USING (id)) "
 	"SELECT " COMP_JSON("upd") ", upd.version FROM upd",
-	9};
+	11};
 
 static const struct constraint_map COMP_CONSTRAINTS[] = {
 	{"competencies_code_key", "code", "a competency with this code exists", EM_ECONFLICT},

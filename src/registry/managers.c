@@ -94,51 +94,51 @@ static void mgr_check(const json_t *body, bool creating, struct em_reply *reply)
 
 DB_STMT(MGR_GET) = {
 	"managers_get",
-	"SELECT " MGR_JSON("m") ", m.version FROM managers m WHERE m.id = $5::bigint AND"
+	"SELECT " MGR_JSON("m") ", m.version FROM managers m WHERE m.id = $7::bigint AND"
 	MGR_SCOPE("m"),
-	5};
+	7};
 DB_STMT(MGR_LIST) = {
 	"managers_list",
 	"SELECT " MGR_JSON("m") ", m.id, m.full_name FROM managers m WHERE"
 	SQL_LIST_SCOPE("m.region_id", "m.municipality_id", "coalesce(m.organization_id, 0)")
 	SQL_SEARCH("m.full_name")
-	" AND ($10::bigint IS NULL OR m.region_id = $10::bigint)"
-	" AND ($11::bigint IS NULL OR m.municipality_id = $11::bigint)"
-	" AND ($12::bigint IS NULL OR m.organization_id = $12::bigint)"
-	" AND ($13::text IS NULL OR m.status = $13)"
+	" AND ($12::bigint IS NULL OR m.region_id = $12::bigint)"
+	" AND ($13::bigint IS NULL OR m.municipality_id = $13::bigint)"
+	" AND ($14::bigint IS NULL OR m.organization_id = $14::bigint)"
+	" AND ($15::text IS NULL OR m.status = $15)"
 	SQL_LIST_KEYSET("m.full_name", "m.id") SQL_LIST_ORDER("m.full_name", "m.id"),
-	13};
+	15};
 DB_STMT(MGR_CREATE_SQL) = {
 	"managers_create",
 	"WITH ins AS (INSERT INTO managers (full_name, position, email, phone, municipality_id, "
 	" region_id, qualification_date) "
 	" SELECT b->>'full_name', coalesce(b->>'position', 'director'), b->>'email', "
 	"  b->>'phone', mu.id, mu.region_id, (b->>'qualification_date')::date "
-	" FROM (SELECT $5::jsonb AS b) x JOIN municipalities mu "
+	" FROM (SELECT $7::jsonb AS b) x JOIN municipalities mu "
 	"  ON mu.id = (b->>'municipality_id')::bigint WHERE"
 	SQL_SCOPE("mu.region_id", "mu.id", "NULL::bigint") " RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'manager', id, 'create', NULL, "
-	" to_jsonb(ins), $7, region_id, municipality_id, organization_id FROM ins) "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'manager', id, 'create', NULL, "
+	" to_jsonb(ins), $9, region_id, municipality_id, organization_id FROM ins) "
 	"SELECT " MGR_JSON("ins") ", ins.id, ins.version FROM ins",
-	7};
+	9};
 DB_STMT(MGR_UPDATE_SQL) = {
 	"managers_update",
-	"WITH old AS (SELECT * FROM managers m WHERE m.id = $5::bigint AND" MGR_SCOPE("m")
+	"WITH old AS (SELECT * FROM managers m WHERE m.id = $7::bigint AND" MGR_SCOPE("m")
 	" FOR UPDATE),"
 	" upd AS (UPDATE managers m SET (full_name, position, email, phone, qualification_date) = "
 	"  (SELECT p.full_name, p.position, p.email, p.phone, p.qualification_date "
-	"   FROM jsonb_populate_record(m, $6::jsonb) p),"
+	"   FROM jsonb_populate_record(m, $8::jsonb) p),"
 	"  version = m.version + 1, updated_at = now() "
-	"  FROM old WHERE m.id = old.id AND m.version = $7::int RETURNING m.*),"
+	"  FROM old WHERE m.id = old.id AND m.version = $9::int RETURNING m.*),"
 	/* The position is the current post's: a correction applies to both. */
 	" post AS (UPDATE appointments a SET position = upd.position, updated_at = now(), "
 	"  version = a.version + 1 FROM upd WHERE a.manager_id = upd.id AND a.ended_on IS NULL "
 	"  AND a.position <> upd.position),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'manager', upd.id, 'update', "
-	" to_jsonb(old), to_jsonb(upd), $9, upd.region_id, upd.municipality_id, "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'manager', upd.id, 'update', "
+	" to_jsonb(old), to_jsonb(upd), $11, upd.region_id, upd.municipality_id, "
 	" upd.organization_id FROM upd JOIN old USING (id)) "
 	"SELECT " MGR_JSON("upd") ", upd.version FROM upd",
-	9};
+	11};
 
 static const struct constraint_map MGR_CONSTRAINTS[] = {
 	{"managers_email_format", "email", "is not an e-mail address", EM_EINVAL},
@@ -189,8 +189,8 @@ DB_STMT(APPT_LIST) = {
 	"  FILTER (WHERE a.id IS NOT NULL), '[]'::jsonb) "
 	"FROM managers m LEFT JOIN appointments a ON a.manager_id = m.id "
 	" LEFT JOIN organizations o ON o.id = a.organization_id "
-	"WHERE m.id = $5::bigint AND" MGR_SCOPE("m") " GROUP BY m.id",
-	5};
+	"WHERE m.id = $7::bigint AND" MGR_SCOPE("m") " GROUP BY m.id",
+	7};
 
 enum em_err managers_appointments_list(struct em_req *req, const struct em_args *args,
 				       json_t *body, struct em_reply *reply)
@@ -202,23 +202,23 @@ enum em_err managers_appointments_list(struct em_req *req, const struct em_args 
 
 /*
  * The manager, locked for the change: version, status, position, the row as
- * JSON (the audit's before), and whether $6 falls before the start of the
- * current appointment. Parameters: scope, $5 id, $6 date.
+ * JSON (the audit's before), and whether $8 falls before the start of the
+ * current appointment. Parameters: scope, $7 id, $8 date.
  */
 DB_STMT(MGR_LOCK) = {
 	"managers_lock",
-	"SELECT m.version, m.status, m.position, to_jsonb(m), a.started_on > $6::date, "
+	"SELECT m.version, m.status, m.position, to_jsonb(m), a.started_on > $8::date, "
 	" a.started_on "
 	"FROM managers m LEFT JOIN appointments a ON a.manager_id = m.id AND a.ended_on IS NULL "
-	"WHERE m.id = $5::bigint AND" MGR_SCOPE("m") " FOR UPDATE OF m",
-	6};
+	"WHERE m.id = $7::bigint AND" MGR_SCOPE("m") " FOR UPDATE OF m",
+	8};
 
-/* The organization of an appointment: in scope? active? Parameters: scope, $5 id. */
+/* The organization of an appointment: in scope? active? Parameters: scope, $7 id. */
 DB_STMT(ORG_FOR_APPT) = {
 	"managers_appoint_org",
-	"SELECT o.status FROM organizations o WHERE o.id = $5::bigint AND"
+	"SELECT o.status FROM organizations o WHERE o.id = $7::bigint AND"
 	SQL_SCOPE("o.region_id", "o.municipality_id", "o.id") " FOR SHARE",
-	5};
+	7};
 
 /* Closes the current post; a separate statement so that the insert after it
  * sees the closed row (reappointment to the same organization). $1 manager, $2 date. */
@@ -229,37 +229,37 @@ DB_STMT(APPT_CLOSE) = {
 	"WHERE manager_id = $1::bigint AND ended_on IS NULL",
 	2};
 
-/* $1 role, $5 manager, $6 organization, $7 position, $8 started_on, $9 before (jsonb),
- * $10 actor, $11 request id. */
+/* $1 role, $7 manager, $8 organization, $9 position, $10 started_on, $11 before (jsonb),
+ * $12 actor, $13 request id. */
 DB_STMT(APPT_INSERT) = {
 	"managers_appoint",
 	"WITH ins AS (INSERT INTO appointments (manager_id, organization_id, position, started_on) "
-	" VALUES ($5::bigint, $6::bigint, $7, $8::date) RETURNING *),"
+	" VALUES ($7::bigint, $8::bigint, $9, $10::date) RETURNING *),"
 	" upd AS (UPDATE managers m SET organization_id = ins.organization_id, "
 	"  municipality_id = o.municipality_id, position = ins.position, "
 	"  version = m.version + 1, updated_at = now() "
 	"  FROM ins JOIN organizations o ON o.id = ins.organization_id "
 	"  WHERE m.id = ins.manager_id RETURNING m.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'manager', upd.id, 'appoint', "
-	" $9::jsonb, to_jsonb(upd) || jsonb_build_object('appointment', to_jsonb(ins)), $11, "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $12::bigint, $1, 'manager', upd.id, 'appoint', "
+	" $11::jsonb, to_jsonb(upd) || jsonb_build_object('appointment', to_jsonb(ins)), $13, "
 	" upd.region_id, upd.municipality_id, upd.organization_id FROM upd, ins) "
 	"SELECT " MGR_JSON("upd") ", upd.version FROM upd",
-	11};
+	13};
 
-/* $1 role, $5 manager, $6 dismissed_on, $7 reason, $8 before, $9 actor, $10 request id. */
+/* $1 role, $7 manager, $8 dismissed_on, $9 reason, $10 before, $11 actor, $12 request id. */
 DB_STMT(MGR_DISMISS) = {
 	"managers_dismiss",
-	"WITH cl AS (UPDATE appointments SET ended_on = $6::date, end_reason = $7, "
+	"WITH cl AS (UPDATE appointments SET ended_on = $8::date, end_reason = $9, "
 	"  updated_at = now(), version = version + 1 "
-	"  WHERE manager_id = $5::bigint AND ended_on IS NULL RETURNING *),"
+	"  WHERE manager_id = $7::bigint AND ended_on IS NULL RETURNING *),"
 	" upd AS (UPDATE managers m SET status = 'dismissed', organization_id = NULL, "
-	"  version = m.version + 1, updated_at = now() WHERE m.id = $5::bigint RETURNING m.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'manager', upd.id, 'dismiss', "
-	" $8::jsonb, to_jsonb(upd) || jsonb_build_object('dismissed_on', $6::date, 'reason', $7, "
-	"  'appointment', (SELECT to_jsonb(cl) FROM cl)), $10, upd.region_id, "
+	"  version = m.version + 1, updated_at = now() WHERE m.id = $7::bigint RETURNING m.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $11::bigint, $1, 'manager', upd.id, 'dismiss', "
+	" $10::jsonb, to_jsonb(upd) || jsonb_build_object('dismissed_on', $8::date, 'reason', $9, "
+	"  'appointment', (SELECT to_jsonb(cl) FROM cl)), $12, upd.region_id, "
 	" upd.municipality_id, (SELECT cl.organization_id FROM cl) FROM upd) "
 	"SELECT " MGR_JSON("upd") ", upd.version FROM upd",
-	10};
+	12};
 
 struct mgr_action {
 	struct em_req *req;

@@ -64,48 +64,48 @@ static void org_check(const json_t *body, bool creating, struct em_reply *reply)
 
 DB_STMT(ORG_GET) = {
 	"organizations_get",
-	"SELECT " ORG_JSON("o") ", o.version FROM organizations o WHERE o.id = $5::bigint AND"
+	"SELECT " ORG_JSON("o") ", o.version FROM organizations o WHERE o.id = $7::bigint AND"
 	SQL_SCOPE("o.region_id", "o.municipality_id", "o.id"),
-	5};
+	7};
 DB_STMT(ORG_LIST) = {
 	"organizations_list",
 	"SELECT " ORG_JSON("o") ", o.id, o.short_name FROM organizations o WHERE"
 	SQL_LIST_SCOPE("o.region_id", "o.municipality_id", "o.id") SQL_SEARCH("o.short_name")
-	" AND ($10::bigint IS NULL OR o.region_id = $10::bigint)"
-	" AND ($11::bigint IS NULL OR o.municipality_id = $11::bigint)"
-	" AND ($12::text IS NULL OR o.kind = $12)"
-	" AND ($13::text IS NULL OR o.settlement = $13)"
-	" AND ($14::text IS NULL OR o.status = $14)"
-	" AND ($15::text IS NULL OR o.inn = $15)"
+	" AND ($12::bigint IS NULL OR o.region_id = $12::bigint)"
+	" AND ($13::bigint IS NULL OR o.municipality_id = $13::bigint)"
+	" AND ($14::text IS NULL OR o.kind = $14)"
+	" AND ($15::text IS NULL OR o.settlement = $15)"
+	" AND ($16::text IS NULL OR o.status = $16)"
+	" AND ($17::text IS NULL OR o.inn = $17)"
 	SQL_LIST_KEYSET("o.short_name", "o.id") SQL_LIST_ORDER("o.short_name", "o.id"),
-	15};
+	17};
 DB_STMT(ORG_CREATE_SQL) = {
 	"organizations_create",
 	"WITH ins AS (INSERT INTO organizations (municipality_id, region_id, full_name, "
 	" short_name, inn, kind, settlement, students) "
 	" SELECT m.id, m.region_id, b->>'full_name', b->>'short_name', b->>'inn', b->>'kind', "
 	"  b->>'settlement', coalesce((b->>'students')::int, 0) "
-	" FROM (SELECT $5::jsonb AS b) x JOIN municipalities m "
+	" FROM (SELECT $7::jsonb AS b) x JOIN municipalities m "
 	"  ON m.id = (b->>'municipality_id')::bigint WHERE"
 	SQL_SCOPE("m.region_id", "m.id", "NULL::bigint") " RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'organization', id, 'create', NULL, "
-	" to_jsonb(ins), $7, region_id, municipality_id, id FROM ins) "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'organization', id, 'create', NULL, "
+	" to_jsonb(ins), $9, region_id, municipality_id, id FROM ins) "
 	"SELECT " ORG_JSON("ins") ", ins.id, ins.version FROM ins",
-	7};
+	9};
 DB_STMT(ORG_UPDATE_SQL) = {
 	"organizations_update",
-	"WITH old AS (SELECT * FROM organizations WHERE id = $5::bigint AND"
+	"WITH old AS (SELECT * FROM organizations WHERE id = $7::bigint AND"
 	SQL_SCOPE("region_id", "municipality_id", "id") " FOR UPDATE),"
 	" upd AS (UPDATE organizations o SET (full_name, short_name, inn, kind, settlement, "
 	"  students, status) = (SELECT p.full_name, p.short_name, p.inn, p.kind, p.settlement, "
-	"  p.students, p.status FROM jsonb_populate_record(o, $6::jsonb) p),"
+	"  p.students, p.status FROM jsonb_populate_record(o, $8::jsonb) p),"
 	"  version = o.version + 1, updated_at = now() "
-	"  FROM old WHERE o.id = old.id AND o.version = $7::int RETURNING o.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'organization', upd.id, 'update', "
-	" to_jsonb(old), to_jsonb(upd), $9, upd.region_id, upd.municipality_id, upd.id "
+	"  FROM old WHERE o.id = old.id AND o.version = $9::int RETURNING o.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'organization', upd.id, 'update', "
+	" to_jsonb(old), to_jsonb(upd), $11, upd.region_id, upd.municipality_id, upd.id "
 	" FROM upd JOIN old USING (id)) "
 	"SELECT " ORG_JSON("upd") ", upd.version FROM upd",
-	9};
+	11};
 
 static const struct constraint_map ORG_CONSTRAINTS[] = {
 	{"organizations_inn_key", "inn", "an organization with this INN exists", EM_ECONFLICT},

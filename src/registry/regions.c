@@ -55,35 +55,35 @@ static const struct field REGION_UPDATE[] = {
 
 DB_STMT(REGION_GET) = {
 	"regions_get",
-	"SELECT " REGION_JSON("r") ", r.version FROM regions r WHERE r.id = $5::bigint AND"
+	"SELECT " REGION_JSON("r") ", r.version FROM regions r WHERE r.id = $7::bigint AND"
 	SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint"),
-	5};
+	7};
 DB_STMT(REGION_LIST) = {
 	"regions_list",
 	"SELECT " REGION_JSON("r") ", r.id, r.name FROM regions r WHERE"
 	SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint") SQL_SEARCH("r.name")
 	SQL_LIST_KEYSET("r.name", "r.id") SQL_LIST_ORDER("r.name", "r.id"),
-	9};
+	11};
 DB_STMT(REGION_CREATE_SQL) = {
 	"regions_create",
 	"WITH ins AS (INSERT INTO regions (code, name) "
-	" SELECT b->>'code', b->>'name' FROM (SELECT $5::jsonb AS b) x RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'region', id, 'create', NULL, "
-	" to_jsonb(ins), $7, id, NULL, NULL FROM ins) "
+	" SELECT b->>'code', b->>'name' FROM (SELECT $7::jsonb AS b) x RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'region', id, 'create', NULL, "
+	" to_jsonb(ins), $9, id, NULL, NULL FROM ins) "
 	"SELECT " REGION_JSON("ins") ", ins.id, ins.version FROM ins",
-	7};
+	9};
 DB_STMT(REGION_UPDATE_SQL) = {
 	"regions_update",
-	"WITH old AS (SELECT * FROM regions WHERE id = $5::bigint AND"
+	"WITH old AS (SELECT * FROM regions WHERE id = $7::bigint AND"
 	SQL_SCOPE("id", "NULL::bigint", "NULL::bigint") " FOR UPDATE),"
 	" upd AS (UPDATE regions r SET (code, name) = "
-	"  (SELECT p.code, p.name FROM jsonb_populate_record(r, $6::jsonb) p),"
+	"  (SELECT p.code, p.name FROM jsonb_populate_record(r, $8::jsonb) p),"
 	"  version = r.version + 1, updated_at = now() "
-	"  FROM old WHERE r.id = old.id AND r.version = $7::int RETURNING r.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'region', upd.id, 'update', "
-	" to_jsonb(old), to_jsonb(upd), $9, upd.id, NULL, NULL FROM upd JOIN old USING (id)) "
+	"  FROM old WHERE r.id = old.id AND r.version = $9::int RETURNING r.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'region', upd.id, 'update', "
+	" to_jsonb(old), to_jsonb(upd), $11, upd.id, NULL, NULL FROM upd JOIN old USING (id)) "
 	"SELECT " REGION_JSON("upd") ", upd.version FROM upd",
-	9};
+	11};
 
 static const struct constraint_map REGION_CONSTRAINTS[] = {
 	{"regions_code_key", "code", "a region with this code exists", EM_ECONFLICT},
@@ -123,40 +123,40 @@ static const struct field MUNI_UPDATE[] = {
 
 DB_STMT(MUNI_GET) = {
 	"municipalities_get",
-	"SELECT " MUNI_JSON("m") ", m.version FROM municipalities m WHERE m.id = $5::bigint AND"
+	"SELECT " MUNI_JSON("m") ", m.version FROM municipalities m WHERE m.id = $7::bigint AND"
 	SQL_SCOPE("m.region_id", "m.id", "NULL::bigint"),
-	5};
+	7};
 DB_STMT(MUNI_LIST) = {
 	"municipalities_list",
 	"SELECT " MUNI_JSON("m") ", m.id, m.name FROM municipalities m WHERE"
 	SQL_LIST_SCOPE("m.region_id", "m.id", "NULL::bigint") SQL_SEARCH("m.name")
-	" AND ($10::bigint IS NULL OR m.region_id = $10::bigint)"
+	" AND ($12::bigint IS NULL OR m.region_id = $12::bigint)"
 	SQL_LIST_KEYSET("m.name", "m.id") SQL_LIST_ORDER("m.name", "m.id"),
-	10};
+	12};
 /* The region must be in the caller's scope; the statement returns no row if not. */
 DB_STMT(MUNI_CREATE_SQL) = {
 	"municipalities_create",
 	"WITH ins AS (INSERT INTO municipalities (region_id, name, oktmo) "
-	" SELECT r.id, b->>'name', b->>'oktmo' FROM (SELECT $5::jsonb AS b) x "
+	" SELECT r.id, b->>'name', b->>'oktmo' FROM (SELECT $7::jsonb AS b) x "
 	" JOIN regions r ON r.id = (b->>'region_id')::bigint WHERE"
 	SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint") " RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'municipality', id, 'create', NULL, "
-	" to_jsonb(ins), $7, region_id, id, NULL FROM ins) "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'municipality', id, 'create', NULL, "
+	" to_jsonb(ins), $9, region_id, id, NULL FROM ins) "
 	"SELECT " MUNI_JSON("ins") ", ins.id, ins.version FROM ins",
-	7};
+	9};
 DB_STMT(MUNI_UPDATE_SQL) = {
 	"municipalities_update",
-	"WITH old AS (SELECT * FROM municipalities WHERE id = $5::bigint AND"
+	"WITH old AS (SELECT * FROM municipalities WHERE id = $7::bigint AND"
 	SQL_SCOPE("region_id", "id", "NULL::bigint") " FOR UPDATE),"
 	" upd AS (UPDATE municipalities m SET (name, oktmo) = "
-	"  (SELECT p.name, p.oktmo FROM jsonb_populate_record(m, $6::jsonb) p),"
+	"  (SELECT p.name, p.oktmo FROM jsonb_populate_record(m, $8::jsonb) p),"
 	"  version = m.version + 1, updated_at = now() "
-	"  FROM old WHERE m.id = old.id AND m.version = $7::int RETURNING m.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'municipality', upd.id, 'update', "
-	" to_jsonb(old), to_jsonb(upd), $9, upd.region_id, upd.id, NULL "
+	"  FROM old WHERE m.id = old.id AND m.version = $9::int RETURNING m.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'municipality', upd.id, 'update', "
+	" to_jsonb(old), to_jsonb(upd), $11, upd.region_id, upd.id, NULL "
 	" FROM upd JOIN old USING (id)) "
 	"SELECT " MUNI_JSON("upd") ", upd.version FROM upd",
-	9};
+	11};
 
 static const struct constraint_map MUNI_CONSTRAINTS[] = {
 	{"municipalities_oktmo_key", "oktmo", "a municipality with this OKTMO code exists",

@@ -50,45 +50,45 @@ static void res_check(const json_t *body, bool creating, struct em_reply *reply)
 
 DB_STMT(RES_GET) = {
 	"reserve_get",
-	"SELECT " RES_JSON("c") ", c.version FROM reserve_candidates c WHERE c.id = $5::bigint "
+	"SELECT " RES_JSON("c") ", c.version FROM reserve_candidates c WHERE c.id = $7::bigint "
 	"AND" RES_SCOPE("c"),
-	5};
+	7};
 DB_STMT(RES_LIST) = {
 	"reserve_list",
 	"SELECT " RES_JSON("c") ", c.id, c.full_name FROM reserve_candidates c WHERE"
 	SQL_LIST_SCOPE("c.region_id", "c.municipality_id", "NULL::bigint") SQL_SEARCH("c.full_name")
-	" AND ($10::bigint IS NULL OR c.region_id = $10::bigint)"
-	" AND ($11::bigint IS NULL OR c.municipality_id = $11::bigint)"
-	" AND ($12::text IS NULL OR c.status = $12)"
+	" AND ($12::bigint IS NULL OR c.region_id = $12::bigint)"
+	" AND ($13::bigint IS NULL OR c.municipality_id = $13::bigint)"
+	" AND ($14::text IS NULL OR c.status = $14)"
 	SQL_LIST_KEYSET("c.full_name", "c.id") SQL_LIST_ORDER("c.full_name", "c.id"),
-	12};
+	14};
 DB_STMT(RES_CREATE_SQL) = {
 	"reserve_create",
 	"WITH ins AS (INSERT INTO reserve_candidates (full_name, municipality_id, region_id, "
 	" target_position, training_programme, email) "
 	" SELECT b->>'full_name', mu.id, mu.region_id, b->>'target_position', "
 	"  b->>'training_programme', b->>'email' "
-	" FROM (SELECT $5::jsonb AS b) x JOIN municipalities mu "
+	" FROM (SELECT $7::jsonb AS b) x JOIN municipalities mu "
 	"  ON mu.id = (b->>'municipality_id')::bigint WHERE"
 	SQL_SCOPE("mu.region_id", "mu.id", "NULL::bigint") " RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, $1, 'reserve_candidate', id, 'create', "
-	" NULL, to_jsonb(ins), $7, region_id, municipality_id, NULL FROM ins) "
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'reserve_candidate', id, 'create', "
+	" NULL, to_jsonb(ins), $9, region_id, municipality_id, NULL FROM ins) "
 	"SELECT " RES_JSON("ins") ", ins.id, ins.version FROM ins",
-	7};
+	9};
 DB_STMT(RES_UPDATE_SQL) = {
 	"reserve_update",
-	"WITH old AS (SELECT * FROM reserve_candidates c WHERE c.id = $5::bigint AND"
+	"WITH old AS (SELECT * FROM reserve_candidates c WHERE c.id = $7::bigint AND"
 	RES_SCOPE("c") " FOR UPDATE),"
 	" upd AS (UPDATE reserve_candidates c SET (full_name, target_position, "
 	"  training_programme, email) = (SELECT p.full_name, p.target_position, "
-	"  p.training_programme, p.email FROM jsonb_populate_record(c, $6::jsonb) p),"
+	"  p.training_programme, p.email FROM jsonb_populate_record(c, $8::jsonb) p),"
 	"  version = c.version + 1, updated_at = now() "
-	"  FROM old WHERE c.id = old.id AND c.version = $7::int RETURNING c.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'reserve_candidate', upd.id, "
-	" 'update', to_jsonb(old), to_jsonb(upd), $9, upd.region_id, upd.municipality_id, NULL "
+	"  FROM old WHERE c.id = old.id AND c.version = $9::int RETURNING c.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'reserve_candidate', upd.id, "
+	" 'update', to_jsonb(old), to_jsonb(upd), $11, upd.region_id, upd.municipality_id, NULL "
 	" FROM upd JOIN old USING (id)) "
 	"SELECT " RES_JSON("upd") ", upd.version FROM upd",
-	9};
+	11};
 
 static const struct constraint_map RES_CONSTRAINTS[] = {
 	{"reserve_email_format", "email", "is not an e-mail address", EM_EINVAL},
@@ -126,26 +126,26 @@ const struct em_resource RESERVE = {
 
 /* --- Transitions ---------------------------------------------------------------------- */
 
-/* Locks the candidate: version, status, the row as JSON. Parameters: scope, $5 id. */
+/* Locks the candidate: version, status, the row as JSON. Parameters: scope, $7 id. */
 DB_STMT(RES_LOCK) = {
 	"reserve_lock",
 	"SELECT c.version, c.status, to_jsonb(c) FROM reserve_candidates c "
-	"WHERE c.id = $5::bigint AND" RES_SCOPE("c") " FOR UPDATE",
-	5};
+	"WHERE c.id = $7::bigint AND" RES_SCOPE("c") " FOR UPDATE",
+	7};
 
-/* The workflow layout (workflow.h), $11 reason. */
+/* The workflow layout (workflow.h), $13 reason. */
 DB_STMT(RES_MOVE) = {
 	"reserve_transition",
-	"WITH upd AS (UPDATE reserve_candidates c SET status = $6, "
-	"  exclusion_reason = CASE WHEN $6 = 'excluded' THEN $11 END, "
-	"  version = c.version + 1, updated_at = now() WHERE c.id = $5::bigint RETURNING c.*),"
+	"WITH upd AS (UPDATE reserve_candidates c SET status = $8, "
+	"  exclusion_reason = CASE WHEN $8 = 'excluded' THEN $13 END, "
+	"  version = c.version + 1, updated_at = now() WHERE c.id = $7::bigint RETURNING c.*),"
 	" tr AS (INSERT INTO reserve_transitions (candidate_id, from_status, to_status, reason, "
-	"  actor_user_id) SELECT upd.id, $7, upd.status, $11, $9::bigint FROM upd RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'reserve_candidate', upd.id, "
-	" 'transition', $8::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
-	"  to_jsonb(tr)), $10, upd.region_id, upd.municipality_id, NULL FROM upd, tr) "
+	"  actor_user_id) SELECT upd.id, $9, upd.status, $13, $11::bigint FROM upd RETURNING *),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $11::bigint, $1, 'reserve_candidate', upd.id, "
+	" 'transition', $10::jsonb, to_jsonb(upd) || jsonb_build_object('transition', "
+	"  to_jsonb(tr)), $12, upd.region_id, upd.municipality_id, NULL FROM upd, tr) "
 	"SELECT " RES_JSON("upd") ", upd.version FROM upd",
-	11};
+	13};
 
 /* One row per visible candidate (none: 404), its history as one JSON array. */
 DB_STMT(RES_HISTORY) = {
@@ -155,8 +155,8 @@ DB_STMT(RES_HISTORY) = {
 	"  'actor_user_id', t.actor_user_id, 'created_at', t.created_at) ORDER BY t.id) "
 	"  FILTER (WHERE t.id IS NOT NULL), '[]'::jsonb) "
 	"FROM reserve_candidates c LEFT JOIN reserve_transitions t ON t.candidate_id = c.id "
-	"WHERE c.id = $5::bigint AND" RES_SCOPE("c") " GROUP BY c.id",
-	5};
+	"WHERE c.id = $7::bigint AND" RES_SCOPE("c") " GROUP BY c.id",
+	7};
 
 /* The next states of each state; excluded is final. */
 static const struct wf_move MOVES[] = {

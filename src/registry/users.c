@@ -37,30 +37,30 @@ static const char *const ROLES[] = {"admin", "regional_operator", "municipal_ope
  * are the admin's alone (they have no region).
  */
 #define USER_SCOPE                                                                      \
-	" ($1 = 'admin' OR ($1 = 'regional_operator' AND " USER_REGION " = $2::bigint)"    \
-	" OR ($1 = 'municipal_operator' AND " USER_MUNI " = $3::bigint))"
+	" ($1 = 'admin' OR ($1 = 'regional_operator' AND " USER_REGION " = $3::bigint)"    \
+	" OR ($1 = 'municipal_operator' AND " USER_MUNI " = $4::bigint))"
 
 /* Columns: json, version, role. */
 DB_STMT(USER_GET) = {
 	"users_get",
 	"SELECT " USER_JSON("u") ", u.version, u.role" USER_FROM
-	" WHERE u.id = $5::bigint AND" USER_SCOPE,
-	5};
+	" WHERE u.id = $7::bigint AND" USER_SCOPE,
+	7};
 DB_STMT(USER_LIST) = {
 	"users_list",
 	"SELECT " USER_JSON("u") ", u.id, u.login" USER_FROM " WHERE" USER_SCOPE
 	SQL_SEARCH("u.login")
-	" AND ($10::text IS NULL OR u.role = $10)"
-	" AND ($11::boolean IS NULL OR u.active = $11::boolean)"
-	" AND ($12::bigint IS NULL OR " USER_REGION " = $12::bigint)"
-	" AND ($13::bigint IS NULL OR " USER_MUNI " = $13::bigint)"
-	" AND ($14::bigint IS NULL OR u.organization_id = $14::bigint)"
+	" AND ($12::text IS NULL OR u.role = $12)"
+	" AND ($13::boolean IS NULL OR u.active = $13::boolean)"
+	" AND ($14::bigint IS NULL OR " USER_REGION " = $14::bigint)"
+	" AND ($15::bigint IS NULL OR " USER_MUNI " = $15::bigint)"
+	" AND ($16::bigint IS NULL OR u.organization_id = $16::bigint)"
 	SQL_LIST_KEYSET("u.login", "u.id") SQL_LIST_ORDER("u.login", "u.id"),
-	14};
+	16};
 
 /*
- * $5 body without the password, $6 actor (NULL for the effmond command, whose
- * audit rows say 'cli'), $7 request id, $8 password hash.
+ * $7 body without the password, $8 actor (NULL for the effmond command, whose
+ * audit rows say 'cli'), $9 request id, $10 password hash.
  * Always one row: the user (NULL when not created) and, per scope field,
  * whether it names an object inside the caller's scope. A head's manager
  * must be the current head of that organization.
@@ -71,7 +71,7 @@ DB_STMT(USER_CREATE_SQL) = {
 	"  (b->>'region_id')::bigint AS region_id,"
 	"  (b->>'municipality_id')::bigint AS municipality_id,"
 	"  (b->>'organization_id')::bigint AS organization_id,"
-	"  (b->>'manager_id')::bigint AS manager_id FROM (SELECT $5::jsonb AS b) x),"
+	"  (b->>'manager_id')::bigint AS manager_id FROM (SELECT $7::jsonb AS b) x),"
 	" ok AS (SELECT"
 	"  (t.region_id IS NULL OR EXISTS (SELECT 1 FROM regions r WHERE r.id = t.region_id AND"
 	SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint") ")) AS region_ok,"
@@ -87,39 +87,39 @@ DB_STMT(USER_CREATE_SQL) = {
 	"  FROM t),"
 	" ins AS (INSERT INTO users (login, password_hash, role, region_id, municipality_id,"
 	"  organization_id, manager_id)"
-	"  SELECT t.login, $8, t.role, t.region_id, t.municipality_id, t.organization_id,"
+	"  SELECT t.login, $10, t.role, t.region_id, t.municipality_id, t.organization_id,"
 	"  t.manager_id FROM t, ok"
 	"  WHERE ok.region_ok AND ok.municipality_ok AND ok.organization_ok AND ok.manager_ok"
 	"  RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $6::bigint, CASE WHEN $6 IS NULL THEN 'cli' ELSE $1"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, CASE WHEN $8 IS NULL THEN 'cli' ELSE $1"
 	"  END, 'user', ins.id, 'create', NULL, "
-	USER_JSON("ins") ", $7, coalesce(ins.region_id, m.region_id, o.region_id),"
+	USER_JSON("ins") ", $9, coalesce(ins.region_id, m.region_id, o.region_id),"
 	"  coalesce(ins.municipality_id, o.municipality_id), ins.organization_id FROM ins"
 	"  LEFT JOIN municipalities m ON m.id = ins.municipality_id"
 	"  LEFT JOIN organizations o ON o.id = ins.organization_id) "
 	"SELECT " USER_JSON("ins") ", ins.id, ins.version, ok.region_ok, ok.municipality_ok,"
 	" ok.organization_ok, ok.manager_ok FROM ok LEFT JOIN ins ON true",
-	8};
+	10};
 
 /*
- * $5 id, $6 body ({"active": bool} or {}), $7 expected version, $8 actor,
- * $9 request id, $10 new password hash or NULL. The audit row records that
+ * $7 id, $8 body ({"active": bool} or {}), $9 expected version, $10 actor,
+ * $11 request id, $12 new password hash or NULL. The audit row records that
  * the password changed, never the hash.
  */
 DB_STMT(USER_UPDATE_SQL) = {
 	"users_update",
 	"WITH old AS (SELECT u.*, " USER_REGION " AS eff_region, " USER_MUNI " AS eff_muni"
-	USER_FROM " WHERE u.id = $5::bigint AND" USER_SCOPE " FOR UPDATE OF u),"
-	" upd AS (UPDATE users u SET active = coalesce(($6::jsonb->>'active')::boolean, u.active),"
-	"  password_hash = coalesce($10, u.password_hash),"
+	USER_FROM " WHERE u.id = $7::bigint AND" USER_SCOPE " FOR UPDATE OF u),"
+	" upd AS (UPDATE users u SET active = coalesce(($8::jsonb->>'active')::boolean, u.active),"
+	"  password_hash = coalesce($12, u.password_hash),"
 	"  version = u.version + 1, updated_at = now() "
-	"  FROM old WHERE u.id = old.id AND u.version = $7::int RETURNING u.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'user', upd.id, 'update', "
-	USER_JSON("old") ", " USER_JSON("upd") " || CASE WHEN $10::text IS NULL THEN '{}'::jsonb"
+	"  FROM old WHERE u.id = old.id AND u.version = $9::int RETURNING u.*),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'user', upd.id, 'update', "
+	USER_JSON("old") ", " USER_JSON("upd") " || CASE WHEN $12::text IS NULL THEN '{}'::jsonb"
 	"  ELSE jsonb_build_object('password_changed', true) END,"
-	"  $9, old.eff_region, old.eff_muni, upd.organization_id FROM upd JOIN old USING (id)) "
+	"  $11, old.eff_region, old.eff_muni, upd.organization_id FROM upd JOIN old USING (id)) "
 	"SELECT " USER_JSON("upd") ", upd.version FROM upd",
-	10};
+	12};
 
 static const struct constraint_map USER_CONSTRAINTS[] = {
 	{"users_login_key", "login", "a user with this login exists (logins ignore case)",

@@ -236,11 +236,11 @@ class PlansTest(harness.DaemonTestCase):
 
         def logged():
             found[:] = [p for p in self.plans_since(offset)
-                        if 'FROM organizations o WHERE o.id = $5' in p.get('Query Text', '')]
+                        if 'FROM organizations o WHERE o.id = $7' in p.get('Query Text', '')]
             return bool(found)
         harness.wait_for(logged, 10.0, what='the plan of organizations_get')
         conds = ' '.join(str(n.get('Index Cond', '')) for n in nodes(found[0]['Plan']))
-        self.assertIn('$5', conds, 'the cluster plans generically: %s' % conds)
+        self.assertIn('$7', conds, 'the cluster plans generically: %s' % conds)
 
     # --- organizations
 
@@ -423,7 +423,7 @@ class PlansTest(harness.DaemonTestCase):
 
     BY_RANK = 'WITH ranked AS (SELECT sc.*, l.rank::numeric AS sort_key'
     BY_TOTAL = 'WITH ranked AS (SELECT sc.*, -l.value AS sort_key'
-    SELECTED = 'WITH rows AS (SELECT r.*, CASE $10'
+    SELECTED = 'WITH rows AS (SELECT r.*, CASE $12'
 
     def test_scores(self):
         """A page of scores walks the kept ranks (score_ranks) and reads about a page of
