@@ -37,12 +37,12 @@ static enum em_err parse_body(struct MHD_Connection *conn, struct req_ctx *ctx,
 	json_error_t jerr;
 	json_t *body;
 
-	if (ctx->len == 0)
+	if (ctx->body.len == 0)
 		return reply_fail(reply, EM_EBADREQ, "a JSON object body is required");
 	if (!is_json_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						      MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return reply_fail(reply, EM_EMEDIATYPE, "the body must be application/json");
-	body = json_loadb(ctx->body, ctx->len, JSON_REJECT_DUPLICATES, &jerr);
+	body = json_loadb(ctx->body.p, ctx->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!body)
 		return reply_fail(reply, EM_EBADREQ, "malformed JSON at line %d, column %d: %s",
 				  jerr.line, jerr.column, jerr.text);
@@ -157,7 +157,7 @@ static enum em_err check_media(struct MHD_Connection *conn, struct req_ctx *ctx,
 {
 	char charset[40];
 
-	if (ctx->len > 0 &&
+	if (ctx->body.len > 0 &&
 	    !media_charset_is_utf8(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							       MHD_HTTP_HEADER_CONTENT_TYPE),
 				   charset, sizeof(charset)))
@@ -217,8 +217,8 @@ enum MHD_Result server_dispatch(struct em_server *s, struct MHD_Connection *conn
 	req.cfg = s->cfg;
 	req.lookup = lookup;
 	req.lookup_ctx = conn;
-	req.body = ctx->body;
-	req.body_len = ctx->len;
+	req.body = ctx->body.p;
+	req.body_len = ctx->body.len;
 
 	if (!answered_by_route(s, conn, ctx, method, &reply, &rc))
 		rc = run_route(s, conn, ctx, url, &req, &reply, &body);

@@ -132,27 +132,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		if (ctx->too_large)
 			return MHD_YES;
-		if (ctx->len + n > ctx->limit) {
+		if (ctx->body.len + n > ctx->limit) {
 			ctx->too_large = true;
-			free(ctx->body);
-			ctx->body = NULL;
-			ctx->len = ctx->cap = 0;
+			free(ctx->body.p);
+			ctx->body = (struct sbuf){0};
 			return MHD_YES;
 		}
-		if (ctx->len + n + 1 > ctx->cap) {
-			size_t cap = ctx->cap ? ctx->cap : 4096;
-			while (cap < ctx->len + n + 1)
-				cap *= 2;
-			char *nb = realloc(ctx->body, cap);
-			if (!nb)
-				return MHD_NO;
-			ctx->body = nb;
-			ctx->cap = cap;
-		}
-		memcpy(ctx->body + ctx->len, upload_data, n);
-		ctx->len += n;
-		ctx->body[ctx->len] = '\0';
-		return MHD_YES;
+		sb_add(&ctx->body, upload_data, n);
+		return ctx->body.failed ? MHD_NO : MHD_YES;
 	}
 	return server_dispatch(s, conn, ctx, method, url);
 }
@@ -167,7 +154,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (!ctx)
 		return;
-	free(ctx->body);
+	free(ctx->body.p);
 	free(ctx);
 	*con_cls = NULL;
 	atomic_fetch_sub(&s->inflight, 1);

@@ -17,6 +17,7 @@
 
 #include "effmon/config.h"
 #include "effmon/router.h"
+#include "effmon/sbuf.h"
 
 #define MAX_ORIGINS 32
 #define REQUEST_ID_MAX 64
@@ -51,8 +52,8 @@ struct req_ctx {
 	const struct em_route *route;
 	struct em_args args;
 	char allow[80];
-	char *body;
-	size_t len, cap, limit;
+	struct sbuf body; /* the request body as it arrives */
+	size_t limit;
 	bool too_large;
 	bool invalid_token; /* a 401 for a token that was sent */
 	int64_t user_id;    /* the authenticated caller, for the access line */
