@@ -271,15 +271,7 @@ static enum em_err csv_book(const struct sheet_book *book, const struct csv_opts
 			csv_table(&b, t, o);
 			first = false;
 		}
-	if (b.failed) {
-		free(b.p);
-		return EM_EINTERNAL;
-	}
-	reply->status = 200;
-	reply->text = b.p;
-	reply->text_len = b.len;
-	reply->content_type = "text/csv; charset=utf-8; header=present";
-	return EM_OK;
+	return sb_reply(&b, reply, "text/csv; charset=utf-8; header=present");
 }
 
 /* --- XLSX ---------------------------------------------------------------------------- */
