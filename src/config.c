@@ -20,12 +20,12 @@
 enum opt_type { OPT_STRING, OPT_LONG, OPT_ENUM };
 
 struct opt {
-	const char *flag;  /* without the leading "--" */
+	const char *flag; /* without the leading "--" */
 	const char *env;
 	enum opt_type type;
-	size_t offset;     /* of the char * or long in struct em_config */
-	const char *def;   /* NULL: unset */
-	long min, max;     /* OPT_LONG bounds */
+	size_t offset;       /* of the char * or long in struct em_config */
+	const char *def;     /* NULL: unset */
+	long min, max;       /* OPT_LONG bounds */
 	const char *choices; /* OPT_ENUM: "a|b|c" */
 	const char *help;
 };
@@ -35,8 +35,8 @@ struct opt {
 static const struct opt OPTIONS[] = {
 	{"database-url", "EFFMON_DATABASE_URL", OPT_STRING, S(database_url), NULL, 0, 0, NULL,
 	 "libpq connection string (required for serve, migrate, create-user; checked at start)"},
-	{"database-read-url", "EFFMON_DATABASE_READ_URL", OPT_STRING, S(database_read_url), NULL, 0, 0,
-	 NULL, "optional streaming replica for read-only routes (aggregates, scores, lists)"},
+	{"database-read-url", "EFFMON_DATABASE_READ_URL", OPT_STRING, S(database_read_url), NULL, 0,
+	 0, NULL, "optional streaming replica for read-only routes (aggregates, scores, lists)"},
 	{"read-max-lag", "EFFMON_READ_MAX_LAG", OPT_LONG, S(read_max_lag_s), "30", 1, 86400, NULL,
 	 "replay lag, seconds, past which the primary answers the replica's reads"},
 	{"listen", "EFFMON_LISTEN", OPT_STRING, S(listen), "127.0.0.1:8080", 0, 0, NULL,
@@ -45,10 +45,10 @@ static const struct opt OPTIONS[] = {
 	 "worker threads, one database connection each (0: number of CPUs)"},
 	{"jwt-secret", "EFFMON_JWT_SECRET", OPT_STRING, S(jwt_secret), NULL, 0, 0, NULL,
 	 "HS256 key, at least 32 bytes (or use --jwt-secret-file)"},
-	{"jwt-secret-file", "EFFMON_JWT_SECRET_FILE", OPT_STRING, S(jwt_secret_file), NULL, 0, 0, NULL,
-	 "file holding the HS256 key (a trailing newline is ignored)"},
-	{"jwt-public-key-file", "EFFMON_JWT_PUBLIC_KEY_FILE", OPT_STRING, S(jwt_public_key_file), NULL,
-	 0, 0, NULL, "PEM public key of an external identity provider"},
+	{"jwt-secret-file", "EFFMON_JWT_SECRET_FILE", OPT_STRING, S(jwt_secret_file), NULL, 0, 0,
+	 NULL, "file holding the HS256 key (a trailing newline is ignored)"},
+	{"jwt-public-key-file", "EFFMON_JWT_PUBLIC_KEY_FILE", OPT_STRING, S(jwt_public_key_file),
+	 NULL, 0, 0, NULL, "PEM public key of an external identity provider"},
 	{"jwt-alg", "EFFMON_JWT_ALG", OPT_ENUM, S(jwt_alg), "RS256", 0, 0, "RS256|ES256",
 	 "algorithm of the external identity provider's tokens"},
 	{"jwt-issuer", "EFFMON_JWT_ISSUER", OPT_STRING, S(jwt_issuer), "effmon", 0, 0, NULL,
@@ -59,8 +59,8 @@ static const struct opt OPTIONS[] = {
 	 "lifetime of issued tokens, seconds"},
 	{"max-body", "EFFMON_MAX_BODY", OPT_LONG, S(max_body), "1048576", 1024, 1L << 30, NULL,
 	 "largest accepted request body, bytes"},
-	{"max-import-body", "EFFMON_MAX_IMPORT_BODY", OPT_LONG, S(max_import_body), "67108864", 1024,
-	 1L << 31, NULL, "largest accepted import body, bytes"},
+	{"max-import-body", "EFFMON_MAX_IMPORT_BODY", OPT_LONG, S(max_import_body), "67108864",
+	 1024, 1L << 31, NULL, "largest accepted import body, bytes"},
 	{"log-format", "EFFMON_LOG_FORMAT", OPT_ENUM, S(log_format_name), "text", 0, 0, "text|json",
 	 "log line format"},
 	{"log-level", "EFFMON_LOG_LEVEL", OPT_ENUM, S(log_level), "info", 0, 0,
@@ -69,27 +69,29 @@ static const struct opt OPTIONS[] = {
 	 "comma-separated origins allowed to call from a browser"},
 	{"statement-timeout", "EFFMON_STATEMENT_TIMEOUT", OPT_LONG, S(statement_timeout_ms), "5000",
 	 100, 600000, NULL, "database statement timeout, milliseconds"},
-	{"connect-timeout", "EFFMON_CONNECT_TIMEOUT", OPT_LONG, S(connect_timeout_s), "3", 1, 60, NULL,
-	 "database connect timeout, seconds"},
+	{"connect-timeout", "EFFMON_CONNECT_TIMEOUT", OPT_LONG, S(connect_timeout_s), "3", 1, 60,
+	 NULL, "database connect timeout, seconds"},
 	{"http-timeout", "EFFMON_HTTP_TIMEOUT", OPT_LONG, S(http_timeout_s), "30", 1, 3600, NULL,
 	 "idle HTTP connection timeout, seconds"},
 	{"connection-limit", "EFFMON_CONNECTION_LIMIT", OPT_LONG, S(connection_limit), "1024", 1,
 	 100000, NULL, "open HTTP connections, in all"},
 	{"per-ip-connection-limit", "EFFMON_PER_IP_CONNECTION_LIMIT", OPT_LONG,
-	 S(per_ip_connection_limit), "256", 1, 100000, NULL, "open HTTP connections per client address"},
+	 S(per_ip_connection_limit), "256", 1, 100000, NULL,
+	 "open HTTP connections per client address"},
 	{"login-max-failures", "EFFMON_LOGIN_MAX_FAILURES", OPT_LONG, S(login_max_failures), "5", 1,
 	 1000, NULL, "failed logins for one login before it is locked"},
 	{"login-ip-max-failures", "EFFMON_LOGIN_IP_MAX_FAILURES", OPT_LONG,
 	 S(login_ip_max_failures), "50", 0, 100000, NULL,
 	 "failed logins from one client address before its logins get 429 (0: off, behind a proxy)"},
-	{"login-lock-seconds", "EFFMON_LOGIN_LOCK_SECONDS", OPT_LONG, S(login_lock_seconds), "900", 1,
-	 86400, NULL, "window of counted failures and length of the lock, seconds"},
-	{"shutdown-grace", "EFFMON_SHUTDOWN_GRACE", OPT_LONG, S(shutdown_grace_s), "25", 0, 3600, NULL,
-	 "seconds to finish requests in flight after SIGTERM"},
+	{"login-lock-seconds", "EFFMON_LOGIN_LOCK_SECONDS", OPT_LONG, S(login_lock_seconds), "900",
+	 1, 86400, NULL, "window of counted failures and length of the lock, seconds"},
+	{"shutdown-grace", "EFFMON_SHUTDOWN_GRACE", OPT_LONG, S(shutdown_grace_s), "25", 0, 3600,
+	 NULL, "seconds to finish requests in flight after SIGTERM"},
 	{"database-password-file", "EFFMON_DATABASE_PASSWORD_FILE", OPT_STRING,
 	 S(database_password_file), NULL, 0, 0, NULL,
 	 "file holding the database password (not with PGPASSWORD; a trailing newline is ignored)"},
-	{"trusted-proxies", "EFFMON_TRUSTED_PROXIES", OPT_STRING, S(trusted_proxies), "", 0, 0, NULL,
+	{"trusted-proxies", "EFFMON_TRUSTED_PROXIES", OPT_STRING, S(trusted_proxies), "", 0, 0,
+	 NULL,
 	 "comma-separated addresses or address/prefix whose X-Forwarded-For gives the client address"},
 #if EFFMON_TEST_HOOKS
 	/* Test builds only (meson -Dtest_hooks=true): production ignores EFFMON_NOW. */
@@ -135,11 +137,11 @@ static enum em_err opt_set(struct em_config *cfg, const struct opt *o, const cha
 	long v;
 
 	switch (o->type) {
-	case OPT_STRING:
-		break;
+	case OPT_STRING: break;
 	case OPT_ENUM:
 		if (!enum_has(o->choices, value)) {
-			snprintf(err, errlen, "%s: \"%s\" is not one of %s", origin, value, o->choices);
+			snprintf(err, errlen, "%s: \"%s\" is not one of %s", origin, value,
+				 o->choices);
 			return EM_EINVAL;
 		}
 		break;
@@ -147,8 +149,8 @@ static enum em_err opt_set(struct em_config *cfg, const struct opt *o, const cha
 		errno = 0;
 		v = strtol(value, &end, 10);
 		if (errno || end == value || *end || v < o->min || v > o->max) {
-			snprintf(err, errlen, "%s: \"%s\" is not an integer in %ld..%ld", origin, value,
-				 o->min, o->max);
+			snprintf(err, errlen, "%s: \"%s\" is not an integer in %ld..%ld", origin,
+				 value, o->min, o->max);
 			return EM_EINVAL;
 		}
 		*long_at(cfg, o) = v;
@@ -246,16 +248,18 @@ static enum em_err load_database_password(struct em_config *cfg, char *err, size
 	enum em_err rc;
 
 	if (getenv("PGPASSWORD")) {
-		snprintf(err, errlen, "EFFMON_DATABASE_PASSWORD_FILE and PGPASSWORD are both set: "
-				      "choose one");
+		snprintf(err, errlen,
+			 "EFFMON_DATABASE_PASSWORD_FILE and PGPASSWORD are both set: "
+			 "choose one");
 		return EM_EINVAL;
 	}
-	rc = read_file(cfg->database_password_file, &pw, &len, "EFFMON_DATABASE_PASSWORD_FILE",
-		       err, errlen);
+	rc = read_file(cfg->database_password_file, &pw, &len, "EFFMON_DATABASE_PASSWORD_FILE", err,
+		       errlen);
 	if (rc != EM_OK)
 		return rc;
 	if (len == 0 || memchr(pw, '\0', len) || memchr(pw, '\n', len)) {
-		snprintf(err, errlen, "EFFMON_DATABASE_PASSWORD_FILE: %s must hold one non-empty line",
+		snprintf(err, errlen,
+			 "EFFMON_DATABASE_PASSWORD_FILE: %s must hold one non-empty line",
 			 cfg->database_password_file);
 		free(pw);
 		return EM_EINVAL;
@@ -264,7 +268,8 @@ static enum em_err load_database_password(struct em_config *cfg, char *err, size
 	memset(pw, 0, len);
 	free(pw);
 	if (rc != EM_OK)
-		snprintf(err, errlen, "EFFMON_DATABASE_PASSWORD_FILE: cannot hand the password to libpq");
+		snprintf(err, errlen,
+			 "EFFMON_DATABASE_PASSWORD_FILE: cannot hand the password to libpq");
 	return rc;
 }
 
@@ -311,7 +316,8 @@ enum em_err config_parse(struct em_config *cfg, int argc, char **argv, int first
 		snprintf(origin[k], sizeof(origin[k]), "--%s", o->flag);
 	}
 	for (size_t i = 0; i < NOPTIONS; i++)
-		if (raw[i] && (rc = opt_set(cfg, &OPTIONS[i], raw[i], origin[i], err, errlen)) != EM_OK)
+		if (raw[i] &&
+		    (rc = opt_set(cfg, &OPTIONS[i], raw[i], origin[i], err, errlen)) != EM_OK)
 			return rc;
 
 	cfg->log_format = strcmp(cfg->log_format_name, "json") == 0 ? EM_LOG_JSON : EM_LOG_TEXT;
@@ -379,12 +385,14 @@ enum em_err config_load_secrets(struct em_config *cfg, char *err, size_t errlen)
 	enum em_err rc;
 
 	if (cfg->jwt_secret && cfg->jwt_secret_file) {
-		snprintf(err, errlen, "EFFMON_JWT_SECRET and EFFMON_JWT_SECRET_FILE are both set: "
-				      "choose one");
+		snprintf(err, errlen,
+			 "EFFMON_JWT_SECRET and EFFMON_JWT_SECRET_FILE are both set: "
+			 "choose one");
 		return EM_EINVAL;
 	}
 	if (cfg->jwt_secret_file) {
-		rc = read_file(cfg->jwt_secret_file, &s, &len, "EFFMON_JWT_SECRET_FILE", err, errlen);
+		rc = read_file(cfg->jwt_secret_file, &s, &len, "EFFMON_JWT_SECRET_FILE", err,
+			       errlen);
 		if (rc != EM_OK)
 			return rc;
 	} else if (cfg->jwt_secret) {
@@ -398,7 +406,8 @@ enum em_err config_load_secrets(struct em_config *cfg, char *err, size_t errlen)
 	}
 	if (len < 32) {
 		snprintf(err, errlen, "%s: %zu bytes is too short, at least 32 are required",
-			 cfg->jwt_secret_file ? "EFFMON_JWT_SECRET_FILE" : "EFFMON_JWT_SECRET", len);
+			 cfg->jwt_secret_file ? "EFFMON_JWT_SECRET_FILE" : "EFFMON_JWT_SECRET",
+			 len);
 		free(s);
 		return EM_EINVAL;
 	}
@@ -411,7 +420,8 @@ enum em_err config_load_secrets(struct em_config *cfg, char *err, size_t errlen)
 		if (rc != EM_OK)
 			return rc;
 		if (!strstr(cfg->public_key, "-----BEGIN PUBLIC KEY-----")) {
-			snprintf(err, errlen, "EFFMON_JWT_PUBLIC_KEY_FILE: %s is not a PEM public key",
+			snprintf(err, errlen,
+				 "EFFMON_JWT_PUBLIC_KEY_FILE: %s is not a PEM public key",
 				 cfg->jwt_public_key_file);
 			return EM_EINVAL;
 		}
@@ -435,7 +445,8 @@ static void redact_conninfo_error(const char *msg, char *out, size_t outlen)
 			continue;
 		}
 		size_t len = (size_t)(close - msg - 1);
-		bool word = len > 0 && len < 32, punct = len > 0 && len <= 2;
+		bool word = len > 0 && len < 32;
+		bool punct = len > 0 && len <= 2;
 		for (size_t i = 0; i < len; i++) {
 			char c = msg[1 + i];
 			word = word && ((c >= 'a' && c <= 'z') || c == '_');
@@ -446,7 +457,8 @@ static void redact_conninfo_error(const char *msg, char *out, size_t outlen)
 			PQconninfoOption *opts = PQconndefaults();
 			keep = false;
 			for (PQconninfoOption *o = opts; o && o->keyword; o++)
-				if (strlen(o->keyword) == len && strncmp(o->keyword, msg + 1, len) == 0)
+				if (strlen(o->keyword) == len &&
+				    strncmp(o->keyword, msg + 1, len) == 0)
 					keep = true;
 			PQconninfoFree(opts);
 		}

@@ -47,8 +47,7 @@ struct demo_user_result {
 };
 
 /* Columns of DEMO_TARGETS. */
-enum { T_REGION, T_REGION_NAME, T_MUNI, T_MUNI_NAME, T_ORG, T_ORG_NAME, T_MANAGER,
-       T_MANAGER_NAME };
+enum { T_REGION, T_REGION_NAME, T_MUNI, T_MUNI_NAME, T_ORG, T_ORG_NAME, T_MANAGER, T_MANAGER_NAME };
 
 static const char DEMO_TARGETS[] =
 	"SELECT r.id, r.name, m.id, m.name, h.org_id, h.short_name, h.manager_id, h.full_name "
@@ -131,8 +130,8 @@ static bool demo_exec(PGconn *pg, const char *what, const char *sql, int nparams
 	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 	if (!msg)
 		msg = res ? PQresultErrorMessage(res) : PQerrorMessage(pg);
-	snprintf(err, errlen, "%s: %s%s%s%s", what, msg, detail ? " (" : "",
-		 detail ? detail : "", detail ? ")" : "");
+	snprintf(err, errlen, "%s: %s%s%s%s", what, msg, detail ? " (" : "", detail ? detail : "",
+		 detail ? ")" : "");
 	for (char *p = err; *p; p++)
 		if (*p == '\n')
 			*p = ' ';
@@ -302,23 +301,25 @@ static enum em_err demo_fill(PGconn *pg, bool has_registry, FILE *out, PGresult 
 
 	/* A database loaded by an older effmond has the registry: only the
 	 * monitoring part is added, and its users stay as they are. */
-	if (!has_registry && !demo_exec(pg, "cannot load demo/registry.sql",
-					EM_DEMO_REGISTRY_SQL, 0, NULL, NULL, err, errlen))
+	if (!has_registry && !demo_exec(pg, "cannot load demo/registry.sql", EM_DEMO_REGISTRY_SQL,
+					0, NULL, NULL, err, errlen))
 		return EM_EDB;
-	if (!demo_exec(pg, "cannot load demo/monitoring.sql", EM_DEMO_MONITORING_SQL, 0, NULL,
-		       NULL, err, errlen))
-		return EM_EDB;
-	if (!demo_exec(pg, "cannot find the demo users' scope", DEMO_TARGETS, 1, code, targets,
+	if (!demo_exec(pg, "cannot load demo/monitoring.sql", EM_DEMO_MONITORING_SQL, 0, NULL, NULL,
 		       err, errlen))
 		return EM_EDB;
+	if (!demo_exec(pg, "cannot find the demo users' scope", DEMO_TARGETS, 1, code, targets, err,
+		       errlen))
+		return EM_EDB;
 	if (PQntuples(*targets) != 1 || PQgetisnull(*targets, 0, T_ORG)) {
-		snprintf(err, errlen, "the demo data has no school with a head in its first "
-				      "municipality, for demo-head");
+		snprintf(err, errlen,
+			 "the demo data has no school with a head in its first "
+			 "municipality, for demo-head");
 		return EM_EINTERNAL;
 	}
 	for (size_t k = 0; k < DEMO_NUSERS; k++) {
 		made[k].existed = has_registry;
-		if (!has_registry && (rc = demo_user(pg, k, *targets, &made[k], err, errlen)) != EM_OK)
+		if (!has_registry &&
+		    (rc = demo_user(pg, k, *targets, &made[k], err, errlen)) != EM_OK)
 			return rc;
 	}
 	if ((rc = roadmaps_seed_demo(pg, out, err, errlen)) != EM_OK)
@@ -344,7 +345,9 @@ static enum em_err demo_top_up(PGconn *pg, FILE *out, bool *in_tx, char *err, si
 		return rc;
 	*in_tx = false; /* COMMIT ends the transaction, whether it succeeds or not */
 	return demo_exec(pg, "cannot commit the demo roadmaps", "COMMIT", 0, NULL, NULL, err,
-			 errlen) ? EM_OK : EM_EDB;
+			 errlen)
+		       ? EM_OK
+		       : EM_EDB;
 }
 
 enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
@@ -356,8 +359,8 @@ enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 	bool in_tx = false, has_registry, has_monitoring;
 
 	memset(made, 0, sizeof(made));
-	if (!demo_exec(pg, "cannot configure the session", "SET client_min_messages TO warning",
-		       0, NULL, NULL, err, errlen))
+	if (!demo_exec(pg, "cannot configure the session", "SET client_min_messages TO warning", 0,
+		       NULL, NULL, err, errlen))
 		goto out;
 	if ((rc = demo_schema_ready(pg, err, errlen)) != EM_OK)
 		goto out;
@@ -367,7 +370,8 @@ enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 	in_tx = true;
 	/* Two loaders at once: the second waits here, then finds the region. */
 	if (!demo_exec(pg, "cannot take the demo lock",
-		       "SELECT pg_advisory_xact_lock(" DEMO_LOCK_KEY ")", 0, NULL, NULL, err, errlen))
+		       "SELECT pg_advisory_xact_lock(" DEMO_LOCK_KEY ")", 0, NULL, NULL, err,
+		       errlen))
 		goto out;
 	if (!demo_exec(pg, "cannot look for the demo region",
 		       "SELECT id, name FROM regions WHERE code = $1", 1, code, &res, err, errlen))
@@ -382,8 +386,8 @@ enum em_err demo_load(PGconn *pg, FILE *out, char *err, size_t errlen)
 	}
 	PQclear(res);
 	res = NULL;
-	if (!demo_exec(pg, "cannot look for the demo campaigns", DEMO_HAS_MONITORING, 1, code,
-		       &res, err, errlen))
+	if (!demo_exec(pg, "cannot look for the demo campaigns", DEMO_HAS_MONITORING, 1, code, &res,
+		       err, errlen))
 		goto out;
 	has_monitoring = has_registry && PQgetvalue(res, 0, 0)[0] == 't';
 	if (has_monitoring) {

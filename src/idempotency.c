@@ -21,11 +21,10 @@ DB_STMT(IDEM_CLAIM) = {
 	"INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES ($1::bigint, $2, $3) "
 	"ON CONFLICT DO NOTHING",
 	3};
-DB_STMT(IDEM_GET) = {
-	"idem_get",
-	"SELECT request_hash, status, body, location, etag FROM idempotency_keys "
-	"WHERE user_id = $1::bigint AND key = $2",
-	2};
+DB_STMT(IDEM_GET) = {"idem_get",
+		     "SELECT request_hash, status, body, location, etag FROM idempotency_keys "
+		     "WHERE user_id = $1::bigint AND key = $2",
+		     2};
 DB_STMT(IDEM_SAVE) = {
 	"idem_save",
 	"UPDATE idempotency_keys SET status = $3::int, body = $4, location = $5, etag = $6 "
@@ -62,7 +61,8 @@ static enum em_err idem_claim(struct em_req *req, struct idem *idem, struct em_r
 	bool claimed = strcmp(PQcmdTuples(res), "1") == 0;
 	PQclear(res);
 	if (claimed) {
-		if (randombytes_uniform(100) == 0 && db_exec(req->db, &IDEM_PURGE, NULL, &res) == EM_OK)
+		if (randombytes_uniform(100) == 0 &&
+		    db_exec(req->db, &IDEM_PURGE, NULL, &res) == EM_OK)
 			PQclear(res);
 		return EM_OK;
 	}
@@ -96,8 +96,7 @@ static enum em_err idem_claim(struct em_req *req, struct idem *idem, struct em_r
 }
 
 /* Reads and checks the header; false when there is none or it is malformed. */
-static bool idem_key(struct em_req *req, struct idem *idem, struct em_reply *reply,
-		     enum em_err *rc)
+static bool idem_key(struct em_req *req, struct idem *idem, struct em_reply *reply, enum em_err *rc)
 {
 	idem->replayed = false;
 	idem->key = req_header(req, "Idempotency-Key");
@@ -112,8 +111,7 @@ static bool idem_key(struct em_req *req, struct idem *idem, struct em_reply *rep
 	return true;
 }
 
-enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem,
-		       struct em_reply *reply)
+enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem, struct em_reply *reply)
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state st;
@@ -135,8 +133,8 @@ enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem,
 	return idem_claim(req, idem, reply);
 }
 
-enum em_err idem_begin_raw(struct em_req *req, const char *variant, const void *body,
-			   size_t len, struct idem *idem, struct em_reply *reply)
+enum em_err idem_begin_raw(struct em_req *req, const char *variant, const void *body, size_t len,
+			   struct idem *idem, struct em_reply *reply)
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state st;
@@ -154,9 +152,7 @@ enum em_err idem_begin_raw(struct em_req *req, const char *variant, const void *
 	return idem_claim(req, idem, reply);
 }
 
-
-enum em_err idem_finish(struct em_req *req, const struct idem *idem,
-			const struct em_reply *reply)
+enum em_err idem_finish(struct em_req *req, const struct idem *idem, const struct em_reply *reply)
 {
 	struct db_args a;
 	PGresult *res;

@@ -23,12 +23,12 @@
 
 #define MAX_ROUTES 256
 
-static const unsigned STATUSES[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412,
-				    413, 415, 422, 428, 429, 500, 503, 504};
+static const unsigned STATUSES[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409,
+				    412, 413, 415, 422, 428, 429, 500, 503, 504};
 #define NSTATUS (sizeof(STATUSES) / sizeof(STATUSES[0]))
 /* Histogram bounds in microseconds. */
-static const long BOUNDS_US[] = {500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
-				 250000, 500000, 1000000, 2500000, 5000000};
+static const long BOUNDS_US[] = {500,    1000,   2500,   5000,    10000,   25000,  50000,
+				 100000, 250000, 500000, 1000000, 2500000, 5000000};
 #define NBOUNDS (sizeof(BOUNDS_US) / sizeof(BOUNDS_US[0]))
 
 static atomic_ulong requests[MAX_ROUTES + 1][NSTATUS + 1];
@@ -257,7 +257,8 @@ int metrics_render(char **out, size_t *len)
 		const char *pattern, *method;
 		route_labels(r, &pattern, &method);
 		for (size_t s = 0; s <= NSTATUS; s++) {
-			unsigned long v = atomic_load_explicit(&requests[r][s], memory_order_relaxed);
+			unsigned long v = atomic_load_explicit(&requests[r][s],
+							       memory_order_relaxed);
 			if (!v)
 				continue;
 			if (s < NSTATUS)

@@ -194,7 +194,6 @@ static void cell_text(json_t *v, char dec, char *num, size_t numlen, const char 
 
 /* --- CSV ----------------------------------------------------------------------------- */
 
-
 /* Quoted when it holds the delimiter, a quote or a line break. */
 static void csv_field(struct sbuf *b, const char *s, char delim)
 {
@@ -492,8 +491,8 @@ out:
 	return rc;
 }
 
-enum em_err book_reply(const struct sheet_book *book, enum em_format fmt,
-		       const struct csv_opts *o, struct em_reply *reply)
+enum em_err book_reply(const struct sheet_book *book, enum em_format fmt, const struct csv_opts *o,
+		       struct em_reply *reply)
 {
 	if (book->failed)
 		return EM_EINTERNAL;
@@ -510,7 +509,7 @@ static const enum em_format BOOK_FORMATS[] = {EM_FMT_JSON, EM_FMT_CSV, EM_FMT_XL
 
 /* The answer format and CSV options; field errors go into reply. */
 enum em_err book_params(struct em_req *req, struct em_reply *reply, enum em_format *fmt,
-			       struct csv_opts *csv)
+			struct csv_opts *csv)
 {
 	enum em_err rc = negotiate(req, reply, BOOK_FORMATS, 3, fmt);
 
@@ -521,9 +520,8 @@ enum em_err book_params(struct em_req *req, struct em_reply *reply, enum em_form
 }
 
 /* Replaces the JSON text in reply by the book fill() builds from it, as fmt. */
-enum em_err book_from_json(struct em_reply *reply, enum em_format fmt,
-				  const struct csv_opts *csv, const char *name,
-				  void (*fill)(struct sheet_book *, json_t *))
+enum em_err book_from_json(struct em_reply *reply, enum em_format fmt, const struct csv_opts *csv,
+			   const char *name, void (*fill)(struct sheet_book *, json_t *))
 {
 	struct sheet_book book = {0};
 	json_error_t jerr;

@@ -89,8 +89,9 @@ static enum em_err check_field(const json_t *v, const struct field *f, struct em
 			return reply_field_error(r, f->name, "must be a string");
 		n = utf8_length(json_string_value(v));
 		if ((long long)n < f->min || (long long)n > f->max)
-			return reply_field_error(r, f->name, "length must be %lld to %lld characters",
-						 f->min, f->max);
+			return reply_field_error(r, f->name,
+						 "length must be %lld to %lld characters", f->min,
+						 f->max);
 		if (strlen(json_string_value(v)) != json_string_length(v))
 			return reply_field_error(r, f->name, "must not contain NUL characters");
 		return EM_OK;
@@ -99,8 +100,8 @@ static enum em_err check_field(const json_t *v, const struct field *f, struct em
 		if (!json_is_integer(v))
 			return reply_field_error(r, f->name, "must be an integer");
 		if (json_integer_value(v) < f->min || json_integer_value(v) > f->max)
-			return reply_field_error(r, f->name, "must be between %lld and %lld", f->min,
-						 f->max);
+			return reply_field_error(r, f->name, "must be between %lld and %lld",
+						 f->min, f->max);
 		return EM_OK;
 	case F_ID:
 		if (!json_is_integer(v) || json_integer_value(v) <= 0)
@@ -110,8 +111,8 @@ static enum em_err check_field(const json_t *v, const struct field *f, struct em
 		if (!json_is_number(v))
 			return reply_field_error(r, f->name, "must be a number");
 		if (json_number_value(v) < (double)f->min || json_number_value(v) > (double)f->max)
-			return reply_field_error(r, f->name, "must be between %lld and %lld", f->min,
-						 f->max);
+			return reply_field_error(r, f->name, "must be between %lld and %lld",
+						 f->min, f->max);
 		return EM_OK;
 	case F_BOOL:
 		if (!json_is_boolean(v))
@@ -247,8 +248,8 @@ bool rfc3339_parse(const char *s, double *epoch)
 	return true;
 }
 
-bool validate_timestamp(const json_t *body, const char *name, bool required,
-			    struct em_reply *reply, double *epoch)
+bool validate_timestamp(const json_t *body, const char *name, bool required, struct em_reply *reply,
+			double *epoch)
 {
 	const json_t *v = json_object_get(body, name);
 

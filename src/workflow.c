@@ -73,8 +73,9 @@ static enum em_err lock_row(struct wf_ctx *c)
 	if (wf->locked && (rc = wf->locked(c)) != EM_OK)
 		return rc;
 	if (atol(PQgetvalue(c->lock, 0, 0)) != c->version)
-		return reply_fail(c->reply, EM_EPRECOND, "the %s has changed: its ETag is now \"%s\"",
-				  wf->entity, PQgetvalue(c->lock, 0, 0));
+		return reply_fail(c->reply, EM_EPRECOND,
+				  "the %s has changed: its ETag is now \"%s\"", wf->entity,
+				  PQgetvalue(c->lock, 0, 0));
 	return wf->current ? wf->current(c) : EM_OK;
 }
 

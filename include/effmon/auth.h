@@ -43,8 +43,7 @@ enum em_err token_issue(const struct auth_user *user, long ttl, char **out);
  * values of exp/nbf/iat/iss/aud, sub and role. why gets a short reason for
  * the log (never echoed with the token).
  */
-enum em_err token_verify(const char *token, int64_t now, struct auth_claims *out,
-			 const char **why);
+enum em_err token_verify(const char *token, int64_t now, struct auth_claims *out, const char **why);
 
 /* An Authorization header "Bearer <token>" (scheme case-insensitive) verified
  * up to its claims: everything auth_authenticate does before the user lookup. */

@@ -32,6 +32,7 @@
  * self_points, verified_points. Tables are aliased cs, cv, ci: append
  * " AND ..." conditions on them.
  */
+/* clang-format off */
 #define SQL_CAL_PAIRS(campaign)                                                            \
 	"SELECT cs.id AS submission_id, cs.region_id, cs.municipality_id, cs.organization_id, " \
 	" cs.kind, ci.id AS indicator_id, ci.direction_id, "                                 \
@@ -68,6 +69,7 @@
 #define SQL_CAL_FLAG(x, n, share, gap)                                                      \
 	"(" x ".compared >= " n " AND " x ".lowered >= " share " * " x ".compared AND "      \
 	x ".gap_sum >= " gap " * " x ".compared)"
+/* clang-format on */
 
 /* GET /campaigns/{id}/calibration. */
 enum em_err campaign_calibration(struct em_req *req, const struct em_args *args, json_t *body,

@@ -17,8 +17,8 @@ enum em_log_format { EM_LOG_TEXT = 0, EM_LOG_JSON };
 struct em_config {
 	char *database_url;
 	char *database_read_url;
-	long read_max_lag_s;          /* replica lag past which reads go to the primary */
-	char *listen;                 /* as given: "127.0.0.1:8080" */
+	long read_max_lag_s; /* replica lag past which reads go to the primary */
+	char *listen;        /* as given: "127.0.0.1:8080" */
 	struct sockaddr_storage listen_addr;
 	socklen_t listen_addr_len;
 	long threads;
@@ -64,8 +64,8 @@ struct em_config {
  * returned in rest[] (count in *nrest, rest must hold argc entries).
  * On failure writes a one-line reason into err and returns EM_EINVAL.
  */
-enum em_err config_parse(struct em_config *cfg, int argc, char **argv, int first,
-			 int *rest, int *nrest, char *err, size_t errlen);
+enum em_err config_parse(struct em_config *cfg, int argc, char **argv, int first, int *rest,
+			 int *nrest, char *err, size_t errlen);
 
 /* EFFMON_DATABASE_URL and EFFMON_DATABASE_READ_URL, when set, parse as libpq
  * connection strings; the error names the variable, never the password. */

@@ -23,7 +23,7 @@ struct csv_field {
 	const char *ptr; /* into the buffer; for a quoted field, the text inside the quotes */
 	size_t len;
 	bool quoted;
-	bool escapes;    /* holds doubled quotes "" that read as one: see csv_unescape */
+	bool escapes; /* holds doubled quotes "" that read as one: see csv_unescape */
 };
 
 struct csv_reader {

@@ -28,10 +28,10 @@ struct db_stmt {
  * db_check_statements (`effmond check-statements`, run by the tests) prepares
  * every statement of the binary against a migrated database.
  */
-#define DB_STMT(var)                                                                         \
-	static const struct db_stmt var;                                                     \
-	static const struct db_stmt *const var##_registered                                 \
-		__attribute__((used, section("em_stmts"))) = &var;                           \
+#define DB_STMT(var)                                               \
+	static const struct db_stmt var;                           \
+	static const struct db_stmt *const var##_registered        \
+		__attribute__((used, section("em_stmts"))) = &var; \
 	static const struct db_stmt var
 
 /* Every registered statement, in link order; *n gets how many. */

@@ -14,24 +14,24 @@
 
 enum em_err {
 	EM_OK = 0,
-	EM_EBADREQ,       /* malformed request: framing, JSON syntax, body shape */
-	EM_EINVAL,        /* validation failed: field-level errors attached */
-	EM_EUNAUTH,       /* no or invalid credentials */
-	EM_EFORBIDDEN,    /* authenticated, but the role may not */
-	EM_ENOTFOUND,     /* no such object, or outside the caller's scope */
-	EM_EMETHOD,       /* path exists, method does not */
-	EM_ECONFLICT,     /* state or uniqueness conflict */
-	EM_EPRECOND,      /* If-Match does not match the current version */
-	EM_ETOOLARGE,     /* body over the configured cap */
-	EM_EMEDIATYPE,    /* body is not application/json */
-	EM_EUNPROCESSABLE,/* well-formed but cannot be applied (idempotency key reuse) */
-	EM_EPRECONDREQ,   /* If-Match required */
-	EM_ERATELIMIT,    /* too many attempts */
-	EM_ENOTACCEPTABLE,/* no media type the route gives is acceptable (Accept) */
-	EM_EINTERNAL,     /* a bug or an unexpected library failure */
-	EM_EDB,           /* an unexpected database error */
-	EM_EUNAVAILABLE,  /* database unreachable or overloaded: retry later */
-	EM_ERETRY,        /* serialization failure: the transaction is retried */
+	EM_EBADREQ,        /* malformed request: framing, JSON syntax, body shape */
+	EM_EINVAL,         /* validation failed: field-level errors attached */
+	EM_EUNAUTH,        /* no or invalid credentials */
+	EM_EFORBIDDEN,     /* authenticated, but the role may not */
+	EM_ENOTFOUND,      /* no such object, or outside the caller's scope */
+	EM_EMETHOD,        /* path exists, method does not */
+	EM_ECONFLICT,      /* state or uniqueness conflict */
+	EM_EPRECOND,       /* If-Match does not match the current version */
+	EM_ETOOLARGE,      /* body over the configured cap */
+	EM_EMEDIATYPE,     /* body is not application/json */
+	EM_EUNPROCESSABLE, /* well-formed but cannot be applied (idempotency key reuse) */
+	EM_EPRECONDREQ,    /* If-Match required */
+	EM_ERATELIMIT,     /* too many attempts */
+	EM_ENOTACCEPTABLE, /* no media type the route gives is acceptable (Accept) */
+	EM_EINTERNAL,      /* a bug or an unexpected library failure */
+	EM_EDB,            /* an unexpected database error */
+	EM_EUNAVAILABLE,   /* database unreachable or overloaded: retry later */
+	EM_ERETRY,         /* serialization failure: the transaction is retried */
 	EM_ERR_COUNT
 };
 
@@ -46,9 +46,9 @@ enum em_role {
 	EM_ROLE_PORTAL = 1 << 5,
 };
 
-#define EM_ROLES_ALL                                                        \
-	(EM_ROLE_ADMIN | EM_ROLE_REGIONAL | EM_ROLE_MUNICIPAL | EM_ROLE_HEAD | \
-	 EM_ROLE_EXPERT | EM_ROLE_PORTAL)
+#define EM_ROLES_ALL                                                                            \
+	(EM_ROLE_ADMIN | EM_ROLE_REGIONAL | EM_ROLE_MUNICIPAL | EM_ROLE_HEAD | EM_ROLE_EXPERT | \
+	 EM_ROLE_PORTAL)
 #define EM_ROLES_PUBLIC 0 /* a route with no roles needs no token */
 
 const char *em_role_name(enum em_role role);

@@ -21,7 +21,7 @@ struct db_conn;
 struct em_caller {
 	int64_t user_id;
 	enum em_role role;
-	int64_t region_id;       /* 0: none */
+	int64_t region_id; /* 0: none */
 	int64_t municipality_id;
 	int64_t organization_id;
 	int64_t manager_id;
@@ -36,13 +36,13 @@ struct em_args {
 enum em_value_kind { EM_HEADER, EM_QUERY };
 
 struct em_req {
-	const char *method;     /* GET for HEAD requests */
+	const char *method; /* GET for HEAD requests */
 	const char *path;
 	const struct em_route *route;
 	const char *request_id;
 	const char *client_ip;
 	struct em_caller caller;
-	struct db_conn *db;     /* this worker's connection */
+	struct db_conn *db; /* this worker's connection */
 	const struct em_config *cfg;
 	/* Raw body, for routes that take something other than JSON. */
 	const char *body;
@@ -58,18 +58,18 @@ struct em_header {
 };
 
 struct em_reply {
-	unsigned status;          /* 0: 200, or the error's status */
-	json_t *json;             /* owned: the body as JSON */
-	char *text;               /* owned: a non-JSON body */
+	unsigned status; /* 0: 200, or the error's status */
+	json_t *json;    /* owned: the body as JSON */
+	char *text;      /* owned: a non-JSON body */
 	size_t text_len;
-	const char *text_static;  /* a body not to be freed */
+	const char *text_static; /* a body not to be freed */
 	const char *content_type;
 	struct em_header headers[EM_MAX_REPLY_HEADERS];
 	int nheaders;
-	char detail[512];         /* the problem's detail on failure */
-	json_t *errors;           /* owned: [{field, message}] on validation failure */
-	long retry_after;         /* seconds, for 429 and 503 */
-	const char *allow;        /* for 405 */
+	char detail[512];  /* the problem's detail on failure */
+	json_t *errors;    /* owned: [{field, message}] on validation failure */
+	long retry_after;  /* seconds, for 429 and 503 */
+	const char *allow; /* for 405 */
 };
 
 typedef enum em_err (*em_handler)(struct em_req *req, const struct em_args *args, json_t *body,

@@ -16,10 +16,10 @@ enum em_err campaigns_update(struct em_req *req, const struct em_args *args, jso
 			     struct em_reply *reply);
 enum em_err campaigns_transition(struct em_req *req, const struct em_args *args, json_t *body,
 				 struct em_reply *reply);
-enum em_err campaign_indicators_list(struct em_req *req, const struct em_args *args,
-				     json_t *body, struct em_reply *reply);
-enum em_err campaign_indicators_create(struct em_req *req, const struct em_args *args,
-				       json_t *body, struct em_reply *reply);
+enum em_err campaign_indicators_list(struct em_req *req, const struct em_args *args, json_t *body,
+				     struct em_reply *reply);
+enum em_err campaign_indicators_create(struct em_req *req, const struct em_args *args, json_t *body,
+				       struct em_reply *reply);
 enum em_err indicators_update(struct em_req *req, const struct em_args *args, json_t *body,
 			      struct em_reply *reply);
 enum em_err indicators_delete(struct em_req *req, const struct em_args *args, json_t *body,
@@ -62,7 +62,7 @@ enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t 
 enum em_err campaign_simulate(struct em_req *req, const struct em_args *args, json_t *body,
 			      struct em_reply *reply);
 /* GET /campaigns/{id}/simulations: the record of the runs the caller may see, newest first. */
-enum em_err campaign_simulations_list(struct em_req *req, const struct em_args *args,
-				      json_t *body, struct em_reply *reply);
+enum em_err campaign_simulations_list(struct em_req *req, const struct em_args *args, json_t *body,
+				      struct em_reply *reply);
 
 #endif

@@ -22,10 +22,10 @@ enum route_flags {
 struct em_route {
 	const char *method;
 	const char *pattern;
-	unsigned roles;      /* enum em_role bits; 0 = public */
+	unsigned roles; /* enum em_role bits; 0 = public */
 	em_handler handler;
 	unsigned flags;
-	const void *data;    /* handed to the handler: a resource descriptor, say */
+	const void *data; /* handed to the handler: a resource descriptor, say */
 };
 
 extern const struct em_route ROUTES[];

@@ -39,7 +39,7 @@ struct sheet_table {
 };
 
 struct sheet {
-	char name[128];         /* at most 31 characters once written to XLSX */
+	char name[128]; /* at most 31 characters once written to XLSX */
 	struct sheet_table *tables;
 	size_t ntables;
 };
@@ -47,7 +47,7 @@ struct sheet {
 struct sheet_book {
 	struct sheet *sheets;
 	size_t nsheets;
-	bool failed;            /* an allocation failed: the reply is a 500 */
+	bool failed; /* an allocation failed: the reply is a 500 */
 };
 
 struct csv_opts {
@@ -72,8 +72,8 @@ void csv_opts_parse(const struct em_req *req, struct em_reply *reply, struct csv
 void reply_attachment(struct em_reply *reply, const char *base, enum em_format fmt);
 
 /* Writes the book as fmt (EM_FMT_CSV or EM_FMT_XLSX) into reply's body. */
-enum em_err book_reply(const struct sheet_book *book, enum em_format fmt,
-		       const struct csv_opts *o, struct em_reply *reply);
+enum em_err book_reply(const struct sheet_book *book, enum em_format fmt, const struct csv_opts *o,
+		       struct em_reply *reply);
 
 /* For a route giving JSON, CSV and XLSX: the format (negotiate) and the CSV
  * options; field errors go into reply (the caller fails on reply->errors). */

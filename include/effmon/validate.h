@@ -11,13 +11,13 @@
 #include "effmon/http.h"
 
 enum field_type {
-	F_STRING,  /* min/max: length in characters */
-	F_INT,     /* min/max: value */
-	F_NUMBER,  /* min/max: value */
+	F_STRING, /* min/max: length in characters */
+	F_INT,    /* min/max: value */
+	F_NUMBER, /* min/max: value */
 	F_BOOL,
-	F_ENUM,    /* choices: NULL-terminated list */
-	F_DATE,    /* YYYY-MM-DD, a real calendar date */
-	F_ID,      /* positive 64-bit integer */
+	F_ENUM, /* choices: NULL-terminated list */
+	F_DATE, /* YYYY-MM-DD, a real calendar date */
+	F_ID,   /* positive 64-bit integer */
 };
 
 struct field {
@@ -44,8 +44,8 @@ bool rfc3339_parse(const char *s, double *epoch);
 
 /* Checks a timestamp member; true and *epoch when it is present and valid, else a field
  * error when it is required or malformed. */
-bool validate_timestamp(const json_t *body, const char *name, bool required,
-			struct em_reply *reply, double *epoch);
+bool validate_timestamp(const json_t *body, const char *name, bool required, struct em_reply *reply,
+			double *epoch);
 
 /* Does a JSON string hold a NUL (which jansson allows and text columns do not)? */
 bool json_has_nul(const json_t *s);

@@ -41,11 +41,11 @@ struct wf_ctx {
 	struct em_req *req;
 	const struct workflow *wf;
 	int64_t id;
-	long version;           /* from If-Match */
+	long version; /* from If-Match */
 	json_t *body;
-	const char *to;         /* the body's to */
-	const char *from;       /* the locked row's status */
-	PGresult *lock;         /* the locked row */
+	const char *to;                  /* the body's to */
+	const char *from;                /* the locked row's status */
+	PGresult *lock;                  /* the locked row */
 	const char *extra[WF_MAX_EXTRA]; /* the move statement's parameters after the texts */
 	char extra_buf[WF_MAX_EXTRA][24];
 	struct em_reply *reply;

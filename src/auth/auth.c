@@ -19,8 +19,8 @@
  * LISTEN caches nothing. */
 #define USER_CACHE_TTL_S 30
 
-static const char *const ROLE_NAMES[] = {"admin", "regional_operator", "municipal_operator",
-					 "head", "expert", "portal"};
+static const char *const ROLE_NAMES[] = {
+	"admin", "regional_operator", "municipal_operator", "head", "expert", "portal"};
 
 const char *em_role_name(enum em_role role)
 {
@@ -40,19 +40,17 @@ enum em_role em_role_parse(const char *name)
 
 /* The user's own scope columns, then the scope it implies (a municipal
  * operator's region, a head's municipality and region). */
-#define USER_SELECT                                                                     \
-	"SELECT u.id, u.login, u.role, coalesce(u.region_id, 0), "                      \
-	"coalesce(u.municipality_id, 0), coalesce(u.organization_id, 0), "               \
-	"coalesce(u.manager_id, 0), u.active, "                                          \
-	"coalesce(u.region_id, m.region_id, o.region_id, 0), "                           \
-	"coalesce(u.municipality_id, o.municipality_id, 0), u.password_hash "            \
-	"FROM users u LEFT JOIN municipalities m ON m.id = u.municipality_id "           \
+#define USER_SELECT                                                            \
+	"SELECT u.id, u.login, u.role, coalesce(u.region_id, 0), "             \
+	"coalesce(u.municipality_id, 0), coalesce(u.organization_id, 0), "     \
+	"coalesce(u.manager_id, 0), u.active, "                                \
+	"coalesce(u.region_id, m.region_id, o.region_id, 0), "                 \
+	"coalesce(u.municipality_id, o.municipality_id, 0), u.password_hash "  \
+	"FROM users u LEFT JOIN municipalities m ON m.id = u.municipality_id " \
 	"LEFT JOIN organizations o ON o.id = u.organization_id "
 
-DB_STMT(USER_BY_ID) = {"users_by_id", USER_SELECT "WHERE u.id = $1::bigint",
-					  1};
-DB_STMT(USER_BY_LOGIN) = {
-	"users_by_login", USER_SELECT "WHERE lower(u.login) = lower($1)", 1};
+DB_STMT(USER_BY_ID) = {"users_by_id", USER_SELECT "WHERE u.id = $1::bigint", 1};
+DB_STMT(USER_BY_LOGIN) = {"users_by_login", USER_SELECT "WHERE lower(u.login) = lower($1)", 1};
 /* Creates or locks the login's throttle row for the rest of the transaction, so
  * that concurrent attempts on one login are counted one after another; returns
  * the seconds left of a lock, or NULL. The seconds are counted from the clock once
@@ -80,8 +78,8 @@ DB_STMT(THROTTLE_FAIL) = {
 	"$3::int) THEN 1 ELSE t.failures + 1 END) >= $2::int "
 	"  THEN now() + make_interval(secs => $3::int) END",
 	3};
-DB_STMT(THROTTLE_CLEAR) = {
-	"login_throttle_clear", "DELETE FROM login_throttle WHERE login = lower($1)", 1};
+DB_STMT(THROTTLE_CLEAR) = {"login_throttle_clear",
+			   "DELETE FROM login_throttle WHERE login = lower($1)", 1};
 
 static void user_from_row(const PGresult *r, struct auth_user *u)
 {
@@ -125,9 +123,10 @@ json_t *users_to_json(const struct auth_user *u)
 {
 	return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "id", (json_int_t)u->id,
 			 "login", u->login, "role", em_role_name(u->role), "region_id",
-			 id_or_null(u->region_id), "municipality_id", id_or_null(u->municipality_id),
-			 "organization_id", id_or_null(u->organization_id), "manager_id",
-			 id_or_null(u->manager_id), "active", u->active);
+			 id_or_null(u->region_id), "municipality_id",
+			 id_or_null(u->municipality_id), "organization_id",
+			 id_or_null(u->organization_id), "manager_id", id_or_null(u->manager_id),
+			 "active", u->active);
 }
 
 /* Per-thread cache of user rows, direct-mapped by id. A slot is good while
@@ -273,7 +272,8 @@ enum em_err auth_token_handler(struct em_req *req, const struct em_args *args, j
 	if (l.retry_after > 0) {
 		reply->retry_after = l.retry_after;
 		return reply_fail(reply, EM_ERATELIMIT,
-				  "too many failed logins: try again in %ld seconds", l.retry_after);
+				  "too many failed logins: try again in %ld seconds",
+				  l.retry_after);
 	}
 	if (!l.ok) {
 		log_msg(EM_LOG_INFO, req->request_id, "login failed");

@@ -18,7 +18,7 @@
 static struct {
 	unsigned char *secret;
 	size_t secret_len;
-	char *public_key;      /* external IdP, optional */
+	char *public_key; /* external IdP, optional */
 	size_t public_key_len;
 	jwt_alg_t public_alg;
 	const char *public_alg_name;
@@ -69,9 +69,11 @@ enum em_err token_issue(const struct auth_user *u, long ttl, char **out)
 		goto out;
 	if (u->region_id && jwt_add_grant_int(jwt, "region_id", (long)u->region_id))
 		goto out;
-	if (u->municipality_id && jwt_add_grant_int(jwt, "municipality_id", (long)u->municipality_id))
+	if (u->municipality_id &&
+	    jwt_add_grant_int(jwt, "municipality_id", (long)u->municipality_id))
 		goto out;
-	if (u->organization_id && jwt_add_grant_int(jwt, "organization_id", (long)u->organization_id))
+	if (u->organization_id &&
+	    jwt_add_grant_int(jwt, "organization_id", (long)u->organization_id))
 		goto out;
 	if (jwt_set_alg(jwt, JWT_ALG_HS256, keys.secret, (int)keys.secret_len))
 		goto out;
@@ -139,8 +141,9 @@ static bool aud_ok(json_t *aud)
 		return strcmp(json_string_value(aud), keys.audience) == 0;
 	if (!json_is_array(aud))
 		return false;
-	json_array_foreach(aud, i, v) if (json_is_string(v) &&
-					  strcmp(json_string_value(v), keys.audience) == 0) return true;
+	json_array_foreach(aud, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), keys.audience) == 0)
+			return true;
 	return false;
 }
 
@@ -202,8 +205,7 @@ static bool public_ok(const char *token)
 	return ok;
 }
 
-enum em_err token_verify(const char *token, int64_t now, struct auth_claims *out,
-			 const char **why)
+enum em_err token_verify(const char *token, int64_t now, struct auth_claims *out, const char **why)
 {
 	size_t len = strlen(token);
 	const char *dot1, *dot2;

@@ -64,8 +64,8 @@ static bool count_ok(const struct db_stmt *st, const struct db_args *a)
 {
 	if (!a->overflow && a->n == st->nparams)
 		return true;
-	log_error("statement %s takes %d parameters, the caller gave %s%d", st->name,
-		  st->nparams, a->overflow ? "more than " : "", a->n);
+	log_error("statement %s takes %d parameters, the caller gave %s%d", st->name, st->nparams,
+		  a->overflow ? "more than " : "", a->n);
 	return false;
 }
 
@@ -78,23 +78,20 @@ enum em_err db_exec_args(struct db_conn *c, const struct db_stmt *st, const stru
 }
 
 /* Each returns the setting before; the session's, not a transaction's (see db.h). */
-DB_STMT(PLAN_CUSTOM) = {
-	"plan_cache_custom",
-	"SELECT current_setting('plan_cache_mode'), "
-	"set_config('plan_cache_mode', 'force_custom_plan', false)",
-	0};
-DB_STMT(PLAN_GENERIC) = {
-	"plan_cache_generic",
-	"SELECT current_setting('plan_cache_mode'), "
-	"set_config('plan_cache_mode', 'force_generic_plan', false)",
-	0};
-DB_STMT(PLAN_RESTORE) = {
-	"plan_cache_restore", "SELECT set_config('plan_cache_mode', $1, false)", 1};
+DB_STMT(PLAN_CUSTOM) = {"plan_cache_custom",
+			"SELECT current_setting('plan_cache_mode'), "
+			"set_config('plan_cache_mode', 'force_custom_plan', false)",
+			0};
+DB_STMT(PLAN_GENERIC) = {"plan_cache_generic",
+			 "SELECT current_setting('plan_cache_mode'), "
+			 "set_config('plan_cache_mode', 'force_generic_plan', false)",
+			 0};
+DB_STMT(PLAN_RESTORE) = {"plan_cache_restore", "SELECT set_config('plan_cache_mode', $1, false)",
+			 1};
 
 /* st with a, plan_cache_mode set by mode (PLAN_CUSTOM or PLAN_GENERIC) around it. */
 static enum em_err exec_planned(struct db_conn *c, const struct db_stmt *mode,
-				const struct db_stmt *st, const struct db_args *a,
-				PGresult **out)
+				const struct db_stmt *st, const struct db_args *a, PGresult **out)
 {
 	char before[32];
 	const char *restore[1] = {before};

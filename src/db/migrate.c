@@ -124,9 +124,10 @@ static enum em_err apply_functions(PGconn *pg, char *err, size_t errlen)
 		if (row >= 0 && strcmp(PQgetvalue(res, row, 1), sum) == 0)
 			continue;
 		if (row >= 0 && atoi(PQgetvalue(res, row, 2)) > migrate_latest()) {
-			log_warning("sql/%s was applied by a binary with migration %s, newer than "
-				    "this one: left as it is",
-				    f->name, PQgetvalue(res, row, 2));
+			log_warning(
+				"sql/%s was applied by a binary with migration %s, newer than "
+				"this one: left as it is",
+				f->name, PQgetvalue(res, row, 2));
 			continue;
 		}
 		if (!apply_tx(pg, f->sql,
@@ -270,8 +271,7 @@ enum em_err migrate_check(struct db_conn *c, int *applied, bool *functions)
 		return rc;
 	*applied = (int)db_int64(res, 0, 0);
 	*functions = db_int64(res, 0, 2) == (int64_t)EM_NFUNCTIONS;
-	rc = db_int64(res, 0, 1) == (int64_t)EM_NMIGRATIONS && *functions ? EM_OK
-									    : EM_EUNAVAILABLE;
+	rc = db_int64(res, 0, 1) == (int64_t)EM_NMIGRATIONS && *functions ? EM_OK : EM_EUNAVAILABLE;
 	PQclear(res);
 	return rc;
 }

@@ -93,14 +93,9 @@ struct db_conn *replica_for_read(void)
 	if (!c)
 		return NULL;
 	switch (check(c)) {
-	case REPLICA_UP:
-		return c;
-	case REPLICA_LAGGING:
-		replica_count_bypass(REPLICA_BYPASS_LAGGING);
-		return NULL;
-	default:
-		replica_count_bypass(REPLICA_BYPASS_DOWN);
-		return NULL;
+	case REPLICA_UP: return c;
+	case REPLICA_LAGGING: replica_count_bypass(REPLICA_BYPASS_LAGGING); return NULL;
+	default: replica_count_bypass(REPLICA_BYPASS_DOWN); return NULL;
 	}
 }
 

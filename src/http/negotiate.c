@@ -70,7 +70,8 @@ static int range_match(const char *r, size_t n, const char *type)
 
 	if (n == 3 && memcmp(r, "*/*", 3) == 0)
 		return 1;
-	if (n == tlen + 2 && strncasecmp(r, type, tlen) == 0 && r[tlen] == '/' && r[tlen + 1] == '*')
+	if (n == tlen + 2 && strncasecmp(r, type, tlen) == 0 && r[tlen] == '/' &&
+	    r[tlen + 1] == '*')
 		return 2;
 	if (n == strlen(type) && strncasecmp(r, type, n) == 0)
 		return 3;
@@ -124,7 +125,8 @@ int negotiate_accept(const char *accept, const enum em_format *offered, size_t n
 		}
 		if (q >= 0 && re > rs)
 			for (size_t i = 0; i < n; i++) {
-				int spec = range_match(rs, (size_t)(re - rs), format_media_type(offered[i]));
+				int spec = range_match(rs, (size_t)(re - rs),
+						       format_media_type(offered[i]));
 				if (spec > best_spec[i]) {
 					best_spec[i] = spec;
 					q_of[i] = q;

@@ -60,11 +60,13 @@ enum em_err proxies_parse(const char *list, struct em_proxies *out, char *err, s
 		trim(&s, &e);
 		len = (int)(e - s);
 		if (s == e) {
-			snprintf(err, errlen, "EFFMON_TRUSTED_PROXIES: an empty entry in \"%s\"", list);
+			snprintf(err, errlen, "EFFMON_TRUSTED_PROXIES: an empty entry in \"%s\"",
+				 list);
 			return EM_EINVAL;
 		}
 		if (out->n == PROXIES_MAX) {
-			snprintf(err, errlen, "EFFMON_TRUSTED_PROXIES: more than %d entries", PROXIES_MAX);
+			snprintf(err, errlen, "EFFMON_TRUSTED_PROXIES: more than %d entries",
+				 PROXIES_MAX);
 			return EM_EINVAL;
 		}
 		slash = memchr(s, '/', (size_t)(e - s));
@@ -81,23 +83,26 @@ enum em_err proxies_parse(const char *list, struct em_proxies *out, char *err, s
 			const char *d = slash + 1;
 			unsigned v = 0;
 			if (d == e || e - d > 3) {
-				snprintf(err, errlen, "EFFMON_TRUSTED_PROXIES: \"%.*s\" has a bad prefix length",
+				snprintf(err, errlen,
+					 "EFFMON_TRUSTED_PROXIES: \"%.*s\" has a bad prefix length",
 					 len, s);
 				return EM_EINVAL;
 			}
 			for (; d < e; d++) {
 				if (*d < '0' || *d > '9') {
-					snprintf(err, errlen,
-						 "EFFMON_TRUSTED_PROXIES: \"%.*s\" has a bad prefix length",
-						 len, s);
+					snprintf(
+						err, errlen,
+						"EFFMON_TRUSTED_PROXIES: \"%.*s\" has a bad prefix length",
+						len, s);
 					return EM_EINVAL;
 				}
 				v = v * 10 + (unsigned)(*d - '0');
 			}
 			if (v > maxbits) {
-				snprintf(err, errlen,
-					 "EFFMON_TRUSTED_PROXIES: \"%.*s\": the prefix is longer than %u bits",
-					 len, s, maxbits);
+				snprintf(
+					err, errlen,
+					"EFFMON_TRUSTED_PROXIES: \"%.*s\": the prefix is longer than %u bits",
+					len, s, maxbits);
 				return EM_EINVAL;
 			}
 			bits = maxbits == 32 ? 96 + v : v;

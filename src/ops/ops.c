@@ -57,8 +57,8 @@ enum em_err ops_readyz(struct em_req *req, const struct em_args *args, json_t *b
 	if (rc == EM_OK) {
 		reply->retry_after = 0;
 		reply_json(reply, 200,
-			   json_pack("{s:s, s:i, s:o}", "status", "ready", "schema_version", applied,
-				     "read_replica", read_replica_json()));
+			   json_pack("{s:s, s:i, s:o}", "status", "ready", "schema_version",
+				     applied, "read_replica", read_replica_json()));
 		return EM_OK;
 	}
 	if (rc == EM_EUNAVAILABLE && applied == 0 && db_ensure(req->db) != EM_OK)

@@ -88,8 +88,9 @@ static json_t *column(const PGresult *res, int col, int integer)
 static char *organization(PGconn *db, const char *id, unsigned *status)
 {
 	static const char *const NAMES[] = {
-		"id", "municipality_id", "region_id", "full_name", "short_name", "inn", "kind",
-		"settlement", "students", "status", "created_at", "updated_at", "version"};
+		"id",     "municipality_id", "region_id", "full_name", "short_name", "inn",
+		"kind",   "settlement",      "students",  "status",    "created_at", "updated_at",
+		"version"};
 	static const int INTEGER[] = {1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
 	const char *params[1] = {id};
 	PGresult *res = PQexecPrepared(db, "org", 1, params, NULL, NULL, 0);
@@ -136,8 +137,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	}
 	*size = 0;
 	if (strcmp(method, "GET") != 0 || strncmp(url, PREFIX, sizeof(PREFIX) - 1) != 0 ||
-	    id[0] < '1' || id[0] > '9' || strspn(id, "0123456789") != strlen(id) ||
-	    strlen(id) > 18)
+	    id[0] < '1' || id[0] > '9' || strspn(id, "0123456789") != strlen(id) || strlen(id) > 18)
 		return reply(conn, 404, NULL);
 	if (auth_bearer_verify(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							   MHD_HTTP_HEADER_AUTHORIZATION),
@@ -184,8 +184,8 @@ int main(int argc, char **argv)
 			     (uint16_t)atoi(argv[1]), NULL, NULL, answer, NULL,
 			     MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&addr,
 			     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)atoi(argv[2]),
-			     MHD_OPTION_CONNECTION_LIMIT, 1024u,
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+			     MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+			     (size_t)64 * 1024, MHD_OPTION_END);
 	if (!d)
 		return fprintf(stderr, "ceiling: cannot listen\n"), 1;
 	sigwait(&set, &sig);

@@ -30,8 +30,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 		return MHD_YES;
 	}
 	*size = 0;
-	r = MHD_create_response_from_buffer(sizeof(BODY) - 1, (void *)BODY,
-					    MHD_RESPMEM_PERSISTENT);
+	r = MHD_create_response_from_buffer(sizeof(BODY) - 1, (void *)BODY, MHD_RESPMEM_PERSISTENT);
 	MHD_add_response_header(r, "Content-Type", "application/json");
 	ret = MHD_queue_response(conn, 200, r);
 	MHD_destroy_response(r);

@@ -91,9 +91,9 @@ static const char *lookup(void *ctx, enum em_value_kind kind, const char *name)
 }
 
 static const struct em_resource *const RESOURCES[] = {
-	&REGIONS, &MUNICIPALITIES, &ORGANIZATIONS, &DIRECTIONS,
-	&COMPETENCIES, &MANAGERS, &RESERVE, &USERS,
-	&CAMPAIGNS, &INDICATORS, &SUBMISSIONS, &ROADMAPS, &MILESTONES,
+	&REGIONS,     &MUNICIPALITIES, &ORGANIZATIONS, &DIRECTIONS, &COMPETENCIES,
+	&MANAGERS,    &RESERVE,        &USERS,         &CAMPAIGNS,  &INDICATORS,
+	&SUBMISSIONS, &ROADMAPS,       &MILESTONES,
 };
 
 static bool decimal_id(const char *s)
@@ -105,12 +105,9 @@ static bool decimal_id(const char *s)
 static bool value_fits(const struct list_filter *f, const char *v)
 {
 	switch (f->type) {
-	case FILTER_ID:
-		return decimal_id(v);
-	case FILTER_BOOL:
-		return strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
-	case FILTER_TEXT:
-		return utf8_length(v) >= 1 && utf8_length(v) <= 200;
+	case FILTER_ID: return decimal_id(v);
+	case FILTER_BOOL: return strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
+	case FILTER_TEXT: return utf8_length(v) >= 1 && utf8_length(v) <= 200;
 	case FILTER_ENUM:
 		for (const char *const *c = f->choices; *c; c++)
 			if (strcmp(*c, v) == 0)

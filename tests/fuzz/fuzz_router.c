@@ -112,12 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strstr(allow, route->method) != NULL);
 		FUZZ_CHECK(strstr(allow, "OPTIONS") != NULL);
 		break;
-	case ROUTER_METHOD_NOT_ALLOWED:
-		FUZZ_CHECK(route == NULL && allow[0] != '\0');
-		break;
-	case ROUTER_NOT_FOUND:
-		FUZZ_CHECK(route == NULL && allow[0] == '\0');
-		break;
+	case ROUTER_METHOD_NOT_ALLOWED: FUZZ_CHECK(route == NULL && allow[0] != '\0'); break;
+	case ROUTER_NOT_FOUND: FUZZ_CHECK(route == NULL && allow[0] == '\0'); break;
 	}
 
 	/* Whether the path exists does not depend on the method. */

@@ -119,7 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strncasecmp(value, "Bearer ", 7) == 0);
 		FUZZ_CHECK(signed_with_secret(value));
 		FUZZ_CHECK(claims.user_id >= 1);
-		FUZZ_CHECK(claims.role != EM_ROLE_NONE && (claims.role & EM_ROLES_ALL) == claims.role &&
+		FUZZ_CHECK(claims.role != EM_ROLE_NONE &&
+			   (claims.role & EM_ROLES_ALL) == claims.role &&
 			   ((unsigned)claims.role & ((unsigned)claims.role - 1)) == 0);
 		FUZZ_CHECK(claims.exp + AUTH_LEEWAY_S >= NOW);
 		FUZZ_CHECK(claims.region_id >= 0 && claims.municipality_id >= 0 &&

@@ -17,9 +17,9 @@
 #include "fuzz.h"
 
 static const struct em_resource *const RESOURCES[] = {
-	&REGIONS, &MUNICIPALITIES, &ORGANIZATIONS, &DIRECTIONS,
-	&COMPETENCIES, &MANAGERS, &RESERVE, &USERS,
-	&CAMPAIGNS, &INDICATORS, &SUBMISSIONS, &ROADMAPS, &MILESTONES,
+	&REGIONS,     &MUNICIPALITIES, &ORGANIZATIONS, &DIRECTIONS, &COMPETENCIES,
+	&MANAGERS,    &RESERVE,        &USERS,         &CAMPAIGNS,  &INDICATORS,
+	&SUBMISSIONS, &ROADMAPS,       &MILESTONES,
 };
 #define NRESOURCES (sizeof(RESOURCES) / sizeof(RESOURCES[0]))
 
@@ -61,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(ok == (nerrors(&reply) == 0));
 	if (ok) {
 		FUZZ_CHECK(json_is_object(body));
-		json_object_foreach(body, key, v) FUZZ_CHECK(find(fields, n, key) != NULL);
+		json_object_foreach(body, key, v)
+			FUZZ_CHECK(find(fields, n, key) != NULL);
 		for (i = 0; i < n; i++)
 			FUZZ_CHECK(!fields[i].required || json_object_get(body, fields[i].name));
 	}

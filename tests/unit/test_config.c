@@ -10,9 +10,9 @@
 
 #include "effmon/config.h"
 
-static const char *VARS[] = {"EFFMON_DATABASE_URL", "EFFMON_LISTEN", "EFFMON_THREADS",
-			     "EFFMON_JWT_SECRET", "EFFMON_JWT_SECRET_FILE", "EFFMON_LOG_FORMAT",
-			     "EFFMON_MAX_BODY", "EFFMON_TOKEN_TTL"};
+static const char *VARS[] = {"EFFMON_DATABASE_URL", "EFFMON_LISTEN",          "EFFMON_THREADS",
+			     "EFFMON_JWT_SECRET",   "EFFMON_JWT_SECRET_FILE", "EFFMON_LOG_FORMAT",
+			     "EFFMON_MAX_BODY",     "EFFMON_TOKEN_TTL"};
 
 static void clean_env(void)
 {
@@ -73,10 +73,10 @@ START_TEST(bad_values_name_the_variable)
 	const struct {
 		const char *var, *value;
 	} cases[] = {
-		{"EFFMON_THREADS", "abc"},      {"EFFMON_THREADS", "-1"},
-		{"EFFMON_THREADS", "100000"},   {"EFFMON_LOG_FORMAT", "xml"},
-		{"EFFMON_LISTEN", "nonsense"},  {"EFFMON_LISTEN", "127.0.0.1:99999"},
-		{"EFFMON_LISTEN", "1.2.3:80"},  {"EFFMON_MAX_BODY", "1k"},
+		{"EFFMON_THREADS", "abc"},     {"EFFMON_THREADS", "-1"},
+		{"EFFMON_THREADS", "100000"},  {"EFFMON_LOG_FORMAT", "xml"},
+		{"EFFMON_LISTEN", "nonsense"}, {"EFFMON_LISTEN", "127.0.0.1:99999"},
+		{"EFFMON_LISTEN", "1.2.3:80"}, {"EFFMON_MAX_BODY", "1k"},
 		{"EFFMON_TOKEN_TTL", ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

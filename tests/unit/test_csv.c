@@ -106,8 +106,10 @@ END_TEST
 START_TEST(bom_semicolon_crlf)
 {
 	struct rec r[16];
-	size_t n = READ("\xEF\xBB\xBForganization_inn;indicator_code;value\r\n"
-			"5200000001;E1;3,5\r\n\r\n", 0, r);
+	size_t n = READ(
+		"\xEF\xBB\xBForganization_inn;indicator_code;value\r\n"
+		"5200000001;E1;3,5\r\n\r\n",
+		0, r);
 
 	ck_assert_uint_eq(n, 2);
 	ck_assert_uint_eq(r[0].n, 3);
@@ -123,7 +125,10 @@ START_TEST(detect_delimiter)
 	ck_assert_int_eq(csv_detect_delimiter("a,b;c\n", 6), ',');
 	ck_assert_int_eq(csv_detect_delimiter("\"x;y;z\",b\n", 10), ',');
 	ck_assert_int_eq(csv_detect_delimiter("", 0), ',');
-	ck_assert_int_eq(csv_detect_delimiter("\xEF\xBB\xBF" "a;b", 6), ';');
+	ck_assert_int_eq(csv_detect_delimiter("\xEF\xBB\xBF"
+					      "a;b",
+					      6),
+			 ';');
 }
 END_TEST
 

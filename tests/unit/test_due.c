@@ -100,7 +100,7 @@ START_TEST(nothing_to_read)
 	check_due("по мере необходимости", "once", "");
 	check_due("12345678901234567890", "once", "");
 	check_due("1 марта", "once", "2021-03-01");
-	check_due("3000 г.", "once", ""); /* not a plausible year */
+	check_due("3000 г.", "once", "");                          /* not a plausible year */
 	check_due("\xff\xfe сентябрь 2021", "once", "2021-09-30"); /* stray bytes are separators */
 }
 END_TEST

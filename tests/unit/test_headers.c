@@ -42,8 +42,9 @@ END_TEST
 START_TEST(list_parser_refuses_malformed)
 {
 	static const char *const BAD[] = {
-		"3", "\"3", "\"3\" \"4\"", "w/\"3\"", "W/3", "W/", "\"3\";", "*, \"3\"",
-		"\"3\", *", "\"a\"b\"", "\"a b\"", "\"a\x01\"", "\"3\"x", "W /\"3\"", "junk",
+		"3",       "\"3",       "\"3\" \"4\"", "w/\"3\"",  "W/3",
+		"W/",      "\"3\";",    "*, \"3\"",    "\"3\", *", "\"a\"b\"",
+		"\"a b\"", "\"a\x01\"", "\"3\"x",      "W /\"3\"", "junk",
 	};
 	enum etag_next last;
 
@@ -121,8 +122,7 @@ START_TEST(charset_parameter)
 	ck_assert(media_charset_is_utf8("application/json; charset=utf-8", cs, sizeof(cs)));
 	ck_assert(media_charset_is_utf8("application/json;charset=UTF-8", cs, sizeof(cs)));
 	ck_assert(media_charset_is_utf8("application/json; CHARSET=\"Utf-8\"", cs, sizeof(cs)));
-	ck_assert(media_charset_is_utf8("text/csv; header=present; charset=utf-8", cs,
-					sizeof(cs)));
+	ck_assert(media_charset_is_utf8("text/csv; header=present; charset=utf-8", cs, sizeof(cs)));
 	ck_assert(!media_charset_is_utf8("application/json; charset=latin1", cs, sizeof(cs)));
 	ck_assert_str_eq(cs, "latin1");
 	ck_assert(!media_charset_is_utf8("text/csv; charset=\"windows-1251\"", cs, sizeof(cs)));
@@ -132,8 +132,8 @@ START_TEST(charset_parameter)
 	ck_assert(!media_charset_is_utf8("application/json; charset=\"utf-8", cs, 4));
 	ck_assert_str_eq(cs, "\"ut");
 	/* a ";charset=" inside another parameter's quoted value is not a parameter */
-	ck_assert(media_charset_is_utf8("application/json; x=\"a;charset=latin1\"", cs,
-					sizeof(cs)));
+	ck_assert(
+		media_charset_is_utf8("application/json; x=\"a;charset=latin1\"", cs, sizeof(cs)));
 	ck_assert(media_charset_is_utf8("application/json; charsets=latin1", cs, sizeof(cs)));
 }
 END_TEST

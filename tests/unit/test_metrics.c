@@ -38,8 +38,9 @@ static unsigned long check_histogram(const char *text, const char *route, const 
 			continue;
 		if (strncmp(line, "effmon_http_request_duration_seconds_bucket{", 44) == 0) {
 			char le[32];
-			ck_assert_int_eq(sscanf(labels + strlen(prefix), ",le=\"%31[^\"]\"} %lu", le, &v),
-					 2);
+			ck_assert_int_eq(
+				sscanf(labels + strlen(prefix), ",le=\"%31[^\"]\"} %lu", le, &v),
+				2);
 			ck_assert_msg(v >= last, "buckets of %s are not cumulative", route);
 			last = v;
 			nbuckets++;
@@ -82,12 +83,16 @@ START_TEST(histograms_per_route)
 	text = render();
 	ck_assert_uint_eq(check_histogram(text, "/api/v1/organizations/{id}", "GET"), 3);
 	ck_assert_uint_eq(check_histogram(text, "unmatched", "any"), 2);
-	ck_assert_ptr_nonnull(strstr(text, "effmon_http_request_duration_seconds_bucket{route=\""
-					   "/api/v1/organizations/{id}\",method=\"GET\",le=\"0.005\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(text, "effmon_http_request_duration_seconds_bucket{route=\""
-					   "/api/v1/organizations/{id}\",method=\"GET\",le=\"5\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(text, "effmon_http_requests_total{route=\"/api/v1/"
-					   "organizations/{id}\",method=\"GET\",status=\"404\"} 1\n"));
+	ck_assert_ptr_nonnull(
+		strstr(text,
+		       "effmon_http_request_duration_seconds_bucket{route=\""
+		       "/api/v1/organizations/{id}\",method=\"GET\",le=\"0.005\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(text,
+				     "effmon_http_request_duration_seconds_bucket{route=\""
+				     "/api/v1/organizations/{id}\",method=\"GET\",le=\"5\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(text,
+				     "effmon_http_requests_total{route=\"/api/v1/"
+				     "organizations/{id}\",method=\"GET\",status=\"404\"} 1\n"));
 	/* a route that never answered has no series */
 	ck_assert_ptr_null(strstr(text, "route=\"/api/v1/regions/{id}\",method=\"PATCH\",le="));
 	free(text);
@@ -97,10 +102,15 @@ END_TEST
 START_TEST(every_family_typed_once_before_its_samples)
 {
 	static const char *const FAMILIES[] = {
-		"effmon_build_info", "effmon_http_requests_total",
-		"effmon_http_request_duration_seconds", "effmon_db_pool_connections",
-		"effmon_db_errors_total", "process_cpu_seconds_total",
-		"process_resident_memory_bytes", "process_open_fds", "process_start_time_seconds",
+		"effmon_build_info",
+		"effmon_http_requests_total",
+		"effmon_http_request_duration_seconds",
+		"effmon_db_pool_connections",
+		"effmon_db_errors_total",
+		"process_cpu_seconds_total",
+		"process_resident_memory_bytes",
+		"process_open_fds",
+		"process_start_time_seconds",
 	};
 	char *text;
 
@@ -113,7 +123,8 @@ START_TEST(every_family_typed_once_before_its_samples)
 		snprintf(sample, sizeof(sample), "\n%s", FAMILIES[i]);
 		ck_assert_msg((t = strstr(text, type)) != NULL, "no TYPE for %s", FAMILIES[i]);
 		ck_assert_msg(strstr(t + 1, type) == NULL, "two TYPE lines for %s", FAMILIES[i]);
-		ck_assert_msg((first = strstr(text, sample)) != NULL, "no sample of %s", FAMILIES[i]);
+		ck_assert_msg((first = strstr(text, sample)) != NULL, "no sample of %s",
+			      FAMILIES[i]);
 		ck_assert_msg(first > t, "a sample of %s before its TYPE", FAMILIES[i]);
 	}
 	ck_assert_ptr_nonnull(strstr(text, "effmon_build_info{version=\""));

@@ -14,7 +14,8 @@ static const enum em_format THREE[] = {EM_FMT_JSON, EM_FMT_CSV, EM_FMT_XLSX};
 static const enum em_format REPORT[] = {EM_FMT_JSON, EM_FMT_CSV, EM_FMT_XLSX, EM_FMT_HTML};
 static const enum em_format JSON_ONLY[] = {EM_FMT_JSON};
 
-#define PICK(accept, offered) negotiate_accept(accept, offered, sizeof(offered) / sizeof(offered[0]))
+#define PICK(accept, offered) \
+	negotiate_accept(accept, offered, sizeof(offered) / sizeof(offered[0]))
 
 START_TEST(defaults)
 {
@@ -56,10 +57,10 @@ START_TEST(wildcards)
 	/* The most specific range sets a type's q. */
 	ck_assert_int_eq(PICK("*/*;q=0.9, application/json;q=0.1", THREE), 1);
 	ck_assert_int_eq(PICK("text/*;q=0.2, text/csv;q=0.9, */*;q=0.5", THREE), 1);
-	ck_assert_int_eq(PICK("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-			      THREE), 0);
-	ck_assert_int_eq(PICK("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-			      REPORT), 3);
+	ck_assert_int_eq(
+		PICK("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", THREE), 0);
+	ck_assert_int_eq(
+		PICK("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", REPORT), 3);
 }
 END_TEST
 

@@ -37,8 +37,9 @@ START_TEST(lists_parse)
 	ck_assert_int_eq(proxies_parse("", &p, err, sizeof(err)), EM_OK);
 	ck_assert_uint_eq(p.n, 0);
 	ck_assert_int_eq(proxies_parse(NULL, &p, err, sizeof(err)), EM_OK);
-	ck_assert_int_eq(proxies_parse(" 127.0.0.1 , ::1,10.0.0.0/8, fd00::/8 ", &p, err,
-				       sizeof(err)), EM_OK);
+	ck_assert_int_eq(
+		proxies_parse(" 127.0.0.1 , ::1,10.0.0.0/8, fd00::/8 ", &p, err, sizeof(err)),
+		EM_OK);
 	ck_assert_uint_eq(p.n, 4);
 	key("10.200.3.4", k);
 	ck_assert(proxies_trusted(&p, k));
@@ -72,16 +73,17 @@ END_TEST
 START_TEST(bad_lists_fail_clearly)
 {
 	static const char *const bad[] = {
-		"nginx", "127.0.0.1,", ",127.0.0.1", "127.0.0.1,,::1", "127.0.0.1/33", "::1/129",
-		"10.0.0.0/", "10.0.0.0/x", "10.0.0.0/-1", "10.0.0.0/0008", "1.2.3.4:80",
-		"256.1.1.1", "127.0.0.1 ::1", "[::1]",
+		"nginx",      "127.0.0.1,", ",127.0.0.1",    "127.0.0.1,,::1", "127.0.0.1/33",
+		"::1/129",    "10.0.0.0/",  "10.0.0.0/x",    "10.0.0.0/-1",    "10.0.0.0/0008",
+		"1.2.3.4:80", "256.1.1.1",  "127.0.0.1 ::1", "[::1]",
 	};
 	struct em_proxies p;
 	char err[256];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		ck_assert_msg(proxies_parse(bad[i], &p, err, sizeof(err)) == EM_EINVAL, "%s", bad[i]);
+		ck_assert_msg(proxies_parse(bad[i], &p, err, sizeof(err)) == EM_EINVAL, "%s",
+			      bad[i]);
 		ck_assert_msg(strncmp(err, "EFFMON_TRUSTED_PROXIES: ", 24) == 0, "%s: %s", bad[i],
 			      err);
 	}
@@ -99,16 +101,14 @@ START_TEST(config_table_rejects_bad_list)
 	char *ok[] = {"effmond", "--trusted-proxies=127.0.0.1, 10.0.0.0/8", NULL};
 
 	unsetenv("EFFMON_TRUSTED_PROXIES");
-	ck_assert_int_eq(config_parse(&cfg, 2, argv, 1, rest, &nrest, err, sizeof(err)),
-			 EM_EINVAL);
+	ck_assert_int_eq(config_parse(&cfg, 2, argv, 1, rest, &nrest, err, sizeof(err)), EM_EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "EFFMON_TRUSTED_PROXIES: \"bogus\""));
 	config_free(&cfg);
 	ck_assert_int_eq(config_parse(&cfg, 2, ok, 1, rest, &nrest, err, sizeof(err)), EM_OK);
 	ck_assert_uint_eq(cfg.proxies.n, 2);
 	config_free(&cfg);
 	setenv("EFFMON_TRUSTED_PROXIES", "::1/200", 1);
-	ck_assert_int_eq(config_parse(&cfg, 1, argv, 1, rest, &nrest, err, sizeof(err)),
-			 EM_EINVAL);
+	ck_assert_int_eq(config_parse(&cfg, 1, argv, 1, rest, &nrest, err, sizeof(err)), EM_EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "longer than 128 bits"));
 	config_free(&cfg);
 	unsetenv("EFFMON_TRUSTED_PROXIES");

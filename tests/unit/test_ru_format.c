@@ -21,8 +21,8 @@ static void check_number(double x, int decimals, const char *want)
 	char out[96];
 
 	ck_assert_msg(ru_number(x, decimals, out, sizeof(out)), "%.17g/%d refused", x, decimals);
-	ck_assert_msg(strcmp(out, want) == 0, "%.17g/%d: \"%s\", expected \"%s\"", x, decimals,
-		      out, want);
+	ck_assert_msg(strcmp(out, want) == 0, "%.17g/%d: \"%s\", expected \"%s\"", x, decimals, out,
+		      want);
 }
 
 static void check_date(const char *iso, bool with_time, const char *want)

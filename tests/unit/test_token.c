@@ -51,10 +51,11 @@ static const char *HS256 = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 static char *claims(const char *extra)
 {
 	static char buf[1024];
-	snprintf(buf, sizeof(buf),
-		 "{\"sub\":\"7\",\"role\":\"regional_operator\",\"region_id\":66,\"iss\":\"effmon\","
-		 "\"aud\":\"effmon\",\"iat\":%lld,\"exp\":%lld%s}",
-		 (long long)NOW - 10, (long long)NOW + 600, extra);
+	snprintf(
+		buf, sizeof(buf),
+		"{\"sub\":\"7\",\"role\":\"regional_operator\",\"region_id\":66,\"iss\":\"effmon\","
+		"\"aud\":\"effmon\",\"iat\":%lld,\"exp\":%lld%s}",
+		(long long)NOW - 10, (long long)NOW + 600, extra);
 	return buf;
 }
 
@@ -179,8 +180,8 @@ END_TEST
 START_TEST(malformed)
 {
 	const char *why;
-	const char *cases[] = {"", "abc", "a.b", "a.b.c.d", "a..c", "....", "a.b.",
-			       "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.%%%"};
+	const char *cases[] = {"",     "abc",  "a.b",  "a.b.c.d",
+			       "a..c", "....", "a.b.", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.%%%"};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		ck_assert_int_eq(verify(cases[i], &why), EM_EUNAUTH);
 	/* A tampered payload: the header and signature of one token around the

@@ -25,8 +25,7 @@ static bool has_error(const struct em_reply *r, const char *field, const char *n
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(r->errors, i, e)
-	{
+	json_array_foreach(r->errors, i, e) {
 		if (strcmp(json_string_value(json_object_get(e, "field")), field) == 0 &&
 		    strstr(json_string_value(json_object_get(e, "message")), needle))
 			return true;
@@ -48,9 +47,10 @@ static bool check(const char *text, struct em_reply *r)
 START_TEST(valid_body)
 {
 	struct em_reply r;
-	ck_assert(check("{\"name\":\"Саров\",\"kind\":\"school\",\"students\":5,"
-			"\"opened\":\"2024-02-29\",\"share\":99.5,\"active\":true,\"parent_id\":null}",
-			&r));
+	ck_assert(check(
+		"{\"name\":\"Саров\",\"kind\":\"school\",\"students\":5,"
+		"\"opened\":\"2024-02-29\",\"share\":99.5,\"active\":true,\"parent_id\":null}",
+		&r));
 	ck_assert_ptr_null(r.errors);
 	reply_clear(&r);
 }
@@ -59,9 +59,10 @@ END_TEST
 START_TEST(all_errors_at_once)
 {
 	struct em_reply r;
-	ck_assert(!check("{\"kind\":\"college\",\"students\":-1,\"opened\":\"2023-02-29\","
-			 "\"share\":\"50\",\"active\":1,\"parent_id\":0,\"extra\":1}",
-			 &r));
+	ck_assert(
+		!check("{\"kind\":\"college\",\"students\":-1,\"opened\":\"2023-02-29\","
+		       "\"share\":\"50\",\"active\":1,\"parent_id\":0,\"extra\":1}",
+		       &r));
 	ck_assert(has_error(&r, "name", "required"));
 	ck_assert(has_error(&r, "kind", "one of: school, preschool"));
 	ck_assert(has_error(&r, "students", "between 0 and 100000"));

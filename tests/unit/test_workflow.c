@@ -73,7 +73,8 @@ START_TEST(names_the_allowed_moves)
 	ck_assert_str_eq(conflict(&R_FLOW, "appointed", "training", &r),
 			 "from appointed: allowed excluded");
 	reply_clear(&r);
-	ck_assert_str_eq(conflict(&S_FLOW, "draft", "approved", &r), "from draft: allowed submitted");
+	ck_assert_str_eq(conflict(&S_FLOW, "draft", "approved", &r),
+			 "from draft: allowed submitted");
 	reply_clear(&r);
 }
 END_TEST
@@ -111,11 +112,13 @@ START_TEST(says_who_may)
 	struct em_reply r;
 
 	ck_assert_int_eq(role_check(&S_FLOW, &S_MOVES[1], EM_ROLE_HEAD, &r), EM_EFORBIDDEN);
-	ck_assert_str_eq(r.detail, "a head may not move a submission from submitted to verified: "
+	ck_assert_str_eq(r.detail,
+			 "a head may not move a submission from submitted to verified: "
 			 "a municipal operator (or an admin) verifies");
 	reply_clear(&r);
 	ck_assert_int_eq(role_check(&S_FLOW, &S_MOVES[2], EM_ROLE_MUNICIPAL, &r), EM_EFORBIDDEN);
-	ck_assert_str_eq(r.detail, "a municipal_operator may not move a submission from verified "
+	ck_assert_str_eq(r.detail,
+			 "a municipal_operator may not move a submission from verified "
 			 "to approved: a regional operator (or an admin) approves");
 	reply_clear(&r);
 	ck_assert_int_eq(role_check(&S_FLOW, &S_MOVES[1], EM_ROLE_MUNICIPAL, &r), EM_OK);
@@ -146,7 +149,8 @@ START_TEST(a_hook_decides_over_roles)
 	struct em_reply r;
 
 	ck_assert_int_eq(role_check(&H_FLOW, &H_MOVES[0], EM_ROLE_HEAD, &r), EM_EFORBIDDEN);
-	ck_assert_str_eq(r.detail, "a head may not move this recommendation from reported to "
+	ck_assert_str_eq(r.detail,
+			 "a head may not move this recommendation from reported to "
 			 "accepted: the issuing side");
 	reply_clear(&r);
 	ck_assert_int_eq(role_check(&H_FLOW, &H_MOVES[0], EM_ROLE_ADMIN, &r), EM_OK);
