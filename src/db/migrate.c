@@ -41,6 +41,19 @@ static bool command_ok(PGconn *pg, const char *sql, char *err, size_t errlen)
 	return ok;
 }
 
+/* The rows of a bookkeeping query, or NULL with "cannot read <what>: <reason>" in err. */
+static PGresult *rows_of(PGconn *pg, const char *sql, const char *what, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(pg, sql);
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	snprintf(err, errlen, "cannot read %s: %s", what, PQresultErrorMessage(res));
+	err[strcspn(err, "\n")] = '\0';
+	PQclear(res);
+	return NULL;
+}
+
 /* BEGIN, the file's text, the statement that records it (params), COMMIT; on failure the
  * reason in why and a rollback. */
 static bool apply_tx(PGconn *pg, const char *sql, const char *record, int nparams,
@@ -101,14 +114,9 @@ static enum em_err apply_functions(PGconn *pg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create schema_functions: %s", why);
 		return EM_EDB;
 	}
-	res = PQexec(pg, "SELECT name, checksum, schema_version FROM schema_functions");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "cannot read schema_functions: %s",
-			 PQresultErrorMessage(res));
-		err[strcspn(err, "\n")] = '\0';
-		PQclear(res);
+	if (!(res = rows_of(pg, "SELECT name, checksum, schema_version FROM schema_functions",
+			    "schema_functions", err, errlen)))
 		return EM_EDB;
-	}
 	snprintf(latest, sizeof(latest), "%d", migrate_latest());
 	for (size_t i = 0; i < EM_NFUNCTIONS; i++) {
 		const struct em_sqlfile *f = &EM_FUNCTIONS[i];
@@ -166,11 +174,8 @@ enum em_err migrate_run(PGconn *pg, char *err, size_t errlen)
 		rc = EM_EDB;
 		goto out;
 	}
-	res = PQexec(pg, "SELECT version, checksum FROM schema_migrations ORDER BY version");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "cannot read schema_migrations: %s",
-			 PQresultErrorMessage(res));
-		err[strcspn(err, "\n")] = '\0';
+	if (!(res = rows_of(pg, "SELECT version, checksum FROM schema_migrations ORDER BY version",
+			    "schema_migrations", err, errlen))) {
 		rc = EM_EDB;
 		goto out;
 	}
