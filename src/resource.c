@@ -1,22 +1,20 @@
 /*
- * resource.c — generic get, list, create and update over a resource
- * descriptor (include/effmon/resource.h), and the pieces resource-specific
- * handlers share: scope parameters, ETag and If-Match, keyset pagination, and
- * constraint names turned into field errors (Idempotency-Key: idempotency.c).
+ * resource.c — generic get, create and update over a resource descriptor
+ * (include/effmon/resource.h), and the pieces resource-specific handlers
+ * share: the caller's parameters, the lock and its If-Match, ETags, the
+ * create and update runners, and constraint names turned into field errors
+ * (the lists: resource_list.c; Idempotency-Key: idempotency.c).
  */
 #include "effmon/resource.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "effmon/conditional.h"
 #include "effmon/log.h"
 #include "effmon/router.h"
-#include "effmon/sbuf.h"
 
 void caller_args(struct db_args *a, const struct em_req *req)
 {
@@ -53,19 +51,43 @@ enum em_err resource_fetch(struct em_req *req, const struct db_stmt *get, int64_
 	return EM_OK;
 }
 
+enum em_err resource_find(struct em_req *req, struct em_reply *reply, const struct db_stmt *get,
+			  int64_t id, const char *entity, PGresult **out)
+{
+	enum em_err rc = resource_fetch(req, get, id, out);
+
+	if (rc == EM_ENOTFOUND)
+		return reply_fail(reply, rc, "no %s %lld", entity, (long long)id);
+	return rc;
+}
+
+enum em_err resource_visible(struct em_req *req, struct em_reply *reply, const struct db_stmt *st,
+			     int64_t id, const char *what)
+{
+	PGresult *res;
+	enum em_err rc = resource_find(req, reply, st, id, what, &res);
+
+	if (rc == EM_OK)
+		PQclear(res);
+	return rc;
+}
+
+enum em_err reply_changed(struct em_reply *reply, const char *entity, const char *version)
+{
+	return reply_fail(reply, EM_EPRECOND, "the %s has changed: its ETag is now \"%s\"", entity,
+			  version);
+}
+
 enum em_err resource_lock(struct em_req *req, struct em_reply *reply, const struct db_stmt *lock,
 			  int64_t id, long version, const char *entity, PGresult **out)
 {
 	PGresult *res;
-	enum em_err rc = resource_fetch(req, lock, id, &res);
+	enum em_err rc = resource_find(req, reply, lock, id, entity, &res);
 
-	if (rc == EM_ENOTFOUND)
-		return reply_fail(reply, rc, "no %s %lld", entity, (long long)id);
 	if (rc != EM_OK)
 		return rc;
 	if (atol(PQgetvalue(res, 0, 0)) != version) {
-		rc = reply_fail(reply, EM_EPRECOND, "the %s has changed: its ETag is now \"%s\"",
-				entity, PQgetvalue(res, 0, 0));
+		rc = reply_changed(reply, entity, PQgetvalue(res, 0, 0));
 		PQclear(res);
 		return rc;
 	}
@@ -224,173 +246,6 @@ enum em_err map_constraint(const struct em_req *req, const struct constraint_map
 	return err;
 }
 
-/* --- Pagination ------------------------------------------------------------------- */
-
-long list_limit_parse(struct em_req *req, struct em_reply *reply, long dflt)
-{
-	const char *s = req_query(req, "limit");
-	char *end;
-	long n;
-
-	if (!s)
-		return dflt;
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < 1 || n > LIST_MAX_LIMIT) {
-		reply_field_error(reply, "limit", "must be an integer from 1 to %d", LIST_MAX_LIMIT);
-		return dflt;
-	}
-	return n;
-}
-
-const char *list_cursor_decode(const char *cursor, const char *sort, int64_t *after_id,
-			       unsigned char raw[LIST_MAX_KEY + 64])
-{
-	char *text, *nl1, *nl2;
-	size_t n;
-
-	if (sodium_base642bin(raw, LIST_MAX_KEY + 63, cursor, strlen(cursor), NULL, &n, NULL,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-		return NULL;
-	raw[n] = '\0';
-	text = (char *)raw;
-	if (strlen(text) != n || !(nl1 = strchr(text, '\n')) || !(nl2 = strchr(nl1 + 1, '\n')))
-		return NULL;
-	*nl1 = *nl2 = '\0';
-	if (strcmp(text, sort) != 0 || !router_parse_id(nl1 + 1, strlen(nl1 + 1), after_id))
-		return NULL;
-	if (strlen(nl2 + 1) > LIST_MAX_KEY || !utf8_valid(nl2 + 1, strlen(nl2 + 1)))
-		return NULL;
-	return nl2 + 1;
-}
-
-enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page)
-{
-	const char *cursor = req_query(req, "cursor");
-	const char *sort = req_query(req, "sort");
-	unsigned char raw[LIST_MAX_KEY + 64];
-	const char *key;
-
-	memset(page, 0, sizeof(*page));
-	page->limit = list_limit_parse(req, reply, LIST_DEFAULT_LIMIT);
-	page->sort = "id";
-	if (sort) {
-		if (strcmp(sort, "id") == 0 || strcmp(sort, "name") == 0)
-			page->sort = strcmp(sort, "id") == 0 ? "id" : "name";
-		else
-			reply_field_error(reply, "sort", "must be one of: id, name");
-	}
-	if (cursor) {
-		/* A cursor is base64url("sort\nid\nkey"). */
-		if (!(key = list_cursor_decode(cursor, page->sort, &page->after_id, raw)))
-			goto bad_cursor;
-		snprintf(page->after_key, sizeof(page->after_key), "%s", key);
-		page->has_key = strcmp(page->sort, "name") == 0;
-	}
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	return EM_OK;
-bad_cursor:
-	reply_field_error(reply, "cursor", "is not a cursor of this list and sort");
-	return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-}
-
-
-enum em_err list_reply(struct em_reply *reply, PGresult *res, const struct list_page *page,
-		       const char *extra)
-{
-	int rows = PQntuples(res);
-	int shown = rows > page->limit ? (int)page->limit : rows;
-	struct sbuf b = {0};
-	char tail[(LIST_MAX_KEY + 64) * 4 / 3 + 64];
-
-	sb_str(&b, "{\"items\":[");
-	for (int i = 0; i < shown; i++) {
-		if (i)
-			sb_str(&b, ",");
-		sb_str(&b, PQgetvalue(res, i, 0));
-	}
-	sb_str(&b, "],\"next\":");
-	if (rows > page->limit) {
-		char plain[LIST_MAX_KEY + 64], enc[(LIST_MAX_KEY + 64) * 4 / 3 + 4];
-		int n = snprintf(plain, sizeof(plain), "%s\n%s\n%s", page->sort,
-				 PQgetvalue(res, shown - 1, 1),
-				 PQnfields(res) > 2 ? PQgetvalue(res, shown - 1, 2) : "");
-		if (n < 0 || (size_t)n >= sizeof(plain))
-			n = (int)sizeof(plain) - 1;
-		sodium_bin2base64(enc, sizeof(enc), (const unsigned char *)plain, (size_t)n,
-				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-		snprintf(tail, sizeof(tail), "\"%s\",\"limit\":%ld", enc, page->limit);
-	} else {
-		snprintf(tail, sizeof(tail), "null,\"limit\":%ld", page->limit);
-	}
-	sb_str(&b, tail);
-	if (extra) {
-		sb_str(&b, ",");
-		sb_str(&b, extra);
-	}
-	sb_str(&b, "}");
-	if (b.failed) {
-		free(b.p);
-		return EM_EINTERNAL;
-	}
-	reply->status = 200;
-	reply->text = b.p;
-	reply->text_len = b.len;
-	reply->content_type = "application/json";
-	return EM_OK;
-}
-
-const char *list_search_parse(struct em_req *req, struct em_reply *reply)
-{
-	const char *q = req_query(req, "q");
-
-	if (q && !utf8_valid(q, strlen(q)))
-		reply_field_error(reply, "q", "is not valid UTF-8");
-	else if (q && (utf8_length(q) < 1 || utf8_length(q) > 100))
-		reply_field_error(reply, "q", "must be 1 to 100 characters");
-	return q;
-}
-
-void list_filters_parse(struct em_req *req, struct em_reply *reply,
-			const struct list_filter *filters, size_t n, const char **out)
-{
-	for (size_t i = 0; i < n && i < LIST_MAX_FILTERS; i++) {
-		const struct list_filter *f = &filters[i];
-		const char *v = req_query(req, f->name);
-		int64_t id;
-		out[i] = v;
-		if (!v)
-			continue;
-		if (f->type == FILTER_ID && !router_parse_id(v, strlen(v), &id)) {
-			reply_field_error(reply, f->name, "must be a positive integer id");
-		} else if (f->type == FILTER_BOOL && strcmp(v, "true") && strcmp(v, "false")) {
-			reply_field_error(reply, f->name, "must be true or false");
-		} else if (f->type == FILTER_TEXT && !utf8_valid(v, strlen(v))) {
-			reply_field_error(reply, f->name, "is not valid UTF-8");
-		} else if (f->type == FILTER_TEXT && (utf8_length(v) < 1 || utf8_length(v) > 200)) {
-			reply_field_error(reply, f->name, "must be 1 to 200 characters");
-		} else if (f->type == FILTER_ENUM) {
-			bool ok = false;
-			for (const char *const *c = f->choices; *c && !ok; c++)
-				ok = strcmp(*c, v) == 0;
-			if (!ok)
-				reply_field_error(reply, f->name, "is not an allowed value");
-		}
-	}
-}
-
-void list_args(struct db_args *a, const struct em_req *req, const struct list_page *page,
-	       const char *q)
-{
-	caller_args(a, req);
-	db_arg_i64(a, page->limit + 1);
-	db_arg_id(a, page->after_id);
-	db_arg_text(a, page->has_key ? page->after_key : NULL);
-	db_arg_text(a, page->sort);
-	db_arg_text(a, q);
-}
-
 /* --- The generic handlers ---------------------------------------------------------- */
 
 enum em_err resource_get(struct em_req *req, const struct em_args *args, json_t *body,
@@ -401,10 +256,7 @@ enum em_err resource_get(struct em_req *req, const struct em_args *args, json_t 
 	enum em_err rc;
 
 	(void)body;
-	rc = resource_fetch(req, r->get, args->id[args->n - 1], &res);
-	if (rc == EM_ENOTFOUND)
-		return reply_fail(reply, rc, "no %s %lld", r->entity,
-				  (long long)args->id[args->n - 1]);
+	rc = resource_find(req, reply, r->get, args->id[args->n - 1], r->entity, &res);
 	if (rc != EM_OK)
 		return rc;
 	reply_row(req, reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
@@ -412,47 +264,66 @@ enum em_err resource_get(struct em_req *req, const struct em_args *args, json_t 
 	return EM_OK;
 }
 
-enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t *body,
-			  struct em_reply *reply)
+bool resource_valid(const struct em_resource *r, const json_t *body, bool creating,
+		    struct em_reply *reply)
 {
-	const struct em_resource *r = descriptor(req);
-	struct list_page page;
-	const char *filters[LIST_MAX_FILTERS];
-	struct db_args a;
-	const char *q;
+	validate_object(body, creating ? r->create_fields : r->update_fields,
+			creating ? r->ncreate : r->nupdate, reply);
+	if (r->check)
+		r->check(body, creating, reply);
+	return !reply->errors;
+}
+
+enum em_err change_check(struct em_reply *reply, const json_t *body, const char *entity)
+{
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "the change to the %s is not valid", entity);
+	if (json_object_size(body) == 0)
+		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
+	return EM_OK;
+}
+
+enum em_err write_reply(struct em_req *req, struct em_reply *reply, unsigned status,
+			const struct db_stmt *st, const struct db_args *a,
+			const struct constraint_map *map)
+{
 	PGresult *res;
 	enum em_err rc;
 
-	(void)args;
-	(void)body;
-	/* Collect every parameter error before answering. */
-	if ((rc = list_page_parse(req, reply, &page)) != EM_OK && rc != EM_EINVAL)
-		return rc;
-	q = list_search_parse(req, reply);
-	list_filters_parse(req, reply, r->filters, r->nfilters, filters);
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	list_args(&a, req, &page, q);
-	for (size_t i = 0; i < r->nfilters && i < LIST_MAX_FILTERS; i++)
-		db_arg_text(&a, filters[i]);
-	if ((rc = db_exec_args_custom(req->db, r->list, &a, &res)) != EM_OK)
-		return rc;
-	rc = list_reply(reply, res, &page, NULL);
+	if ((rc = db_exec_args(req->db, st, a, &res)) != EM_OK)
+		return map_constraint(req, map, rc, reply);
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return EM_ENOTFOUND;
+	}
+	reply_row(req, reply, status, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	PQclear(res);
+	return EM_OK;
+}
+
+enum em_err body_tx(struct em_req *req, json_t *body, const char **text, db_tx_fn fn, void *ctx)
+{
+	char *own = NULL;
+	enum em_err rc;
+
+	if (!*text && !(*text = own = json_dumps(body, JSON_COMPACT)))
+		return EM_EINTERNAL;
+	rc = db_tx(req->db, fn, ctx);
+	if (own)
+		*text = NULL;
+	free(own);
 	return rc;
 }
 
-struct create_ctx {
-	struct em_req *req;
-	const struct em_resource *r;
-	json_t *body;
-	const char *body_text;
-	struct em_reply *reply;
-};
+static enum em_err scope_refused(struct em_reply *reply, const char *field)
+{
+	reply_field_error(reply, field, "no such object in your scope");
+	return reply_fail(reply, EM_EINVAL, "%s: no such object in your scope", field);
+}
 
 static enum em_err create_tx(struct db_conn *db, void *arg)
 {
-	struct create_ctx *c = arg;
+	struct create_run *c = arg;
 	struct em_req *req = c->req;
 	struct idem idem;
 	char location[160];
@@ -465,18 +336,21 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
 		return rc;
 	caller_args(&a, req);
-	db_arg_text(&a, c->body_text);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, c->r->create, &a, &res)) != EM_OK)
-		return map_constraint(req, c->r->constraints, rc, c->reply);
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		reply_field_error(c->reply, c->r->scope_field, "no such object in your scope");
-		return reply_fail(c->reply, EM_EINVAL, "%s: no such object in your scope",
-				  c->r->scope_field);
+	if (c->push && (rc = c->push(c, &a)) != EM_OK)
+		return rc;
+	if (!c->push) {
+		db_arg_text(&a, c->body_text);
+		db_arg_i64(&a, req->caller.user_id);
+		db_arg_text(&a, req->request_id);
 	}
-	snprintf(location, sizeof(location), "%s/%s", c->r->path, PQgetvalue(res, 0, 1));
+	if ((rc = db_exec_args(req->db, c->st, &a, &res)) != EM_OK)
+		return map_constraint(req, c->constraints, rc, c->reply);
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 1)) {
+		rc = c->refused ? c->refused(c, res) : scope_refused(c->reply, c->scope_field);
+		PQclear(res);
+		return rc;
+	}
+	snprintf(location, sizeof(location), "%s/%s", c->path, PQgetvalue(res, 0, 1));
 	reply_row(req, c->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
 	reply_header(c->reply, "Location", location);
 	rc = idem_finish(req, &idem, c->reply);
@@ -484,94 +358,90 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	return rc;
 }
 
+enum em_err create_run(struct create_run *c)
+{
+	return body_tx(c->req, c->body, &c->body_text, create_tx, c);
+}
+
 enum em_err resource_create(struct em_req *req, const struct em_args *args, json_t *body,
 			    struct em_reply *reply)
 {
 	const struct em_resource *r = descriptor(req);
-	struct create_ctx c = {req, r, body, NULL, reply};
-	enum em_err rc;
-	char *text;
+	struct create_run c = {.req = req, .reply = reply, .body = body, .st = r->create,
+			       .constraints = r->constraints, .path = r->path,
+			       .scope_field = r->scope_field};
 
 	(void)args;
-	validate_object(body, r->create_fields, r->ncreate, reply);
-	if (r->check)
-		r->check(body, true, reply);
-	if (reply->errors)
+	if (!resource_valid(r, body, true, reply))
 		return reply_fail(reply, EM_EINVAL, "the %s is not valid", r->entity);
-	if (!(text = json_dumps(body, JSON_COMPACT)))
-		return EM_EINTERNAL;
-	c.body_text = text;
-	rc = db_tx(req->db, create_tx, &c);
-	free(text);
-	return rc;
+	return create_run(&c);
 }
-
-struct update_ctx {
-	struct em_req *req;
-	const struct em_resource *r;
-	int64_t id;
-	const char *body_text;
-	long version;
-	struct em_reply *reply;
-};
 
 static enum em_err update_tx(struct db_conn *db, void *arg)
 {
-	struct update_ctx *c = arg;
-	struct em_req *req = c->req;
+	struct update_run *u = arg;
+	struct em_req *req = u->req;
 	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
 	(void)db;
+	reply_clear(u->reply);
+	if (u->check && (rc = u->check(u)) != EM_OK)
+		return rc;
 	caller_args(&a, req);
-	db_arg_i64(&a, c->id);
-	db_arg_text(&a, c->body_text);
-	db_arg_i64(&a, c->version);
+	db_arg_i64(&a, u->id);
+	db_arg_text(&a, u->body_text);
+	db_arg_i64(&a, u->version);
 	db_arg_i64(&a, req->caller.user_id);
 	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, c->r->update, &a, &res)) != EM_OK)
-		return map_constraint(req, c->r->constraints, rc, c->reply);
-	if (PQntuples(res) == 1) {
-		reply_row(req, c->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-		PQclear(res);
-		return EM_OK;
-	}
-	PQclear(res);
-	rc = resource_fetch(req, c->r->get, c->id, &res);
-	if (rc == EM_ENOTFOUND)
-		return reply_fail(c->reply, rc, "no %s %lld", c->r->entity, (long long)c->id);
-	if (rc != EM_OK)
+	if (u->push)
+		u->push(u, &a);
+	rc = write_reply(req, u->reply, 200, u->st, &a, u->constraints);
+	if (rc != EM_ENOTFOUND)
 		return rc;
-	reply_fail(c->reply, EM_EPRECOND, "the %s has changed: its ETag is now \"%s\"",
-		   c->r->entity, PQgetvalue(res, 0, 1));
+	/* Nothing changed: the row is not visible, or not of the If-Match version. */
+	if ((rc = resource_find(req, u->reply, u->get, u->id, u->entity, &res)) != EM_OK)
+		return rc;
+	rc = reply_changed(u->reply, u->entity, PQgetvalue(res, 0, 1));
 	PQclear(res);
-	return EM_EPRECOND;
+	return rc;
+}
+
+enum em_err update_run(struct update_run *u)
+{
+	return body_tx(u->req, u->body, &u->body_text, update_tx, u);
 }
 
 enum em_err resource_update(struct em_req *req, const struct em_args *args, json_t *body,
 			    struct em_reply *reply)
 {
 	const struct em_resource *r = descriptor(req);
-	struct update_ctx c = {req, r, args->id[args->n - 1], NULL, 0, reply};
+	struct update_run u = {.req = req, .reply = reply, .id = args->id[args->n - 1],
+			       .body = body, .st = r->update, .get = r->get,
+			       .constraints = r->constraints, .entity = r->entity};
 	enum em_err rc;
-	char *text;
 
-	if ((rc = require_if_match(req, reply, &c.version)) != EM_OK)
+	if ((rc = require_if_match(req, reply, &u.version)) != EM_OK)
 		return rc;
-	validate_object(body, r->update_fields, r->nupdate, reply);
-	if (r->check)
-		r->check(body, false, reply);
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the change to the %s is not valid", r->entity);
-	if (json_object_size(body) == 0)
-		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
-	if (!(text = json_dumps(body, JSON_COMPACT)))
-		return EM_EINTERNAL;
-	c.body_text = text;
-	rc = db_tx(req->db, update_tx, &c);
-	free(text);
-	return rc;
+	resource_valid(r, body, false, reply);
+	if ((rc = change_check(reply, body, r->entity)) != EM_OK)
+		return rc;
+	return update_run(&u);
+}
+
+enum em_err document_get(struct em_req *req, struct em_reply *reply, const struct db_stmt *st,
+			 int64_t id, const char *what)
+{
+	struct db_args a;
+	PGresult *res;
+	enum em_err rc;
+
+	caller_args(&a, req);
+	db_arg_i64(&a, id);
+	if ((rc = db_exec_args(req->db, st, &a, &res)) != EM_OK)
+		return rc;
+	return document_reply(reply, res, what, id);
 }
 
 enum em_err document_reply(struct em_reply *reply, PGresult *res, const char *what, int64_t id)
@@ -584,27 +454,4 @@ enum em_err document_reply(struct em_reply *reply, PGresult *res, const char *wh
 		rc = reply_json_copy(reply, 200, PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return rc;
-}
-
-enum em_err whole_list_reply(struct em_req *req, const struct db_stmt *st, int64_t id,
-			     const char *what, struct em_reply *reply)
-{
-	struct sbuf b = {0};
-	struct db_args a;
-	PGresult *res;
-	enum em_err rc;
-
-	caller_args(&a, req);
-	db_arg_i64(&a, id);
-	if ((rc = db_exec_args(req->db, st, &a, &res)) != EM_OK)
-		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no %s %lld", what, (long long)id);
-	}
-	sb_str(&b, "{\"items\":");
-	sb_str(&b, PQgetvalue(res, 0, 0));
-	sb_str(&b, ",\"next\":null}");
-	PQclear(res);
-	return sb_reply(&b, reply, "application/json");
 }

@@ -125,23 +125,21 @@ void reply_attachment(struct em_reply *reply, const char *base, enum em_format f
 
 /* --- Cells --------------------------------------------------------------------------- */
 
-/* The value at a dotted key path of row; the row itself for "". */
-static json_t *cell_value(json_t *row, const char *key)
+const json_t *sheet_path(const json_t *v, const char *path)
 {
 	char part[64];
-	const char *p = key, *dot;
 
-	while (*p && row) {
-		dot = strchr(p, '.');
-		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+	while (v && *path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
 		if (n >= sizeof(part))
 			return NULL;
-		memcpy(part, p, n);
+		memcpy(part, path, n);
 		part[n] = '\0';
-		row = json_object_get(row, part);
-		p = dot ? dot + 1 : p + n;
+		v = json_object_get(v, part);
+		path += n + (dot ? 1 : 0);
 	}
-	return row;
+	return v;
 }
 
 void sheet_format_number(double v, char dec, char *out, size_t len)
@@ -169,7 +167,7 @@ static size_t text_width(const char *s)
 }
 
 /* The cell's text as CSV writes it; "" for null. */
-static void cell_text(json_t *v, char dec, char *num, size_t numlen, const char **text,
+static void cell_text(const json_t *v, char dec, char *num, size_t numlen, const char **text,
 		      char **owned)
 {
 	*text = "";
@@ -235,7 +233,7 @@ static void csv_table(struct sbuf *b, const struct sheet_table *t, const struct 
 			char *owned;
 			if (c)
 				sb_str(b, d);
-			cell_text(cell_value(row, t->cols[c].key), o->decimal, num, sizeof(num),
+			cell_text(sheet_path(row, t->cols[c].key), o->decimal, num, sizeof(num),
 				  &text, &owned);
 			csv_field(b, text, o->delimiter);
 			free(owned);
@@ -320,7 +318,7 @@ static lxw_row_t xlsx_table(lxw_worksheet *ws, const struct sheet_table *t, lxw_
 	r++;
 	json_array_foreach(t->rows, i, row) {
 		for (size_t c = 0; c < t->ncols; c++) {
-			json_t *v = cell_value(row, t->cols[c].key);
+			const json_t *v = sheet_path(row, t->cols[c].key);
 			lxw_format *fmt = f->fmt[t->cols[c].kind];
 			double w = 0;
 			char num[64];

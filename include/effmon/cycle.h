@@ -19,9 +19,6 @@
 	" (CASE WHEN $1 = 'head' THEN coalesce(" mgr " = $6::bigint, false) ELSE em_in_scope($1, " \
 	"$3::bigint, $4::bigint, $5::bigint, " region ", " muni ", " org ") END)"
 
-/* Runs a get statement ($1..$6 caller, $7 id -> json, version); EM_ENOTFOUND if not visible. */
-enum em_err cycle_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
-			PGresult **out);
 /* Answers one object as GET does (ETag, 304) with the given status. */
 enum em_err cycle_reply_one(struct em_req *req, struct em_reply *reply, const struct db_stmt *get,
 			    int64_t id, unsigned status, const char *entity);
@@ -29,6 +26,51 @@ enum em_err cycle_reply_one(struct em_req *req, struct em_reply *reply, const st
  * -> json, id. Only sort=id is taken. */
 enum em_err cycle_list(struct em_req *req, struct em_reply *reply, const struct db_stmt *list,
 		       const struct list_filter *filters, size_t nfilters);
+
+/* Defines a cycle resource's list and get handlers: prefix_list, cycle_list
+ * over list and its filters; prefix_get, cycle_reply_one over get (200, or 404
+ * "no <entity> <id>"). */
+#define CYCLE_READ_HANDLERS(prefix, entity, get, list, filters)                               \
+	enum em_err prefix##_list(struct em_req *req, const struct em_args *args, json_t *body, \
+				  struct em_reply *reply)                                       \
+	{                                                                                      \
+		(void)args;                                                                    \
+		(void)body;                                                                    \
+		return cycle_list(req, reply, &(list), filters,                                \
+				  sizeof(filters) / sizeof((filters)[0]));                     \
+	}                                                                                      \
+	enum em_err prefix##_get(struct em_req *req, const struct em_args *args, json_t *body,  \
+				 struct em_reply *reply)                                        \
+	{                                                                                      \
+		(void)body;                                                                    \
+		return cycle_reply_one(req, reply, &(get), args->id[0], 200, entity);         \
+	}
+
+/*
+ * A create of the cycle in one transaction: the Idempotency-Key, the
+ * resource's write (its checks and its insert), then 201 with the new object
+ * as get answers it ($1..$6 caller, $7 id -> json, version) and its
+ * Location, kept for replays of the key.
+ */
+struct cycle_create {
+	struct em_req *req;
+	json_t *body; /* what the Idempotency-Key hashes */
+	struct em_reply *reply;
+	const struct db_stmt *get;
+	const char *entity; /* "decision": the 404 of get */
+	const char *path;   /* "/api/v1/decisions": the Location's */
+	/* The checks and the insert: EM_OK with the new object's *id, or the failure in reply. */
+	enum em_err (*write)(const struct cycle_create *c, int64_t *id);
+	const void *data; /* the write's own */
+};
+enum em_err cycle_create(struct cycle_create *c);
+/* Runs the insert of a manager's record ($1..$6 caller, $7 body, $8 actor, $9
+ * request id -> id) into *id. No row: the body's manager_id is not in the
+ * caller's scope (400). A failed statement goes through constraints unless
+ * that is NULL. */
+enum em_err cycle_insert_for_manager(struct em_req *req, const struct db_stmt *insert,
+				     const char *body, const struct constraint_map *constraints,
+				     struct em_reply *reply, int64_t *id);
 
 enum em_err attestations_list(struct em_req *req, const struct em_args *args, json_t *body,
 			      struct em_reply *reply);
@@ -53,10 +95,34 @@ enum em_err recommendations_transition(struct em_req *req, const struct em_args 
 				       json_t *body, struct em_reply *reply);
 enum em_err recommendations_history(struct em_req *req, const struct em_args *args, json_t *body,
 				    struct em_reply *reply);
-/* The campaign of a drafts run (from weak directions or from warnings), in
- * the caller's scope and locked against a concurrent run of either kind to
- * the transaction's end: EM_OK, or the 404 in reply. */
-enum em_err drafts_campaign_lock(struct em_req *req, int64_t campaign, struct em_reply *reply);
+/* The history and audit rows (SQL_AUDIT_COLUMNS: effmon/registry.h) of the
+ * drafts a run inserted (ins), in the layout of drafts_generate: $1 role, $9
+ * actor, $10 request id. */
+#define SQL_DRAFTS_RECORD                                                                  \
+	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, " \
+	"  actor_role, action, to_status, request_id) SELECT ins.id, $9::bigint, $1, "      \
+	"  'generate', 'draft', $10 FROM ins),"                                             \
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'recommendation', ins.id, "    \
+	"  'generate', NULL, to_jsonb(ins), $10, ins.region_id, ins.municipality_id, "     \
+	"  ins.organization_id FROM ins) "
+/* A drafts run (from weak directions or from warnings). */
+struct drafts_run {
+	struct em_req *req;
+	int64_t campaign;
+	json_t *body;      /* the parsed body (only read) */
+	const char *text;  /* its JSON text, as SQL reads it */
+	const char *types; /* warnings: the types' array literal, NULL: all */
+	struct em_reply *reply;
+};
+/*
+ * The start of a drafts run in its transaction: the Idempotency-Key (a
+ * replay: EM_OK with idem->replayed), the campaign in the caller's scope
+ * locked against a concurrent run of either kind (else the 404 in reply),
+ * then generate with $1..$6 the caller, $7 campaign, $8 text, $9 actor, $10
+ * request id and, for a statement of eleven, $11 types: its result in *gen.
+ */
+enum em_err drafts_generate(const struct drafts_run *d, const struct db_stmt *generate,
+			    struct idem *idem, PGresult **gen);
 enum em_err recommendations_drafts(struct em_req *req, const struct em_args *args, json_t *body,
 				   struct em_reply *reply);
 /* The recommendations of ids (a bigint[] literal) as a JSON array ordered by id;

@@ -17,6 +17,27 @@ extern const struct em_resource REGIONS, MUNICIPALITIES, ORGANIZATIONS, DIRECTIO
 	"INSERT INTO audit_events (actor_user_id, actor_role, entity, entity_id, action, " \
 	"before, after, request_id, region_id, municipality_id, organization_id) "
 
+/* A create's audit row from ins and its answer: json, id, version. scope:
+ * the region, municipality and organization columns of ins. */
+#define SQL_CREATE_AUDIT(entity, scope, json)                                            \
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, '" entity "', id, 'create', NULL, " \
+	" to_jsonb(ins), $9, " scope " FROM ins) "                                         \
+	"SELECT " json ", ins.id, ins.version FROM ins"
+/* An update's version bump of alias a when it is still $9, after its SET list. */
+#define SQL_UPDATE_VERSION(a)                                                            \
+	"  version = " a ".version + 1, updated_at = now() "                               \
+	"  FROM old WHERE " a ".id = old.id AND " a ".version = $9::int RETURNING " a ".*),"
+/* An update's upd: the columns cols of table (alias a) set from the body $8
+ * (pcols: the same columns of p), when the version is still $9. */
+#define SQL_UPDATE_SET(table, a, cols, pcols)                                            \
+	" upd AS (UPDATE " table " " a " SET (" cols ") = (SELECT " pcols                  \
+	" FROM jsonb_populate_record(" a ", $8::jsonb) p)," SQL_UPDATE_VERSION(a)
+/* An update's audit row from old and upd, and its answer: json, version. */
+#define SQL_UPDATE_AUDIT(entity, scope, json)                                            \
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, '" entity "', upd.id, 'update', " \
+	" to_jsonb(old), to_jsonb(upd), $11, " scope " FROM upd JOIN old USING (id)) "      \
+	"SELECT " json ", upd.version FROM upd"
+
 /* The kinds of organization (organizations.kind), NULL-terminated: the one
  * list every enum check, filter and weight table uses. */
 extern const char *const EM_ORG_KINDS[];

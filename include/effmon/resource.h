@@ -76,6 +76,19 @@
 	" WHEN $1 NOT IN ('municipal_operator', 'head') THEN " region " = $3::bigint"      \
 	" ELSE " region " = $3::bigint AND" SQL_SCOPE(region, muni, org) " END)"
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The get statement of the layout: the row $7 of from (alias a) in scope ->
+ * json, version. */
+#define SQL_GET(json, from, a, scope)                                                    \
+	"SELECT " json ", " a ".version FROM " from " WHERE " a ".id = $7::bigint AND" scope
+/* The list statement of the layout, sorted by key or by a's id: json, id,
+ * key of the rows of from that scope admits and q matches, with the filters
+ * ($12..) and the page after the cursor. */
+#define SQL_LIST(json, from, a, key, scope, filters)                                     \
+	"SELECT " json ", " a ".id, " key " FROM " from " WHERE" scope SQL_SEARCH(key) filters \
+	SQL_LIST_KEYSET(key, a ".id") SQL_LIST_ORDER(key, a ".id")
+
 enum filter_type { FILTER_ID, FILTER_ENUM, FILTER_BOOL, FILTER_TEXT };
 
 struct list_filter {
@@ -108,6 +121,11 @@ struct em_resource {
 	const struct constraint_map *constraints; /* ends with {NULL} */
 };
 
+/* A descriptor's tables, each with its length. */
+#define FIELDS_CREATE(t) .create_fields = (t), .ncreate = ARRAY_LEN(t)
+#define FIELDS_UPDATE(t) .update_fields = (t), .nupdate = ARRAY_LEN(t)
+#define LIST_FILTERS(t) .filters = (t), .nfilters = ARRAY_LEN(t)
+
 /* Generic handlers: route rows pass the descriptor as their data. */
 enum em_err resource_get(struct em_req *req, const struct em_args *args, json_t *body,
 			 struct em_reply *reply);
@@ -129,6 +147,13 @@ void caller_args(struct db_args *a, const struct em_req *req);
 enum em_err resource_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
 			   PGresult **out);
 
+/* resource_fetch with the 404 "no <entity> <id>" in reply when no row is visible. */
+enum em_err resource_find(struct em_req *req, struct em_reply *reply, const struct db_stmt *get,
+			  int64_t id, const char *entity, PGresult **out);
+
+/* The 412 of a write whose If-Match is not the current version. */
+enum em_err reply_changed(struct em_reply *reply, const char *entity, const char *version);
+
 /* Runs a lock statement ($1.. the caller, then the id) answering the row's
  * version first: 404 naming entity and id when no row is visible, 412 naming
  * the current ETag when it is not the If-Match version. */
@@ -138,6 +163,13 @@ enum em_err resource_lock(struct em_req *req, struct em_reply *reply, const stru
 /* The one JSON document of res (its first column) as the 200 body, or 404
  * naming what and id when there is no row; clears res. */
 enum em_err document_reply(struct em_reply *reply, PGresult *res, const char *what, int64_t id);
+/* Runs st ($1..$6 the caller, $7 id -> one JSON document) and answers as document_reply. */
+enum em_err document_get(struct em_req *req, struct em_reply *reply, const struct db_stmt *st,
+			 int64_t id, const char *what);
+
+/* Runs st ($1..$6 the caller, $7 id): 404 "no <what> <id>" when it answers no row. */
+enum em_err resource_visible(struct em_req *req, struct em_reply *reply, const struct db_stmt *st,
+			     int64_t id, const char *what);
 
 /* A list that is always one page (a parent's few children): st takes the
  * caller's $1..$6 and $7 the parent's id, and returns one row holding the
@@ -156,6 +188,71 @@ enum em_err require_if_match(struct em_req *req, struct em_reply *reply, long *v
 /* Maps a failed statement's constraint to a field error, if the table knows it. */
 enum em_err map_constraint(const struct em_req *req, const struct constraint_map *map,
 			   enum em_err err, struct em_reply *reply);
+
+/* The field table (create or update) and the check of r over body: true when
+ * it passes, else the field errors are in reply. */
+bool resource_valid(const struct em_resource *r, const json_t *body, bool creating,
+		    struct em_reply *reply);
+/* After a change's checks: EM_EINVAL "the change to the <entity> is not
+ * valid" when reply holds field errors, or when body names no field. */
+enum em_err change_check(struct em_reply *reply, const json_t *body, const char *entity);
+/* Runs a write statement answering (json, version) and sends that row with
+ * status; a failed constraint is mapped by map. EM_ENOTFOUND, reply
+ * untouched, when the statement returns no row. */
+enum em_err write_reply(struct em_req *req, struct em_reply *reply, unsigned status,
+			const struct db_stmt *st, const struct db_args *a,
+			const struct constraint_map *map);
+
+/* Runs fn in a transaction (db_tx) with *text the compact JSON of body,
+ * unless *text is set already. */
+enum em_err body_tx(struct em_req *req, json_t *body, const char **text, db_tx_fn fn, void *ctx);
+
+/*
+ * A create in its own transaction: claims (or replays) the Idempotency-Key
+ * of body, runs st with the caller's $1..$6 and then what push adds (NULL:
+ * the create layout, $7 body_text, $8 actor, $9 request id), maps a failed
+ * constraint by constraints and answers 201 with the row (json, id, version),
+ * its ETag and Location path/id. A result without the row (none, or a NULL
+ * id) is answered by refused (NULL: 400, scope_field names no object in the
+ * caller's scope).
+ */
+struct create_run {
+	struct em_req *req;
+	struct em_reply *reply;
+	json_t *body;          /* what Idempotency-Key compares */
+	const char *body_text; /* NULL: body as compact JSON */
+	const struct db_stmt *st;
+	const struct constraint_map *constraints;
+	const char *path;
+	const char *scope_field;
+	/* Both may be NULL; push may fail (a lock, a rule) with its answer in reply. */
+	enum em_err (*push)(struct create_run *c, struct db_args *a);
+	enum em_err (*refused)(struct create_run *c, PGresult *res);
+	void *ctx;
+};
+enum em_err create_run(struct create_run *c);
+
+/*
+ * An update of the update layout in its own transaction: check first (may
+ * be NULL), then st with what push adds after $11 (may be NULL), a failed
+ * constraint mapped by constraints; 200 with the row, or, when st changed
+ * nothing, get tells 404 from 412.
+ */
+struct update_run {
+	struct em_req *req;
+	struct em_reply *reply;
+	int64_t id;
+	long version;          /* If-Match */
+	json_t *body;
+	const char *body_text; /* NULL: body as compact JSON */
+	const struct db_stmt *st, *get;
+	const struct constraint_map *constraints;
+	const char *entity;
+	enum em_err (*check)(struct update_run *u);
+	void (*push)(struct update_run *u, struct db_args *a);
+	void *ctx;
+};
+enum em_err update_run(struct update_run *u);
 
 /* Idempotency-Key handling around a create, inside its transaction. */
 struct idem {
@@ -200,6 +297,16 @@ void list_filters_parse(struct em_req *req, struct em_reply *reply,
  * and key, the sort and q; its filters follow from $12. */
 void list_args(struct db_args *a, const struct em_req *req, const struct list_page *page,
 	       const char *q);
+/*
+ * A list in id order alone under a parent (a history, a campaign's import
+ * records): answers the parameter errors already in reply, 404 when visible
+ * finds no parent, else the page of st ($1..$6 the caller, $7 the parent, $8
+ * the cursor's id, $9 limit + 1 -> json, id, key).
+ */
+enum em_err id_list_reply(struct em_req *req, struct em_reply *reply, const struct list_page *page,
+			  const struct db_stmt *visible, const struct db_stmt *st, int64_t id,
+			  const char *what);
+
 /* Replies {"items": [...], "next": cursor|null, "limit": n} from rows of
  * (json, id, key), with more members after them when extra is not NULL (JSON
  * text: "\"name\":value,..."). EM_EINTERNAL when out of memory. */

@@ -85,6 +85,9 @@ enum em_err book_params(struct em_req *req, struct em_reply *reply, enum em_form
 enum em_err book_from_json(struct em_reply *reply, enum em_format fmt, const struct csv_opts *csv,
 			   const char *name, void (*fill)(struct sheet_book *, json_t *));
 
+/* The value at a dotted key path of v ("totals.mean"); v itself for "". */
+const json_t *sheet_path(const json_t *v, const char *path);
+
 /* A number as the shortest text that reads back as the same double, with
  * the decimal separator dec; for CSV. */
 void sheet_format_number(double v, char dec, char *out, size_t len);

@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "effmon/calibration.h"
-#include "effmon/conditional.h"
 #include "effmon/router.h"
 #include "effmon/sbuf.h"
 #include "effmon/sheet.h"
+#include "analysis.h"
 
 /* The flagged organizations listed with the totals; all of them page through
  * group_by=organization&flagged=true. */
@@ -343,21 +343,6 @@ static void cal_etag(const struct em_reply *reply, const struct cal_query *q, ch
 	snprintf(out, outlen, "W/\"cal-%s\"", hex);
 }
 
-/* The summary's members (its object without the braces) after the page's. */
-static enum em_err cal_reply(struct em_reply *reply, struct cal_read *x)
-{
-	const char *sum = PQgetvalue(x->summary, 0, 0);
-	size_t n = strlen(sum);
-	char *extra;
-	enum em_err rc;
-
-	if (n < 2 || sum[0] != '{' || sum[n - 1] != '}' || !(extra = strndup(sum + 1, n - 2)))
-		return EM_EINTERNAL;
-	rc = list_reply(reply, x->groups, &x->q->page, extra);
-	free(extra);
-	return rc;
-}
-
 enum em_err campaign_calibration(struct em_req *req, const struct em_args *args, json_t *body,
 				 struct em_reply *reply)
 {
@@ -377,21 +362,13 @@ enum em_err campaign_calibration(struct em_req *req, const struct em_args *args,
 	rc = db_tx(req->db, cal_read, &x);
 	if (rc == EM_ENOTFOUND)
 		rc = reply_fail(reply, rc, "no campaign %lld", (long long)x.campaign);
-	if (rc != EM_OK || (rc = cal_reply(reply, &x)) != EM_OK)
+	if (rc != EM_OK ||
+	    (rc = analysis_list_reply(reply, x.groups, &q.page, PQgetvalue(x.summary, 0, 0))) !=
+		    EM_OK)
 		goto out;
 	cal_etag(reply, &q, etag, sizeof(etag));
-	reply_header(reply, "ETag", etag);
-	reply_header(reply, "Cache-Control", "private, no-cache");
-	reply_header(reply, "Vary", "Authorization");
-	if (etag_list_match(req_header(req, "If-None-Match"), etag, false) == ETAG_MATCHES) {
-		free(reply->text);
-		reply->text = NULL;
-		reply->text_len = 0;
-		reply->content_type = NULL;
-		reply->status = 304;
-		goto out;
-	}
-	if (q.fmt != EM_FMT_JSON) {
+	analysis_etag_reply(req, reply, etag);
+	if (reply->status != 304 && q.fmt != EM_FMT_JSON) {
 		snprintf(name, sizeof(name), "calibration-campaign-%lld-%s", (long long)x.campaign,
 			 q.group_by);
 		rc = book_from_json(reply, q.fmt, &q.csv, name, calibration_book);

@@ -6,7 +6,6 @@
  * GET /campaigns/{id}/simulations, the record of the runs. Official scores are
  * only read; each run is recorded (simulations: the request and a summary).
  */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,27 +232,10 @@ static void parse_values_from(const json_t *v, struct em_reply *reply, int64_t *
 				  "must be a campaign id or \"previous\"");
 }
 
-/* limit: the cap of changed.items, 1..500 (default 50). */
-static long parse_limit(struct em_req *req, struct em_reply *reply)
-{
-	const char *s = req_query(req, "limit");
-	char *end;
-	long n;
-
-	if (!s)
-		return SIM_DEFAULT_LIMIT;
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < 1 || n > LIST_MAX_LIMIT) {
-		reply_field_error(reply, "limit", "must be an integer from 1 to %d", LIST_MAX_LIMIT);
-		return SIM_DEFAULT_LIMIT;
-	}
-	return n;
-}
-
-/* The campaign's context; EM_ENOTFOUND when it is not visible. */
-static enum em_err load_context(struct em_req *req, int64_t campaign, int64_t from, bool previous,
-				struct sim_ctx *ctx)
+/* The campaign's context. Not found before invalid: a campaign that is not
+ * visible answers 404 like a missing one, and tells nothing of the parameters. */
+static enum em_err load_context(struct em_req *req, struct em_reply *reply, int64_t campaign,
+				int64_t from, bool previous, struct sim_ctx *ctx)
 {
 	struct db_args a;
 	PGresult *res;
@@ -267,7 +249,9 @@ static enum em_err load_context(struct em_req *req, int64_t campaign, int64_t fr
 		return rc;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		return EM_ENOTFOUND;
+		json_decref(reply->errors);
+		reply->errors = NULL;
+		return reply_fail(reply, EM_ENOTFOUND, "no campaign %lld", (long long)campaign);
 	}
 	ctx->doc = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	PQclear(res);
@@ -385,18 +369,10 @@ enum em_err campaign_simulate(struct em_req *req, const struct em_args *args, js
 
 	if ((rc = monitoring_include(req, reply, &unapproved)) != EM_OK)
 		return rc;
-	limit = parse_limit(req, reply);
+	limit = list_limit_parse(req, reply, SIM_DEFAULT_LIMIT); /* the cap of changed.items */
 	parse_values_from(from, reply, &values_from, &previous);
-	/* Not found before invalid: an out-of-scope campaign answers like a missing one. */
-	if ((rc = load_context(req, args->id[0], values_from, previous, &ctx)) != EM_OK) {
-		if (rc == EM_ENOTFOUND) {
-			json_decref(reply->errors); /* a 404 tells nothing of the parameters */
-			reply->errors = NULL;
-			rc = reply_fail(reply, EM_ENOTFOUND, "no campaign %lld",
-					(long long)args->id[0]);
-		}
+	if ((rc = load_context(req, reply, args->id[0], values_from, previous, &ctx)) != EM_OK)
 		return rc;
-	}
 	sim_check_body(body, &ctx, from, reply);
 	if (reply->errors) {
 		rc = reply_fail(reply, EM_EINVAL, "invalid simulation");
@@ -423,15 +399,8 @@ enum em_err campaign_simulations_list(struct em_req *req, const struct em_args *
 		return rc;
 	if (sort && strcmp(sort, "id") != 0)
 		reply_field_error(reply, "sort", "simulations are listed newest first: only id");
-	if ((rc = load_context(req, args->id[0], 0, false, &ctx)) != EM_OK) {
-		if (rc == EM_ENOTFOUND) {
-			json_decref(reply->errors);
-			reply->errors = NULL;
-			rc = reply_fail(reply, EM_ENOTFOUND, "no campaign %lld",
-					(long long)args->id[0]);
-		}
+	if ((rc = load_context(req, reply, args->id[0], 0, false, &ctx)) != EM_OK)
 		return rc;
-	}
 	json_decref(ctx.doc);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");

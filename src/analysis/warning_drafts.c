@@ -50,12 +50,7 @@ DB_STMT(WDRAFT_GENERATE) = {
 	"  true, jsonb_build_object('type', t.type, 'direction', t.direction_code, "
 	"  'submission_id', t.submission_id, 'figures', t.figures) FROM todo t, o "
 	"  ORDER BY t.submission_id, t.type_order, t.direction_position RETURNING *),"
-	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, "
-	"  actor_role, action, to_status, request_id) SELECT ins.id, $9::bigint, $1, 'generate', "
-	"  'draft', $10 FROM ins),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'recommendation', ins.id, "
-	"  'generate', NULL, to_jsonb(ins), $10, ins.region_id, ins.municipality_id, "
-	"  ins.organization_id FROM ins) "
+	SQL_DRAFTS_RECORD
 	"SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM w WHERE taken), "
 	" (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM ins), o.t, o.b FROM o",
 	11};
@@ -70,17 +65,8 @@ static const struct field WDRAFT_FIELDS[] = {
 	{"due_on", F_DATE, false, true, 0, 0, NULL},
 };
 
-struct wdrafts {
-	struct em_req *req;
-	int64_t campaign;
-	json_t *body;
-	const char *text;
-	const char *types; /* array literal, NULL: all */
-	struct em_reply *reply;
-};
-
 /* The answer: {"from", "types", "created", "skipped", "threshold", "completeness", "items"}. */
-static enum em_err drafts_answer(struct wdrafts *d, PGresult *gen)
+static enum em_err drafts_answer(const struct drafts_run *d, PGresult *gen)
 {
 	char *items = NULL, *text = NULL;
 	enum em_err rc;
@@ -102,38 +88,25 @@ static enum em_err drafts_answer(struct wdrafts *d, PGresult *gen)
 
 static enum em_err wdrafts_tx(struct db_conn *db, void *arg)
 {
-	struct wdrafts *d = arg;
-	struct em_req *req = d->req;
+	struct drafts_run *d = arg;
 	struct idem idem;
-	struct db_args a;
 	PGresult *gen;
 	enum em_err rc;
 
 	(void)db;
-	reply_clear(d->reply);
-	if ((rc = idem_begin(req, d->body, &idem, d->reply)) != EM_OK || idem.replayed)
-		return rc;
-	if ((rc = drafts_campaign_lock(req, d->campaign, d->reply)) != EM_OK)
-		return rc;
-	caller_args(&a, req);
-	db_arg_i64(&a, d->campaign);
-	db_arg_text(&a, d->text);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	db_arg_text(&a, d->types);
-	if ((rc = db_exec_args(req->db, &WDRAFT_GENERATE, &a, &gen)) != EM_OK)
+	if ((rc = drafts_generate(d, &WDRAFT_GENERATE, &idem, &gen)) != EM_OK || idem.replayed)
 		return rc;
 	rc = drafts_answer(d, gen);
 	PQclear(gen);
 	if (rc != EM_OK)
 		return rc;
-	return idem_finish(req, &idem, d->reply);
+	return idem_finish(d->req, &idem, d->reply);
 }
 
 enum em_err warning_drafts(struct em_req *req, int64_t campaign, json_t *body, const char *text,
 			   struct em_reply *reply)
 {
-	struct wdrafts d = {req, campaign, body, text, NULL, reply};
+	struct drafts_run d = {req, campaign, body, text, NULL, reply};
 	char types[128];
 	json_t *rest;
 

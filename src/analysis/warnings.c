@@ -16,6 +16,7 @@
 #include "effmon/monitoring.h"
 #include "effmon/router.h"
 #include "effmon/warnings.h"
+#include "analysis.h"
 
 const char *const WARNING_TYPES[] = {"decline_total", "decline_direction", "below_threshold",
 				     "low_completeness", NULL};
@@ -198,43 +199,27 @@ static void id_param(struct em_req *req, struct em_reply *reply, const char *nam
  * (base64url "id\nsubmission\nkey", as list_reply writes it). */
 static void page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page)
 {
-	const char *limit = req_query(req, "limit"), *cursor = req_query(req, "cursor");
-	const char *sort = req_query(req, "sort");
+	const char *cursor = req_query(req, "cursor"), *sort = req_query(req, "sort");
 	unsigned char raw[LIST_MAX_KEY + 64];
-	char *end, *text, *nl1, *nl2;
-	size_t n;
-	long key;
+	const char *key;
+	char *end;
+	long n;
 
 	memset(page, 0, sizeof(*page));
-	page->limit = LIST_DEFAULT_LIMIT;
+	page->limit = list_limit_parse(req, reply, LIST_DEFAULT_LIMIT);
 	page->sort = "id";
-	if (limit) {
-		errno = 0;
-		page->limit = strtol(limit, &end, 10);
-		if (errno || end == limit || *end || page->limit < 1 || page->limit > LIST_MAX_LIMIT)
-			reply_field_error(reply, "limit", "must be an integer from 1 to %d",
-					  LIST_MAX_LIMIT);
-	}
 	if (sort && strcmp(sort, "id") != 0)
 		reply_field_error(reply, "sort", "warnings are ordered by submission id, then type "
 				  "and direction: sort takes id only");
 	if (!cursor)
 		return;
-	if (sodium_base642bin(raw, sizeof(raw) - 1, cursor, strlen(cursor), NULL, &n, NULL,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-		goto bad;
-	raw[n] = '\0';
-	text = (char *)raw;
-	if (strlen(text) != n || !(nl1 = strchr(text, '\n')) || !(nl2 = strchr(nl1 + 1, '\n')))
-		goto bad;
-	*nl1 = *nl2 = '\0';
-	if (strcmp(text, "id") != 0 || !router_parse_id(nl1 + 1, strlen(nl1 + 1), &page->after_id))
+	if (!(key = list_cursor_decode(cursor, "id", &page->after_id, raw)))
 		goto bad;
 	errno = 0;
-	key = strtol(nl2 + 1, &end, 10);
-	if (errno || end == nl2 + 1 || *end || key < 0 || key > 9999)
+	n = strtol(key, &end, 10);
+	if (errno || end == key || *end || n < 0 || n > 9999)
 		goto bad;
-	snprintf(page->after_key, sizeof(page->after_key), "%ld", key);
+	snprintf(page->after_key, sizeof(page->after_key), "%ld", n);
 	page->has_key = true;
 	return;
 bad:
@@ -268,7 +253,21 @@ static enum em_err parse_query(struct em_req *req, struct em_reply *reply, struc
 	return EM_OK;
 }
 
-/* W/"warn-<hash of the body>": a 304 saves sending the answer, not computing it. */
+void analysis_etag_reply(struct em_req *req, struct em_reply *reply, const char *etag)
+{
+	reply_header(reply, "ETag", etag);
+	reply_header(reply, "Cache-Control", "private, no-cache");
+	reply_header(reply, "Vary", "Authorization");
+	if (etag_list_match(req_header(req, "If-None-Match"), etag, false) == ETAG_MATCHES) {
+		free(reply->text);
+		reply->text = NULL;
+		reply->text_len = 0;
+		reply->content_type = NULL;
+		reply->status = 304;
+	}
+}
+
+/* W/"warn-<hash of the body>". */
 static void etag_reply(struct em_req *req, struct em_reply *reply)
 {
 	unsigned char h[16];
@@ -278,23 +277,29 @@ static void etag_reply(struct em_req *req, struct em_reply *reply)
 			   NULL, 0);
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
 	snprintf(etag, sizeof(etag), "W/\"warn-%s\"", hex);
-	reply_header(reply, "ETag", etag);
-	reply_header(reply, "Cache-Control", "private, no-cache");
-	reply_header(reply, "Vary", "Authorization");
-	if (etag_list_match(req_header(req, "If-None-Match"), etag, false) == ETAG_MATCHES) {
-		free(reply->text);
-		reply->text = NULL;
-		reply->text_len = 0;
-		reply->status = 304;
-	}
+	analysis_etag_reply(req, reply, etag);
 }
 
-/* The answer's members after items and next: what the warnings were computed with. */
-static enum em_err campaign_extra(struct em_req *req, const struct warn_query *q, int64_t campaign,
-				  char **extra)
+enum em_err analysis_list_reply(struct em_reply *reply, PGresult *rows,
+				const struct list_page *page, const char *obj)
+{
+	size_t n = strlen(obj);
+	char *extra;
+	enum em_err rc;
+
+	if (n < 2 || obj[0] != '{' || obj[n - 1] != '}' || !(extra = strndup(obj + 1, n - 2)))
+		return EM_EINTERNAL;
+	rc = list_reply(reply, rows, page, extra);
+	free(extra);
+	return rc;
+}
+
+/* What the warnings are computed with, as a JSON object (the answer's members
+ * after items and next); EM_ENOTFOUND when the campaign is not visible. */
+static enum em_err campaign_used(struct em_req *req, const struct warn_query *q, int64_t campaign,
+				 PGresult **out)
 {
 	struct db_args a;
-	PGresult *res;
 	enum em_err rc;
 
 	caller_args(&a, req);
@@ -302,18 +307,13 @@ static enum em_err campaign_extra(struct em_req *req, const struct warn_query *q
 	db_arg_text(&a, q->threshold);
 	db_arg_text(&a, q->completeness);
 	db_arg_text(&a, q->unapproved ? "unapproved" : "approved");
-	if ((rc = db_exec_args(req->db, &WARN_CAMPAIGN, &a, &res)) != EM_OK)
+	if ((rc = db_exec_args(req->db, &WARN_CAMPAIGN, &a, out)) != EM_OK)
 		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
+	if (PQntuples(*out) == 0) {
+		PQclear(*out);
 		return EM_ENOTFOUND;
 	}
-	/* The object's members without its braces. */
-	const char *obj = PQgetvalue(res, 0, 0);
-	size_t n = strlen(obj);
-	*extra = n >= 2 ? strndup(obj + 1, n - 2) : NULL;
-	PQclear(res);
-	return *extra ? EM_OK : EM_EINTERNAL;
+	return EM_OK;
 }
 
 enum em_err campaign_warnings_list(struct em_req *req, const struct em_args *args, json_t *body,
@@ -321,14 +321,13 @@ enum em_err campaign_warnings_list(struct em_req *req, const struct em_args *arg
 {
 	struct warn_query q;
 	struct db_args a;
-	char *extra = NULL;
-	PGresult *res;
+	PGresult *used, *res;
 	enum em_err rc;
 
 	(void)body;
 	if ((rc = parse_query(req, reply, &q)) != EM_OK)
 		return rc;
-	rc = campaign_extra(req, &q, args->id[0], &extra);
+	rc = campaign_used(req, &q, args->id[0], &used);
 	if (rc == EM_ENOTFOUND)
 		return reply_fail(reply, rc, "no campaign %lld", (long long)args->id[0]);
 	if (rc != EM_OK)
@@ -345,10 +344,10 @@ enum em_err campaign_warnings_list(struct em_req *req, const struct em_args *arg
 	db_arg_id(&a, q.page.after_id);
 	db_arg_text(&a, q.page.has_key ? q.page.after_key : NULL);
 	if ((rc = db_exec_args(req->db, &WARN_LIST, &a, &res)) == EM_OK) {
-		rc = list_reply(reply, res, &q.page, extra);
+		rc = analysis_list_reply(reply, res, &q.page, PQgetvalue(used, 0, 0));
 		PQclear(res);
 	}
-	free(extra);
+	PQclear(used);
 	if (rc == EM_OK)
 		etag_reply(req, reply);
 	return rc;

@@ -3,7 +3,7 @@
  * commission's protocol, a score for every competency of the catalog, the
  * monitoring total the commission had before it, the decision and its term;
  * a manager's attestations and the one valid today. Also the helpers the
- * cycle's handlers share (one-object reads, id-ordered lists).
+ * cycle's handlers share (one-object reads, id-ordered lists, creates).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,34 +17,13 @@
 
 /* --- Shared by the cycle's handlers --------------------------------------------------- */
 
-enum em_err cycle_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
-			PGresult **out)
-{
-	struct db_args a;
-	PGresult *res;
-	enum em_err rc;
-
-	caller_args(&a, req);
-	db_arg_i64(&a, id);
-	if ((rc = db_exec_args(req->db, get, &a, &res)) != EM_OK)
-		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return EM_ENOTFOUND;
-	}
-	*out = res;
-	return EM_OK;
-}
-
 enum em_err cycle_reply_one(struct em_req *req, struct em_reply *reply, const struct db_stmt *get,
 			    int64_t id, unsigned status, const char *entity)
 {
 	PGresult *res;
-	enum em_err rc = cycle_fetch(req, get, id, &res);
+	enum em_err rc;
 
-	if (rc == EM_ENOTFOUND)
-		return reply_fail(reply, rc, "no %s %lld", entity, (long long)id);
-	if (rc != EM_OK)
+	if ((rc = resource_find(req, reply, get, id, entity, &res)) != EM_OK)
 		return rc;
 	reply_row(req, reply, status, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	PQclear(res);
@@ -81,6 +60,56 @@ enum em_err cycle_list(struct em_req *req, struct em_reply *reply, const struct 
 	return rc;
 }
 
+static enum em_err create_tx(struct db_conn *db, void *arg)
+{
+	struct cycle_create *c = arg;
+	struct idem idem;
+	char location[96];
+	enum em_err rc;
+	int64_t id;
+
+	(void)db;
+	reply_clear(c->reply);
+	if ((rc = idem_begin(c->req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
+		return rc;
+	if ((rc = c->write(c, &id)) != EM_OK)
+		return rc;
+	if ((rc = cycle_reply_one(c->req, c->reply, c->get, id, 201, c->entity)) != EM_OK)
+		return rc;
+	snprintf(location, sizeof(location), "%s/%lld", c->path, (long long)id);
+	reply_header(c->reply, "Location", location);
+	return idem_finish(c->req, &idem, c->reply);
+}
+
+enum em_err cycle_create(struct cycle_create *c)
+{
+	return db_tx(c->req->db, create_tx, c);
+}
+
+enum em_err cycle_insert_for_manager(struct em_req *req, const struct db_stmt *insert,
+				     const char *body, const struct constraint_map *constraints,
+				     struct em_reply *reply, int64_t *id)
+{
+	struct db_args a;
+	PGresult *res;
+	enum em_err rc;
+
+	caller_args(&a, req);
+	db_arg_text(&a, body);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, insert, &a, &res)) != EM_OK)
+		return constraints ? map_constraint(req, constraints, rc, reply) : rc;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		reply_field_error(reply, "manager_id", "no such manager in your scope");
+		return reply_fail(reply, EM_EINVAL, "manager_id: no such manager in your scope");
+	}
+	*id = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return EM_OK;
+}
+
 /* --- Reads ------------------------------------------------------------------------------ */
 
 static const char *const DECISIONS[] = {"fits_position", "fits_position_conditionally",
@@ -89,13 +118,15 @@ static const char *const DECISIONS[] = {"fits_position", "fits_position_conditio
 #define ATT_SCOPE SQL_SCOPE_MGR("m")
 #define SQL_SCOPE_MGR(m) CYCLE_SCOPE(m ".region_id", m ".municipality_id", m ".organization_id", m ".id")
 #define ATT_VALID(a) "(" a ".attested_on <= em_today() AND " a ".valid_until >= em_today())"
-#define ATT_FROM                                                                           \
-	" FROM attestations a JOIN managers m ON m.id = a.manager_id"                         \
+/* The attestations of table t as a, with their manager m and scores sc. */
+#define ATT_FROM_OF(t)                                                                     \
+	" FROM " t " a JOIN managers m ON m.id = a.manager_id"                               \
 	" CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_object('competency', "   \
 	"  c.code, 'competency_id', c.id, 'name', c.name, 'score', s.score, 'max_score', "   \
 	"  s.max_score) ORDER BY c.id), '[]'::jsonb) AS items, sum(s.score) AS total, "      \
 	"  sum(s.max_score) AS max FROM attestation_scores s JOIN competencies c "          \
 	"  ON c.id = s.competency_id WHERE s.attestation_id = a.id) sc "
+#define ATT_FROM ATT_FROM_OF("attestations")
 #define ATT_JSON                                                                           \
 	"jsonb_build_object('id', a.id, 'manager_id', a.manager_id, 'manager_name', "         \
 	"m.full_name, 'organization_id', m.organization_id, 'municipality_id', "              \
@@ -140,37 +171,14 @@ DB_STMT(ATT_OF_MANAGER) = {
 	"FROM managers m0 WHERE m0.id = $7::bigint AND" SQL_SCOPE_MGR("m0"),
 	7};
 
-enum em_err attestations_list(struct em_req *req, const struct em_args *args, json_t *body,
-			      struct em_reply *reply)
-{
-	(void)args;
-	(void)body;
-	return cycle_list(req, reply, &ATT_LIST, ATT_FILTERS,
-			  sizeof(ATT_FILTERS) / sizeof(ATT_FILTERS[0]));
-}
-
-enum em_err attestations_get(struct em_req *req, const struct em_args *args, json_t *body,
-			     struct em_reply *reply)
-{
-	(void)body;
-	return cycle_reply_one(req, reply, &ATT_GET, args->id[0], 200, "attestation");
-}
+/* GET /attestations and /attestations/{id}. */
+CYCLE_READ_HANDLERS(attestations, "attestation", ATT_GET, ATT_LIST, ATT_FILTERS)
 
 enum em_err attestations_of_manager(struct em_req *req, const struct em_args *args, json_t *body,
 				    struct em_reply *reply)
 {
-	PGresult *res;
-	enum em_err rc;
-
 	(void)body;
-	rc = cycle_fetch(req, &ATT_OF_MANAGER, args->id[0], &res);
-	if (rc == EM_ENOTFOUND)
-		return reply_fail(reply, rc, "no manager %lld", (long long)args->id[0]);
-	if (rc != EM_OK)
-		return rc;
-	rc = reply_json_copy(reply, 200, PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return rc;
+	return document_get(req, reply, &ATT_OF_MANAGER, args->id[0], "manager");
 }
 
 /* --- Create ------------------------------------------------------------------------------- */
@@ -319,60 +327,29 @@ static void check_catalog(PGresult *res, struct em_reply *reply)
 	}
 }
 
-struct att_create {
-	struct em_req *req;
-	json_t *body;
-	const char *text;
-	struct em_reply *reply;
-};
-
-static enum em_err create_tx(struct db_conn *db, void *arg)
+/* The catalog's check of the scores, then the insert; c->data is the body's text. */
+static enum em_err att_write(const struct cycle_create *c, int64_t *id)
 {
-	struct att_create *c = arg;
-	struct em_req *req = c->req;
-	struct idem idem;
-	char location[96];
 	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
-	int64_t id;
 
-	(void)db;
-	reply_clear(c->reply);
-	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
-		return rc;
 	db_args_init(&a);
-	db_arg_text(&a, c->text);
-	if ((rc = db_exec_args(req->db, &ATT_CHECK, &a, &res)) != EM_OK)
+	db_arg_text(&a, c->data);
+	if ((rc = db_exec_args(c->req->db, &ATT_CHECK, &a, &res)) != EM_OK)
 		return rc;
 	check_catalog(res, c->reply);
 	PQclear(res);
 	if (c->reply->errors)
 		return reply_fail(c->reply, EM_EINVAL, "the attestation is not valid");
-	caller_args(&a, req);
-	db_arg_text(&a, c->text);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, &ATT_INSERT, &a, &res)) != EM_OK)
-		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		reply_field_error(c->reply, "manager_id", "no such manager in your scope");
-		return reply_fail(c->reply, EM_EINVAL, "manager_id: no such manager in your scope");
-	}
-	id = atoll(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	if ((rc = cycle_reply_one(req, c->reply, &ATT_GET, id, 201, "attestation")) != EM_OK)
-		return rc;
-	snprintf(location, sizeof(location), "/api/v1/attestations/%lld", (long long)id);
-	reply_header(c->reply, "Location", location);
-	return idem_finish(req, &idem, c->reply);
+	return cycle_insert_for_manager(c->req, &ATT_INSERT, c->data, NULL, c->reply, id);
 }
 
 enum em_err attestations_create(struct em_req *req, const struct em_args *args, json_t *body,
 				struct em_reply *reply)
 {
-	struct att_create c = {req, body, NULL, reply};
+	struct cycle_create c = {req, body, reply, &ATT_GET, "attestation",
+				 "/api/v1/attestations", att_write, NULL};
 	json_t *rest = json_deep_copy(body);
 	const char *on, *until;
 	enum em_err rc;
@@ -393,15 +370,15 @@ enum em_err attestations_create(struct em_req *req, const struct em_args *args, 
 		return reply_fail(reply, EM_EINVAL, "the attestation is not valid");
 	if (!(text = json_dumps(body, JSON_COMPACT)))
 		return EM_EINTERNAL;
-	c.text = text;
-	rc = db_tx(req->db, create_tx, &c);
+	c.data = text;
+	rc = cycle_create(&c);
 	free(text);
 	return rc;
 }
 
 /* --- Corrections ---------------------------------------------------------------------------- */
 
-/* $1..$6 caller, $7 id, $8 body, $9 version, $10 actor, $11 request id -> id. */
+/* $1..$6 caller, $7 id, $8 body, $9 version, $10 actor, $11 request id -> json, version. */
 DB_STMT(ATT_UPDATE_SQL) = {
 	"attestation_update",
 	"WITH old AS (SELECT a.*, m.region_id, m.municipality_id, m.organization_id "
@@ -415,7 +392,7 @@ DB_STMT(ATT_UPDATE_SQL) = {
 	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'attestation', upd.id, 'update', "
 	"  to_jsonb(old) - '{region_id,municipality_id,organization_id}'::text[], to_jsonb(upd), "
 	"  $11, old.region_id, old.municipality_id, old.organization_id FROM upd JOIN old USING (id)) "
-	"SELECT upd.id FROM upd",
+	"SELECT " ATT_JSON ", a.version" ATT_FROM_OF("upd"),
 	11};
 
 static const struct constraint_map ATT_CONSTRAINTS[] = {
@@ -423,51 +400,12 @@ static const struct constraint_map ATT_CONSTRAINTS[] = {
 	{NULL, NULL, NULL, EM_OK},
 };
 
-struct att_update {
-	struct em_req *req;
-	int64_t id;
-	long version;
-	const char *text;
-	struct em_reply *reply;
-};
-
-static enum em_err update_tx(struct db_conn *db, void *arg)
-{
-	struct att_update *u = arg;
-	struct em_req *req = u->req;
-	struct db_args a;
-	PGresult *res;
-	enum em_err rc;
-
-	(void)db;
-	reply_clear(u->reply);
-	caller_args(&a, req);
-	db_arg_i64(&a, u->id);
-	db_arg_text(&a, u->text);
-	db_arg_i64(&a, u->version);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, &ATT_UPDATE_SQL, &a, &res)) != EM_OK)
-		return map_constraint(req, ATT_CONSTRAINTS, rc, u->reply);
-	bool changed = PQntuples(res) == 1;
-	PQclear(res);
-	if (changed)
-		return cycle_reply_one(req, u->reply, &ATT_GET, u->id, 200, "attestation");
-	rc = cycle_fetch(req, &ATT_GET, u->id, &res);
-	if (rc == EM_ENOTFOUND)
-		return reply_fail(u->reply, rc, "no attestation %lld", (long long)u->id);
-	if (rc != EM_OK)
-		return rc;
-	reply_fail(u->reply, EM_EPRECOND, "the attestation has changed: its ETag is now \"%s\"",
-		   PQgetvalue(res, 0, 1));
-	PQclear(res);
-	return EM_EPRECOND;
-}
-
 enum em_err attestations_update(struct em_req *req, const struct em_args *args, json_t *body,
 				struct em_reply *reply)
 {
-	struct att_update u = {req, args->id[0], 0, NULL, reply};
+	struct update_run u = {.req = req, .reply = reply, .id = args->id[0], .body = body,
+			       .body_text = req->body, .st = &ATT_UPDATE_SQL, .get = &ATT_GET,
+			       .constraints = ATT_CONSTRAINTS, .entity = "attestation"};
 	enum em_err rc;
 
 	if ((rc = require_if_match(req, reply, &u.version)) != EM_OK)
@@ -480,6 +418,5 @@ enum em_err attestations_update(struct em_req *req, const struct em_args *args, 
 		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
 	if (!req->body)
 		return EM_EINTERNAL;
-	u.text = req->body;
-	return db_tx(req->db, update_tx, &u);
+	return update_run(&u);
 }

@@ -13,25 +13,11 @@
 #include "effmon/registry.h"
 
 /* What a client may create; 'revocation' comes only from /revoke. */
-static const char *const TYPES[] = {"bonus",
-				    "training_referral",
-				    "reserve_inclusion",
-				    "commendation",
-				    "warning",
-				    "attestation_referral",
-				    "contract_extension",
-				    "contract_termination_proposal",
-				    NULL};
-static const char *const ALL_TYPES[] = {"bonus",
-					"training_referral",
-					"reserve_inclusion",
-					"commendation",
-					"warning",
-					"attestation_referral",
-					"contract_extension",
-					"contract_termination_proposal",
-					"revocation",
-					NULL};
+#define CREATED_TYPES                                                                        \
+	"bonus", "training_referral", "reserve_inclusion", "commendation", "warning",          \
+		"attestation_referral", "contract_extension", "contract_termination_proposal"
+static const char *const TYPES[] = {CREATED_TYPES, NULL};
+static const char *const ALL_TYPES[] = {CREATED_TYPES, "revocation", NULL};
 
 #define DEC_SCOPE CYCLE_SCOPE("m.region_id", "m.municipality_id", "m.organization_id", "m.id")
 #define DEC_FROM                                                                             \
@@ -81,21 +67,8 @@ static const struct list_filter DEC_FILTERS[] = {
 	{"municipality_id", FILTER_ID, NULL}, {"organization_id", FILTER_ID, NULL},
 };
 
-enum em_err decisions_list(struct em_req *req, const struct em_args *args, json_t *body,
-			   struct em_reply *reply)
-{
-	(void)args;
-	(void)body;
-	return cycle_list(req, reply, &DEC_LIST, DEC_FILTERS,
-			  sizeof(DEC_FILTERS) / sizeof(DEC_FILTERS[0]));
-}
-
-enum em_err decisions_get(struct em_req *req, const struct em_args *args, json_t *body,
-			  struct em_reply *reply)
-{
-	(void)body;
-	return cycle_reply_one(req, reply, &DEC_GET, args->id[0], 200, "decision");
-}
+/* GET /decisions and /decisions/{id}. */
+CYCLE_READ_HANDLERS(decisions, "decision", DEC_GET, DEC_LIST, DEC_FILTERS)
 
 /* --- Create ------------------------------------------------------------------------------ */
 
@@ -177,30 +150,16 @@ static void check_amount(const json_t *body, struct em_reply *reply)
 	}
 }
 
-struct dec_create {
-	struct em_req *req;
-	json_t *body;
-	const char *text;
-	struct em_reply *reply;
-};
-
-static enum em_err create_tx(struct db_conn *db, void *arg)
+/* The links of the new decision, then the insert. */
+static enum em_err dec_write(const struct cycle_create *c, int64_t *id)
 {
-	struct dec_create *c = arg;
 	struct em_req *req = c->req;
-	struct idem idem;
-	char location[96];
 	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
-	int64_t id;
 
-	(void)db;
-	reply_clear(c->reply);
-	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
-		return rc;
 	caller_args(&a, req);
-	db_arg_text(&a, c->text);
+	db_arg_text(&a, req->body);
 	if ((rc = db_exec_args(req->db, &DEC_CHECK, &a, &res)) != EM_OK)
 		return rc;
 	if (!db_bool(res, 0, 0))
@@ -213,29 +172,14 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	PQclear(res);
 	if (c->reply->errors)
 		return reply_fail(c->reply, EM_EINVAL, "the decision is not valid");
-	/* The insert takes the check's six, then the actor and the request id. */
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, &DEC_INSERT, &a, &res)) != EM_OK)
-		return map_constraint(req, DEC_CONSTRAINTS, rc, c->reply);
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		reply_field_error(c->reply, "manager_id", "no such manager in your scope");
-		return reply_fail(c->reply, EM_EINVAL, "manager_id: no such manager in your scope");
-	}
-	id = atoll(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	if ((rc = cycle_reply_one(req, c->reply, &DEC_GET, id, 201, "decision")) != EM_OK)
-		return rc;
-	snprintf(location, sizeof(location), "/api/v1/decisions/%lld", (long long)id);
-	reply_header(c->reply, "Location", location);
-	return idem_finish(req, &idem, c->reply);
+	return cycle_insert_for_manager(req, &DEC_INSERT, req->body, DEC_CONSTRAINTS, c->reply, id);
 }
 
 enum em_err decisions_create(struct em_req *req, const struct em_args *args, json_t *body,
 			     struct em_reply *reply)
 {
-	struct dec_create c = {req, body, NULL, reply};
+	struct cycle_create c = {req, body, reply, &DEC_GET, "decision", "/api/v1/decisions",
+				 dec_write, NULL};
 
 	(void)args;
 	validate_object(body, DEC_CREATE, sizeof(DEC_CREATE) / sizeof(DEC_CREATE[0]), reply);
@@ -244,8 +188,7 @@ enum em_err decisions_create(struct em_req *req, const struct em_args *args, jso
 		return reply_fail(reply, EM_EINVAL, "the decision is not valid");
 	if (!req->body)
 		return EM_EINTERNAL;
-	c.text = req->body;
-	return db_tx(req->db, create_tx, &c);
+	return cycle_create(&c);
 }
 
 /* --- Revocation ----------------------------------------------------------------------------- */
@@ -288,82 +231,65 @@ static const struct field REVOKE_FIELDS[] = {
 };
 
 struct dec_revoke {
-	struct em_req *req;
 	int64_t id;
 	long version;
-	json_t *body;
-	struct em_reply *reply;
 };
 
-static enum em_err revoke_tx(struct db_conn *db, void *arg)
+/* Whether the locked decision (DEC_LOCK's row) may be revoked by the caller:
+ * EM_OK, or the failure in reply. */
+static enum em_err may_revoke(const struct em_req *req, const struct dec_revoke *v,
+			      PGresult *lock, struct em_reply *reply)
 {
-	struct dec_revoke *v = arg;
-	struct em_req *req = v->req;
-	struct idem idem;
-	char location[96];
-	struct db_args a;
-	PGresult *lock = NULL, *res;
-	enum em_err rc;
-	int64_t id;
-
-	(void)db;
-	reply_clear(v->reply);
-	if ((rc = idem_begin(req, v->body, &idem, v->reply)) != EM_OK || idem.replayed)
-		return rc;
-	caller_args(&a, req);
-	db_arg_i64(&a, v->id);
-	if ((rc = db_exec_args(req->db, &DEC_LOCK, &a, &lock)) != EM_OK)
-		return rc;
-	if (PQntuples(lock) == 0) {
-		rc = reply_fail(v->reply, EM_ENOTFOUND, "no decision %lld", (long long)v->id);
-		goto out;
-	}
-	if (strcmp(PQgetvalue(lock, 0, 1), "revocation") == 0) {
-		rc = reply_fail(v->reply, EM_ECONFLICT, "decision %lld is itself a revocation: it is "
-				"not revoked; record a new decision instead", (long long)v->id);
-		goto out;
-	}
-	if (!PQgetisnull(lock, 0, 2)) {
-		rc = reply_fail(v->reply, EM_ECONFLICT, "decision %lld was already revoked by "
-				"decision %s at %s", (long long)v->id, PQgetvalue(lock, 0, 2),
-				PQgetvalue(lock, 0, 3));
-		goto out;
-	}
-	if (atol(PQgetvalue(lock, 0, 0)) != v->version) {
-		rc = reply_fail(v->reply, EM_EPRECOND, "the decision has changed: its ETag is now "
-				"\"%s\"", PQgetvalue(lock, 0, 0));
-		goto out;
-	}
+	if (strcmp(PQgetvalue(lock, 0, 1), "revocation") == 0)
+		return reply_fail(reply, EM_ECONFLICT, "decision %lld is itself a revocation: it is "
+				  "not revoked; record a new decision instead", (long long)v->id);
+	if (!PQgetisnull(lock, 0, 2))
+		return reply_fail(reply, EM_ECONFLICT, "decision %lld was already revoked by "
+				  "decision %s at %s", (long long)v->id, PQgetvalue(lock, 0, 2),
+				  PQgetvalue(lock, 0, 3));
+	if (atol(PQgetvalue(lock, 0, 0)) != v->version)
+		return reply_changed(reply, "decision", PQgetvalue(lock, 0, 0));
 	if (req->caller.role == EM_ROLE_MUNICIPAL &&
-	    strcmp(PQgetvalue(lock, 0, 4), "municipal_operator") != 0) {
-		rc = reply_fail(v->reply, EM_EFORBIDDEN, "decision %lld was made by a %s: a regional "
-				"operator or an admin revokes it (a municipal operator revokes only "
-				"municipal decisions)", (long long)v->id, PQgetvalue(lock, 0, 4));
-		goto out;
-	}
+	    strcmp(PQgetvalue(lock, 0, 4), "municipal_operator") != 0)
+		return reply_fail(reply, EM_EFORBIDDEN, "decision %lld was made by a %s: a regional "
+				  "operator or an admin revokes it (a municipal operator revokes only "
+				  "municipal decisions)", (long long)v->id, PQgetvalue(lock, 0, 4));
+	return EM_OK;
+}
+
+/* The lock and its checks, then the revocation: *id is the new revocation's. */
+static enum em_err revoke_write(const struct cycle_create *c, int64_t *id)
+{
+	const struct dec_revoke *v = c->data;
+	struct em_req *req = c->req;
+	struct db_args a;
+	PGresult *lock, *res;
+	enum em_err rc;
+
+	if ((rc = resource_find(req, c->reply, &DEC_LOCK, v->id, "decision", &lock)) != EM_OK)
+		return rc;
+	rc = may_revoke(req, v, lock, c->reply);
+	PQclear(lock);
+	if (rc != EM_OK)
+		return rc;
 	caller_args(&a, req);
 	db_arg_i64(&a, v->id);
 	db_arg_text(&a, req->body);
 	db_arg_i64(&a, req->caller.user_id);
 	db_arg_text(&a, req->request_id);
 	if ((rc = db_exec_args(req->db, &DEC_REVOKE, &a, &res)) != EM_OK)
-		goto out;
-	id = atoll(PQgetvalue(res, 0, 0));
+		return rc;
+	*id = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if ((rc = cycle_reply_one(req, v->reply, &DEC_GET, id, 201, "decision")) != EM_OK)
-		goto out;
-	snprintf(location, sizeof(location), "/api/v1/decisions/%lld", (long long)id);
-	reply_header(v->reply, "Location", location);
-	rc = idem_finish(req, &idem, v->reply);
-out:
-	PQclear(lock);
-	return rc;
+	return EM_OK;
 }
 
 enum em_err decisions_revoke(struct em_req *req, const struct em_args *args, json_t *body,
 			     struct em_reply *reply)
 {
-	struct dec_revoke v = {req, args->id[0], 0, body, reply};
+	struct dec_revoke v = {args->id[0], 0};
+	struct cycle_create c = {req, body, reply, &DEC_GET, "decision", "/api/v1/decisions",
+				 revoke_write, &v};
 	enum em_err rc;
 
 	if ((rc = require_if_match(req, reply, &v.version)) != EM_OK)
@@ -374,5 +300,5 @@ enum em_err decisions_revoke(struct em_req *req, const struct em_args *args, jso
 		return reply_fail(reply, EM_EINVAL, "the revocation is not valid");
 	if (!req->body)
 		return EM_EINTERNAL;
-	return db_tx(req->db, revoke_tx, &v);
+	return cycle_create(&c);
 }

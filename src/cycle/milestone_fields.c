@@ -16,22 +16,18 @@
 
 static const char *const RECURRENCES[] = {"once", "annual", "continuous", NULL};
 
-/* Arrays are checked by check_lists; the table sees the body without them. */
-static const struct field MS_CREATE[] = {
-	{"number", F_STRING, true, false, 1, 41, NULL},
-	{"title", F_STRING, true, false, 1, 4000, NULL},
-	{"due_text", F_STRING, false, true, 1, 500, NULL},
-	{"due_on", F_DATE, false, true, 0, 0, NULL},
-	{"recurrence", F_ENUM, false, false, 0, 0, RECURRENCES},
-	{"expected_result", F_STRING, false, true, 0, 4000, NULL},
-};
+/* Arrays are checked by check_list; the table sees the body without them. */
+/* number and title are required to create (req), the rest never. */
+#define MS_FIELDS(req)                                                                   \
+	{"number", F_STRING, req, false, 1, 41, NULL},                                    \
+	{"title", F_STRING, req, false, 1, 4000, NULL},                                   \
+	{"due_text", F_STRING, false, true, 1, 500, NULL},                                \
+	{"due_on", F_DATE, false, true, 0, 0, NULL},                                      \
+	{"recurrence", F_ENUM, false, false, 0, 0, RECURRENCES},                          \
+	{"expected_result", F_STRING, false, true, 0, 4000, NULL}
+static const struct field MS_CREATE[] = {MS_FIELDS(true)};
 static const struct field MS_UPDATE[] = {
-	{"number", F_STRING, false, false, 1, 41, NULL},
-	{"title", F_STRING, false, false, 1, 4000, NULL},
-	{"due_text", F_STRING, false, true, 1, 500, NULL},
-	{"due_on", F_DATE, false, true, 0, 0, NULL},
-	{"recurrence", F_ENUM, false, false, 0, 0, RECURRENCES},
-	{"expected_result", F_STRING, false, true, 0, 4000, NULL},
+	MS_FIELDS(false),
 	{"progress_report", F_STRING, false, true, 0, 20000, NULL},
 };
 
@@ -75,50 +71,49 @@ static bool url_valid(const char *u)
 	return true;
 }
 
-/* executors: up to 20 non-empty strings; evidence: up to 50 http(s) URLs. */
-static void check_lists(const json_t *body, struct em_reply *reply)
+static void executor_check(const json_t *v, const char *name, struct em_reply *reply)
 {
-	const json_t *ex = json_object_get(body, "executors");
-	const json_t *ev = json_object_get(body, "evidence");
+	if (utf8_length(json_string_value(v)) < 1 ||
+	    utf8_length(json_string_value(v)) > EXECUTOR_MAX_CHARS)
+		reply_field_error(reply, name, "length must be 1 to %d characters",
+				  EXECUTOR_MAX_CHARS);
+	else if (json_has_nul(v))
+		reply_field_error(reply, name, "must not contain NUL characters");
+}
+
+static void evidence_check(const json_t *v, const char *name, struct em_reply *reply)
+{
+	if (utf8_length(json_string_value(v)) > URL_MAX_CHARS || json_has_nul(v) ||
+	    !url_valid(json_string_value(v)))
+		reply_field_error(reply, name,
+				  "must be an http:// or https:// URL of at most %d characters",
+				  URL_MAX_CHARS);
+}
+
+typedef void (*item_check_fn)(const json_t *v, const char *name, struct em_reply *reply);
+
+/* The array field of body, if given: at most max items ("must hold at most
+ * <max> <noun>"), each a string that item_check accepts. */
+static void check_list(const json_t *body, const char *field, const char *what, size_t max,
+		       const char *noun, item_check_fn item_check, struct em_reply *reply)
+{
+	const json_t *list = json_object_get(body, field);
 	char name[40];
 	size_t i;
 	json_t *v;
 
-	if (ex && !json_is_array(ex)) {
-		reply_field_error(reply, "executors", "must be an array of strings");
-	} else if (ex) {
-		if (json_array_size(ex) > EXECUTORS_MAX)
-			reply_field_error(reply, "executors", "must hold at most %d executors",
-					  EXECUTORS_MAX);
-		json_array_foreach(ex, i, v) {
-			snprintf(name, sizeof(name), "executors[%zu]", i);
-			if (!json_is_string(v))
-				reply_field_error(reply, name, "must be a string");
-			else if (utf8_length(json_string_value(v)) < 1 ||
-				 utf8_length(json_string_value(v)) > EXECUTOR_MAX_CHARS)
-				reply_field_error(reply, name, "length must be 1 to %d characters",
-						  EXECUTOR_MAX_CHARS);
-			else if (json_has_nul(v))
-				reply_field_error(reply, name, "must not contain NUL characters");
-		}
+	if (list && !json_is_array(list)) {
+		reply_field_error(reply, field, "must be %s", what);
+		return;
 	}
-	if (ev && !json_is_array(ev)) {
-		reply_field_error(reply, "evidence", "must be an array of http(s) URLs");
-	} else if (ev) {
-		if (json_array_size(ev) > EVIDENCE_MAX)
-			reply_field_error(reply, "evidence", "must hold at most %d links",
-					  EVIDENCE_MAX);
-		json_array_foreach(ev, i, v) {
-			snprintf(name, sizeof(name), "evidence[%zu]", i);
-			if (!json_is_string(v))
-				reply_field_error(reply, name, "must be a string");
-			else if (utf8_length(json_string_value(v)) > URL_MAX_CHARS || json_has_nul(v) ||
-				 !url_valid(json_string_value(v)))
-				reply_field_error(reply, name,
-						  "must be an http:// or https:// URL of at most %d "
-						  "characters",
-						  URL_MAX_CHARS);
-		}
+	if (json_array_size(list) > max)
+		reply_field_error(reply, field, "must hold at most %zu %s", max, noun);
+	json_array_foreach(list, i, v) {
+		snprintf(name, sizeof(name), "%s[%zu]", field, i);
+		if (!json_is_string(v))
+			reply_field_error(reply, name, "must be a string");
+		else
+			item_check(v, name, reply);
 	}
 }
 
@@ -135,11 +130,14 @@ void ms_validate(const json_t *body, bool creating, struct em_reply *reply)
 	json_object_del(plain, "executors");
 	json_object_del(plain, "evidence");
 	if (creating)
-		validate_object(plain, MS_CREATE, sizeof(MS_CREATE) / sizeof(MS_CREATE[0]), reply);
+		validate_object(plain, MS_CREATE, ARRAY_LEN(MS_CREATE), reply);
 	else
-		validate_object(plain, MS_UPDATE, sizeof(MS_UPDATE) / sizeof(MS_UPDATE[0]), reply);
+		validate_object(plain, MS_UPDATE, ARRAY_LEN(MS_UPDATE), reply);
 	json_decref(plain);
-	check_lists(body, reply);
+	check_list(body, "executors", "an array of strings", EXECUTORS_MAX, "executors",
+		   executor_check, reply);
+	check_list(body, "evidence", "an array of http(s) URLs", EVIDENCE_MAX, "links",
+		   evidence_check, reply);
 	if (number && utf8_length(number) <= 41 && !number_valid(number))
 		reply_field_error(reply, "number",
 				  "must be digits in dot-separated groups, like 1 or 2.1");

@@ -42,25 +42,23 @@ static const char *const PROGRESS_FIELDS[] = {"progress_report", "evidence", NUL
 
 DB_STMT(MS_GET) = {
 	"milestone_get",
-	"SELECT " MS_JSON("m", "r") ", m.version FROM milestones m JOIN roadmaps r "
-	"ON r.id = m.roadmap_id WHERE m.id = $7::bigint AND" MS_SCOPE("r"),
+	SQL_GET(MS_JSON("m", "r"), "milestones m JOIN roadmaps r ON r.id = m.roadmap_id", "m",
+		MS_SCOPE("r")),
 	7};
 
 /* Across the caller's scope; overdue is the derived flag. */
 DB_STMT(MS_LIST) = {
 	"milestone_list",
-	"SELECT " MS_JSON("m", "r") ", m.id, m.title FROM milestones m JOIN roadmaps r "
-	"ON r.id = m.roadmap_id WHERE"
-	SQL_LIST_SCOPE_REGION("r.region_id", "r.municipality_id", "r.organization_id")
-	SQL_SEARCH("m.title")
-	" AND ($12::bigint IS NULL OR m.roadmap_id = $12::bigint)"
-	" AND ($13::text IS NULL OR m.status = $13)"
-	" AND ($14::text IS NULL OR r.level = $14)"
-	" AND ($15::boolean IS NULL OR em_milestone_overdue(m.status, m.recurrence, m.due_on, "
-	"  r.period_to) = $15::boolean)"
-	" AND ($16::bigint IS NULL OR r.region_id = $16::bigint)"
-	" AND ($17::bigint IS NULL OR r.municipality_id = $17::bigint)"
-	SQL_LIST_KEYSET("m.title", "m.id") SQL_LIST_ORDER("m.title", "m.id"),
+	SQL_LIST(MS_JSON("m", "r"), "milestones m JOIN roadmaps r ON r.id = m.roadmap_id", "m",
+		 "m.title",
+		 SQL_LIST_SCOPE_REGION("r.region_id", "r.municipality_id", "r.organization_id"),
+		 " AND ($12::bigint IS NULL OR m.roadmap_id = $12::bigint)"
+		 " AND ($13::text IS NULL OR m.status = $13)"
+		 " AND ($14::text IS NULL OR r.level = $14)"
+		 " AND ($15::boolean IS NULL OR em_milestone_overdue(m.status, m.recurrence, "
+		 "  m.due_on, r.period_to) = $15::boolean)"
+		 " AND ($16::bigint IS NULL OR r.region_id = $16::bigint)"
+		 " AND ($17::bigint IS NULL OR r.municipality_id = $17::bigint)"),
 	17};
 
 /* One visible roadmap's milestones in the order of their numbers (none: 404). */
@@ -168,8 +166,7 @@ const struct em_resource MILESTONES = {
 	.path = "/api/v1/milestones",
 	.get = &MS_GET,
 	.list = &MS_LIST,
-	.filters = MS_FILTERS,
-	.nfilters = sizeof(MS_FILTERS) / sizeof(MS_FILTERS[0]),
+	LIST_FILTERS(MS_FILTERS),
 	.constraints = MS_CONSTRAINTS,
 };
 
@@ -210,78 +207,58 @@ enum em_err roadmap_milestones_list(struct em_req *req, const struct em_args *ar
 	return whole_list_reply(req, &RM_MS_LIST, args->id[0], "roadmap", reply);
 }
 
+/* The roadmap a milestone is created in, and what resolve_due makes of its due text. */
 struct ms_create {
-	struct em_req *req;
 	int64_t roadmap_id;
-	json_t *body;
-	const char *text;
-	struct em_reply *reply;
+	char due_on[11], recurrence[12];
 };
 
-static enum em_err create_tx(struct db_conn *db, void *arg)
+/* Locks the roadmap (may the caller write it?), then $7 roadmap id, $8 body,
+ * $9 due_on, $10 recurrence, $11 actor, $12 request id. */
+static enum em_err create_args(struct create_run *c, struct db_args *a)
 {
-	struct ms_create *c = arg;
+	struct ms_create *m = c->ctx;
 	struct em_req *req = c->req;
-	struct idem idem;
-	struct db_args a;
-	char location[96], due_on[11], recurrence[12];
-	PGresult *lock = NULL, *res;
+	PGresult *lock;
 	enum em_err rc;
 
-	(void)db;
-	reply_clear(c->reply);
-	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
+	if ((rc = roadmap_lock(req, m->roadmap_id, &lock, c->reply)) != EM_OK)
 		return rc;
-	if ((rc = roadmap_lock(req, c->roadmap_id, &lock, c->reply)) != EM_OK)
-		return rc;
-	if ((rc = roadmap_may_write(req, PQgetvalue(lock, 0, 1), db_int64(lock, 0, 2), false,
-				    c->reply)) != EM_OK)
-		goto out;
-	resolve_due(c->body, NULL, NULL, NULL, PQgetvalue(lock, 0, 4), PQgetvalue(lock, 0, 5),
-		    due_on, recurrence);
-	caller_args(&a, req);
-	db_arg_i64(&a, c->roadmap_id);
-	db_arg_text(&a, c->text);
-	db_arg_text(&a, due_on[0] ? due_on : NULL);
-	db_arg_text(&a, recurrence);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, &MS_CREATE_SQL, &a, &res)) != EM_OK) {
-		rc = map_constraint(req, MS_CONSTRAINTS, rc, c->reply);
-		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		rc = reply_fail(c->reply, EM_ECONFLICT, "the roadmap already has %d milestones",
-				MS_MAX_PER_ROADMAP);
-		goto out;
-	}
-	snprintf(location, sizeof(location), "/api/v1/milestones/%s", PQgetvalue(res, 0, 1));
-	reply_row(req, c->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
-	reply_header(c->reply, "Location", location);
-	rc = idem_finish(req, &idem, c->reply);
-	PQclear(res);
-out:
+	rc = roadmap_may_write(req, PQgetvalue(lock, 0, 1), db_int64(lock, 0, 2), false, c->reply);
+	if (rc == EM_OK)
+		resolve_due(c->body, NULL, NULL, NULL, PQgetvalue(lock, 0, 4),
+			    PQgetvalue(lock, 0, 5), m->due_on, m->recurrence);
 	PQclear(lock);
-	return rc;
+	if (rc != EM_OK)
+		return rc;
+	db_arg_i64(a, m->roadmap_id);
+	db_arg_text(a, c->body_text);
+	db_arg_text(a, m->due_on[0] ? m->due_on : NULL);
+	db_arg_text(a, m->recurrence);
+	db_arg_i64(a, req->caller.user_id);
+	db_arg_text(a, req->request_id);
+	return EM_OK;
+}
+
+static enum em_err create_refused(struct create_run *c, PGresult *res)
+{
+	(void)res;
+	return reply_fail(c->reply, EM_ECONFLICT, "the roadmap already has %d milestones",
+			  MS_MAX_PER_ROADMAP);
 }
 
 enum em_err roadmap_milestones_create(struct em_req *req, const struct em_args *args,
 				      json_t *body, struct em_reply *reply)
 {
-	struct ms_create c = {req, args->id[0], body, NULL, reply};
-	enum em_err rc;
-	char *text;
+	struct ms_create m = {.roadmap_id = args->id[0]};
+	struct create_run c = {.req = req, .reply = reply, .body = body, .st = &MS_CREATE_SQL,
+			       .constraints = MS_CONSTRAINTS, .path = MILESTONES.path,
+			       .push = create_args, .refused = create_refused, .ctx = &m};
 
 	ms_validate(body, true, reply);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "the milestone is not valid");
-	if (!(text = json_dumps(body, JSON_COMPACT)))
-		return EM_EINTERNAL;
-	c.text = text;
-	rc = db_tx(req->db, create_tx, &c);
-	free(text);
-	return rc;
+	return create_run(&c);
 }
 
 /* --- Update ----------------------------------------------------------------------------- */
@@ -289,20 +266,7 @@ enum em_err roadmap_milestones_create(struct em_req *req, const struct em_args *
 enum em_err milestone_lock(struct em_req *req, int64_t id, PGresult **out,
 			   struct em_reply *reply)
 {
-	struct db_args a;
-	PGresult *res;
-	enum em_err rc;
-
-	caller_args(&a, req);
-	db_arg_i64(&a, id);
-	if ((rc = db_exec_args(req->db, &MS_LOCK, &a, &res)) != EM_OK)
-		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no milestone %lld", (long long)id);
-	}
-	*out = res;
-	return EM_OK;
+	return resource_find(req, reply, &MS_LOCK, id, "milestone", out);
 }
 
 /* Does the body change only what a head may (its progress)? */
@@ -336,7 +300,7 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 	struct em_req *req = u->req;
 	struct db_args a;
 	char due_on[11], recurrence[12];
-	PGresult *lock = NULL, *res;
+	PGresult *lock = NULL;
 	bool progress = progress_only(u->body);
 	enum em_err rc;
 
@@ -356,9 +320,7 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 				    req->caller.role == EM_ROLE_HEAD, u->reply)) != EM_OK)
 		goto out;
 	if (atol(PQgetvalue(lock, 0, L_VERSION)) != u->version) {
-		rc = reply_fail(u->reply, EM_EPRECOND,
-				"the milestone has changed: its ETag is now \"%s\"",
-				PQgetvalue(lock, 0, L_VERSION));
+		rc = reply_changed(u->reply, "milestone", PQgetvalue(lock, 0, L_VERSION));
 		goto out;
 	}
 	resolve_due(u->body, db_str(lock, 0, L_DUE_TEXT), db_str(lock, 0, L_DUE_ON),
@@ -372,12 +334,7 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 	db_arg_text(&a, PQgetvalue(lock, 0, L_ROW));
 	db_arg_i64(&a, req->caller.user_id);
 	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, &MS_UPDATE_SQL, &a, &res)) != EM_OK) {
-		rc = map_constraint(req, MS_CONSTRAINTS, rc, u->reply);
-		goto out;
-	}
-	reply_row(req, u->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-	PQclear(res);
+	rc = write_reply(req, u->reply, 200, &MS_UPDATE_SQL, &a, MS_CONSTRAINTS);
 out:
 	PQclear(lock);
 	return rc;
@@ -388,21 +345,13 @@ enum em_err milestones_update(struct em_req *req, const struct em_args *args, js
 {
 	struct ms_update u = {req, args->id[0], 0, body, NULL, reply};
 	enum em_err rc;
-	char *text;
 
 	if ((rc = require_if_match(req, reply, &u.version)) != EM_OK)
 		return rc;
 	ms_validate(body, false, reply);
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the change to the milestone is not valid");
-	if (json_object_size(body) == 0)
-		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
-	if (!(text = json_dumps(body, JSON_COMPACT)))
-		return EM_EINTERNAL;
-	u.text = text;
-	rc = db_tx(req->db, update_tx, &u);
-	free(text);
-	return rc;
+	if ((rc = change_check(reply, body, "milestone")) != EM_OK)
+		return rc;
+	return body_tx(req, body, &u.text, update_tx, &u);
 }
 
 /* --- Transitions ------------------------------------------------------------------------ */
@@ -450,9 +399,9 @@ static const struct workflow MS_FLOW = {
 	.entity = "milestone",
 	.states = STATUSES,
 	.moves = MOVES,
-	.nmoves = sizeof(MOVES) / sizeof(MOVES[0]),
+	.nmoves = ARRAY_LEN(MOVES),
 	.fields = MOVE_FIELDS,
-	.nfields = sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]),
+	.nfields = ARRAY_LEN(MOVE_FIELDS),
 	.check = move_check,
 	.texts = MOVE_TEXTS,
 	.lock = &MS_LOCK,

@@ -17,7 +17,7 @@
 /* --- Drafts from weak direction scores --------------------------------------------------------- */
 
 /* A campaign the caller may generate drafts for, locked against a concurrent run
- * of either kind of drafts. $1..$6 caller, $7 campaign. */
+ * of either kind of drafts to the transaction's end. $1..$6 caller, $7 campaign. */
 DB_STMT(DRAFT_CAMPAIGN) = {
 	"recommendation_drafts_campaign",
 	"SELECT c.id, pg_advisory_xact_lock(hashtextextended('recommendation-drafts:' || c.id, 0)) "
@@ -69,12 +69,7 @@ DB_STMT(DRAFT_GENERATE) = {
 	"  улучшению; о выполнении сообщите в отчёте.', th.title, d.name, d.score, th.t, "
 	"  coalesce(d.weakest, '—')), th.due, 'draft', true FROM drafts d, th "
 	"  ORDER BY d.manager_id, d.direction_id RETURNING *),"
-	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, "
-	"  actor_role, action, to_status, request_id) SELECT ins.id, $9::bigint, $1, 'generate', "
-	"  'draft', $10 FROM ins),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'recommendation', ins.id, "
-	"  'generate', NULL, to_jsonb(ins), $10, ins.region_id, ins.municipality_id, "
-	"  ins.organization_id FROM ins) "
+	SQL_DRAFTS_RECORD
 	"SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM weak WHERE taken), "
 	" (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM ins), (SELECT t FROM th)",
 	10};
@@ -118,76 +113,65 @@ static const struct field DRAFT_FIELDS[] = {
 	{"due_on", F_DATE, false, true, 0, 0, NULL},
 };
 
-struct reco_drafts {
-	struct em_req *req;
-	int64_t campaign;
-	json_t *body;
-	const char *text;
-	struct em_reply *reply;
-};
-
-enum em_err drafts_campaign_lock(struct em_req *req, int64_t campaign, struct em_reply *reply)
+enum em_err drafts_generate(const struct drafts_run *d, const struct db_stmt *generate,
+			    struct idem *idem, PGresult **gen)
 {
+	struct em_req *req = d->req;
 	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
+	reply_clear(d->reply);
+	if ((rc = idem_begin(req, d->body, idem, d->reply)) != EM_OK || idem->replayed)
+		return rc;
 	caller_args(&a, req);
-	db_arg_i64(&a, campaign);
+	db_arg_i64(&a, d->campaign);
 	if ((rc = db_exec_args(req->db, &DRAFT_CAMPAIGN, &a, &res)) != EM_OK)
 		return rc;
 	bool found = PQntuples(res) == 1;
 	PQclear(res);
 	if (!found)
-		return reply_fail(reply, EM_ENOTFOUND, "no campaign %lld", (long long)campaign);
-	return EM_OK;
+		return reply_fail(d->reply, EM_ENOTFOUND, "no campaign %lld",
+				  (long long)d->campaign);
+	db_arg_text(&a, d->text);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if (generate->nparams > 10)
+		db_arg_text(&a, d->types);
+	return db_exec_args(req->db, generate, &a, gen);
 }
 
 static enum em_err drafts_tx(struct db_conn *db, void *arg)
 {
-	struct reco_drafts *d = arg;
-	struct em_req *req = d->req;
+	struct drafts_run *d = arg;
 	struct idem idem;
 	struct db_args a;
 	PGresult *gen, *res;
 	enum em_err rc;
 
 	(void)db;
-	reply_clear(d->reply);
-	if ((rc = idem_begin(req, d->body, &idem, d->reply)) != EM_OK || idem.replayed)
-		return rc;
-	if ((rc = drafts_campaign_lock(req, d->campaign, d->reply)) != EM_OK)
-		return rc;
-	caller_args(&a, req);
-	db_arg_i64(&a, d->campaign);
-	db_arg_text(&a, d->text);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, &DRAFT_GENERATE, &a, &gen)) != EM_OK)
+	if ((rc = drafts_generate(d, &DRAFT_GENERATE, &idem, &gen)) != EM_OK || idem.replayed)
 		return rc;
 	db_args_init(&a);
 	db_arg_text(&a, PQgetvalue(gen, 0, 2));
 	db_arg_text(&a, PQgetvalue(gen, 0, 0));
 	db_arg_text(&a, PQgetvalue(gen, 0, 1));
 	db_arg_text(&a, PQgetvalue(gen, 0, 3));
-	rc = db_exec_args(req->db, &DRAFT_ITEMS, &a, &res);
+	rc = db_exec_args(d->req->db, &DRAFT_ITEMS, &a, &res);
 	PQclear(gen);
 	if (rc != EM_OK)
 		return rc;
-	d->reply->status = 200;
-	d->reply->text = strdup(PQgetvalue(res, 0, 0));
-	d->reply->text_len = d->reply->text ? strlen(d->reply->text) : 0;
-	d->reply->content_type = "application/json";
+	rc = reply_json_copy(d->reply, 200, PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (!d->reply->text)
-		return EM_EINTERNAL;
-	return idem_finish(req, &idem, d->reply);
+	if (rc != EM_OK)
+		return rc;
+	return idem_finish(d->req, &idem, d->reply);
 }
 
 enum em_err recommendations_drafts(struct em_req *req, const struct em_args *args, json_t *body,
 				   struct em_reply *reply)
 {
-	struct reco_drafts d = {req, args->id[0], body, "{}", reply};
+	struct drafts_run d = {req, args->id[0], body, "{}", NULL, reply};
 	const char *ct = req_header(req, "Content-Type");
 	char *dumped = NULL;
 	json_error_t jerr;

@@ -53,21 +53,8 @@ static const struct list_filter RECO_FILTERS[] = {
 	{"overdue", FILTER_BOOL, NULL},
 };
 
-enum em_err recommendations_list(struct em_req *req, const struct em_args *args, json_t *body,
-				 struct em_reply *reply)
-{
-	(void)args;
-	(void)body;
-	return cycle_list(req, reply, &RECO_LIST, RECO_FILTERS,
-			  sizeof(RECO_FILTERS) / sizeof(RECO_FILTERS[0]));
-}
-
-enum em_err recommendations_get(struct em_req *req, const struct em_args *args, json_t *body,
-				struct em_reply *reply)
-{
-	(void)body;
-	return cycle_reply_one(req, reply, &RECO_GET, args->id[0], 200, "recommendation");
-}
+/* GET /recommendations and /recommendations/{id}. */
+CYCLE_READ_HANDLERS(recommendations, "recommendation", RECO_GET, RECO_LIST, RECO_FILTERS)
 
 /* --- Validation shared by create and change ------------------------------------------------- */
 
@@ -203,27 +190,15 @@ DB_STMT(RECO_INSERT) = {
 	"SELECT ins.id FROM ins",
 	10};
 
-struct reco_create {
-	struct em_req *req;
-	json_t *body;
-	struct em_reply *reply;
-};
-
-static enum em_err create_tx(struct db_conn *db, void *arg)
+/* The addressee, the campaign and the codes, then the insert. */
+static enum em_err reco_write(const struct cycle_create *c, int64_t *id)
 {
-	struct reco_create *c = arg;
 	struct em_req *req = c->req;
-	struct idem idem;
-	char location[96];
 	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
-	int64_t id, campaign;
+	int64_t campaign;
 
-	(void)db;
-	reply_clear(c->reply);
-	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
-		return rc;
 	caller_args(&a, req);
 	db_arg_text(&a, req->body);
 	if ((rc = db_exec_args(req->db, &RECO_RESOLVE, &a, &res)) != EM_OK)
@@ -247,35 +222,43 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 	db_arg_text(&a, req->request_id);
 	if ((rc = db_exec_args(req->db, &RECO_INSERT, &a, &res)) != EM_OK)
 		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return EM_EINTERNAL;
-	}
-	id = atoll(PQgetvalue(res, 0, 0));
+	rc = PQntuples(res) == 1 ? EM_OK : EM_EINTERNAL;
+	if (rc == EM_OK)
+		*id = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if ((rc = cycle_reply_one(req, c->reply, &RECO_GET, id, 201, "recommendation")) != EM_OK)
-		return rc;
-	snprintf(location, sizeof(location), "/api/v1/recommendations/%lld", (long long)id);
-	reply_header(c->reply, "Location", location);
-	return idem_finish(req, &idem, c->reply);
+	return rc;
+}
+
+/* The body against fields, its directions and indicators apart; errors into
+ * reply, EM_EINTERNAL when out of memory. */
+static enum em_err check_body(const json_t *body, const struct field *fields, size_t n,
+			      struct em_reply *reply)
+{
+	json_t *rest = json_deep_copy(body);
+
+	if (!rest)
+		return EM_EINTERNAL;
+	json_object_del(rest, "directions");
+	json_object_del(rest, "indicators");
+	validate_object(rest, fields, n, reply);
+	json_decref(rest);
+	check_codes(body, "directions", reply);
+	check_codes(body, "indicators", reply);
+	return EM_OK;
 }
 
 enum em_err recommendations_create(struct em_req *req, const struct em_args *args, json_t *body,
 				   struct em_reply *reply)
 {
-	struct reco_create c = {req, body, reply};
-	json_t *rest = json_deep_copy(body);
+	struct cycle_create c = {req, body, reply, &RECO_GET, "recommendation",
+				 "/api/v1/recommendations", reco_write, NULL};
 	const json_t *mgr, *muni;
+	enum em_err rc;
 
 	(void)args;
-	if (!rest)
-		return EM_EINTERNAL;
-	json_object_del(rest, "directions");
-	json_object_del(rest, "indicators");
-	validate_object(rest, RECO_CREATE, sizeof(RECO_CREATE) / sizeof(RECO_CREATE[0]), reply);
-	json_decref(rest);
-	check_codes(body, "directions", reply);
-	check_codes(body, "indicators", reply);
+	if ((rc = check_body(body, RECO_CREATE, sizeof(RECO_CREATE) / sizeof(RECO_CREATE[0]),
+			     reply)) != EM_OK)
+		return rc;
 	mgr = json_object_get(body, "addressee_manager_id");
 	muni = json_object_get(body, "addressee_municipality_id");
 	if ((!mgr || json_is_null(mgr)) == (!muni || json_is_null(muni)))
@@ -289,7 +272,7 @@ enum em_err recommendations_create(struct em_req *req, const struct em_args *arg
 				  "addresses a municipality");
 	if (!req->body)
 		return EM_EINTERNAL;
-	return db_tx(req->db, create_tx, &c);
+	return cycle_create(&c);
 }
 
 /* --- Locking, and who is who -------------------------------------------------------------- */
@@ -303,27 +286,6 @@ DB_STMT(RECO_LOCK) = {
 	"FROM recommendations r WHERE r.id = $7::bigint AND" RECO_VISIBLE("r") " FOR UPDATE",
 	7};
 enum { K_VERSION, K_STATUS, K_ROW, K_ISSUER_MUNI, K_ADDR_MGR, K_ADDR_MUNI, K_CAMPAIGN };
-
-/* Locks and checks If-Match; *lock is set on EM_OK. */
-static enum em_err lock_reco(struct em_req *req, int64_t id, long version,
-			     struct em_reply *reply, PGresult **lock)
-{
-	PGresult *res;
-	enum em_err rc = cycle_fetch(req, &RECO_LOCK, id, &res);
-
-	if (rc == EM_ENOTFOUND)
-		return reply_fail(reply, rc, "no recommendation %lld", (long long)id);
-	if (rc != EM_OK)
-		return rc;
-	if (atol(PQgetvalue(res, 0, K_VERSION)) != version) {
-		reply_fail(reply, EM_EPRECOND, "the recommendation has changed: its ETag is now "
-			   "\"%s\"", PQgetvalue(res, 0, K_VERSION));
-		PQclear(res);
-		return EM_EPRECOND;
-	}
-	*lock = res;
-	return EM_OK;
-}
 
 /* The issuing side: admin, a regional operator of the region, or the municipal operator of
  * the municipality that issued it. */
@@ -366,7 +328,7 @@ static const char ADDRESSEE_WHO[] = "the addressee: the head it is addressed to,
 
 /* --- Change of a draft --------------------------------------------------------------------- */
 
-/* $1 role, $7 id, $8 body, $9 actor, $10 request id, $11 row before -> id. */
+/* The update layout (effmon/resource.h), $12 the row before -> json, version. */
 DB_STMT(RECO_UPDATE_SQL) = {
 	"recommendation_update",
 	"WITH b AS (SELECT $8::jsonb AS b),"
@@ -376,84 +338,69 @@ DB_STMT(RECO_UPDATE_SQL) = {
 	"   ELSE r.directions END, "
 	"  indicators = CASE WHEN b ? 'indicators' THEN " RECO_ARRAY("indicators")
 	"   ELSE r.indicators END, "
-	"  version = r.version + 1, updated_at = now() FROM b WHERE r.id = $7::bigint RETURNING r.*),"
+	"  version = r.version + 1, updated_at = now() FROM b WHERE r.id = $7::bigint "
+	"  AND r.version = $9::int RETURNING r.*),"
 	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, "
-	"  actor_role, action, from_status, to_status, request_id) SELECT upd.id, $9::bigint, $1, "
-	"  'update', upd.status, upd.status, $10 FROM upd),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'recommendation', upd.id, 'update', "
-	"  $11::jsonb, to_jsonb(upd), $10, upd.region_id, upd.municipality_id, upd.organization_id "
+	"  actor_role, action, from_status, to_status, request_id) SELECT upd.id, $10::bigint, $1, "
+	"  'update', upd.status, upd.status, $11 FROM upd),"
+	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'recommendation', upd.id, 'update', "
+	"  $12::jsonb, to_jsonb(upd), $11, upd.region_id, upd.municipality_id, upd.organization_id "
 	"  FROM upd) "
-	"SELECT upd.id FROM upd",
-	11};
+	"SELECT " RECO_JSON("upd") ", upd.version FROM upd",
+	12};
 
-struct reco_update {
-	struct em_req *req;
-	int64_t id;
-	long version;
-	struct em_reply *reply;
-};
-
-static enum em_err update_tx(struct db_conn *db, void *arg)
+/* Before the update: the lock (u->ctx, a PGresult *), the draft's status, the
+ * issuing side and the codes against the campaign's catalog. */
+static enum em_err update_check(struct update_run *u)
 {
-	struct reco_update *u = arg;
+	PGresult **lock = u->ctx;
 	struct em_req *req = u->req;
-	struct db_args a;
-	PGresult *lock = NULL, *res;
 	enum em_err rc;
 
-	(void)db;
-	reply_clear(u->reply);
-	if ((rc = lock_reco(req, u->id, u->version, u->reply, &lock)) != EM_OK)
+	PQclear(*lock); /* a retried transaction locks again */
+	*lock = NULL;
+	if ((rc = resource_lock(req, u->reply, &RECO_LOCK, u->id, u->version, "recommendation",
+				lock)) != EM_OK)
 		return rc;
-	if (strcmp(PQgetvalue(lock, 0, K_STATUS), "draft") != 0) {
-		rc = reply_fail(u->reply, EM_ECONFLICT, "the recommendation is %s: only a draft is "
-				"changed (an issued recommendation stands as issued)",
-				PQgetvalue(lock, 0, K_STATUS));
-		goto out;
-	}
-	if (!is_issuer(req, lock)) {
-		rc = reply_fail(u->reply, EM_EFORBIDDEN, "a %s may not change this draft: %s",
-				em_role_name(req->caller.role), ISSUER_WHO);
-		goto out;
-	}
-	if ((rc = check_catalog(req, db_int64(lock, 0, K_CAMPAIGN), req->body, u->reply)) != EM_OK)
-		goto out;
-	if (u->reply->errors) {
-		rc = reply_fail(u->reply, EM_EINVAL, "the change to the recommendation is not valid");
-		goto out;
-	}
-	caller_args(&a, req);
-	db_arg_i64(&a, u->id);
-	db_arg_text(&a, req->body);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	db_arg_text(&a, PQgetvalue(lock, 0, K_ROW));
-	if ((rc = db_exec_args(req->db, &RECO_UPDATE_SQL, &a, &res)) != EM_OK)
-		goto out;
-	PQclear(res);
-	rc = cycle_reply_one(req, u->reply, &RECO_GET, u->id, 200, "recommendation");
-out:
-	PQclear(lock);
-	return rc;
+	if (strcmp(PQgetvalue(*lock, 0, K_STATUS), "draft") != 0)
+		return reply_fail(u->reply, EM_ECONFLICT, "the recommendation is %s: only a draft "
+				  "is changed (an issued recommendation stands as issued)",
+				  PQgetvalue(*lock, 0, K_STATUS));
+	if (!is_issuer(req, *lock))
+		return reply_fail(u->reply, EM_EFORBIDDEN, "a %s may not change this draft: %s",
+				  em_role_name(req->caller.role), ISSUER_WHO);
+	if ((rc = check_catalog(req, db_int64(*lock, 0, K_CAMPAIGN), u->body_text, u->reply)) !=
+	    EM_OK)
+		return rc;
+	if (u->reply->errors)
+		return reply_fail(u->reply, EM_EINVAL, "the change to the recommendation is not "
+				  "valid");
+	return EM_OK;
+}
+
+/* $12: the locked row before the change, for the audit row. */
+static void update_push(struct update_run *u, struct db_args *a)
+{
+	PGresult **lock = u->ctx;
+
+	db_arg_text(a, PQgetvalue(*lock, 0, K_ROW));
 }
 
 enum em_err recommendations_update(struct em_req *req, const struct em_args *args, json_t *body,
 				   struct em_reply *reply)
 {
-	struct reco_update u = {req, args->id[0], 0, reply};
-	json_t *rest;
+	PGresult *lock = NULL;
+	struct update_run u = {.req = req, .reply = reply, .id = args->id[0], .body = body,
+			       .body_text = req->body, .st = &RECO_UPDATE_SQL, .get = &RECO_GET,
+			       .entity = "recommendation", .check = update_check,
+			       .push = update_push, .ctx = &lock};
 	enum em_err rc;
 
 	if ((rc = require_if_match(req, reply, &u.version)) != EM_OK)
 		return rc;
-	if (!(rest = json_deep_copy(body)))
-		return EM_EINTERNAL;
-	json_object_del(rest, "directions");
-	json_object_del(rest, "indicators");
-	validate_object(rest, RECO_UPDATE, sizeof(RECO_UPDATE) / sizeof(RECO_UPDATE[0]), reply);
-	json_decref(rest);
-	check_codes(body, "directions", reply);
-	check_codes(body, "indicators", reply);
+	if ((rc = check_body(body, RECO_UPDATE, sizeof(RECO_UPDATE) / sizeof(RECO_UPDATE[0]),
+			     reply)) != EM_OK)
+		return rc;
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "the change to the recommendation is not valid "
 				  "(text, due_on, directions and indicators of a draft change)");
@@ -461,7 +408,9 @@ enum em_err recommendations_update(struct em_req *req, const struct em_args *arg
 		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
 	if (!req->body)
 		return EM_EINTERNAL;
-	return db_tx(req->db, update_tx, &u);
+	rc = update_run(&u);
+	PQclear(lock);
+	return rc;
 }
 
 /* --- Transitions ------------------------------------------------------------------------------ */
@@ -553,7 +502,6 @@ static const struct workflow RECO_FLOW = {
 	.check = move_check,
 	.texts = MOVE_TEXTS,
 	.lock = &RECO_LOCK,
-	.fetch = cycle_fetch,
 	.move = &RECO_MOVE,
 	.answer = move_answer,
 };

@@ -13,6 +13,7 @@
 #include "effmon/cycle.h"
 #include "effmon/ru_format.h"
 #include "effmon/sbuf.h"
+#include "effmon/sheet.h"
 
 #include "report_html.h"
 
@@ -60,23 +61,6 @@ static void scalar_text(const json_t *v, char *out, size_t n, const char **str)
 }
 
 /* --- The page ---------------------------------------------------------------------- */
-
-static const json_t *at_path(const json_t *v, const char *path)
-{
-	char key[64];
-
-	while (v && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-		if (n >= sizeof(key))
-			return NULL;
-		memcpy(key, path, n);
-		key[n] = '\0';
-		v = json_object_get(v, key);
-		path += n + (dot ? 1 : 0);
-	}
-	return v;
-}
 
 /* A value for a cell, escaped, written as fmt says; null is a dash. A value
  * the format cannot take (not a number, not a date) is written as it is. */
@@ -189,7 +173,7 @@ static void html_figures(struct sbuf *b, const json_t *step, const struct label 
 		sb_str(b, "<tr>");
 		html_text_cell(b, "th", f->text);
 		sb_str(b, "<td class=\"num\">");
-		html_value_as(b, at_path(step, f->path), f->fmt);
+		html_value_as(b, sheet_path(step, f->path), f->fmt);
 		sb_str(b, "</td></tr>");
 	}
 	sb_str(b, "</tbody></table>");
@@ -433,7 +417,7 @@ static void html_territory(struct sbuf *b, const json_t *terr)
 {
 	const json_t *muni = json_object_get(terr, "municipality");
 
-	html_value(b, at_path(terr, "region.name"));
+	html_value(b, sheet_path(terr, "region.name"));
 	if (json_is_object(muni)) {
 		sb_str(b, ", ");
 		html_value(b, json_object_get(muni, "name"));
@@ -495,7 +479,7 @@ static void html_title_page(struct sbuf *b, const json_t *doc)
 	sb_str(b, "</p><table class=\"meta\"><tbody><tr><th>Статус кампании:</th><td>");
 	html_escape(b, report_name_of(json_string_value(json_object_get(camp, "status"))));
 	sb_str(b, "</td></tr><tr><th>Предыдущая кампания:</th><td>");
-	html_value(b, at_path(camp, "previous_campaign.title"));
+	html_value(b, sheet_path(camp, "previous_campaign.title"));
 	sb_str(b, "</td></tr><tr><th>Отчёт сформирован:</th><td>");
 	if (ru_date(json_string_value(json_object_get(doc, "generated_at")), true, num, sizeof(num)))
 		sb_str(b, num);

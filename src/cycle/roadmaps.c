@@ -14,22 +14,20 @@
 
 static const char *const LEVELS[] = {"regional", "municipal", "organization", NULL};
 
+/* The plan: required to create (req; the description never), optional in a change. */
+#define RM_PLAN(req)                                                                     \
+	{"title", F_STRING, req, false, 1, 1000, NULL},                                   \
+	{"description", F_STRING, false, true, 0, 10000, NULL},                           \
+	{"period_from", F_DATE, req, false, 0, 0, NULL},                                  \
+	{"period_to", F_DATE, req, false, 0, 0, NULL}
 static const struct field RM_CREATE[] = {
 	{"level", F_ENUM, true, false, 0, 0, LEVELS},
 	{"region_id", F_ID, false, false, 0, 0, NULL},
 	{"municipality_id", F_ID, false, false, 0, 0, NULL},
 	{"organization_id", F_ID, false, false, 0, 0, NULL},
-	{"title", F_STRING, true, false, 1, 1000, NULL},
-	{"description", F_STRING, false, true, 0, 10000, NULL},
-	{"period_from", F_DATE, true, false, 0, 0, NULL},
-	{"period_to", F_DATE, true, false, 0, 0, NULL},
+	RM_PLAN(true),
 };
-static const struct field RM_UPDATE[] = {
-	{"title", F_STRING, false, false, 1, 1000, NULL},
-	{"description", F_STRING, false, true, 0, 10000, NULL},
-	{"period_from", F_DATE, false, false, 0, 0, NULL},
-	{"period_to", F_DATE, false, false, 0, 0, NULL},
-};
+static const struct field RM_UPDATE[] = {RM_PLAN(false)};
 
 /* The owner field of each level; the others are not taken. */
 static const char *owner_field(const char *level)
@@ -87,18 +85,15 @@ static void rm_check(const json_t *body, bool creating, struct em_reply *reply)
 
 DB_STMT(RM_GET) = {
 	"roadmap_get",
-	"SELECT " RM_JSON("r") ", r.version FROM roadmaps r WHERE r.id = $7::bigint AND"
-	RM_SCOPE("r"),
+	SQL_GET(RM_JSON("r"), "roadmaps r", "r", RM_SCOPE("r")),
 	7};
 DB_STMT(RM_LIST) = {
 	"roadmap_list",
-	"SELECT " RM_JSON("r") ", r.id, r.title FROM roadmaps r WHERE" RM_SCOPE("r")
-	SQL_SEARCH("r.title")
-	" AND ($12::text IS NULL OR r.level = $12)"
-	" AND ($13::bigint IS NULL OR r.region_id = $13::bigint)"
-	" AND ($14::bigint IS NULL OR r.municipality_id = $14::bigint)"
-	" AND ($15::bigint IS NULL OR r.organization_id = $15::bigint)"
-	SQL_LIST_KEYSET("r.title", "r.id") SQL_LIST_ORDER("r.title", "r.id"),
+	SQL_LIST(RM_JSON("r"), "roadmaps r", "r", "r.title", RM_SCOPE("r"),
+		 " AND ($12::text IS NULL OR r.level = $12)"
+		 " AND ($13::bigint IS NULL OR r.region_id = $13::bigint)"
+		 " AND ($14::bigint IS NULL OR r.municipality_id = $14::bigint)"
+		 " AND ($15::bigint IS NULL OR r.organization_id = $15::bigint)"),
 	15};
 
 /* The owner of the level, found in the caller's scope: no row if it is not. */
@@ -118,9 +113,7 @@ DB_STMT(RM_CREATE_SQL) = {
 	"  b->>'title', b->>'description', (b->>'period_from')::date, (b->>'period_to')::date "
 	"  FROM b, own WHERE" SQL_SCOPE("own.region_id", "own.municipality_id",
 					 "own.organization_id") " RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'roadmap', id, 'create', NULL, "
-	"  to_jsonb(ins), $9, region_id, municipality_id, organization_id FROM ins) "
-	"SELECT " RM_JSON("ins") ", ins.id, ins.version FROM ins",
+	SQL_CREATE_AUDIT("roadmap", "region_id, municipality_id, organization_id", RM_JSON("ins")),
 	9};
 
 /* Locks a visible roadmap: version, level, organization, the row as JSON. */
@@ -167,17 +160,14 @@ static const struct list_filter RM_FILTERS[] = {
 const struct em_resource ROADMAPS = {
 	.entity = "roadmap",
 	.path = "/api/v1/roadmaps",
-	.create_fields = RM_CREATE,
-	.ncreate = sizeof(RM_CREATE) / sizeof(RM_CREATE[0]),
-	.update_fields = RM_UPDATE,
-	.nupdate = sizeof(RM_UPDATE) / sizeof(RM_UPDATE[0]),
+	FIELDS_CREATE(RM_CREATE),
+	FIELDS_UPDATE(RM_UPDATE),
 	.check = rm_check,
 	.get = &RM_GET,
 	.list = &RM_LIST,
 	.create = &RM_CREATE_SQL,
 	.update = &RM_UPDATE_SQL,
-	.filters = RM_FILTERS,
-	.nfilters = sizeof(RM_FILTERS) / sizeof(RM_FILTERS[0]),
+	LIST_FILTERS(RM_FILTERS),
 	.constraints = RM_CONSTRAINTS,
 };
 
@@ -214,87 +204,27 @@ enum em_err roadmap_may_write(const struct em_req *req, const char *level,
 
 enum em_err roadmap_lock(struct em_req *req, int64_t id, PGresult **out, struct em_reply *reply)
 {
-	struct db_args a;
-	PGresult *res;
-	enum em_err rc;
-
-	caller_args(&a, req);
-	db_arg_i64(&a, id);
-	if ((rc = db_exec_args(req->db, &RM_LOCK, &a, &res)) != EM_OK)
-		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no roadmap %lld", (long long)id);
-	}
-	*out = res;
-	return EM_OK;
+	return resource_find(req, reply, &RM_LOCK, id, "roadmap", out);
 }
 
 /* --- Create ------------------------------------------------------------------------- */
 
-struct rm_create {
-	struct em_req *req;
-	json_t *body;
-	const char *text;
-	struct em_reply *reply;
-};
-
-static enum em_err create_tx(struct db_conn *db, void *arg)
-{
-	struct rm_create *c = arg;
-	struct em_req *req = c->req;
-	struct idem idem;
-	struct db_args a;
-	char location[96];
-	const char *owner = owner_field(json_string_value(json_object_get(c->body, "level")));
-	PGresult *res;
-	enum em_err rc;
-
-	(void)db;
-	reply_clear(c->reply);
-	if ((rc = idem_begin(req, c->body, &idem, c->reply)) != EM_OK || idem.replayed)
-		return rc;
-	caller_args(&a, req);
-	db_arg_text(&a, c->text);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, &RM_CREATE_SQL, &a, &res)) != EM_OK)
-		return map_constraint(req, RM_CONSTRAINTS, rc, c->reply);
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		reply_field_error(c->reply, owner, "no such object in your scope");
-		return reply_fail(c->reply, EM_EINVAL, "%s: no such object in your scope", owner);
-	}
-	snprintf(location, sizeof(location), "/api/v1/roadmaps/%s", PQgetvalue(res, 0, 1));
-	reply_row(req, c->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
-	reply_header(c->reply, "Location", location);
-	rc = idem_finish(req, &idem, c->reply);
-	PQclear(res);
-	return rc;
-}
-
 enum em_err roadmaps_create(struct em_req *req, const struct em_args *args, json_t *body,
 			    struct em_reply *reply)
 {
-	struct rm_create c = {req, body, NULL, reply};
-	const char *level;
+	const char *level = json_string_value(json_object_get(body, "level"));
+	/* A create that finds no owner names the level's owner field. */
+	struct create_run c = {.req = req, .reply = reply, .body = body, .st = &RM_CREATE_SQL,
+			       .constraints = RM_CONSTRAINTS, .path = ROADMAPS.path,
+			       .scope_field = owner_field(level)};
 	enum em_err rc;
-	char *text;
 
 	(void)args;
-	validate_object(body, RM_CREATE, sizeof(RM_CREATE) / sizeof(RM_CREATE[0]), reply);
-	rm_check(body, true, reply);
-	if (reply->errors)
+	if (!resource_valid(&ROADMAPS, body, true, reply))
 		return reply_fail(reply, EM_EINVAL, "the roadmap is not valid");
-	level = json_string_value(json_object_get(body, "level"));
 	if ((rc = roadmap_may_write(req, level, 0, false, reply)) != EM_OK)
 		return rc;
-	if (!(text = json_dumps(body, JSON_COMPACT)))
-		return EM_EINTERNAL;
-	c.text = text;
-	rc = db_tx(req->db, create_tx, &c);
-	free(text);
-	return rc;
+	return create_run(&c);
 }
 
 /* --- Update ------------------------------------------------------------------------- */
@@ -308,12 +238,24 @@ struct rm_update {
 	struct em_reply *reply;
 };
 
+/* One date of the period changed: check it against the other, kept one. */
+static enum em_err period_check(const json_t *body, PGresult *lock, struct em_reply *reply)
+{
+	const char *from = json_string_value(json_object_get(body, "period_from"));
+	const char *to = json_string_value(json_object_get(body, "period_to"));
+
+	if (strcmp(from ? from : PQgetvalue(lock, 0, 4), to ? to : PQgetvalue(lock, 0, 5)) <= 0)
+		return EM_OK;
+	reply_field_error(reply, "period_to", "must not be before period_from");
+	return reply_fail(reply, EM_EINVAL, "the change to the roadmap is not valid");
+}
+
 static enum em_err update_tx(struct db_conn *db, void *arg)
 {
 	struct rm_update *u = arg;
 	struct em_req *req = u->req;
 	struct db_args a;
-	PGresult *lock = NULL, *res;
+	PGresult *lock = NULL;
 	enum em_err rc;
 
 	(void)db;
@@ -324,36 +266,18 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 				    u->reply)) != EM_OK)
 		goto out;
 	if (atol(PQgetvalue(lock, 0, 0)) != u->version) {
-		rc = reply_fail(u->reply, EM_EPRECOND, "the roadmap has changed: its ETag is now \"%s\"",
-				PQgetvalue(lock, 0, 0));
+		rc = reply_changed(u->reply, "roadmap", PQgetvalue(lock, 0, 0));
 		goto out;
 	}
-	/* One date of the period changed: check it against the other, kept one. */
-	{
-		const char *from = json_string_value(json_object_get(u->body, "period_from"));
-		const char *to = json_string_value(json_object_get(u->body, "period_to"));
-		if (!from)
-			from = PQgetvalue(lock, 0, 4);
-		if (!to)
-			to = PQgetvalue(lock, 0, 5);
-		if (strcmp(from, to) > 0) {
-			reply_field_error(u->reply, "period_to", "must not be before period_from");
-			rc = reply_fail(u->reply, EM_EINVAL, "the change to the roadmap is not valid");
-			goto out;
-		}
-	}
+	if ((rc = period_check(u->body, lock, u->reply)) != EM_OK)
+		goto out;
 	caller_args(&a, req);
 	db_arg_i64(&a, u->id);
 	db_arg_text(&a, u->text);
 	db_arg_text(&a, PQgetvalue(lock, 0, 3));
 	db_arg_i64(&a, req->caller.user_id);
 	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, &RM_UPDATE_SQL, &a, &res)) != EM_OK) {
-		rc = map_constraint(req, RM_CONSTRAINTS, rc, u->reply);
-		goto out;
-	}
-	reply_row(req, u->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-	PQclear(res);
+	rc = write_reply(req, u->reply, 200, &RM_UPDATE_SQL, &a, RM_CONSTRAINTS);
 out:
 	PQclear(lock);
 	return rc;
@@ -364,20 +288,11 @@ enum em_err roadmaps_update(struct em_req *req, const struct em_args *args, json
 {
 	struct rm_update u = {req, args->id[0], 0, NULL, body, reply};
 	enum em_err rc;
-	char *text;
 
 	if ((rc = require_if_match(req, reply, &u.version)) != EM_OK)
 		return rc;
-	validate_object(body, RM_UPDATE, sizeof(RM_UPDATE) / sizeof(RM_UPDATE[0]), reply);
-	rm_check(body, false, reply);
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the change to the roadmap is not valid");
-	if (json_object_size(body) == 0)
-		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
-	if (!(text = json_dumps(body, JSON_COMPACT)))
-		return EM_EINTERNAL;
-	u.text = text;
-	rc = db_tx(req->db, update_tx, &u);
-	free(text);
-	return rc;
+	resource_valid(&ROADMAPS, body, false, reply);
+	if ((rc = change_check(reply, body, "roadmap")) != EM_OK)
+		return rc;
+	return body_tx(req, body, &u.text, update_tx, &u);
 }

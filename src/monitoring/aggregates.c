@@ -284,7 +284,7 @@ static enum em_err file_reply(struct em_reply *reply, const struct agg_query *q,
 			    KEY_COLUMNS[g][c].key)
 				table_add_col(&book, t, KEY_COLUMNS[g][c].key,
 					      KEY_COLUMNS[g][c].title, KEY_COLUMNS[g][c].kind);
-	for (size_t f = 0; f < sizeof(FILE_FIGURES) / sizeof(FILE_FIGURES[0]); f++)
+	for (size_t f = 0; f < ARRAY_LEN(FILE_FIGURES); f++)
 		table_add_col(&book, t, FILE_FIGURES[f].key, FILE_FIGURES[f].title,
 			      FILE_FIGURES[f].kind);
 	rc = book_reply(&book, q->format, &q->csv, reply);

@@ -10,15 +10,12 @@
 #include <string.h>
 
 #include "effmon/lint.h"
-#include "effmon/monitoring.h"
-#include "effmon/registry.h"
 #include "effmon/workflow.h"
+#include "handler.h"
 
 static const char *const STATUSES[] = {"draft", "open", "closed", "published", NULL};
 #define GOALS_MAX 50
 #define GOAL_MAX_CHARS 1000
-/* Numbers go to SQL as text: 15 significant digits give back the decimal the client wrote. */
-#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 /* --- Campaigns ----------------------------------------------------------------------- */
 
@@ -134,22 +131,15 @@ static void camp_check(const json_t *body, bool creating, struct em_reply *reply
 	".updated_at, 'version', " c ".version)"
 #define CAMP_JSON(c)                                                                     \
 	CAMP_JSON_N(c, "(SELECT count(*) FROM indicators ic WHERE ic.campaign_id = " c ".id)")
-/* Every role sees the campaigns of its region. */
-#define CAMP_SCOPE(c) SQL_SCOPE(c ".region_id", "NULL::bigint", "NULL::bigint")
 
 DB_STMT(CAMP_GET) = {
-	"campaigns_get",
-	"SELECT " CAMP_JSON("c") ", c.version FROM campaigns c WHERE c.id = $7::bigint AND"
-	CAMP_SCOPE("c"),
-	7};
+	"campaigns_get", SQL_GET(CAMP_JSON("c"), "campaigns c", "c", CAMPAIGN_SCOPE("c")), 7};
 DB_STMT(CAMP_LIST) = {
 	"campaigns_list",
-	"SELECT " CAMP_JSON("c") ", c.id, c.title FROM campaigns c WHERE" CAMP_SCOPE("c")
-	SQL_SEARCH("c.title")
-	" AND ($12::bigint IS NULL OR c.region_id = $12::bigint)"
-	" AND ($13::text IS NULL OR c.status = $13)"
-	" AND ($14::bigint IS NULL OR c.year = $14::bigint)"
-	SQL_LIST_KEYSET("c.title", "c.id") SQL_LIST_ORDER("c.title", "c.id"),
+	SQL_LIST(CAMP_JSON("c"), "campaigns c", "c", "c.title", CAMPAIGN_SCOPE("c"),
+		 " AND ($12::bigint IS NULL OR c.region_id = $12::bigint)"
+		 " AND ($13::text IS NULL OR c.status = $13)"
+		 " AND ($14::bigint IS NULL OR c.year = $14::bigint)"),
 	14};
 
 /*
@@ -205,7 +195,7 @@ DB_STMT(CAMP_LOCK) = {
 	" EXISTS (SELECT 1 FROM indicators i WHERE i.campaign_id = c.id), "
 	" EXISTS (SELECT 1 FROM indicators i, jsonb_each(i.weights) w "
 	"  WHERE i.campaign_id = c.id AND (w.value)::numeric > 0) "
-	"FROM campaigns c WHERE c.id = $7::bigint AND" CAMP_SCOPE("c") " FOR UPDATE",
+	"FROM campaigns c WHERE c.id = $7::bigint AND" CAMPAIGN_SCOPE("c") " FOR UPDATE",
 	7};
 
 /* $7 id, $8 body, $9 before, $10 actor, $11 request id. Absent members keep their value. */
@@ -220,11 +210,8 @@ DB_STMT(CAMP_UPDATE_SQL) = {
 	"   c.threshold_sufficient), "
 	"  threshold_low = coalesce((b->'thresholds'->>'low')::numeric, c.threshold_low), "
 	"  version = c.version + 1, updated_at = now() "
-	" FROM (SELECT $8::jsonb AS b) x WHERE c.id = $7::bigint AND" CAMP_SCOPE("c")
-	" RETURNING c.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'campaign', upd.id, 'update', "
-	" $9::jsonb, to_jsonb(upd), $11, upd.region_id, NULL, NULL FROM upd) "
-	"SELECT " CAMP_JSON("upd") ", upd.version FROM upd",
+	" FROM (SELECT $8::jsonb AS b) x WHERE c.id = $7::bigint AND" CAMPAIGN_SCOPE("c")
+	" RETURNING c.*)," SQL_AUDITED_UPDATE("campaign", CAMP_JSON("upd")),
 	11};
 
 DB_STMT(CAMP_RESCORE) = {
@@ -259,7 +246,7 @@ DB_STMT(CAMP_MOVE) = {
 	"  closed_at = CASE WHEN $8 = 'closed' THEN now() ELSE c.closed_at END, "
 	"  published_at = CASE WHEN $8 = 'published' THEN now() ELSE c.published_at END, "
 	"  version = c.version + 1, updated_at = now() "
-	" WHERE c.id = $7::bigint AND" CAMP_SCOPE("c") " RETURNING c.*),"
+	" WHERE c.id = $7::bigint AND" CAMPAIGN_SCOPE("c") " RETURNING c.*),"
 	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $11::bigint, $1, 'campaign', upd.id, 'transition', "
 	" $10::jsonb, to_jsonb(upd) || jsonb_strip_nulls(jsonb_build_object('transition', "
 	"  jsonb_build_object('from', $9, 'to', upd.status, 'comment', $13), "
@@ -291,113 +278,59 @@ const struct em_resource CAMPAIGNS = {
 	.scope_field = "region_id",
 	.get = &CAMP_GET,
 	.list = &CAMP_LIST,
-	.filters = CAMP_FILTERS,
-	.nfilters = sizeof(CAMP_FILTERS) / sizeof(CAMP_FILTERS[0]),
+	LIST_FILTERS(CAMP_FILTERS),
 	.constraints = CAMP_CONSTRAINTS,
 };
 
-struct camp_write {
-	struct em_req *req;
-	int64_t id;
-	long version;
-	json_t *body;
-	const char *body_text;
-	struct em_reply *reply;
-};
-
-static enum em_err camp_create_tx(struct db_conn *db, void *arg)
+/* Before the create: the region in scope and the catalog's source (CAMP_CREATE_CHECK,
+ * kept in *c->ctx until the create has run); then the create's $7 body, $8 actor,
+ * $9 request id and $10 the source campaign. */
+static enum em_err camp_create_push(struct create_run *c, struct db_args *a)
 {
-	struct camp_write *w = arg;
-	struct em_req *req = w->req;
-	struct idem idem;
-	struct db_args a;
-	char location[160];
-	PGresult *chk = NULL, *res;
+	PGresult **chk = c->ctx;
+	struct db_args ca;
 	enum em_err rc;
 
-	(void)db;
-	reply_clear(w->reply);
-	if ((rc = idem_begin(req, w->body, &idem, w->reply)) != EM_OK || idem.replayed)
+	PQclear(*chk); /* a retried transaction checks again */
+	*chk = NULL;
+	caller_args(&ca, c->req);
+	db_arg_text(&ca, c->body_text);
+	if ((rc = db_exec_args(c->req->db, &CAMP_CREATE_CHECK, &ca, chk)) != EM_OK)
 		return rc;
-	caller_args(&a, req);
-	db_arg_text(&a, w->body_text);
-	if ((rc = db_exec_args(req->db, &CAMP_CREATE_CHECK, &a, &chk)) != EM_OK)
-		return rc;
-	if (!db_bool(chk, 0, 0))
-		reply_field_error(w->reply, "region_id", "no such region in your scope");
-	else if (db_bool(chk, 0, 2) && PQgetisnull(chk, 0, 1))
-		reply_field_error(w->reply, "catalog_from", "no campaign of this region has this id");
-	if (w->reply->errors) {
-		rc = reply_fail(w->reply, EM_EINVAL, "the campaign is not valid");
-		goto out;
-	}
-	caller_args(&a, req);
-	db_arg_text(&a, w->body_text);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	db_arg_text(&a, db_str(chk, 0, 1));
-	if ((rc = db_exec_args(req->db, &CAMP_CREATE_SQL, &a, &res)) != EM_OK) {
-		rc = map_constraint(req, CAMP_CONSTRAINTS, rc, w->reply);
-		goto out;
-	}
-	snprintf(location, sizeof(location), "%s/%s", CAMPAIGNS.path, PQgetvalue(res, 0, 1));
-	reply_row(req, w->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
-	reply_header(w->reply, "Location", location);
-	rc = idem_finish(req, &idem, w->reply);
-	PQclear(res);
-out:
-	PQclear(chk);
-	return rc;
+	if (!db_bool(*chk, 0, 0))
+		reply_field_error(c->reply, "region_id", "no such region in your scope");
+	else if (db_bool(*chk, 0, 2) && PQgetisnull(*chk, 0, 1))
+		reply_field_error(c->reply, "catalog_from", "no campaign of this region has this id");
+	if (c->reply->errors)
+		return reply_fail(c->reply, EM_EINVAL, "the campaign is not valid");
+	db_arg_text(a, c->body_text);
+	db_arg_i64(a, c->req->caller.user_id);
+	db_arg_text(a, c->req->request_id);
+	db_arg_text(a, db_str(*chk, 0, 1));
+	return EM_OK;
 }
 
 enum em_err campaigns_create(struct em_req *req, const struct em_args *args, json_t *body,
 			     struct em_reply *reply)
 {
-	struct camp_write w = {.req = req, .body = body, .reply = reply};
+	PGresult *chk = NULL;
+	struct create_run c = {.req = req, .reply = reply, .body = body, .st = &CAMP_CREATE_SQL,
+			       .constraints = CAMP_CONSTRAINTS, .path = CAMPAIGNS.path,
+			       .scope_field = CAMPAIGNS.scope_field, .push = camp_create_push,
+			       .ctx = &chk};
 	enum em_err rc;
-	char *text;
 
 	(void)args;
-	validate_object_except(body, CAMP_CREATE, sizeof(CAMP_CREATE) / sizeof(CAMP_CREATE[0]),
-		       CAMP_CUSTOM, reply);
+	validate_object_except(body, CAMP_CREATE, ARRAY_LEN(CAMP_CREATE), CAMP_CUSTOM, reply);
 	camp_check(body, true, reply);
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the campaign is not valid");
-	if (!(text = json_dumps(body, JSON_FLAGS)))
-		return EM_EINTERNAL;
-	w.body_text = text;
-	rc = db_tx(req->db, camp_create_tx, &w);
-	free(text);
+	rc = mon_create_run(&c, body, "campaign");
+	PQclear(chk);
 	return rc;
-}
-
-/* Locks the campaign and checks it is visible (404) at the If-Match version (412). */
-static enum em_err camp_lock(struct camp_write *w, PGresult **out)
-{
-	struct db_args a;
-	PGresult *res;
-	enum em_err rc;
-
-	caller_args(&a, w->req);
-	db_arg_i64(&a, w->id);
-	if ((rc = db_exec_args(w->req->db, &CAMP_LOCK, &a, &res)) != EM_OK)
-		return rc;
-	if (PQntuples(res) == 0)
-		rc = reply_fail(w->reply, EM_ENOTFOUND, "no campaign %lld", (long long)w->id);
-	else if (atol(PQgetvalue(res, 0, 0)) != w->version)
-		rc = reply_fail(w->reply, EM_EPRECOND, "the campaign has changed: its ETag is now \"%s\"",
-				PQgetvalue(res, 0, 0));
-	if (rc != EM_OK) {
-		PQclear(res);
-		return rc;
-	}
-	*out = res;
-	return EM_OK;
 }
 
 static enum em_err camp_update_tx(struct db_conn *db, void *arg)
 {
-	struct camp_write *w = arg;
+	struct mon_write *w = arg;
 	struct em_req *req = w->req;
 	struct db_args a;
 	PGresult *lock = NULL, *res;
@@ -406,7 +339,8 @@ static enum em_err camp_update_tx(struct db_conn *db, void *arg)
 
 	(void)db;
 	reply_clear(w->reply);
-	if ((rc = camp_lock(w, &lock)) != EM_OK)
+	if ((rc = resource_lock(req, w->reply, &CAMP_LOCK, w->id, w->version, "campaign",
+				&lock)) != EM_OK)
 		return rc;
 	status = PQgetvalue(lock, 0, 1);
 	if (strcmp(status, "published") == 0) {
@@ -420,16 +354,9 @@ static enum em_err camp_update_tx(struct db_conn *db, void *arg)
 				"only)");
 		goto out;
 	}
-	caller_args(&a, req);
-	db_arg_i64(&a, w->id);
-	db_arg_text(&a, w->body_text);
-	db_arg_text(&a, PQgetvalue(lock, 0, 2));
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, &CAMP_UPDATE_SQL, &a, &res)) != EM_OK) {
-		rc = map_constraint(req, CAMP_CONSTRAINTS, rc, w->reply);
+	if ((rc = mon_update_exec(w, &CAMP_UPDATE_SQL, PQgetvalue(lock, 0, 2), CAMP_CONSTRAINTS,
+				  &res)) != EM_OK)
 		goto out;
-	}
 	/* New thresholds change the level of every submission already scored. */
 	if (json_object_get(w->body, "thresholds") && strcmp(status, "draft") != 0) {
 		PGresult *rs;
@@ -451,25 +378,14 @@ out:
 enum em_err campaigns_update(struct em_req *req, const struct em_args *args, json_t *body,
 			     struct em_reply *reply)
 {
-	struct camp_write w = {.req = req, .id = args->id[0], .body = body, .reply = reply};
+	struct mon_write w;
 	enum em_err rc;
-	char *text;
 
-	if ((rc = require_if_match(req, reply, &w.version)) != EM_OK)
+	if ((rc = mon_write_open(&w, req, args, body, reply)) != EM_OK)
 		return rc;
-	validate_object_except(body, CAMP_UPDATE, sizeof(CAMP_UPDATE) / sizeof(CAMP_UPDATE[0]),
-		       CAMP_CUSTOM, reply);
+	validate_object_except(body, CAMP_UPDATE, ARRAY_LEN(CAMP_UPDATE), CAMP_CUSTOM, reply);
 	camp_check(body, false, reply);
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the change to the campaign is not valid");
-	if (json_object_size(body) == 0)
-		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
-	if (!(text = json_dumps(body, JSON_FLAGS)))
-		return EM_EINTERNAL;
-	w.body_text = text;
-	rc = db_tx(req->db, camp_update_tx, &w);
-	free(text);
-	return rc;
+	return mon_change_run(&w, "campaign", camp_update_tx);
 }
 
 /* The one move out of each status; published is final. */
@@ -526,9 +442,9 @@ static const struct workflow CAMP_FLOW = {
 	.entity = "campaign",
 	.states = STATUSES,
 	.moves = CAMP_MOVES,
-	.nmoves = sizeof(CAMP_MOVES) / sizeof(CAMP_MOVES[0]),
+	.nmoves = ARRAY_LEN(CAMP_MOVES),
 	.fields = MOVE_FIELDS,
-	.nfields = sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]),
+	.nfields = ARRAY_LEN(MOVE_FIELDS),
 	.texts = MOVE_TEXTS,
 	.nextra = 1,
 	.lock = &CAMP_LOCK,
@@ -540,4 +456,63 @@ enum em_err campaigns_transition(struct em_req *req, const struct em_args *args,
 				 struct em_reply *reply)
 {
 	return workflow_transition(&CAMP_FLOW, req, args, body, reply);
+}
+
+/* --- Shared by the monitoring handlers (handler.h) ------------------------------------ */
+
+enum em_err mon_create_run(struct create_run *c, const json_t *doc, const char *entity)
+{
+	enum em_err rc;
+	char *text;
+
+	if (c->reply->errors)
+		return reply_fail(c->reply, EM_EINVAL, "the %s is not valid", entity);
+	if (!(text = json_dumps(doc, MON_JSON_FLAGS)))
+		return EM_EINTERNAL;
+	c->body_text = text;
+	rc = create_run(c);
+	c->body_text = NULL;
+	free(text);
+	return rc;
+}
+
+enum em_err mon_write_open(struct mon_write *w, struct em_req *req, const struct em_args *args,
+			   json_t *body, struct em_reply *reply)
+{
+	*w = (struct mon_write){.req = req, .id = args->id[0], .body = body, .reply = reply};
+	return require_if_match(req, reply, &w->version);
+}
+
+enum em_err mon_change_run(struct mon_write *w, const char *entity, db_tx_fn tx)
+{
+	enum em_err rc;
+	char *text;
+
+	if ((rc = change_check(w->reply, w->body, entity)) != EM_OK)
+		return rc;
+	if (!(text = json_dumps(w->body, MON_JSON_FLAGS)))
+		return EM_EINTERNAL;
+	w->body_text = text;
+	rc = db_tx(w->req->db, tx, w);
+	w->body_text = NULL;
+	free(text);
+	return rc;
+}
+
+enum em_err mon_update_exec(struct mon_write *w, const struct db_stmt *st, const char *before,
+			    const struct constraint_map *map, PGresult **res)
+{
+	struct em_req *req = w->req;
+	struct db_args a;
+	enum em_err rc;
+
+	caller_args(&a, req);
+	db_arg_i64(&a, w->id);
+	db_arg_text(&a, w->body_text);
+	db_arg_text(&a, before);
+	db_arg_i64(&a, req->caller.user_id);
+	db_arg_text(&a, req->request_id);
+	if ((rc = db_exec_args(req->db, st, &a, res)) != EM_OK)
+		return map_constraint(req, map, rc, w->reply);
+	return EM_OK;
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "effmon/registry.h"
+#include "handler.h"
 #include "import.h"
 
 /* --- Statements ---------------------------------------------------------------------- */
@@ -35,16 +35,8 @@ DB_STMT(IMPORT_SETTINGS) = {
 /* The campaign, if visible: status. Caller $1..$6, $7 campaign. FOR SHARE keeps its
  * status until the import commits. */
 DB_STMT(IMPORT_CAMPAIGN) = {
-	"import_campaign",
-	"SELECT c.status FROM campaigns c WHERE c.id = $7::bigint AND"
-	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") " FOR SHARE",
-	7};
-
-DB_STMT(IMPORT_CAMPAIGN_READ) = {
-	"import_campaign_read",
-	"SELECT c.status FROM campaigns c WHERE c.id = $7::bigint AND"
-	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
-	7};
+	"import_campaign", SQL_CAMPAIGN_STATUS " FOR SHARE", 7};
+DB_STMT(IMPORT_CAMPAIGN_READ) = {"import_campaign_read", SQL_CAMPAIGN_STATUS, 7};
 
 /* num is the value as a number when it reads as one ('.' or ',' before the
  * fraction), flag the value as a boolean word (true/false/да/нет): both are
@@ -182,12 +174,13 @@ DB_STMT(IMPORT_WRITE) = {
 DB_STMT(IMPORT_RESCORE) = {
 	"import_rescore", "SELECT em_rescore($1::bigint[])", 1};
 
-/* The import records of a campaign, newest first. $7 campaign, $8 limit + 1, $9 before id. */
+/* The import records of a campaign, newest first; the layout of id_list_reply:
+ * $7 campaign, $8 before id, $9 limit + 1. */
 DB_STMT(IMPORT_LIST) = {
 	"import_list",
 	"SELECT " IMPORT_JSON("i") ", i.id FROM imports i "
-	"WHERE i.campaign_id = $7::bigint AND ($9::bigint IS NULL OR i.id < $9::bigint) "
-	"ORDER BY i.id DESC LIMIT $8::int",
+	"WHERE i.campaign_id = $7::bigint AND ($8::bigint IS NULL OR i.id < $8::bigint) "
+	"ORDER BY i.id DESC LIMIT $9::int",
 	9};
 
 /* --- The error report ---------------------------------------------------------------- */
@@ -399,16 +392,9 @@ static enum em_err import_tx(struct db_conn *db, void *arg)
 	    idem.replayed)
 		return rc;
 
-	caller_args(&a, req);
-	db_arg_i64(&a, im->campaign_id);
-	if ((rc = db_exec_args(req->db, im->dry_run ? &IMPORT_CAMPAIGN_READ : &IMPORT_CAMPAIGN,
-			       &a, &res)) != EM_OK)
+	if ((rc = resource_find(req, im->reply, im->dry_run ? &IMPORT_CAMPAIGN_READ : &IMPORT_CAMPAIGN,
+				im->campaign_id, "campaign", &res)) != EM_OK)
 		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(im->reply, EM_ENOTFOUND, "no campaign %lld",
-				  (long long)im->campaign_id);
-	}
 	const char *status = PQgetvalue(res, 0, 0);
 	if (strcmp(status, "open") != 0 && strcmp(status, "closed") != 0) {
 		rc = reply_fail(im->reply, EM_ECONFLICT,
@@ -510,8 +496,6 @@ enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t 
 {
 	struct list_page page;
 	const char *sort = req_query(req, "sort");
-	struct db_args a;
-	PGresult *res;
 	enum em_err rc;
 
 	(void)body;
@@ -519,23 +503,6 @@ enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t 
 		return rc;
 	if (sort && strcmp(sort, "id") != 0)
 		reply_field_error(reply, "sort", "import records are listed newest first: only id");
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	caller_args(&a, req);
-	db_arg_i64(&a, args->id[0]);
-	if ((rc = db_exec_args(req->db, &IMPORT_CAMPAIGN_READ, &a, &res)) != EM_OK)
-		return rc;
-	bool found = PQntuples(res) == 1;
-	PQclear(res);
-	if (!found)
-		return reply_fail(reply, EM_ENOTFOUND, "no campaign %lld", (long long)args->id[0]);
-	caller_args(&a, req);
-	db_arg_i64(&a, args->id[0]);
-	db_arg_i64(&a, page.limit + 1);
-	db_arg_id(&a, page.after_id);
-	if ((rc = db_exec_args(req->db, &IMPORT_LIST, &a, &res)) != EM_OK)
-		return rc;
-	rc = list_reply(reply, res, &page, NULL);
-	PQclear(res);
-	return rc;
+	return id_list_reply(req, reply, &page, &IMPORT_CAMPAIGN_READ, &IMPORT_LIST, args->id[0],
+			   "campaign");
 }

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "effmon/monitoring.h"
-#include "effmon/registry.h"
+#include "handler.h"
 
 static const char *const DIRECTION_CODES[] = {"network", "management", "student_results", "reserve",
 					 "objectivity", "conditions", "individualization",
@@ -25,39 +24,26 @@ static const char *const DATA_KINDS[] = {"management", "contingent", "exam_resul
 
 /* Bounds of indicator values: far beyond any real indicator, inside double precision. */
 #define BOUND_LIMIT 1000000000000LL
-/* Numbers go to SQL as text: 15 significant digits give back the decimal the client wrote. */
-#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 static const char *const IND_CUSTOM[] = {"weights", NULL};
 
-static const struct field IND_CREATE[] = {
-	{"code", F_STRING, true, false, 1, 32, NULL},
-	{"name", F_STRING, true, false, 1, 500, NULL},
-	{"direction", F_ENUM, true, false, 0, 0, DIRECTION_CODES},
-	{"unit", F_STRING, false, true, 1, 50, NULL},
-	{"value_type", F_ENUM, true, false, 0, 0, VALUE_TYPES},
-	{"min_value", F_NUMBER, false, true, -BOUND_LIMIT, BOUND_LIMIT, NULL},
-	{"max_value", F_NUMBER, false, true, -BOUND_LIMIT, BOUND_LIMIT, NULL},
-	{"polarity", F_ENUM, false, false, 0, 0, POLARITIES},
-	{"source", F_ENUM, false, false, 0, 0, SOURCES},
-	{"data_kind", F_ENUM, false, false, 0, 0, DATA_KINDS},
-	{"method", F_STRING, false, true, 1, 4000, NULL},
-	{"position", F_INT, false, false, 0, 1000000, NULL},
-};
-static const struct field IND_UPDATE[] = {
-	{"code", F_STRING, false, false, 1, 32, NULL},
-	{"name", F_STRING, false, false, 1, 500, NULL},
-	{"direction", F_ENUM, false, false, 0, 0, DIRECTION_CODES},
-	{"unit", F_STRING, false, true, 1, 50, NULL},
-	{"value_type", F_ENUM, false, false, 0, 0, VALUE_TYPES},
-	{"min_value", F_NUMBER, false, true, -BOUND_LIMIT, BOUND_LIMIT, NULL},
-	{"max_value", F_NUMBER, false, true, -BOUND_LIMIT, BOUND_LIMIT, NULL},
-	{"polarity", F_ENUM, false, false, 0, 0, POLARITIES},
-	{"source", F_ENUM, false, false, 0, 0, SOURCES},
-	{"data_kind", F_ENUM, false, false, 0, 0, DATA_KINDS},
-	{"method", F_STRING, false, true, 1, 4000, NULL},
-	{"position", F_INT, false, false, 0, 1000000, NULL},
-};
+/* The members of an indicator; code, name, direction and value_type are required
+ * when req (a create), every member is optional in a change. */
+#define IND_FIELDS(req)                                                                  \
+	{"code", F_STRING, req, false, 1, 32, NULL},                                     \
+	{"name", F_STRING, req, false, 1, 500, NULL},                                    \
+	{"direction", F_ENUM, req, false, 0, 0, DIRECTION_CODES},                        \
+	{"unit", F_STRING, false, true, 1, 50, NULL},                                    \
+	{"value_type", F_ENUM, req, false, 0, 0, VALUE_TYPES},                           \
+	{"min_value", F_NUMBER, false, true, -BOUND_LIMIT, BOUND_LIMIT, NULL},           \
+	{"max_value", F_NUMBER, false, true, -BOUND_LIMIT, BOUND_LIMIT, NULL},           \
+	{"polarity", F_ENUM, false, false, 0, 0, POLARITIES},                            \
+	{"source", F_ENUM, false, false, 0, 0, SOURCES},                                 \
+	{"data_kind", F_ENUM, false, false, 0, 0, DATA_KINDS},                           \
+	{"method", F_STRING, false, true, 1, 4000, NULL},                                \
+	{"position", F_INT, false, false, 0, 1000000, NULL}
+static const struct field IND_CREATE[] = {IND_FIELDS(true)};
+static const struct field IND_UPDATE[] = {IND_FIELDS(false)};
 
 /* The CHECK indicators_code_format: ^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$. */
 static bool code_valid(const char *s)
@@ -176,14 +162,10 @@ static void ind_check(const json_t *body, struct em_reply *reply)
 	".data_kind, 'method', " i                                                           \
 	".method, 'weights', " i ".weights, 'position', " i ".position, 'created_at', " i   \
 	".created_at, 'updated_at', " i ".updated_at, 'version', " i ".version)"
-/* Indicators, like their campaigns, are region-level rows. */
-#define IND_SCOPE(i) SQL_SCOPE(i ".region_id", "NULL::bigint", "NULL::bigint")
 
+/* Indicators, like their campaigns, are region-level rows: CAMPAIGN_SCOPE serves both. */
 DB_STMT(IND_GET) = {
-	"indicators_get",
-	"SELECT " IND_JSON("i") ", i.version FROM indicators i WHERE i.id = $7::bigint AND"
-	IND_SCOPE("i"),
-	7};
+	"indicators_get", SQL_GET(IND_JSON("i"), "indicators i", "i", CAMPAIGN_SCOPE("i")), 7};
 
 /* In catalog order (position, id), or by name with sort=name. $12 campaign, then the
  * filters direction, source, value_type, kind (weight > 0). */
@@ -191,7 +173,7 @@ DB_STMT(IND_LIST) = {
 	"indicators_list",
 	"SELECT " IND_JSON("i") ", i.id, CASE WHEN $10 = 'name' THEN i.name "
 	" ELSE i.position::text END "
-	"FROM indicators i WHERE i.campaign_id = $12::bigint AND" IND_SCOPE("i")
+	"FROM indicators i WHERE i.campaign_id = $12::bigint AND" CAMPAIGN_SCOPE("i")
 	SQL_SEARCH("i.name")
 	" AND ($13::text IS NULL OR i.direction_id = (SELECT d.id FROM directions d "
 	"  WHERE d.code = $13))"
@@ -208,8 +190,7 @@ DB_STMT(IND_LIST) = {
 /* The campaign of a new indicator, locked against a concurrent opening. */
 DB_STMT(IND_CAMPAIGN) = {
 	"indicators_campaign",
-	"SELECT c.status FROM campaigns c WHERE c.id = $7::bigint AND" IND_SCOPE("c")
-	" FOR SHARE",
+	SQL_CAMPAIGN_STATUS " FOR SHARE",
 	7};
 
 /* $7 body, $8 campaign, $9 actor, $10 request id. Without a position the indicator goes last. */
@@ -226,7 +207,7 @@ DB_STMT(IND_CREATE_SQL) = {
 	"   (SELECT coalesce(max(mx.position), 0) + 1 FROM indicators mx "
 	"    WHERE mx.campaign_id = c.id)) "
 	" FROM (SELECT $7::jsonb AS b) x JOIN campaigns c ON c.id = $8::bigint AND"
-	IND_SCOPE("c") " JOIN directions d ON d.code = b->>'direction' RETURNING *),"
+	CAMPAIGN_SCOPE("c") " JOIN directions d ON d.code = b->>'direction' RETURNING *),"
 	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'indicator', id, 'create', NULL, "
 	" to_jsonb(ins), $10, region_id, NULL, NULL FROM ins) "
 	"SELECT " IND_JSON("ins") ", ins.id, ins.version FROM ins",
@@ -238,7 +219,7 @@ DB_STMT(IND_LOCK) = {
 	"indicators_lock",
 	"SELECT i.version, c.status, " IND_JSON("i") ", to_jsonb(i) "
 	"FROM indicators i JOIN campaigns c ON c.id = i.campaign_id "
-	"WHERE i.id = $7::bigint AND" IND_SCOPE("i") " FOR UPDATE OF i FOR SHARE OF c",
+	"WHERE i.id = $7::bigint AND" CAMPAIGN_SCOPE("i") " FOR UPDATE OF i FOR SHARE OF c",
 	7};
 
 /* $7 id, $8 body, $9 before, $10 actor, $11 request id. A member present as null clears. */
@@ -261,17 +242,14 @@ DB_STMT(IND_UPDATE_SQL) = {
 	"  weights = coalesce(b->'weights', i.weights), "
 	"  position = coalesce((b->>'position')::int, i.position), "
 	"  version = i.version + 1, updated_at = now() "
-	" FROM (SELECT $8::jsonb AS b) x WHERE i.id = $7::bigint AND" IND_SCOPE("i")
-	" RETURNING i.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'indicator', upd.id, 'update', "
-	" $9::jsonb, to_jsonb(upd), $11, upd.region_id, NULL, NULL FROM upd) "
-	"SELECT " IND_JSON("upd") ", upd.version FROM upd",
+	" FROM (SELECT $8::jsonb AS b) x WHERE i.id = $7::bigint AND" CAMPAIGN_SCOPE("i")
+	" RETURNING i.*)," SQL_AUDITED_UPDATE("indicator", IND_JSON("upd")),
 	11};
 
 /* $7 id, $8 actor, $9 request id. */
 DB_STMT(IND_DELETE_SQL) = {
 	"indicators_delete",
-	"WITH del AS (DELETE FROM indicators i WHERE i.id = $7::bigint AND" IND_SCOPE("i")
+	"WITH del AS (DELETE FROM indicators i WHERE i.id = $7::bigint AND" CAMPAIGN_SCOPE("i")
 	" RETURNING i.*),"
 	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'indicator', del.id, 'delete', "
 	" to_jsonb(del), NULL, $9, del.region_id, NULL, NULL FROM del) "
@@ -328,25 +306,17 @@ enum em_err campaign_indicators_list(struct em_req *req, const struct em_args *a
 		if (end == page.after_key || *end || pos < 0 || pos > 1000000)
 			reply_field_error(reply, "cursor", "is not a cursor of this list and sort");
 	}
-	list_filters_parse(req, reply, IND_FILTERS, sizeof(IND_FILTERS) / sizeof(IND_FILTERS[0]),
-			   filters);
+	list_filters_parse(req, reply, IND_FILTERS, ARRAY_LEN(IND_FILTERS), filters);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 	/* The campaign must be visible: an empty catalog is not a missing campaign. */
-	if ((rc = resource_fetch(req, CAMPAIGNS.get, args->id[0], &res)) == EM_ENOTFOUND)
-		return reply_fail(reply, rc, "no campaign %lld", (long long)args->id[0]);
-	if (rc != EM_OK)
+	if ((rc = resource_visible(req, reply, CAMPAIGNS.get, args->id[0], "campaign")) != EM_OK)
 		return rc;
-	PQclear(res);
-	caller_args(&a, req);
-	db_arg_i64(&a, page.limit + 1);
-	db_arg_id(&a, page.after_id);
 	/* In catalog order the cursor's key is the position, kept like a name's. */
-	db_arg_text(&a, page.after_id ? page.after_key : NULL);
-	db_arg_text(&a, page.sort);
-	db_arg_text(&a, q);
+	page.has_key = page.after_id != 0;
+	list_args(&a, req, &page, q);
 	db_arg_i64(&a, args->id[0]);
-	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++)
+	for (size_t i = 0; i < ARRAY_LEN(filters); i++)
 		db_arg_text(&a, filters[i]);
 	if ((rc = db_exec_args_custom(req->db, &IND_LIST, &a, &res)) != EM_OK)
 		return rc;
@@ -355,75 +325,54 @@ enum em_err campaign_indicators_list(struct em_req *req, const struct em_args *a
 	return rc;
 }
 
-struct ind_write {
-	struct em_req *req;
-	int64_t id; /* the campaign (create) or the indicator */
-	long version;
-	json_t *body;
-	const char *body_text;
-	struct em_reply *reply;
-};
-
 static const char FROZEN[] = "the catalog of a campaign that is no longer draft is frozen";
 
-static enum em_err ind_create_tx(struct db_conn *db, void *arg)
+/* The campaign (*c->ctx), locked against a concurrent opening, must be a draft; then
+ * the create's $7 body, $8 campaign, $9 actor, $10 request id. */
+static enum em_err ind_create_push(struct create_run *c, struct db_args *a)
 {
-	struct ind_write *w = arg;
-	struct em_req *req = w->req;
-	struct idem idem;
-	struct db_args a;
-	char location[160];
+	const int64_t *campaign = c->ctx;
 	PGresult *res;
 	enum em_err rc;
 
-	(void)db;
-	reply_clear(w->reply);
-	if ((rc = idem_begin(req, w->body, &idem, w->reply)) != EM_OK || idem.replayed)
+	if ((rc = resource_find(c->req, c->reply, &IND_CAMPAIGN, *campaign, "campaign", &res)) !=
+	    EM_OK)
 		return rc;
-	caller_args(&a, req);
-	db_arg_i64(&a, w->id);
-	if ((rc = db_exec_args(req->db, &IND_CAMPAIGN, &a, &res)) != EM_OK)
-		return rc;
-	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "draft") != 0) {
-		rc = PQntuples(res) == 0
-			     ? reply_fail(w->reply, EM_ENOTFOUND, "no campaign %lld",
-					  (long long)w->id)
-			     : reply_fail(w->reply, EM_ECONFLICT, "%s (the campaign is %s)", FROZEN,
-					  PQgetvalue(res, 0, 0));
+	if (strcmp(PQgetvalue(res, 0, 0), "draft") != 0) {
+		rc = reply_fail(c->reply, EM_ECONFLICT, "%s (the campaign is %s)", FROZEN,
+				PQgetvalue(res, 0, 0));
 		PQclear(res);
 		return rc;
 	}
 	PQclear(res);
-	caller_args(&a, req);
-	db_arg_text(&a, w->body_text);
-	db_arg_i64(&a, w->id);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, &IND_CREATE_SQL, &a, &res)) != EM_OK)
-		return map_constraint(req, IND_CONSTRAINTS, rc, w->reply);
-	if (PQntuples(res) == 0) { /* the campaign was checked under lock: cannot happen */
-		PQclear(res);
-		return reply_fail(w->reply, EM_ENOTFOUND, "no campaign %lld", (long long)w->id);
-	}
-	snprintf(location, sizeof(location), "%s/%s", INDICATORS.path, PQgetvalue(res, 0, 1));
-	reply_row(req, w->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
-	reply_header(w->reply, "Location", location);
-	rc = idem_finish(req, &idem, w->reply);
-	PQclear(res);
-	return rc;
+	db_arg_text(a, c->body_text);
+	db_arg_i64(a, *campaign);
+	db_arg_i64(a, c->req->caller.user_id);
+	db_arg_text(a, c->req->request_id);
+	return EM_OK;
+}
+
+/* The campaign was checked under lock: cannot happen. */
+static enum em_err ind_create_refused(struct create_run *c, PGresult *res)
+{
+	(void)res;
+	return reply_fail(c->reply, EM_ENOTFOUND, "no campaign %lld",
+			  (long long)*(const int64_t *)c->ctx);
 }
 
 enum em_err campaign_indicators_create(struct em_req *req, const struct em_args *args,
 				       json_t *body, struct em_reply *reply)
 {
-	struct ind_write w = {.req = req, .id = args->id[0], .body = body, .reply = reply};
+	int64_t campaign = args->id[0];
+	struct create_run c = {.req = req, .reply = reply, .body = body, .st = &IND_CREATE_SQL,
+			       .constraints = IND_CONSTRAINTS, .path = INDICATORS.path,
+			       .push = ind_create_push, .refused = ind_create_refused,
+			       .ctx = &campaign};
 	json_t *full;
 	const char *type;
 	enum em_err rc;
-	char *text;
 
-	validate_object_except(body, IND_CREATE, sizeof(IND_CREATE) / sizeof(IND_CREATE[0]), IND_CUSTOM,
-		       reply);
+	validate_object_except(body, IND_CREATE, ARRAY_LEN(IND_CREATE), IND_CUSTOM, reply);
 	ind_check(body, reply);
 	/* A percent without bounds is 0..100. */
 	if (!(full = json_copy(body)))
@@ -436,41 +385,23 @@ enum em_err campaign_indicators_create(struct em_req *req, const struct em_args 
 			json_object_set_new(full, "max_value", json_integer(100));
 	}
 	check_bounds(full, body, reply);
-	if (reply->errors) {
-		json_decref(full);
-		return reply_fail(reply, EM_EINVAL, "the indicator is not valid");
-	}
-	text = json_dumps(full, JSON_FLAGS);
+	rc = mon_create_run(&c, full, "indicator");
 	json_decref(full);
-	if (!text)
-		return EM_EINTERNAL;
-	w.body_text = text;
-	rc = db_tx(req->db, ind_create_tx, &w);
-	free(text);
 	return rc;
 }
 
 /* Locks the indicator: visible (404), at the If-Match version (412), of a draft (409). */
-static enum em_err ind_lock(struct ind_write *w, PGresult **out)
+static enum em_err ind_lock(struct mon_write *w, PGresult **out)
 {
-	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	caller_args(&a, w->req);
-	db_arg_i64(&a, w->id);
-	if ((rc = db_exec_args(w->req->db, &IND_LOCK, &a, &res)) != EM_OK)
+	if ((rc = resource_lock(w->req, w->reply, &IND_LOCK, w->id, w->version, "indicator",
+				&res)) != EM_OK)
 		return rc;
-	if (PQntuples(res) == 0)
-		rc = reply_fail(w->reply, EM_ENOTFOUND, "no indicator %lld", (long long)w->id);
-	else if (atol(PQgetvalue(res, 0, 0)) != w->version)
-		rc = reply_fail(w->reply, EM_EPRECOND,
-				"the indicator has changed: its ETag is now \"%s\"",
-				PQgetvalue(res, 0, 0));
-	else if (strcmp(PQgetvalue(res, 0, 1), "draft") != 0)
+	if (strcmp(PQgetvalue(res, 0, 1), "draft") != 0) {
 		rc = reply_fail(w->reply, EM_ECONFLICT, "%s (the campaign is %s)", FROZEN,
 				PQgetvalue(res, 0, 1));
-	if (rc != EM_OK) {
 		PQclear(res);
 		return rc;
 	}
@@ -480,9 +411,7 @@ static enum em_err ind_lock(struct ind_write *w, PGresult **out)
 
 static enum em_err ind_update_tx(struct db_conn *db, void *arg)
 {
-	struct ind_write *w = arg;
-	struct em_req *req = w->req;
-	struct db_args a;
+	struct mon_write *w = arg;
 	PGresult *lock = NULL, *res;
 	json_t *merged;
 	enum em_err rc;
@@ -504,17 +433,10 @@ static enum em_err ind_update_tx(struct db_conn *db, void *arg)
 		rc = reply_fail(w->reply, EM_EINVAL, "the change to the indicator is not valid");
 		goto out;
 	}
-	caller_args(&a, req);
-	db_arg_i64(&a, w->id);
-	db_arg_text(&a, w->body_text);
-	db_arg_text(&a, PQgetvalue(lock, 0, 3));
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	if ((rc = db_exec_args(req->db, &IND_UPDATE_SQL, &a, &res)) != EM_OK) {
-		rc = map_constraint(req, IND_CONSTRAINTS, rc, w->reply);
+	if ((rc = mon_update_exec(w, &IND_UPDATE_SQL, PQgetvalue(lock, 0, 3), IND_CONSTRAINTS,
+				  &res)) != EM_OK)
 		goto out;
-	}
-	reply_row(req, w->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	reply_row(w->req, w->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	PQclear(res);
 out:
 	PQclear(lock);
@@ -524,30 +446,19 @@ out:
 enum em_err indicators_update(struct em_req *req, const struct em_args *args, json_t *body,
 			      struct em_reply *reply)
 {
-	struct ind_write w = {.req = req, .id = args->id[0], .body = body, .reply = reply};
+	struct mon_write w;
 	enum em_err rc;
-	char *text;
 
-	if ((rc = require_if_match(req, reply, &w.version)) != EM_OK)
+	if ((rc = mon_write_open(&w, req, args, body, reply)) != EM_OK)
 		return rc;
-	validate_object_except(body, IND_UPDATE, sizeof(IND_UPDATE) / sizeof(IND_UPDATE[0]), IND_CUSTOM,
-		       reply);
+	validate_object_except(body, IND_UPDATE, ARRAY_LEN(IND_UPDATE), IND_CUSTOM, reply);
 	ind_check(body, reply);
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the change to the indicator is not valid");
-	if (json_object_size(body) == 0)
-		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
-	if (!(text = json_dumps(body, JSON_FLAGS)))
-		return EM_EINTERNAL;
-	w.body_text = text;
-	rc = db_tx(req->db, ind_update_tx, &w);
-	free(text);
-	return rc;
+	return mon_change_run(&w, "indicator", ind_update_tx);
 }
 
 static enum em_err ind_delete_tx(struct db_conn *db, void *arg)
 {
-	struct ind_write *w = arg;
+	struct mon_write *w = arg;
 	struct em_req *req = w->req;
 	struct db_args a;
 	PGresult *lock = NULL, *res;
@@ -572,10 +483,10 @@ static enum em_err ind_delete_tx(struct db_conn *db, void *arg)
 enum em_err indicators_delete(struct em_req *req, const struct em_args *args, json_t *body,
 			      struct em_reply *reply)
 {
-	struct ind_write w = {.req = req, .id = args->id[0], .body = body, .reply = reply};
+	struct mon_write w;
 	enum em_err rc;
 
-	if ((rc = require_if_match(req, reply, &w.version)) != EM_OK)
+	if ((rc = mon_write_open(&w, req, args, body, reply)) != EM_OK)
 		return rc;
 	return db_tx(req->db, ind_delete_tx, &w);
 }

@@ -3,9 +3,7 @@
  * from their peers' (z-score over one indicator and kind), and the values
  * changed at verification; as JSON, CSV or XLSX (two sheets).
  */
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "effmon/monitoring.h"
 #include "effmon/resource.h"
@@ -13,9 +11,35 @@
 
 #define OUTLIERS_DEFAULT_LIMIT 100
 
-/* The columns both outlier sheets open with: whose value of which indicator. */
-static void value_columns(struct sheet_book *book, struct sheet_table *t)
+/* A column of an outlier sheet: JSON key, Russian header, type. */
+struct outlier_col {
+	const char *key, *title;
+	enum sheet_kind kind;
+};
+
+/* The columns of each sheet after whose value of which indicator it is. */
+static const struct outlier_col Z_COLS[] = {
+	{"value", "Значение", SK_NUM},
+	{"z", "z-оценка", SK_DEC2},
+	{"mean", "Среднее по типу ОО", SK_DEC4},
+	{"sd", "Стандартное отклонение", SK_DEC4},
+	{"n", "Число значений", SK_INT},
+};
+static const struct outlier_col CHANGED_COLS[] = {
+	{"submitted_value", "Представлено", SK_NUM},
+	{"verified_value", "После проверки", SK_NUM},
+	{"change", "Изменение", SK_NUM},
+	{"value", "Значение", SK_NUM},
+};
+
+/* A sheet of the items of doc's member part: the value's organization and indicator,
+ * then cols. */
+static void outlier_sheet(struct sheet_book *book, const char *name, json_t *doc,
+			  const char *part, const struct outlier_col *cols, size_t ncols)
 {
+	json_t *items = json_object_get(json_object_get(doc, part), "items");
+	struct sheet_table *t = sheet_add_table(book, book_add_sheet(book, name), NULL, items);
+
 	table_add_col(book, t, "submission_id", "Анкета", SK_INT);
 	table_add_col(book, t, "organization_id", "Код ОО", SK_INT);
 	table_add_col(book, t, "organization_name", "Образовательная организация", SK_TEXT);
@@ -23,28 +47,16 @@ static void value_columns(struct sheet_book *book, struct sheet_table *t)
 	table_add_col(book, t, "kind", "Тип ОО", SK_TEXT);
 	table_add_col(book, t, "indicator_id", "Код показателя", SK_INT);
 	table_add_col(book, t, "indicator_code", "Показатель", SK_TEXT);
+	for (size_t i = 0; i < ncols; i++)
+		table_add_col(book, t, cols[i].key, cols[i].title, cols[i].kind);
 }
 
 /* Two sheets: values far from their peers' mean, and values changed at verification. */
 static void outliers_book(struct sheet_book *book, json_t *doc)
 {
-	json_t *z = json_object_get(json_object_get(doc, "z_score"), "items");
-	json_t *ch = json_object_get(json_object_get(doc, "changed"), "items");
-	struct sheet_table *t;
-
-	t = sheet_add_table(book, book_add_sheet(book, "Выбросы (z-оценка)"), NULL, z);
-	value_columns(book, t);
-	table_add_col(book, t, "value", "Значение", SK_NUM);
-	table_add_col(book, t, "z", "z-оценка", SK_DEC2);
-	table_add_col(book, t, "mean", "Среднее по типу ОО", SK_DEC4);
-	table_add_col(book, t, "sd", "Стандартное отклонение", SK_DEC4);
-	table_add_col(book, t, "n", "Число значений", SK_INT);
-	t = sheet_add_table(book, book_add_sheet(book, "Изменены при проверке"), NULL, ch);
-	value_columns(book, t);
-	table_add_col(book, t, "submitted_value", "Представлено", SK_NUM);
-	table_add_col(book, t, "verified_value", "После проверки", SK_NUM);
-	table_add_col(book, t, "change", "Изменение", SK_NUM);
-	table_add_col(book, t, "value", "Значение", SK_NUM);
+	outlier_sheet(book, "Выбросы (z-оценка)", doc, "z_score", Z_COLS, ARRAY_LEN(Z_COLS));
+	outlier_sheet(book, "Изменены при проверке", doc, "changed", CHANGED_COLS,
+		      ARRAY_LEN(CHANGED_COLS));
 }
 
 /*
@@ -107,28 +119,21 @@ enum em_err campaign_outliers(struct em_req *req, const struct em_args *args, js
 			      struct em_reply *reply)
 {
 	struct db_args a;
-	const char *limit = req_query(req, "limit");
-	long n = OUTLIERS_DEFAULT_LIMIT;
+	long n;
 	PGresult *res;
 	enum em_format fmt;
 	struct csv_opts csv;
 	enum em_err rc;
-	char *end, name[64];
+	char name[64];
 
 	(void)body;
 	if ((rc = book_params(req, reply, &fmt, &csv)) != EM_OK)
 		return rc;
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid parameters");
-	if (limit) {
-		errno = 0;
-		n = strtol(limit, &end, 10);
-		if (errno || end == limit || *end || n < 1 || n > LIST_MAX_LIMIT) {
-			reply_field_error(reply, "limit", "must be an integer from 1 to %d",
-					  LIST_MAX_LIMIT);
-			return reply_fail(reply, EM_EINVAL, "invalid parameters");
-		}
-	}
+	n = list_limit_parse(req, reply, OUTLIERS_DEFAULT_LIMIT);
+	if (reply->errors)
+		return reply_fail(reply, EM_EINVAL, "invalid parameters");
 	caller_args(&a, req);
 	db_arg_i64(&a, args->id[0]);
 	db_arg_i64(&a, n);

@@ -7,27 +7,34 @@
  * change from one to the next). The scores page is also given as CSV and
  * XLSX, built from its JSON; the outliers are in outliers.c.
  */
-#include <errno.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "effmon/monitoring.h"
-#include "effmon/registry.h"
-#include "effmon/router.h"
 #include "effmon/sheet.h"
+#include "handler.h"
 
 static const char *const LEVELS[] = {"high", "sufficient", "low", "critical", NULL};
 static const char *const SCORE_SORTS[] = {"rank", "total", "id", "rank_cluster", NULL};
 static const char *const SETTLEMENTS[] = {"urban", "rural", NULL};
 static const char *const SIZE_BANDS[] = {"small", "medium", "large", NULL};
 
+/* The peer cluster's parts, in the order of "kind/settlement/size_band". */
+static const struct list_filter CLUSTER_FILTERS[3] = {
+	{"kind", FILTER_ENUM, EM_ORG_KINDS},
+	{"settlement", FILTER_ENUM, SETTLEMENTS},
+	{"size_band", FILTER_ENUM, SIZE_BANDS},
+};
+/* The other filters of the scores page: level, municipality_id. */
+static const struct list_filter SCORE_FILTERS[] = {
+	{"level", FILTER_ENUM, LEVELS},
+	{"municipality_id", FILTER_ID, NULL},
+};
+
 /* The campaign, if visible: $1..$6 caller, $7 id. */
 DB_STMT(CAMPAIGN_VISIBLE) = {
 	"scores_campaign_visible",
-	"SELECT c.id FROM campaigns c WHERE c.id = $7::bigint AND"
-	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
+	"SELECT c.id FROM campaigns c WHERE c.id = $7::bigint AND" CAMPAIGN_SCOPE("c"),
 	7};
 
 /*
@@ -192,23 +199,14 @@ static bool decimal_text(const char *s)
 static void page_parse(struct em_req *req, struct em_reply *reply, const char *const *sorts,
 		       struct list_page *page)
 {
-	const char *limit = req_query(req, "limit");
 	const char *cursor = req_query(req, "cursor");
 	const char *sort = req_query(req, "sort");
 	unsigned char raw[LIST_MAX_KEY + 64];
-	char *end, *nl1, *nl2, *text;
-	size_t n;
+	const char *key;
 
 	memset(page, 0, sizeof(*page));
-	page->limit = LIST_DEFAULT_LIMIT;
+	page->limit = list_limit_parse(req, reply, LIST_DEFAULT_LIMIT);
 	page->sort = sorts[0];
-	if (limit) {
-		errno = 0;
-		page->limit = strtol(limit, &end, 10);
-		if (errno || end == limit || *end || page->limit < 1 || page->limit > LIST_MAX_LIMIT)
-			reply_field_error(reply, "limit", "must be an integer from 1 to %d",
-					  LIST_MAX_LIMIT);
-	}
 	if (sort) {
 		const char *const *s = sorts;
 		for (; *s && strcmp(*s, sort) != 0; s++)
@@ -220,26 +218,15 @@ static void page_parse(struct em_req *req, struct em_reply *reply, const char *c
 	}
 	if (!cursor)
 		return;
-	if (sodium_base642bin(raw, sizeof(raw) - 1, cursor, strlen(cursor), NULL, &n, NULL,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-		goto bad;
-	raw[n] = '\0';
-	text = (char *)raw;
-	if (strlen(text) != n || !(nl1 = strchr(text, '\n')) || !(nl2 = strchr(nl1 + 1, '\n')))
-		goto bad;
-	*nl1 = *nl2 = '\0';
-	if (strcmp(text, page->sort) != 0 ||
-	    !router_parse_id(nl1 + 1, strlen(nl1 + 1), &page->after_id))
-		goto bad;
 	/* The key is a number the list itself produced: [-]digits[.digits], nothing strtod
 	 * also reads (nan, inf, hex, exponents), which SQL would refuse or misread. */
-	if (!decimal_text(nl2 + 1))
-		goto bad;
-	snprintf(page->after_key, sizeof(page->after_key), "%s", nl2 + 1);
+	if (!(key = list_cursor_decode(cursor, page->sort, &page->after_id, raw)) ||
+	    !decimal_text(key)) {
+		reply_field_error(reply, "cursor", "is not a cursor of this list and sort");
+		return;
+	}
+	snprintf(page->after_key, sizeof(page->after_key), "%s", key);
 	page->has_key = true;
-	return;
-bad:
-	reply_field_error(reply, "cursor", "is not a cursor of this list and sort");
 }
 
 enum em_err monitoring_include(struct em_req *req, struct em_reply *reply, bool *unapproved)
@@ -260,32 +247,16 @@ enum em_err monitoring_include(struct em_req *req, struct em_reply *reply, bool 
 	return EM_OK;
 }
 
-static void enum_param(struct em_req *req, struct em_reply *reply, const char *name,
-		       const char *const *choices, const char **out)
-{
-	const char *v = req_query(req, name);
-	*out = v;
-	if (!v)
-		return;
-	for (const char *const *c = choices; *c; c++)
-		if (strcmp(*c, v) == 0)
-			return;
-	reply_field_error(reply, name, "is not an allowed value");
-}
-
 /* The peer-cluster filters: kind, settlement, size_band, or cluster
  * ("kind/settlement/size_band", which sets the three and must agree with
  * them when they are given too). out: kind, settlement, size band. */
 static void cluster_filters(struct em_req *req, struct em_reply *reply, const char *out[3],
 			    char parts[3][16])
 {
-	static const char *const *const CHOICES[3] = {EM_ORG_KINDS, SETTLEMENTS, SIZE_BANDS};
-	static const char *const NAMES[3] = {"kind", "settlement", "size_band"};
 	const char *cluster = req_query(req, "cluster");
 	const char *p;
 
-	for (int i = 0; i < 3; i++)
-		enum_param(req, reply, NAMES[i], CHOICES[i], &out[i]);
+	list_filters_parse(req, reply, CLUSTER_FILTERS, ARRAY_LEN(CLUSTER_FILTERS), out);
 	if (!cluster)
 		return;
 	p = cluster;
@@ -297,12 +268,13 @@ static void cluster_filters(struct em_req *req, struct em_reply *reply, const ch
 			goto bad;
 		memcpy(parts[i], p, n);
 		parts[i][n] = '\0';
-		for (const char *const *c = CHOICES[i]; *c && !known; c++)
+		for (const char *const *c = CLUSTER_FILTERS[i].choices; *c && !known; c++)
 			known = strcmp(*c, parts[i]) == 0;
 		if (!known)
 			goto bad;
 		if (out[i] && strcmp(out[i], parts[i]) != 0) {
-			reply_field_error(reply, "cluster", "does not agree with %s", NAMES[i]);
+			reply_field_error(reply, "cluster", "does not agree with %s",
+					  CLUSTER_FILTERS[i].name);
 			return;
 		}
 		out[i] = parts[i];
@@ -396,11 +368,10 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 {
 	struct list_page page;
 	char parts[3][16];
-	const char *cl[3], *level, *muni;
+	const char *cl[3], *filters[2], *level, *muni;
 	struct db_args a;
 	const struct db_stmt *st;
 	bool unapproved;
-	int64_t id;
 	PGresult *res;
 	enum em_format fmt;
 	struct csv_opts csv;
@@ -414,21 +385,14 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 		return rc;
 	page_parse(req, reply, SCORE_SORTS, &page);
 	cluster_filters(req, reply, cl, parts);
-	enum_param(req, reply, "level", LEVELS, &level);
-	if ((muni = req_query(req, "municipality_id")) && !router_parse_id(muni, strlen(muni), &id))
-		reply_field_error(reply, "municipality_id", "must be a positive integer id");
+	list_filters_parse(req, reply, SCORE_FILTERS, ARRAY_LEN(SCORE_FILTERS), filters);
+	level = filters[0];
+	muni = filters[1];
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 
-	caller_args(&a, req);
-	db_arg_i64(&a, args->id[0]);
-	if ((rc = db_exec_args(req->db, &CAMPAIGN_VISIBLE, &a, &res)) != EM_OK)
+	if ((rc = resource_visible(req, reply, &CAMPAIGN_VISIBLE, args->id[0], "campaign")) != EM_OK)
 		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no campaign %lld", (long long)args->id[0]);
-	}
-	PQclear(res);
 
 	caller_args(&a, req);
 	db_arg_i64(&a, args->id[0]);
@@ -494,17 +458,11 @@ DB_STMT(MANAGER_SCORES) = {
 enum em_err manager_scores_get(struct em_req *req, const struct em_args *args, json_t *body,
 			       struct em_reply *reply)
 {
-	struct db_args a;
-	PGresult *res;
 	enum em_err rc;
 
 	(void)body;
-	caller_args(&a, req);
-	db_arg_i64(&a, args->id[0]);
-	if ((rc = db_exec_args(req->db, &MANAGER_SCORES, &a, &res)) != EM_OK)
-		return rc;
-	rc = document_reply(reply, res, "manager", args->id[0]);
-	if (rc != EM_ENOTFOUND)
+	rc = document_get(req, reply, &MANAGER_SCORES, args->id[0], "manager");
+	if (rc == EM_OK)
 		reply_header(reply, "Cache-Control", "private, no-cache");
 	return rc;
 }

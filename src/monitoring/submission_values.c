@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "effmon/monitoring.h"
-#include "effmon/registry.h"
+#include "handler.h"
 #include "submission.h"
 
 /* --- Values ------------------------------------------------------------------------------ */
@@ -109,7 +109,7 @@ static const struct source_rule {
 
 static const struct source_rule *source_rule(const char *source)
 {
-	for (size_t i = 0; i < sizeof(SOURCES) / sizeof(SOURCES[0]); i++)
+	for (size_t i = 0; i < ARRAY_LEN(SOURCES); i++)
 		if (strcmp(SOURCES[i].source, source) == 0)
 			return &SOURCES[i];
 	return NULL;
@@ -256,14 +256,6 @@ static void check_values_body(const json_t *body, struct em_reply *reply)
 		check_item(values, i, reply);
 }
 
-struct sub_values {
-	struct em_req *req;
-	int64_t id;
-	long version;
-	json_t *body;
-	struct em_reply *reply;
-};
-
 /* Item by item against the catalog: existence, kind, type, bounds (all errors at once). */
 static void check_items(PGresult *res, const char *kind, struct em_reply *reply)
 {
@@ -338,7 +330,7 @@ static enum em_err check_rights(struct em_req *req, PGresult *res, PGresult *loc
 
 static enum em_err values_tx(struct db_conn *db, void *arg)
 {
-	struct sub_values *c = arg;
+	struct mon_write *c = arg;
 	struct em_req *req = c->req;
 	struct db_args a;
 	PGresult *lock = NULL, *res = NULL;
@@ -386,10 +378,10 @@ out:
 enum em_err submissions_put_values(struct em_req *req, const struct em_args *args, json_t *body,
 				   struct em_reply *reply)
 {
-	struct sub_values c = {.req = req, .id = args->id[0], .body = body, .reply = reply};
+	struct mon_write c;
 	enum em_err rc;
 
-	if ((rc = require_if_match(req, reply, &c.version)) != EM_OK)
+	if ((rc = mon_write_open(&c, req, args, body, reply)) != EM_OK)
 		return rc;
 	check_values_body(body, reply);
 	if (reply->errors)

@@ -13,6 +13,7 @@
 #include "effmon/registry.h"
 #include "effmon/sheet.h"
 #include "effmon/workflow.h"
+#include "handler.h"
 #include "submission.h"
 
 
@@ -21,9 +22,9 @@ static const char *const STATUSES[] = {"draft", "submitted", "verified", "approv
 
 /* --- Reads -------------------------------------------------------------------------- */
 
-#define SUB_FROM                                                                          \
-	" FROM submissions s JOIN organizations o ON o.id = s.organization_id"               \
-	" LEFT JOIN submission_scores sc ON sc.submission_id = s.id "
+#define SUB_TABLES                                                                        \
+	"submissions s JOIN organizations o ON o.id = s.organization_id"                     \
+	" LEFT JOIN submission_scores sc ON sc.submission_id = s.id"
 #define SUB_JSON                                                                          \
 	"jsonb_build_object('id', s.id, 'campaign_id', s.campaign_id, 'organization_id', "    \
 	"s.organization_id, 'organization_name', o.short_name, 'region_id', s.region_id, "   \
@@ -43,23 +44,18 @@ static const char *const STATUSES[] = {"draft", "submitted", "verified", "approv
 	"ON i.id = v.indicator_id WHERE v.submission_id = s.id), '[]'::jsonb))"
 
 DB_STMT(SUB_GET) = {
-	"submission_get",
-	"SELECT " SUB_JSON " || " SUB_VALUES ", s.version" SUB_FROM
-	"WHERE s.id = $7::bigint AND" SUB_SCOPE("s"),
-	7};
+	"submission_get", SQL_GET(SUB_JSON " || " SUB_VALUES, SUB_TABLES, "s", SUB_SCOPE("s")), 7};
 
 DB_STMT(SUB_LIST) = {
 	"submission_list",
-	"SELECT " SUB_JSON ", s.id, o.short_name" SUB_FROM "WHERE"
-	SQL_LIST_SCOPE("s.region_id", "s.municipality_id", "s.organization_id")
-	SQL_SEARCH("o.short_name")
-	" AND ($12::bigint IS NULL OR s.campaign_id = $12::bigint)"
-	" AND ($13::bigint IS NULL OR s.organization_id = $13::bigint)"
-	" AND ($14::bigint IS NULL OR s.municipality_id = $14::bigint)"
-	" AND ($15::text IS NULL OR s.status = $15)"
-	" AND ($16::bigint IS NULL OR s.manager_id = $16::bigint)"
-	" AND ($17::bigint IS NULL OR s.region_id = $17::bigint)"
-	SQL_LIST_KEYSET("o.short_name", "s.id") SQL_LIST_ORDER("o.short_name", "s.id"),
+	SQL_LIST(SUB_JSON, SUB_TABLES, "s", "o.short_name",
+		 SQL_LIST_SCOPE("s.region_id", "s.municipality_id", "s.organization_id"),
+		 " AND ($12::bigint IS NULL OR s.campaign_id = $12::bigint)"
+		 " AND ($13::bigint IS NULL OR s.organization_id = $13::bigint)"
+		 " AND ($14::bigint IS NULL OR s.municipality_id = $14::bigint)"
+		 " AND ($15::text IS NULL OR s.status = $15)"
+		 " AND ($16::bigint IS NULL OR s.manager_id = $16::bigint)"
+		 " AND ($17::bigint IS NULL OR s.region_id = $17::bigint)"),
 	17};
 
 static const struct list_filter SUB_FILTERS[] = {
@@ -73,8 +69,7 @@ const struct em_resource SUBMISSIONS = {
 	.path = "/api/v1/submissions",
 	.get = &SUB_GET,
 	.list = &SUB_LIST,
-	.filters = SUB_FILTERS,
-	.nfilters = sizeof(SUB_FILTERS) / sizeof(SUB_FILTERS[0]),
+	LIST_FILTERS(SUB_FILTERS),
 };
 
 /* --- History -------------------------------------------------------------------------- */
@@ -83,7 +78,7 @@ DB_STMT(SUB_VISIBLE) = {
 	"submission_visible",
 	"SELECT 1 FROM submissions s WHERE s.id = $7::bigint AND" SUB_SCOPE("s"), 7};
 
-/* $7 submission, $8 after id, $9 limit + 1. */
+/* The layout of id_list_reply: $7 submission, $8 after id, $9 limit + 1. */
 DB_STMT(SUB_HISTORY) = {
 	"submission_history_list",
 	"SELECT jsonb_build_object('id', h.id, 'occurred_at', h.occurred_at, 'actor_user_id', "
@@ -98,8 +93,6 @@ enum em_err submissions_history(struct em_req *req, const struct em_args *args, 
 				struct em_reply *reply)
 {
 	struct list_page page;
-	struct db_args a;
-	PGresult *res;
 	enum em_err rc;
 
 	(void)body;
@@ -107,23 +100,8 @@ enum em_err submissions_history(struct em_req *req, const struct em_args *args, 
 		return rc;
 	if (strcmp(page.sort, "id") != 0)
 		reply_field_error(reply, "sort", "history is ordered by id only");
-	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
-	caller_args(&a, req);
-	db_arg_i64(&a, args->id[0]);
-	if ((rc = db_exec_args(req->db, &SUB_VISIBLE, &a, &res)) != EM_OK)
-		return rc;
-	bool visible = PQntuples(res) == 1;
-	PQclear(res);
-	if (!visible)
-		return reply_fail(reply, EM_ENOTFOUND, "no submission %lld", (long long)args->id[0]);
-	db_arg_id(&a, page.after_id);
-	db_arg_i64(&a, page.limit + 1);
-	if ((rc = db_exec_args(req->db, &SUB_HISTORY, &a, &res)) != EM_OK)
-		return rc;
-	rc = list_reply(reply, res, &page, NULL);
-	PQclear(res);
-	return rc;
+	return id_list_reply(req, reply, &page, &SUB_VISIBLE, &SUB_HISTORY, args->id[0],
+			   "submission");
 }
 
 /* --- Shared by the writes ---------------------------------------------------------------- */
@@ -144,24 +122,12 @@ DB_STMT(SUB_RESCORE) = {
 enum em_err submission_lock(struct em_req *req, int64_t id, long version,
 				   struct em_reply *reply, PGresult **lock)
 {
-	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
-	caller_args(&a, req);
-	db_arg_i64(&a, id);
-	if ((rc = db_exec_args(req->db, &SUB_LOCK, &a, &res)) != EM_OK)
+	/* resource_lock reads the version from the first column, L_VERSION. */
+	if ((rc = resource_lock(req, reply, &SUB_LOCK, id, version, "submission", &res)) != EM_OK)
 		return rc;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return reply_fail(reply, EM_ENOTFOUND, "no submission %lld", (long long)id);
-	}
-	if (atol(PQgetvalue(res, 0, L_VERSION)) != version) {
-		reply_fail(reply, EM_EPRECOND, "the submission has changed: its ETag is now \"%s\"",
-			   PQgetvalue(res, 0, L_VERSION));
-		PQclear(res);
-		return EM_EPRECOND;
-	}
 	if (strcmp(PQgetvalue(res, 0, L_CAMPAIGN_STATUS), "published") == 0) {
 		PQclear(res);
 		return reply_fail(reply, EM_ECONFLICT,
@@ -326,9 +292,9 @@ static const struct workflow SUB_FLOW = {
 	.object = "a submission",
 	.states = STATUSES,
 	.moves = MOVES,
-	.nmoves = sizeof(MOVES) / sizeof(MOVES[0]),
+	.nmoves = ARRAY_LEN(MOVES),
 	.fields = MOVE_FIELDS,
-	.nfields = sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]),
+	.nfields = ARRAY_LEN(MOVE_FIELDS),
 	.texts = MOVE_TEXTS,
 	.lock = &SUB_LOCK,
 	.current = move_current,

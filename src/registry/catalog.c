@@ -45,24 +45,19 @@ const struct em_resource DIRECTIONS = {
 	.path = "/api/v1/directions",
 	.get = &DIR_GET,
 	.list = &DIR_LIST,
-	.filters = CODE_FILTER,
-	.nfilters = 1,
+	LIST_FILTERS(CODE_FILTER),
 };
 
 /* --- Competencies ------------------------------------------------------------------ */
 
-static const struct field COMP_CREATE[] = {
-	{"code", F_STRING, true, false, 2, 64, NULL},
-	{"name", F_STRING, true, false, 1, 300, NULL},
-	{"description", F_STRING, false, true, 0, 2000, NULL},
-	{"max_score", F_INT, true, false, 1, 1000, NULL},
-};
-static const struct field COMP_UPDATE[] = {
-	{"code", F_STRING, false, false, 2, 64, NULL},
-	{"name", F_STRING, false, false, 1, 300, NULL},
-	{"description", F_STRING, false, true, 0, 2000, NULL},
-	{"max_score", F_INT, false, false, 1, 1000, NULL},
-};
+/* The fields a create requires (req; the description never) and a change may name. */
+#define COMP_FIELDS(req)                                                                 \
+	{"code", F_STRING, req, false, 2, 64, NULL},                                      \
+	{"name", F_STRING, req, false, 1, 300, NULL},                                     \
+	{"description", F_STRING, false, true, 0, 2000, NULL},                            \
+	{"max_score", F_INT, req, false, 1, 1000, NULL}
+static const struct field COMP_CREATE[] = {COMP_FIELDS(true)};
+static const struct field COMP_UPDATE[] = {COMP_FIELDS(false)};
 
 /* code: ^[a-z][a-z0-9_]{1,63}$, as the table's CHECK says. */
 static void comp_check(const json_t *body, bool creating, struct em_reply *reply)
@@ -94,10 +89,8 @@ DB_STMT(COMP_GET) = {
 	7};
 DB_STMT(COMP_LIST) = {
 	"competencies_list",
-	"SELECT " COMP_JSON("c") ", c.id, c.name FROM competencies c WHERE true"
-	SQL_SEARCH("c.name")
-	" AND ($12::text IS NULL OR c.code = $12)"
-	SQL_LIST_KEYSET("c.name", "c.id") SQL_LIST_ORDER("c.name", "c.id"),
+	SQL_LIST(COMP_JSON("c"), "competencies c", "c", "c.name", " true",
+		 " AND ($12::text IS NULL OR c.code = $12)"),
 	12};
 /* Global: the audit row carries no region, so only the admin's /audit shows it. */
 DB_STMT(COMP_CREATE_SQL) = {
@@ -105,21 +98,14 @@ DB_STMT(COMP_CREATE_SQL) = {
 	"WITH ins AS (INSERT INTO competencies (code, name, description, max_score) "
 	" SELECT b->>'code', b->>'name', b->>'description', (b->>'max_score')::int "
 	" FROM (SELECT $7::jsonb AS b) x RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'competency', id, 'create', NULL, "
-	" to_jsonb(ins), $9, NULL, NULL, NULL FROM ins) "
-	"SELECT " COMP_JSON("ins") ", ins.id, ins.version FROM ins",
+	SQL_CREATE_AUDIT("competency", "NULL, NULL, NULL", COMP_JSON("ins")),
 	9};
 DB_STMT(COMP_UPDATE_SQL) = {
 	"competencies_update",
 	"WITH old AS (SELECT * FROM competencies WHERE id = $7::bigint FOR UPDATE),"
-	" upd AS (UPDATE competencies c SET (code, name, description, max_score) = "
-	"  (SELECT p.code, p.name, p.description, p.max_score "
-	"   FROM jsonb_populate_record(c, $8::jsonb) p),"
-	"  version = c.version + 1, updated_at = now() "
-	"  FROM old WHERE c.id = old.id AND c.version = $9::int RETURNING c.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'competency', upd.id, 'update', "
-	" to_jsonb(old), to_jsonb(upd), $11, NULL, NULL, NULL FROM upd JOIN old USING (id)) "
-	"SELECT " COMP_JSON("upd") ", upd.version FROM upd",
+	SQL_UPDATE_SET("competencies", "c", "code, name, description, max_score",
+		       "p.code, p.name, p.description, p.max_score")
+	SQL_UPDATE_AUDIT("competency", "NULL, NULL, NULL", COMP_JSON("upd")),
 	11};
 
 static const struct constraint_map COMP_CONSTRAINTS[] = {
@@ -133,16 +119,13 @@ static const struct constraint_map COMP_CONSTRAINTS[] = {
 const struct em_resource COMPETENCIES = {
 	.entity = "competency",
 	.path = "/api/v1/competencies",
-	.create_fields = COMP_CREATE,
-	.ncreate = sizeof(COMP_CREATE) / sizeof(COMP_CREATE[0]),
-	.update_fields = COMP_UPDATE,
-	.nupdate = sizeof(COMP_UPDATE) / sizeof(COMP_UPDATE[0]),
+	FIELDS_CREATE(COMP_CREATE),
+	FIELDS_UPDATE(COMP_UPDATE),
 	.check = comp_check,
 	.get = &COMP_GET,
 	.list = &COMP_LIST,
 	.create = &COMP_CREATE_SQL,
 	.update = &COMP_UPDATE_SQL,
-	.filters = CODE_FILTER,
-	.nfilters = 1,
+	LIST_FILTERS(CODE_FILTER),
 	.constraints = COMP_CONSTRAINTS,
 };

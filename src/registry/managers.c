@@ -13,21 +13,19 @@
 static const char *const POSITIONS[] = {"director", "acting_director", NULL};
 static const char *const STATUSES[] = {"active", "dismissed", NULL};
 
+/* The person: full_name required to create (req), the rest optional. */
+#define MGR_PERSON(req)                                                                  \
+	{"full_name", F_STRING, req, false, 1, 300, NULL},                                \
+	{"position", F_ENUM, false, false, 0, 0, POSITIONS},                              \
+	{"email", F_STRING, false, true, 3, 254, NULL},                                   \
+	{"phone", F_STRING, false, true, 5, 21, NULL}
+#define MGR_QUALIFICATION {"qualification_date", F_DATE, false, true, 0, 0, NULL}
 static const struct field MGR_CREATE[] = {
-	{"full_name", F_STRING, true, false, 1, 300, NULL},
-	{"position", F_ENUM, false, false, 0, 0, POSITIONS},
-	{"email", F_STRING, false, true, 3, 254, NULL},
-	{"phone", F_STRING, false, true, 5, 21, NULL},
+	MGR_PERSON(true),
 	{"municipality_id", F_ID, true, false, 0, 0, NULL},
-	{"qualification_date", F_DATE, false, true, 0, 0, NULL},
+	MGR_QUALIFICATION,
 };
-static const struct field MGR_UPDATE[] = {
-	{"full_name", F_STRING, false, false, 1, 300, NULL},
-	{"position", F_ENUM, false, false, 0, 0, POSITIONS},
-	{"email", F_STRING, false, true, 3, 254, NULL},
-	{"phone", F_STRING, false, true, 5, 21, NULL},
-	{"qualification_date", F_DATE, false, true, 0, 0, NULL},
-};
+static const struct field MGR_UPDATE[] = {MGR_PERSON(false), MGR_QUALIFICATION};
 
 /* The CHECKs managers_email_format and reserve_email_format, in C:
  * local@domain with a dot inside the domain, no '@' twice, no white space. */
@@ -94,19 +92,17 @@ static void mgr_check(const json_t *body, bool creating, struct em_reply *reply)
 
 DB_STMT(MGR_GET) = {
 	"managers_get",
-	"SELECT " MGR_JSON("m") ", m.version FROM managers m WHERE m.id = $7::bigint AND"
-	MGR_SCOPE("m"),
+	SQL_GET(MGR_JSON("m"), "managers m", "m", MGR_SCOPE("m")),
 	7};
 DB_STMT(MGR_LIST) = {
 	"managers_list",
-	"SELECT " MGR_JSON("m") ", m.id, m.full_name FROM managers m WHERE"
-	SQL_LIST_SCOPE("m.region_id", "m.municipality_id", "coalesce(m.organization_id, 0)")
-	SQL_SEARCH("m.full_name")
-	" AND ($12::bigint IS NULL OR m.region_id = $12::bigint)"
-	" AND ($13::bigint IS NULL OR m.municipality_id = $13::bigint)"
-	" AND ($14::bigint IS NULL OR m.organization_id = $14::bigint)"
-	" AND ($15::text IS NULL OR m.status = $15)"
-	SQL_LIST_KEYSET("m.full_name", "m.id") SQL_LIST_ORDER("m.full_name", "m.id"),
+	SQL_LIST(MGR_JSON("m"), "managers m", "m", "m.full_name",
+		 SQL_LIST_SCOPE("m.region_id", "m.municipality_id",
+				"coalesce(m.organization_id, 0)"),
+		 " AND ($12::bigint IS NULL OR m.region_id = $12::bigint)"
+		 " AND ($13::bigint IS NULL OR m.municipality_id = $13::bigint)"
+		 " AND ($14::bigint IS NULL OR m.organization_id = $14::bigint)"
+		 " AND ($15::text IS NULL OR m.status = $15)"),
 	15};
 DB_STMT(MGR_CREATE_SQL) = {
 	"managers_create",
@@ -117,27 +113,20 @@ DB_STMT(MGR_CREATE_SQL) = {
 	" FROM (SELECT $7::jsonb AS b) x JOIN municipalities mu "
 	"  ON mu.id = (b->>'municipality_id')::bigint WHERE"
 	SQL_SCOPE("mu.region_id", "mu.id", "NULL::bigint") " RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'manager', id, 'create', NULL, "
-	" to_jsonb(ins), $9, region_id, municipality_id, organization_id FROM ins) "
-	"SELECT " MGR_JSON("ins") ", ins.id, ins.version FROM ins",
+	SQL_CREATE_AUDIT("manager", "region_id, municipality_id, organization_id", MGR_JSON("ins")),
 	9};
 DB_STMT(MGR_UPDATE_SQL) = {
 	"managers_update",
 	"WITH old AS (SELECT * FROM managers m WHERE m.id = $7::bigint AND" MGR_SCOPE("m")
 	" FOR UPDATE),"
-	" upd AS (UPDATE managers m SET (full_name, position, email, phone, qualification_date) = "
-	"  (SELECT p.full_name, p.position, p.email, p.phone, p.qualification_date "
-	"   FROM jsonb_populate_record(m, $8::jsonb) p),"
-	"  version = m.version + 1, updated_at = now() "
-	"  FROM old WHERE m.id = old.id AND m.version = $9::int RETURNING m.*),"
+	SQL_UPDATE_SET("managers", "m", "full_name, position, email, phone, qualification_date",
+		       "p.full_name, p.position, p.email, p.phone, p.qualification_date")
 	/* The position is the current post's: a correction applies to both. */
 	" post AS (UPDATE appointments a SET position = upd.position, updated_at = now(), "
 	"  version = a.version + 1 FROM upd WHERE a.manager_id = upd.id AND a.ended_on IS NULL "
 	"  AND a.position <> upd.position),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'manager', upd.id, 'update', "
-	" to_jsonb(old), to_jsonb(upd), $11, upd.region_id, upd.municipality_id, "
-	" upd.organization_id FROM upd JOIN old USING (id)) "
-	"SELECT " MGR_JSON("upd") ", upd.version FROM upd",
+	SQL_UPDATE_AUDIT("manager", "upd.region_id, upd.municipality_id, upd.organization_id",
+			 MGR_JSON("upd")),
 	11};
 
 static const struct constraint_map MGR_CONSTRAINTS[] = {
@@ -159,18 +148,15 @@ static const struct list_filter MGR_FILTERS[] = {
 const struct em_resource MANAGERS = {
 	.entity = "manager",
 	.path = "/api/v1/managers",
-	.create_fields = MGR_CREATE,
-	.ncreate = sizeof(MGR_CREATE) / sizeof(MGR_CREATE[0]),
-	.update_fields = MGR_UPDATE,
-	.nupdate = sizeof(MGR_UPDATE) / sizeof(MGR_UPDATE[0]),
+	FIELDS_CREATE(MGR_CREATE),
+	FIELDS_UPDATE(MGR_UPDATE),
 	.check = mgr_check,
 	.scope_field = "municipality_id",
 	.get = &MGR_GET,
 	.list = &MGR_LIST,
 	.create = &MGR_CREATE_SQL,
 	.update = &MGR_UPDATE_SQL,
-	.filters = MGR_FILTERS,
-	.nfilters = sizeof(MGR_FILTERS) / sizeof(MGR_FILTERS[0]),
+	LIST_FILTERS(MGR_FILTERS),
 	.constraints = MGR_CONSTRAINTS,
 };
 
@@ -261,17 +247,29 @@ DB_STMT(MGR_DISMISS) = {
 	"SELECT " MGR_JSON("upd") ", upd.version FROM upd",
 	12};
 
+struct mgr_action;
+/* Pushes an action's statement arguments; may fail, with its answer in reply. */
+typedef enum em_err (*mgr_args_fn)(struct mgr_action *a, PGresult *lock, struct db_args *args);
+
+/* What sets an appointment and a dismissal apart. */
+struct mgr_verb {
+	const char *what;       /* "the <what> is not valid" */
+	const struct field *fields;
+	size_t nfields;
+	const char *date_field; /* started_on or dismissed_on */
+	const struct db_stmt *st;
+	mgr_args_fn args;
+	unsigned status; /* 201 with Location for an appointment */
+};
+
 struct mgr_action {
+	const struct mgr_verb *verb;
 	struct em_req *req;
 	int64_t id;
 	long version;
 	json_t *body;
 	struct em_reply *reply;
-	/* appointment */
-	int64_t org_id;
-	const char *position; /* NULL: the manager's */
-	const char *date;     /* started_on or dismissed_on */
-	const char *reason;   /* dismissal */
+	const char *date; /* the body's date_field */
 };
 
 /*
@@ -279,8 +277,9 @@ struct mgr_action {
  * If-Match version (412), still active (409), date not before the current
  * post's start (400, field date_field). On EM_OK *out is the lock row.
  */
-static enum em_err mgr_lock(struct mgr_action *a, const char *date_field, PGresult **out)
+static enum em_err mgr_lock(struct mgr_action *a, PGresult **out)
 {
+	const char *date_field = a->verb->date_field;
 	struct db_args args;
 	PGresult *res;
 	enum em_err rc;
@@ -293,9 +292,7 @@ static enum em_err mgr_lock(struct mgr_action *a, const char *date_field, PGresu
 	if (PQntuples(res) == 0) {
 		rc = reply_fail(a->reply, EM_ENOTFOUND, "no manager %lld", (long long)a->id);
 	} else if (atol(PQgetvalue(res, 0, 0)) != a->version) {
-		rc = reply_fail(a->reply, EM_EPRECOND,
-				"the manager has changed: its ETag is now \"%s\"",
-				PQgetvalue(res, 0, 0));
+		rc = reply_changed(a->reply, "manager", PQgetvalue(res, 0, 0));
 	} else if (strcmp(PQgetvalue(res, 0, 1), "active") != 0) {
 		rc = reply_fail(a->reply, EM_ECONFLICT,
 				"the manager is dismissed: no appointment or dismissal after that");
@@ -314,9 +311,11 @@ static enum em_err mgr_lock(struct mgr_action *a, const char *date_field, PGresu
 	return EM_OK;
 }
 
-static enum em_err appoint_tx(struct db_conn *db, void *arg)
+/* An appointment or a dismissal: Idempotency-Key, the lock, then the verb's statement. */
+static enum em_err action_tx(struct db_conn *db, void *arg)
 {
 	struct mgr_action *a = arg;
+	const struct mgr_verb *v = a->verb;
 	struct em_req *req = a->req;
 	struct idem idem;
 	struct db_args args;
@@ -328,39 +327,11 @@ static enum em_err appoint_tx(struct db_conn *db, void *arg)
 	reply_clear(a->reply);
 	if ((rc = idem_begin(req, a->body, &idem, a->reply)) != EM_OK || idem.replayed)
 		return rc;
-	if ((rc = mgr_lock(a, "started_on", &lock)) != EM_OK)
+	if ((rc = mgr_lock(a, &lock)) != EM_OK)
 		return rc;
-
-	caller_args(&args, req);
-	db_arg_i64(&args, a->org_id);
-	if ((rc = db_exec_args(req->db, &ORG_FOR_APPT, &args, &res)) != EM_OK)
+	if ((rc = v->args(a, lock, &args)) != EM_OK)
 		goto out;
-	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "active") != 0) {
-		const char *why = PQntuples(res) > 0 ? "the organization is archived"
-						      : "no such organization in your scope";
-		PQclear(res);
-		reply_field_error(a->reply, "organization_id", "%s", why);
-		rc = reply_fail(a->reply, EM_EINVAL, "organization_id: %s", why);
-		goto out;
-	}
-	PQclear(res);
-
-	db_args_init(&args);
-	db_arg_i64(&args, a->id);
-	db_arg_text(&args, a->date);
-	if ((rc = db_exec_args(req->db, &APPT_CLOSE, &args, &res)) != EM_OK)
-		goto out;
-	PQclear(res);
-
-	caller_args(&args, req);
-	db_arg_i64(&args, a->id);
-	db_arg_i64(&args, a->org_id);
-	db_arg_text(&args, a->position ? a->position : PQgetvalue(lock, 0, 2));
-	db_arg_text(&args, a->date);
-	db_arg_text(&args, PQgetvalue(lock, 0, 3));
-	db_arg_i64(&args, req->caller.user_id);
-	db_arg_text(&args, req->request_id);
-	if ((rc = db_exec_args(req->db, &APPT_INSERT, &args, &res)) != EM_OK) {
+	if ((rc = db_exec_args(req->db, v->st, &args, &res)) != EM_OK) {
 		if (rc == EM_ECONFLICT &&
 		    strcmp(db_last_constraint(req->db), "appointments_one_head") == 0)
 			rc = reply_fail(a->reply, EM_ECONFLICT,
@@ -368,15 +339,86 @@ static enum em_err appoint_tx(struct db_conn *db, void *arg)
 					"them first");
 		goto out;
 	}
-	snprintf(location, sizeof(location), "/api/v1/managers/%lld/appointments",
-		 (long long)a->id);
-	reply_row(req, a->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-	reply_header(a->reply, "Location", location);
-	rc = idem_finish(req, &idem, a->reply);
+	reply_row(req, a->reply, v->status, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	PQclear(res);
+	if (v->status == 201) {
+		snprintf(location, sizeof(location), "/api/v1/managers/%lld/appointments",
+			 (long long)a->id);
+		reply_header(a->reply, "Location", location);
+	}
+	rc = idem_finish(req, &idem, a->reply);
 out:
 	PQclear(lock);
 	return rc;
+}
+
+/* If-Match and the body of an action, then its transaction. */
+static enum em_err action_run(const struct mgr_verb *v, struct em_req *req,
+			      const struct em_args *args, json_t *body, struct em_reply *reply)
+{
+	struct mgr_action a = {.verb = v, .req = req, .id = args->id[0], .body = body,
+			       .reply = reply};
+	enum em_err rc;
+
+	if ((rc = require_if_match(req, reply, &a.version)) != EM_OK)
+		return rc;
+	if (!validate_object(body, v->fields, v->nfields, reply))
+		return reply_fail(reply, EM_EINVAL, "the %s is not valid", v->what);
+	a.date = json_string_value(json_object_get(body, v->date_field));
+	return db_tx(req->db, action_tx, &a);
+}
+
+/* The organization must be in scope and active; the current post is closed first.
+ * The position is the body's, or the manager's. */
+static enum em_err appoint_args(struct mgr_action *a, PGresult *lock, struct db_args *args)
+{
+	int64_t org_id = (int64_t)json_integer_value(json_object_get(a->body, "organization_id"));
+	const char *position = json_string_value(json_object_get(a->body, "position"));
+	struct em_req *req = a->req;
+	PGresult *res;
+	enum em_err rc;
+
+	caller_args(args, req);
+	db_arg_i64(args, org_id);
+	if ((rc = db_exec_args(req->db, &ORG_FOR_APPT, args, &res)) != EM_OK)
+		return rc;
+	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "active") != 0) {
+		const char *why = PQntuples(res) > 0 ? "the organization is archived"
+						      : "no such organization in your scope";
+		PQclear(res);
+		reply_field_error(a->reply, "organization_id", "%s", why);
+		return reply_fail(a->reply, EM_EINVAL, "organization_id: %s", why);
+	}
+	PQclear(res);
+
+	db_args_init(args);
+	db_arg_i64(args, a->id);
+	db_arg_text(args, a->date);
+	if ((rc = db_exec_args(req->db, &APPT_CLOSE, args, &res)) != EM_OK)
+		return rc;
+	PQclear(res);
+
+	caller_args(args, req);
+	db_arg_i64(args, a->id);
+	db_arg_i64(args, org_id);
+	db_arg_text(args, position ? position : PQgetvalue(lock, 0, 2));
+	db_arg_text(args, a->date);
+	db_arg_text(args, PQgetvalue(lock, 0, 3));
+	db_arg_i64(args, req->caller.user_id);
+	db_arg_text(args, req->request_id);
+	return EM_OK;
+}
+
+static enum em_err dismiss_args(struct mgr_action *a, PGresult *lock, struct db_args *args)
+{
+	caller_args(args, a->req);
+	db_arg_i64(args, a->id);
+	db_arg_text(args, a->date);
+	db_arg_text(args, json_string_value(json_object_get(a->body, "reason")));
+	db_arg_text(args, PQgetvalue(lock, 0, 3));
+	db_arg_i64(args, a->req->caller.user_id);
+	db_arg_text(args, a->req->request_id);
+	return EM_OK;
 }
 
 static const struct field APPOINT_FIELDS[] = {
@@ -384,71 +426,28 @@ static const struct field APPOINT_FIELDS[] = {
 	{"position", F_ENUM, false, false, 0, 0, POSITIONS},
 	{"started_on", F_DATE, true, false, 0, 0, NULL},
 };
-
-enum em_err managers_appoint(struct em_req *req, const struct em_args *args, json_t *body,
-			     struct em_reply *reply)
-{
-	struct mgr_action a = {.req = req, .id = args->id[0], .body = body, .reply = reply};
-	enum em_err rc;
-
-	if ((rc = require_if_match(req, reply, &a.version)) != EM_OK)
-		return rc;
-	if (!validate_object(body, APPOINT_FIELDS, 3, reply))
-		return reply_fail(reply, EM_EINVAL, "the appointment is not valid");
-	a.org_id = (int64_t)json_integer_value(json_object_get(body, "organization_id"));
-	a.position = json_string_value(json_object_get(body, "position"));
-	a.date = json_string_value(json_object_get(body, "started_on"));
-	return db_tx(req->db, appoint_tx, &a);
-}
-
-static enum em_err dismiss_tx(struct db_conn *db, void *arg)
-{
-	struct mgr_action *a = arg;
-	struct em_req *req = a->req;
-	struct idem idem;
-	struct db_args args;
-	PGresult *lock = NULL, *res;
-	enum em_err rc;
-
-	(void)db;
-	reply_clear(a->reply);
-	if ((rc = idem_begin(req, a->body, &idem, a->reply)) != EM_OK || idem.replayed)
-		return rc;
-	if ((rc = mgr_lock(a, "dismissed_on", &lock)) != EM_OK)
-		return rc;
-	caller_args(&args, req);
-	db_arg_i64(&args, a->id);
-	db_arg_text(&args, a->date);
-	db_arg_text(&args, a->reason);
-	db_arg_text(&args, PQgetvalue(lock, 0, 3));
-	db_arg_i64(&args, req->caller.user_id);
-	db_arg_text(&args, req->request_id);
-	if ((rc = db_exec_args(req->db, &MGR_DISMISS, &args, &res)) != EM_OK)
-		goto out;
-	reply_row(req, a->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-	rc = idem_finish(req, &idem, a->reply);
-	PQclear(res);
-out:
-	PQclear(lock);
-	return rc;
-}
-
 static const struct field DISMISS_FIELDS[] = {
 	{"dismissed_on", F_DATE, true, false, 0, 0, NULL},
 	{"reason", F_STRING, true, false, 1, 500, NULL},
 };
 
+static const struct mgr_verb APPOINT = {
+	"appointment", APPOINT_FIELDS, ARRAY_LEN(APPOINT_FIELDS), "started_on", &APPT_INSERT,
+	appoint_args, 201,
+};
+static const struct mgr_verb DISMISS = {
+	"dismissal", DISMISS_FIELDS, ARRAY_LEN(DISMISS_FIELDS), "dismissed_on", &MGR_DISMISS,
+	dismiss_args, 200,
+};
+
+enum em_err managers_appoint(struct em_req *req, const struct em_args *args, json_t *body,
+			     struct em_reply *reply)
+{
+	return action_run(&APPOINT, req, args, body, reply);
+}
+
 enum em_err managers_dismiss(struct em_req *req, const struct em_args *args, json_t *body,
 			     struct em_reply *reply)
 {
-	struct mgr_action a = {.req = req, .id = args->id[0], .body = body, .reply = reply};
-	enum em_err rc;
-
-	if ((rc = require_if_match(req, reply, &a.version)) != EM_OK)
-		return rc;
-	if (!validate_object(body, DISMISS_FIELDS, 2, reply))
-		return reply_fail(reply, EM_EINVAL, "the dismissal is not valid");
-	a.date = json_string_value(json_object_get(body, "dismissed_on"));
-	a.reason = json_string_value(json_object_get(body, "reason"));
-	return db_tx(req->db, dismiss_tx, &a);
+	return action_run(&DISMISS, req, args, body, reply);
 }

@@ -28,22 +28,20 @@ bool inn_valid(const char *inn)
 	return (sum % 11) % 10 == inn[9] - '0';
 }
 
+/* The fields a create requires (req; students never) and a change may name. */
+#define ORG_FIELDS(req)                                                                  \
+	{"full_name", F_STRING, req, false, 1, 500, NULL},                                \
+	{"short_name", F_STRING, req, false, 1, 200, NULL},                               \
+	{"inn", F_STRING, req, false, 10, 10, NULL},                                      \
+	{"kind", F_ENUM, req, false, 0, 0, EM_ORG_KINDS},                                 \
+	{"settlement", F_ENUM, req, false, 0, 0, SETTLEMENTS},                            \
+	{"students", F_INT, false, false, 0, 100000, NULL}
 static const struct field ORG_CREATE[] = {
 	{"municipality_id", F_ID, true, false, 0, 0, NULL},
-	{"full_name", F_STRING, true, false, 1, 500, NULL},
-	{"short_name", F_STRING, true, false, 1, 200, NULL},
-	{"inn", F_STRING, true, false, 10, 10, NULL},
-	{"kind", F_ENUM, true, false, 0, 0, EM_ORG_KINDS},
-	{"settlement", F_ENUM, true, false, 0, 0, SETTLEMENTS},
-	{"students", F_INT, false, false, 0, 100000, NULL},
+	ORG_FIELDS(true),
 };
 static const struct field ORG_UPDATE[] = {
-	{"full_name", F_STRING, false, false, 1, 500, NULL},
-	{"short_name", F_STRING, false, false, 1, 200, NULL},
-	{"inn", F_STRING, false, false, 10, 10, NULL},
-	{"kind", F_ENUM, false, false, 0, 0, EM_ORG_KINDS},
-	{"settlement", F_ENUM, false, false, 0, 0, SETTLEMENTS},
-	{"students", F_INT, false, false, 0, 100000, NULL},
+	ORG_FIELDS(false),
 	{"status", F_ENUM, false, false, 0, 0, STATUSES},
 };
 
@@ -64,20 +62,19 @@ static void org_check(const json_t *body, bool creating, struct em_reply *reply)
 
 DB_STMT(ORG_GET) = {
 	"organizations_get",
-	"SELECT " ORG_JSON("o") ", o.version FROM organizations o WHERE o.id = $7::bigint AND"
-	SQL_SCOPE("o.region_id", "o.municipality_id", "o.id"),
+	SQL_GET(ORG_JSON("o"), "organizations o", "o",
+		SQL_SCOPE("o.region_id", "o.municipality_id", "o.id")),
 	7};
 DB_STMT(ORG_LIST) = {
 	"organizations_list",
-	"SELECT " ORG_JSON("o") ", o.id, o.short_name FROM organizations o WHERE"
-	SQL_LIST_SCOPE("o.region_id", "o.municipality_id", "o.id") SQL_SEARCH("o.short_name")
-	" AND ($12::bigint IS NULL OR o.region_id = $12::bigint)"
-	" AND ($13::bigint IS NULL OR o.municipality_id = $13::bigint)"
-	" AND ($14::text IS NULL OR o.kind = $14)"
-	" AND ($15::text IS NULL OR o.settlement = $15)"
-	" AND ($16::text IS NULL OR o.status = $16)"
-	" AND ($17::text IS NULL OR o.inn = $17)"
-	SQL_LIST_KEYSET("o.short_name", "o.id") SQL_LIST_ORDER("o.short_name", "o.id"),
+	SQL_LIST(ORG_JSON("o"), "organizations o", "o", "o.short_name",
+		 SQL_LIST_SCOPE("o.region_id", "o.municipality_id", "o.id"),
+		 " AND ($12::bigint IS NULL OR o.region_id = $12::bigint)"
+		 " AND ($13::bigint IS NULL OR o.municipality_id = $13::bigint)"
+		 " AND ($14::text IS NULL OR o.kind = $14)"
+		 " AND ($15::text IS NULL OR o.settlement = $15)"
+		 " AND ($16::text IS NULL OR o.status = $16)"
+		 " AND ($17::text IS NULL OR o.inn = $17)"),
 	17};
 DB_STMT(ORG_CREATE_SQL) = {
 	"organizations_create",
@@ -88,23 +85,18 @@ DB_STMT(ORG_CREATE_SQL) = {
 	" FROM (SELECT $7::jsonb AS b) x JOIN municipalities m "
 	"  ON m.id = (b->>'municipality_id')::bigint WHERE"
 	SQL_SCOPE("m.region_id", "m.id", "NULL::bigint") " RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'organization', id, 'create', NULL, "
-	" to_jsonb(ins), $9, region_id, municipality_id, id FROM ins) "
-	"SELECT " ORG_JSON("ins") ", ins.id, ins.version FROM ins",
+	SQL_CREATE_AUDIT("organization", "region_id, municipality_id, id", ORG_JSON("ins")),
 	9};
 DB_STMT(ORG_UPDATE_SQL) = {
 	"organizations_update",
 	"WITH old AS (SELECT * FROM organizations WHERE id = $7::bigint AND"
 	SQL_SCOPE("region_id", "municipality_id", "id") " FOR UPDATE),"
-	" upd AS (UPDATE organizations o SET (full_name, short_name, inn, kind, settlement, "
-	"  students, status) = (SELECT p.full_name, p.short_name, p.inn, p.kind, p.settlement, "
-	"  p.students, p.status FROM jsonb_populate_record(o, $8::jsonb) p),"
-	"  version = o.version + 1, updated_at = now() "
-	"  FROM old WHERE o.id = old.id AND o.version = $9::int RETURNING o.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'organization', upd.id, 'update', "
-	" to_jsonb(old), to_jsonb(upd), $11, upd.region_id, upd.municipality_id, upd.id "
-	" FROM upd JOIN old USING (id)) "
-	"SELECT " ORG_JSON("upd") ", upd.version FROM upd",
+	SQL_UPDATE_SET("organizations", "o",
+		       "full_name, short_name, inn, kind, settlement, students, status",
+		       "p.full_name, p.short_name, p.inn, p.kind, p.settlement, p.students, "
+		       "p.status")
+	SQL_UPDATE_AUDIT("organization", "upd.region_id, upd.municipality_id, upd.id",
+			 ORG_JSON("upd")),
 	11};
 
 static const struct constraint_map ORG_CONSTRAINTS[] = {
@@ -122,17 +114,14 @@ static const struct list_filter ORG_FILTERS[] = {
 const struct em_resource ORGANIZATIONS = {
 	.entity = "organization",
 	.path = "/api/v1/organizations",
-	.create_fields = ORG_CREATE,
-	.ncreate = sizeof(ORG_CREATE) / sizeof(ORG_CREATE[0]),
-	.update_fields = ORG_UPDATE,
-	.nupdate = sizeof(ORG_UPDATE) / sizeof(ORG_UPDATE[0]),
+	FIELDS_CREATE(ORG_CREATE),
+	FIELDS_UPDATE(ORG_UPDATE),
 	.check = org_check,
 	.scope_field = "municipality_id",
 	.get = &ORG_GET,
 	.list = &ORG_LIST,
 	.create = &ORG_CREATE_SQL,
 	.update = &ORG_UPDATE_SQL,
-	.filters = ORG_FILTERS,
-	.nfilters = sizeof(ORG_FILTERS) / sizeof(ORG_FILTERS[0]),
+	LIST_FILTERS(ORG_FILTERS),
 	.constraints = ORG_CONSTRAINTS,
 };

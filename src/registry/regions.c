@@ -39,14 +39,11 @@ static void muni_check(const json_t *body, bool creating, struct em_reply *reply
 }
 
 
-static const struct field REGION_CREATE[] = {
-	{"code", F_STRING, true, false, 2, 2, NULL},
-	{"name", F_STRING, true, false, 1, 200, NULL},
-};
-static const struct field REGION_UPDATE[] = {
-	{"code", F_STRING, false, false, 2, 2, NULL},
-	{"name", F_STRING, false, false, 1, 200, NULL},
-};
+/* The fields of a region: required to create one (req), optional in a change. */
+#define REGION_FIELDS(req)                                                               \
+	{"code", F_STRING, req, false, 2, 2, NULL}, {"name", F_STRING, req, false, 1, 200, NULL}
+static const struct field REGION_CREATE[] = {REGION_FIELDS(true)};
+static const struct field REGION_UPDATE[] = {REGION_FIELDS(false)};
 
 #define REGION_JSON(r)                                                                   \
 	"jsonb_build_object('id', " r ".id, 'code', " r ".code, 'name', " r ".name, "      \
@@ -55,34 +52,26 @@ static const struct field REGION_UPDATE[] = {
 
 DB_STMT(REGION_GET) = {
 	"regions_get",
-	"SELECT " REGION_JSON("r") ", r.version FROM regions r WHERE r.id = $7::bigint AND"
-	SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint"),
+	SQL_GET(REGION_JSON("r"), "regions r", "r",
+		SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint")),
 	7};
 DB_STMT(REGION_LIST) = {
 	"regions_list",
-	"SELECT " REGION_JSON("r") ", r.id, r.name FROM regions r WHERE"
-	SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint") SQL_SEARCH("r.name")
-	SQL_LIST_KEYSET("r.name", "r.id") SQL_LIST_ORDER("r.name", "r.id"),
+	SQL_LIST(REGION_JSON("r"), "regions r", "r", "r.name",
+		 SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint"), ""),
 	11};
 DB_STMT(REGION_CREATE_SQL) = {
 	"regions_create",
 	"WITH ins AS (INSERT INTO regions (code, name) "
 	" SELECT b->>'code', b->>'name' FROM (SELECT $7::jsonb AS b) x RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'region', id, 'create', NULL, "
-	" to_jsonb(ins), $9, id, NULL, NULL FROM ins) "
-	"SELECT " REGION_JSON("ins") ", ins.id, ins.version FROM ins",
+	SQL_CREATE_AUDIT("region", "id, NULL, NULL", REGION_JSON("ins")),
 	9};
 DB_STMT(REGION_UPDATE_SQL) = {
 	"regions_update",
 	"WITH old AS (SELECT * FROM regions WHERE id = $7::bigint AND"
 	SQL_SCOPE("id", "NULL::bigint", "NULL::bigint") " FOR UPDATE),"
-	" upd AS (UPDATE regions r SET (code, name) = "
-	"  (SELECT p.code, p.name FROM jsonb_populate_record(r, $8::jsonb) p),"
-	"  version = r.version + 1, updated_at = now() "
-	"  FROM old WHERE r.id = old.id AND r.version = $9::int RETURNING r.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'region', upd.id, 'update', "
-	" to_jsonb(old), to_jsonb(upd), $11, upd.id, NULL, NULL FROM upd JOIN old USING (id)) "
-	"SELECT " REGION_JSON("upd") ", upd.version FROM upd",
+	SQL_UPDATE_SET("regions", "r", "code, name", "p.code, p.name")
+	SQL_UPDATE_AUDIT("region", "upd.id, NULL, NULL", REGION_JSON("upd")),
 	11};
 
 static const struct constraint_map REGION_CONSTRAINTS[] = {
@@ -94,10 +83,8 @@ static const struct constraint_map REGION_CONSTRAINTS[] = {
 const struct em_resource REGIONS = {
 	.entity = "region",
 	.path = "/api/v1/regions",
-	.create_fields = REGION_CREATE,
-	.ncreate = 2,
-	.update_fields = REGION_UPDATE,
-	.nupdate = 2,
+	FIELDS_CREATE(REGION_CREATE),
+	FIELDS_UPDATE(REGION_UPDATE),
 	.check = region_check,
 	.get = &REGION_GET,
 	.list = &REGION_LIST,
@@ -106,15 +93,14 @@ const struct em_resource REGIONS = {
 	.constraints = REGION_CONSTRAINTS,
 };
 
+/* The fields a municipality's create requires (req) and a change may name. */
+#define MUNI_FIELDS(req)                                                                 \
+	{"name", F_STRING, req, false, 1, 200, NULL}, {"oktmo", F_STRING, req, false, 8, 11, NULL}
 static const struct field MUNI_CREATE[] = {
 	{"region_id", F_ID, true, false, 0, 0, NULL},
-	{"name", F_STRING, true, false, 1, 200, NULL},
-	{"oktmo", F_STRING, true, false, 8, 11, NULL},
+	MUNI_FIELDS(true),
 };
-static const struct field MUNI_UPDATE[] = {
-	{"name", F_STRING, false, false, 1, 200, NULL},
-	{"oktmo", F_STRING, false, false, 8, 11, NULL},
-};
+static const struct field MUNI_UPDATE[] = {MUNI_FIELDS(false)};
 
 #define MUNI_JSON(m)                                                                    \
 	"jsonb_build_object('id', " m ".id, 'region_id', " m ".region_id, 'name', " m     \
@@ -123,15 +109,14 @@ static const struct field MUNI_UPDATE[] = {
 
 DB_STMT(MUNI_GET) = {
 	"municipalities_get",
-	"SELECT " MUNI_JSON("m") ", m.version FROM municipalities m WHERE m.id = $7::bigint AND"
-	SQL_SCOPE("m.region_id", "m.id", "NULL::bigint"),
+	SQL_GET(MUNI_JSON("m"), "municipalities m", "m",
+		SQL_SCOPE("m.region_id", "m.id", "NULL::bigint")),
 	7};
 DB_STMT(MUNI_LIST) = {
 	"municipalities_list",
-	"SELECT " MUNI_JSON("m") ", m.id, m.name FROM municipalities m WHERE"
-	SQL_LIST_SCOPE("m.region_id", "m.id", "NULL::bigint") SQL_SEARCH("m.name")
-	" AND ($12::bigint IS NULL OR m.region_id = $12::bigint)"
-	SQL_LIST_KEYSET("m.name", "m.id") SQL_LIST_ORDER("m.name", "m.id"),
+	SQL_LIST(MUNI_JSON("m"), "municipalities m", "m", "m.name",
+		 SQL_LIST_SCOPE("m.region_id", "m.id", "NULL::bigint"),
+		 " AND ($12::bigint IS NULL OR m.region_id = $12::bigint)"),
 	12};
 /* The region must be in the caller's scope; the statement returns no row if not. */
 DB_STMT(MUNI_CREATE_SQL) = {
@@ -140,22 +125,14 @@ DB_STMT(MUNI_CREATE_SQL) = {
 	" SELECT r.id, b->>'name', b->>'oktmo' FROM (SELECT $7::jsonb AS b) x "
 	" JOIN regions r ON r.id = (b->>'region_id')::bigint WHERE"
 	SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint") " RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'municipality', id, 'create', NULL, "
-	" to_jsonb(ins), $9, region_id, id, NULL FROM ins) "
-	"SELECT " MUNI_JSON("ins") ", ins.id, ins.version FROM ins",
+	SQL_CREATE_AUDIT("municipality", "region_id, id, NULL", MUNI_JSON("ins")),
 	9};
 DB_STMT(MUNI_UPDATE_SQL) = {
 	"municipalities_update",
 	"WITH old AS (SELECT * FROM municipalities WHERE id = $7::bigint AND"
 	SQL_SCOPE("region_id", "id", "NULL::bigint") " FOR UPDATE),"
-	" upd AS (UPDATE municipalities m SET (name, oktmo) = "
-	"  (SELECT p.name, p.oktmo FROM jsonb_populate_record(m, $8::jsonb) p),"
-	"  version = m.version + 1, updated_at = now() "
-	"  FROM old WHERE m.id = old.id AND m.version = $9::int RETURNING m.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'municipality', upd.id, 'update', "
-	" to_jsonb(old), to_jsonb(upd), $11, upd.region_id, upd.id, NULL "
-	" FROM upd JOIN old USING (id)) "
-	"SELECT " MUNI_JSON("upd") ", upd.version FROM upd",
+	SQL_UPDATE_SET("municipalities", "m", "name, oktmo", "p.name, p.oktmo")
+	SQL_UPDATE_AUDIT("municipality", "upd.region_id, upd.id, NULL", MUNI_JSON("upd")),
 	11};
 
 static const struct constraint_map MUNI_CONSTRAINTS[] = {
@@ -170,17 +147,14 @@ static const struct list_filter MUNI_FILTERS[] = {{"region_id", FILTER_ID, NULL}
 const struct em_resource MUNICIPALITIES = {
 	.entity = "municipality",
 	.path = "/api/v1/municipalities",
-	.create_fields = MUNI_CREATE,
-	.ncreate = 3,
-	.update_fields = MUNI_UPDATE,
-	.nupdate = 2,
+	FIELDS_CREATE(MUNI_CREATE),
+	FIELDS_UPDATE(MUNI_UPDATE),
 	.check = muni_check,
 	.scope_field = "region_id",
 	.get = &MUNI_GET,
 	.list = &MUNI_LIST,
 	.create = &MUNI_CREATE_SQL,
 	.update = &MUNI_UPDATE_SQL,
-	.filters = MUNI_FILTERS,
-	.nfilters = 1,
+	LIST_FILTERS(MUNI_FILTERS),
 	.constraints = MUNI_CONSTRAINTS,
 };

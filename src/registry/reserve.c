@@ -1,7 +1,7 @@
 /*
  * reserve.c — the personnel reserve (кадровый резерв): candidates of a
  * municipality and their path nominated → training → trained → included →
- * appointed, or excluded with a reason from any state (issue 3): an appointed
+ * appointed, or excluded with a reason from any state: an appointed
  * head may still be struck off the reserve. Only excluded is final.
  * Every transition is kept in reserve_transitions and audited.
  */
@@ -15,19 +15,18 @@
 static const char *const STATUSES[] = {"nominated", "training", "trained", "included",
 				       "appointed", "excluded", NULL};
 
+/* Required to create (req), optional in a change. */
+#define RES_NAME(req) {"full_name", F_STRING, req, false, 1, 300, NULL}
+#define RES_POST(req)                                                                    \
+	{"target_position", F_STRING, req, false, 1, 300, NULL},                          \
+	{"training_programme", F_STRING, false, true, 1, 500, NULL},                      \
+	{"email", F_STRING, false, true, 3, 254, NULL}
 static const struct field RES_CREATE[] = {
-	{"full_name", F_STRING, true, false, 1, 300, NULL},
+	RES_NAME(true),
 	{"municipality_id", F_ID, true, false, 0, 0, NULL},
-	{"target_position", F_STRING, true, false, 1, 300, NULL},
-	{"training_programme", F_STRING, false, true, 1, 500, NULL},
-	{"email", F_STRING, false, true, 3, 254, NULL},
+	RES_POST(true),
 };
-static const struct field RES_UPDATE[] = {
-	{"full_name", F_STRING, false, false, 1, 300, NULL},
-	{"target_position", F_STRING, false, false, 1, 300, NULL},
-	{"training_programme", F_STRING, false, true, 1, 500, NULL},
-	{"email", F_STRING, false, true, 3, 254, NULL},
-};
+static const struct field RES_UPDATE[] = {RES_NAME(false), RES_POST(false)};
 
 static void res_check(const json_t *body, bool creating, struct em_reply *reply)
 {
@@ -50,17 +49,15 @@ static void res_check(const json_t *body, bool creating, struct em_reply *reply)
 
 DB_STMT(RES_GET) = {
 	"reserve_get",
-	"SELECT " RES_JSON("c") ", c.version FROM reserve_candidates c WHERE c.id = $7::bigint "
-	"AND" RES_SCOPE("c"),
+	SQL_GET(RES_JSON("c"), "reserve_candidates c", "c", RES_SCOPE("c")),
 	7};
 DB_STMT(RES_LIST) = {
 	"reserve_list",
-	"SELECT " RES_JSON("c") ", c.id, c.full_name FROM reserve_candidates c WHERE"
-	SQL_LIST_SCOPE("c.region_id", "c.municipality_id", "NULL::bigint") SQL_SEARCH("c.full_name")
-	" AND ($12::bigint IS NULL OR c.region_id = $12::bigint)"
-	" AND ($13::bigint IS NULL OR c.municipality_id = $13::bigint)"
-	" AND ($14::text IS NULL OR c.status = $14)"
-	SQL_LIST_KEYSET("c.full_name", "c.id") SQL_LIST_ORDER("c.full_name", "c.id"),
+	SQL_LIST(RES_JSON("c"), "reserve_candidates c", "c", "c.full_name",
+		 SQL_LIST_SCOPE("c.region_id", "c.municipality_id", "NULL::bigint"),
+		 " AND ($12::bigint IS NULL OR c.region_id = $12::bigint)"
+		 " AND ($13::bigint IS NULL OR c.municipality_id = $13::bigint)"
+		 " AND ($14::text IS NULL OR c.status = $14)"),
 	14};
 DB_STMT(RES_CREATE_SQL) = {
 	"reserve_create",
@@ -71,23 +68,17 @@ DB_STMT(RES_CREATE_SQL) = {
 	" FROM (SELECT $7::jsonb AS b) x JOIN municipalities mu "
 	"  ON mu.id = (b->>'municipality_id')::bigint WHERE"
 	SQL_SCOPE("mu.region_id", "mu.id", "NULL::bigint") " RETURNING *),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $8::bigint, $1, 'reserve_candidate', id, 'create', "
-	" NULL, to_jsonb(ins), $9, region_id, municipality_id, NULL FROM ins) "
-	"SELECT " RES_JSON("ins") ", ins.id, ins.version FROM ins",
+	SQL_CREATE_AUDIT("reserve_candidate", "region_id, municipality_id, NULL", RES_JSON("ins")),
 	9};
 DB_STMT(RES_UPDATE_SQL) = {
 	"reserve_update",
 	"WITH old AS (SELECT * FROM reserve_candidates c WHERE c.id = $7::bigint AND"
 	RES_SCOPE("c") " FOR UPDATE),"
-	" upd AS (UPDATE reserve_candidates c SET (full_name, target_position, "
-	"  training_programme, email) = (SELECT p.full_name, p.target_position, "
-	"  p.training_programme, p.email FROM jsonb_populate_record(c, $8::jsonb) p),"
-	"  version = c.version + 1, updated_at = now() "
-	"  FROM old WHERE c.id = old.id AND c.version = $9::int RETURNING c.*),"
-	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, 'reserve_candidate', upd.id, "
-	" 'update', to_jsonb(old), to_jsonb(upd), $11, upd.region_id, upd.municipality_id, NULL "
-	" FROM upd JOIN old USING (id)) "
-	"SELECT " RES_JSON("upd") ", upd.version FROM upd",
+	SQL_UPDATE_SET("reserve_candidates", "c",
+		       "full_name, target_position, training_programme, email",
+		       "p.full_name, p.target_position, p.training_programme, p.email")
+	SQL_UPDATE_AUDIT("reserve_candidate", "upd.region_id, upd.municipality_id, NULL",
+			 RES_JSON("upd")),
 	11};
 
 static const struct constraint_map RES_CONSTRAINTS[] = {
@@ -109,18 +100,15 @@ static const struct list_filter RES_FILTERS[] = {
 const struct em_resource RESERVE = {
 	.entity = "reserve candidate",
 	.path = "/api/v1/reserve",
-	.create_fields = RES_CREATE,
-	.ncreate = sizeof(RES_CREATE) / sizeof(RES_CREATE[0]),
-	.update_fields = RES_UPDATE,
-	.nupdate = sizeof(RES_UPDATE) / sizeof(RES_UPDATE[0]),
+	FIELDS_CREATE(RES_CREATE),
+	FIELDS_UPDATE(RES_UPDATE),
 	.check = res_check,
 	.scope_field = "municipality_id",
 	.get = &RES_GET,
 	.list = &RES_LIST,
 	.create = &RES_CREATE_SQL,
 	.update = &RES_UPDATE_SQL,
-	.filters = RES_FILTERS,
-	.nfilters = sizeof(RES_FILTERS) / sizeof(RES_FILTERS[0]),
+	LIST_FILTERS(RES_FILTERS),
 	.constraints = RES_CONSTRAINTS,
 };
 
@@ -190,9 +178,9 @@ static const struct workflow RESERVE_FLOW = {
 	.entity = "reserve candidate",
 	.states = STATUSES,
 	.moves = MOVES,
-	.nmoves = sizeof(MOVES) / sizeof(MOVES[0]),
+	.nmoves = ARRAY_LEN(MOVES),
 	.fields = MOVE_FIELDS,
-	.nfields = sizeof(MOVE_FIELDS) / sizeof(MOVE_FIELDS[0]),
+	.nfields = ARRAY_LEN(MOVE_FIELDS),
 	.check = move_check,
 	.texts = MOVE_TEXTS,
 	.lock = &RES_LOCK,

@@ -143,8 +143,7 @@ const struct em_resource USERS = {
 	.path = "/api/v1/users",
 	.get = &USER_GET,
 	.list = &USER_LIST,
-	.filters = USER_FILTERS,
-	.nfilters = sizeof(USER_FILTERS) / sizeof(USER_FILTERS[0]),
+	LIST_FILTERS(USER_FILTERS),
 	.constraints = USER_CONSTRAINTS,
 };
 
@@ -212,53 +211,28 @@ static const struct field CREATE_FIELDS[] = {
 	{"manager_id", F_ID, false, true, 0, 0, NULL},
 };
 
-struct create_ctx {
-	struct em_req *req;
-	json_t *fingerprint; /* the body as Idempotency-Key compares it */
-	const char *body_text; /* the body without the password */
-	const char *hash;
-	struct em_reply *reply;
-};
-
-static enum em_err create_tx(struct db_conn *db, void *arg)
+/* $7 body, $8 actor (NULL: the effmond command), $9 request id, $10 the hash in ctx. */
+static enum em_err create_args(struct create_run *c, struct db_args *a)
 {
-	struct create_ctx *c = arg;
-	struct em_req *req = c->req;
-	struct idem idem;
-	struct db_args a;
-	char location[160];
-	PGresult *res;
-	enum em_err rc;
+	db_arg_text(a, c->body_text);
+	db_arg_id(a, c->req->caller.user_id);
+	db_arg_text(a, c->req->request_id);
+	db_arg_text(a, c->ctx);
+	return EM_OK;
+}
 
-	(void)db;
-	reply_clear(c->reply);
-	if ((rc = idem_begin(req, c->fingerprint, &idem, c->reply)) != EM_OK || idem.replayed)
-		return rc;
-	caller_args(&a, req);
-	db_arg_text(&a, c->body_text);
-	db_arg_id(&a, req->caller.user_id); /* NULL: the effmond command */
-	db_arg_text(&a, req->request_id);
-	db_arg_text(&a, c->hash);
-	if ((rc = db_exec_args(req->db, &USER_CREATE_SQL, &a, &res)) != EM_OK)
-		return map_constraint(req, USER_CONSTRAINTS, rc, c->reply);
-	if (PQgetisnull(res, 0, 1)) {
-		for (int i = 0; i < 3; i++)
-			if (strcmp(PQgetvalue(res, 0, 3 + i), "t") != 0)
-				reply_field_error(c->reply, SCOPE_FIELDS[i], "no such %s in your scope",
-						  SCOPE_NOUNS[i]);
-		/* The manager is checked against the organization: only if that one was found. */
-		if (strcmp(PQgetvalue(res, 0, 6), "t") != 0 && strcmp(PQgetvalue(res, 0, 5), "t") == 0)
-			reply_field_error(c->reply, "manager_id",
-					  "no such manager heading this organization in your scope");
-		PQclear(res);
-		return reply_fail(c->reply, EM_EINVAL, "the user's scope is not within yours");
-	}
-	snprintf(location, sizeof(location), "%s/%s", USERS.path, PQgetvalue(res, 0, 1));
-	reply_row(req, c->reply, 201, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2));
-	reply_header(c->reply, "Location", location);
-	rc = idem_finish(req, &idem, c->reply);
-	PQclear(res);
-	return rc;
+/* No user created: name each scope field that is not in the caller's scope. */
+static enum em_err create_refused(struct create_run *c, PGresult *res)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(PQgetvalue(res, 0, 3 + i), "t") != 0)
+			reply_field_error(c->reply, SCOPE_FIELDS[i], "no such %s in your scope",
+					  SCOPE_NOUNS[i]);
+	/* The manager is checked against the organization: only if that one was found. */
+	if (strcmp(PQgetvalue(res, 0, 6), "t") != 0 && strcmp(PQgetvalue(res, 0, 5), "t") == 0)
+		reply_field_error(c->reply, "manager_id",
+				  "no such manager heading this organization in your scope");
+	return reply_fail(c->reply, EM_EINVAL, "the user's scope is not within yours");
 }
 
 /*
@@ -294,7 +268,9 @@ static json_t *fingerprint_new(const struct em_req *req, const json_t *body, con
 enum em_err users_create(struct em_req *req, const struct em_args *args, json_t *body,
 			 struct em_reply *reply)
 {
-	struct create_ctx c = {req, NULL, NULL, NULL, reply};
+	struct create_run c = {.req = req, .reply = reply, .st = &USER_CREATE_SQL,
+			       .constraints = USER_CONSTRAINTS, .path = USERS.path,
+			       .push = create_args, .refused = create_refused};
 	const char *role_name, *login, *password, *want;
 	char hash[128];
 	json_t *stored = NULL;
@@ -308,8 +284,7 @@ enum em_err users_create(struct em_req *req, const struct em_args *args, json_t 
 	if (role != EM_ROLE_NONE && !may_grant(req->caller.role, role))
 		return reply_fail(reply, EM_EFORBIDDEN, "a %s may not create %s users",
 				  em_role_name(req->caller.role), role_name);
-	validate_object(body, CREATE_FIELDS, sizeof(CREATE_FIELDS) / sizeof(CREATE_FIELDS[0]),
-			reply);
+	validate_object(body, CREATE_FIELDS, ARRAY_LEN(CREATE_FIELDS), reply);
 	login = json_string_value(json_object_get(body, "login"));
 	if (login && utf8_length(login) >= 3 && utf8_length(login) <= 64 && !login_ok(login))
 		reply_field_error(reply, "login", "may contain only A-Z a-z 0-9 . _ @ -");
@@ -337,16 +312,18 @@ enum em_err users_create(struct em_req *req, const struct em_args *args, json_t 
 	if ((rc = password_hash(password, hash)) != EM_OK)
 		return rc;
 	rc = EM_EINTERNAL;
-	if (!(c.fingerprint = fingerprint_new(req, body, password)) ||
+	/* Idempotency-Key compares the fingerprint; the statement gets the body
+	 * without the password. */
+	if (!(c.body = fingerprint_new(req, body, password)) ||
 	    !(stored = json_deep_copy(body)) || json_object_del(stored, "password") != 0 ||
 	    !(text = json_dumps(stored, JSON_COMPACT)))
 		goto out;
 	c.body_text = text;
-	c.hash = hash;
-	rc = db_tx(req->db, create_tx, &c);
+	c.ctx = hash;
+	rc = create_run(&c);
 out:
 	sodium_memzero(hash, sizeof(hash));
-	json_decref(c.fingerprint);
+	json_decref(c.body);
 	json_decref(stored);
 	free(text);
 	return rc;
@@ -362,72 +339,47 @@ static const struct field UPDATE_FIELDS[] = {
 static const char *const FIXED_FIELDS[] = {"login", "role", "region_id", "municipality_id",
 					   "organization_id", "manager_id", NULL};
 
-struct update_ctx {
-	struct em_req *req;
-	int64_t id;
-	long version;
+struct user_change {
 	bool deactivating;
-	const char *body_text;
 	const char *hash; /* NULL: the password stays */
-	struct em_reply *reply;
 };
 
-static enum em_err update_tx(struct db_conn *db, void *arg)
+/* Changing an account is granting it again; one's own password is always one's own. */
+static enum em_err update_check(struct update_run *u)
 {
-	struct update_ctx *c = arg;
-	struct em_req *req = c->req;
-	struct db_args a;
+	const struct user_change *ch = u->ctx;
+	struct em_req *req = u->req;
 	enum em_role role;
 	PGresult *res;
 	enum em_err rc;
 
-	(void)db;
-	reply_clear(c->reply);
-	rc = resource_fetch(req, &USER_GET, c->id, &res);
-	if (rc == EM_ENOTFOUND)
-		return reply_fail(c->reply, rc, "no user %lld", (long long)c->id);
-	if (rc != EM_OK)
+	if ((rc = resource_find(req, u->reply, &USER_GET, u->id, "user", &res)) != EM_OK)
 		return rc;
 	role = em_role_parse(PQgetvalue(res, 0, 2));
 	PQclear(res);
-	/* Changing an account is granting it again; one's own password is always one's own. */
-	if (c->id != req->caller.user_id && !may_grant(req->caller.role, role))
-		return reply_fail(c->reply, EM_EFORBIDDEN, "a %s may not change %s users",
+	if (u->id != req->caller.user_id && !may_grant(req->caller.role, role))
+		return reply_fail(u->reply, EM_EFORBIDDEN, "a %s may not change %s users",
 				  em_role_name(req->caller.role), em_role_name(role));
-	if (c->id == req->caller.user_id && c->deactivating)
-		return reply_fail(c->reply, EM_ECONFLICT,
+	if (u->id == req->caller.user_id && ch->deactivating)
+		return reply_fail(u->reply, EM_ECONFLICT,
 				  "you cannot deactivate yourself: ask another administrator");
+	return EM_OK;
+}
 
-	caller_args(&a, req);
-	db_arg_i64(&a, c->id);
-	db_arg_text(&a, c->body_text);
-	db_arg_i64(&a, c->version);
-	db_arg_i64(&a, req->caller.user_id);
-	db_arg_text(&a, req->request_id);
-	db_arg_text(&a, c->hash);
-	if ((rc = db_exec_args(req->db, &USER_UPDATE_SQL, &a, &res)) != EM_OK)
-		return map_constraint(req, USER_CONSTRAINTS, rc, c->reply);
-	if (PQntuples(res) == 1) {
-		reply_row(req, c->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-		PQclear(res);
-		return EM_OK;
-	}
-	PQclear(res);
-	rc = resource_fetch(req, &USER_GET, c->id, &res);
-	if (rc == EM_ENOTFOUND)
-		return reply_fail(c->reply, rc, "no user %lld", (long long)c->id);
-	if (rc != EM_OK)
-		return rc;
-	reply_fail(c->reply, EM_EPRECOND, "the user has changed: its ETag is now \"%s\"",
-		   PQgetvalue(res, 0, 1));
-	PQclear(res);
-	return EM_EPRECOND;
+/* $12 the new password's hash, or NULL. */
+static void update_args(struct update_run *u, struct db_args *a)
+{
+	db_arg_text(a, ((const struct user_change *)u->ctx)->hash);
 }
 
 enum em_err users_update(struct em_req *req, const struct em_args *args, json_t *body,
 			 struct em_reply *reply)
 {
-	struct update_ctx c = {req, args->id[args->n - 1], 0, false, NULL, NULL, reply};
+	struct user_change ch = {false, NULL};
+	struct update_run u = {.req = req, .reply = reply, .id = args->id[args->n - 1],
+			       .st = &USER_UPDATE_SQL, .get = &USER_GET,
+			       .constraints = USER_CONSTRAINTS, .entity = "user",
+			       .check = update_check, .push = update_args, .ctx = &ch};
 	const json_t *active;
 	const char *password;
 	json_t *rest = NULL, *stored = NULL;
@@ -435,7 +387,7 @@ enum em_err users_update(struct em_req *req, const struct em_args *args, json_t 
 	char *text = NULL;
 	enum em_err rc;
 
-	if ((rc = require_if_match(req, reply, &c.version)) != EM_OK)
+	if ((rc = require_if_match(req, reply, &u.version)) != EM_OK)
 		return rc;
 	rc = EM_EINTERNAL;
 	if (!(rest = json_deep_copy(body)))
@@ -445,30 +397,23 @@ enum em_err users_update(struct em_req *req, const struct em_args *args, json_t 
 			reply_field_error(reply, *f, "cannot be changed");
 			json_object_del(rest, *f);
 		}
-	validate_object(rest, UPDATE_FIELDS, sizeof(UPDATE_FIELDS) / sizeof(UPDATE_FIELDS[0]),
-			reply);
-	if (reply->errors) {
-		rc = reply_fail(reply, EM_EINVAL, "the change to the user is not valid");
+	validate_object(rest, UPDATE_FIELDS, ARRAY_LEN(UPDATE_FIELDS), reply);
+	if ((rc = change_check(reply, rest, "user")) != EM_OK)
 		goto out;
-	}
-	if (json_object_size(rest) == 0) {
-		rc = reply_fail(reply, EM_EINVAL, "the body names no field to change");
-		goto out;
-	}
 	active = json_object_get(rest, "active");
-	c.deactivating = active && json_is_false(active);
+	ch.deactivating = active && json_is_false(active);
 	if ((password = json_string_value(json_object_get(rest, "password")))) {
 		if ((rc = password_hash(password, hash)) != EM_OK)
 			goto out;
-		c.hash = hash;
+		ch.hash = hash;
 		rc = EM_EINTERNAL;
 	}
 	if (!(stored = json_pack("{}")) ||
 	    (active && json_object_set(stored, "active", (json_t *)active) != 0) ||
 	    !(text = json_dumps(stored, JSON_COMPACT)))
 		goto out;
-	c.body_text = text;
-	rc = db_tx(req->db, update_tx, &c);
+	u.body_text = text;
+	rc = update_run(&u);
 out:
 	sodium_memzero(hash, sizeof(hash));
 	json_decref(rest);
