@@ -367,8 +367,12 @@ enum em_err resource_create(struct em_req *req, const struct em_args *args, json
 			    struct em_reply *reply)
 {
 	const struct em_resource *r = descriptor(req);
-	struct create_run c = {.req = req, .reply = reply, .body = body, .st = r->create,
-			       .constraints = r->constraints, .path = r->path,
+	struct create_run c = {.req = req,
+			       .reply = reply,
+			       .body = body,
+			       .st = r->create,
+			       .constraints = r->constraints,
+			       .path = r->path,
 			       .scope_field = r->scope_field};
 
 	(void)args;
@@ -417,9 +421,14 @@ enum em_err resource_update(struct em_req *req, const struct em_args *args, json
 			    struct em_reply *reply)
 {
 	const struct em_resource *r = descriptor(req);
-	struct update_run u = {.req = req, .reply = reply, .id = args->id[args->n - 1],
-			       .body = body, .st = r->update, .get = r->get,
-			       .constraints = r->constraints, .entity = r->entity};
+	struct update_run u = {.req = req,
+			       .reply = reply,
+			       .id = args->id[args->n - 1],
+			       .body = body,
+			       .st = r->update,
+			       .get = r->get,
+			       .constraints = r->constraints,
+			       .entity = r->entity};
 	enum em_err rc;
 
 	if ((rc = require_if_match(req, reply, &u.version)) != EM_OK)

@@ -29,7 +29,8 @@ long list_limit_parse(struct em_req *req, struct em_reply *reply, long dflt)
 	errno = 0;
 	n = strtol(s, &end, 10);
 	if (errno || end == s || *end || n < 1 || n > LIST_MAX_LIMIT) {
-		reply_field_error(reply, "limit", "must be an integer from 1 to %d", LIST_MAX_LIMIT);
+		reply_field_error(reply, "limit", "must be an integer from 1 to %d",
+				  LIST_MAX_LIMIT);
 		return dflt;
 	}
 	return n;
@@ -202,8 +203,8 @@ enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t
 }
 
 enum em_err id_list_reply(struct em_req *req, struct em_reply *reply, const struct list_page *page,
-			const struct db_stmt *visible, const struct db_stmt *st, int64_t id,
-			const char *what)
+			  const struct db_stmt *visible, const struct db_stmt *st, int64_t id,
+			  const char *what)
 {
 	struct db_args a;
 	PGresult *res;

@@ -15,9 +15,11 @@
  * caller's $6, the head's own manager id: a head sees what is addressed to
  * its manager, not everything of its organization.
  */
+/* clang-format off */
 #define CYCLE_SCOPE(region, muni, org, mgr)                                                   \
 	" (CASE WHEN $1 = 'head' THEN coalesce(" mgr " = $6::bigint, false) ELSE em_in_scope($1, " \
 	"$3::bigint, $4::bigint, $5::bigint, " region ", " muni ", " org ") END)"
+/* clang-format on */
 
 /* Answers one object as GET does (ETag, 304) with the given status. */
 enum em_err cycle_reply_one(struct em_req *req, struct em_reply *reply, const struct db_stmt *get,
@@ -30,6 +32,7 @@ enum em_err cycle_list(struct em_req *req, struct em_reply *reply, const struct 
 /* Defines a cycle resource's list and get handlers: prefix_list, cycle_list
  * over list and its filters; prefix_get, cycle_reply_one over get (200, or 404
  * "no <entity> <id>"). */
+/* clang-format off */
 #define CYCLE_READ_HANDLERS(prefix, entity, get, list, filters)                               \
 	enum em_err prefix##_list(struct em_req *req, const struct em_args *args, json_t *body, \
 				  struct em_reply *reply)                                       \
@@ -45,6 +48,7 @@ enum em_err cycle_list(struct em_req *req, struct em_reply *reply, const struct 
 		(void)body;                                                                    \
 		return cycle_reply_one(req, reply, &(get), args->id[0], 200, entity);         \
 	}
+/* clang-format on */
 
 /*
  * A create of the cycle in one transaction: the Idempotency-Key, the
@@ -91,13 +95,14 @@ enum em_err recommendations_create(struct em_req *req, const struct em_args *arg
 				   struct em_reply *reply);
 enum em_err recommendations_update(struct em_req *req, const struct em_args *args, json_t *body,
 				   struct em_reply *reply);
-enum em_err recommendations_transition(struct em_req *req, const struct em_args *args,
-				       json_t *body, struct em_reply *reply);
+enum em_err recommendations_transition(struct em_req *req, const struct em_args *args, json_t *body,
+				       struct em_reply *reply);
 enum em_err recommendations_history(struct em_req *req, const struct em_args *args, json_t *body,
 				    struct em_reply *reply);
 /* The history and audit rows (SQL_AUDIT_COLUMNS: effmon/registry.h) of the
  * drafts a run inserted (ins), in the layout of drafts_generate: $1 role, $9
  * actor, $10 request id. */
+/* clang-format off */
 #define SQL_DRAFTS_RECORD                                                                  \
 	" hist AS (INSERT INTO recommendation_history (recommendation_id, actor_user_id, " \
 	"  actor_role, action, to_status, request_id) SELECT ins.id, $9::bigint, $1, "      \
@@ -105,6 +110,7 @@ enum em_err recommendations_history(struct em_req *req, const struct em_args *ar
 	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $9::bigint, $1, 'recommendation', ins.id, "    \
 	"  'generate', NULL, to_jsonb(ins), $10, ins.region_id, ins.municipality_id, "     \
 	"  ins.organization_id FROM ins) "
+/* clang-format on */
 /* A drafts run (from weak directions or from warnings). */
 struct drafts_run {
 	struct em_req *req;
@@ -162,8 +168,8 @@ extern const struct em_resource ROADMAPS, MILESTONES;
  * heads: only progress (progress true) on their own organization's roadmap.
  * EM_EFORBIDDEN with a reply naming who may.
  */
-enum em_err roadmap_may_write(const struct em_req *req, const char *level,
-			      int64_t organization_id, bool progress, struct em_reply *reply);
+enum em_err roadmap_may_write(const struct em_req *req, const char *level, int64_t organization_id,
+			      bool progress, struct em_reply *reply);
 /* Locks a visible roadmap: version, level, organization_id, the row as JSON,
  * period_from, period_to. 404 (in reply) when it is not visible. */
 enum em_err roadmap_lock(struct em_req *req, int64_t id, PGresult **out, struct em_reply *reply);
@@ -171,18 +177,18 @@ enum em_err roadmaps_create(struct em_req *req, const struct em_args *args, json
 			    struct em_reply *reply);
 enum em_err roadmaps_update(struct em_req *req, const struct em_args *args, json_t *body,
 			    struct em_reply *reply);
-enum em_err roadmap_milestones_list(struct em_req *req, const struct em_args *args,
-				    json_t *body, struct em_reply *reply);
-enum em_err roadmap_milestones_create(struct em_req *req, const struct em_args *args,
-				      json_t *body, struct em_reply *reply);
+enum em_err roadmap_milestones_list(struct em_req *req, const struct em_args *args, json_t *body,
+				    struct em_reply *reply);
+enum em_err roadmap_milestones_create(struct em_req *req, const struct em_args *args, json_t *body,
+				      struct em_reply *reply);
 enum em_err milestones_update(struct em_req *req, const struct em_args *args, json_t *body,
 			      struct em_reply *reply);
 enum em_err milestones_transition(struct em_req *req, const struct em_args *args, json_t *body,
 				  struct em_reply *reply);
 enum em_err milestone_participants_list(struct em_req *req, const struct em_args *args,
 					json_t *body, struct em_reply *reply);
-enum em_err milestone_participants_add(struct em_req *req, const struct em_args *args,
-				       json_t *body, struct em_reply *reply);
+enum em_err milestone_participants_add(struct em_req *req, const struct em_args *args, json_t *body,
+				       struct em_reply *reply);
 enum em_err milestone_participants_remove(struct em_req *req, const struct em_args *args,
 					  json_t *body, struct em_reply *reply);
 

@@ -37,18 +37,22 @@
 #define LIST_MAX_KEY 2000
 
 /* Keyset pagination over (sort key, id) for the two sorts every list has. */
+/* clang-format off */
 #define SQL_LIST_KEYSET(key, id)                                                         \
 	" AND ($8::bigint IS NULL OR ($10 = 'name' AND (" key " COLLATE \"ru-x-icu\", " id   \
 	") > ($9 COLLATE \"ru-x-icu\", $8::bigint)) OR ($10 <> 'name' AND " id " > $8::bigint))"
 #define SQL_LIST_ORDER(key, id)                                                         \
 	" ORDER BY CASE WHEN $10 = 'name' THEN " key " END COLLATE \"ru-x-icu\", " id        \
 	" LIMIT $7::int"
+/* clang-format on */
 /* q is matched literally: the LIKE wildcards % and _, and the escape character, are escaped. */
+/* clang-format off */
 #define SQL_SEARCH(key) " AND ($11::text IS NULL OR lower(" key " COLLATE \"ru-x-icu\") LIKE " \
 	"'%' || replace(replace(replace(lower($11 COLLATE \"ru-x-icu\"), '\\', '\\\\'), " \
 	"'%', '\\%'), '_', '\\_') || '%')"
 #define SQL_SCOPE(region, muni, org) " em_in_scope($1, $3::bigint, $4::bigint, $5::bigint, " \
 	region ", " muni ", " org ")"
+/* clang-format on */
 /*
  * The scope of a list statement: SQL_SCOPE written so that a plan made for the
  * values (resource_list runs lists with db_exec_args_custom) folds it to an
@@ -64,6 +68,7 @@
  * SQL_LIST_SCOPE_REGION for the others (it narrows every non-admin to its
  * region first: every row in scope lies there).
  */
+/* clang-format off */
 #define SQL_LIST_SCOPE(region, muni, org)                                                \
 	" (CASE WHEN $1 = 'admin' THEN true"                                               \
 	" WHEN $1 = 'municipal_operator' AND $4::bigint IS NOT NULL THEN " muni            \
@@ -75,19 +80,24 @@
 	" (CASE WHEN $1 = 'admin' THEN true"                                               \
 	" WHEN $1 NOT IN ('municipal_operator', 'head') THEN " region " = $3::bigint"      \
 	" ELSE " region " = $3::bigint AND" SQL_SCOPE(region, muni, org) " END)"
+/* clang-format on */
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The get statement of the layout: the row $7 of from (alias a) in scope ->
  * json, version. */
+/* clang-format off */
 #define SQL_GET(json, from, a, scope)                                                    \
 	"SELECT " json ", " a ".version FROM " from " WHERE " a ".id = $7::bigint AND" scope
+/* clang-format on */
 /* The list statement of the layout, sorted by key or by a's id: json, id,
  * key of the rows of from that scope admits and q matches, with the filters
  * ($12..) and the page after the cursor. */
+/* clang-format off */
 #define SQL_LIST(json, from, a, key, scope, filters)                                     \
 	"SELECT " json ", " a ".id, " key " FROM " from " WHERE" scope SQL_SEARCH(key) filters \
 	SQL_LIST_KEYSET(key, a ".id") SQL_LIST_ORDER(key, a ".id")
+/* clang-format on */
 
 enum filter_type { FILTER_ID, FILTER_ENUM, FILTER_BOOL, FILTER_TEXT };
 
@@ -106,8 +116,8 @@ struct constraint_map {
 };
 
 struct em_resource {
-	const char *entity;     /* "organization": audit entity and messages */
-	const char *path;       /* "/api/v1/organizations": Location of created rows */
+	const char *entity; /* "organization": audit entity and messages */
+	const char *path;   /* "/api/v1/organizations": Location of created rows */
 	const struct field *create_fields;
 	size_t ncreate;
 	const struct field *update_fields;
@@ -141,7 +151,6 @@ enum em_err resource_update(struct em_req *req, const struct em_args *args, json
 /* Pushes the caller, the leading $1..$6 of the statements run for a request
  * (effmon/db.h). */
 void caller_args(struct db_args *a, const struct em_req *req);
-
 
 /* Runs a get statement; EM_ENOTFOUND when no row is visible. */
 enum em_err resource_fetch(struct em_req *req, const struct db_stmt *get, int64_t id,
@@ -242,7 +251,7 @@ struct update_run {
 	struct em_req *req;
 	struct em_reply *reply;
 	int64_t id;
-	long version;          /* If-Match */
+	long version; /* If-Match */
 	json_t *body;
 	const char *body_text; /* NULL: body as compact JSON */
 	const struct db_stmt *st, *get;
@@ -256,19 +265,17 @@ enum em_err update_run(struct update_run *u);
 
 /* Idempotency-Key handling around a create, inside its transaction. */
 struct idem {
-	const char *key;  /* NULL: no header */
+	const char *key; /* NULL: no header */
 	char hash[65];
 	bool replayed;
 };
-enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem,
-		       struct em_reply *reply);
+enum em_err idem_begin(struct em_req *req, json_t *body, struct idem *idem, struct em_reply *reply);
 /* The same for a raw (non-JSON) body: the hash covers the method, the path,
  * variant (what else selects the answer: content type, query) and the bytes. */
-enum em_err idem_begin_raw(struct em_req *req, const char *variant, const void *body,
-			   size_t len, struct idem *idem, struct em_reply *reply);
+enum em_err idem_begin_raw(struct em_req *req, const char *variant, const void *body, size_t len,
+			   struct idem *idem, struct em_reply *reply);
 /* Keeps the reply (status, body, ETag, Location) for replays of the key. */
-enum em_err idem_finish(struct em_req *req, const struct idem *idem,
-			const struct em_reply *reply);
+enum em_err idem_finish(struct em_req *req, const struct idem *idem, const struct em_reply *reply);
 
 /* Parses limit and cursor; *after_id 0 when starting. */
 struct list_page {

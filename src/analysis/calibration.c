@@ -27,19 +27,25 @@
 static const char *const GROUPS[] = {"organization", "municipality", "direction", "indicator",
 				     NULL};
 
+/* clang-format off */
 DB_STMT(CAL_SNAPSHOT) = {
 	"calibration_snapshot", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0};
+/* clang-format on */
 
 /* The compared values in the caller's scope and the municipality filter $m. */
+/* clang-format off */
 #define CAL_VALUES(campaign, m)                                                            \
 	"p AS MATERIALIZED (" SQL_CAL_PAIRS(campaign) " AND"                                \
 	SQL_SCOPE("cs.region_id", "cs.municipality_id", "cs.organization_id")               \
 	" AND (" m "::bigint IS NULL OR cs.municipality_id = " m "::bigint)), "
+/* clang-format on */
 /* Per organization, with its flag. */
+/* clang-format off */
 #define CAL_ORGS(n, share, gap)                                                            \
 	"o AS (SELECT t.*, " SQL_CAL_FLAG("t", n, share, gap) " AS flagged FROM ("           \
 	" SELECT organization_id, municipality_id, min(submission_id) AS submission_id, "   \
 	" min(kind) AS kind, " SQL_CAL_SUMS " FROM p GROUP BY organization_id, municipality_id) t) "
+/* clang-format on */
 
 /*
  * The campaign if visible, the rule, the totals and the flagged organizations
@@ -47,6 +53,7 @@ DB_STMT(CAL_SNAPSHOT) = {
  * values, $9 min share lowered, $10 min mean gap, $11 municipality, $12 cap,
  * $13 group_by. No row: the campaign is not visible.
  */
+/* clang-format off */
 DB_STMT(CAL_SUMMARY) = {
 	"calibration_summary",
 	"WITH " CAL_VALUES("$7::bigint", "$11") CAL_ORGS("$8::int", "$9::numeric", "$10::numeric")
@@ -69,6 +76,7 @@ DB_STMT(CAL_SUMMARY) = {
 	"FROM campaigns c WHERE c.id = $7::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
 	13};
+/* clang-format on */
 
 /*
  * One page of groups: rows (json, group id, name). $1..$6 caller, $7 limit+1,
@@ -77,6 +85,7 @@ DB_STMT(CAL_SUMMARY) = {
  * lowered, $15 min mean gap, $16 municipality. Only groups with a compared
  * value are listed.
  */
+/* clang-format off */
 #define CAL_PAGE_HEAD                                                                      \
 	"WITH " CAL_VALUES("$11::bigint", "$16") CAL_ORGS("$13::int", "$14::numeric", "$15::numeric")
 
@@ -92,9 +101,11 @@ DB_STMT(CAL_ORG_PAGE) = {
 	SQL_LIST_KEYSET("og.short_name", "o.organization_id")
 	SQL_LIST_ORDER("og.short_name", "o.organization_id"),
 	16};
+/* clang-format on */
 
 /* $12 municipality, direction or indicator; a municipality's row counts its
  * organizations with a compared value and those flagged. */
+/* clang-format off */
 DB_STMT(CAL_GROUP_PAGE) = {
 	"calibration_groups",
 	CAL_PAGE_HEAD
@@ -121,6 +132,7 @@ DB_STMT(CAL_GROUP_PAGE) = {
 	"FROM n WHERE true"
 	SQL_LIST_KEYSET("n.key_name", "n.gid") SQL_LIST_ORDER("n.key_name", "n.gid"),
 	16};
+/* clang-format on */
 
 /* --- Parameters ------------------------------------------------------------------ */
 
@@ -137,8 +149,8 @@ struct cal_query {
 };
 
 /* A plain decimal (digits, an optional fraction) in (0, max]; else a field error. */
-static void decimal_param(struct em_req *req, struct em_reply *reply, const char *name,
-			  double max, const char *dflt, char *out, size_t outlen)
+static void decimal_param(struct em_req *req, struct em_reply *reply, const char *name, double max,
+			  const char *dflt, char *out, size_t outlen)
 {
 	const char *v = req_query(req, name), *p;
 	char *end;
@@ -155,8 +167,10 @@ static void decimal_param(struct em_req *req, struct em_reply *reply, const char
 	errno = 0;
 	d = strtod(v, &end);
 	if (p == v || *p || strlen(v) >= outlen || errno || end != p || !(d > 0) || d > max) {
-		reply_field_error(reply, name, "must be a decimal number greater than 0 and at "
-				  "most %g (digits, a point before the fraction)", max);
+		reply_field_error(reply, name,
+				  "must be a decimal number greater than 0 and at "
+				  "most %g (digits, a point before the fraction)",
+				  max);
 		return;
 	}
 	snprintf(out, outlen, "%s", v);
@@ -204,7 +218,8 @@ static void cal_parse(struct em_req *req, struct em_reply *reply, struct cal_que
 		if (strcmp(f, "true") != 0 && strcmp(f, "false") != 0)
 			reply_field_error(reply, "flagged", "must be true or false");
 		else if (strcmp(q->group_by, "organization") != 0)
-			reply_field_error(reply, "flagged", "filters organizations: it needs "
+			reply_field_error(reply, "flagged",
+					  "filters organizations: it needs "
 					  "group_by=organization");
 		else
 			q->flagged = f;
@@ -362,9 +377,8 @@ enum em_err campaign_calibration(struct em_req *req, const struct em_args *args,
 	rc = db_tx(req->db, cal_read, &x);
 	if (rc == EM_ENOTFOUND)
 		rc = reply_fail(reply, rc, "no campaign %lld", (long long)x.campaign);
-	if (rc != EM_OK ||
-	    (rc = analysis_list_reply(reply, x.groups, &q.page, PQgetvalue(x.summary, 0, 0))) !=
-		    EM_OK)
+	if (rc != EM_OK || (rc = analysis_list_reply(reply, x.groups, &q.page,
+						     PQgetvalue(x.summary, 0, 0))) != EM_OK)
 		goto out;
 	cal_etag(reply, &q, etag, sizeof(etag));
 	analysis_etag_reply(req, reply, etag);

@@ -45,14 +45,16 @@ static void check_weights(const json_t *w, const char *prefix, struct em_reply *
 
 	if (!json_is_object(w)) {
 		snprintf(name, sizeof(name), "%sweights", prefix);
-		reply_field_error(reply, name, "must be an object {kind: weight}, e.g. {\"school\": 2}");
+		reply_field_error(reply, name,
+				  "must be an object {kind: weight}, e.g. {\"school\": 2}");
 		return;
 	}
 	json_object_foreach((json_t *)w, key, v) {
 		snprintf(name, sizeof(name), "%sweights.%s", prefix, key);
 		if (!is_one_of(key, EM_ORG_KINDS))
-			reply_field_error(reply, name, "is not a kind of organization (school, "
-						       "preschool, additional, vocational, special)");
+			reply_field_error(reply, name,
+					  "is not a kind of organization (school, "
+					  "preschool, additional, vocational, special)");
 		else if (!json_is_number(v))
 			reply_field_error(reply, name, "must be a number");
 		else if (json_number_value(v) < 0 || json_number_value(v) > 1000)
@@ -105,7 +107,8 @@ static void check_bounds(const json_t *item, const json_t *ind, const char *pref
 		else if (strcmp(type, "percent") == 0 && (x < 0 || x > 100))
 			reply_field_error(reply, name, "must be within 0..100 for a percent");
 		else if (strcmp(type, "integer") == 0 && x != floor(x))
-			reply_field_error(reply, name, "must be a whole number for an integer indicator");
+			reply_field_error(reply, name,
+					  "must be a whole number for an integer indicator");
 		else
 			ok = true;
 		if (!ok)
@@ -116,8 +119,9 @@ static void check_bounds(const json_t *item, const json_t *ind, const char *pref
 		return;
 	if (!(merged_bound(item, ind, "min_value") < merged_bound(item, ind, "max_value"))) {
 		snprintf(name, sizeof(name), "%smax_value", prefix);
-		reply_field_error(reply, name, "must be greater than min_value (the catalog's "
-					       "where not given)");
+		reply_field_error(reply, name,
+				  "must be greater than min_value (the catalog's "
+				  "where not given)");
 	}
 }
 
@@ -125,8 +129,8 @@ static void check_bounds(const json_t *item, const json_t *ind, const char *pref
 static void check_change(const json_t *item, size_t i, const json_t *catalog, json_t *seen,
 			 struct em_reply *reply)
 {
-	static const char *const KNOWN[] = {"code",      "exclude",   "weights", "min_value",
-					    "max_value", "polarity",  NULL};
+	static const char *const KNOWN[] = {"code",      "exclude",  "weights", "min_value",
+					    "max_value", "polarity", NULL};
 	static const char *const POLARITIES[] = {"up", "down", NULL};
 	const json_t *code = json_object_get(item, "code"), *ind, *x;
 	char prefix[64], name[160];
@@ -158,7 +162,8 @@ static void check_change(const json_t *item, size_t i, const json_t *catalog, js
 		if (!json_is_boolean(x))
 			reply_field_error(reply, name, "must be true or false");
 		else if (json_is_true(x) && json_object_size(item) > 2)
-			reply_field_error(reply, name, "an excluded indicator takes no other change");
+			reply_field_error(reply, name,
+					  "an excluded indicator takes no other change");
 	}
 	if ((x = json_object_get(item, "weights")))
 		check_weights(x, prefix, reply);
@@ -219,12 +224,13 @@ static void check_thresholds(const json_t *t, const json_t *campaign, struct em_
 		v[i] = as_sent(x);
 	}
 	if (ok && !(v[2] < v[1] && v[1] < v[0]))
-		reply_field_error(reply, "thresholds", "must rise strictly: low < sufficient < high "
-						       "(the campaign's where not given)");
+		reply_field_error(reply, "thresholds",
+				  "must rise strictly: low < sufficient < high "
+				  "(the campaign's where not given)");
 }
 
 void sim_check_body(const json_t *body, const struct sim_ctx *ctx, const json_t *from,
-		       struct em_reply *reply)
+		    struct em_reply *reply)
 {
 	static const char *const KNOWN[] = {"indicators", "thresholds", "values_from", NULL};
 	const json_t *x;

@@ -23,6 +23,7 @@
  * is an earlier campaign of the same region (else null); with $9, the latest
  * earlier campaign of the region (null if none).
  */
+/* clang-format off */
 DB_STMT(SIM_CONTEXT) = {
 	"simulation_context",
 	"SELECT jsonb_build_object('thresholds', jsonb_build_object('high', c.threshold_high, "
@@ -37,27 +38,34 @@ DB_STMT(SIM_CONTEXT) = {
 	"FROM campaigns c WHERE c.id = $7::bigint AND"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
 	9};
+/* clang-format on */
 
 /* {"high": n, "sufficient": n, "low": n, "critical": n} of a level column. */
+/* clang-format off */
 #define SQL_LEVELS(col)                                                                   \
 	"jsonb_build_object('high', count(*) FILTER (WHERE " col " = 'high'), "          \
 	"'sufficient', count(*) FILTER (WHERE " col " = 'sufficient'), "                  \
 	"'low', count(*) FILTER (WHERE " col " = 'low'), "                                \
 	"'critical', count(*) FILTER (WHERE " col " = 'critical'))"
+/* clang-format on */
 
 /* Spearman's rho from the sums of average ranks x, y: Pearson's r of the ranks,
  * exact up to the square root; null under 2 rows or without variance. */
+/* clang-format off */
 #define SQL_SPEARMAN(x, y)                                                                \
 	"(SELECT CASE WHEN q.n > 1 AND q.vx > 0 AND q.vy > 0 THEN "                        \
 	" round((q.n * q.sxy - q.sx * q.sy) / sqrt(q.vx * q.vy), 6) END FROM (SELECT "     \
 	" count(*)::numeric AS n, sum(" x ") AS sx, sum(" y ") AS sy, sum(" x " * " y ") AS sxy, " \
 	" count(*) * sum(" x " * " x ") - sum(" x ") ^ 2 AS vx, "                          \
 	" count(*) * sum(" y " * " y ") - sum(" y ") ^ 2 AS vy"
+/* clang-format on */
 
 /* Mean absolute and largest rank shift of the compared rows (both ranks). */
+/* clang-format off */
 #define SQL_SHIFTS                                                                        \
 	"'compared', count(*) FILTER (WHERE x.shift IS NOT NULL), "                        \
 	"'mean_abs', round(avg(abs(x.shift)), 4), 'max_abs', max(abs(x.shift))"
+/* clang-format on */
 
 /*
  * The simulation. $1..$6 caller, $7 the campaign (catalog, thresholds), $8
@@ -73,6 +81,7 @@ DB_STMT(SIM_CONTEXT) = {
  * which GCC and Clang take (as meson.build does for the embedded files). */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverlength-strings"
+/* clang-format off */
 DB_STMT(SIMULATE) = {
 	"simulation_run",
 	"WITH c AS (SELECT c.id, "
@@ -169,19 +178,23 @@ DB_STMT(SIMULATE) = {
 	"   LIMIT $12::int) z), '[]'::jsonb))) "
 	"FROM c",
 	12};
+/* clang-format on */
 #pragma GCC diagnostic pop
 
 /* The summary kept of a run, from its answer $1. */
+/* clang-format off */
 #define SQL_SIM_SUMMARY(doc)                                                              \
 	"jsonb_build_object('counted', " doc "->'counted', 'include', " doc "->'include', "   \
 	"'thresholds', " doc "->'thresholds', 'levels', " doc "->'levels', "               \
 	"'changed', " doc "->'changed'->'count', 'rank_shift', (" doc "->'rank_shift') - "  \
 	"'largest', 'spearman', " doc "->'spearman', 'unmatched_indicators', "             \
 	doc "->'unmatched_indicators')"
+/* clang-format on */
 
 /* $1..$6 the caller, $7 campaign,
  * $8 actor, $9 the request, $10 the answer, $11 request id -> the answer with the record's id
  * and time. A municipal operator's run is recorded for its municipality. */
+/* clang-format off */
 DB_STMT(SIM_SAVE) = {
 	"simulation_save",
 	"WITH d AS (SELECT $10::jsonb AS doc), "
@@ -202,10 +215,12 @@ DB_STMT(SIM_SAVE) = {
 	"'municipality_id', " s ".municipality_id, 'values_campaign_id', "                  \
 	s ".values_campaign_id, 'user_id', " s ".user_id, 'role', " s ".role, 'request', "  \
 	s ".request, 'summary', " s ".summary, 'created_at', " s ".created_at)"
+/* clang-format on */
 
 /* The runs of campaign $7 the caller may see (a regional operator: the region's; a
  * municipal operator: the region's and its own municipality's, as the cycle report counts
  * them; a record holds no personal data), newest first: $8 limit + 1, $9 before id. */
+/* clang-format off */
 DB_STMT(SIM_LIST) = {
 	"simulation_list",
 	"SELECT " SIM_RUN_JSON("s") ", s.id FROM simulations s JOIN campaigns c "
@@ -215,6 +230,7 @@ DB_STMT(SIM_LIST) = {
 	"  OR s.municipality_id = $4::bigint) "
 	" AND ($9::bigint IS NULL OR s.id < $9::bigint) ORDER BY s.id DESC LIMIT $8::int",
 	9};
+/* clang-format on */
 
 /* values_from: a campaign id, or "previous"; none (*id 0): the campaign's own values. */
 static void parse_values_from(const json_t *v, struct em_reply *reply, int64_t *id, bool *previous)
@@ -228,8 +244,7 @@ static void parse_values_from(const json_t *v, struct em_reply *reply, int64_t *
 	else if (json_is_integer(v) && json_integer_value(v) > 0)
 		*id = json_integer_value(v);
 	else
-		reply_field_error(reply, "values_from",
-				  "must be a campaign id or \"previous\"");
+		reply_field_error(reply, "values_from", "must be a campaign id or \"previous\"");
 }
 
 /* The campaign's context. Not found before invalid: a campaign that is not
@@ -384,8 +399,8 @@ enum em_err campaign_simulate(struct em_req *req, const struct em_args *args, js
 	return rc;
 }
 
-enum em_err campaign_simulations_list(struct em_req *req, const struct em_args *args,
-				      json_t *body, struct em_reply *reply)
+enum em_err campaign_simulations_list(struct em_req *req, const struct em_args *args, json_t *body,
+				      struct em_reply *reply)
 {
 	struct list_page page;
 	const char *sort = req_query(req, "sort");

@@ -17,10 +17,12 @@
 #include "effmon/warnings.h"
 
 /* The same warning: campaign, head, type and direction. */
+/* clang-format off */
 #define SAME_WARNING(r, w)                                                                    \
 	r ".campaign_id = $7::bigint AND " r ".addressee_manager_id = " w ".manager_id AND " r   \
 	".warning ->> 'type' = " w ".type AND coalesce(" r ".warning ->> 'direction', '') = "     \
 	"coalesce(" w ".direction_code, '') AND " r ".status <> 'withdrawn'"
+/* clang-format on */
 
 /*
  * One draft per warning of an active head (of one kind and direction, once per
@@ -28,6 +30,7 @@
  * $1 role, $7 campaign, $8 body, $9 actor, $10 request id, $11 types (NULL: all)
  * -> created, skipped, ids, threshold, completeness bound.
  */
+/* clang-format off */
 DB_STMT(WDRAFT_GENERATE) = {
 	"warning_drafts_generate",
 	"WITH o AS (SELECT c.title, coalesce(($8::jsonb ->> 'threshold')::numeric, "
@@ -54,6 +57,7 @@ DB_STMT(WDRAFT_GENERATE) = {
 	"SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM w WHERE taken), "
 	" (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM ins), o.t, o.b FROM o",
 	11};
+/* clang-format on */
 
 static const char *const SOURCES[] = {"weak_directions", "warnings", NULL};
 
@@ -75,7 +79,8 @@ static enum em_err drafts_answer(const struct drafts_run *d, PGresult *gen)
 		return rc;
 	json_t *types = json_object_get(d->body, "types");
 	char *tj = types ? json_dumps(types, JSON_COMPACT) : NULL;
-	int n = asprintf(&text, "{\"from\":\"warnings\",\"types\":%s,\"created\":%s,\"skipped\":%s,"
+	int n = asprintf(&text,
+			 "{\"from\":\"warnings\",\"types\":%s,\"created\":%s,\"skipped\":%s,"
 			 "\"threshold\":%s,\"completeness\":%s,\"items\":%s}",
 			 tj ? tj : "null", PQgetvalue(gen, 0, 0), PQgetvalue(gen, 0, 1),
 			 PQgetvalue(gen, 0, 3), PQgetvalue(gen, 0, 4), items);
@@ -118,7 +123,8 @@ enum em_err warning_drafts(struct em_req *req, int64_t campaign, json_t *body, c
 	json_decref(rest);
 	warning_types_json(json_object_get(body, "types"), "types", types, sizeof(types), reply);
 	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the request for drafts from warnings is not "
+		return reply_fail(reply, EM_EINVAL,
+				  "the request for drafts from warnings is not "
 				  "valid");
 	d.types = types[0] ? types : NULL;
 	return db_tx(req->db, wdrafts_tx, &d);

@@ -25,6 +25,7 @@ const char *const WARNING_TYPES[] = {"decline_total", "decline_direction", "belo
 /* The campaign if visible ($1..$6 caller, $7 id), with what the answer says it
  * used: $8 threshold, $9 completeness bound, $10 include -> a JSON object. The
  * campaigns are this one and the two before it, oldest first. */
+/* clang-format off */
 DB_STMT(WARN_CAMPAIGN) = {
 	"warnings_campaign",
 	"WITH c AS (SELECT c.* FROM campaigns c WHERE c.id = $7::bigint AND"
@@ -37,9 +38,12 @@ DB_STMT(WARN_CAMPAIGN) = {
 	" 'campaigns', (SELECT jsonb_agg(jsonb_build_object('id', p.id, 'year', p.year) "
 	"  ORDER BY p.year) FROM p))::text FROM c",
 	10};
+/* clang-format on */
 
 /* The key that orders a submission's warnings: type, then direction. */
+/* clang-format off */
 #define WARN_KEY "(w.type_order * 100 + coalesce(w.direction_position, 0))"
+/* clang-format on */
 
 /*
  * $1..$6 caller, $7 campaign, $8 include
@@ -48,6 +52,7 @@ DB_STMT(WARN_CAMPAIGN) = {
  * after key -> json, submission id, key. recommendation_id: the recommendation
  * made from the warning (not withdrawn; a draft only for the issuing side).
  */
+/* clang-format off */
 DB_STMT(WARN_LIST) = {
 	"warnings_list",
 	"SELECT jsonb_build_object('type', w.type, 'campaign_id', $7::bigint, "
@@ -72,6 +77,7 @@ DB_STMT(WARN_LIST) = {
 	" AND ($15::bigint IS NULL OR (w.submission_id, " WARN_KEY ") > ($15::bigint, $16::int)) "
 	"ORDER BY 2, 3 LIMIT $14::int",
 	16};
+/* clang-format on */
 
 /* --- Parameters ------------------------------------------------------------------------ */
 
@@ -113,7 +119,8 @@ void warning_types_query(const char *csv, const char *field, char *out, size_t o
 		const char *comma = strchr(p, ',');
 		size_t n = comma ? (size_t)(comma - p) : strlen(p);
 		if (!add_type(p, n, out, outlen, &seen)) {
-			reply_field_error(reply, field, "must be one or more of decline_total, "
+			reply_field_error(reply, field,
+					  "must be one or more of decline_total, "
 					  "decline_direction, below_threshold, low_completeness, "
 					  "separated by commas");
 			return;
@@ -137,7 +144,8 @@ void warning_types_json(const json_t *arr, const char *field, char *out, size_t 
 	if (!arr)
 		return;
 	if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > NTYPES) {
-		reply_field_error(reply, field, "must be an array of 1 to %d warning types", NTYPES);
+		reply_field_error(reply, field, "must be an array of 1 to %d warning types",
+				  NTYPES);
 		return;
 	}
 	snprintf(out, outlen, "{");
@@ -145,9 +153,11 @@ void warning_types_json(const json_t *arr, const char *field, char *out, size_t 
 		snprintf(f, sizeof(f), "%s[%zu]", field, i);
 		unsigned before = seen;
 		if (!json_is_string(v) || !known_type(json_string_value(v), json_string_length(v)))
-			reply_field_error(reply, f, "must be one of decline_total, decline_direction, "
+			reply_field_error(reply, f,
+					  "must be one of decline_total, decline_direction, "
 					  "below_threshold, low_completeness");
-		else if (add_type(json_string_value(v), json_string_length(v), out, outlen, &seen) &&
+		else if (add_type(json_string_value(v), json_string_length(v), out, outlen,
+				  &seen) &&
 			 seen == before)
 			reply_field_error(reply, f, "%s is named twice", json_string_value(v));
 	}
@@ -178,15 +188,16 @@ static const char *decimal_param(struct em_req *req, struct em_reply *reply, con
 	}
 	if (*p || digits == 0 || digits > 3 || (dot && decimals == 0) || decimals > 4 ||
 	    strtod(v, NULL) > max) {
-		reply_field_error(reply, name, "must be a number from 0 to %g with at most 4 "
-				  "decimals", max);
+		reply_field_error(reply, name,
+				  "must be a number from 0 to %g with at most 4 "
+				  "decimals",
+				  max);
 		return NULL;
 	}
 	return v;
 }
 
-static void id_param(struct em_req *req, struct em_reply *reply, const char *name,
-		     const char **out)
+static void id_param(struct em_req *req, struct em_reply *reply, const char *name, const char **out)
 {
 	int64_t id;
 
@@ -209,7 +220,8 @@ static void page_parse(struct em_req *req, struct em_reply *reply, struct list_p
 	page->limit = list_limit_parse(req, reply, LIST_DEFAULT_LIMIT);
 	page->sort = "id";
 	if (sort && strcmp(sort, "id") != 0)
-		reply_field_error(reply, "sort", "warnings are ordered by submission id, then type "
+		reply_field_error(reply, "sort",
+				  "warnings are ordered by submission id, then type "
 				  "and direction: sort takes id only");
 	if (!cursor)
 		return;
@@ -273,8 +285,8 @@ static void etag_reply(struct em_req *req, struct em_reply *reply)
 	unsigned char h[16];
 	char hex[33], etag[48];
 
-	crypto_generichash(h, sizeof(h), (const unsigned char *)reply->text, reply->text_len,
-			   NULL, 0);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)reply->text, reply->text_len, NULL,
+			   0);
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
 	snprintf(etag, sizeof(etag), "W/\"warn-%s\"", hex);
 	analysis_etag_reply(req, reply, etag);

@@ -115,10 +115,13 @@ enum em_err cycle_insert_for_manager(struct em_req *req, const struct db_stmt *i
 static const char *const DECISIONS[] = {"fits_position", "fits_position_conditionally",
 					"does_not_fit_position", NULL};
 
+/* clang-format off */
 #define ATT_SCOPE SQL_SCOPE_MGR("m")
 #define SQL_SCOPE_MGR(m) CYCLE_SCOPE(m ".region_id", m ".municipality_id", m ".organization_id", m ".id")
 #define ATT_VALID(a) "(" a ".attested_on <= em_today() AND " a ".valid_until >= em_today())"
+/* clang-format on */
 /* The attestations of table t as a, with their manager m and scores sc. */
+/* clang-format off */
 #define ATT_FROM_OF(t)                                                                     \
 	" FROM " t " a JOIN managers m ON m.id = a.manager_id"                               \
 	" CROSS JOIN LATERAL (SELECT coalesce(jsonb_agg(jsonb_build_object('competency', "   \
@@ -153,6 +156,7 @@ DB_STMT(ATT_LIST) = {
 	" AND ($13::bigint IS NULL OR m.organization_id = $13::bigint)"
 	" ORDER BY a.id LIMIT $7::int",
 	13};
+/* clang-format on */
 
 static const struct list_filter ATT_FILTERS[] = {
 	{"manager_id", FILTER_ID, NULL},      {"decision", FILTER_ENUM, DECISIONS},
@@ -162,6 +166,7 @@ static const struct list_filter ATT_FILTERS[] = {
 
 /* A visible manager's attestations, newest first, and the one valid today (the
  * latest of those valid). $7 manager id; no row: the manager is not visible. */
+/* clang-format off */
 DB_STMT(ATT_OF_MANAGER) = {
 	"attestation_of_manager",
 	"SELECT jsonb_build_object('items', coalesce((SELECT jsonb_agg(" ATT_JSON
@@ -170,6 +175,7 @@ DB_STMT(ATT_OF_MANAGER) = {
 	"  AND " ATT_VALID("a") " ORDER BY a.attested_on DESC, a.id DESC LIMIT 1)) "
 	"FROM managers m0 WHERE m0.id = $7::bigint AND" SQL_SCOPE_MGR("m0"),
 	7};
+/* clang-format on */
 
 /* GET /attestations and /attestations/{id}. */
 CYCLE_READ_HANDLERS(attestations, "attestation", ATT_GET, ATT_LIST, ATT_FILTERS)
@@ -200,6 +206,7 @@ static const struct field ATT_UPDATE[] = {
 /* Each score against the catalog, then the catalog's competencies missing from the
  * body, then whether the date is in the future. $1 body.
  * -> kind (item | missing | future), index, code, found, max, over max. */
+/* clang-format off */
 DB_STMT(ATT_CHECK) = {
 	"attestation_check",
 	"SELECT 'item', x.ord - 1, x.e ->> 'competency', c.id IS NOT NULL, c.max_score, "
@@ -212,8 +219,10 @@ DB_STMT(ATT_CHECK) = {
 	"UNION ALL SELECT 'future', NULL, em_today()::text, ($1::jsonb ->> 'attested_on')::date > "
 	" em_today(), NULL, false",
 	1};
+/* clang-format on */
 
 /* $1..$6 caller, $7 body, $8 actor, $9 request id -> id (none: manager not visible). */
+/* clang-format off */
 DB_STMT(ATT_INSERT) = {
 	"attestation_create",
 	"WITH b AS (SELECT $7::jsonb AS b),"
@@ -240,6 +249,7 @@ DB_STMT(ATT_INSERT) = {
 	"  m.organization_id FROM ins, m) "
 	"SELECT ins.id FROM ins",
 	9};
+/* clang-format on */
 
 /* The scores array's shape, item by item, before the catalog is asked. */
 static void check_scores(const json_t *scores, struct em_reply *reply)
@@ -254,8 +264,10 @@ static void check_scores(const json_t *scores, struct em_reply *reply)
 		return;
 	}
 	if (!json_is_array(scores) || json_array_size(scores) > MAX_SCORES) {
-		reply_field_error(reply, "scores", "must be an array of at most %d items "
-				  "{competency, score}", MAX_SCORES);
+		reply_field_error(reply, "scores",
+				  "must be an array of at most %d items "
+				  "{competency, score}",
+				  MAX_SCORES);
 		return;
 	}
 	json_array_foreach(scores, i, item) {
@@ -276,13 +288,15 @@ static void check_scores(const json_t *scores, struct em_reply *reply)
 		} else if (!json_is_string(v) || json_string_length(v) < 1 ||
 			   json_string_length(v) > 64 ||
 			   strlen(json_string_value(v)) != json_string_length(v)) {
-			reply_field_error(reply, f, "must be a competency code (1 to 64 characters)");
+			reply_field_error(reply, f,
+					  "must be a competency code (1 to 64 characters)");
 		} else {
 			for (size_t j = 0; j < i; j++) {
 				const char *other = json_string_value(
 					json_object_get(json_array_get(scores, j), "competency"));
 				if (other && strcmp(other, json_string_value(v)) == 0) {
-					reply_field_error(reply, f, "competency %s is already in "
+					reply_field_error(reply, f,
+							  "competency %s is already in "
 							  "scores[%zu]: one score per competency",
 							  other, j);
 					break;
@@ -295,7 +309,8 @@ static void check_scores(const json_t *scores, struct em_reply *reply)
 			reply_field_error(reply, f, "is required");
 		else if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			 json_integer_value(v) > 1000)
-			reply_field_error(reply, f, "must be a whole number from 0 to the "
+			reply_field_error(reply, f,
+					  "must be a whole number from 0 to the "
 					  "competency's max_score");
 	}
 }
@@ -310,12 +325,16 @@ static void check_catalog(PGresult *res, struct em_reply *reply)
 		const char *code = PQgetvalue(res, i, 2);
 		if (strcmp(kind, "future") == 0) {
 			if (db_bool(res, i, 3))
-				reply_field_error(reply, "attested_on", "must not be after today (%s): "
-						  "an attestation records a meeting that took place", code);
+				reply_field_error(
+					reply, "attested_on",
+					"must not be after today (%s): "
+					"an attestation records a meeting that took place",
+					code);
 		} else if (strcmp(kind, "missing") == 0) {
-			reply_field_error(reply, "scores", "competency %s (max_score %s) has no score: "
-					  "every competency of the catalog needs one", code,
-					  PQgetvalue(res, i, 4));
+			reply_field_error(reply, "scores",
+					  "competency %s (max_score %s) has no score: "
+					  "every competency of the catalog needs one",
+					  code, PQgetvalue(res, i, 4));
 		} else if (!db_bool(res, i, 3)) {
 			snprintf(f, sizeof(f), "scores[%s].competency", PQgetvalue(res, i, 1));
 			reply_field_error(reply, f, "no competency %s in the catalog", code);
@@ -348,8 +367,8 @@ static enum em_err att_write(const struct cycle_create *c, int64_t *id)
 enum em_err attestations_create(struct em_req *req, const struct em_args *args, json_t *body,
 				struct em_reply *reply)
 {
-	struct cycle_create c = {req, body, reply, &ATT_GET, "attestation",
-				 "/api/v1/attestations", att_write, NULL};
+	struct cycle_create c = {
+		req, body, reply, &ATT_GET, "attestation", "/api/v1/attestations", att_write, NULL};
 	json_t *rest = json_deep_copy(body);
 	const char *on, *until;
 	enum em_err rc;
@@ -379,6 +398,7 @@ enum em_err attestations_create(struct em_req *req, const struct em_args *args, 
 /* --- Corrections ---------------------------------------------------------------------------- */
 
 /* $1..$6 caller, $7 id, $8 body, $9 version, $10 actor, $11 request id -> json, version. */
+/* clang-format off */
 DB_STMT(ATT_UPDATE_SQL) = {
 	"attestation_update",
 	"WITH old AS (SELECT a.*, m.region_id, m.municipality_id, m.organization_id "
@@ -394,6 +414,7 @@ DB_STMT(ATT_UPDATE_SQL) = {
 	"  $11, old.region_id, old.municipality_id, old.organization_id FROM upd JOIN old USING (id)) "
 	"SELECT " ATT_JSON ", a.version" ATT_FROM_OF("upd"),
 	11};
+/* clang-format on */
 
 static const struct constraint_map ATT_CONSTRAINTS[] = {
 	{"attestations_valid_until", "valid_until", "must be after attested_on", EM_EINVAL},
@@ -403,16 +424,23 @@ static const struct constraint_map ATT_CONSTRAINTS[] = {
 enum em_err attestations_update(struct em_req *req, const struct em_args *args, json_t *body,
 				struct em_reply *reply)
 {
-	struct update_run u = {.req = req, .reply = reply, .id = args->id[0], .body = body,
-			       .body_text = req->body, .st = &ATT_UPDATE_SQL, .get = &ATT_GET,
-			       .constraints = ATT_CONSTRAINTS, .entity = "attestation"};
+	struct update_run u = {.req = req,
+			       .reply = reply,
+			       .id = args->id[0],
+			       .body = body,
+			       .body_text = req->body,
+			       .st = &ATT_UPDATE_SQL,
+			       .get = &ATT_GET,
+			       .constraints = ATT_CONSTRAINTS,
+			       .entity = "attestation"};
 	enum em_err rc;
 
 	if ((rc = require_if_match(req, reply, &u.version)) != EM_OK)
 		return rc;
 	validate_object(body, ATT_UPDATE, sizeof(ATT_UPDATE) / sizeof(ATT_UPDATE[0]), reply);
 	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "only commission, protocol_number and "
+		return reply_fail(reply, EM_EINVAL,
+				  "only commission, protocol_number and "
 				  "valid_until of an attestation may be corrected");
 	if (json_object_size(body) == 0)
 		return reply_fail(reply, EM_EINVAL, "the body names no field to change");

@@ -13,12 +13,15 @@
 #include "effmon/registry.h"
 
 /* What a client may create; 'revocation' comes only from /revoke. */
+/* clang-format off */
 #define CREATED_TYPES                                                                        \
 	"bonus", "training_referral", "reserve_inclusion", "commendation", "warning",          \
 		"attestation_referral", "contract_extension", "contract_termination_proposal"
+/* clang-format on */
 static const char *const TYPES[] = {CREATED_TYPES, NULL};
 static const char *const ALL_TYPES[] = {CREATED_TYPES, "revocation", NULL};
 
+/* clang-format off */
 #define DEC_SCOPE CYCLE_SCOPE("m.region_id", "m.municipality_id", "m.organization_id", "m.id")
 #define DEC_FROM                                                                             \
 	" FROM decisions d JOIN managers m ON m.id = d.manager_id"                              \
@@ -60,6 +63,7 @@ DB_STMT(DEC_LIST) = {
 	" AND ($14::bigint IS NULL OR m.organization_id = $14::bigint)"
 	" ORDER BY d.id LIMIT $7::int",
 	14};
+/* clang-format on */
 
 static const struct list_filter DEC_FILTERS[] = {
 	{"manager_id", FILTER_ID, NULL},      {"campaign_id", FILTER_ID, NULL},
@@ -86,6 +90,7 @@ static const struct field DEC_CREATE[] = {
 
 /* The links of a new decision: manager visible, campaign of the manager's region,
  * attestation of the same manager. $1..$6 caller, $7 body. */
+/* clang-format off */
 DB_STMT(DEC_CHECK) = {
 	"decision_check",
 	"SELECT m.id IS NOT NULL, "
@@ -96,8 +101,10 @@ DB_STMT(DEC_CHECK) = {
 	"FROM (SELECT 1) one LEFT JOIN managers m ON m.id = ($7::jsonb ->> 'manager_id')::bigint "
 	" AND" DEC_SCOPE,
 	7};
+/* clang-format on */
 
 /* $1..$6 caller, $7 body, $8 actor, $9 request id -> id. */
+/* clang-format off */
 DB_STMT(DEC_INSERT) = {
 	"decision_create",
 	"WITH b AS (SELECT $7::jsonb AS b),"
@@ -113,6 +120,7 @@ DB_STMT(DEC_INSERT) = {
 	"  to_jsonb(ins), $9, m.region_id, m.municipality_id, m.organization_id FROM ins, m) "
 	"SELECT ins.id FROM ins",
 	9};
+/* clang-format on */
 
 static const struct constraint_map DEC_CONSTRAINTS[] = {
 	{"decisions_amount", "amount", "is required (> 0) for a bonus and not taken otherwise",
@@ -131,8 +139,8 @@ static void check_amount(const json_t *body, struct em_reply *reply)
 		return;
 	if (strcmp(type, "bonus") != 0) {
 		if (given)
-			reply_field_error(reply, "amount", "is taken only for a bonus, not for a %s",
-					  type);
+			reply_field_error(reply, "amount",
+					  "is taken only for a bonus, not for a %s", type);
 		return;
 	}
 	if (!given) {
@@ -145,7 +153,8 @@ static void check_amount(const json_t *body, struct em_reply *reply)
 		if (v <= 0)
 			reply_field_error(reply, "amount", "must be greater than 0");
 		else if ((off < 0 ? -off : off) > 1e-6 * (cents > 1 ? cents : 1))
-			reply_field_error(reply, "amount", "must have at most two decimals (roubles "
+			reply_field_error(reply, "amount",
+					  "must have at most two decimals (roubles "
 					  "and kopecks)");
 	}
 }
@@ -165,7 +174,8 @@ static enum em_err dec_write(const struct cycle_create *c, int64_t *id)
 	if (!db_bool(res, 0, 0))
 		reply_field_error(c->reply, "manager_id", "no such manager in your scope");
 	else if (!db_bool(res, 0, 1))
-		reply_field_error(c->reply, "campaign_id", "no such campaign in the manager's region");
+		reply_field_error(c->reply, "campaign_id",
+				  "no such campaign in the manager's region");
 	if (db_bool(res, 0, 0) && !db_bool(res, 0, 2))
 		reply_field_error(c->reply, "basis_attestation_id",
 				  "no such attestation of this manager");
@@ -178,7 +188,7 @@ static enum em_err dec_write(const struct cycle_create *c, int64_t *id)
 enum em_err decisions_create(struct em_req *req, const struct em_args *args, json_t *body,
 			     struct em_reply *reply)
 {
-	struct cycle_create c = {req, body, reply, &DEC_GET, "decision", "/api/v1/decisions",
+	struct cycle_create c = {req,       body, reply, &DEC_GET, "decision", "/api/v1/decisions",
 				 dec_write, NULL};
 
 	(void)args;
@@ -194,14 +204,17 @@ enum em_err decisions_create(struct em_req *req, const struct em_args *args, jso
 /* --- Revocation ----------------------------------------------------------------------------- */
 
 /* Locks a visible decision: version, type, revoked by, revoked at, issuer role. */
+/* clang-format off */
 DB_STMT(DEC_LOCK) = {
 	"decision_lock",
 	"SELECT d.version, d.type, d.revoked_by_decision_id, d.revoked_at, d.issuer_role "
 	"FROM decisions d JOIN managers m ON m.id = d.manager_id "
 	"WHERE d.id = $7::bigint AND" DEC_SCOPE " FOR UPDATE OF d",
 	7};
+/* clang-format on */
 
 /* $1 role, $7 id, $8 body, $9 actor, $10 request id -> the revocation's id. */
+/* clang-format off */
 DB_STMT(DEC_REVOKE) = {
 	"decision_revoke",
 	"WITH b AS (SELECT $8::jsonb AS b),"
@@ -222,6 +235,7 @@ DB_STMT(DEC_REVOKE) = {
 	"  $10, old.region_id, old.municipality_id, old.organization_id FROM upd, old) "
 	"SELECT ins.id FROM ins",
 	10};
+/* clang-format on */
 
 static const struct field REVOKE_FIELDS[] = {
 	{"reason", F_STRING, true, false, 1, 4000, NULL},
@@ -237,23 +251,29 @@ struct dec_revoke {
 
 /* Whether the locked decision (DEC_LOCK's row) may be revoked by the caller:
  * EM_OK, or the failure in reply. */
-static enum em_err may_revoke(const struct em_req *req, const struct dec_revoke *v,
-			      PGresult *lock, struct em_reply *reply)
+static enum em_err may_revoke(const struct em_req *req, const struct dec_revoke *v, PGresult *lock,
+			      struct em_reply *reply)
 {
 	if (strcmp(PQgetvalue(lock, 0, 1), "revocation") == 0)
-		return reply_fail(reply, EM_ECONFLICT, "decision %lld is itself a revocation: it is "
-				  "not revoked; record a new decision instead", (long long)v->id);
+		return reply_fail(reply, EM_ECONFLICT,
+				  "decision %lld is itself a revocation: it is "
+				  "not revoked; record a new decision instead",
+				  (long long)v->id);
 	if (!PQgetisnull(lock, 0, 2))
-		return reply_fail(reply, EM_ECONFLICT, "decision %lld was already revoked by "
-				  "decision %s at %s", (long long)v->id, PQgetvalue(lock, 0, 2),
-				  PQgetvalue(lock, 0, 3));
+		return reply_fail(reply, EM_ECONFLICT,
+				  "decision %lld was already revoked by "
+				  "decision %s at %s",
+				  (long long)v->id, PQgetvalue(lock, 0, 2), PQgetvalue(lock, 0, 3));
 	if (atol(PQgetvalue(lock, 0, 0)) != v->version)
 		return reply_changed(reply, "decision", PQgetvalue(lock, 0, 0));
 	if (req->caller.role == EM_ROLE_MUNICIPAL &&
 	    strcmp(PQgetvalue(lock, 0, 4), "municipal_operator") != 0)
-		return reply_fail(reply, EM_EFORBIDDEN, "decision %lld was made by a %s: a regional "
-				  "operator or an admin revokes it (a municipal operator revokes only "
-				  "municipal decisions)", (long long)v->id, PQgetvalue(lock, 0, 4));
+		return reply_fail(
+			reply, EM_EFORBIDDEN,
+			"decision %lld was made by a %s: a regional "
+			"operator or an admin revokes it (a municipal operator revokes only "
+			"municipal decisions)",
+			(long long)v->id, PQgetvalue(lock, 0, 4));
 	return EM_OK;
 }
 
@@ -288,8 +308,8 @@ enum em_err decisions_revoke(struct em_req *req, const struct em_args *args, jso
 			     struct em_reply *reply)
 {
 	struct dec_revoke v = {args->id[0], 0};
-	struct cycle_create c = {req, body, reply, &DEC_GET, "decision", "/api/v1/decisions",
-				 revoke_write, &v};
+	struct cycle_create c = {
+		req, body, reply, &DEC_GET, "decision", "/api/v1/decisions", revoke_write, &v};
 	enum em_err rc;
 
 	if ((rc = require_if_match(req, reply, &v.version)) != EM_OK)

@@ -18,6 +18,7 @@ static const char *const RECURRENCES[] = {"once", "annual", "continuous", NULL};
 
 /* Arrays are checked by check_list; the table sees the body without them. */
 /* number and title are required to create (req), the rest never. */
+/* clang-format off */
 #define MS_FIELDS(req)                                                                   \
 	{"number", F_STRING, req, false, 1, 41, NULL},                                    \
 	{"title", F_STRING, req, false, 1, 4000, NULL},                                   \
@@ -25,6 +26,7 @@ static const char *const RECURRENCES[] = {"once", "annual", "continuous", NULL};
 	{"due_on", F_DATE, false, true, 0, 0, NULL},                                      \
 	{"recurrence", F_ENUM, false, false, 0, 0, RECURRENCES},                          \
 	{"expected_result", F_STRING, false, true, 0, 4000, NULL}
+/* clang-format on */
 static const struct field MS_CREATE[] = {MS_FIELDS(true)};
 static const struct field MS_UPDATE[] = {
 	MS_FIELDS(false),

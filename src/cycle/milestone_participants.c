@@ -12,14 +12,17 @@
 #include "effmon/registry.h"
 #include "milestone.h"
 
+/* clang-format off */
 #define PART_JSON(p, g, o)                                                                  \
 	"jsonb_build_object('milestone_id', " p ".milestone_id, 'manager_id', " g ".id, "      \
 	"'full_name', " g ".full_name, 'organization_id', " g ".organization_id, "            \
 	"'organization_name', " o ".short_name, 'municipality_id', " g ".municipality_id, "   \
 	"'region_id', " g ".region_id, 'added_by', " p ".added_by, 'added_at', " p             \
 	".created_at)"
+/* clang-format on */
 
 /* One row per visible milestone (none: 404): its participants the caller may see. */
+/* clang-format off */
 DB_STMT(PART_LIST) = {
 	"milestone_participants",
 	"SELECT coalesce((SELECT jsonb_agg(" PART_JSON("p", "g", "o") " ORDER BY "
@@ -31,9 +34,11 @@ DB_STMT(PART_LIST) = {
 	"FROM milestones m JOIN roadmaps r ON r.id = m.roadmap_id "
 	"WHERE m.id = $7::bigint AND" MS_SCOPE("r"),
 	7};
+/* clang-format on */
 
 /* $7 milestone (locked), $8 manager, $9 actor, $10 request id. The manager must be
  * visible to the caller, active and in the roadmap's territory. */
+/* clang-format off */
 DB_STMT(PART_ADD) = {
 	"milestone_participant_add",
 	"WITH r AS (SELECT r.* FROM roadmaps r JOIN milestones m ON m.roadmap_id = r.id "
@@ -53,8 +58,10 @@ DB_STMT(PART_ADD) = {
 	"SELECT " PART_JSON("ins", "g", "o") " FROM ins JOIN g ON g.id = ins.manager_id "
 	"LEFT JOIN organizations o ON o.id = g.organization_id",
 	10};
+/* clang-format on */
 
 /* $7 milestone (locked), $8 manager, $9 actor, $10 request id. */
+/* clang-format off */
 DB_STMT(PART_REMOVE) = {
 	"milestone_participant_remove",
 	"WITH del AS (DELETE FROM milestone_participants p WHERE p.milestone_id = $7::bigint "
@@ -68,6 +75,7 @@ DB_STMT(PART_REMOVE) = {
 	"  r.organization_id FROM del, r) "
 	"SELECT count(*) FROM del",
 	10};
+/* clang-format on */
 
 enum em_err milestone_participants_list(struct em_req *req, const struct em_args *args,
 					json_t *body, struct em_reply *reply)
@@ -158,8 +166,8 @@ static const struct field PART_FIELDS[] = {
 	{"manager_id", F_ID, true, false, 0, 0, NULL},
 };
 
-enum em_err milestone_participants_add(struct em_req *req, const struct em_args *args,
-				       json_t *body, struct em_reply *reply)
+enum em_err milestone_participants_add(struct em_req *req, const struct em_args *args, json_t *body,
+				       struct em_reply *reply)
 {
 	struct part_op p = {req, args->id[0], 0, body, reply};
 

@@ -17,7 +17,9 @@
 #include "milestone.h"
 
 #define MS_MAX_PER_ROADMAP 500
+/* clang-format off */
 #define MS_MAX_PER_ROADMAP_SQL "500"
+/* clang-format on */
 
 static const char *const STATUSES[] = {"planned", "in_progress", "done", "cancelled", NULL};
 static const char *const LEVELS[] = {"regional", "municipal", "organization", NULL};
@@ -25,6 +27,7 @@ static const char *const LEVELS[] = {"regional", "municipal", "organization", NU
 /* What a head may change on its organization's milestones. */
 static const char *const PROGRESS_FIELDS[] = {"progress_report", "evidence", NULL};
 
+/* clang-format off */
 #define MS_JSON(m, r)                                                                       \
 	"jsonb_build_object('id', " m ".id, 'roadmap_id', " m ".roadmap_id, 'level', " r       \
 	".level, 'region_id', " r ".region_id, 'municipality_id', " r ".municipality_id, "     \
@@ -38,15 +41,18 @@ static const char *const PROGRESS_FIELDS[] = {"progress_report", "evidence", NUL
 	"'started_at', " m ".started_at, 'done_at', " m ".done_at, 'cancelled_at', " m        \
 	".cancelled_at, 'created_at', " m ".created_at, 'updated_at', " m ".updated_at, "     \
 	"'version', " m ".version)"
+/* clang-format on */
 
-
+/* clang-format off */
 DB_STMT(MS_GET) = {
 	"milestone_get",
 	SQL_GET(MS_JSON("m", "r"), "milestones m JOIN roadmaps r ON r.id = m.roadmap_id", "m",
 		MS_SCOPE("r")),
 	7};
+/* clang-format on */
 
 /* Across the caller's scope; overdue is the derived flag. */
+/* clang-format off */
 DB_STMT(MS_LIST) = {
 	"milestone_list",
 	SQL_LIST(MS_JSON("m", "r"), "milestones m JOIN roadmaps r ON r.id = m.roadmap_id", "m",
@@ -60,8 +66,10 @@ DB_STMT(MS_LIST) = {
 		 " AND ($16::bigint IS NULL OR r.region_id = $16::bigint)"
 		 " AND ($17::bigint IS NULL OR r.municipality_id = $17::bigint)"),
 	17};
+/* clang-format on */
 
 /* One visible roadmap's milestones in the order of their numbers (none: 404). */
+/* clang-format off */
 DB_STMT(RM_MS_LIST) = {
 	"roadmap_milestones",
 	"SELECT coalesce(jsonb_agg(" MS_JSON("m", "r") " ORDER BY "
@@ -69,8 +77,10 @@ DB_STMT(RM_MS_LIST) = {
 	"  '[]'::jsonb) FROM roadmaps r LEFT JOIN milestones m ON m.roadmap_id = r.id "
 	"WHERE r.id = $7::bigint AND" MS_SCOPE("r") " GROUP BY r.id",
 	7};
+/* clang-format on */
 
 /* $7 roadmap id (locked), $8 body, $9 due_on, $10 recurrence, $11 actor, $12 request id. */
+/* clang-format off */
 DB_STMT(MS_CREATE_SQL) = {
 	"milestone_create",
 	"WITH b AS (SELECT $8::jsonb AS b),"
@@ -88,9 +98,11 @@ DB_STMT(MS_CREATE_SQL) = {
 	"  FROM ins, r) "
 	"SELECT " MS_JSON("ins", "r") ", ins.id, ins.version FROM ins, r",
 	12};
+/* clang-format on */
 
 /* Locks a visible milestone: version, status, row JSON (the workflow's three), level,
  * organization, period, due_text, due_on, recurrence, roadmap id. */
+/* clang-format off */
 DB_STMT(MS_LOCK) = {
 	"milestone_lock",
 	"SELECT m.version, m.status, to_jsonb(m), r.level, r.organization_id, r.period_from, "
@@ -98,8 +110,10 @@ DB_STMT(MS_LOCK) = {
 	"FROM milestones m JOIN roadmaps r ON r.id = m.roadmap_id "
 	"WHERE m.id = $7::bigint AND" MS_SCOPE("r") " FOR UPDATE OF m",
 	7};
+/* clang-format on */
 
 /* $7 id, $8 body, $9 due_on, $10 recurrence, $11 before, $12 actor, $13 request id. */
+/* clang-format off */
 DB_STMT(MS_UPDATE_SQL) = {
 	"milestone_update",
 	"WITH b AS (SELECT $8::jsonb AS b),"
@@ -123,8 +137,10 @@ DB_STMT(MS_UPDATE_SQL) = {
 	"  FROM upd, r) "
 	"SELECT " MS_JSON("upd", "r") ", upd.version FROM upd, r",
 	13};
+/* clang-format on */
 
 /* The workflow layout (workflow.h), $13 comment. */
+/* clang-format off */
 DB_STMT(MS_MOVE) = {
 	"milestone_transition",
 	"WITH upd AS (UPDATE milestones m SET status = $8, "
@@ -142,6 +158,7 @@ DB_STMT(MS_MOVE) = {
 	"  FROM upd, tr, r) "
 	"SELECT " MS_JSON("upd", "r") ", upd.version FROM upd, r",
 	13};
+/* clang-format on */
 
 static const struct constraint_map MS_CONSTRAINTS[] = {
 	{"milestones_number_key", "number", "this roadmap already has a milestone with this number",
@@ -153,12 +170,9 @@ static const struct constraint_map MS_CONSTRAINTS[] = {
 };
 
 static const struct list_filter MS_FILTERS[] = {
-	{"roadmap_id", FILTER_ID, NULL},
-	{"status", FILTER_ENUM, STATUSES},
-	{"level", FILTER_ENUM, LEVELS},
-	{"overdue", FILTER_BOOL, NULL},
-	{"region_id", FILTER_ID, NULL},
-	{"municipality_id", FILTER_ID, NULL},
+	{"roadmap_id", FILTER_ID, NULL}, {"status", FILTER_ENUM, STATUSES},
+	{"level", FILTER_ENUM, LEVELS},  {"overdue", FILTER_BOOL, NULL},
+	{"region_id", FILTER_ID, NULL},  {"municipality_id", FILTER_ID, NULL},
 };
 
 const struct em_resource MILESTONES = {
@@ -199,8 +213,8 @@ static void resolve_due(const json_t *body, const char *kept_text, const char *k
 
 /* --- Roadmap's milestones: list and create ---------------------------------------------- */
 
-enum em_err roadmap_milestones_list(struct em_req *req, const struct em_args *args,
-				    json_t *body, struct em_reply *reply)
+enum em_err roadmap_milestones_list(struct em_req *req, const struct em_args *args, json_t *body,
+				    struct em_reply *reply)
 {
 	(void)body;
 	/* A roadmap holds at most MS_MAX_PER_ROADMAP milestones: one page, in number order. */
@@ -247,13 +261,19 @@ static enum em_err create_refused(struct create_run *c, PGresult *res)
 			  MS_MAX_PER_ROADMAP);
 }
 
-enum em_err roadmap_milestones_create(struct em_req *req, const struct em_args *args,
-				      json_t *body, struct em_reply *reply)
+enum em_err roadmap_milestones_create(struct em_req *req, const struct em_args *args, json_t *body,
+				      struct em_reply *reply)
 {
 	struct ms_create m = {.roadmap_id = args->id[0]};
-	struct create_run c = {.req = req, .reply = reply, .body = body, .st = &MS_CREATE_SQL,
-			       .constraints = MS_CONSTRAINTS, .path = MILESTONES.path,
-			       .push = create_args, .refused = create_refused, .ctx = &m};
+	struct create_run c = {.req = req,
+			       .reply = reply,
+			       .body = body,
+			       .st = &MS_CREATE_SQL,
+			       .constraints = MS_CONSTRAINTS,
+			       .path = MILESTONES.path,
+			       .push = create_args,
+			       .refused = create_refused,
+			       .ctx = &m};
 
 	ms_validate(body, true, reply);
 	if (reply->errors)
@@ -263,8 +283,7 @@ enum em_err roadmap_milestones_create(struct em_req *req, const struct em_args *
 
 /* --- Update ----------------------------------------------------------------------------- */
 
-enum em_err milestone_lock(struct em_req *req, int64_t id, PGresult **out,
-			   struct em_reply *reply)
+enum em_err milestone_lock(struct em_req *req, int64_t id, PGresult **out, struct em_reply *reply)
 {
 	return resource_find(req, reply, &MS_LOCK, id, "milestone", out);
 }
@@ -311,9 +330,10 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 	if (req->caller.role == EM_ROLE_HEAD && !progress &&
 	    strcmp(PQgetvalue(lock, 0, L_LEVEL), "organization") == 0 &&
 	    db_int64(lock, 0, L_ORG) == req->caller.organization_id) {
-		rc = reply_fail(u->reply, EM_EFORBIDDEN,
-				"a head changes only progress_report and evidence; the plan "
-				"(number, title, due, executors, expected result) is the operators'");
+		rc = reply_fail(
+			u->reply, EM_EFORBIDDEN,
+			"a head changes only progress_report and evidence; the plan "
+			"(number, title, due, executors, expected result) is the operators'");
 		goto out;
 	}
 	if ((rc = roadmap_may_write(req, PQgetvalue(lock, 0, L_LEVEL), db_int64(lock, 0, L_ORG),
@@ -376,9 +396,8 @@ static enum em_err move_locked(struct wf_ctx *c)
 		return reply_fail(c->reply, EM_EFORBIDDEN,
 				  "a milestone is cancelled by an operator (admin, regional, or "
 				  "municipal for its territory); a head reports progress");
-	return roadmap_may_write(req, PQgetvalue(c->lock, 0, L_LEVEL),
-				 db_int64(c->lock, 0, L_ORG), req->caller.role == EM_ROLE_HEAD,
-				 c->reply);
+	return roadmap_may_write(req, PQgetvalue(c->lock, 0, L_LEVEL), db_int64(c->lock, 0, L_ORG),
+				 req->caller.role == EM_ROLE_HEAD, c->reply);
 }
 
 static const struct field MOVE_FIELDS[] = {

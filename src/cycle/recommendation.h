@@ -9,9 +9,12 @@
 #include "effmon/cycle.h"
 
 /* Open recommendations past their due date; drafts are not yet due. */
+/* clang-format off */
 #define RECO_OVERDUE(r)                                                                       \
 	"(" r ".due_on < em_today() AND " r ".status IN ('issued', 'acknowledged', 'reported'))"
+/* clang-format on */
 /* The issuing side: the region (and admin), or the municipality that issued it. */
+/* clang-format off */
 #define RECO_ISSUER(r)                                                                        \
 	"($1 IN ('admin', 'regional_operator') OR ($1 = 'municipal_operator' AND " r             \
 	".issuer_municipality_id = $4::bigint))"
@@ -33,5 +36,6 @@
 	"'acknowledged_at', " r ".acknowledged_at, 'reported_at', " r ".reported_at, "          \
 	"'accepted_at', " r ".accepted_at, 'created_at', " r ".created_at, 'updated_at', " r    \
 	".updated_at, 'version', " r ".version)"
+/* clang-format on */
 
 #endif

@@ -18,12 +18,14 @@
 
 /* A campaign the caller may generate drafts for, locked against a concurrent run
  * of either kind of drafts to the transaction's end. $1..$6 caller, $7 campaign. */
+/* clang-format off */
 DB_STMT(DRAFT_CAMPAIGN) = {
 	"recommendation_drafts_campaign",
 	"SELECT c.id, pg_advisory_xact_lock(hashtextextended('recommendation-drafts:' || c.id, 0)) "
 	"FROM campaigns c WHERE c.id = $7::bigint AND em_in_scope($1, $3::bigint, $4::bigint, "
 	"$5::bigint, c.region_id, NULL, NULL)",
 	7};
+/* clang-format on */
 
 /*
  * One draft per (head of an approved submission, direction) whose direction score,
@@ -32,6 +34,7 @@ DB_STMT(DRAFT_CAMPAIGN) = {
  * recommendation other than a withdrawn draft is skipped. Dismissed heads get none.
  * $1 role, $7 campaign, $8 body, $9 actor, $10 request id -> created, skipped, ids, threshold.
  */
+/* clang-format off */
 DB_STMT(DRAFT_GENERATE) = {
 	"recommendation_drafts_generate",
 	"WITH c AS (SELECT * FROM campaigns WHERE id = $7::bigint),"
@@ -73,21 +76,26 @@ DB_STMT(DRAFT_GENERATE) = {
 	"SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM weak WHERE taken), "
 	" (SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM ins), (SELECT t FROM th)",
 	10};
+/* clang-format on */
 
 /* The answer: the counts and the new drafts. $1 ids, $2 created, $3 skipped, $4 threshold. */
+/* clang-format off */
 DB_STMT(DRAFT_ITEMS) = {
 	"recommendation_drafts_items",
 	"SELECT jsonb_build_object('created', $2::int, 'skipped', $3::int, 'threshold', "
 	" $4::numeric, 'items', coalesce(jsonb_agg(" RECO_JSON("r") " ORDER BY r.id), '[]'::jsonb)) "
 	"FROM recommendations r WHERE r.id = ANY ($1::bigint[])",
 	4};
+/* clang-format on */
 
 /* $1 ids (bigint[]) -> the recommendations as a JSON array, by id. */
+/* clang-format off */
 DB_STMT(RECO_ARRAY_OF) = {
 	"recommendation_array_of",
 	"SELECT coalesce(jsonb_agg(" RECO_JSON("r") " ORDER BY r.id), '[]'::jsonb) "
 	"FROM recommendations r WHERE r.id = ANY ($1::bigint[])",
 	1};
+/* clang-format on */
 
 enum em_err recommendations_json_array(struct em_req *req, const char *ids, char **out)
 {
@@ -181,10 +189,13 @@ enum em_err recommendations_drafts(struct em_req *req, const struct em_args *arg
 	if (req->body_len > 0) {
 		if (!ct || strncasecmp(ct, "application/json", 16) != 0 ||
 		    (ct[16] && ct[16] != ';' && ct[16] != ' '))
-			return reply_fail(reply, EM_EMEDIATYPE, "the body must be application/json");
+			return reply_fail(reply, EM_EMEDIATYPE,
+					  "the body must be application/json");
 		if (!(d.body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)))
-			return reply_fail(reply, EM_EBADREQ, "malformed JSON at line %d, column %d: "
-					  "%s", jerr.line, jerr.column, jerr.text);
+			return reply_fail(reply, EM_EBADREQ,
+					  "malformed JSON at line %d, column %d: "
+					  "%s",
+					  jerr.line, jerr.column, jerr.text);
 		/* SQL reads the numbers jansson checked, as it writes them (15 digits), never
 		 * the client's text (1e-5000 is 0 here, 5000 digits there). */
 		if (!(dumped = json_dumps(d.body, JSON_COMPACT | JSON_REAL_PRECISION(15)))) {

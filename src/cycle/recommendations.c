@@ -19,9 +19,10 @@
 
 #define MAX_CODES 50
 
-static const char *const STATUSES[] = {"draft",    "issued",   "acknowledged", "reported",
-				       "accepted", "withdrawn", NULL};
+static const char *const STATUSES[] = {
+	"draft", "issued", "acknowledged", "reported", "accepted", "withdrawn", NULL};
 
+/* clang-format off */
 DB_STMT(RECO_GET) = {
 	"recommendation_get",
 	"SELECT " RECO_JSON("r") ", r.version FROM recommendations r WHERE r.id = $7::bigint AND"
@@ -43,14 +44,12 @@ DB_STMT(RECO_LIST) = {
 	" AND ($14::boolean IS NULL OR " RECO_OVERDUE("r") " = $14::boolean)"
 	" ORDER BY r.id LIMIT $7::int",
 	14};
+/* clang-format on */
 
 static const struct list_filter RECO_FILTERS[] = {
-	{"campaign_id", FILTER_ID, NULL},
-	{"status", FILTER_ENUM, STATUSES},
-	{"addressee_manager_id", FILTER_ID, NULL},
-	{"addressee_municipality_id", FILTER_ID, NULL},
-	{"municipality_id", FILTER_ID, NULL},
-	{"overdue", FILTER_BOOL, NULL},
+	{"campaign_id", FILTER_ID, NULL},          {"status", FILTER_ENUM, STATUSES},
+	{"addressee_manager_id", FILTER_ID, NULL}, {"addressee_municipality_id", FILTER_ID, NULL},
+	{"municipality_id", FILTER_ID, NULL},      {"overdue", FILTER_BOOL, NULL},
 };
 
 /* GET /recommendations and /recommendations/{id}. */
@@ -80,7 +79,8 @@ static void check_codes(const json_t *body, const char *name, struct em_reply *r
 		}
 		for (size_t j = 0; j < i; j++)
 			if (json_is_string(json_array_get(arr, j)) &&
-			    strcmp(json_string_value(json_array_get(arr, j)), json_string_value(v)) == 0) {
+			    strcmp(json_string_value(json_array_get(arr, j)),
+				   json_string_value(v)) == 0) {
 				reply_field_error(reply, f, "%s is already in %s[%zu]",
 						  json_string_value(v), name, j);
 				break;
@@ -90,6 +90,7 @@ static void check_codes(const json_t *body, const char *name, struct em_reply *r
 
 /* Codes against the campaign's catalog: a direction must have an indicator in it.
  * $1 campaign, $2 body -> field, message. */
+/* clang-format off */
 DB_STMT(RECO_CODES) = {
 	"recommendation_codes",
 	"SELECT format('directions[%s]', x.ord - 1), format('no direction %s in the catalog of "
@@ -103,6 +104,7 @@ DB_STMT(RECO_CODES) = {
 	"WHERE NOT EXISTS (SELECT 1 FROM indicators i WHERE i.campaign_id = $1::bigint "
 	" AND i.code = x.e #>> '{}')",
 	2};
+/* clang-format on */
 
 static enum em_err check_catalog(struct em_req *req, int64_t campaign, const char *body,
 				 struct em_reply *reply)
@@ -141,6 +143,7 @@ static const struct field RECO_UPDATE[] = {
 
 /* The addressee and the campaign, in the caller's scope and of one region.
  * $1..$6 caller, $7 body -> field, message. */
+/* clang-format off */
 DB_STMT(RECO_RESOLVE) = {
 	"recommendation_resolve",
 	"WITH b AS (SELECT $7::jsonb AS b),"
@@ -163,8 +166,10 @@ DB_STMT(RECO_RESOLVE) = {
 	7};
 
 #define RECO_ARRAY(name) "ARRAY(SELECT jsonb_array_elements_text(coalesce(b -> '" name "', '[]')))"
+/* clang-format on */
 
 /* $1 role, $7 caller municipality, $8 body, $9 actor, $10 request id -> id. */
+/* clang-format off */
 DB_STMT(RECO_INSERT) = {
 	"recommendation_create",
 	"WITH b AS (SELECT $8::jsonb AS b),"
@@ -189,6 +194,7 @@ DB_STMT(RECO_INSERT) = {
 	"  FROM ins) "
 	"SELECT ins.id FROM ins",
 	10};
+/* clang-format on */
 
 /* The addressee, the campaign and the codes, then the insert. */
 static enum em_err reco_write(const struct cycle_create *c, int64_t *id)
@@ -250,8 +256,9 @@ static enum em_err check_body(const json_t *body, const struct field *fields, si
 enum em_err recommendations_create(struct em_req *req, const struct em_args *args, json_t *body,
 				   struct em_reply *reply)
 {
-	struct cycle_create c = {req, body, reply, &RECO_GET, "recommendation",
-				 "/api/v1/recommendations", reco_write, NULL};
+	struct cycle_create c = {
+		req,        body, reply, &RECO_GET, "recommendation", "/api/v1/recommendations",
+		reco_write, NULL};
 	const json_t *mgr, *muni;
 	enum em_err rc;
 
@@ -262,12 +269,14 @@ enum em_err recommendations_create(struct em_req *req, const struct em_args *arg
 	mgr = json_object_get(body, "addressee_manager_id");
 	muni = json_object_get(body, "addressee_municipality_id");
 	if ((!mgr || json_is_null(mgr)) == (!muni || json_is_null(muni)))
-		reply_field_error(reply, "addressee_manager_id", "give exactly one of "
+		reply_field_error(reply, "addressee_manager_id",
+				  "give exactly one of "
 				  "addressee_manager_id and addressee_municipality_id");
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "the recommendation is not valid");
 	if (muni && !json_is_null(muni) && req->caller.role == EM_ROLE_MUNICIPAL)
-		return reply_fail(reply, EM_EFORBIDDEN, "a municipal operator addresses "
+		return reply_fail(reply, EM_EFORBIDDEN,
+				  "a municipal operator addresses "
 				  "recommendations to heads; a regional operator (or an admin) "
 				  "addresses a municipality");
 	if (!req->body)
@@ -279,12 +288,14 @@ enum em_err recommendations_create(struct em_req *req, const struct em_args *arg
 
 /* A visible recommendation: version, status, row, issuer municipality, addressee manager,
  * addressee municipality, campaign. */
+/* clang-format off */
 DB_STMT(RECO_LOCK) = {
 	"recommendation_lock",
 	"SELECT r.version, r.status, to_jsonb(r), r.issuer_municipality_id, "
 	" r.addressee_manager_id, r.addressee_municipality_id, r.campaign_id "
 	"FROM recommendations r WHERE r.id = $7::bigint AND" RECO_VISIBLE("r") " FOR UPDATE",
 	7};
+/* clang-format on */
 enum { K_VERSION, K_STATUS, K_ROW, K_ISSUER_MUNI, K_ADDR_MGR, K_ADDR_MUNI, K_CAMPAIGN };
 
 /* The issuing side: admin, a regional operator of the region, or the municipal operator of
@@ -293,13 +304,11 @@ static bool is_issuer(const struct em_req *req, PGresult *lock)
 {
 	switch (req->caller.role) {
 	case EM_ROLE_ADMIN:
-	case EM_ROLE_REGIONAL:
-		return true;
+	case EM_ROLE_REGIONAL: return true;
 	case EM_ROLE_MUNICIPAL:
 		return !PQgetisnull(lock, 0, K_ISSUER_MUNI) &&
 		       db_int64(lock, 0, K_ISSUER_MUNI) == req->caller.municipality_id;
-	default:
-		return false;
+	default: return false;
 	}
 }
 
@@ -308,27 +317,28 @@ static bool is_issuer(const struct em_req *req, PGresult *lock)
 static bool is_addressee(const struct em_req *req, PGresult *lock)
 {
 	switch (req->caller.role) {
-	case EM_ROLE_ADMIN:
-		return true;
+	case EM_ROLE_ADMIN: return true;
 	case EM_ROLE_HEAD:
 		return !PQgetisnull(lock, 0, K_ADDR_MGR) && req->caller.manager_id &&
 		       db_int64(lock, 0, K_ADDR_MGR) == req->caller.manager_id;
 	case EM_ROLE_MUNICIPAL:
 		return !PQgetisnull(lock, 0, K_ADDR_MUNI) &&
 		       db_int64(lock, 0, K_ADDR_MUNI) == req->caller.municipality_id;
-	default:
-		return false;
+	default: return false;
 	}
 }
 
-static const char ISSUER_WHO[] = "the issuing side: a regional operator of the region, the "
-				 "municipal operator of the issuing municipality, or an admin";
-static const char ADDRESSEE_WHO[] = "the addressee: the head it is addressed to, or the "
-				    "municipal operator of the addressed municipality (or an admin)";
+static const char ISSUER_WHO[] =
+	"the issuing side: a regional operator of the region, the "
+	"municipal operator of the issuing municipality, or an admin";
+static const char ADDRESSEE_WHO[] =
+	"the addressee: the head it is addressed to, or the "
+	"municipal operator of the addressed municipality (or an admin)";
 
 /* --- Change of a draft --------------------------------------------------------------------- */
 
 /* The update layout (effmon/resource.h), $12 the row before -> json, version. */
+/* clang-format off */
 DB_STMT(RECO_UPDATE_SQL) = {
 	"recommendation_update",
 	"WITH b AS (SELECT $8::jsonb AS b),"
@@ -348,6 +358,7 @@ DB_STMT(RECO_UPDATE_SQL) = {
 	"  FROM upd) "
 	"SELECT " RECO_JSON("upd") ", upd.version FROM upd",
 	12};
+/* clang-format on */
 
 /* Before the update: the lock (u->ctx, a PGresult *), the draft's status, the
  * issuing side and the codes against the campaign's catalog. */
@@ -363,7 +374,8 @@ static enum em_err update_check(struct update_run *u)
 				lock)) != EM_OK)
 		return rc;
 	if (strcmp(PQgetvalue(*lock, 0, K_STATUS), "draft") != 0)
-		return reply_fail(u->reply, EM_ECONFLICT, "the recommendation is %s: only a draft "
+		return reply_fail(u->reply, EM_ECONFLICT,
+				  "the recommendation is %s: only a draft "
 				  "is changed (an issued recommendation stands as issued)",
 				  PQgetvalue(*lock, 0, K_STATUS));
 	if (!is_issuer(req, *lock))
@@ -373,7 +385,8 @@ static enum em_err update_check(struct update_run *u)
 	    EM_OK)
 		return rc;
 	if (u->reply->errors)
-		return reply_fail(u->reply, EM_EINVAL, "the change to the recommendation is not "
+		return reply_fail(u->reply, EM_EINVAL,
+				  "the change to the recommendation is not "
 				  "valid");
 	return EM_OK;
 }
@@ -390,10 +403,17 @@ enum em_err recommendations_update(struct em_req *req, const struct em_args *arg
 				   struct em_reply *reply)
 {
 	PGresult *lock = NULL;
-	struct update_run u = {.req = req, .reply = reply, .id = args->id[0], .body = body,
-			       .body_text = req->body, .st = &RECO_UPDATE_SQL, .get = &RECO_GET,
-			       .entity = "recommendation", .check = update_check,
-			       .push = update_push, .ctx = &lock};
+	struct update_run u = {.req = req,
+			       .reply = reply,
+			       .id = args->id[0],
+			       .body = body,
+			       .body_text = req->body,
+			       .st = &RECO_UPDATE_SQL,
+			       .get = &RECO_GET,
+			       .entity = "recommendation",
+			       .check = update_check,
+			       .push = update_push,
+			       .ctx = &lock};
 	enum em_err rc;
 
 	if ((rc = require_if_match(req, reply, &u.version)) != EM_OK)
@@ -402,7 +422,8 @@ enum em_err recommendations_update(struct em_req *req, const struct em_args *arg
 			     reply)) != EM_OK)
 		return rc;
 	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the change to the recommendation is not valid "
+		return reply_fail(reply, EM_EINVAL,
+				  "the change to the recommendation is not valid "
 				  "(text, due_on, directions and indicators of a draft change)");
 	if (json_object_size(body) == 0)
 		return reply_fail(reply, EM_EINVAL, "the body names no field to change");
@@ -440,6 +461,7 @@ static const struct wf_move MOVES[] = {
 #undef ADDRESSEE
 
 /* The workflow layout (workflow.h), $13 comment, $14 report. -> id */
+/* clang-format off */
 DB_STMT(RECO_MOVE) = {
 	"recommendation_transition",
 	"WITH upd AS (UPDATE recommendations r SET status = $8, "
@@ -462,6 +484,7 @@ DB_STMT(RECO_MOVE) = {
 	"  FROM upd, hist) "
 	"SELECT upd.id FROM upd",
 	14};
+/* clang-format on */
 
 /* The move answers the id: answer the recommendation as GET would. */
 static enum em_err move_answer(struct wf_ctx *c, PGresult *moved)
@@ -470,8 +493,8 @@ static enum em_err move_answer(struct wf_ctx *c, PGresult *moved)
 	return cycle_reply_one(c->req, c->reply, &RECO_GET, c->id, 200, "recommendation");
 }
 
-static const char *const TARGETS[] = {"issued", "acknowledged", "reported", "accepted",
-				      "withdrawn", NULL};
+static const char *const TARGETS[] = {"issued",   "acknowledged", "reported",
+				      "accepted", "withdrawn",    NULL};
 static const struct field MOVE_FIELDS[] = {
 	{"to", F_ENUM, true, false, 0, 0, TARGETS},
 	{"comment", F_STRING, false, true, 1, 2000, NULL},
@@ -483,7 +506,8 @@ static void move_check(const json_t *body, const char *to, struct em_reply *repl
 	const char *report = json_string_value(json_object_get(body, "report"));
 
 	if (to && strcmp(to, "reported") == 0 && !report)
-		reply_field_error(reply, "report", "is required when reporting: describe the "
+		reply_field_error(reply, "report",
+				  "is required when reporting: describe the "
 				  "correction made");
 	if (to && strcmp(to, "reported") != 0 && report)
 		reply_field_error(reply, "report", "is taken only with to: reported");
@@ -506,8 +530,8 @@ static const struct workflow RECO_FLOW = {
 	.answer = move_answer,
 };
 
-enum em_err recommendations_transition(struct em_req *req, const struct em_args *args,
-				       json_t *body, struct em_reply *reply)
+enum em_err recommendations_transition(struct em_req *req, const struct em_args *args, json_t *body,
+				       struct em_reply *reply)
 {
 	return workflow_transition(&RECO_FLOW, req, args, body, reply);
 }

@@ -20,6 +20,7 @@
 #include "effmon/sbuf.h"
 
 /* Rows of the report's territory; the statements name the campaign c, $2 the municipality. */
+/* clang-format off */
 #define TERRITORY(region, muni)                                                              \
 	" " region " = c.region_id AND ($2::bigint IS NULL OR " muni " = $2::bigint) "
 #define WITH_C "WITH c AS (SELECT * FROM campaigns WHERE id = $1::bigint) "
@@ -27,10 +28,13 @@
 	"jsonb_build_object('high', count(*) FILTER (WHERE " col " = 'high'), 'sufficient', "  \
 	"count(*) FILTER (WHERE " col " = 'sufficient'), 'low', count(*) FILTER (WHERE " col  \
 	" = 'low'), 'critical', count(*) FILTER (WHERE " col " = 'critical'))"
+/* clang-format on */
 
 /* Every statement after this one runs in the same snapshot. */
+/* clang-format off */
 DB_STMT(CR_SNAPSHOT) = {
 	"cycle_report_snapshot", "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0};
+/* clang-format on */
 
 /*
  * The campaign if visible ($1..$6 caller, $7 id), the municipality $8 if it is
@@ -38,6 +42,7 @@ DB_STMT(CR_SNAPSHOT) = {
  * (the region's latest with a smaller year) -> id, municipality id, previous
  * id, campaign json, territory json, generated_at json, today.
  */
+/* clang-format off */
 DB_STMT(CR_HEAD) = {
 	"cycle_report_head",
 	"SELECT c.id, m.id, p.id, jsonb_build_object('id', c.id, 'region_id', c.region_id, "
@@ -58,9 +63,11 @@ DB_STMT(CR_HEAD) = {
 	SQL_SCOPE("m.region_id", "m.id", "NULL::bigint")
 	"WHERE c.id = $7::bigint AND" SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint"),
 	8};
+/* clang-format on */
 
 /* Step statements: $1 campaign, $2 municipality or NULL, $3 previous campaign or NULL. */
 
+/* clang-format off */
 DB_STMT(CR_GOALS) = {
 	"cycle_report_goals",
 	"SELECT jsonb_build_object('key', 'goals', 'count', jsonb_array_length(c.goals), "
@@ -105,9 +112,11 @@ DB_STMT(CR_INDICATORS) = {
 	"  WHERE r.campaign_id = $1::bigint AND (r.municipality_id IS NULL "
 	"   OR r.municipality_id = $2::bigint OR $2::bigint IS NULL)))::text",
 	2};
+/* clang-format on */
 
 /* Indicators by source, the values of the territory's submissions by their indicator's
  * source, the region's bulk imports, the self-assessment window. */
+/* clang-format off */
 DB_STMT(CR_METHODS) = {
 	"cycle_report_methods",
 	WITH_C ", v AS (SELECT i.source FROM c JOIN submissions s ON s.campaign_id = c.id AND"
@@ -150,6 +159,7 @@ DB_STMT(CR_MONITORING) = {
 	"FROM c LEFT JOIN submissions s ON s.campaign_id = c.id AND"
 	TERRITORY("s.region_id", "s.municipality_id") "GROUP BY c.id, c.closes_at",
 	2};
+/* clang-format on */
 
 /*
  * Approved totals of the territory now and in the previous campaign; the
@@ -159,6 +169,7 @@ DB_STMT(CR_MONITORING) = {
  * by_cluster: the territory's groups of GET /aggregates?group_by=cluster (the
  * same rollups through em_aggregates), approved results.
  */
+/* clang-format off */
 DB_STMT(CR_ANALYSIS) = {
 	"cycle_report_analysis",
 	WITH_C ", cur AS (SELECT sc.total_rounded AS t, sc.level FROM c JOIN submission_scores sc "
@@ -191,12 +202,14 @@ DB_STMT(CR_ANALYSIS) = {
 	"  CASE WHEN $2::bigint IS NULL THEN 'admin' ELSE 'municipal_operator' END, NULL, "
 	"  $2::bigint, NULL)))::text FROM s, ps",
 	3};
+/* clang-format on */
 
 /*
  * The objectivity of the territory's self-assessment, added to the analysis
  * step as `calibration`: the totals of GET /campaigns/{id}/calibration for
  * the territory, and the organizations its default rule flags.
  */
+/* clang-format off */
 DB_STMT(CR_CALIBRATION) = {
 	"cycle_report_calibration",
 	"WITH p AS (" SQL_CAL_PAIRS("$1::bigint")
@@ -209,6 +222,7 @@ DB_STMT(CR_CALIBRATION) = {
 	"), 'rule', jsonb_build_object('min_values', " CAL_MIN_VALUES ", 'min_share_lowered', "
 	CAL_MIN_SHARE_LOWERED ", 'min_mean_gap', " CAL_MIN_MEAN_GAP ")))::text FROM t",
 	2};
+/* clang-format on */
 
 /*
  * Early warnings of the territory's heads (em_warnings(), sql/40_analysis.sql: official
@@ -216,6 +230,7 @@ DB_STMT(CR_CALIBRATION) = {
  * by type, and how many have a recommendation made from them (not withdrawn): still
  * a draft, or issued (and any later status).
  */
+/* clang-format off */
 #define WARNING_COUNTS(where)                                                                \
 	"'count', (SELECT count(*) FROM w WHERE " where "), 'heads', (SELECT count(DISTINCT " \
 	"w.manager_id) FROM w WHERE " where "), 'drafted', (SELECT count(*) FROM w WHERE "    \
@@ -236,9 +251,11 @@ DB_STMT(CR_WARNINGS) = {
 	" 'decline_direction', 'below_threshold', 'low_completeness']) WITH ORDINALITY "
 	" AS t(type, n)))::text FROM c",
 	2};
+/* clang-format on */
 
 /* Recommendations of this campaign to the territory's heads and municipalities;
  * drafts and withdrawn drafts were never issued. Stages count what reached them. */
+/* clang-format off */
 DB_STMT(CR_RECOMMENDATIONS) = {
 	"cycle_report_recommendations",
 	WITH_C "SELECT jsonb_build_object('key', 'recommendations', 'issued', count(r.id), "
@@ -259,9 +276,11 @@ DB_STMT(CR_RECOMMENDATIONS) = {
 	" AND r.status NOT IN ('draft', 'withdrawn') AND"
 	TERRITORY("r.region_id", "r.municipality_id") "GROUP BY c.id",
 	2};
+/* clang-format on */
 
 /* Milestones of the territory's roadmaps (region: all levels; municipality: its own and
  * its organizations') whose period overlaps the campaign's year. */
+/* clang-format off */
 DB_STMT(CR_MEASURES) = {
 	"cycle_report_measures",
 	WITH_C ", rm AS (SELECT rm.* FROM c JOIN roadmaps rm ON"
@@ -282,10 +301,12 @@ DB_STMT(CR_MEASURES) = {
 	" 'participants', (SELECT count(DISTINCT mp.manager_id) FROM ms JOIN milestone_participants "
 	"  mp ON mp.milestone_id = ms.id WHERE ms.status <> 'cancelled'))::text FROM ms",
 	2};
+/* clang-format on */
 
 /* Decisions taken on this campaign about heads whose current territory is the
  * report's; revocation records are not decisions of their own, revoked ones are
  * counted apart. */
+/* clang-format off */
 DB_STMT(CR_DECISIONS) = {
 	"cycle_report_decisions",
 	WITH_C ", d AS (SELECT d.* FROM c JOIN decisions d ON d.campaign_id = c.id "
@@ -302,6 +323,7 @@ DB_STMT(CR_DECISIONS) = {
 	"  'warning', 'attestation_referral', 'contract_extension', "
 	"  'contract_termination_proposal']) WITH ORDINALITY AS t(type, n)))::text",
 	2};
+/* clang-format on */
 
 /*
  * The effect: heads of the territory with an approved total now and an
@@ -312,6 +334,7 @@ DB_STMT(CR_DECISIONS) = {
  * not cancelled of a roadmap of the region whose period overlaps from the
  * previous campaign's year to this campaign's closing date.
  */
+/* clang-format off */
 DB_STMT(CR_EFFECT) = {
 	"cycle_report_effect",
 	WITH_C ", p AS (SELECT * FROM campaigns WHERE id = $3::bigint), "
@@ -347,19 +370,18 @@ DB_STMT(CR_EFFECT) = {
 	"or took part in a milestone' END) FROM g WHERE NOT treated), "
 	" 'difference', (SELECT t.mc - o.mc FROM g t, g o WHERE t.treated AND NOT o.treated))::text",
 	3};
+/* clang-format on */
 
 static const struct db_stmt *const STEPS[] = {
-	&CR_GOALS, &CR_INDICATORS, &CR_METHODS, &CR_MONITORING, &CR_ANALYSIS, &CR_WARNINGS,
-	&CR_RECOMMENDATIONS, &CR_MEASURES, &CR_DECISIONS, &CR_EFFECT,
+	&CR_GOALS,    &CR_INDICATORS,      &CR_METHODS,  &CR_MONITORING, &CR_ANALYSIS,
+	&CR_WARNINGS, &CR_RECOMMENDATIONS, &CR_MEASURES, &CR_DECISIONS,  &CR_EFFECT,
 };
 #define NSTEPS (sizeof(STEPS) / sizeof(STEPS[0]))
-
 
 /* --- The handler -------------------------------------------------------------------- */
 
 /* What the report is given as; the first is the default. */
-static const enum em_format REPORT_FORMATS[] = {EM_FMT_JSON, EM_FMT_CSV, EM_FMT_XLSX,
-						 EM_FMT_HTML};
+static const enum em_format REPORT_FORMATS[] = {EM_FMT_JSON, EM_FMT_CSV, EM_FMT_XLSX, EM_FMT_HTML};
 
 /* What the transaction reads with; its arguments are built anew on each try. */
 struct report_ctx {
@@ -536,8 +558,9 @@ enum em_err cycle_report_get(struct em_req *req, const struct em_args *args, jso
 			rc = EM_EINTERNAL;
 			goto out;
 		}
-		rc = fmt == EM_FMT_HTML ? cycle_report_html(doc, reply)
-					: report_file_reply(doc, fmt, &csv, x.campaign, x.muni, reply);
+		rc = fmt == EM_FMT_HTML
+			     ? cycle_report_html(doc, reply)
+			     : report_file_reply(doc, fmt, &csv, x.campaign, x.muni, reply);
 		json_decref(doc);
 	}
 out:

@@ -231,11 +231,13 @@ static void html_lint(struct sbuf *b, const json_t *lint)
 	if (!lint)
 		return;
 	if (vpr + bounds + none == 0) {
-		sb_str(b, ". Проверка каталога: ошибок нет, первичные результаты ВПР для оценки "
-			  "руководителей не используются");
+		sb_str(b,
+		       ". Проверка каталога: ошибок нет, первичные результаты ВПР для оценки "
+		       "руководителей не используются");
 		return;
 	}
-	snprintf(line, sizeof(line), ". Проверка каталога: на первичных результатах ВПР — %lld, "
+	snprintf(line, sizeof(line),
+		 ". Проверка каталога: на первичных результатах ВПР — %lld, "
 		 "минимум не меньше максимума — %lld, без веса ни для одного типа ОО — %lld",
 		 (long long)vpr, (long long)bounds, (long long)none);
 	sb_str(b, line);
@@ -249,17 +251,19 @@ static void html_indicators(struct sbuf *b, const json_t *step)
 	sb_str(b, "<p>Всего показателей: ");
 	html_value(b, json_object_get(step, "count"));
 	html_lint(b, json_object_get(step, "policy_lint"));
-	sb_str(b, "</p><table class=\"figures\"><thead><tr><th>Направление</th>"
-		  "<th class=\"num\">Показателей</th></tr></thead><tbody>");
+	sb_str(b,
+	       "</p><table class=\"figures\"><thead><tr><th>Направление</th>"
+	       "<th class=\"num\">Показателей</th></tr></thead><tbody>");
 	json_array_foreach(json_object_get(step, "by_direction"), i, x) {
 		sb_str(b, "<tr>");
 		html_cell(b, "td", json_object_get(x, "name"));
 		html_num_cells(b, x, COUNT, 1);
 		sb_str(b, "</tr>");
 	}
-	sb_str(b, "</tbody></table><table class=\"list\"><thead><tr><th>Код</th><th>Показатель</th>"
-		  "<th>Направление</th><th>Источник</th><th>Вид данных</th><th>Методика расчёта</th>"
-		  "</tr></thead><tbody>");
+	sb_str(b,
+	       "</tbody></table><table class=\"list\"><thead><tr><th>Код</th><th>Показатель</th>"
+	       "<th>Направление</th><th>Источник</th><th>Вид данных</th><th>Методика расчёта</th>"
+	       "</tr></thead><tbody>");
 	json_array_foreach(json_object_get(step, "items"), i, x) {
 		sb_str(b, "<tr>");
 		html_cell(b, "td", json_object_get(x, "code"));
@@ -317,21 +321,22 @@ static void html_warnings(struct sbuf *b, const json_t *step)
 
 static void html_effect(struct sbuf *b, const json_t *step)
 {
-	static const struct label ROWS[] = {
-		{"count", "Руководителей в группе"},
-		{"mean_previous", "Средний балл в предыдущей кампании"},
-		{"mean_current", "Средний балл в этой кампании"},
-		{"mean_change", "Среднее изменение балла"},
-		{"reason", "Примечание"},
-		{NULL, NULL}};
+	static const struct label ROWS[] = {{"count", "Руководителей в группе"},
+					    {"mean_previous", "Средний балл в предыдущей кампании"},
+					    {"mean_current", "Средний балл в этой кампании"},
+					    {"mean_change", "Среднее изменение балла"},
+					    {"reason", "Примечание"},
+					    {NULL, NULL}};
 	const json_t *t = json_object_get(step, "treated"), *o = json_object_get(step, "others");
 
-	sb_str(b, "<p>Руководители, чьи рекомендации (этой или предыдущей кампании) приняты как "
-		  "исполненные или кто участвовал в мероприятиях, в сравнении с остальными; учтены "
-		  "руководители с утверждённым итоговым баллом в обеих кампаниях: ");
+	sb_str(b,
+	       "<p>Руководители, чьи рекомендации (этой или предыдущей кампании) приняты как "
+	       "исполненные или кто участвовал в мероприятиях, в сравнении с остальными; учтены "
+	       "руководители с утверждённым итоговым баллом в обеих кампаниях: ");
 	html_value(b, json_object_get(step, "panel"));
-	sb_str(b, ".</p><table class=\"figures\"><thead><tr><th></th><th class=\"num\">Участники "
-		  "мер</th><th class=\"num\">Остальные</th></tr></thead><tbody>");
+	sb_str(b,
+	       ".</p><table class=\"figures\"><thead><tr><th></th><th class=\"num\">Участники "
+	       "мер</th><th class=\"num\">Остальные</th></tr></thead><tbody>");
 	for (const struct label *r = ROWS; r->path; r++) {
 		sb_str(b, "<tr>");
 		html_text_cell(b, "th", r->text);
@@ -365,7 +370,8 @@ static void html_clusters(struct sbuf *b, const json_t *step)
 		  "<th>Поселение</th><th>Размер</th><th class=\"num\">Результатов</th>"
 		  "<th class=\"num\">Средний балл</th><th class=\"num\">Медиана</th>"
 		  "<th class=\"num\">Изменение среднего</th></tr></thead><tbody>",
-		  json_object_get(step, "by_cluster"), PARTS, NKEYS(PARTS), FIGURES, NKEYS(FIGURES));
+		  json_object_get(step, "by_cluster"), PARTS, NKEYS(PARTS), FIGURES,
+		  NKEYS(FIGURES));
 }
 
 /*
@@ -441,13 +447,14 @@ static const json_t *step_of(const json_t *steps, const char *key)
 /* Position, signature, name and date lines to be filled in by hand. */
 static void html_signatures(struct sbuf *b)
 {
-	sb_str(b, "<section class=\"signatures\"><table class=\"sign\"><tbody>"
-		  "<tr><td class=\"line\" style=\"width:42%\"></td><td class=\"line\" "
-		  "style=\"width:22%\"></td><td class=\"line\" style=\"width:36%\"></td></tr>"
-		  "<tr><td class=\"caption\">(должность)</td><td class=\"caption\">(подпись)</td>"
-		  "<td class=\"caption\">(инициалы, фамилия)</td></tr></tbody></table>"
-		  "<p class=\"date-line\">«____»&nbsp;_______________&nbsp;20____&nbsp;г.</p>"
-		  "</section>");
+	sb_str(b,
+	       "<section class=\"signatures\"><table class=\"sign\"><tbody>"
+	       "<tr><td class=\"line\" style=\"width:42%\"></td><td class=\"line\" "
+	       "style=\"width:22%\"></td><td class=\"line\" style=\"width:36%\"></td></tr>"
+	       "<tr><td class=\"caption\">(должность)</td><td class=\"caption\">(подпись)</td>"
+	       "<td class=\"caption\">(инициалы, фамилия)</td></tr></tbody></table>"
+	       "<p class=\"date-line\">«____»&nbsp;_______________&nbsp;20____&nbsp;г.</p>"
+	       "</section>");
 }
 
 /* The head and the title page: the campaign, the territory, the dates. */
@@ -457,21 +464,23 @@ static void html_title_page(struct sbuf *b, const json_t *doc)
 	const json_t *terr = json_object_get(doc, "territory");
 	char num[96];
 
-	sb_str(b, "<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">"
-		  "<meta name=\"viewport\" content=\"width=device-width\"><title>Отчёт о реализации "
-		  "управленческого цикла: ");
+	sb_str(b,
+	       "<!DOCTYPE html>\n<html lang=\"ru\"><head><meta charset=\"utf-8\">"
+	       "<meta name=\"viewport\" content=\"width=device-width\"><title>Отчёт о реализации "
+	       "управленческого цикла: ");
 	html_value(b, json_object_get(camp, "title"));
 	sb_str(b, " — ");
 	html_territory(b, terr);
 	sb_str(b, "</title>");
 	sb_str(b, HTML_STYLE);
-	sb_str(b, "</head><body><header class=\"doc\"><p class=\"system\">Система мониторинга "
-		  "эффективности деятельности руководителей образовательных организаций</p>"
-		  "<h1>Отчёт</h1><p class=\"subject\">о реализации управленческого цикла "
-		  "по кампании «");
+	sb_str(b,
+	       "</head><body><header class=\"doc\"><p class=\"system\">Система мониторинга "
+	       "эффективности деятельности руководителей образовательных организаций</p>"
+	       "<h1>Отчёт</h1><p class=\"subject\">о реализации управленческого цикла "
+	       "по кампании «");
 	html_value(b, json_object_get(camp, "title"));
-	snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(
-						   json_object_get(camp, "year")));
+	snprintf(num, sizeof(num), "%lld",
+		 (long long)json_integer_value(json_object_get(camp, "year")));
 	sb_str(b, "» (");
 	sb_str(b, num);
 	sb_str(b, "&nbsp;г.)</p><p class=\"territory\">");
@@ -481,7 +490,8 @@ static void html_title_page(struct sbuf *b, const json_t *doc)
 	sb_str(b, "</td></tr><tr><th>Предыдущая кампания:</th><td>");
 	html_value(b, sheet_path(camp, "previous_campaign.title"));
 	sb_str(b, "</td></tr><tr><th>Отчёт сформирован:</th><td>");
-	if (ru_date(json_string_value(json_object_get(doc, "generated_at")), true, num, sizeof(num)))
+	if (ru_date(json_string_value(json_object_get(doc, "generated_at")), true, num,
+		    sizeof(num)))
 		sb_str(b, num);
 	else
 		html_value(b, json_object_get(doc, "generated_at"));

@@ -17,18 +17,17 @@ struct word {
 	const char *text;
 };
 
-static const struct word STEP_TITLES[] = {
-	{"goals", "Цели"},
-	{"indicators", "Показатели"},
-	{"methods", "Методы сбора информации"},
-	{"monitoring", "Мониторинг"},
-	{"analysis", "Анализ результатов"},
-	{"warnings", "Ранние предупреждения"},
-	{"recommendations", "Адресные рекомендации"},
-	{"measures", "Меры и мероприятия"},
-	{"decisions", "Управленческие решения"},
-	{"effect", "Анализ эффективности мер"},
-	{NULL, NULL}};
+static const struct word STEP_TITLES[] = {{"goals", "Цели"},
+					  {"indicators", "Показатели"},
+					  {"methods", "Методы сбора информации"},
+					  {"monitoring", "Мониторинг"},
+					  {"analysis", "Анализ результатов"},
+					  {"warnings", "Ранние предупреждения"},
+					  {"recommendations", "Адресные рекомендации"},
+					  {"measures", "Меры и мероприятия"},
+					  {"decisions", "Управленческие решения"},
+					  {"effect", "Анализ эффективности мер"},
+					  {NULL, NULL}};
 
 /* A key's Russian name, wherever it appears; unknown keys are shown as they are. */
 static const struct word WORDS[] = {

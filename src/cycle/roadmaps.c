@@ -15,11 +15,13 @@
 static const char *const LEVELS[] = {"regional", "municipal", "organization", NULL};
 
 /* The plan: required to create (req; the description never), optional in a change. */
+/* clang-format off */
 #define RM_PLAN(req)                                                                     \
 	{"title", F_STRING, req, false, 1, 1000, NULL},                                   \
 	{"description", F_STRING, false, true, 0, 10000, NULL},                           \
 	{"period_from", F_DATE, req, false, 0, 0, NULL},                                  \
 	{"period_to", F_DATE, req, false, 0, 0, NULL}
+/* clang-format on */
 static const struct field RM_CREATE[] = {
 	{"level", F_ENUM, true, false, 0, 0, LEVELS},
 	{"region_id", F_ID, false, false, 0, 0, NULL},
@@ -52,14 +54,15 @@ static void rm_check(const json_t *body, bool creating, struct em_reply *reply)
 	if (from && to && strlen(from) == 10 && strlen(to) == 10 && strcmp(from, to) > 0)
 		reply_field_error(reply, "period_to", "must not be before period_from");
 	if (!creating || !level || !owner_field(level) ||
-	    (strcmp(level, "regional") && strcmp(level, "municipal") && strcmp(level, "organization")))
+	    (strcmp(level, "regional") && strcmp(level, "municipal") &&
+	     strcmp(level, "organization")))
 		return;
 	for (size_t i = 0; i < 3; i++) {
 		bool given = json_object_get(body, OWNERS[i]) != NULL;
 		bool owner = strcmp(OWNERS[i], owner_field(level)) == 0;
 		if (owner && !given)
-			reply_field_error(reply, OWNERS[i], "is required: the owner of a %s roadmap",
-					  level);
+			reply_field_error(reply, OWNERS[i],
+					  "is required: the owner of a %s roadmap", level);
 		else if (!owner && given)
 			reply_field_error(reply, OWNERS[i],
 					  "is not taken for a %s roadmap: its owner is %s", level,
@@ -67,6 +70,7 @@ static void rm_check(const json_t *body, bool creating, struct em_reply *reply)
 	}
 }
 
+/* clang-format off */
 #define RM_JSON(r)                                                                          \
 	"jsonb_build_object('id', " r ".id, 'level', " r ".level, 'region_id', " r             \
 	".region_id, 'municipality_id', " r ".municipality_id, 'organization_id', " r         \
@@ -95,8 +99,10 @@ DB_STMT(RM_LIST) = {
 		 " AND ($14::bigint IS NULL OR r.municipality_id = $14::bigint)"
 		 " AND ($15::bigint IS NULL OR r.organization_id = $15::bigint)"),
 	15};
+/* clang-format on */
 
 /* The owner of the level, found in the caller's scope: no row if it is not. */
+/* clang-format off */
 DB_STMT(RM_CREATE_SQL) = {
 	"roadmap_create",
 	"WITH b AS (SELECT $7::jsonb AS b),"
@@ -115,16 +121,20 @@ DB_STMT(RM_CREATE_SQL) = {
 					 "own.organization_id") " RETURNING *),"
 	SQL_CREATE_AUDIT("roadmap", "region_id, municipality_id, organization_id", RM_JSON("ins")),
 	9};
+/* clang-format on */
 
 /* Locks a visible roadmap: version, level, organization, the row as JSON. */
+/* clang-format off */
 DB_STMT(RM_LOCK) = {
 	"roadmap_lock",
 	"SELECT r.version, r.level, r.organization_id, to_jsonb(r), r.period_from, r.period_to "
 	"FROM roadmaps r WHERE r.id = $7::bigint AND" RM_SCOPE("r") " FOR UPDATE",
 	7};
+/* clang-format on */
 
 /* $7 id, $8 body, $9 before (locked), $10 actor, $11 request id. Continuous
  * milestones that ended with the roadmap keep ending with it. */
+/* clang-format off */
 DB_STMT(RM_UPDATE_SQL) = {
 	"roadmap_update",
 	"WITH upd AS (UPDATE roadmaps r SET title = coalesce($8::jsonb->>'title', r.title), "
@@ -143,6 +153,7 @@ DB_STMT(RM_UPDATE_SQL) = {
 	"  upd.organization_id FROM upd) "
 	"SELECT " RM_JSON("upd") ", upd.version FROM upd",
 	11};
+/* clang-format on */
 
 static const struct constraint_map RM_CONSTRAINTS[] = {
 	{"roadmaps_period", "period_to", "must not be before period_from", EM_EINVAL},
@@ -171,13 +182,12 @@ const struct em_resource ROADMAPS = {
 	.constraints = RM_CONSTRAINTS,
 };
 
-enum em_err roadmap_may_write(const struct em_req *req, const char *level,
-			      int64_t organization_id, bool progress, struct em_reply *reply)
+enum em_err roadmap_may_write(const struct em_req *req, const char *level, int64_t organization_id,
+			      bool progress, struct em_reply *reply)
 {
 	switch (req->caller.role) {
 	case EM_ROLE_ADMIN:
-	case EM_ROLE_REGIONAL:
-		return EM_OK; /* the statement found it in the caller's region */
+	case EM_ROLE_REGIONAL: return EM_OK; /* the statement found it in the caller's region */
 	case EM_ROLE_MUNICIPAL:
 		if (strcmp(level, "regional") != 0)
 			return EM_OK;
@@ -189,16 +199,18 @@ enum em_err roadmap_may_write(const struct em_req *req, const char *level,
 		if (progress && strcmp(level, "organization") == 0 &&
 		    organization_id == req->caller.organization_id)
 			return EM_OK;
-		return reply_fail(reply, EM_EFORBIDDEN,
-				  progress ? "a head reports progress only on its own organization's "
-					     "roadmap; this %s roadmap is written by its operators"
-					   : "the plan of a %s roadmap is written by operators (admin, "
-					     "regional, or municipal for its territory); a head reports "
-					     "progress",
-				  level);
+		return reply_fail(
+			reply, EM_EFORBIDDEN,
+			progress ? "a head reports progress only on its own organization's "
+				   "roadmap; this %s roadmap is written by its operators"
+				 : "the plan of a %s roadmap is written by operators (admin, "
+				   "regional, or municipal for its territory); a head reports "
+				   "progress",
+			level);
 	default:
-		return reply_fail(reply, EM_EFORBIDDEN,
-				  "roadmaps are written by admins and regional or municipal operators");
+		return reply_fail(
+			reply, EM_EFORBIDDEN,
+			"roadmaps are written by admins and regional or municipal operators");
 	}
 }
 
@@ -214,8 +226,12 @@ enum em_err roadmaps_create(struct em_req *req, const struct em_args *args, json
 {
 	const char *level = json_string_value(json_object_get(body, "level"));
 	/* A create that finds no owner names the level's owner field. */
-	struct create_run c = {.req = req, .reply = reply, .body = body, .st = &RM_CREATE_SQL,
-			       .constraints = RM_CONSTRAINTS, .path = ROADMAPS.path,
+	struct create_run c = {.req = req,
+			       .reply = reply,
+			       .body = body,
+			       .st = &RM_CREATE_SQL,
+			       .constraints = RM_CONSTRAINTS,
+			       .path = ROADMAPS.path,
 			       .scope_field = owner_field(level)};
 	enum em_err rc;
 

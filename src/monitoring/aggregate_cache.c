@@ -180,8 +180,7 @@ static unsigned meta_set(const char *key)
 }
 
 /* The public feed's query ignores the scope: so does its key. */
-bool agg_meta_key(const struct em_req *req, int64_t campaign, bool public, char *out,
-		  size_t outlen)
+bool agg_meta_key(const struct em_req *req, int64_t campaign, bool public, char *out, size_t outlen)
 {
 	const struct em_caller *c = &req->caller;
 	int n;

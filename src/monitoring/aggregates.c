@@ -31,8 +31,10 @@
 
 #define MAX_CAMPAIGN_PARAM 24
 #define PUBLIC_MIN_GROUP 3
+/* clang-format off */
 #define AGG_CACHE_CONTROL "private, no-cache" /* revalidate: 304 is cheap */
 #define PUBLIC_CACHE_CONTROL "public, max-age=300"
+/* clang-format on */
 
 /* The groupings, in the order of the CSV columns. cluster is kind ×
  * settlement × size_band, and its groups name those three too. */
@@ -48,6 +50,7 @@ enum { G_CLUSTER = 1, G_KIND = 2, G_SIZE_BAND = 4 }; /* GROUPS[]: the cluster's 
  * versions of the region's municipalities (a renamed one changes the body).
  * Reads campaigns, aggregate_stamps and municipalities (by region) only.
  */
+/* clang-format off */
 DB_STMT(AGG_META) = {
 	"aggregates_meta",
 	"SELECT c.id, c.version, em_aggregate_stamp(c.id), p.id, p.version, "
@@ -58,19 +61,23 @@ DB_STMT(AGG_META) = {
 	"WHERE c.id = $7::bigint AND CASE WHEN $8::boolean THEN c.status = 'published' ELSE"
 	SQL_SCOPE("c.region_id", "NULL::bigint", "NULL::bigint") " END",
 	8};
+/* clang-format on */
 
 /*
  * The groups, built by em_aggregates() (migration 0004: the query is longer
  * than a C string literal may be). $1..$6 caller, $7 campaign, $8 group_by
  * (text[]), $9 include unapproved, $10 previous campaign (or NULL), $11 public.
  */
+/* clang-format off */
 DB_STMT(AGG_GROUPS) = {
 	"aggregates_groups",
 	"SELECT em_aggregates($7::bigint, $8::text[], $9::boolean, $10::bigint, $11::boolean, "
 	"$1, $3::bigint, $4::bigint, $5::bigint)",
 	11};
+/* clang-format on */
 
 /* Published campaigns: the public feed's index. $1 region filter (or NULL). */
+/* clang-format off */
 DB_STMT(PUBLIC_INDEX) = {
 	"public_aggregates_index",
 	"SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'region_id', c.region_id, "
@@ -79,6 +86,7 @@ DB_STMT(PUBLIC_INDEX) = {
 	"FROM campaigns c JOIN regions r ON r.id = c.region_id "
 	"WHERE c.status = 'published' AND ($1::bigint IS NULL OR c.region_id = $1::bigint)",
 	1};
+/* clang-format on */
 
 struct agg_query {
 	bool public;
@@ -125,8 +133,9 @@ static void parse_group_by(const char *v, struct em_reply *reply, struct agg_que
 	}
 	for (int i = 0; i < NGROUPS; i++)
 		if (q->grouped[i])
-			used += (size_t)snprintf(q->group_array + used, sizeof(q->group_array) - used,
-						 "%s%s", used > 1 ? "," : "", GROUPS[i]);
+			used += (size_t)snprintf(q->group_array + used,
+						 sizeof(q->group_array) - used, "%s%s",
+						 used > 1 ? "," : "", GROUPS[i]);
 done:
 	snprintf(q->group_array + used, sizeof(q->group_array) - used, "}");
 }
@@ -190,8 +199,8 @@ static void make_etag(struct em_req *req, const struct agg_query *q, const struc
 		     q->public ? 0LL : (long long)req->caller.municipality_id,
 		     q->public ? 0LL : (long long)req->caller.organization_id, q->unapproved,
 		     (int)q->format, q->csv.delimiter, q->csv.decimal, q->group_array);
-	crypto_generichash(h, sizeof(h), (const unsigned char *)text,
-			   n > 0 ? (size_t)n : 0, NULL, 0);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)text, n > 0 ? (size_t)n : 0, NULL,
+			   0);
 	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
 	snprintf(out, outlen, "W/\"agg-%s\"", hex);
 }
@@ -229,7 +238,6 @@ static enum em_err meta_lookup(struct em_req *req, const struct db_args *a,
 }
 
 /* --- CSV ----------------------------------------------------------------------------- */
-
 
 /* The figures of a group, after its key columns: JSON key, Russian header, type. */
 static const struct {
@@ -299,9 +307,9 @@ static enum em_err file_reply(struct em_reply *reply, const struct agg_query *q,
 
 /* The campaign's meta row, the ETag and its headers; a matching
  * If-None-Match is a 304 (*done set). */
-static enum em_err revalidate(struct em_req *req, struct em_reply *reply,
-			      const struct agg_query *q, const struct db_args *a,
-			      struct agg_meta *meta, char *etag, size_t etaglen, bool *done)
+static enum em_err revalidate(struct em_req *req, struct em_reply *reply, const struct agg_query *q,
+			      const struct db_args *a, struct agg_meta *meta, char *etag,
+			      size_t etaglen, bool *done)
 {
 	enum em_err rc;
 
@@ -309,8 +317,8 @@ static enum em_err revalidate(struct em_req *req, struct em_reply *reply,
 	if ((rc = meta_lookup(req, a, q, meta)) != EM_OK)
 		return rc;
 	if (!meta->found)
-		return reply_fail(reply, EM_ENOTFOUND, q->public ? "no published campaign %s"
-								 : "no campaign %s",
+		return reply_fail(reply, EM_ENOTFOUND,
+				  q->public ? "no published campaign %s" : "no campaign %s",
 				  q->campaign);
 	make_etag(req, q, meta, etag, etaglen);
 	reply_header(reply, "ETag", etag);

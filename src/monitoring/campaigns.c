@@ -116,6 +116,7 @@ static void camp_check(const json_t *body, bool creating, struct em_reply *reply
 		reply_field_error(reply, "closes_at", "must be later than opens_at");
 }
 
+/* clang-format off */
 #define CAMP_PREVIOUS(c)                                                                 \
 	"(SELECT p.id FROM campaigns p WHERE p.region_id = " c ".region_id AND p.year < " c \
 	".year ORDER BY p.year DESC LIMIT 1)"
@@ -141,12 +142,14 @@ DB_STMT(CAMP_LIST) = {
 		 " AND ($13::text IS NULL OR c.status = $13)"
 		 " AND ($14::bigint IS NULL OR c.year = $14::bigint)"),
 	14};
+/* clang-format on */
 
 /*
  * Before a create: is the region in scope, and whose catalog is copied? catalog_from
  * absent: the region's latest campaign of an earlier year; null: none; an id: that
  * campaign, if it is the region's. Columns: region ok, source id, catalog_from named.
  */
+/* clang-format off */
 DB_STMT(CAMP_CREATE_CHECK) = {
 	"campaigns_create_check",
 	"SELECT r.id IS NOT NULL, CASE "
@@ -159,9 +162,11 @@ DB_STMT(CAMP_CREATE_CHECK) = {
 	"FROM (SELECT $7::jsonb AS b) x LEFT JOIN regions r ON r.id = (b->>'region_id')::bigint "
 	" AND" SQL_SCOPE("r.id", "NULL::bigint", "NULL::bigint"),
 	7};
+/* clang-format on */
 
 /* The campaign, the copy of its source's catalog and the audit row, in one statement.
  * $10: the source campaign, or NULL. */
+/* clang-format off */
 DB_STMT(CAMP_CREATE_SQL) = {
 	"campaigns_create",
 	"WITH ins AS (INSERT INTO campaigns (region_id, year, title, goals, opens_at, closes_at, "
@@ -186,9 +191,11 @@ DB_STMT(CAMP_CREATE_SQL) = {
 	" $9, ins.region_id, NULL, NULL FROM ins) "
 	"SELECT " CAMP_JSON_N("ins", "(SELECT count(*) FROM cp)") ", ins.id, ins.version FROM ins",
 	10};
+/* clang-format on */
 
 /* Locks a campaign: version, status, the row (the audit's before), whether its catalog
  * has an indicator and one that applies to some kind. Parameters: scope, $7 id. */
+/* clang-format off */
 DB_STMT(CAMP_LOCK) = {
 	"campaigns_lock",
 	"SELECT c.version, c.status, to_jsonb(c), "
@@ -197,8 +204,10 @@ DB_STMT(CAMP_LOCK) = {
 	"  WHERE i.campaign_id = c.id AND (w.value)::numeric > 0) "
 	"FROM campaigns c WHERE c.id = $7::bigint AND" CAMPAIGN_SCOPE("c") " FOR UPDATE",
 	7};
+/* clang-format on */
 
 /* $7 id, $8 body, $9 before, $10 actor, $11 request id. Absent members keep their value. */
+/* clang-format off */
 DB_STMT(CAMP_UPDATE_SQL) = {
 	"campaigns_update",
 	"WITH upd AS (UPDATE campaigns c SET "
@@ -216,12 +225,14 @@ DB_STMT(CAMP_UPDATE_SQL) = {
 
 DB_STMT(CAMP_RESCORE) = {
 	"campaigns_rescore", "SELECT em_rescore_campaign($1::bigint)", 1};
+/* clang-format on */
 
 /*
  * Opening: a draft submission for every active organization of the region, with its
  * current head, and one 'create' history row each; set-wise. $1..$6 the caller,
  * $7 campaign, $8 request id. Answers the number created.
  */
+/* clang-format off */
 DB_STMT(CAMP_OPEN_SUBMISSIONS) = {
 	"campaigns_open_submissions",
 	"WITH subs AS (INSERT INTO submissions (campaign_id, organization_id, region_id, "
@@ -237,8 +248,10 @@ DB_STMT(CAMP_OPEN_SUBMISSIONS) = {
 	" SELECT id, $2::bigint, $1, 'create', 'draft', $8 FROM subs) "
 	"SELECT count(*) FROM subs",
 	8};
+/* clang-format on */
 
 /* The workflow layout (workflow.h), $13 comment, $14 submissions created (opening) or NULL. */
+/* clang-format off */
 DB_STMT(CAMP_MOVE) = {
 	"campaigns_transition",
 	"WITH upd AS (UPDATE campaigns c SET status = $8, "
@@ -253,13 +266,16 @@ DB_STMT(CAMP_MOVE) = {
 	"  'submissions_created', $14::int)), $12, upd.region_id, NULL, NULL FROM upd) "
 	"SELECT " CAMP_JSON("upd") ", upd.version FROM upd",
 	14};
+/* clang-format on */
 
 static const struct constraint_map CAMP_CONSTRAINTS[] = {
 	{"campaigns_region_year_key", "year", "the region has a campaign for this year already",
 	 EM_ECONFLICT},
 	{"campaigns_window", "closes_at", "must be later than opens_at", EM_EINVAL},
-	{"campaigns_thresholds", "thresholds", "must rise strictly: 0 <= low < sufficient < "
-	 "high <= 100", EM_EINVAL},
+	{"campaigns_thresholds", "thresholds",
+	 "must rise strictly: 0 <= low < sufficient < "
+	 "high <= 100",
+	 EM_EINVAL},
 	{"campaigns_title_length", "title", "length must be 1 to 200 characters", EM_EINVAL},
 	{"campaigns_year_range", "year", "must be between 2000 and 2100", EM_EINVAL},
 	{NULL, NULL, NULL, EM_OK},
@@ -300,7 +316,8 @@ static enum em_err camp_create_push(struct create_run *c, struct db_args *a)
 	if (!db_bool(*chk, 0, 0))
 		reply_field_error(c->reply, "region_id", "no such region in your scope");
 	else if (db_bool(*chk, 0, 2) && PQgetisnull(*chk, 0, 1))
-		reply_field_error(c->reply, "catalog_from", "no campaign of this region has this id");
+		reply_field_error(c->reply, "catalog_from",
+				  "no campaign of this region has this id");
 	if (c->reply->errors)
 		return reply_fail(c->reply, EM_EINVAL, "the campaign is not valid");
 	db_arg_text(a, c->body_text);
@@ -314,9 +331,14 @@ enum em_err campaigns_create(struct em_req *req, const struct em_args *args, jso
 			     struct em_reply *reply)
 {
 	PGresult *chk = NULL;
-	struct create_run c = {.req = req, .reply = reply, .body = body, .st = &CAMP_CREATE_SQL,
-			       .constraints = CAMP_CONSTRAINTS, .path = CAMPAIGNS.path,
-			       .scope_field = CAMPAIGNS.scope_field, .push = camp_create_push,
+	struct create_run c = {.req = req,
+			       .reply = reply,
+			       .body = body,
+			       .st = &CAMP_CREATE_SQL,
+			       .constraints = CAMP_CONSTRAINTS,
+			       .path = CAMPAIGNS.path,
+			       .scope_field = CAMPAIGNS.scope_field,
+			       .push = camp_create_push,
 			       .ctx = &chk};
 	enum em_err rc;
 
@@ -339,8 +361,8 @@ static enum em_err camp_update_tx(struct db_conn *db, void *arg)
 
 	(void)db;
 	reply_clear(w->reply);
-	if ((rc = resource_lock(req, w->reply, &CAMP_LOCK, w->id, w->version, "campaign",
-				&lock)) != EM_OK)
+	if ((rc = resource_lock(req, w->reply, &CAMP_LOCK, w->id, w->version, "campaign", &lock)) !=
+	    EM_OK)
 		return rc;
 	status = PQgetvalue(lock, 0, 1);
 	if (strcmp(status, "published") == 0) {
@@ -407,8 +429,9 @@ static enum em_err camp_open(struct wf_ctx *c, const struct wf_move *mv)
 	if (strcmp(mv->to, "open") != 0)
 		return EM_OK;
 	if (!db_bool(c->lock, 0, 3))
-		return reply_fail(c->reply, EM_ECONFLICT,
-				  "the catalog is empty: add indicators before opening the campaign");
+		return reply_fail(
+			c->reply, EM_ECONFLICT,
+			"the catalog is empty: add indicators before opening the campaign");
 	if (!db_bool(c->lock, 0, 4))
 		return reply_fail(c->reply, EM_ECONFLICT,
 				  "no indicator of the catalog applies to any kind of organization "

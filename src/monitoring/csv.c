@@ -188,14 +188,11 @@ const char *csv_status_message(enum csv_status st)
 {
 	switch (st) {
 	case CSV_RECORD:
-	case CSV_END:
-		return "no error";
-	case CSV_EQUOTE:
-		return "a quoted field is not closed before the end of the file";
+	case CSV_END: return "no error";
+	case CSV_EQUOTE: return "a quoted field is not closed before the end of the file";
 	case CSV_EAFTERQUOTE:
 		return "a closing quote is followed by more than a delimiter or a line end";
-	case CSV_EUTF8:
-		return "is not valid UTF-8 text";
+	case CSV_EUTF8: return "is not valid UTF-8 text";
 	}
 	return "unknown error";
 }

@@ -13,17 +13,23 @@
 #include "effmon/registry.h"
 
 /* Every role sees the campaigns of its region, and their indicators. */
+/* clang-format off */
 #define CAMPAIGN_SCOPE(c) SQL_SCOPE(c ".region_id", "NULL::bigint", "NULL::bigint")
+/* clang-format on */
 /* The campaign's status, if visible: $1..$6 the caller, $7 the campaign. */
+/* clang-format off */
 #define SQL_CAMPAIGN_STATUS                                                              \
 	"SELECT c.status FROM campaigns c WHERE c.id = $7::bigint AND" CAMPAIGN_SCOPE("c")
+/* clang-format on */
 
 /* The end of an update statement of a region-level row (mon_update_exec's layout):
  * its audit row, then the row's json and version. */
+/* clang-format off */
 #define SQL_AUDITED_UPDATE(entity, json)                                                 \
 	" aud AS (" SQL_AUDIT_COLUMNS "SELECT $10::bigint, $1, '" entity "', upd.id, 'update', " \
 	" $9::jsonb, to_jsonb(upd), $11, upd.region_id, NULL, NULL FROM upd) "              \
 	"SELECT " json ", upd.version FROM upd"
+/* clang-format on */
 
 /* The JSON text of a body for SQL: 15 significant digits give back the decimal the
  * client wrote. */

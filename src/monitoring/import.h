@@ -39,19 +39,19 @@ struct import {
 	int64_t campaign_id;
 	bool dry_run;
 	enum import_format format;
-	json_t *json;           /* the parsed array of a JSON import */
-	char delim;             /* of a CSV import */
+	json_t *json; /* the parsed array of a JSON import */
+	char delim;   /* of a CSV import */
 	/* Filled by the transaction; reset when it is retried. */
-	long rows;              /* data rows in the file */
-	long staged;            /* rows sent to the staging table */
-	struct row_err *errs;   /* the first IMPORT_MAX_ERRORS parse errors, by row */
+	long rows;            /* data rows in the file */
+	long staged;          /* rows sent to the staging table */
+	struct row_err *errs; /* the first IMPORT_MAX_ERRORS parse errors, by row */
 	size_t nerrs;
 	long errs_total;
 	long sql_errs_total;
-	PGresult *sql_errs;     /* rows of (line, inn, code, value, comment, record) errors */
-	struct sbuf out;        /* the COPY buffer */
-	bool failed;            /* out of memory (the error list) */
-	bool bad;               /* the file has bad rows: answer 422 */
+	PGresult *sql_errs; /* rows of (line, inn, code, value, comment, record) errors */
+	struct sbuf out;    /* the COPY buffer */
+	bool failed;        /* out of memory (the error list) */
+	bool bad;           /* the file has bad rows: answer 422 */
 };
 
 /* Sends the COPY buffer once it holds a chunk (or anything, with force). */

@@ -38,7 +38,9 @@ static void row_error(struct import *im, unsigned long row, enum import_col col,
 	e = &im->errs[im->nerrs++];
 	e->row = row;
 	snprintf(e->column, sizeof(e->column), "%s",
-		 column_name ? column_name : col == COL_ROW ? "" : IMPORT_COLUMNS[col]);
+		 column_name      ? column_name
+		 : col == COL_ROW ? ""
+				  : IMPORT_COLUMNS[col]);
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
@@ -57,8 +59,11 @@ static void out_text(struct import *im, const char *s, size_t n)
 	size_t from = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		const char *esc = s[i] == '\\' ? "\\\\" : s[i] == '\n' ? "\\n"
-				: s[i] == '\r' ? "\\r" : s[i] == '\t' ? "\\t" : NULL;
+		const char *esc = s[i] == '\\'   ? "\\\\"
+				  : s[i] == '\n' ? "\\n"
+				  : s[i] == '\r' ? "\\r"
+				  : s[i] == '\t' ? "\\t"
+						 : NULL;
 		if (!esc)
 			continue;
 		sb_add(&im->out, s + from, i - from);
@@ -208,14 +213,16 @@ static size_t csv_header(struct import *im, struct csv_reader *r)
 	enum csv_status st = csv_next(r, f, 5, &n, &line);
 
 	if (st == CSV_END) {
-		row_error(im, 1, COL_ROW, NULL, "the file is empty: the first line must be the "
+		row_error(im, 1, COL_ROW, NULL,
+			  "the file is empty: the first line must be the "
 			  "header organization_inn,indicator_code,value[,comment]");
 		return 0;
 	}
 	if (st != CSV_RECORD || (n != 3 && n != 4) || !header_name(&f[0], IMPORT_COLUMNS[0]) ||
 	    !header_name(&f[1], IMPORT_COLUMNS[1]) || !header_name(&f[2], IMPORT_COLUMNS[2]) ||
 	    (n == 4 && !header_name(&f[3], IMPORT_COLUMNS[3]))) {
-		row_error(im, line, COL_ROW, NULL, "the header must be organization_inn,"
+		row_error(im, line, COL_ROW, NULL,
+			  "the header must be organization_inn,"
 			  "indicator_code,value[,comment] (delimiter , or ;)");
 		return 0;
 	}
@@ -308,7 +315,8 @@ enum em_err import_json_stage(struct import *im)
 
 		im->rows++;
 		if (!json_is_object(row)) {
-			row_error(im, n, COL_ROW, NULL, "must be an object with organization_inn, "
+			row_error(im, n, COL_ROW, NULL,
+				  "must be an object with organization_inn, "
 				  "indicator_code, value and comment");
 			continue;
 		}
@@ -317,7 +325,8 @@ enum em_err import_json_stage(struct import *im)
 			for (int c = 0; c < 4; c++)
 				known = known || strcmp(key, IMPORT_COLUMNS[c]) == 0;
 			if (!known) {
-				row_error(im, n, COL_ROW, key, "is not a column of an import "
+				row_error(im, n, COL_ROW, key,
+					  "is not a column of an import "
 					  "(organization_inn, indicator_code, value, comment)");
 				ok = false;
 			}
@@ -334,10 +343,12 @@ enum em_err import_json_stage(struct import *im)
 			row_error(im, n, COL_CODE, NULL, code ? "must be a string" : "is required");
 			ok = false;
 		}
-		if (!value || !(json_is_number(value) || json_is_boolean(value) ||
-				json_is_string(value))) {
-			row_error(im, n, COL_VALUE, NULL, value ? "must be a number, a boolean or "
-				  "a string holding a number" : "is required");
+		if (!value ||
+		    !(json_is_number(value) || json_is_boolean(value) || json_is_string(value))) {
+			row_error(im, n, COL_VALUE, NULL,
+				  value ? "must be a number, a boolean or "
+					  "a string holding a number"
+					: "is required");
 			ok = false;
 		}
 		if (comment && !json_is_string(comment) && !json_is_null(comment)) {

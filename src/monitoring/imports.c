@@ -16,50 +16,63 @@
 
 /* --- Statements ---------------------------------------------------------------------- */
 
+/* clang-format off */
 #define IMPORT_JSON(i)                                                                    \
 	"jsonb_build_object('id', " i ".id, 'campaign_id', " i ".campaign_id, 'format', " i  \
 	".format, 'rows', " i ".rows, 'values_written', " i ".values_written, "              \
 	"'values_unchanged', " i ".values_unchanged, 'submissions_affected', " i             \
 	".submissions_affected, 'actor_user_id', " i ".actor_user_id, 'created_at', " i      \
 	".created_at)"
+/* clang-format on */
 
 /* An import's statements are few and big: a longer timeout, memory to hash and
  * sort a million staged rows without spilling, and no JIT (compiling the
  * checks took longer than running them). */
+/* clang-format off */
 DB_STMT(IMPORT_SETTINGS) = {
 	"import_settings",
 	"SELECT set_config('statement_timeout', $1, true), set_config('jit', 'off', true), "
 	"set_config('work_mem', '128MB', true)",
 	1};
+/* clang-format on */
 
 /* The campaign, if visible: status. Caller $1..$6, $7 campaign. FOR SHARE keeps its
  * status until the import commits. */
+/* clang-format off */
 DB_STMT(IMPORT_CAMPAIGN) = {
 	"import_campaign", SQL_CAMPAIGN_STATUS " FOR SHARE", 7};
 DB_STMT(IMPORT_CAMPAIGN_READ) = {"import_campaign_read", SQL_CAMPAIGN_STATUS, 7};
+/* clang-format on */
 
 /* num is the value as a number when it reads as one ('.' or ',' before the
  * fraction), flag the value as a boolean word (true/false/да/нет): both are
  * decided in C, the SQL picks by the indicator's type. */
+/* clang-format off */
 DB_STMT(IMPORT_STAGE) = {
 	"import_stage",
 	"CREATE TEMP TABLE import_rows (line integer NOT NULL, inn text NOT NULL, "
 	"code text NOT NULL, value text NOT NULL, num numeric, flag boolean, comment text) "
 	"ON COMMIT DROP",
 	0};
+/* clang-format on */
 static const char IMPORT_COPY[] =
 	"COPY import_rows (line, inn, code, value, num, flag, comment) FROM STDIN";
+/* clang-format off */
 DB_STMT(IMPORT_ANALYZE) = {"import_analyze", "ANALYZE import_rows", 0};
+/* clang-format on */
 
 /* The number an indicator of type t stores for a staged row, or NULL. */
+/* clang-format off */
 #define IMPORT_NUMBER(t, s)                                                               \
 	"CASE WHEN " t " = 'boolean' THEN CASE WHEN " s ".flag THEN 1 WHEN NOT " s ".flag "  \
 	"THEN 0 WHEN " s ".num IN (0, 1) THEN " s ".num END ELSE " s ".num END"
+/* clang-format on */
 
 /* Every bad row, at most $2 of them by line, and the number of errors in all.
  * Columns: line, inn error, code error, value error, comment error, row error.
  * Repeated (inn, code) pairs come from a second branch that hashes the staged
  * pairs (no sort of every row); a line may so appear twice, still in order. */
+/* clang-format off */
 DB_STMT(IMPORT_CHECK) = {
 	"import_check",
 	"WITH ind AS (SELECT i.id, i.code, i.source, i.value_type, i.min_value, i.max_value, "
@@ -108,9 +121,11 @@ DB_STMT(IMPORT_CHECK) = {
 	"SELECT line, e_inn, e_code, e_value, e_comment, e_row, sum(n) OVER () FROM bad "
 	"ORDER BY line LIMIT $2::int",
 	2, &IMPORT_STAGE};
+/* clang-format on */
 
 /* Locks the submissions the file names, in id order, so that none is approved
  * between the check and the write. */
+/* clang-format off */
 DB_STMT(IMPORT_LOCK) = {
 	"import_lock",
 	"SELECT count(*) FROM (SELECT sub.id FROM submissions sub "
@@ -118,6 +133,7 @@ DB_STMT(IMPORT_LOCK) = {
 	" WHERE sub.campaign_id = $1::bigint AND o.inn IN (SELECT inn FROM import_rows) "
 	" ORDER BY sub.id FOR NO KEY UPDATE OF sub) x",
 	1, &IMPORT_STAGE};
+/* clang-format on */
 
 /* The write: changed values only (a comment left empty keeps the stored one),
  * one history row per affected submission, the import record and its audit
@@ -126,6 +142,7 @@ DB_STMT(IMPORT_LOCK) = {
  * submission's row lock, so none can appear between this read and the write;
  * stored ones are updated through the primary key (ON CONFLICT finds them). $1..$6 the
  * caller, $7 campaign, $8 request id, $9 format, $10 rows. Returns the import JSON, its id and the affected submissions as an array. */
+/* clang-format off */
 DB_STMT(IMPORT_WRITE) = {
 	"import_write",
 	"WITH src AS MATERIALIZED (SELECT sub.id AS sub_id, i.id AS ind_id, i.code, "
@@ -173,15 +190,18 @@ DB_STMT(IMPORT_WRITE) = {
 
 DB_STMT(IMPORT_RESCORE) = {
 	"import_rescore", "SELECT em_rescore($1::bigint[])", 1};
+/* clang-format on */
 
 /* The import records of a campaign, newest first; the layout of id_list_reply:
  * $7 campaign, $8 before id, $9 limit + 1. */
+/* clang-format off */
 DB_STMT(IMPORT_LIST) = {
 	"import_list",
 	"SELECT " IMPORT_JSON("i") ", i.id FROM imports i "
 	"WHERE i.campaign_id = $7::bigint AND ($8::bigint IS NULL OR i.id < $8::bigint) "
 	"ORDER BY i.id DESC LIMIT $9::int",
 	9};
+/* clang-format on */
 
 /* --- The error report ---------------------------------------------------------------- */
 
@@ -207,7 +227,8 @@ static json_t *error_list(const struct import *im)
 	size_t c = 0;
 
 	while (list && json_array_size(list) < IMPORT_MAX_ERRORS && (c < im->nerrs || s < nsql)) {
-		unsigned long srow = s < nsql ? strtoul(PQgetvalue(im->sql_errs, s, 0), NULL, 10) : 0;
+		unsigned long srow = s < nsql ? strtoul(PQgetvalue(im->sql_errs, s, 0), NULL, 10)
+					      : 0;
 		if (c < im->nerrs && (s >= nsql || im->errs[c].row <= srow)) {
 			json_array_append_new(list, error_item(im->errs[c].row, im->errs[c].column,
 							       im->errs[c].message));
@@ -216,9 +237,9 @@ static json_t *error_list(const struct import *im)
 		}
 		for (int k = 0; k < 5 && json_array_size(list) < IMPORT_MAX_ERRORS; k++)
 			if (!PQgetisnull(im->sql_errs, s, 1 + k))
-				json_array_append_new(list, error_item(srow, SQL_COLUMNS[k],
-								       PQgetvalue(im->sql_errs, s,
-										  1 + k)));
+				json_array_append_new(
+					list, error_item(srow, SQL_COLUMNS[k],
+							 PQgetvalue(im->sql_errs, s, 1 + k)));
 		s++;
 	}
 	return list;
@@ -236,10 +257,11 @@ static enum em_err reply_bad_rows(struct import *im)
 		return EM_EINTERNAL;
 	reply_clear(reply);
 	if (im->rows == 0 && total == 0) {
-		reply_fail(reply, EM_EUNPROCESSABLE, "the file has no data rows; nothing was imported");
-		json_array_append_new(errors, json_pack("{s:n, s:n, s:s, s:s}", "row", "column",
-							"field", "rows", "message",
-							"the file has no data rows"));
+		reply_fail(reply, EM_EUNPROCESSABLE,
+			   "the file has no data rows; nothing was imported");
+		json_array_append_new(errors,
+				      json_pack("{s:n, s:n, s:s, s:s}", "row", "column", "field",
+						"rows", "message", "the file has no data rows"));
 		total = 1;
 	} else {
 		reply_fail(reply, EM_EUNPROCESSABLE,
@@ -278,8 +300,7 @@ static void import_reset(struct import *im)
 }
 
 /* Runs st and drops its result; a NULL a for a statement without parameters. */
-static enum em_err exec_simple(struct import *im, const struct db_stmt *st,
-			       const struct db_args *a)
+static enum em_err exec_simple(struct import *im, const struct db_stmt *st, const struct db_args *a)
 {
 	PGresult *res;
 	enum em_err rc = a ? db_exec_args(im->req->db, st, a, &res)
@@ -392,14 +413,16 @@ static enum em_err import_tx(struct db_conn *db, void *arg)
 	    idem.replayed)
 		return rc;
 
-	if ((rc = resource_find(req, im->reply, im->dry_run ? &IMPORT_CAMPAIGN_READ : &IMPORT_CAMPAIGN,
+	if ((rc = resource_find(req, im->reply,
+				im->dry_run ? &IMPORT_CAMPAIGN_READ : &IMPORT_CAMPAIGN,
 				im->campaign_id, "campaign", &res)) != EM_OK)
 		return rc;
 	const char *status = PQgetvalue(res, 0, 0);
 	if (strcmp(status, "open") != 0 && strcmp(status, "closed") != 0) {
-		rc = reply_fail(im->reply, EM_ECONFLICT,
-				"the campaign is %s: values are imported while it is open or closed",
-				status);
+		rc = reply_fail(
+			im->reply, EM_ECONFLICT,
+			"the campaign is %s: values are imported while it is open or closed",
+			status);
 		PQclear(res);
 		return rc;
 	}
@@ -504,5 +527,5 @@ enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t 
 	if (sort && strcmp(sort, "id") != 0)
 		reply_field_error(reply, "sort", "import records are listed newest first: only id");
 	return id_list_reply(req, reply, &page, &IMPORT_CAMPAIGN_READ, &IMPORT_LIST, args->id[0],
-			   "campaign");
+			     "campaign");
 }

@@ -10,17 +10,24 @@
 
 #include "handler.h"
 
-static const char *const DIRECTION_CODES[] = {"network", "management", "student_results", "reserve",
-					 "objectivity", "conditions", "individualization",
-					 "career_guidance", "management_qualification",
-					 "teacher_development", NULL};
+static const char *const DIRECTION_CODES[] = {"network",
+					      "management",
+					      "student_results",
+					      "reserve",
+					      "objectivity",
+					      "conditions",
+					      "individualization",
+					      "career_guidance",
+					      "management_qualification",
+					      "teacher_development",
+					      NULL};
 static const char *const VALUE_TYPES[] = {"number", "percent", "boolean", "integer", NULL};
 static const char *const POLARITIES[] = {"up", "down", NULL};
 static const char *const SOURCES[] = {"self", "municipal", "regional_import", NULL};
 /* The CHECK indicators_data_kind_check (migration 0011). */
-static const char *const DATA_KINDS[] = {"management", "contingent", "exam_results",
-					 "objectivity_marker", "vpr_raw", "staff", "other", NULL};
-
+static const char *const DATA_KINDS[] = {
+	"management", "contingent", "exam_results", "objectivity_marker",
+	"vpr_raw",    "staff",      "other",        NULL};
 
 /* Bounds of indicator values: far beyond any real indicator, inside double precision. */
 #define BOUND_LIMIT 1000000000000LL
@@ -29,6 +36,7 @@ static const char *const IND_CUSTOM[] = {"weights", NULL};
 
 /* The members of an indicator; code, name, direction and value_type are required
  * when req (a create), every member is optional in a change. */
+/* clang-format off */
 #define IND_FIELDS(req)                                                                  \
 	{"code", F_STRING, req, false, 1, 32, NULL},                                     \
 	{"name", F_STRING, req, false, 1, 500, NULL},                                    \
@@ -42,6 +50,7 @@ static const char *const IND_CUSTOM[] = {"weights", NULL};
 	{"data_kind", F_ENUM, false, false, 0, 0, DATA_KINDS},                           \
 	{"method", F_STRING, false, true, 1, 4000, NULL},                                \
 	{"position", F_INT, false, false, 0, 1000000, NULL}
+/* clang-format on */
 static const struct field IND_CREATE[] = {IND_FIELDS(true)};
 static const struct field IND_UPDATE[] = {IND_FIELDS(false)};
 
@@ -54,7 +63,8 @@ static bool code_valid(const char *s)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9');
 		if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
 			return false;
 	}
@@ -135,8 +145,9 @@ static void check_bounds(const json_t *ind, const json_t *body, struct em_reply 
 			reply_field_error(reply, NAMES[i], "must be within 0..100 for a percent");
 		else if (strcmp(type, "integer") == 0 &&
 			 json_number_value(b[i]) != (double)(long long)json_number_value(b[i]))
-			reply_field_error(reply, NAMES[i], "must be a whole number for an integer "
-							   "indicator");
+			reply_field_error(reply, NAMES[i],
+					  "must be a whole number for an integer "
+					  "indicator");
 	}
 	if (min && max && !(json_number_value(min) < json_number_value(max)))
 		reply_field_error(reply, "max_value", "must be greater than min_value");
@@ -153,6 +164,7 @@ static void ind_check(const json_t *body, struct em_reply *reply)
 	check_weights(body, reply);
 }
 
+/* clang-format off */
 #define IND_JSON(i)                                                                      \
 	"jsonb_build_object('id', " i ".id, 'campaign_id', " i ".campaign_id, 'code', " i   \
 	".code, 'name', " i ".name, 'direction', (SELECT d.code FROM directions d "          \
@@ -162,13 +174,17 @@ static void ind_check(const json_t *body, struct em_reply *reply)
 	".data_kind, 'method', " i                                                           \
 	".method, 'weights', " i ".weights, 'position', " i ".position, 'created_at', " i   \
 	".created_at, 'updated_at', " i ".updated_at, 'version', " i ".version)"
+/* clang-format on */
 
 /* Indicators, like their campaigns, are region-level rows: CAMPAIGN_SCOPE serves both. */
+/* clang-format off */
 DB_STMT(IND_GET) = {
 	"indicators_get", SQL_GET(IND_JSON("i"), "indicators i", "i", CAMPAIGN_SCOPE("i")), 7};
+/* clang-format on */
 
 /* In catalog order (position, id), or by name with sort=name. $12 campaign, then the
  * filters direction, source, value_type, kind (weight > 0). */
+/* clang-format off */
 DB_STMT(IND_LIST) = {
 	"indicators_list",
 	"SELECT " IND_JSON("i") ", i.id, CASE WHEN $10 = 'name' THEN i.name "
@@ -186,14 +202,18 @@ DB_STMT(IND_LIST) = {
 	" ORDER BY CASE WHEN $10 = 'name' THEN i.name END COLLATE \"ru-x-icu\", "
 	" CASE WHEN $10 <> 'name' THEN i.position END, i.id LIMIT $7::int",
 	16};
+/* clang-format on */
 
 /* The campaign of a new indicator, locked against a concurrent opening. */
+/* clang-format off */
 DB_STMT(IND_CAMPAIGN) = {
 	"indicators_campaign",
 	SQL_CAMPAIGN_STATUS " FOR SHARE",
 	7};
+/* clang-format on */
 
 /* $7 body, $8 campaign, $9 actor, $10 request id. Without a position the indicator goes last. */
+/* clang-format off */
 DB_STMT(IND_CREATE_SQL) = {
 	"indicators_create",
 	"WITH ins AS (INSERT INTO indicators (campaign_id, region_id, code, name, direction_id, "
@@ -212,17 +232,21 @@ DB_STMT(IND_CREATE_SQL) = {
 	" to_jsonb(ins), $10, region_id, NULL, NULL FROM ins) "
 	"SELECT " IND_JSON("ins") ", ins.id, ins.version FROM ins",
 	10};
+/* clang-format on */
 
 /* Locks an indicator and shares its campaign: version, campaign status, the API JSON
  * (to merge a PATCH over), the row (the audit's before). Parameters: scope, $7 id. */
+/* clang-format off */
 DB_STMT(IND_LOCK) = {
 	"indicators_lock",
 	"SELECT i.version, c.status, " IND_JSON("i") ", to_jsonb(i) "
 	"FROM indicators i JOIN campaigns c ON c.id = i.campaign_id "
 	"WHERE i.id = $7::bigint AND" CAMPAIGN_SCOPE("i") " FOR UPDATE OF i FOR SHARE OF c",
 	7};
+/* clang-format on */
 
 /* $7 id, $8 body, $9 before, $10 actor, $11 request id. A member present as null clears. */
+/* clang-format off */
 DB_STMT(IND_UPDATE_SQL) = {
 	"indicators_update",
 	"WITH upd AS (UPDATE indicators i SET "
@@ -245,8 +269,10 @@ DB_STMT(IND_UPDATE_SQL) = {
 	" FROM (SELECT $8::jsonb AS b) x WHERE i.id = $7::bigint AND" CAMPAIGN_SCOPE("i")
 	" RETURNING i.*)," SQL_AUDITED_UPDATE("indicator", IND_JSON("upd")),
 	11};
+/* clang-format on */
 
 /* $7 id, $8 actor, $9 request id. */
+/* clang-format off */
 DB_STMT(IND_DELETE_SQL) = {
 	"indicators_delete",
 	"WITH del AS (DELETE FROM indicators i WHERE i.id = $7::bigint AND" CAMPAIGN_SCOPE("i")
@@ -255,13 +281,16 @@ DB_STMT(IND_DELETE_SQL) = {
 	" to_jsonb(del), NULL, $9, del.region_id, NULL, NULL FROM del) "
 	"SELECT del.id FROM del",
 	9};
+/* clang-format on */
 
 static const struct constraint_map IND_CONSTRAINTS[] = {
 	{"indicators_campaign_code_key", "code", "the catalog has an indicator with this code",
 	 EM_ECONFLICT},
 	{"indicators_code_format", "code", "is not a valid indicator code", EM_EINVAL},
-	{"indicators_bounds", "max_value", "bounds must be given with min_value < max_value, "
-	 "and not for booleans", EM_EINVAL},
+	{"indicators_bounds", "max_value",
+	 "bounds must be given with min_value < max_value, "
+	 "and not for booleans",
+	 EM_EINVAL},
 	{"indicators_percent_bounds", "min_value", "percent bounds must be within 0..100",
 	 EM_EINVAL},
 	{"indicators_integer_bounds", "min_value", "integer bounds must be whole numbers",
@@ -285,8 +314,8 @@ const struct em_resource INDICATORS = {
 	.constraints = IND_CONSTRAINTS,
 };
 
-enum em_err campaign_indicators_list(struct em_req *req, const struct em_args *args,
-				     json_t *body, struct em_reply *reply)
+enum em_err campaign_indicators_list(struct em_req *req, const struct em_args *args, json_t *body,
+				     struct em_reply *reply)
 {
 	struct list_page page;
 	const char *filters[4];
@@ -360,13 +389,18 @@ static enum em_err ind_create_refused(struct create_run *c, PGresult *res)
 			  (long long)*(const int64_t *)c->ctx);
 }
 
-enum em_err campaign_indicators_create(struct em_req *req, const struct em_args *args,
-				       json_t *body, struct em_reply *reply)
+enum em_err campaign_indicators_create(struct em_req *req, const struct em_args *args, json_t *body,
+				       struct em_reply *reply)
 {
 	int64_t campaign = args->id[0];
-	struct create_run c = {.req = req, .reply = reply, .body = body, .st = &IND_CREATE_SQL,
-			       .constraints = IND_CONSTRAINTS, .path = INDICATORS.path,
-			       .push = ind_create_push, .refused = ind_create_refused,
+	struct create_run c = {.req = req,
+			       .reply = reply,
+			       .body = body,
+			       .st = &IND_CREATE_SQL,
+			       .constraints = IND_CONSTRAINTS,
+			       .path = INDICATORS.path,
+			       .push = ind_create_push,
+			       .refused = ind_create_refused,
 			       .ctx = &campaign};
 	json_t *full;
 	const char *type;

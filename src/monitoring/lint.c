@@ -19,6 +19,7 @@
 
 /* Parameters: caller $1..$6, $7 campaign. One row (document, its md5) or none when the
  * campaign is missing or out of scope. */
+/* clang-format off */
 DB_STMT(LINT_SQL) = {
 	"campaigns_lint",
 	"WITH c AS (SELECT c.id, c.status FROM campaigns c WHERE c.id = $7::bigint AND"
@@ -51,6 +52,7 @@ DB_STMT(LINT_SQL) = {
 	" 'errors', (SELECT count(*) FROM f WHERE f.severity = 'error'), "
 	" 'warnings', (SELECT count(*) FROM f WHERE f.severity = 'warning')) AS doc FROM c) x",
 	7};
+/* clang-format on */
 
 enum em_err campaign_lint(struct em_req *req, const struct em_args *args, json_t *body,
 			  struct em_reply *reply)
@@ -94,8 +96,7 @@ static int lint_field_errors(const json_t *doc, struct em_reply *reply)
 	return n;
 }
 
-enum em_err campaign_lint_for_open(struct em_req *req, int64_t campaign_id,
-				   struct em_reply *reply)
+enum em_err campaign_lint_for_open(struct em_req *req, int64_t campaign_id, struct em_reply *reply)
 {
 	PGresult *res;
 	json_t *doc;

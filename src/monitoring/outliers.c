@@ -19,10 +19,8 @@ struct outlier_col {
 
 /* The columns of each sheet after whose value of which indicator it is. */
 static const struct outlier_col Z_COLS[] = {
-	{"value", "Значение", SK_NUM},
-	{"z", "z-оценка", SK_DEC2},
-	{"mean", "Среднее по типу ОО", SK_DEC4},
-	{"sd", "Стандартное отклонение", SK_DEC4},
+	{"value", "Значение", SK_NUM},           {"z", "z-оценка", SK_DEC2},
+	{"mean", "Среднее по типу ОО", SK_DEC4}, {"sd", "Стандартное отклонение", SK_DEC4},
 	{"n", "Число значений", SK_INT},
 };
 static const struct outlier_col CHANGED_COLS[] = {
@@ -34,8 +32,8 @@ static const struct outlier_col CHANGED_COLS[] = {
 
 /* A sheet of the items of doc's member part: the value's organization and indicator,
  * then cols. */
-static void outlier_sheet(struct sheet_book *book, const char *name, json_t *doc,
-			  const char *part, const struct outlier_col *cols, size_t ncols)
+static void outlier_sheet(struct sheet_book *book, const char *name, json_t *doc, const char *part,
+			  const struct outlier_col *cols, size_t ncols)
 {
 	json_t *items = json_object_get(json_object_get(doc, part), "items");
 	struct sheet_table *t = sheet_add_table(book, book_add_sheet(book, name), NULL, items);
@@ -68,6 +66,7 @@ static void outliers_book(struct sheet_book *book, json_t *doc)
  * self indicators whose value at verification differs from what the head
  * submitted.
  */
+/* clang-format off */
 DB_STMT(OUTLIERS) = {
 	"campaign_outliers",
 	"WITH c AS (SELECT c.id FROM campaigns c WHERE c.id = $7::bigint AND"
@@ -114,6 +113,7 @@ DB_STMT(OUTLIERS) = {
 	"   LIMIT $8::int) x), '[]'::jsonb))) "
 	"FROM c",
 	8};
+/* clang-format on */
 
 enum em_err campaign_outliers(struct em_req *req, const struct em_args *args, json_t *body,
 			      struct em_reply *reply)

@@ -32,10 +32,12 @@ static const struct list_filter SCORE_FILTERS[] = {
 };
 
 /* The campaign, if visible: $1..$6 caller, $7 id. */
+/* clang-format off */
 DB_STMT(CAMPAIGN_VISIBLE) = {
 	"scores_campaign_visible",
 	"SELECT c.id FROM campaigns c WHERE c.id = $7::bigint AND" CAMPAIGN_SCOPE("c"),
 	7};
+/* clang-format on */
 
 /*
  * The three statements of the scores page share one parameter layout:
@@ -52,6 +54,7 @@ DB_STMT(CAMPAIGN_VISIBLE) = {
  */
 
 /* A counted row of the page's set, in the caller's scope, through the filters. */
+/* clang-format off */
 #define SCORES_ROW_OK(a)                                                                   \
 	" " a ".status IN ('approved', 'submitted', 'verified') AND (" a ".status = 'approved'" \
 	" OR $8::boolean) AND" SQL_LIST_SCOPE(a ".region_id", a ".municipality_id",         \
@@ -60,8 +63,10 @@ DB_STMT(CAMPAIGN_VISIBLE) = {
 	" AND ($10::text IS NULL OR " a ".kind = $10) AND ($11::text IS NULL OR " a ".level = $11)" \
 	" AND ($16::text IS NULL OR " a ".settlement = $16)"                                 \
 	" AND ($17::text IS NULL OR " a ".size_band = $17)"
+/* clang-format on */
 
 /* The rank of row r in one partition of score_ranks, null without a total. */
+/* clang-format off */
 #define SQL_RANK_OF(scope, muni, settlement, band)                                        \
 	"(SELECT l.rank FROM score_ranks l WHERE l.campaign_id = r.campaign_id"           \
 	" AND l.scope = '" scope "' AND l.kind = r.kind AND l.municipality_id = " muni     \
@@ -69,11 +74,13 @@ DB_STMT(CAMPAIGN_VISIBLE) = {
 	" AND l.unapproved = $8::boolean AND l.value = r.total_rounded)"
 #define SQL_RANK_REGION SQL_RANK_OF("r", "0", "''", "''")
 #define SQL_RANK_CLUSTER SQL_RANK_OF("c", "0", "r.settlement", "r.size_band")
+/* clang-format on */
 
 /*
  * The unranked rows after the ranked ones, by id: key is the sort key they
  * all share (past every rank, or every negated total).
  */
+/* clang-format off */
 #define SCORES_UNRANKED(key)                                                              \
 	" unranked AS (SELECT sc.*, " key "::numeric AS sort_key FROM submission_scores sc"  \
 	"  WHERE sc.campaign_id = $7::bigint AND sc.total_rounded IS NULL AND"              \
@@ -82,12 +89,15 @@ DB_STMT(CAMPAIGN_VISIBLE) = {
 	"   ($15::numeric, $14::bigint)) ORDER BY sc.submission_id LIMIT $13::int), "        \
 	" page AS (SELECT * FROM ranked UNION ALL SELECT * FROM unranked "                   \
 	"  ORDER BY sort_key, submission_id LIMIT $13::int) "
+/* clang-format on */
 
 /* The page's rows as the list's items (em_score_items, sql/10_scoring.sql). */
+/* clang-format off */
 #define SCORES_ITEMS                                                                      \
 	"SELECT i.item, p.submission_id, p.sort_key FROM page p "                             \
 	"JOIN em_score_items(ARRAY(SELECT submission_id FROM page), $8::boolean) i "          \
 	" ON i.submission_id = p.submission_id ORDER BY p.sort_key, p.submission_id"
+/* clang-format on */
 
 /*
  * sort=rank (region ranks) or rank_cluster: the ranks of score_ranks in
@@ -96,6 +106,7 @@ DB_STMT(CAMPAIGN_VISIBLE) = {
  * page is full: a page reads about limit ranks, and the ties of one rank
  * across the partitions (kinds, or clusters), whatever the campaign's size.
  */
+/* clang-format off */
 DB_STMT(SCORES_BY_RANK) = {
 	"scores_by_rank",
 	"WITH ranked AS (SELECT sc.*, l.rank::numeric AS sort_key FROM score_ranks l "
@@ -114,12 +125,14 @@ DB_STMT(SCORES_BY_RANK) = {
 	SCORES_UNRANKED("2147483647")
 	SCORES_ITEMS,
 	17};
+/* clang-format on */
 
 /*
  * sort=total: the region partitions' totals of score_ranks, highest first
  * across kinds, each with its rows. The key is the negated total ($12 is
  * the sort, always 'total' here).
  */
+/* clang-format off */
 DB_STMT(SCORES_BY_TOTAL) = {
 	"scores_by_total",
 	"WITH ranked AS (SELECT sc.*, -l.value AS sort_key FROM score_ranks l "
@@ -136,12 +149,14 @@ DB_STMT(SCORES_BY_TOTAL) = {
 	SCORES_UNRANKED("1")
 	SCORES_ITEMS,
 	17};
+/* clang-format on */
 
 /*
  * Any sort over the rows the scope or a municipality filter leaves (a
  * municipality's rows, or a head's own), and sort=id: the rows selected,
  * their sort keys (a rank read by key), the page cut, then the items.
  */
+/* clang-format off */
 DB_STMT(SCORES_SELECTED) = {
 	"scores_selected",
 	"WITH rows AS (SELECT r.*, CASE $12 "
@@ -155,11 +170,13 @@ DB_STMT(SCORES_SELECTED) = {
 	"  > ($15::numeric, $14::bigint)) ORDER BY sort_key, submission_id LIMIT $13::int) "
 	SCORES_ITEMS,
 	17};
+/* clang-format on */
 
 /*
  * A head's peer group: the approved rows of its kind in the campaign, from the
  * rollups (no names, no ids). $1 campaign, $2 the head's organization.
  */
+/* clang-format off */
 DB_STMT(SCORES_PEERS) = {
 	"scores_peer_group",
 	"WITH k AS (SELECT s.kind FROM submissions s WHERE s.campaign_id = $1::bigint "
@@ -175,6 +192,7 @@ DB_STMT(SCORES_PEERS) = {
 	"  'low', (SELECT coalesce(sum(n), 0) FROM b WHERE level = 'low'), "
 	"  'critical', (SELECT coalesce(sum(n), 0) FROM b WHERE level = 'critical'))) FROM k",
 	2};
+/* clang-format on */
 
 /* [-]digits[.digits], at most 40 characters. */
 static bool decimal_text(const char *s)
@@ -214,7 +232,8 @@ static void page_parse(struct em_req *req, struct em_reply *reply, const char *c
 		if (*s)
 			page->sort = *s;
 		else
-			reply_field_error(reply, "sort", "must be one of: rank, total, id, rank_cluster");
+			reply_field_error(reply, "sort",
+					  "must be one of: rank, total, id, rank_cluster");
 	}
 	if (!cursor)
 		return;
@@ -282,7 +301,8 @@ static void cluster_filters(struct em_req *req, struct em_reply *reply, const ch
 	}
 	return;
 bad:
-	reply_field_error(reply, "cluster", "must be kind/settlement/size_band, "
+	reply_field_error(reply, "cluster",
+			  "must be kind/settlement/size_band, "
 			  "e.g. school/rural/small");
 }
 
@@ -391,7 +411,8 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 
-	if ((rc = resource_visible(req, reply, &CAMPAIGN_VISIBLE, args->id[0], "campaign")) != EM_OK)
+	if ((rc = resource_visible(req, reply, &CAMPAIGN_VISIBLE, args->id[0], "campaign")) !=
+	    EM_OK)
 		return rc;
 
 	caller_args(&a, req);
@@ -430,6 +451,7 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
  * itself). One row: null when the manager is not visible, else the document.
  * The change is from the manager's previous approved campaign (by year).
  */
+/* clang-format off */
 DB_STMT(MANAGER_SCORES) = {
 	"manager_scores",
 	"WITH m AS (SELECT m.id FROM managers m WHERE m.id = $7::bigint AND"
@@ -454,6 +476,7 @@ DB_STMT(MANAGER_SCORES) = {
 	"    FROM jsonb_object_keys(w.dirs) k)) END) ORDER BY w.year, w.campaign_id) FROM w), '[]'::jsonb)) "
 	"FROM m",
 	7};
+/* clang-format on */
 
 enum em_err manager_scores_get(struct em_req *req, const struct em_args *args, json_t *body,
 			       struct em_reply *reply)

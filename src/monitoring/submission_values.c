@@ -17,6 +17,7 @@
 /* Each item against the catalog: $1 campaign, $2 body, $3 kind. One row per item, in order:
  * found, code, value type, source, applies, type of the JSON value, fractional, out of
  * range, min, max. */
+/* clang-format off */
 DB_STMT(SUB_RESOLVE) = {
 	"submission_values_resolve",
 	"SELECT i.id IS NOT NULL, x.e ->> 'indicator', i.value_type, i.source, "
@@ -29,14 +30,18 @@ DB_STMT(SUB_RESOLVE) = {
 	" THEN (x.e -> 'value')::numeric END AS num) n "
 	"ORDER BY x.ord",
 	3};
+/* clang-format on */
 enum { R_FOUND, R_CODE, R_TYPE, R_SOURCE, R_APPLIES, R_JSON, R_FRACTION, R_RANGE, R_MIN, R_MAX };
 
+/* clang-format off */
 #define SUB_OLD_NEW(prefix)                                                               \
 	"jsonb_build_object('value', " SUB_VALUE(prefix "value", "c.value_type") ", "        \
 	"'comment', " prefix "comment, 'evidence_url', " prefix "evidence_url)"
+/* clang-format on */
 
 /* Writes the items that change, in item order; history, audit and version only if any does.
  * $1 role, $7 id, $8 body, $9 campaign, $10 actor, $11 request id. -> changed count. */
+/* clang-format off */
 DB_STMT(SUB_WRITE) = {
 	"submission_values_write",
 	"WITH items AS (SELECT x.ord, i.id AS indicator_id, i.code, i.value_type, "
@@ -82,6 +87,7 @@ DB_STMT(SUB_WRITE) = {
 	"  upd.municipality_id, upd.organization_id FROM upd, chg) "
 	"SELECT count(*) FROM changed",
 	11};
+/* clang-format on */
 
 static const struct constraint_map VALUE_CONSTRAINTS[] = {
 	{"submission_values_evidence_url_format", "values",
@@ -99,12 +105,21 @@ static const struct source_rule {
 	const char *statuses[4]; /* submission statuses the values may change in */
 	bool closed_ok;          /* also while the campaign is closed */
 } SOURCES[] = {
-	{"self", EM_ROLE_HEAD | EM_ROLE_ADMIN, "the head of the organization (or an admin)",
-	 {"draft", "returned", NULL}, false},
-	{"municipal", EM_ROLE_MUNICIPAL | EM_ROLE_ADMIN, "a municipal operator (or an admin)",
-	 {"draft", "submitted", "returned", NULL}, true},
-	{"regional_import", EM_ROLE_REGIONAL | EM_ROLE_ADMIN, "a regional operator (or an admin)",
-	 {"draft", "submitted", "verified", "returned"}, true},
+	{"self",
+	 EM_ROLE_HEAD | EM_ROLE_ADMIN,
+	 "the head of the organization (or an admin)",
+	 {"draft", "returned", NULL},
+	 false},
+	{"municipal",
+	 EM_ROLE_MUNICIPAL | EM_ROLE_ADMIN,
+	 "a municipal operator (or an admin)",
+	 {"draft", "submitted", "returned", NULL},
+	 true},
+	{"regional_import",
+	 EM_ROLE_REGIONAL | EM_ROLE_ADMIN,
+	 "a regional operator (or an admin)",
+	 {"draft", "submitted", "verified", "returned"},
+	 true},
 };
 
 static const struct source_rule *source_rule(const char *source)
@@ -139,8 +154,8 @@ static bool url_valid(const char *s)
 		for (int i = 0; i < n && *p; i++, p++) /* jansson checked the UTF-8 */
 			cp = (cp << 6) | (*p & 0x3F);
 		if (cp <= 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) || cp == 0xA0 ||
-		    (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
-		    cp == 0x205F || cp == 0x3000 || cp == 0xFEFF)
+		    (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029 ||
+		    cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF)
 			return false;
 	}
 	return true;
@@ -163,19 +178,20 @@ static void check_item_indicator(const json_t *values, size_t i, struct em_reply
 		return;
 	}
 	for (size_t j = 0; j < i; j++) {
-		const char *other =
-			json_string_value(json_object_get(json_array_get(values, j), "indicator"));
+		const char *other = json_string_value(
+			json_object_get(json_array_get(values, j), "indicator"));
 		if (other && strcmp(other, json_string_value(v)) == 0) {
-			reply_field_error(reply, f, "indicator %s is already in values[%zu]: "
-					  "one item per indicator", other, j);
+			reply_field_error(reply, f,
+					  "indicator %s is already in values[%zu]: "
+					  "one item per indicator",
+					  other, j);
 			return;
 		}
 	}
 }
 
 /* values[i].comment and .evidence_url: optional texts, null when the value is removed. */
-static void check_item_texts(const json_t *item, size_t i, bool removing,
-			     struct em_reply *reply)
+static void check_item_texts(const json_t *item, size_t i, bool removing, struct em_reply *reply)
 {
 	const json_t *v = json_object_get(item, "comment");
 	char f[64];
@@ -185,10 +201,12 @@ static void check_item_texts(const json_t *item, size_t i, bool removing,
 		size_t n = json_is_string(v) ? utf8_length(json_string_value(v)) : 0;
 		if (!json_is_string(v) || n < 1 || n > MAX_TEXT ||
 		    strlen(json_string_value(v)) != json_string_length(v))
-			reply_field_error(reply, f, "must be a string of 1 to %d characters or null",
+			reply_field_error(reply, f,
+					  "must be a string of 1 to %d characters or null",
 					  MAX_TEXT);
 		else if (removing)
-			reply_field_error(reply, f, "must be null when value is null (removing a "
+			reply_field_error(reply, f,
+					  "must be null when value is null (removing a "
 					  "value removes its comment)");
 	}
 	v = json_object_get(item, "evidence_url");
@@ -198,8 +216,10 @@ static void check_item_texts(const json_t *item, size_t i, bool removing,
 		bool ok = s && strlen(s) == json_string_length(v) && utf8_length(s) <= MAX_TEXT &&
 			  url_valid(s);
 		if (!ok)
-			reply_field_error(reply, f, "must be an http:// or https:// URL of at most "
-					  "%d characters, without spaces, or null", MAX_TEXT);
+			reply_field_error(reply, f,
+					  "must be an http:// or https:// URL of at most "
+					  "%d characters, without spaces, or null",
+					  MAX_TEXT);
 		else if (removing)
 			reply_field_error(reply, f, "must be null when value is null");
 	}
@@ -214,7 +234,8 @@ static void check_item(const json_t *values, size_t i, struct em_reply *reply)
 
 	if (!json_is_object(item)) {
 		snprintf(f, sizeof(f), "values[%zu]", i);
-		reply_field_error(reply, f, "must be an object {indicator, value, comment, "
+		reply_field_error(reply, f,
+				  "must be an object {indicator, value, comment, "
 				  "evidence_url}");
 		return;
 	}
@@ -268,12 +289,15 @@ static void check_items(PGresult *res, const char *kind, struct em_reply *reply)
 
 		snprintf(f, sizeof(f), "values[%d].indicator", i);
 		if (!db_bool(res, i, R_FOUND)) {
-			reply_field_error(reply, f, "no indicator %s in the campaign's catalog", code);
+			reply_field_error(reply, f, "no indicator %s in the campaign's catalog",
+					  code);
 			continue;
 		}
 		if (!db_bool(res, i, R_APPLIES)) {
-			reply_field_error(reply, f, "indicator %s does not apply to %s organizations "
-					  "(its weight for them is 0)", code, kind);
+			reply_field_error(reply, f,
+					  "indicator %s does not apply to %s organizations "
+					  "(its weight for them is 0)",
+					  code, kind);
 			continue;
 		}
 		snprintf(f, sizeof(f), "values[%d].value", i);
@@ -281,17 +305,23 @@ static void check_items(PGresult *res, const char *kind, struct em_reply *reply)
 			continue;
 		if (strcmp(type, "boolean") == 0) {
 			if (strcmp(json, "boolean") != 0)
-				reply_field_error(reply, f, "must be true or false (or null): %s is a "
-						  "boolean indicator", code);
+				reply_field_error(reply, f,
+						  "must be true or false (or null): %s is a "
+						  "boolean indicator",
+						  code);
 		} else if (strcmp(json, "number") != 0) {
-			reply_field_error(reply, f, "must be a JSON number (or null): %s is a %s "
-					  "indicator", code, type);
+			reply_field_error(reply, f,
+					  "must be a JSON number (or null): %s is a %s "
+					  "indicator",
+					  code, type);
 		} else if (strcmp(type, "integer") == 0 && db_bool(res, i, R_FRACTION)) {
-			reply_field_error(reply, f, "must be a whole number: %s is an integer indicator",
+			reply_field_error(reply, f,
+					  "must be a whole number: %s is an integer indicator",
 					  code);
 		} else if (db_bool(res, i, R_RANGE)) {
 			reply_field_error(reply, f, "must be between %s and %s for %s",
-					  PQgetvalue(res, i, R_MIN), PQgetvalue(res, i, R_MAX), code);
+					  PQgetvalue(res, i, R_MIN), PQgetvalue(res, i, R_MAX),
+					  code);
 		}
 	}
 }
@@ -308,22 +338,27 @@ static enum em_err check_rights(struct em_req *req, PGresult *res, PGresult *loc
 		if (!r)
 			return EM_EINTERNAL;
 		if (!submission_role_in(req, r->roles))
-			return reply_fail(reply, EM_EFORBIDDEN, "a %s may not write indicator %s "
+			return reply_fail(reply, EM_EFORBIDDEN,
+					  "a %s may not write indicator %s "
 					  "(values[%d]): %s values are written by %s",
-					  em_role_name(req->caller.role), PQgetvalue(res, i, R_CODE),
-					  i, r->source, r->who);
+					  em_role_name(req->caller.role),
+					  PQgetvalue(res, i, R_CODE), i, r->source, r->who);
 	}
 	for (int i = 0; i < PQntuples(res); i++) {
 		const struct source_rule *r = source_rule(PQgetvalue(res, i, R_SOURCE));
 		const char *code = PQgetvalue(res, i, R_CODE);
 		if (!status_in(r, status))
-			return reply_fail(reply, EM_ECONFLICT, "values of a%s %s submission are frozen "
+			return reply_fail(reply, EM_ECONFLICT,
+					  "values of a%s %s submission are frozen "
 					  "for indicator %s (source %s)",
 					  status[0] == 'a' ? "n" : "", status, code, r->source);
-		if (strcmp(campaign, "open") != 0 && !(r->closed_ok && strcmp(campaign, "closed") == 0))
-			return reply_fail(reply, EM_ECONFLICT, "the campaign is %s: %s values "
-					  "(indicator %s) are written while it is open%s", campaign,
-					  r->source, code, r->closed_ok ? " or closed" : "");
+		if (strcmp(campaign, "open") != 0 &&
+		    !(r->closed_ok && strcmp(campaign, "closed") == 0))
+			return reply_fail(reply, EM_ECONFLICT,
+					  "the campaign is %s: %s values "
+					  "(indicator %s) are written while it is open%s",
+					  campaign, r->source, code,
+					  r->closed_ok ? " or closed" : "");
 	}
 	return EM_OK;
 }
@@ -351,7 +386,8 @@ static enum em_err values_tx(struct db_conn *db, void *arg)
 	}
 	check_items(res, PQgetvalue(lock, 0, L_KIND), c->reply);
 	if (c->reply->errors) {
-		rc = reply_fail(c->reply, EM_EINVAL, "the values are not valid: nothing was written");
+		rc = reply_fail(c->reply, EM_EINVAL,
+				"the values are not valid: nothing was written");
 		goto out;
 	}
 	if ((rc = check_rights(req, res, lock, c->reply)) != EM_OK)
@@ -385,7 +421,8 @@ enum em_err submissions_put_values(struct em_req *req, const struct em_args *arg
 		return rc;
 	check_values_body(body, reply);
 	if (reply->errors)
-		return reply_fail(reply, EM_EINVAL, "the values are not valid: nothing was written");
+		return reply_fail(reply, EM_EINVAL,
+				  "the values are not valid: nothing was written");
 	if (!req->body)
 		return EM_EINTERNAL;
 	return db_tx(req->db, values_tx, &c);

@@ -16,12 +16,12 @@
 #include "handler.h"
 #include "submission.h"
 
-
-static const char *const STATUSES[] = {"draft", "submitted", "verified", "approved", "returned",
-				       NULL};
+static const char *const STATUSES[] = {"draft",    "submitted", "verified",
+				       "approved", "returned",  NULL};
 
 /* --- Reads -------------------------------------------------------------------------- */
 
+/* clang-format off */
 #define SUB_TABLES                                                                        \
 	"submissions s JOIN organizations o ON o.id = s.organization_id"                     \
 	" LEFT JOIN submission_scores sc ON sc.submission_id = s.id"
@@ -57,6 +57,7 @@ DB_STMT(SUB_LIST) = {
 		 " AND ($16::bigint IS NULL OR s.manager_id = $16::bigint)"
 		 " AND ($17::bigint IS NULL OR s.region_id = $17::bigint)"),
 	17};
+/* clang-format on */
 
 static const struct list_filter SUB_FILTERS[] = {
 	{"campaign_id", FILTER_ID, NULL},     {"organization_id", FILTER_ID, NULL},
@@ -74,11 +75,14 @@ const struct em_resource SUBMISSIONS = {
 
 /* --- History -------------------------------------------------------------------------- */
 
+/* clang-format off */
 DB_STMT(SUB_VISIBLE) = {
 	"submission_visible",
 	"SELECT 1 FROM submissions s WHERE s.id = $7::bigint AND" SUB_SCOPE("s"), 7};
+/* clang-format on */
 
 /* The layout of id_list_reply: $7 submission, $8 after id, $9 limit + 1. */
+/* clang-format off */
 DB_STMT(SUB_HISTORY) = {
 	"submission_history_list",
 	"SELECT jsonb_build_object('id', h.id, 'occurred_at', h.occurred_at, 'actor_user_id', "
@@ -88,6 +92,7 @@ DB_STMT(SUB_HISTORY) = {
 	"WHERE s.id = $7::bigint AND" SUB_SCOPE("s")
 	" AND ($8::bigint IS NULL OR h.id > $8::bigint) ORDER BY h.id LIMIT $9::int",
 	9};
+/* clang-format on */
 
 enum em_err submissions_history(struct em_req *req, const struct em_args *args, json_t *body,
 				struct em_reply *reply)
@@ -101,13 +106,14 @@ enum em_err submissions_history(struct em_req *req, const struct em_args *args, 
 	if (strcmp(page.sort, "id") != 0)
 		reply_field_error(reply, "sort", "history is ordered by id only");
 	return id_list_reply(req, reply, &page, &SUB_VISIBLE, &SUB_HISTORY, args->id[0],
-			   "submission");
+			     "submission");
 }
 
 /* --- Shared by the writes ---------------------------------------------------------------- */
 
 /* Locks a visible submission: version, status, row as JSON, campaign status, whether
  * now() is inside the campaign's window, kind, campaign id. Parameters: scope, $7 id. */
+/* clang-format off */
 DB_STMT(SUB_LOCK) = {
 	"submission_lock",
 	"SELECT s.version, s.status, to_jsonb(s), c.status, "
@@ -118,9 +124,10 @@ DB_STMT(SUB_LOCK) = {
 
 DB_STMT(SUB_RESCORE) = {
 	"submission_rescore", "SELECT em_rescore(ARRAY[$1::bigint])", 1};
+/* clang-format on */
 
-enum em_err submission_lock(struct em_req *req, int64_t id, long version,
-				   struct em_reply *reply, PGresult **lock)
+enum em_err submission_lock(struct em_req *req, int64_t id, long version, struct em_reply *reply,
+			    PGresult **lock)
 {
 	PGresult *res;
 	enum em_err rc;
@@ -138,7 +145,7 @@ enum em_err submission_lock(struct em_req *req, int64_t id, long version,
 }
 
 enum em_err submission_reply_current(struct em_req *req, int64_t id, bool rescore,
-				 struct em_reply *reply)
+				     struct em_reply *reply)
 {
 	struct db_args a;
 	PGresult *res;
@@ -161,7 +168,9 @@ enum em_err submission_reply_current(struct em_req *req, int64_t id, bool rescor
 /* --- Transitions ------------------------------------------------------------------------- */
 
 /* Every legal move and who may make it; the campaign each needs is move_preconditions'. */
+/* clang-format off */
 #define RETURN_NEEDS "comment", "is required when returning a submission: say what to correct"
+/* clang-format on */
 static const struct wf_move MOVES[] = {
 	{"draft", "submitted", EM_ROLE_HEAD | EM_ROLE_ADMIN, NULL,
 	 "the head of the organization (or an admin) submits"},
@@ -179,6 +188,7 @@ static const struct wf_move MOVES[] = {
 };
 
 /* Applicable self-assessed indicators without a value. $1 submission id. */
+/* clang-format off */
 DB_STMT(SUB_MISSING) = {
 	"submission_missing_self",
 	"SELECT i.code FROM submissions s JOIN indicators i ON i.campaign_id = s.campaign_id "
@@ -188,8 +198,10 @@ DB_STMT(SUB_MISSING) = {
 	"  WHERE v.submission_id = s.id AND v.indicator_id = i.id) "
 	"ORDER BY i.position, i.id",
 	1};
+/* clang-format on */
 
 /* The workflow layout (workflow.h), $13 comment. -> id */
+/* clang-format off */
 DB_STMT(SUB_MOVE) = {
 	"submission_transition",
 	"WITH upd AS (UPDATE submissions s SET status = $8, "
@@ -219,6 +231,7 @@ DB_STMT(SUB_MOVE) = {
 	" FROM upd, hist) "
 	"SELECT upd.id FROM upd",
 	13};
+/* clang-format on */
 
 /* A published campaign's submissions no longer change. */
 static enum em_err move_current(struct wf_ctx *c)
@@ -241,7 +254,8 @@ static enum em_err move_preconditions(struct wf_ctx *c, const struct wf_move *mv
 		if (strcmp(campaign, "open") != 0 && strcmp(campaign, "closed") != 0)
 			return reply_fail(c->reply, EM_ECONFLICT,
 					  "the campaign is %s: submissions are verified and "
-					  "approved while it is open or closed", campaign);
+					  "approved while it is open or closed",
+					  campaign);
 		return EM_OK;
 	}
 	if (strcmp(campaign, "open") != 0)
@@ -252,7 +266,8 @@ static enum em_err move_preconditions(struct wf_ctx *c, const struct wf_move *mv
 	if (strcmp(mv->from, "draft") == 0 && strcmp(PQgetvalue(c->lock, 0, L_IN_WINDOW), "t") != 0)
 		return reply_fail(c->reply, EM_ECONFLICT,
 				  "the submission window is closed (it closes at %s, and opens at "
-				  "the campaign's opens_at)", PQgetvalue(c->lock, 0, L_CLOSES));
+				  "the campaign's opens_at)",
+				  PQgetvalue(c->lock, 0, L_CLOSES));
 	db_args_init(&a);
 	db_arg_i64(&a, c->id);
 	if ((rc = db_exec_args(c->req->db, &SUB_MISSING, &a, &res)) != EM_OK)
@@ -261,11 +276,14 @@ static enum em_err move_preconditions(struct wf_ctx *c, const struct wf_move *mv
 	for (int i = 0; i < n; i++)
 		reply_field_error(c->reply, "values",
 				  "indicator %s has no value: every applicable self-assessed "
-				  "indicator needs one before submitting", PQgetvalue(res, i, 0));
+				  "indicator needs one before submitting",
+				  PQgetvalue(res, i, 0));
 	if (n > 0) {
 		char detail[256];
-		snprintf(detail, sizeof(detail), "%d applicable self-assessed indicator%s without a "
-			 "value, first %s", n, n == 1 ? "" : "s", PQgetvalue(res, 0, 0));
+		snprintf(detail, sizeof(detail),
+			 "%d applicable self-assessed indicator%s without a "
+			 "value, first %s",
+			 n, n == 1 ? "" : "s", PQgetvalue(res, 0, 0));
 		PQclear(res);
 		return reply_fail(c->reply, EM_EUNPROCESSABLE, "%s", detail);
 	}

@@ -9,17 +9,20 @@
 
 #include "effmon/registry.h"
 
+/* clang-format off */
 #define AUDIT_JSON(a)                                                                   \
 	"jsonb_build_object('id', " a ".id, 'occurred_at', " a ".occurred_at, "            \
 	"'actor_user_id', " a ".actor_user_id, 'actor_role', " a ".actor_role, "           \
 	"'entity', " a ".entity, 'entity_id', " a ".entity_id, 'action', " a ".action, "   \
 	"'before', " a ".before, 'after', " a ".after, 'request_id', " a ".request_id)"
+/* clang-format on */
 
 /*
  * $1..$6 the caller, $7 limit+1, $8 the last id seen (rows below it
  * follow), $9 entity, $10 entity id, $11 actor. Served by the primary key, by
  * (entity, entity_id, id) and by (region_id, id), all walked backwards.
  */
+/* clang-format off */
 DB_STMT(AUDIT_LIST) = {
 	"audit_list",
 	"SELECT " AUDIT_JSON("a") ", a.id FROM audit_events a WHERE"
@@ -30,6 +33,7 @@ DB_STMT(AUDIT_LIST) = {
 	" AND ($11::bigint IS NULL OR a.actor_user_id = $11::bigint)"
 	" ORDER BY a.id DESC LIMIT $7::int",
 	11};
+/* clang-format on */
 
 static const struct list_filter ID_FILTERS[] = {
 	{"entity_id", FILTER_ID, NULL},

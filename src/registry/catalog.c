@@ -10,20 +10,25 @@
 
 /* --- Directions -------------------------------------------------------------------- */
 
+/* clang-format off */
 #define DIR_JSON(d)                                                                     \
 	"jsonb_build_object('id', " d ".id, 'code', " d ".code, 'name', " d ".name, "     \
 	"'position', " d ".position)"
+/* clang-format on */
 
 /* Directions have no version column and never change: their ETag is "1". */
+/* clang-format off */
 DB_STMT(DIR_GET) = {
 	"directions_get",
 	"SELECT " DIR_JSON("d") ", '1' FROM directions d WHERE d.id = $7::bigint",
 	7};
+/* clang-format on */
 /*
  * The document's order is position: sort=id (the default) lists by position
  * (the seed gives ids in that order), sort=name by name. The position of the
  * cursor's row is looked up, since rows never change.
  */
+/* clang-format off */
 DB_STMT(DIR_LIST) = {
 	"directions_list",
 	"SELECT " DIR_JSON("d") ", d.id, d.name FROM directions d WHERE true"
@@ -37,6 +42,7 @@ DB_STMT(DIR_LIST) = {
 	" ORDER BY CASE WHEN $10 = 'name' THEN d.name END COLLATE \"ru-x-icu\","
 	"  CASE WHEN $10 = 'name' THEN d.id END, d.position LIMIT $7::int",
 	12};
+/* clang-format on */
 
 static const struct list_filter CODE_FILTER[] = {{"code", FILTER_TEXT, NULL}};
 
@@ -51,11 +57,13 @@ const struct em_resource DIRECTIONS = {
 /* --- Competencies ------------------------------------------------------------------ */
 
 /* The fields a create requires (req; the description never) and a change may name. */
+/* clang-format off */
 #define COMP_FIELDS(req)                                                                 \
 	{"code", F_STRING, req, false, 2, 64, NULL},                                      \
 	{"name", F_STRING, req, false, 1, 300, NULL},                                     \
 	{"description", F_STRING, false, true, 0, 2000, NULL},                            \
 	{"max_score", F_INT, req, false, 1, 1000, NULL}
+/* clang-format on */
 static const struct field COMP_CREATE[] = {COMP_FIELDS(true)};
 static const struct field COMP_UPDATE[] = {COMP_FIELDS(false)};
 
@@ -78,6 +86,7 @@ static void comp_check(const json_t *body, bool creating, struct em_reply *reply
 				  "0-9 and _");
 }
 
+/* clang-format off */
 #define COMP_JSON(c)                                                                    \
 	"jsonb_build_object('id', " c ".id, 'code', " c ".code, 'name', " c ".name, "     \
 	"'description', " c ".description, 'max_score', " c ".max_score, 'created_at', " c \
@@ -92,7 +101,9 @@ DB_STMT(COMP_LIST) = {
 	SQL_LIST(COMP_JSON("c"), "competencies c", "c", "c.name", " true",
 		 " AND ($12::text IS NULL OR c.code = $12)"),
 	12};
+/* clang-format on */
 /* Global: the audit row carries no region, so only the admin's /audit shows it. */
+/* clang-format off */
 DB_STMT(COMP_CREATE_SQL) = {
 	"competencies_create",
 	"WITH ins AS (INSERT INTO competencies (code, name, description, max_score) "
@@ -107,6 +118,7 @@ DB_STMT(COMP_UPDATE_SQL) = {
 		       "p.code, p.name, p.description, p.max_score")
 	SQL_UPDATE_AUDIT("competency", "NULL, NULL, NULL", COMP_JSON("upd")),
 	11};
+/* clang-format on */
 
 static const struct constraint_map COMP_CONSTRAINTS[] = {
 	{"competencies_code_key", "code", "a competency with this code exists", EM_ECONFLICT},

@@ -14,12 +14,14 @@ static const char *const POSITIONS[] = {"director", "acting_director", NULL};
 static const char *const STATUSES[] = {"active", "dismissed", NULL};
 
 /* The person: full_name required to create (req), the rest optional. */
+/* clang-format off */
 #define MGR_PERSON(req)                                                                  \
 	{"full_name", F_STRING, req, false, 1, 300, NULL},                                \
 	{"position", F_ENUM, false, false, 0, 0, POSITIONS},                              \
 	{"email", F_STRING, false, true, 3, 254, NULL},                                   \
 	{"phone", F_STRING, false, true, 5, 21, NULL}
 #define MGR_QUALIFICATION {"qualification_date", F_DATE, false, true, 0, 0, NULL}
+/* clang-format on */
 static const struct field MGR_CREATE[] = {
 	MGR_PERSON(true),
 	{"municipality_id", F_ID, true, false, 0, 0, NULL},
@@ -77,6 +79,7 @@ static void mgr_check(const json_t *body, bool creating, struct em_reply *reply)
 				  "optionally after a leading +");
 }
 
+/* clang-format off */
 #define MGR_JSON(m)                                                                      \
 	"jsonb_build_object('id', " m ".id, 'full_name', " m ".full_name, 'position', " m  \
 	".position, 'email', " m ".email, 'phone', " m ".phone, 'municipality_id', " m     \
@@ -84,9 +87,11 @@ static void mgr_check(const json_t *body, bool creating, struct em_reply *reply)
 	".organization_id, 'qualification_date', " m ".qualification_date, 'status', " m   \
 	".status, 'created_at', " m ".created_at, 'updated_at', " m ".updated_at, "        \
 	"'version', " m ".version)"
+/* clang-format on */
 
 /* A head's scope is its organization: an unassigned manager (organization NULL)
  * must not fall through to the municipality test of em_in_scope, hence 0. */
+/* clang-format off */
 #define MGR_SCOPE(m) SQL_SCOPE(m ".region_id", m ".municipality_id", \
 			       "coalesce(" m ".organization_id, 0)")
 
@@ -128,12 +133,12 @@ DB_STMT(MGR_UPDATE_SQL) = {
 	SQL_UPDATE_AUDIT("manager", "upd.region_id, upd.municipality_id, upd.organization_id",
 			 MGR_JSON("upd")),
 	11};
+/* clang-format on */
 
 static const struct constraint_map MGR_CONSTRAINTS[] = {
 	{"managers_email_format", "email", "is not an e-mail address", EM_EINVAL},
 	{"managers_phone_format", "phone", "is not a phone number", EM_EINVAL},
-	{"managers_full_name_length", "full_name", "length must be 1 to 300 characters",
-	 EM_EINVAL},
+	{"managers_full_name_length", "full_name", "length must be 1 to 300 characters", EM_EINVAL},
 	{"managers_municipality_fkey", "municipality_id", "no such municipality", EM_EINVAL},
 	{NULL, NULL, NULL, EM_OK},
 };
@@ -162,13 +167,16 @@ const struct em_resource MANAGERS = {
 
 /* --- Appointment history ------------------------------------------------------------ */
 
+/* clang-format off */
 #define APPT_JSON(a)                                                                     \
 	"jsonb_build_object('id', " a ".id, 'manager_id', " a ".manager_id, "              \
 	"'organization_id', " a ".organization_id, 'organization_short_name', o.short_name, " \
 	"'position', " a ".position, 'started_on', " a ".started_on, 'ended_on', " a        \
 	".ended_on, 'end_reason', " a ".end_reason)"
+/* clang-format on */
 
 /* One row per visible manager (none: 404), its history as one JSON array. */
+/* clang-format off */
 DB_STMT(APPT_LIST) = {
 	"managers_appointments_list",
 	"SELECT coalesce(jsonb_agg(" APPT_JSON("a") " ORDER BY a.started_on, a.id) "
@@ -177,9 +185,10 @@ DB_STMT(APPT_LIST) = {
 	" LEFT JOIN organizations o ON o.id = a.organization_id "
 	"WHERE m.id = $7::bigint AND" MGR_SCOPE("m") " GROUP BY m.id",
 	7};
+/* clang-format on */
 
-enum em_err managers_appointments_list(struct em_req *req, const struct em_args *args,
-				       json_t *body, struct em_reply *reply)
+enum em_err managers_appointments_list(struct em_req *req, const struct em_args *args, json_t *body,
+				       struct em_reply *reply)
 {
 	(void)body;
 	/* A manager has a handful of posts: the whole history is one page. */
@@ -191,6 +200,7 @@ enum em_err managers_appointments_list(struct em_req *req, const struct em_args 
  * JSON (the audit's before), and whether $8 falls before the start of the
  * current appointment. Parameters: scope, $7 id, $8 date.
  */
+/* clang-format off */
 DB_STMT(MGR_LOCK) = {
 	"managers_lock",
 	"SELECT m.version, m.status, m.position, to_jsonb(m), a.started_on > $8::date, "
@@ -198,25 +208,31 @@ DB_STMT(MGR_LOCK) = {
 	"FROM managers m LEFT JOIN appointments a ON a.manager_id = m.id AND a.ended_on IS NULL "
 	"WHERE m.id = $7::bigint AND" MGR_SCOPE("m") " FOR UPDATE OF m",
 	8};
+/* clang-format on */
 
 /* The organization of an appointment: in scope? active? Parameters: scope, $7 id. */
+/* clang-format off */
 DB_STMT(ORG_FOR_APPT) = {
 	"managers_appoint_org",
 	"SELECT o.status FROM organizations o WHERE o.id = $7::bigint AND"
 	SQL_SCOPE("o.region_id", "o.municipality_id", "o.id") " FOR SHARE",
 	7};
+/* clang-format on */
 
 /* Closes the current post; a separate statement so that the insert after it
  * sees the closed row (reappointment to the same organization). $1 manager, $2 date. */
+/* clang-format off */
 DB_STMT(APPT_CLOSE) = {
 	"managers_appointment_close",
 	"UPDATE appointments SET ended_on = $2::date, end_reason = 'reassigned', "
 	" updated_at = now(), version = version + 1 "
 	"WHERE manager_id = $1::bigint AND ended_on IS NULL",
 	2};
+/* clang-format on */
 
 /* $1 role, $7 manager, $8 organization, $9 position, $10 started_on, $11 before (jsonb),
  * $12 actor, $13 request id. */
+/* clang-format off */
 DB_STMT(APPT_INSERT) = {
 	"managers_appoint",
 	"WITH ins AS (INSERT INTO appointments (manager_id, organization_id, position, started_on) "
@@ -231,8 +247,10 @@ DB_STMT(APPT_INSERT) = {
 	" upd.region_id, upd.municipality_id, upd.organization_id FROM upd, ins) "
 	"SELECT " MGR_JSON("upd") ", upd.version FROM upd",
 	13};
+/* clang-format on */
 
 /* $1 role, $7 manager, $8 dismissed_on, $9 reason, $10 before, $11 actor, $12 request id. */
+/* clang-format off */
 DB_STMT(MGR_DISMISS) = {
 	"managers_dismiss",
 	"WITH cl AS (UPDATE appointments SET ended_on = $8::date, end_reason = $9, "
@@ -246,6 +264,7 @@ DB_STMT(MGR_DISMISS) = {
 	" upd.municipality_id, (SELECT cl.organization_id FROM cl) FROM upd) "
 	"SELECT " MGR_JSON("upd") ", upd.version FROM upd",
 	12};
+/* clang-format on */
 
 struct mgr_action;
 /* Pushes an action's statement arguments; may fail, with its answer in reply. */
@@ -253,7 +272,7 @@ typedef enum em_err (*mgr_args_fn)(struct mgr_action *a, PGresult *lock, struct 
 
 /* What sets an appointment and a dismissal apart. */
 struct mgr_verb {
-	const char *what;       /* "the <what> is not valid" */
+	const char *what; /* "the <what> is not valid" */
 	const struct field *fields;
 	size_t nfields;
 	const char *date_field; /* started_on or dismissed_on */
@@ -356,8 +375,8 @@ out:
 static enum em_err action_run(const struct mgr_verb *v, struct em_req *req,
 			      const struct em_args *args, json_t *body, struct em_reply *reply)
 {
-	struct mgr_action a = {.verb = v, .req = req, .id = args->id[0], .body = body,
-			       .reply = reply};
+	struct mgr_action a = {
+		.verb = v, .req = req, .id = args->id[0], .body = body, .reply = reply};
 	enum em_err rc;
 
 	if ((rc = require_if_match(req, reply, &a.version)) != EM_OK)
@@ -384,7 +403,7 @@ static enum em_err appoint_args(struct mgr_action *a, PGresult *lock, struct db_
 		return rc;
 	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), "active") != 0) {
 		const char *why = PQntuples(res) > 0 ? "the organization is archived"
-						      : "no such organization in your scope";
+						     : "no such organization in your scope";
 		PQclear(res);
 		reply_field_error(a->reply, "organization_id", "%s", why);
 		return reply_fail(a->reply, EM_EINVAL, "organization_id: %s", why);
@@ -432,12 +451,18 @@ static const struct field DISMISS_FIELDS[] = {
 };
 
 static const struct mgr_verb APPOINT = {
-	"appointment", APPOINT_FIELDS, ARRAY_LEN(APPOINT_FIELDS), "started_on", &APPT_INSERT,
-	appoint_args, 201,
+	"appointment", APPOINT_FIELDS, ARRAY_LEN(APPOINT_FIELDS),
+	"started_on",  &APPT_INSERT,   appoint_args,
+	201,
 };
 static const struct mgr_verb DISMISS = {
-	"dismissal", DISMISS_FIELDS, ARRAY_LEN(DISMISS_FIELDS), "dismissed_on", &MGR_DISMISS,
-	dismiss_args, 200,
+	"dismissal",
+	DISMISS_FIELDS,
+	ARRAY_LEN(DISMISS_FIELDS),
+	"dismissed_on",
+	&MGR_DISMISS,
+	dismiss_args,
+	200,
 };
 
 enum em_err managers_appoint(struct em_req *req, const struct em_args *args, json_t *body,

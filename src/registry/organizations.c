@@ -8,8 +8,8 @@
 
 #include "effmon/registry.h"
 
-const char *const EM_ORG_KINDS[] = {"school", "preschool", "additional", "vocational", "special",
-				    NULL};
+const char *const EM_ORG_KINDS[] = {"school",     "preschool", "additional",
+				    "vocational", "special",   NULL};
 static const char *const SETTLEMENTS[] = {"urban", "rural", NULL};
 static const char *const STATUSES[] = {"active", "archived", NULL};
 
@@ -29,6 +29,7 @@ bool inn_valid(const char *inn)
 }
 
 /* The fields a create requires (req; students never) and a change may name. */
+/* clang-format off */
 #define ORG_FIELDS(req)                                                                  \
 	{"full_name", F_STRING, req, false, 1, 500, NULL},                                \
 	{"short_name", F_STRING, req, false, 1, 200, NULL},                               \
@@ -36,6 +37,7 @@ bool inn_valid(const char *inn)
 	{"kind", F_ENUM, req, false, 0, 0, EM_ORG_KINDS},                                 \
 	{"settlement", F_ENUM, req, false, 0, 0, SETTLEMENTS},                            \
 	{"students", F_INT, false, false, 0, 100000, NULL}
+/* clang-format on */
 static const struct field ORG_CREATE[] = {
 	{"municipality_id", F_ID, true, false, 0, 0, NULL},
 	ORG_FIELDS(true),
@@ -50,9 +52,11 @@ static void org_check(const json_t *body, bool creating, struct em_reply *reply)
 	const char *inn = json_string_value(json_object_get(body, "inn"));
 	(void)creating;
 	if (inn && strlen(inn) == 10 && !inn_valid(inn))
-		reply_field_error(reply, "inn", "is not a valid INN: the check digit does not match");
+		reply_field_error(reply, "inn",
+				  "is not a valid INN: the check digit does not match");
 }
 
+/* clang-format off */
 #define ORG_JSON(o)                                                                     \
 	"jsonb_build_object('id', " o ".id, 'municipality_id', " o ".municipality_id, "    \
 	"'region_id', " o ".region_id, 'full_name', " o ".full_name, 'short_name', " o     \
@@ -98,6 +102,7 @@ DB_STMT(ORG_UPDATE_SQL) = {
 	SQL_UPDATE_AUDIT("organization", "upd.region_id, upd.municipality_id, upd.id",
 			 ORG_JSON("upd")),
 	11};
+/* clang-format on */
 
 static const struct constraint_map ORG_CONSTRAINTS[] = {
 	{"organizations_inn_key", "inn", "an organization with this INN exists", EM_ECONFLICT},
@@ -107,7 +112,7 @@ static const struct constraint_map ORG_CONSTRAINTS[] = {
 
 static const struct list_filter ORG_FILTERS[] = {
 	{"region_id", FILTER_ID, NULL},      {"municipality_id", FILTER_ID, NULL},
-	{"kind", FILTER_ENUM, EM_ORG_KINDS},        {"settlement", FILTER_ENUM, SETTLEMENTS},
+	{"kind", FILTER_ENUM, EM_ORG_KINDS}, {"settlement", FILTER_ENUM, SETTLEMENTS},
 	{"status", FILTER_ENUM, STATUSES},   {"inn", FILTER_TEXT, NULL},
 };
 

@@ -38,13 +38,15 @@ static void muni_check(const json_t *body, bool creating, struct em_reply *reply
 	digits_check(body, "oktmo", 8, 11, reply);
 }
 
-
 /* The fields of a region: required to create one (req), optional in a change. */
+/* clang-format off */
 #define REGION_FIELDS(req)                                                               \
 	{"code", F_STRING, req, false, 2, 2, NULL}, {"name", F_STRING, req, false, 1, 200, NULL}
+/* clang-format on */
 static const struct field REGION_CREATE[] = {REGION_FIELDS(true)};
 static const struct field REGION_UPDATE[] = {REGION_FIELDS(false)};
 
+/* clang-format off */
 #define REGION_JSON(r)                                                                   \
 	"jsonb_build_object('id', " r ".id, 'code', " r ".code, 'name', " r ".name, "      \
 	"'created_at', " r ".created_at, 'updated_at', " r ".updated_at, 'version', " r   \
@@ -73,6 +75,7 @@ DB_STMT(REGION_UPDATE_SQL) = {
 	SQL_UPDATE_SET("regions", "r", "code, name", "p.code, p.name")
 	SQL_UPDATE_AUDIT("region", "upd.id, NULL, NULL", REGION_JSON("upd")),
 	11};
+/* clang-format on */
 
 static const struct constraint_map REGION_CONSTRAINTS[] = {
 	{"regions_code_key", "code", "a region with this code exists", EM_ECONFLICT},
@@ -94,14 +97,17 @@ const struct em_resource REGIONS = {
 };
 
 /* The fields a municipality's create requires (req) and a change may name. */
+/* clang-format off */
 #define MUNI_FIELDS(req)                                                                 \
 	{"name", F_STRING, req, false, 1, 200, NULL}, {"oktmo", F_STRING, req, false, 8, 11, NULL}
+/* clang-format on */
 static const struct field MUNI_CREATE[] = {
 	{"region_id", F_ID, true, false, 0, 0, NULL},
 	MUNI_FIELDS(true),
 };
 static const struct field MUNI_UPDATE[] = {MUNI_FIELDS(false)};
 
+/* clang-format off */
 #define MUNI_JSON(m)                                                                    \
 	"jsonb_build_object('id', " m ".id, 'region_id', " m ".region_id, 'name', " m     \
 	".name, 'oktmo', " m ".oktmo, 'created_at', " m ".created_at, 'updated_at', " m   \
@@ -118,7 +124,9 @@ DB_STMT(MUNI_LIST) = {
 		 SQL_LIST_SCOPE("m.region_id", "m.id", "NULL::bigint"),
 		 " AND ($12::bigint IS NULL OR m.region_id = $12::bigint)"),
 	12};
+/* clang-format on */
 /* The region must be in the caller's scope; the statement returns no row if not. */
+/* clang-format off */
 DB_STMT(MUNI_CREATE_SQL) = {
 	"municipalities_create",
 	"WITH ins AS (INSERT INTO municipalities (region_id, name, oktmo) "
@@ -134,6 +142,7 @@ DB_STMT(MUNI_UPDATE_SQL) = {
 	SQL_UPDATE_SET("municipalities", "m", "name, oktmo", "p.name, p.oktmo")
 	SQL_UPDATE_AUDIT("municipality", "upd.region_id, upd.id, NULL", MUNI_JSON("upd")),
 	11};
+/* clang-format on */
 
 static const struct constraint_map MUNI_CONSTRAINTS[] = {
 	{"municipalities_oktmo_key", "oktmo", "a municipality with this OKTMO code exists",

@@ -16,11 +16,13 @@ static const char *const STATUSES[] = {"nominated", "training", "trained", "incl
 				       "appointed", "excluded", NULL};
 
 /* Required to create (req), optional in a change. */
+/* clang-format off */
 #define RES_NAME(req) {"full_name", F_STRING, req, false, 1, 300, NULL}
 #define RES_POST(req)                                                                    \
 	{"target_position", F_STRING, req, false, 1, 300, NULL},                          \
 	{"training_programme", F_STRING, false, true, 1, 500, NULL},                      \
 	{"email", F_STRING, false, true, 3, 254, NULL}
+/* clang-format on */
 static const struct field RES_CREATE[] = {
 	RES_NAME(true),
 	{"municipality_id", F_ID, true, false, 0, 0, NULL},
@@ -37,6 +39,7 @@ static void res_check(const json_t *body, bool creating, struct em_reply *reply)
 		reply_field_error(reply, "email", "is not an e-mail address (name@domain.tld)");
 }
 
+/* clang-format off */
 #define RES_JSON(c)                                                                      \
 	"jsonb_build_object('id', " c ".id, 'full_name', " c ".full_name, "                \
 	"'municipality_id', " c ".municipality_id, 'region_id', " c ".region_id, "          \
@@ -80,13 +83,13 @@ DB_STMT(RES_UPDATE_SQL) = {
 	SQL_UPDATE_AUDIT("reserve_candidate", "upd.region_id, upd.municipality_id, NULL",
 			 RES_JSON("upd")),
 	11};
+/* clang-format on */
 
 static const struct constraint_map RES_CONSTRAINTS[] = {
 	{"reserve_email_format", "email", "is not an e-mail address", EM_EINVAL},
-	{"reserve_full_name_length", "full_name", "length must be 1 to 300 characters",
+	{"reserve_full_name_length", "full_name", "length must be 1 to 300 characters", EM_EINVAL},
+	{"reserve_target_position_length", "target_position", "length must be 1 to 300 characters",
 	 EM_EINVAL},
-	{"reserve_target_position_length", "target_position",
-	 "length must be 1 to 300 characters", EM_EINVAL},
 	{"reserve_municipality_fkey", "municipality_id", "no such municipality", EM_EINVAL},
 	{NULL, NULL, NULL, EM_OK},
 };
@@ -115,13 +118,16 @@ const struct em_resource RESERVE = {
 /* --- Transitions ---------------------------------------------------------------------- */
 
 /* Locks the candidate: version, status, the row as JSON. Parameters: scope, $7 id. */
+/* clang-format off */
 DB_STMT(RES_LOCK) = {
 	"reserve_lock",
 	"SELECT c.version, c.status, to_jsonb(c) FROM reserve_candidates c "
 	"WHERE c.id = $7::bigint AND" RES_SCOPE("c") " FOR UPDATE",
 	7};
+/* clang-format on */
 
 /* The workflow layout (workflow.h), $13 reason. */
+/* clang-format off */
 DB_STMT(RES_MOVE) = {
 	"reserve_transition",
 	"WITH upd AS (UPDATE reserve_candidates c SET status = $8, "
@@ -134,8 +140,10 @@ DB_STMT(RES_MOVE) = {
 	"  to_jsonb(tr)), $12, upd.region_id, upd.municipality_id, NULL FROM upd, tr) "
 	"SELECT " RES_JSON("upd") ", upd.version FROM upd",
 	13};
+/* clang-format on */
 
 /* One row per visible candidate (none: 404), its history as one JSON array. */
+/* clang-format off */
 DB_STMT(RES_HISTORY) = {
 	"reserve_transitions_list",
 	"SELECT coalesce(jsonb_agg(jsonb_build_object('id', t.id, 'candidate_id', "
@@ -145,18 +153,13 @@ DB_STMT(RES_HISTORY) = {
 	"FROM reserve_candidates c LEFT JOIN reserve_transitions t ON t.candidate_id = c.id "
 	"WHERE c.id = $7::bigint AND" RES_SCOPE("c") " GROUP BY c.id",
 	7};
+/* clang-format on */
 
 /* The next states of each state; excluded is final. */
 static const struct wf_move MOVES[] = {
-	{"nominated", "training"},
-	{"nominated", "excluded"},
-	{"training", "trained"},
-	{"training", "excluded"},
-	{"trained", "included"},
-	{"trained", "excluded"},
-	{"included", "appointed"},
-	{"included", "excluded"},
-	{"appointed", "excluded"},
+	{"nominated", "training"}, {"nominated", "excluded"}, {"training", "trained"},
+	{"training", "excluded"},  {"trained", "included"},   {"trained", "excluded"},
+	{"included", "appointed"}, {"included", "excluded"},  {"appointed", "excluded"},
 };
 
 static const struct field MOVE_FIELDS[] = {
@@ -193,8 +196,8 @@ enum em_err reserve_transition(struct em_req *req, const struct em_args *args, j
 	return workflow_transition(&RESERVE_FLOW, req, args, body, reply);
 }
 
-enum em_err reserve_transitions_list(struct em_req *req, const struct em_args *args,
-				     json_t *body, struct em_reply *reply)
+enum em_err reserve_transitions_list(struct em_req *req, const struct em_args *args, json_t *body,
+				     struct em_reply *reply)
 {
 	(void)body;
 	/* A candidate moves at most five times: the whole history is one page. */

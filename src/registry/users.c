@@ -12,22 +12,26 @@
 #include "effmon/auth.h"
 #include "effmon/registry.h"
 
-static const char *const ROLES[] = {"admin", "regional_operator", "municipal_operator",
-				    "head", "expert", "portal", NULL};
+static const char *const ROLES[] = {
+	"admin", "regional_operator", "municipal_operator", "head", "expert", "portal", NULL};
 
+/* clang-format off */
 #define USER_JSON(u)                                                                    \
 	"jsonb_build_object('id', " u ".id, 'login', " u ".login, 'role', " u ".role, "   \
 	"'region_id', " u ".region_id, 'municipality_id', " u ".municipality_id, "         \
 	"'organization_id', " u ".organization_id, 'manager_id', " u ".manager_id, "       \
 	"'active', " u ".active, 'created_at', " u ".created_at, 'updated_at', " u         \
 	".updated_at, 'version', " u ".version)"
+/* clang-format on */
 
 /* A user's effective territory: its own scope column, or its scope's parents. */
+/* clang-format off */
 #define USER_FROM                                                                       \
 	" FROM users u LEFT JOIN municipalities um ON um.id = u.municipality_id"           \
 	" LEFT JOIN organizations uo ON uo.id = u.organization_id"
 #define USER_REGION "coalesce(u.region_id, um.region_id, uo.region_id)"
 #define USER_MUNI "coalesce(u.municipality_id, uo.municipality_id)"
+/* clang-format on */
 /*
  * Who sees a user. Not em_in_scope(): its fallback from the municipality to
  * the region would show a municipal operator the region's own accounts
@@ -36,11 +40,14 @@ static const char *const ROLES[] = {"admin", "regional_operator", "municipal_ope
  * organizations; a regional operator every account of its region; admins
  * are the admin's alone (they have no region).
  */
+/* clang-format off */
 #define USER_SCOPE                                                                      \
 	" ($1 = 'admin' OR ($1 = 'regional_operator' AND " USER_REGION " = $3::bigint)"    \
 	" OR ($1 = 'municipal_operator' AND " USER_MUNI " = $4::bigint))"
+/* clang-format on */
 
 /* Columns: json, version, role. */
+/* clang-format off */
 DB_STMT(USER_GET) = {
 	"users_get",
 	"SELECT " USER_JSON("u") ", u.version, u.role" USER_FROM
@@ -57,6 +64,7 @@ DB_STMT(USER_LIST) = {
 	" AND ($16::bigint IS NULL OR u.organization_id = $16::bigint)"
 	SQL_LIST_KEYSET("u.login", "u.id") SQL_LIST_ORDER("u.login", "u.id"),
 	16};
+/* clang-format on */
 
 /*
  * $7 body without the password, $8 actor (NULL for the effmond command, whose
@@ -65,6 +73,7 @@ DB_STMT(USER_LIST) = {
  * whether it names an object inside the caller's scope. A head's manager
  * must be the current head of that organization.
  */
+/* clang-format off */
 DB_STMT(USER_CREATE_SQL) = {
 	"users_create",
 	"WITH t AS (SELECT b->>'login' AS login, b->>'role' AS role,"
@@ -100,12 +109,14 @@ DB_STMT(USER_CREATE_SQL) = {
 	"SELECT " USER_JSON("ins") ", ins.id, ins.version, ok.region_ok, ok.municipality_ok,"
 	" ok.organization_ok, ok.manager_ok FROM ok LEFT JOIN ins ON true",
 	10};
+/* clang-format on */
 
 /*
  * $7 id, $8 body ({"active": bool} or {}), $9 expected version, $10 actor,
  * $11 request id, $12 new password hash or NULL. The audit row records that
  * the password changed, never the hash.
  */
+/* clang-format off */
 DB_STMT(USER_UPDATE_SQL) = {
 	"users_update",
 	"WITH old AS (SELECT u.*, " USER_REGION " AS eff_region, " USER_MUNI " AS eff_muni"
@@ -120,6 +131,7 @@ DB_STMT(USER_UPDATE_SQL) = {
 	"  $11, old.eff_region, old.eff_muni, upd.organization_id FROM upd JOIN old USING (id)) "
 	"SELECT " USER_JSON("upd") ", upd.version FROM upd",
 	12};
+/* clang-format on */
 
 static const struct constraint_map USER_CONSTRAINTS[] = {
 	{"users_login_key", "login", "a user with this login exists (logins ignore case)",
@@ -132,8 +144,8 @@ static const struct constraint_map USER_CONSTRAINTS[] = {
 };
 
 static const struct list_filter USER_FILTERS[] = {
-	{"role", FILTER_ENUM, ROLES},          {"active", FILTER_BOOL, NULL},
-	{"region_id", FILTER_ID, NULL},        {"municipality_id", FILTER_ID, NULL},
+	{"role", FILTER_ENUM, ROLES},         {"active", FILTER_BOOL, NULL},
+	{"region_id", FILTER_ID, NULL},       {"municipality_id", FILTER_ID, NULL},
 	{"organization_id", FILTER_ID, NULL},
 };
 
@@ -153,14 +165,10 @@ const struct em_resource USERS = {
 static bool may_grant(enum em_role caller, enum em_role role)
 {
 	switch (caller) {
-	case EM_ROLE_ADMIN:
-		return true;
-	case EM_ROLE_REGIONAL:
-		return role != EM_ROLE_ADMIN;
-	case EM_ROLE_MUNICIPAL:
-		return role == EM_ROLE_HEAD;
-	default:
-		return false;
+	case EM_ROLE_ADMIN: return true;
+	case EM_ROLE_REGIONAL: return role != EM_ROLE_ADMIN;
+	case EM_ROLE_MUNICIPAL: return role == EM_ROLE_HEAD;
+	default: return false;
 	}
 }
 
@@ -168,14 +176,10 @@ static bool may_grant(enum em_role caller, enum em_role role)
 static const char *scope_field_of(enum em_role role)
 {
 	switch (role) {
-	case EM_ROLE_ADMIN:
-		return NULL;
-	case EM_ROLE_MUNICIPAL:
-		return "municipality_id";
-	case EM_ROLE_HEAD:
-		return "organization_id";
-	default:
-		return "region_id";
+	case EM_ROLE_ADMIN: return NULL;
+	case EM_ROLE_MUNICIPAL: return "municipality_id";
+	case EM_ROLE_HEAD: return "organization_id";
+	default: return "region_id";
 	}
 }
 
@@ -268,9 +272,13 @@ static json_t *fingerprint_new(const struct em_req *req, const json_t *body, con
 enum em_err users_create(struct em_req *req, const struct em_args *args, json_t *body,
 			 struct em_reply *reply)
 {
-	struct create_run c = {.req = req, .reply = reply, .st = &USER_CREATE_SQL,
-			       .constraints = USER_CONSTRAINTS, .path = USERS.path,
-			       .push = create_args, .refused = create_refused};
+	struct create_run c = {.req = req,
+			       .reply = reply,
+			       .st = &USER_CREATE_SQL,
+			       .constraints = USER_CONSTRAINTS,
+			       .path = USERS.path,
+			       .push = create_args,
+			       .refused = create_refused};
 	const char *role_name, *login, *password, *want;
 	char hash[128];
 	json_t *stored = NULL;
@@ -294,8 +302,8 @@ enum em_err users_create(struct em_req *req, const struct em_args *args, json_t 
 			bool given = present(body, SCOPE_FIELDS[i]);
 			bool wanted = want && strcmp(want, SCOPE_FIELDS[i]) == 0;
 			if (wanted && !given)
-				reply_field_error(reply, SCOPE_FIELDS[i], "is required for the role %s",
-						  role_name);
+				reply_field_error(reply, SCOPE_FIELDS[i],
+						  "is required for the role %s", role_name);
 			else if (!wanted && given)
 				reply_field_error(reply, SCOPE_FIELDS[i],
 						  "must not be set for the role %s (it takes %s)",
@@ -314,9 +322,8 @@ enum em_err users_create(struct em_req *req, const struct em_args *args, json_t 
 	rc = EM_EINTERNAL;
 	/* Idempotency-Key compares the fingerprint; the statement gets the body
 	 * without the password. */
-	if (!(c.body = fingerprint_new(req, body, password)) ||
-	    !(stored = json_deep_copy(body)) || json_object_del(stored, "password") != 0 ||
-	    !(text = json_dumps(stored, JSON_COMPACT)))
+	if (!(c.body = fingerprint_new(req, body, password)) || !(stored = json_deep_copy(body)) ||
+	    json_object_del(stored, "password") != 0 || !(text = json_dumps(stored, JSON_COMPACT)))
 		goto out;
 	c.body_text = text;
 	c.ctx = hash;
@@ -336,8 +343,8 @@ static const struct field UPDATE_FIELDS[] = {
 	{"password", F_STRING, false, false, 8, 1024, NULL},
 };
 /* Fixed at creation: a different role, scope or login is a different account. */
-static const char *const FIXED_FIELDS[] = {"login", "role", "region_id", "municipality_id",
-					   "organization_id", "manager_id", NULL};
+static const char *const FIXED_FIELDS[] = {
+	"login", "role", "region_id", "municipality_id", "organization_id", "manager_id", NULL};
 
 struct user_change {
 	bool deactivating;
@@ -376,10 +383,16 @@ enum em_err users_update(struct em_req *req, const struct em_args *args, json_t 
 			 struct em_reply *reply)
 {
 	struct user_change ch = {false, NULL};
-	struct update_run u = {.req = req, .reply = reply, .id = args->id[args->n - 1],
-			       .st = &USER_UPDATE_SQL, .get = &USER_GET,
-			       .constraints = USER_CONSTRAINTS, .entity = "user",
-			       .check = update_check, .push = update_args, .ctx = &ch};
+	struct update_run u = {.req = req,
+			       .reply = reply,
+			       .id = args->id[args->n - 1],
+			       .st = &USER_UPDATE_SQL,
+			       .get = &USER_GET,
+			       .constraints = USER_CONSTRAINTS,
+			       .entity = "user",
+			       .check = update_check,
+			       .push = update_args,
+			       .ctx = &ch};
 	const json_t *active;
 	const char *password;
 	json_t *rest = NULL, *stored = NULL;
@@ -439,7 +452,7 @@ static void cli_error(const struct em_reply *reply, enum em_err rc, char *err, s
 	json_t *e;
 
 	n = (size_t)snprintf(err, errlen, "%s",
-			     reply->detail[0] ? reply->detail
+			     reply->detail[0]        ? reply->detail
 			     : rc == EM_EUNAVAILABLE ? "the database is unavailable"
 						     : "cannot create the user");
 	json_array_foreach(reply->errors, i, e) {
