@@ -202,25 +202,30 @@ enum em_err resource_list(struct em_req *req, const struct em_args *args, json_t
 	return rc;
 }
 
-enum em_err id_list_reply(struct em_req *req, struct em_reply *reply, const struct list_page *page,
-			  const struct db_stmt *visible, const struct db_stmt *st, int64_t id,
-			  const char *what)
+enum em_err id_list_reply(struct em_req *req, struct em_reply *reply, const struct db_stmt *visible,
+			  const struct db_stmt *st, int64_t id, const char *what,
+			  const char *sort_why)
 {
+	struct list_page page;
 	struct db_args a;
 	PGresult *res;
 	enum em_err rc;
 
+	if ((rc = list_page_parse(req, reply, &page)) != EM_OK && rc != EM_EINVAL)
+		return rc;
+	if (strcmp(page.sort, "id") != 0)
+		reply_field_error(reply, "sort", "%s", sort_why);
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 	if ((rc = resource_visible(req, reply, visible, id, what)) != EM_OK)
 		return rc;
 	caller_args(&a, req);
 	db_arg_i64(&a, id);
-	db_arg_id(&a, page->after_id);
-	db_arg_i64(&a, page->limit + 1);
+	db_arg_id(&a, page.after_id);
+	db_arg_i64(&a, page.limit + 1);
 	if ((rc = db_exec_args(req->db, st, &a, &res)) != EM_OK)
 		return rc;
-	rc = list_reply(reply, res, page, NULL);
+	rc = list_reply(reply, res, &page, NULL);
 	PQclear(res);
 	return rc;
 }

@@ -306,13 +306,14 @@ void list_args(struct db_args *a, const struct em_req *req, const struct list_pa
 	       const char *q);
 /*
  * A list in id order alone under a parent (a history, a campaign's import
- * records): answers the parameter errors already in reply, 404 when visible
- * finds no parent, else the page of st ($1..$6 the caller, $7 the parent, $8
- * the cursor's id, $9 limit + 1 -> json, id, key).
+ * records): limit and cursor parsed, sort=id only (sort_why: the field error
+ * of another sort), 404 when visible ($1..$6 the caller, $7 id) finds no
+ * parent, else the page of st ($1..$6 the caller, $7 the parent, $8 the
+ * cursor's id, $9 limit + 1 -> json, id, key).
  */
-enum em_err id_list_reply(struct em_req *req, struct em_reply *reply, const struct list_page *page,
-			  const struct db_stmt *visible, const struct db_stmt *st, int64_t id,
-			  const char *what);
+enum em_err id_list_reply(struct em_req *req, struct em_reply *reply, const struct db_stmt *visible,
+			  const struct db_stmt *st, int64_t id, const char *what,
+			  const char *sort_why);
 
 /* Replies {"items": [...], "next": cursor|null, "limit": n} from rows of
  * (json, id, key), with more members after them when extra is not NULL (JSON

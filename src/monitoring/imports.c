@@ -517,15 +517,7 @@ enum em_err imports_create(struct em_req *req, const struct em_args *args, json_
 enum em_err imports_list(struct em_req *req, const struct em_args *args, json_t *body,
 			 struct em_reply *reply)
 {
-	struct list_page page;
-	const char *sort = req_query(req, "sort");
-	enum em_err rc;
-
 	(void)body;
-	if ((rc = list_page_parse(req, reply, &page)) != EM_OK && rc != EM_EINVAL)
-		return rc;
-	if (sort && strcmp(sort, "id") != 0)
-		reply_field_error(reply, "sort", "import records are listed newest first: only id");
-	return id_list_reply(req, reply, &page, &IMPORT_CAMPAIGN_READ, &IMPORT_LIST, args->id[0],
-			     "campaign");
+	return id_list_reply(req, reply, &IMPORT_CAMPAIGN_READ, &IMPORT_LIST, args->id[0],
+			     "campaign", "import records are listed newest first: only id");
 }

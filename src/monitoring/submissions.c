@@ -97,16 +97,9 @@ DB_STMT(SUB_HISTORY) = {
 enum em_err submissions_history(struct em_req *req, const struct em_args *args, json_t *body,
 				struct em_reply *reply)
 {
-	struct list_page page;
-	enum em_err rc;
-
 	(void)body;
-	if ((rc = list_page_parse(req, reply, &page)) != EM_OK && rc != EM_EINVAL)
-		return rc;
-	if (strcmp(page.sort, "id") != 0)
-		reply_field_error(reply, "sort", "history is ordered by id only");
-	return id_list_reply(req, reply, &page, &SUB_VISIBLE, &SUB_HISTORY, args->id[0],
-			     "submission");
+	return id_list_reply(req, reply, &SUB_VISIBLE, &SUB_HISTORY, args->id[0], "submission",
+			     "history is ordered by id only");
 }
 
 /* --- Shared by the writes ---------------------------------------------------------------- */
