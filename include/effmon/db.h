@@ -90,7 +90,9 @@ enum em_err db_exec(struct db_conn *c, const struct db_stmt *st, const char *con
  * on a request's work after one of those has checked the scope (a rescore, a
  * submission's missing values, the cycle report's sections, the drafts' items)
  * and the daemon's own (sign-in, Idempotency-Key, migrations, replica lag)
- * take no caller: they start at $1 with what they need.
+ * need no caller: they start at $1 with what they need (a history's page
+ * takes the caller only because id_list_reply, which runs every list in id
+ * order, pushes it).
  */
 #define DB_MAX_ARGS 32
 #define DB_NUM_LEN 24

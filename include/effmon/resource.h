@@ -309,7 +309,7 @@ void list_args(struct db_args *a, const struct em_req *req, const struct list_pa
  * records): limit and cursor parsed, sort=id only (sort_why: the field error
  * of another sort), 404 when visible ($1..$6 the caller, $7 id) finds no
  * parent, else the page of st ($1..$6 the caller, $7 the parent, $8 the
- * cursor's id, $9 limit + 1 -> json, id, key).
+ * cursor's id, $9 limit + 1 -> json, id).
  */
 enum em_err id_list_reply(struct em_req *req, struct em_reply *reply, const struct db_stmt *visible,
 			  const struct db_stmt *st, int64_t id, const char *what,

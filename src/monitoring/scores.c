@@ -447,8 +447,8 @@ enum em_err campaign_scores_list(struct em_req *req, const struct em_args *args,
 /* --- A manager across campaigns ----------------------------------------------------- */
 
 /*
- * $1..$6 caller, $7 manager, $8 the caller's own manager id (a head sees only
- * itself). One row: null when the manager is not visible, else the document.
+ * $1..$6 caller (a head, whose own manager is $6, sees only that one), $7
+ * manager. One row: null when the manager is not visible, else the document.
  * The change is from the manager's previous approved campaign (by year).
  */
 /* clang-format off */
