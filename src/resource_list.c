@@ -57,7 +57,8 @@ const char *list_cursor_decode(const char *cursor, const char *sort, int64_t *af
 	return nl2 + 1;
 }
 
-enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page)
+const char *list_page_read(struct em_req *req, struct em_reply *reply, const char *const *sorts,
+			   const char *sort_why, struct list_page *page)
 {
 	const char *cursor = req_query(req, "cursor");
 	const char *sort = req_query(req, "sort");
@@ -66,20 +67,33 @@ enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct l
 
 	memset(page, 0, sizeof(*page));
 	page->limit = list_limit_parse(req, reply, LIST_DEFAULT_LIMIT);
-	page->sort = "id";
+	page->sort = sorts[0];
 	if (sort) {
-		if (strcmp(sort, "id") == 0 || strcmp(sort, "name") == 0)
-			page->sort = strcmp(sort, "id") == 0 ? "id" : "name";
+		const char *const *s = sorts;
+		for (; *s && strcmp(*s, sort) != 0; s++)
+			;
+		if (*s)
+			page->sort = *s;
 		else
-			reply_field_error(reply, "sort", "must be one of: id, name");
+			reply_field_error(reply, "sort", "%s", sort_why);
 	}
-	/* A cursor is base64url("sort\nid\nkey"). */
-	if (cursor && !(key = list_cursor_decode(cursor, page->sort, &page->after_id, raw))) {
+	if (!cursor)
+		return NULL;
+	if (!(key = list_cursor_decode(cursor, page->sort, &page->after_id, raw))) {
 		reply_field_error(reply, "cursor", "is not a cursor of this list and sort");
-	} else if (cursor) {
-		snprintf(page->after_key, sizeof(page->after_key), "%s", key);
-		page->has_key = strcmp(page->sort, "name") == 0;
+		return NULL;
 	}
+	snprintf(page->after_key, sizeof(page->after_key), "%s", key);
+	return page->after_key;
+}
+
+enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page)
+{
+	static const char *const SORTS[] = {"id", "name", NULL};
+
+	/* A cursor is base64url("sort\nid\nkey"); only sort=name reads its key. */
+	if (list_page_read(req, reply, SORTS, "must be one of: id, name", page))
+		page->has_key = strcmp(page->sort, "name") == 0;
 	if (reply->errors)
 		return reply_fail(reply, EM_EINVAL, "invalid list parameters");
 	return EM_OK;

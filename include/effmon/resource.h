@@ -293,6 +293,12 @@ long list_limit_parse(struct em_req *req, struct em_reply *reply, long dflt);
  * a cursor of this sort. */
 const char *list_cursor_decode(const char *cursor, const char *sort, int64_t *after_id,
 			       unsigned char raw[LIST_MAX_KEY + 64]);
+/* limit, sort (one of sorts, NULL-terminated, the first when absent; sort_why
+ * the field error of another) and cursor into page: the cursor's key (copied
+ * into page->after_key), or NULL without a cursor or with one not of this
+ * sort (its field error in reply->errors). has_key is the caller's to set. */
+const char *list_page_read(struct em_req *req, struct em_reply *reply, const char *const *sorts,
+			   const char *sort_why, struct list_page *page);
 enum em_err list_page_parse(struct em_req *req, struct em_reply *reply, struct list_page *page);
 /* The text search parameter q (NULL if absent); an error goes to reply->errors. */
 const char *list_search_parse(struct em_req *req, struct em_reply *reply);

@@ -217,35 +217,14 @@ static bool decimal_text(const char *s)
 static void page_parse(struct em_req *req, struct em_reply *reply, const char *const *sorts,
 		       struct list_page *page)
 {
-	const char *cursor = req_query(req, "cursor");
-	const char *sort = req_query(req, "sort");
-	unsigned char raw[LIST_MAX_KEY + 64];
-	const char *key;
+	const char *key = list_page_read(req, reply, sorts,
+					 "must be one of: rank, total, id, rank_cluster", page);
 
-	memset(page, 0, sizeof(*page));
-	page->limit = list_limit_parse(req, reply, LIST_DEFAULT_LIMIT);
-	page->sort = sorts[0];
-	if (sort) {
-		const char *const *s = sorts;
-		for (; *s && strcmp(*s, sort) != 0; s++)
-			;
-		if (*s)
-			page->sort = *s;
-		else
-			reply_field_error(reply, "sort",
-					  "must be one of: rank, total, id, rank_cluster");
-	}
-	if (!cursor)
-		return;
 	/* The key is a number the list itself produced: [-]digits[.digits], nothing strtod
 	 * also reads (nan, inf, hex, exponents), which SQL would refuse or misread. */
-	if (!(key = list_cursor_decode(cursor, page->sort, &page->after_id, raw)) ||
-	    !decimal_text(key)) {
+	if (key && !decimal_text(key))
 		reply_field_error(reply, "cursor", "is not a cursor of this list and sort");
-		return;
-	}
-	snprintf(page->after_key, sizeof(page->after_key), "%s", key);
-	page->has_key = true;
+	page->has_key = key != NULL;
 }
 
 enum em_err monitoring_include(struct em_req *req, struct em_reply *reply, bool *unapproved)
