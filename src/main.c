@@ -24,6 +24,7 @@
 #include "effmon/migrate.h"
 #include "effmon/registry.h"
 #include "effmon/replica.h"
+#include "effmon/resource.h"
 #include "effmon/router.h"
 #include "effmon/server.h"
 
@@ -49,7 +50,8 @@ static void usage(FILE *out)
 		"  routes       print the route table: METHOD PATTERN ROLES\n"
 		"  check-statements\n"
 		"               prepare every SQL statement of the binary on the (migrated)\n"
-		"               database; exit 1 naming each one that does not prepare\n"
+		"               database and look up every constraint its errors name;\n"
+		"               exit 1 naming each one that does not prepare or is missing\n"
 		"  version      print the version, the git revision and the build type\n"
 		"               (also --version)\n"
 		"  help         print this help\n"
@@ -159,15 +161,23 @@ static int migrate_on(PGconn *pg)
 static int check_statements_on(PGconn *pg)
 {
 	char err[512];
-	size_t checked = 0;
+	size_t checked = 0, nconstraints = 0;
 	int bad = db_check_statements(pg, stderr, &checked);
+	int missing = constraints_check(pg, stderr, &nconstraints);
 
 	if (bad) {
 		snprintf(err, sizeof(err), "%d of %zu statements do not prepare on this database",
 			 bad, checked);
 		return fail(err);
 	}
-	printf("%zu statements prepared\n", checked);
+	if (missing) {
+		snprintf(err, sizeof(err),
+			 "%d of %zu constraints named in errors are not in this "
+			 "database",
+			 missing, nconstraints);
+		return fail(err);
+	}
+	printf("%zu statements prepared, %zu constraints found\n", checked, nconstraints);
 	return 0;
 }
 

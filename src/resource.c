@@ -2,8 +2,8 @@
  * resource.c — generic get, create and update over a resource descriptor
  * (include/effmon/resource.h), and the pieces resource-specific handlers
  * share: the caller's parameters, the lock and its If-Match, ETags, the
- * create and update runners, and constraint names turned into field errors
- * (the lists: resource_list.c; Idempotency-Key: idempotency.c).
+ * create and update runners (the lists: resource_list.c; Idempotency-Key:
+ * idempotency.c; constraint names turned into field errors: constraints.c).
  */
 #include "effmon/resource.h"
 
@@ -228,24 +228,6 @@ enum em_err require_if_match(struct em_req *req, struct em_reply *reply, long *v
 	return EM_OK;
 }
 
-enum em_err map_constraint(const struct em_req *req, const struct constraint_map *map,
-			   enum em_err err, struct em_reply *reply)
-{
-	const char *name = db_last_constraint(req->db);
-
-	for (; map && map->constraint; map++)
-		if (strcmp(map->constraint, name) == 0) {
-			reply_field_error(reply, map->field, "%s", map->message);
-			return reply_fail(reply, map->err, "%s: %s", map->field, map->message);
-		}
-	if (err == EM_ECONFLICT)
-		return reply_fail(reply, err, "conflicts with an existing object (%s)", name);
-	if (err == EM_EINVAL)
-		return reply_fail(reply, err, "the database refused a value (%s)",
-				  name[0] ? name : db_last_sqlstate(req->db));
-	return err;
-}
-
 /* --- The generic handlers ---------------------------------------------------------- */
 
 enum em_err resource_get(struct em_req *req, const struct em_args *args, json_t *body,
@@ -284,14 +266,13 @@ enum em_err change_check(struct em_reply *reply, const json_t *body, const char 
 }
 
 enum em_err write_reply(struct em_req *req, struct em_reply *reply, unsigned status,
-			const struct db_stmt *st, const struct db_args *a,
-			const struct constraint_map *map)
+			const struct db_stmt *st, const struct db_args *a)
 {
 	PGresult *res;
 	enum em_err rc;
 
 	if ((rc = db_exec_args(req->db, st, a, &res)) != EM_OK)
-		return map_constraint(req, map, rc, reply);
+		return map_constraint(req, rc, reply);
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		return EM_ENOTFOUND;
@@ -344,7 +325,7 @@ static enum em_err create_tx(struct db_conn *db, void *arg)
 		db_arg_text(&a, req->request_id);
 	}
 	if ((rc = db_exec_args(req->db, c->st, &a, &res)) != EM_OK)
-		return map_constraint(req, c->constraints, rc, c->reply);
+		return map_constraint(req, rc, c->reply);
 	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 1)) {
 		rc = c->refused ? c->refused(c, res) : scope_refused(c->reply, c->scope_field);
 		PQclear(res);
@@ -371,7 +352,6 @@ enum em_err resource_create(struct em_req *req, const struct em_args *args, json
 			       .reply = reply,
 			       .body = body,
 			       .st = r->create,
-			       .constraints = r->constraints,
 			       .path = r->path,
 			       .scope_field = r->scope_field};
 
@@ -401,7 +381,7 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 	db_arg_text(&a, req->request_id);
 	if (u->push)
 		u->push(u, &a);
-	rc = write_reply(req, u->reply, 200, u->st, &a, u->constraints);
+	rc = write_reply(req, u->reply, 200, u->st, &a);
 	if (rc != EM_ENOTFOUND)
 		return rc;
 	/* Nothing changed: the row is not visible, or not of the If-Match version. */
@@ -427,7 +407,6 @@ enum em_err resource_update(struct em_req *req, const struct em_args *args, json
 			       .body = body,
 			       .st = r->update,
 			       .get = r->get,
-			       .constraints = r->constraints,
 			       .entity = r->entity};
 	enum em_err rc;
 

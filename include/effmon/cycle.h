@@ -70,11 +70,9 @@ struct cycle_create {
 enum em_err cycle_create(struct cycle_create *c);
 /* Runs the insert of a manager's record ($1..$6 caller, $7 body, $8 actor, $9
  * request id -> id) into *id. No row: the body's manager_id is not in the
- * caller's scope (400). A failed statement goes through constraints unless
- * that is NULL. */
+ * caller's scope (400). A broken constraint is answered by map_constraint. */
 enum em_err cycle_insert_for_manager(struct em_req *req, const struct db_stmt *insert,
-				     const char *body, const struct constraint_map *constraints,
-				     struct em_reply *reply, int64_t *id);
+				     const char *body, struct em_reply *reply, int64_t *id);
 
 enum em_err attestations_list(struct em_req *req, const struct em_args *args, json_t *body,
 			      struct em_reply *reply);

@@ -128,7 +128,6 @@ struct em_resource {
 	const struct db_stmt *get, *list, *create, *update;
 	const struct list_filter *filters;
 	size_t nfilters;
-	const struct constraint_map *constraints; /* ends with {NULL} */
 };
 
 /* A descriptor's tables, each with its length. */
@@ -194,9 +193,12 @@ void reply_row(struct em_req *req, struct em_reply *reply, unsigned status, cons
 /* If-Match for writes: EM_EPRECONDREQ if absent, EM_EPRECOND if malformed. */
 enum em_err require_if_match(struct em_req *req, struct em_reply *reply, long *version);
 
-/* Maps a failed statement's constraint to a field error, if the table knows it. */
-enum em_err map_constraint(const struct em_req *req, const struct constraint_map *map,
-			   enum em_err err, struct em_reply *reply);
+/* A failed statement's error err: the field error of its constraint when
+ * constraints.c knows the name, else a generic message naming it. */
+enum em_err map_constraint(const struct em_req *req, enum em_err err, struct em_reply *reply);
+/* Writes a line to out for each constraint of that table the database
+ * connected to lacks; returns their number, *checked the table's size. */
+int constraints_check(PGconn *pg, FILE *out, size_t *checked);
 
 /* The field table (create or update) and the check of r over body: true when
  * it passes, else the field errors are in reply. */
@@ -206,11 +208,10 @@ bool resource_valid(const struct em_resource *r, const json_t *body, bool creati
  * valid" when reply holds field errors, or when body names no field. */
 enum em_err change_check(struct em_reply *reply, const json_t *body, const char *entity);
 /* Runs a write statement answering (json, version) and sends that row with
- * status; a failed constraint is mapped by map. EM_ENOTFOUND, reply
+ * status; a failed constraint is mapped by map_constraint. EM_ENOTFOUND, reply
  * untouched, when the statement returns no row. */
 enum em_err write_reply(struct em_req *req, struct em_reply *reply, unsigned status,
-			const struct db_stmt *st, const struct db_args *a,
-			const struct constraint_map *map);
+			const struct db_stmt *st, const struct db_args *a);
 
 /* Runs fn in a transaction (db_tx) with *text the compact JSON of body,
  * unless *text is set already. */
@@ -220,7 +221,7 @@ enum em_err body_tx(struct em_req *req, json_t *body, const char **text, db_tx_f
  * A create in its own transaction: claims (or replays) the Idempotency-Key
  * of body, runs st with the caller's $1..$6 and then what push adds (NULL:
  * the create layout, $7 body_text, $8 actor, $9 request id), maps a failed
- * constraint by constraints and answers 201 with the row (json, id, version),
+ * constraint by map_constraint and answers 201 with the row (json, id, version),
  * its ETag and Location path/id. A result without the row (none, or a NULL
  * id) is answered by refused (NULL: 400, scope_field names no object in the
  * caller's scope).
@@ -231,7 +232,6 @@ struct create_run {
 	json_t *body;          /* what Idempotency-Key compares */
 	const char *body_text; /* NULL: body as compact JSON */
 	const struct db_stmt *st;
-	const struct constraint_map *constraints;
 	const char *path;
 	const char *scope_field;
 	/* Both may be NULL; push may fail (a lock, a rule) with its answer in reply. */
@@ -244,7 +244,7 @@ enum em_err create_run(struct create_run *c);
 /*
  * An update of the update layout in its own transaction: check first (may
  * be NULL), then st with what push adds after $11 (may be NULL), a failed
- * constraint mapped by constraints; 200 with the row, or, when st changed
+ * constraint mapped by map_constraint; 200 with the row, or, when st changed
  * nothing, get tells 404 from 412.
  */
 struct update_run {
@@ -255,7 +255,6 @@ struct update_run {
 	json_t *body;
 	const char *body_text; /* NULL: body as compact JSON */
 	const struct db_stmt *st, *get;
-	const struct constraint_map *constraints;
 	const char *entity;
 	enum em_err (*check)(struct update_run *u);
 	void (*push)(struct update_run *u, struct db_args *a);

@@ -87,8 +87,7 @@ enum em_err cycle_create(struct cycle_create *c)
 }
 
 enum em_err cycle_insert_for_manager(struct em_req *req, const struct db_stmt *insert,
-				     const char *body, const struct constraint_map *constraints,
-				     struct em_reply *reply, int64_t *id)
+				     const char *body, struct em_reply *reply, int64_t *id)
 {
 	struct db_args a;
 	PGresult *res;
@@ -99,7 +98,7 @@ enum em_err cycle_insert_for_manager(struct em_req *req, const struct db_stmt *i
 	db_arg_i64(&a, req->caller.user_id);
 	db_arg_text(&a, req->request_id);
 	if ((rc = db_exec_args(req->db, insert, &a, &res)) != EM_OK)
-		return constraints ? map_constraint(req, constraints, rc, reply) : rc;
+		return map_constraint(req, rc, reply);
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		reply_field_error(reply, "manager_id", "no such manager in your scope");
@@ -361,7 +360,7 @@ static enum em_err att_write(const struct cycle_create *c, int64_t *id)
 	PQclear(res);
 	if (c->reply->errors)
 		return reply_fail(c->reply, EM_EINVAL, "the attestation is not valid");
-	return cycle_insert_for_manager(c->req, &ATT_INSERT, c->data, NULL, c->reply, id);
+	return cycle_insert_for_manager(c->req, &ATT_INSERT, c->data, c->reply, id);
 }
 
 enum em_err attestations_create(struct em_req *req, const struct em_args *args, json_t *body,
@@ -416,11 +415,6 @@ DB_STMT(ATT_UPDATE_SQL) = {
 	11};
 /* clang-format on */
 
-static const struct constraint_map ATT_CONSTRAINTS[] = {
-	{"attestations_valid_until", "valid_until", "must be after attested_on", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 enum em_err attestations_update(struct em_req *req, const struct em_args *args, json_t *body,
 				struct em_reply *reply)
 {
@@ -431,7 +425,6 @@ enum em_err attestations_update(struct em_req *req, const struct em_args *args, 
 			       .body_text = req->body,
 			       .st = &ATT_UPDATE_SQL,
 			       .get = &ATT_GET,
-			       .constraints = ATT_CONSTRAINTS,
 			       .entity = "attestation"};
 	enum em_err rc;
 

@@ -122,12 +122,6 @@ DB_STMT(DEC_INSERT) = {
 	9};
 /* clang-format on */
 
-static const struct constraint_map DEC_CONSTRAINTS[] = {
-	{"decisions_amount", "amount", "is required (> 0) for a bonus and not taken otherwise",
-	 EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 /* amount: required and positive with at most two decimals for a bonus, absent otherwise. */
 static void check_amount(const json_t *body, struct em_reply *reply)
 {
@@ -182,7 +176,7 @@ static enum em_err dec_write(const struct cycle_create *c, int64_t *id)
 	PQclear(res);
 	if (c->reply->errors)
 		return reply_fail(c->reply, EM_EINVAL, "the decision is not valid");
-	return cycle_insert_for_manager(req, &DEC_INSERT, req->body, DEC_CONSTRAINTS, c->reply, id);
+	return cycle_insert_for_manager(req, &DEC_INSERT, req->body, c->reply, id);
 }
 
 enum em_err decisions_create(struct em_req *req, const struct em_args *args, json_t *body,

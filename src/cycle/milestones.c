@@ -160,15 +160,6 @@ DB_STMT(MS_MOVE) = {
 	13};
 /* clang-format on */
 
-static const struct constraint_map MS_CONSTRAINTS[] = {
-	{"milestones_number_key", "number", "this roadmap already has a milestone with this number",
-	 EM_ECONFLICT},
-	{"milestones_number_format", "number",
-	 "must be digits in dot-separated groups, like 1 or 2.1", EM_EINVAL},
-	{"milestones_title_length", "title", "length must be 1 to 4000 characters", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 static const struct list_filter MS_FILTERS[] = {
 	{"roadmap_id", FILTER_ID, NULL}, {"status", FILTER_ENUM, STATUSES},
 	{"level", FILTER_ENUM, LEVELS},  {"overdue", FILTER_BOOL, NULL},
@@ -181,7 +172,6 @@ const struct em_resource MILESTONES = {
 	.get = &MS_GET,
 	.list = &MS_LIST,
 	LIST_FILTERS(MS_FILTERS),
-	.constraints = MS_CONSTRAINTS,
 };
 
 /* Fills due_on and recurrence the body leaves out from the due text (the
@@ -269,7 +259,6 @@ enum em_err roadmap_milestones_create(struct em_req *req, const struct em_args *
 			       .reply = reply,
 			       .body = body,
 			       .st = &MS_CREATE_SQL,
-			       .constraints = MS_CONSTRAINTS,
 			       .path = MILESTONES.path,
 			       .push = create_args,
 			       .refused = create_refused,
@@ -354,7 +343,7 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 	db_arg_text(&a, PQgetvalue(lock, 0, L_ROW));
 	db_arg_i64(&a, req->caller.user_id);
 	db_arg_text(&a, req->request_id);
-	rc = write_reply(req, u->reply, 200, &MS_UPDATE_SQL, &a, MS_CONSTRAINTS);
+	rc = write_reply(req, u->reply, 200, &MS_UPDATE_SQL, &a);
 out:
 	PQclear(lock);
 	return rc;

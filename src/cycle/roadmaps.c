@@ -155,12 +155,6 @@ DB_STMT(RM_UPDATE_SQL) = {
 	11};
 /* clang-format on */
 
-static const struct constraint_map RM_CONSTRAINTS[] = {
-	{"roadmaps_period", "period_to", "must not be before period_from", EM_EINVAL},
-	{"roadmaps_title_length", "title", "length must be 1 to 1000 characters", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 static const struct list_filter RM_FILTERS[] = {
 	{"level", FILTER_ENUM, LEVELS},
 	{"region_id", FILTER_ID, NULL},
@@ -179,7 +173,6 @@ const struct em_resource ROADMAPS = {
 	.create = &RM_CREATE_SQL,
 	.update = &RM_UPDATE_SQL,
 	LIST_FILTERS(RM_FILTERS),
-	.constraints = RM_CONSTRAINTS,
 };
 
 enum em_err roadmap_may_write(const struct em_req *req, const char *level, int64_t organization_id,
@@ -230,7 +223,6 @@ enum em_err roadmaps_create(struct em_req *req, const struct em_args *args, json
 			       .reply = reply,
 			       .body = body,
 			       .st = &RM_CREATE_SQL,
-			       .constraints = RM_CONSTRAINTS,
 			       .path = ROADMAPS.path,
 			       .scope_field = owner_field(level)};
 	enum em_err rc;
@@ -293,7 +285,7 @@ static enum em_err update_tx(struct db_conn *db, void *arg)
 	db_arg_text(&a, PQgetvalue(lock, 0, 3));
 	db_arg_i64(&a, req->caller.user_id);
 	db_arg_text(&a, req->request_id);
-	rc = write_reply(req, u->reply, 200, &RM_UPDATE_SQL, &a, RM_CONSTRAINTS);
+	rc = write_reply(req, u->reply, 200, &RM_UPDATE_SQL, &a);
 out:
 	PQclear(lock);
 	return rc;

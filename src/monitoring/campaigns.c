@@ -268,19 +268,6 @@ DB_STMT(CAMP_MOVE) = {
 	14};
 /* clang-format on */
 
-static const struct constraint_map CAMP_CONSTRAINTS[] = {
-	{"campaigns_region_year_key", "year", "the region has a campaign for this year already",
-	 EM_ECONFLICT},
-	{"campaigns_window", "closes_at", "must be later than opens_at", EM_EINVAL},
-	{"campaigns_thresholds", "thresholds",
-	 "must rise strictly: 0 <= low < sufficient < "
-	 "high <= 100",
-	 EM_EINVAL},
-	{"campaigns_title_length", "title", "length must be 1 to 200 characters", EM_EINVAL},
-	{"campaigns_year_range", "year", "must be between 2000 and 2100", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 static const struct list_filter CAMP_FILTERS[] = {
 	{"region_id", FILTER_ID, NULL},
 	{"status", FILTER_ENUM, STATUSES},
@@ -295,7 +282,6 @@ const struct em_resource CAMPAIGNS = {
 	.get = &CAMP_GET,
 	.list = &CAMP_LIST,
 	LIST_FILTERS(CAMP_FILTERS),
-	.constraints = CAMP_CONSTRAINTS,
 };
 
 /* Before the create: the region in scope and the catalog's source (CAMP_CREATE_CHECK,
@@ -335,7 +321,6 @@ enum em_err campaigns_create(struct em_req *req, const struct em_args *args, jso
 			       .reply = reply,
 			       .body = body,
 			       .st = &CAMP_CREATE_SQL,
-			       .constraints = CAMP_CONSTRAINTS,
 			       .path = CAMPAIGNS.path,
 			       .scope_field = CAMPAIGNS.scope_field,
 			       .push = camp_create_push,
@@ -376,8 +361,7 @@ static enum em_err camp_update_tx(struct db_conn *db, void *arg)
 				"only)");
 		goto out;
 	}
-	if ((rc = mon_update_exec(w, &CAMP_UPDATE_SQL, PQgetvalue(lock, 0, 2), CAMP_CONSTRAINTS,
-				  &res)) != EM_OK)
+	if ((rc = mon_update_exec(w, &CAMP_UPDATE_SQL, PQgetvalue(lock, 0, 2), &res)) != EM_OK)
 		goto out;
 	/* New thresholds change the level of every submission already scored. */
 	if (json_object_get(w->body, "thresholds") && strcmp(status, "draft") != 0) {
@@ -523,7 +507,7 @@ enum em_err mon_change_run(struct mon_write *w, const char *entity, db_tx_fn tx)
 }
 
 enum em_err mon_update_exec(struct mon_write *w, const struct db_stmt *st, const char *before,
-			    const struct constraint_map *map, PGresult **res)
+			    PGresult **res)
 {
 	struct em_req *req = w->req;
 	struct db_args a;
@@ -536,6 +520,6 @@ enum em_err mon_update_exec(struct mon_write *w, const struct db_stmt *st, const
 	db_arg_i64(&a, req->caller.user_id);
 	db_arg_text(&a, req->request_id);
 	if ((rc = db_exec_args(req->db, st, &a, res)) != EM_OK)
-		return map_constraint(req, map, rc, w->reply);
+		return map_constraint(req, rc, w->reply);
 	return EM_OK;
 }

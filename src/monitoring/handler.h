@@ -59,8 +59,8 @@ enum em_err mon_write_open(struct mon_write *w, struct em_req *req, const struct
 enum em_err mon_change_run(struct mon_write *w, const char *entity, db_tx_fn tx);
 
 /* Runs an update statement: $1..$6 the caller, $7 id, $8 body, $9 the row before,
- * $10 actor, $11 request id; a constraint it breaks is answered through map. */
+ * $10 actor, $11 request id; a constraint it breaks is answered by map_constraint. */
 enum em_err mon_update_exec(struct mon_write *w, const struct db_stmt *st, const char *before,
-			    const struct constraint_map *map, PGresult **res);
+			    PGresult **res);
 
 #endif

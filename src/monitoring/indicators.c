@@ -283,22 +283,6 @@ DB_STMT(IND_DELETE_SQL) = {
 	9};
 /* clang-format on */
 
-static const struct constraint_map IND_CONSTRAINTS[] = {
-	{"indicators_campaign_code_key", "code", "the catalog has an indicator with this code",
-	 EM_ECONFLICT},
-	{"indicators_code_format", "code", "is not a valid indicator code", EM_EINVAL},
-	{"indicators_bounds", "max_value",
-	 "bounds must be given with min_value < max_value, "
-	 "and not for booleans",
-	 EM_EINVAL},
-	{"indicators_percent_bounds", "min_value", "percent bounds must be within 0..100",
-	 EM_EINVAL},
-	{"indicators_integer_bounds", "min_value", "integer bounds must be whole numbers",
-	 EM_EINVAL},
-	{"indicators_weights_valid", "weights", "is not a valid weights object", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 static const struct list_filter IND_FILTERS[] = {
 	{"direction", FILTER_ENUM, DIRECTION_CODES},
 	{"source", FILTER_ENUM, SOURCES},
@@ -311,7 +295,6 @@ const struct em_resource INDICATORS = {
 	.entity = "indicator",
 	.path = "/api/v1/indicators",
 	.get = &IND_GET,
-	.constraints = IND_CONSTRAINTS,
 };
 
 enum em_err campaign_indicators_list(struct em_req *req, const struct em_args *args, json_t *body,
@@ -397,7 +380,6 @@ enum em_err campaign_indicators_create(struct em_req *req, const struct em_args 
 			       .reply = reply,
 			       .body = body,
 			       .st = &IND_CREATE_SQL,
-			       .constraints = IND_CONSTRAINTS,
 			       .path = INDICATORS.path,
 			       .push = ind_create_push,
 			       .refused = ind_create_refused,
@@ -467,8 +449,7 @@ static enum em_err ind_update_tx(struct db_conn *db, void *arg)
 		rc = reply_fail(w->reply, EM_EINVAL, "the change to the indicator is not valid");
 		goto out;
 	}
-	if ((rc = mon_update_exec(w, &IND_UPDATE_SQL, PQgetvalue(lock, 0, 3), IND_CONSTRAINTS,
-				  &res)) != EM_OK)
+	if ((rc = mon_update_exec(w, &IND_UPDATE_SQL, PQgetvalue(lock, 0, 3), &res)) != EM_OK)
 		goto out;
 	reply_row(w->req, w->reply, 200, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
 	PQclear(res);

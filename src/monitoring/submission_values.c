@@ -89,14 +89,6 @@ DB_STMT(SUB_WRITE) = {
 	11};
 /* clang-format on */
 
-static const struct constraint_map VALUE_CONSTRAINTS[] = {
-	{"submission_values_evidence_url_format", "values",
-	 "an evidence_url is not an http(s) URL without spaces", EM_EINVAL},
-	{"submission_values_comment_length", "values", "a comment must be 1 to 2000 characters",
-	 EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 /* Who writes the values of each data source, and when (DESIGN §2). */
 static const struct source_rule {
 	const char *source;
@@ -381,7 +373,7 @@ static enum em_err values_tx(struct db_conn *db, void *arg)
 	db_arg_text(&a, PQgetvalue(lock, 0, L_KIND));
 	if ((rc = db_exec_args(req->db, &SUB_RESOLVE, &a, &res)) != EM_OK) {
 		/* A number the database cannot hold (1e-20000) is the client's error. */
-		rc = map_constraint(req, VALUE_CONSTRAINTS, rc, c->reply);
+		rc = map_constraint(req, rc, c->reply);
 		goto out;
 	}
 	check_items(res, PQgetvalue(lock, 0, L_KIND), c->reply);
@@ -401,7 +393,7 @@ static enum em_err values_tx(struct db_conn *db, void *arg)
 	db_arg_i64(&a, req->caller.user_id);
 	db_arg_text(&a, req->request_id);
 	if ((rc = db_exec_args(req->db, &SUB_WRITE, &a, &res)) != EM_OK) {
-		rc = map_constraint(req, VALUE_CONSTRAINTS, rc, c->reply);
+		rc = map_constraint(req, rc, c->reply);
 		goto out;
 	}
 	rc = submission_reply_current(req, c->id, atol(PQgetvalue(res, 0, 0)) > 0, c->reply);

@@ -120,14 +120,6 @@ DB_STMT(COMP_UPDATE_SQL) = {
 	11};
 /* clang-format on */
 
-static const struct constraint_map COMP_CONSTRAINTS[] = {
-	{"competencies_code_key", "code", "a competency with this code exists", EM_ECONFLICT},
-	{"competencies_code_format", "code", "must match ^[a-z][a-z0-9_]{1,63}$", EM_EINVAL},
-	{"competencies_name_check", "name", "length must be 1 to 300 characters", EM_EINVAL},
-	{"competencies_max_score_range", "max_score", "must be between 1 and 1000", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 const struct em_resource COMPETENCIES = {
 	.entity = "competency",
 	.path = "/api/v1/competencies",
@@ -139,5 +131,4 @@ const struct em_resource COMPETENCIES = {
 	.create = &COMP_CREATE_SQL,
 	.update = &COMP_UPDATE_SQL,
 	LIST_FILTERS(CODE_FILTER),
-	.constraints = COMP_CONSTRAINTS,
 };

@@ -135,14 +135,6 @@ DB_STMT(MGR_UPDATE_SQL) = {
 	11};
 /* clang-format on */
 
-static const struct constraint_map MGR_CONSTRAINTS[] = {
-	{"managers_email_format", "email", "is not an e-mail address", EM_EINVAL},
-	{"managers_phone_format", "phone", "is not a phone number", EM_EINVAL},
-	{"managers_full_name_length", "full_name", "length must be 1 to 300 characters", EM_EINVAL},
-	{"managers_municipality_fkey", "municipality_id", "no such municipality", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 static const struct list_filter MGR_FILTERS[] = {
 	{"region_id", FILTER_ID, NULL},
 	{"municipality_id", FILTER_ID, NULL},
@@ -162,7 +154,6 @@ const struct em_resource MANAGERS = {
 	.create = &MGR_CREATE_SQL,
 	.update = &MGR_UPDATE_SQL,
 	LIST_FILTERS(MGR_FILTERS),
-	.constraints = MGR_CONSTRAINTS,
 };
 
 /* --- Appointment history ------------------------------------------------------------ */

@@ -104,12 +104,6 @@ DB_STMT(ORG_UPDATE_SQL) = {
 	11};
 /* clang-format on */
 
-static const struct constraint_map ORG_CONSTRAINTS[] = {
-	{"organizations_inn_key", "inn", "an organization with this INN exists", EM_ECONFLICT},
-	{"organizations_inn_valid", "inn", "is not a valid INN", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 static const struct list_filter ORG_FILTERS[] = {
 	{"region_id", FILTER_ID, NULL},      {"municipality_id", FILTER_ID, NULL},
 	{"kind", FILTER_ENUM, EM_ORG_KINDS}, {"settlement", FILTER_ENUM, SETTLEMENTS},
@@ -128,5 +122,4 @@ const struct em_resource ORGANIZATIONS = {
 	.create = &ORG_CREATE_SQL,
 	.update = &ORG_UPDATE_SQL,
 	LIST_FILTERS(ORG_FILTERS),
-	.constraints = ORG_CONSTRAINTS,
 };

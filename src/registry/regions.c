@@ -77,12 +77,6 @@ DB_STMT(REGION_UPDATE_SQL) = {
 	11};
 /* clang-format on */
 
-static const struct constraint_map REGION_CONSTRAINTS[] = {
-	{"regions_code_key", "code", "a region with this code exists", EM_ECONFLICT},
-	{"regions_code_format", "code", "must be two digits", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 const struct em_resource REGIONS = {
 	.entity = "region",
 	.path = "/api/v1/regions",
@@ -93,7 +87,6 @@ const struct em_resource REGIONS = {
 	.list = &REGION_LIST,
 	.create = &REGION_CREATE_SQL,
 	.update = &REGION_UPDATE_SQL,
-	.constraints = REGION_CONSTRAINTS,
 };
 
 /* The fields a municipality's create requires (req) and a change may name. */
@@ -144,13 +137,6 @@ DB_STMT(MUNI_UPDATE_SQL) = {
 	11};
 /* clang-format on */
 
-static const struct constraint_map MUNI_CONSTRAINTS[] = {
-	{"municipalities_oktmo_key", "oktmo", "a municipality with this OKTMO code exists",
-	 EM_ECONFLICT},
-	{"municipalities_oktmo_format", "oktmo", "must be 8 or 11 digits", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 static const struct list_filter MUNI_FILTERS[] = {{"region_id", FILTER_ID, NULL}};
 
 const struct em_resource MUNICIPALITIES = {
@@ -165,5 +151,4 @@ const struct em_resource MUNICIPALITIES = {
 	.create = &MUNI_CREATE_SQL,
 	.update = &MUNI_UPDATE_SQL,
 	LIST_FILTERS(MUNI_FILTERS),
-	.constraints = MUNI_CONSTRAINTS,
 };

@@ -85,15 +85,6 @@ DB_STMT(RES_UPDATE_SQL) = {
 	11};
 /* clang-format on */
 
-static const struct constraint_map RES_CONSTRAINTS[] = {
-	{"reserve_email_format", "email", "is not an e-mail address", EM_EINVAL},
-	{"reserve_full_name_length", "full_name", "length must be 1 to 300 characters", EM_EINVAL},
-	{"reserve_target_position_length", "target_position", "length must be 1 to 300 characters",
-	 EM_EINVAL},
-	{"reserve_municipality_fkey", "municipality_id", "no such municipality", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 static const struct list_filter RES_FILTERS[] = {
 	{"region_id", FILTER_ID, NULL},
 	{"municipality_id", FILTER_ID, NULL},
@@ -112,7 +103,6 @@ const struct em_resource RESERVE = {
 	.create = &RES_CREATE_SQL,
 	.update = &RES_UPDATE_SQL,
 	LIST_FILTERS(RES_FILTERS),
-	.constraints = RES_CONSTRAINTS,
 };
 
 /* --- Transitions ---------------------------------------------------------------------- */

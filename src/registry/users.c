@@ -133,16 +133,6 @@ DB_STMT(USER_UPDATE_SQL) = {
 	12};
 /* clang-format on */
 
-static const struct constraint_map USER_CONSTRAINTS[] = {
-	{"users_login_key", "login", "a user with this login exists (logins ignore case)",
-	 EM_ECONFLICT},
-	{"users_login_format", "login", "must be 3 to 64 characters of A-Z a-z 0-9 . _ @ -",
-	 EM_EINVAL},
-	{"users_scope_matches_role", "role", "the scope fields do not match the role", EM_EINVAL},
-	{"users_manager_only_for_heads", "manager_id", "is only for head users", EM_EINVAL},
-	{NULL, NULL, NULL, EM_OK},
-};
-
 static const struct list_filter USER_FILTERS[] = {
 	{"role", FILTER_ENUM, ROLES},         {"active", FILTER_BOOL, NULL},
 	{"region_id", FILTER_ID, NULL},       {"municipality_id", FILTER_ID, NULL},
@@ -156,7 +146,6 @@ const struct em_resource USERS = {
 	.get = &USER_GET,
 	.list = &USER_LIST,
 	LIST_FILTERS(USER_FILTERS),
-	.constraints = USER_CONSTRAINTS,
 };
 
 /* --- Rules ------------------------------------------------------------------------- */
@@ -275,7 +264,6 @@ enum em_err users_create(struct em_req *req, const struct em_args *args, json_t 
 	struct create_run c = {.req = req,
 			       .reply = reply,
 			       .st = &USER_CREATE_SQL,
-			       .constraints = USER_CONSTRAINTS,
 			       .path = USERS.path,
 			       .push = create_args,
 			       .refused = create_refused};
@@ -388,7 +376,6 @@ enum em_err users_update(struct em_req *req, const struct em_args *args, json_t 
 			       .id = args->id[args->n - 1],
 			       .st = &USER_UPDATE_SQL,
 			       .get = &USER_GET,
-			       .constraints = USER_CONSTRAINTS,
 			       .entity = "user",
 			       .check = update_check,
 			       .push = update_args,

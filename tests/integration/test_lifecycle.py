@@ -335,7 +335,23 @@ class LifecycleTest(harness.DaemonTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         p = self.effmond(['check-statements'], url)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertEqual(p.stdout.strip(), '%d statements prepared' % len(declared))
+        m = re.fullmatch(r'(\d+) statements prepared, (\d+) constraints found', p.stdout.strip())
+        self.assertTrue(m, p.stdout)
+        self.assertEqual(int(m.group(1)), len(declared))
+        with open(os.path.join(SOURCE_ROOT, 'src', 'constraints.c'), encoding='utf-8') as f:
+            mapped = re.findall(r'^\t\{"([a-z0-9_]+)", "', f.read(), re.M)
+        self.assertGreater(len(mapped), 30)
+        self.assertEqual(int(m.group(2)), len(mapped))
+        # a constraint the field errors name is renamed: check-statements names it
+        self.cluster.psql('ALTER TABLE regions RENAME CONSTRAINT regions_code_format '
+                          'TO regions_code_shape', db=db)
+        p = self.effmond(['check-statements'], url)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn('constraint regions_code_format: no such constraint or index', p.stderr)
+        self.assertIn('1 of %d constraints named in errors are not in this database'
+                      % len(mapped), p.stderr)
+        self.cluster.psql('ALTER TABLE regions RENAME CONSTRAINT regions_code_shape '
+                          'TO regions_code_format', db=db)
         # a column the statements use is gone: each statement that reads it is named
         self.cluster.psql('ALTER TABLE organizations RENAME COLUMN inn TO inn_old', db=db)
         p = self.effmond(['check-statements'], url)
