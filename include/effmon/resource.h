@@ -135,6 +135,23 @@ struct em_resource {
 #define FIELDS_UPDATE(t) .update_fields = (t), .nupdate = ARRAY_LEN(t)
 #define LIST_FILTERS(t) .filters = (t), .nfilters = ARRAY_LEN(t)
 
+/* clang-format off */
+/*
+ * The descriptor of a resource named by the prefix P: a readable one has the
+ * statements P_GET and P_LIST and the filters P_FILTERS; a writable one adds
+ * the field tables P_CREATE and P_UPDATE, their statements P_CREATE_SQL and
+ * P_UPDATE_SQL, a check (may be NULL) and the scope field (may be NULL).
+ */
+#define RESOURCE_READ(P, entity_, path_)                                                  \
+	{.entity = (entity_), .path = (path_), .get = &P##_GET, .list = &P##_LIST,        \
+	 LIST_FILTERS(P##_FILTERS)}
+#define RESOURCE_CRUD(P, entity_, path_, check_, scope_)                                  \
+	{.entity = (entity_), .path = (path_), .check = (check_), .scope_field = (scope_), \
+	 FIELDS_CREATE(P##_CREATE), FIELDS_UPDATE(P##_UPDATE), .get = &P##_GET,            \
+	 .list = &P##_LIST, .create = &P##_CREATE_SQL, .update = &P##_UPDATE_SQL,         \
+	 LIST_FILTERS(P##_FILTERS)}
+/* clang-format on */
+
 /* Generic handlers: route rows pass the descriptor as their data. */
 enum em_err resource_get(struct em_req *req, const struct em_args *args, json_t *body,
 			 struct em_reply *reply);

@@ -166,13 +166,7 @@ static const struct list_filter MS_FILTERS[] = {
 	{"region_id", FILTER_ID, NULL},  {"municipality_id", FILTER_ID, NULL},
 };
 
-const struct em_resource MILESTONES = {
-	.entity = "milestone",
-	.path = "/api/v1/milestones",
-	.get = &MS_GET,
-	.list = &MS_LIST,
-	LIST_FILTERS(MS_FILTERS),
-};
+const struct em_resource MILESTONES = RESOURCE_READ(MS, "milestone", "/api/v1/milestones");
 
 /* Fills due_on and recurrence the body leaves out from the due text (the
  * body's, or the kept one), and takes the body's where it gives them. */

@@ -162,18 +162,8 @@ static const struct list_filter RM_FILTERS[] = {
 	{"organization_id", FILTER_ID, NULL},
 };
 
-const struct em_resource ROADMAPS = {
-	.entity = "roadmap",
-	.path = "/api/v1/roadmaps",
-	FIELDS_CREATE(RM_CREATE),
-	FIELDS_UPDATE(RM_UPDATE),
-	.check = rm_check,
-	.get = &RM_GET,
-	.list = &RM_LIST,
-	.create = &RM_CREATE_SQL,
-	.update = &RM_UPDATE_SQL,
-	LIST_FILTERS(RM_FILTERS),
-};
+const struct em_resource ROADMAPS = RESOURCE_CRUD(RM, "roadmap", "/api/v1/roadmaps", rm_check,
+						  NULL);
 
 enum em_err roadmap_may_write(const struct em_req *req, const char *level, int64_t organization_id,
 			      bool progress, struct em_reply *reply)

@@ -65,13 +65,7 @@ static const struct list_filter SUB_FILTERS[] = {
 	{"manager_id", FILTER_ID, NULL},      {"region_id", FILTER_ID, NULL},
 };
 
-const struct em_resource SUBMISSIONS = {
-	.entity = "submission",
-	.path = "/api/v1/submissions",
-	.get = &SUB_GET,
-	.list = &SUB_LIST,
-	LIST_FILTERS(SUB_FILTERS),
-};
+const struct em_resource SUBMISSIONS = RESOURCE_READ(SUB, "submission", "/api/v1/submissions");
 
 /* --- History -------------------------------------------------------------------------- */
 

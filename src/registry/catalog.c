@@ -44,15 +44,12 @@ DB_STMT(DIR_LIST) = {
 	12};
 /* clang-format on */
 
+/* Both catalogs filter by code. */
 static const struct list_filter CODE_FILTER[] = {{"code", FILTER_TEXT, NULL}};
+#define DIR_FILTERS CODE_FILTER
+#define COMP_FILTERS CODE_FILTER
 
-const struct em_resource DIRECTIONS = {
-	.entity = "direction",
-	.path = "/api/v1/directions",
-	.get = &DIR_GET,
-	.list = &DIR_LIST,
-	LIST_FILTERS(CODE_FILTER),
-};
+const struct em_resource DIRECTIONS = RESOURCE_READ(DIR, "direction", "/api/v1/directions");
 
 /* --- Competencies ------------------------------------------------------------------ */
 
@@ -120,15 +117,5 @@ DB_STMT(COMP_UPDATE_SQL) = {
 	11};
 /* clang-format on */
 
-const struct em_resource COMPETENCIES = {
-	.entity = "competency",
-	.path = "/api/v1/competencies",
-	FIELDS_CREATE(COMP_CREATE),
-	FIELDS_UPDATE(COMP_UPDATE),
-	.check = comp_check,
-	.get = &COMP_GET,
-	.list = &COMP_LIST,
-	.create = &COMP_CREATE_SQL,
-	.update = &COMP_UPDATE_SQL,
-	LIST_FILTERS(CODE_FILTER),
-};
+const struct em_resource COMPETENCIES = RESOURCE_CRUD(COMP, "competency", "/api/v1/competencies",
+						      comp_check, NULL);

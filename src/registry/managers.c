@@ -142,19 +142,8 @@ static const struct list_filter MGR_FILTERS[] = {
 	{"status", FILTER_ENUM, STATUSES},
 };
 
-const struct em_resource MANAGERS = {
-	.entity = "manager",
-	.path = "/api/v1/managers",
-	FIELDS_CREATE(MGR_CREATE),
-	FIELDS_UPDATE(MGR_UPDATE),
-	.check = mgr_check,
-	.scope_field = "municipality_id",
-	.get = &MGR_GET,
-	.list = &MGR_LIST,
-	.create = &MGR_CREATE_SQL,
-	.update = &MGR_UPDATE_SQL,
-	LIST_FILTERS(MGR_FILTERS),
-};
+const struct em_resource MANAGERS = RESOURCE_CRUD(MGR, "manager", "/api/v1/managers", mgr_check,
+						  "municipality_id");
 
 /* --- Appointment history ------------------------------------------------------------ */
 

@@ -110,16 +110,5 @@ static const struct list_filter ORG_FILTERS[] = {
 	{"status", FILTER_ENUM, STATUSES},   {"inn", FILTER_TEXT, NULL},
 };
 
-const struct em_resource ORGANIZATIONS = {
-	.entity = "organization",
-	.path = "/api/v1/organizations",
-	FIELDS_CREATE(ORG_CREATE),
-	FIELDS_UPDATE(ORG_UPDATE),
-	.check = org_check,
-	.scope_field = "municipality_id",
-	.get = &ORG_GET,
-	.list = &ORG_LIST,
-	.create = &ORG_CREATE_SQL,
-	.update = &ORG_UPDATE_SQL,
-	LIST_FILTERS(ORG_FILTERS),
-};
+const struct em_resource ORGANIZATIONS = RESOURCE_CRUD(ORG, "organization", "/api/v1/organizations",
+						       org_check, "municipality_id");

@@ -139,16 +139,5 @@ DB_STMT(MUNI_UPDATE_SQL) = {
 
 static const struct list_filter MUNI_FILTERS[] = {{"region_id", FILTER_ID, NULL}};
 
-const struct em_resource MUNICIPALITIES = {
-	.entity = "municipality",
-	.path = "/api/v1/municipalities",
-	FIELDS_CREATE(MUNI_CREATE),
-	FIELDS_UPDATE(MUNI_UPDATE),
-	.check = muni_check,
-	.scope_field = "region_id",
-	.get = &MUNI_GET,
-	.list = &MUNI_LIST,
-	.create = &MUNI_CREATE_SQL,
-	.update = &MUNI_UPDATE_SQL,
-	LIST_FILTERS(MUNI_FILTERS),
-};
+const struct em_resource MUNICIPALITIES = RESOURCE_CRUD(
+	MUNI, "municipality", "/api/v1/municipalities", muni_check, "region_id");

@@ -91,19 +91,8 @@ static const struct list_filter RES_FILTERS[] = {
 	{"status", FILTER_ENUM, STATUSES},
 };
 
-const struct em_resource RESERVE = {
-	.entity = "reserve candidate",
-	.path = "/api/v1/reserve",
-	FIELDS_CREATE(RES_CREATE),
-	FIELDS_UPDATE(RES_UPDATE),
-	.check = res_check,
-	.scope_field = "municipality_id",
-	.get = &RES_GET,
-	.list = &RES_LIST,
-	.create = &RES_CREATE_SQL,
-	.update = &RES_UPDATE_SQL,
-	LIST_FILTERS(RES_FILTERS),
-};
+const struct em_resource RESERVE = RESOURCE_CRUD(RES, "reserve candidate", "/api/v1/reserve",
+						 res_check, "municipality_id");
 
 /* --- Transitions ---------------------------------------------------------------------- */
 

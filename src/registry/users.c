@@ -140,13 +140,7 @@ static const struct list_filter USER_FILTERS[] = {
 };
 
 /* Reads only: creation and changes have their own handlers below. */
-const struct em_resource USERS = {
-	.entity = "user",
-	.path = "/api/v1/users",
-	.get = &USER_GET,
-	.list = &USER_LIST,
-	LIST_FILTERS(USER_FILTERS),
-};
+const struct em_resource USERS = RESOURCE_READ(USER, "user", "/api/v1/users");
 
 /* --- Rules ------------------------------------------------------------------------- */
 
